@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+/**
+ * The entrypoint: the only place that reads process.env and argv, wires the parts together
+ * and exits. `manager` and `worker` run the two roles; `demo` runs a whole local system.
+ */
+import { config as loadDotenv } from 'dotenv';
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ConfigError, loadManagerConfig, loadWorkerConfig, SETTINGS } from './src/config.js';
+import { runDemo } from './src/demo.js';
+import { builtinHandlers } from './src/handlers/index.js';
+import { createLogger } from './src/log.js';
+import { startManager } from './src/manager/start-manager.js';
+import { startWorker } from './src/worker/worker.js';
+
+type Role = 'manager' | 'worker';
+
+function withSettings(role: Role) {
+  return (y: Argv) => {
+    let out = y;
+    for (const setting of SETTINGS.filter((s) => s.roles.includes(role))) {
+      out = out.option(setting.flag, {
+        type: 'string',
+        describe: `${setting.description} [env ${setting.env}]${setting.default ? ` [default: ${setting.default}]` : ''}`,
+      });
+    }
+    return out;
+  };
+}
+
+/** The environment (with .env) overridden by whichever flags were given. */
+function environment(role: Role, argv: Record<string, unknown>): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const setting of SETTINGS.filter((s) => s.roles.includes(role))) {
+    const value = argv[setting.flag];
+    if (typeof value === 'string') env[setting.env] = value;
+  }
+  return env;
+}
+
+/** Calls `stop` on SIGTERM/SIGINT; a second signal exits at once. */
+function onSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`${signal} again: exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`error while stopping: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+function failConfig(error: unknown): never {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+  throw error;
+}
+
+async function main(): Promise<void> {
+  loadDotenv({ quiet: true });
+  await yargs(hideBin(process.argv))
+    .scriptName('distributed-workers')
+    .usage('$0 <command> [options]\n\nSettings come from the environment, a .env file, then these flags.')
+    .command(
+      'manager',
+      'serve the HTTP API: accept jobs, record them in MongoDB, queue them in beanstalkd',
+      withSettings('manager'),
+      async (argv) => {
+        let config: ReturnType<typeof loadManagerConfig>;
+        try {
+          config = loadManagerConfig(environment('manager', argv));
+        } catch (error: unknown) {
+          failConfig(error);
+        }
+        const log = createLogger(config.logLevel, { role: 'manager' });
+        const manager = await startManager(config, log);
+        onSignals(() => manager.stop());
+      },
+    )
+    .command(
+      'worker',
+      'reserve jobs from beanstalkd, run them, store one outcome each',
+      withSettings('worker'),
+      async (argv) => {
+        let config: ReturnType<typeof loadWorkerConfig>;
+        try {
+          config = loadWorkerConfig(environment('worker', argv));
+        } catch (error: unknown) {
+          failConfig(error);
+        }
+        const log = createLogger(config.logLevel, { role: 'worker' });
+        const worker = await startWorker(config, { handlers: builtinHandlers(), log });
+        onSignals(() => worker.stop());
+      },
+    )
+    .command(
+      'demo',
+      'install and start beanstalkd, a MongoDB-wire server, a manager and 3 workers here, post sample jobs',
+      (y) =>
+        y
+          .option('port', { type: 'number', default: 8080, describe: 'manager port (0: any free port)' })
+          .option('workers', { type: 'number', default: 3, describe: 'worker processes' })
+          .option('jobs', { type: 'number', default: 20, describe: 'sample jobs to post' })
+          .option('exit-when-done', {
+            type: 'boolean',
+            default: false,
+            describe: 'stop once the sample jobs are done',
+          }),
+      async (argv) => {
+        await runDemo({
+          port: argv.port,
+          workers: argv.workers,
+          jobs: argv.jobs,
+          exitWhenDone: argv.exitWhenDone,
+        });
+      },
+    )
+    .demandCommand(1, 'name a command: manager, worker or demo')
+    .strict()
+    .help()
+    .parseAsync();
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

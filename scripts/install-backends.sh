@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what the test harness and the local stack need when it is missing:
+# beanstalkd (Debian package) and FerretDB v1.24.2 with SQLite (built from the Go module
+# proxy, recipe in ../shared/FACTS.md, cached under $DW_CACHE_DIR).
+# Prints nothing on success unless something had to be installed.
+set -euo pipefail
+
+FERRETDB_VERSION=v1.24.2
+cache_dir=${DW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/distributed-workers}
+ferretdb_bin="$cache_dir/ferretdb-$FERRETDB_VERSION"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+install_beanstalkd() {
+  command -v beanstalkd >/dev/null 2>&1 && return 0
+  [ -x /usr/bin/beanstalkd ] && return 0
+  echo "install-backends: installing beanstalkd (apt-get)" >&2
+  as_root apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq beanstalkd >&2
+  # The Debian package starts a system service on port 11300; we run our own on free ports.
+  if command -v systemctl >/dev/null 2>&1; then as_root systemctl disable --now beanstalkd >/dev/null 2>&1 || true; fi
+}
+
+build_ferretdb() {
+  [ -x "$ferretdb_bin" ] && return 0
+  command -v go >/dev/null 2>&1 || { echo "install-backends: Go is needed to build FerretDB" >&2; exit 1; }
+  echo "install-backends: building FerretDB $FERRETDB_VERSION (about a minute, once)" >&2
+  mkdir -p "$cache_dir"
+  local work; work=$(mktemp -d)
+  trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' RETURN
+  ( cd "$work" && mkdir mod && cd mod && go mod init w >/dev/null 2>&1 )
+  local dir
+  dir=$(cd "$work/mod" && GOSUMDB=off GOFLAGS=-mod=mod go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  cp -r "$dir" "$work/src"
+  chmod -R u+w "$work/src"
+  echo "$FERRETDB_VERSION" > "$work/src/build/version/version.txt"
+  ( cd "$work/src" && GOSUMDB=off GOFLAGS=-mod=mod go build -o "$ferretdb_bin.tmp" ./cmd/ferretdb )
+  mv "$ferretdb_bin.tmp" "$ferretdb_bin"
+}
+
+install_beanstalkd
+if [ -z "${MONGO_URL:-}" ] && ! command -v mongod >/dev/null 2>&1; then build_ferretdb; fi

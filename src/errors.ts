@@ -1,0 +1,70 @@
+/**
+ * One error model for the whole system: stable string codes, the HTTP status each maps
+ * to, `cause` kept, and predicates instead of `instanceof` chains.
+ */
+
+export const ErrorCode = Object.freeze({
+  INVALID_JSON: 'INVALID_JSON',
+  INVALID_UTF8: 'INVALID_UTF8',
+  JSON_TOO_DEEP: 'JSON_TOO_DEEP',
+  INVALID_JOB: 'INVALID_JOB',
+  INVALID_ID: 'INVALID_ID',
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  NOT_FOUND: 'NOT_FOUND',
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  QUEUE_UNAVAILABLE: 'QUEUE_UNAVAILABLE',
+  STORE_UNAVAILABLE: 'STORE_UNAVAILABLE',
+  INTERNAL: 'INTERNAL',
+} as const);
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
+  INVALID_JSON: 400,
+  INVALID_UTF8: 400,
+  JSON_TOO_DEEP: 400,
+  INVALID_JOB: 400,
+  INVALID_ID: 400,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  PAYLOAD_TOO_LARGE: 413,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  QUEUE_UNAVAILABLE: 503,
+  STORE_UNAVAILABLE: 503,
+  INTERNAL: 500,
+});
+
+/** An error with a stable code that the HTTP boundary turns into `{error:{code,message}}`. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.status = STATUS[code];
+    this.headers = options.headers ?? {};
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}
+
+/** True for errors that mean a backend could not be reached in time (answer 503). */
+export function isUnavailableError(error: unknown): boolean {
+  return isAppError(error) && error.status === 503;
+}
+
+/** The message of any thrown value, for logs. Never includes payloads. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

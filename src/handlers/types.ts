@@ -1,0 +1,19 @@
+import type { Logger } from '../log.js';
+
+/** What a handler gets besides the payload. */
+export interface HandlerContext {
+  jobId: string;
+  type: string;
+  /** 1 for the first delivery, more when beanstalkd handed the job out again. */
+  attempt: number;
+  /** The payload exactly as the client sent it (UTF-8 JSON text). */
+  rawPayload: string;
+  log: Logger;
+  /** Aborted when the worker gives up on the job (shutdown). */
+  signal: AbortSignal;
+}
+
+/** A job type's code: the payload parsed from JSON, and what to store as the result. */
+export type Handler = (payload: unknown, context: HandlerContext) => Promise<Record<string, unknown>>;
+
+export type HandlerRegistry = ReadonlyMap<string, Handler>;

@@ -1,0 +1,18 @@
+/**
+ * Public job ids: UUIDv7, minted by the manager. Unique without coordination and sortable
+ * by creation time, so they serve as MongoDB `_id` and as the key in every URL.
+ */
+import { v7 as uuidv7 } from 'uuid';
+
+const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+export function newJobId(): string {
+  return uuidv7();
+}
+
+/** The canonical (lower-case) id, or null when `value` is not a UUIDv7. */
+export function parseJobId(value: unknown): string | null {
+  if (typeof value !== 'string' || value.length !== 36) return null;
+  const id = value.toLowerCase();
+  return JOB_ID.test(id) ? id : null;
+}

@@ -1,0 +1,208 @@
+/**
+ * Real beanstalkd and FerretDB (or mongod) as child processes on free ports with temporary
+ * data directories: the test harness and the local demo both run the system on these.
+ * scripts/install-backends.sh installs what is missing first.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const FERRETDB_VERSION = 'v1.24.2';
+
+// src/local/ when run from source, dist/src/local/ when built.
+const here = dirname(fileURLToPath(import.meta.url));
+const projectRoots = [resolve(here, '..', '..'), resolve(here, '..', '..', '..')];
+
+export interface LocalServer {
+  readonly name: string;
+  readonly port: number;
+  readonly process: ChildProcess;
+  /** Stops the process (SIGTERM, then SIGKILL) and removes its data dir unless kept. */
+  stop(): Promise<void>;
+  /** SIGKILL, keeping the data dir (a crash). */
+  kill(): Promise<void>;
+}
+
+export function cacheDir(): string {
+  return (
+    process.env.DW_CACHE_DIR ??
+    join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'distributed-workers')
+  );
+}
+
+export function ferretdbBinary(): string {
+  return join(cacheDir(), `ferretdb-${FERRETDB_VERSION}`);
+}
+
+function findScript(): string {
+  for (const root of projectRoots) {
+    const path = join(root, 'scripts', 'install-backends.sh');
+    if (existsSync(path)) return path;
+  }
+  throw new Error('scripts/install-backends.sh not found');
+}
+
+/** Installs beanstalkd and builds FerretDB when they are missing (needs apt-get and Go). */
+export function installBackends(): void {
+  execFileSync('bash', [findScript()], { stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+export async function waitForPort(port: number, timeoutMs: number, child?: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child && child.exitCode !== null)
+      throw new Error(`process exited with ${child.exitCode} before listening`);
+    const ok = await new Promise<boolean>((done) => {
+      const socket = new Socket();
+      socket.setTimeout(500);
+      socket.once('connect', () => {
+        socket.destroy();
+        done(true);
+      });
+      socket.once('error', () => done(false));
+      socket.once('timeout', () => {
+        socket.destroy();
+        done(false);
+      });
+      socket.connect(port, '127.0.0.1');
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listened on port ${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => child.once('exit', () => done()));
+}
+
+async function terminate(child: ChildProcess, signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  await exited(child);
+  clearTimeout(timer);
+}
+
+async function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  port: number,
+  dataDir: string | undefined,
+  keepData: boolean,
+): Promise<LocalServer> {
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  try {
+    await waitForPort(port, 15_000, child);
+  } catch (error: unknown) {
+    await terminate(child, 'SIGKILL', 1000);
+    throw new Error(
+      `${name} did not start: ${error instanceof Error ? error.message : String(error)}\n${stderr}`,
+    );
+  }
+  const cleanup = () => {
+    if (dataDir && !keepData) rmSync(dataDir, { recursive: true, force: true });
+  };
+  return {
+    name,
+    port,
+    process: child,
+    async stop() {
+      await terminate(child, 'SIGTERM', 3000);
+      cleanup();
+    },
+    async kill() {
+      await terminate(child, 'SIGKILL', 1000);
+    },
+  };
+}
+
+export interface BeanstalkdOptions {
+  port?: number;
+  /** Binlog directory (durable across restarts); none by default. */
+  binlogDir?: string;
+  /** -f: fsync interval in ms (0: before every answer). */
+  fsyncMs?: number;
+  maxJobSize?: number;
+}
+
+export async function startBeanstalkd(options: BeanstalkdOptions = {}): Promise<LocalServer> {
+  const port = options.port ?? (await freePort());
+  const binary = existsSync('/usr/bin/beanstalkd') ? '/usr/bin/beanstalkd' : 'beanstalkd';
+  const args = ['-l', '127.0.0.1', '-p', String(port)];
+  if (options.binlogDir) args.push('-b', options.binlogDir, '-f', String(options.fsyncMs ?? 0));
+  if (options.maxJobSize) args.push('-z', String(options.maxJobSize));
+  return startProcess('beanstalkd', binary, args, port, undefined, true);
+}
+
+export interface MongoServerOptions {
+  port?: number;
+  dataDir?: string;
+}
+
+/** FerretDB with SQLite, or mongod when one is on the PATH. Returns its URL beside the server. */
+export async function startMongoServer(
+  options: MongoServerOptions = {},
+): Promise<LocalServer & { url: string }> {
+  const port = options.port ?? (await freePort());
+  const keep = options.dataDir !== undefined;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'dw-mongo-'));
+  const mongod = whichSync('mongod');
+  const server = mongod
+    ? await startProcess(
+        'mongod',
+        mongod,
+        ['--bind_ip', '127.0.0.1', '--port', String(port), '--dbpath', dataDir, '--quiet'],
+        port,
+        dataDir,
+        keep,
+      )
+    : await startProcess(
+        'ferretdb',
+        ferretdbBinary(),
+        [
+          '--handler=sqlite',
+          `--sqlite-url=file:${dataDir}/`,
+          `--listen-addr=127.0.0.1:${port}`,
+          `--state-dir=${dataDir}`,
+          '--telemetry=disable',
+          '--debug-addr=-',
+          '--log-level=warn',
+        ],
+        port,
+        dataDir,
+        keep,
+      );
+  return Object.assign(server, { url: `mongodb://127.0.0.1:${port}` });
+}
+
+function whichSync(command: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const path = join(dir, command);
+    if (dir && existsSync(path)) return path;
+  }
+  return undefined;
+}

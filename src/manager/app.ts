@@ -1,0 +1,86 @@
+/** Builds the manager's Koa app without listening: tests drive it with supertest. */
+import Router from '@koa/router';
+import Koa from 'koa';
+import { AppError, ErrorCode } from '../errors.js';
+import { DEFAULT_JOB_TYPE } from '../handlers/index.js';
+import { parseJobId } from '../jobs/job-id.js';
+import type { Logger } from '../log.js';
+import type { QueueClient } from '../queue/index.js';
+import type { JobOptions, Store } from '../store/index.js';
+import { errorBoundary } from './error-boundary.js';
+import { createJobService } from './job-service.js';
+import { readJsonBody } from './read-json-body.js';
+
+export interface AppDeps {
+  queue: QueueClient;
+  store: Store;
+  log: Logger;
+  tubePrefix: string;
+  maxJsonDepth: number;
+  defaultOptions: JobOptions;
+  /** beanstalkd's max-job-size as last read from the server. */
+  maxJobSize: () => number;
+}
+
+/** Largest JSON envelope around a payload of zero bytes (id, type and keys). */
+const ENVELOPE_OVERHEAD = 128;
+
+export function createApp(deps: AppDeps): Koa {
+  const jobs = createJobService(deps);
+  const app = new Koa();
+  app.proxy = false;
+  const router = new Router();
+
+  const postJob = async (ctx: Koa.Context) => {
+    const body = await readJsonBody(ctx.req, {
+      limitBytes: Math.max(1, deps.maxJobSize() - ENVELOPE_OVERHEAD),
+      maxDepth: deps.maxJsonDepth,
+    });
+    const accepted = await jobs.accept(DEFAULT_JOB_TYPE, body);
+    ctx.status = 202;
+    ctx.set('Location', `/jobs/${accepted.id}`);
+    ctx.body = accepted;
+  };
+
+  const getJob = async (ctx: Koa.Context) => {
+    const raw = ctx.params.id;
+    const id = parseJobId(raw);
+    if (id === null)
+      throw new AppError(
+        ErrorCode.INVALID_ID,
+        'a job id is a UUIDv7 such as 0193b5a0-7c1e-7d3a-9f1e-2b4c6d8e0a1b',
+      );
+    const view = await jobs.get(id);
+    if (view === null) throw new AppError(ErrorCode.NOT_FOUND, `no job ${id}`);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = view;
+  };
+
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    const [mongodb, beanstalkd] = await Promise.all([
+      deps.store.ping().then(
+        () => 'ok',
+        () => 'unavailable',
+      ),
+      deps.queue.stats().then(
+        () => 'ok',
+        () => 'unavailable',
+      ),
+    ]);
+    const ready = mongodb === 'ok' && beanstalkd === 'ok';
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ready' : 'unavailable', beanstalkd, mongodb };
+  });
+  router.post('/', postJob);
+  router.post('/jobs', postJob);
+  router.get('/jobs/:id', getJob);
+  router.get('/:id', getJob);
+
+  app.use(errorBoundary(deps.log));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}

@@ -1,0 +1,135 @@
+/** Runs the manager: connects the adapters, serves HTTP, and closes everything on stop. */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ManagerConfig } from '../config.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { createQueueClient } from '../queue/index.js';
+import { createStore } from '../store/index.js';
+import { createApp } from './app.js';
+
+/** beanstalkd's default -z, used until the server has told us its own. */
+export const DEFAULT_MAX_JOB_SIZE = 65_535;
+
+export interface RunningManager {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Calls `fn` until it succeeds, then every `everyMs`; logs only when the outcome changes. */
+function keepTrying(
+  fn: () => Promise<void>,
+  retryMs: number,
+  everyMs: number | null,
+  onChange: (ok: boolean, error?: unknown) => void,
+) {
+  let timer: NodeJS.Timeout | undefined;
+  let last: boolean | undefined;
+  let stopped = false;
+  const run = async () => {
+    let ok = true;
+    let failure: unknown;
+    try {
+      await fn();
+    } catch (error: unknown) {
+      ok = false;
+      failure = error;
+    }
+    if (ok !== last) onChange(ok, failure);
+    last = ok;
+    if (stopped) return;
+    const wait = ok ? everyMs : retryMs;
+    if (wait !== null) timer = setTimeout(run, wait).unref();
+  };
+  void run();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+export async function startManager(config: Readonly<ManagerConfig>, log: Logger): Promise<RunningManager> {
+  const queue = createQueueClient({
+    host: config.beanstalk.host,
+    port: config.beanstalk.port,
+    connectTimeoutMs: config.beanstalk.timeoutMs,
+    commandTimeoutMs: config.beanstalk.timeoutMs,
+  });
+  const store = createStore({
+    url: config.mongo.url,
+    dbName: config.mongo.dbName,
+    timeoutMs: config.mongo.timeoutMs,
+    insertRetryMs: Math.min(2000, config.mongo.timeoutMs),
+  });
+  let maxJobSize = DEFAULT_MAX_JOB_SIZE;
+  const stopWatchingQueue = keepTrying(
+    async () => {
+      maxJobSize = (await queue.stats()).maxJobSize;
+    },
+    1000,
+    60_000,
+    (ok, error) =>
+      ok
+        ? log.info({ beanstalkd: queue.server, maxJobSize }, 'beanstalkd reachable')
+        : log.warn(
+            { beanstalkd: queue.server, error: errorMessage(error) },
+            'beanstalkd unreachable; retrying',
+          ),
+  );
+  const stopIndexing = keepTrying(
+    () => store.ensureIndexes(),
+    1000,
+    null,
+    (ok, error) =>
+      ok
+        ? log.info({ db: config.mongo.dbName }, 'MongoDB reachable, indexes in place')
+        : log.warn({ db: config.mongo.dbName, error: errorMessage(error) }, 'MongoDB unreachable; retrying'),
+  );
+
+  const app = createApp({
+    queue,
+    store,
+    log,
+    tubePrefix: config.tubePrefix,
+    maxJsonDepth: config.maxJsonDepth,
+    defaultOptions: { priority: 1024, delay: 0, ttr: config.jobTtrSeconds },
+    maxJobSize: () => maxJobSize,
+  });
+  const server = createServer(app.callback());
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.listenPort, config.listenHost, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost =
+    config.listenHost === '0.0.0.0' || config.listenHost === '::' ? '127.0.0.1' : config.listenHost;
+  const url = `http://${shownHost}:${port}`;
+  log.info({ url, beanstalkd: queue.server, db: config.mongo.dbName }, 'manager listening');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    stop() {
+      stopping ??= (async () => {
+        log.info('manager stopping');
+        stopWatchingQueue();
+        stopIndexing();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await Promise.all([queue.close(), store.close()]);
+        log.info('manager stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,203 @@
+/**
+ * One beanstalkd connection through one jackd client, made safe (FACTS.md, "jackd 2.2.2"):
+ * - a reply with a body swallows bytes that follow it, so a body-bearing command
+ *   ("exclusive") runs alone on the connection; replies without a body ("pipelined": put,
+ *   use, delete, ...) may share it;
+ * - jackd has no timeouts and never settles a pending command when the socket dies, so every
+ *   command races a timer and the close of the socket, and a timed-out connection is dropped
+ *   (its replies can no longer be matched to commands);
+ * - calling connect() twice desyncs a client, so a closed connection is never reused:
+ *   callers open a new one.
+ */
+import { createRequire } from 'node:module';
+import type { JackdClient } from 'jackd';
+import { normaliseQueueError, QueueError, QueueErrorCode } from './errors.js';
+
+const require = createRequire(import.meta.url);
+// jackd is CommonJS and `module.exports` is the class itself (FACTS.md); its d.ts says otherwise.
+const Jackd = require('jackd') as typeof JackdClient;
+
+export type CommandMode = 'pipelined' | 'exclusive';
+
+export interface ConnectionOptions {
+  host: string;
+  port: number;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+}
+
+interface Task {
+  mode: CommandMode;
+  start: () => void;
+}
+
+export class BeanstalkConnection {
+  /** The tube this connection `use`s for puts; kept in enqueue order by the producer. */
+  usedTube = 'default';
+
+  private readonly client: JackdClient;
+  private readonly options: ConnectionOptions;
+  private readonly waiting: Task[] = [];
+  private readonly inFlight = new Set<(error: QueueError) => void>();
+  private active = 0;
+  private exclusiveActive = false;
+  private closeReason: QueueError | undefined;
+  private readonly closeListeners: Array<(reason: QueueError) => void> = [];
+
+  private constructor(options: ConnectionOptions) {
+    this.options = options;
+    this.client = new Jackd();
+    const socket = this.client.socket;
+    // Without our own listener a second socket error is an uncaught 'error' event.
+    socket.on('error', (error: Error) => {
+      this.destroy(normaliseQueueError(error, 'connection'));
+    });
+    socket.on('close', () => {
+      this.destroy(new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed'));
+    });
+  }
+
+  /** Connects a fresh client, or rejects with UNAVAILABLE within connectTimeoutMs. */
+  static async open(options: ConnectionOptions): Promise<BeanstalkConnection> {
+    const connection = new BeanstalkConnection(options);
+    const socket = connection.client.socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        connection.client.connect({ host: options.host, port: options.port }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            reject(
+              new QueueError(
+                QueueErrorCode.UNAVAILABLE,
+                `beanstalkd at ${options.host}:${options.port} did not accept a connection within ${options.connectTimeoutMs} ms`,
+              ),
+            );
+          }, options.connectTimeoutMs);
+        }),
+      ]);
+    } catch (error: unknown) {
+      const reason = normaliseQueueError(error, 'connect');
+      connection.destroy(reason);
+      throw reason;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (connection.closeReason) throw connection.closeReason;
+    return connection;
+  }
+
+  get isOpen(): boolean {
+    return this.closeReason === undefined;
+  }
+
+  /** Calls back once when the connection closes, for whatever reason. */
+  onClose(listener: (reason: QueueError) => void): void {
+    if (this.closeReason) listener(this.closeReason);
+    else this.closeListeners.push(listener);
+  }
+
+  /**
+   * Runs one jackd command. `fn` must call exactly one jackd method synchronously, so that
+   * commands reach the socket in the order they were scheduled.
+   */
+  command<T>(
+    name: string,
+    mode: CommandMode,
+    fn: (client: JackdClient) => Promise<T>,
+    timeoutMs: number = this.options.commandTimeoutMs,
+  ): Promise<T> {
+    if (this.closeReason) return Promise.reject(this.closeReason);
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push({
+        mode,
+        start: () => this.start(name, mode, fn, timeoutMs, resolve, reject),
+      });
+      this.pump();
+    });
+  }
+
+  /** Closes the socket at once and fails every command still waiting or in flight. */
+  destroy(
+    reason: QueueError = new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed'),
+  ): void {
+    if (this.closeReason) return;
+    this.closeReason = reason;
+    this.client.socket.destroy();
+    for (const fail of [...this.inFlight]) fail(reason);
+    this.inFlight.clear();
+    for (const task of this.waiting.splice(0)) task.start();
+    for (const listener of this.closeListeners.splice(0)) listener(reason);
+  }
+
+  /** Says `quit` politely when idle, then closes. */
+  async close(): Promise<void> {
+    if (this.closeReason) return;
+    if (this.active === 0 && this.waiting.length === 0) {
+      this.client.socket.end('quit\r\n');
+    }
+    this.destroy(new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed by us'));
+  }
+
+  private pump(): void {
+    while (this.waiting.length > 0 && !this.exclusiveActive) {
+      const next = this.waiting[0]!;
+      if (next.mode === 'exclusive') {
+        if (this.active > 0) return;
+        this.exclusiveActive = true;
+      }
+      this.waiting.shift();
+      this.active += 1;
+      next.start();
+    }
+  }
+
+  private start<T>(
+    name: string,
+    mode: CommandMode,
+    fn: (client: JackdClient) => Promise<T>,
+    timeoutMs: number,
+    resolve: (value: T) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    if (this.closeReason) {
+      reject(this.closeReason);
+      return;
+    }
+    let settled = false;
+    const settle = (action: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      this.inFlight.delete(failOnClose);
+      this.active -= 1;
+      if (mode === 'exclusive') this.exclusiveActive = false;
+      action();
+      this.pump();
+    };
+    const failOnClose = (error: QueueError) => settle(() => reject(error));
+    this.inFlight.add(failOnClose);
+    const timer = setTimeout(() => {
+      const error = new QueueError(
+        QueueErrorCode.TIMEOUT,
+        `${name}: no answer from beanstalkd within ${timeoutMs} ms`,
+      );
+      settle(() => reject(error));
+      // A late reply would be matched to the next command: this connection is done.
+      this.destroy(error);
+    }, timeoutMs);
+    let promise: Promise<T>;
+    try {
+      promise = fn(this.client);
+    } catch (error: unknown) {
+      settle(() => reject(normaliseQueueError(error, name)));
+      return;
+    }
+    promise.then(
+      (value) => settle(() => resolve(value)),
+      (error: unknown) => settle(() => reject(normaliseQueueError(error, name))),
+    );
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * A worker slot's own beanstalkd connection: it watches the worker's tubes, reserves with a
+ * timeout (a blocking reserve blocks every later command on its connection, FACTS.md), and
+ * deletes, releases, buries or touches the job it holds — beanstalkd only lets the
+ * connection that reserved a job do that. A lost connection is replaced by a new client
+ * that watches the same tubes again; the job it held goes back to ready on the server.
+ */
+import type { ConnectionOptions } from './connection.js';
+import { ConnectionSlot } from './connection-slot.js';
+import { isQueueError, type QueueError, QueueErrorCode } from './errors.js';
+import { type JobStats, parseJobStats } from './stats.js';
+import { assertBeanstalkId, assertTubeName, assertUint32 } from './validate.js';
+
+export interface ReservedJob {
+  /** beanstalkd's id: internal, only meaningful on the server that gave it. */
+  beanstalkId: string;
+  body: string;
+}
+
+export interface Consumer {
+  /** The next job from the watched tubes, or null when none came within `timeoutSeconds`. */
+  reserve(timeoutSeconds: number): Promise<ReservedJob | null>;
+  statsJob(beanstalkId: string): Promise<JobStats>;
+  delete(beanstalkId: string): Promise<void>;
+  release(beanstalkId: string, options: { priority: number; delay: number }): Promise<void>;
+  bury(beanstalkId: string, priority: number): Promise<void>;
+  touch(beanstalkId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createConsumer(
+  options: ConnectionOptions & { tubes: readonly string[]; onLost?: (reason: QueueError) => void },
+): Consumer {
+  if (options.tubes.length === 0) throw new Error('a consumer needs at least one tube to watch');
+  const tubes = options.tubes.map((tube) => assertTubeName(tube));
+  const slot = new ConnectionSlot(
+    options,
+    async (connection) => {
+      for (const tube of tubes) await connection.command('watch', 'pipelined', (c) => c.watch(tube));
+      if (!tubes.includes('default'))
+        await connection.command('ignore', 'pipelined', (c) => c.ignore('default'));
+    },
+    options.onLost,
+  );
+
+  return {
+    async reserve(timeoutSeconds) {
+      assertUint32('timeout', timeoutSeconds);
+      const connection = await slot.get();
+      try {
+        const job = await connection.command(
+          'reserve-with-timeout',
+          'exclusive',
+          (c) => c.reserveWithTimeout(timeoutSeconds),
+          timeoutSeconds * 1000 + options.commandTimeoutMs,
+        );
+        const body = typeof job.payload === 'string' ? job.payload : job.payload.toString('utf8');
+        return { beanstalkId: assertBeanstalkId(job.id), body };
+      } catch (error: unknown) {
+        // DEADLINE_SOON only means a job we hold is near its TTR; the caller's loop handles that.
+        if (
+          isQueueError(error, QueueErrorCode.TIMED_OUT) ||
+          isQueueError(error, QueueErrorCode.DEADLINE_SOON)
+        ) {
+          return null;
+        }
+        throw error;
+      }
+    },
+
+    async statsJob(beanstalkId) {
+      assertBeanstalkId(beanstalkId);
+      const connection = await slot.get();
+      return parseJobStats(
+        await connection.command('stats-job', 'exclusive', (c) => c.statsJob(beanstalkId)),
+      );
+    },
+
+    async delete(beanstalkId) {
+      assertBeanstalkId(beanstalkId);
+      const connection = await slot.get();
+      await connection.command('delete', 'pipelined', (c) => c.delete(beanstalkId));
+    },
+
+    async release(beanstalkId, { priority, delay }) {
+      assertBeanstalkId(beanstalkId);
+      assertUint32('priority', priority);
+      assertUint32('delay', delay);
+      const connection = await slot.get();
+      await connection.command('release', 'pipelined', (c) => c.release(beanstalkId, { priority, delay }));
+    },
+
+    async bury(beanstalkId, priority) {
+      assertBeanstalkId(beanstalkId);
+      assertUint32('priority', priority);
+      const connection = await slot.get();
+      await connection.command('bury', 'pipelined', (c) => c.bury(beanstalkId, priority));
+    },
+
+    async touch(beanstalkId) {
+      assertBeanstalkId(beanstalkId);
+      const connection = await slot.get();
+      await connection.command('touch', 'pipelined', (c) => c.touch(beanstalkId));
+    },
+
+    close() {
+      return slot.close();
+    },
+  };
+}

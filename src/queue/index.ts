@@ -1,0 +1,7 @@
+/** The only code that talks to beanstalkd. */
+export type { ConnectionOptions } from './connection.js';
+export { type Consumer, createConsumer, type ReservedJob } from './consumer.js';
+export { isQueueError, isQueueUnavailable, QueueError, QueueErrorCode } from './errors.js';
+export { createQueueClient, type PutOptions, type QueueClient, type QueuedJob } from './queue-client.js';
+export type { JobStats, ServerStats, TubeStats } from './stats.js';
+export { isBeanstalkId, isTubeName } from './validate.js';

@@ -1,0 +1,168 @@
+/** Parses beanstalkd's YAML stats answers into typed objects with camelCase keys. */
+import { parse } from 'yaml';
+import { QueueError, QueueErrorCode } from './errors.js';
+
+export type JobQueueState = 'ready' | 'delayed' | 'reserved' | 'buried';
+
+/** `stats-job`: beanstalkd's live view of one job. Times are in seconds. */
+export interface JobStats {
+  id: string;
+  tube: string;
+  state: JobQueueState;
+  priority: number;
+  age: number;
+  delay: number;
+  ttr: number;
+  timeLeft: number;
+  file: number;
+  reserves: number;
+  timeouts: number;
+  releases: number;
+  buries: number;
+  kicks: number;
+}
+
+/** `stats-tube`: counts for one tube. */
+export interface TubeStats {
+  name: string;
+  currentJobsUrgent: number;
+  currentJobsReady: number;
+  currentJobsReserved: number;
+  currentJobsDelayed: number;
+  currentJobsBuried: number;
+  totalJobs: number;
+  currentUsing: number;
+  currentWaiting: number;
+  currentWatching: number;
+  pause: number;
+  cmdDelete: number;
+  cmdPauseTube: number;
+  pauseTimeLeft: number;
+}
+
+/** `stats`: the server as a whole; only the fields we use are typed, the rest are kept. */
+export interface ServerStats {
+  maxJobSize: number;
+  currentJobsReady: number;
+  currentJobsReserved: number;
+  currentJobsDelayed: number;
+  currentJobsBuried: number;
+  currentConnections: number;
+  version: string;
+  pid: number;
+  uptime: number;
+  [key: string]: number | string | boolean;
+}
+
+function camel(key: string): string {
+  return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function parseMapping(yaml: string, what: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = parse(yaml);
+  } catch (error: unknown) {
+    throw new QueueError(QueueErrorCode.SERVER_ERROR, `${what}: unreadable YAML`, { cause: error });
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new QueueError(QueueErrorCode.SERVER_ERROR, `${what}: expected a YAML mapping`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(doc)) out[camel(key)] = value;
+  return out;
+}
+
+function num(map: Record<string, unknown>, key: string, what: string): number {
+  const value = map[key];
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && /^\d+$/.test(value)) return Number(value);
+  throw new QueueError(QueueErrorCode.SERVER_ERROR, `${what}: field ${key} is not a number`);
+}
+
+function str(map: Record<string, unknown>, key: string): string {
+  const value = map[key];
+  return value === undefined || value === null ? '' : String(value);
+}
+
+const JOB_STATES: readonly string[] = ['ready', 'delayed', 'reserved', 'buried'];
+
+export function parseJobStats(yaml: string): JobStats {
+  const m = parseMapping(yaml, 'stats-job');
+  const state = str(m, 'state');
+  if (!JOB_STATES.includes(state)) {
+    throw new QueueError(QueueErrorCode.SERVER_ERROR, `stats-job: unknown state ${JSON.stringify(state)}`);
+  }
+  return {
+    id: String(num(m, 'id', 'stats-job')),
+    tube: str(m, 'tube'),
+    state: state as JobQueueState,
+    priority: num(m, 'pri', 'stats-job'),
+    age: num(m, 'age', 'stats-job'),
+    delay: num(m, 'delay', 'stats-job'),
+    ttr: num(m, 'ttr', 'stats-job'),
+    timeLeft: num(m, 'timeLeft', 'stats-job'),
+    file: num(m, 'file', 'stats-job'),
+    reserves: num(m, 'reserves', 'stats-job'),
+    timeouts: num(m, 'timeouts', 'stats-job'),
+    releases: num(m, 'releases', 'stats-job'),
+    buries: num(m, 'buries', 'stats-job'),
+    kicks: num(m, 'kicks', 'stats-job'),
+  };
+}
+
+export function parseTubeStats(yaml: string): TubeStats {
+  const m = parseMapping(yaml, 'stats-tube');
+  const n = (key: string) => num(m, key, 'stats-tube');
+  return {
+    name: str(m, 'name'),
+    currentJobsUrgent: n('currentJobsUrgent'),
+    currentJobsReady: n('currentJobsReady'),
+    currentJobsReserved: n('currentJobsReserved'),
+    currentJobsDelayed: n('currentJobsDelayed'),
+    currentJobsBuried: n('currentJobsBuried'),
+    totalJobs: n('totalJobs'),
+    currentUsing: n('currentUsing'),
+    currentWaiting: n('currentWaiting'),
+    currentWatching: n('currentWatching'),
+    pause: n('pause'),
+    cmdDelete: n('cmdDelete'),
+    cmdPauseTube: n('cmdPauseTube'),
+    pauseTimeLeft: n('pauseTimeLeft'),
+  };
+}
+
+export function parseServerStats(yaml: string): ServerStats {
+  const m = parseMapping(yaml, 'stats');
+  const n = (key: string) => num(m, key, 'stats');
+  const rest: Record<string, number | string | boolean> = {};
+  for (const [key, value] of Object.entries(m)) {
+    if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean')
+      rest[key] = value;
+  }
+  return {
+    ...rest,
+    maxJobSize: n('maxJobSize'),
+    currentJobsReady: n('currentJobsReady'),
+    currentJobsReserved: n('currentJobsReserved'),
+    currentJobsDelayed: n('currentJobsDelayed'),
+    currentJobsBuried: n('currentJobsBuried'),
+    currentConnections: n('currentConnections'),
+    version: str(m, 'version'),
+    pid: n('pid'),
+    uptime: n('uptime'),
+  };
+}
+
+/** Parses `list-tubes` / `list-tubes-watched`: a YAML sequence of names. */
+export function parseTubeList(yaml: string): string[] {
+  let doc: unknown;
+  try {
+    doc = parse(yaml);
+  } catch (error: unknown) {
+    throw new QueueError(QueueErrorCode.SERVER_ERROR, 'list-tubes: unreadable YAML', { cause: error });
+  }
+  if (!Array.isArray(doc))
+    throw new QueueError(QueueErrorCode.SERVER_ERROR, 'list-tubes: expected a sequence');
+  return doc.map(String);
+}

@@ -1,0 +1,54 @@
+/** The shapes stored in MongoDB (DESIGN.md, "Data model"). Every `_id` is a job id. */
+
+export interface JobOptions {
+  priority: number;
+  /** Seconds before the job may run. */
+  delay: number;
+  /** Seconds a worker may hold the job before beanstalkd gives it to another. */
+  ttr: number;
+}
+
+/** `jobs`: inserted when a job is accepted, never updated on the hot path. */
+export interface JobDocument {
+  _id: string;
+  type: string;
+  /** The request body exactly as received (valid UTF-8 JSON text); the hash covers these bytes. */
+  payload: string;
+  /** Size of the payload in bytes. */
+  bytes: number;
+  options: JobOptions;
+  createdAt: Date;
+}
+
+/** `queue_refs`: where the job was put (beanstalkd ids are per server and repeat). */
+export interface QueueRefDocument {
+  _id: string;
+  server: string;
+  beanstalkId: string;
+  tube: string;
+  putAt: Date;
+}
+
+export const Outcome = Object.freeze({
+  COMPLETED: 'completed',
+  FAILED: 'failed',
+  CANCELLED: 'cancelled',
+} as const);
+export type Outcome = (typeof Outcome)[keyof typeof Outcome];
+
+/** `results`: exactly one outcome per job; the unique `_id` is the exactly-once guarantee. */
+export interface ResultDocument {
+  _id: string;
+  type: string;
+  outcome: Outcome;
+  /** What the handler returned (for `hash`: `{ algorithm, hash }`). */
+  result?: Record<string, unknown>;
+  error?: { message: string };
+  /** The worker that ran the job: `host:pid:slot`. */
+  worker: string;
+  /** Which delivery of the job this was (beanstalkd's reserve count). */
+  attempt: number;
+  startedAt: Date;
+  finishedAt: Date;
+  durationMs: number;
+}

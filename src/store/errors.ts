@@ -1,0 +1,40 @@
+/** Classifies what the MongoDB driver throws: duplicate keys, transient failures, the rest. */
+import { MongoError, MongoNetworkError, MongoServerSelectionError } from 'mongodb';
+
+export const DUPLICATE_KEY = 11000;
+
+/** The store could not be reached or kept failing: callers answer 503 or retry later. */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+export function isStoreUnavailable(error: unknown): error is StoreUnavailableError {
+  return error instanceof StoreUnavailableError;
+}
+
+export function isDuplicateKey(error: unknown): boolean {
+  return error instanceof MongoError && error.code === DUPLICATE_KEY;
+}
+
+/** FerretDB/SQLite answers code 1 "database is locked (5) (SQLITE_BUSY)" when its one writer is busy. */
+export function isDatabaseLocked(code: unknown, message: string): boolean {
+  return code === 1 && /database is locked|SQLITE_BUSY/i.test(message);
+}
+
+/** Errors worth retrying with backoff: the server was unreachable, busy, or the write may be retried. */
+export function isTransientStoreError(error: unknown): boolean {
+  if (error instanceof MongoNetworkError || error instanceof MongoServerSelectionError) return true;
+  if (!(error instanceof MongoError)) return false;
+  if (isDatabaseLocked(error.code, error.message)) return true;
+  if (error.hasErrorLabel('RetryableWriteError') || error.hasErrorLabel('TransientTransactionError'))
+    return true;
+  const name = error.name;
+  return (
+    name === 'MongoOperationTimeoutError' ||
+    name === 'MongoNotConnectedError' ||
+    name === 'MongoTopologyClosedError'
+  );
+}

@@ -1,0 +1,5 @@
+/** The only code that talks to MongoDB. */
+export * from './documents.js';
+export { isStoreUnavailable, StoreUnavailableError } from './errors.js';
+export type { InsertOutcome } from './insert-batcher.js';
+export { createStore, type Store, type StoreOptions } from './store.js';

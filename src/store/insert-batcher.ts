@@ -1,0 +1,122 @@
+/**
+ * Coalesces concurrent single-document inserts into `insertMany({ordered: false})`: on the
+ * test server one insertMany of many documents costs about what one insertOne does
+ * (FACTS.md), so the hot path stays fast under load without callers batching by hand.
+ *
+ * Each caller learns its own document's fate: `inserted`, `duplicate` (code 11000: the
+ * `_id` is already there), or an error. Transient failures (unreachable server, SQLite's
+ * "database is locked") are retried with capped backoff until `retryForMs` has passed,
+ * then the caller gets StoreUnavailableError. A retried batch may have landed in part the
+ * first time; those documents come back as `duplicate`.
+ */
+import { type Collection, type Document, MongoBulkWriteError, type OptionalUnlessRequiredId } from 'mongodb';
+import { DUPLICATE_KEY, isDatabaseLocked, isTransientStoreError, StoreUnavailableError } from './errors.js';
+
+export type InsertOutcome = 'inserted' | 'duplicate';
+
+export interface InsertBatcherOptions {
+  maxBatch: number;
+  maxInFlight: number;
+  retryForMs: number;
+  /** Called when an attempt failed and will be retried: for logging by state change. */
+  onRetry?: (error: unknown) => void;
+}
+
+interface Pending<T> {
+  doc: T;
+  firstTriedAt: number | undefined;
+  attempts: number;
+  resolve: (outcome: InsertOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+export class InsertBatcher<T extends Document & { _id: string }> {
+  private readonly collection: Collection<T>;
+  private readonly options: InsertBatcherOptions;
+  private queue: Pending<T>[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+
+  constructor(collection: Collection<T>, options: InsertBatcherOptions) {
+    this.collection = collection;
+    this.options = options;
+  }
+
+  insert(doc: T): Promise<InsertOutcome> {
+    return new Promise<InsertOutcome>((resolve, reject) => {
+      this.queue.push({ doc, firstTriedAt: undefined, attempts: 0, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.queue.length === 0 || this.inFlight >= this.options.maxInFlight) return;
+    this.scheduled = true;
+    // One macrotask of slack lets every request that arrived in this turn join the batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) {
+        const batch = this.queue.splice(0, this.options.maxBatch);
+        this.inFlight += 1;
+        void this.write(batch).finally(() => {
+          this.inFlight -= 1;
+          this.schedule();
+        });
+      }
+    });
+  }
+
+  private async write(batch: Pending<T>[]): Promise<void> {
+    const now = Date.now();
+    for (const item of batch) {
+      item.firstTriedAt ??= now;
+      item.attempts += 1;
+    }
+    const retry: Pending<T>[] = [];
+    let retryCause: unknown;
+    try {
+      await this.collection.insertMany(
+        batch.map((item) => item.doc as OptionalUnlessRequiredId<T>),
+        { ordered: false },
+      );
+      for (const item of batch) item.resolve('inserted');
+    } catch (error: unknown) {
+      if (error instanceof MongoBulkWriteError && error.writeErrors !== undefined) {
+        const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+        const failedAt = new Map(writeErrors.map((e) => [e.index, e]));
+        batch.forEach((item, index) => {
+          const writeError = failedAt.get(index);
+          if (writeError === undefined) item.resolve('inserted');
+          else if (writeError.code === DUPLICATE_KEY) item.resolve('duplicate');
+          else if (isDatabaseLocked(writeError.code, writeError.errmsg ?? '')) {
+            retry.push(item);
+            retryCause = error;
+          } else item.reject(error);
+        });
+      } else if (isTransientStoreError(error)) {
+        retry.push(...batch);
+        retryCause = error;
+      } else {
+        for (const item of batch) item.reject(error);
+      }
+    }
+    if (retry.length === 0) return;
+    this.options.onRetry?.(retryCause);
+    const deadlineReached = retry.filter(
+      (item) => Date.now() - (item.firstTriedAt ?? now) >= this.options.retryForMs,
+    );
+    for (const item of deadlineReached) {
+      item.reject(
+        new StoreUnavailableError('MongoDB did not accept the write in time', { cause: retryCause }),
+      );
+    }
+    const again = retry.filter((item) => !deadlineReached.includes(item));
+    if (again.length === 0) return;
+    const attempts = Math.max(...again.map((item) => item.attempts));
+    await sleep(Math.min(1000, 25 * 2 ** Math.min(attempts, 6)) * (0.5 + Math.random() / 2));
+    // Back at the front: they are the oldest.
+    this.queue.unshift(...again);
+  }
+}

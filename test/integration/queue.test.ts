@@ -1,0 +1,278 @@
+/**
+ * The queue adapter against a real beanstalkd: one regression test per jackd defect in
+ * FACTS.md. Queue state is checked with raw protocol commands, not through the adapter.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import { type LocalServer, startBeanstalkd } from '../../src/local/servers.js';
+import {
+  createConsumer,
+  createQueueClient,
+  type QueueClient,
+  QueueErrorCode,
+} from '../../src/queue/index.js';
+import { backends, beanstalkRaw, isolation, tubeCounts, waitFor } from '../support/harness.js';
+
+const OPTIONS = { priority: 100, delay: 0, ttr: 60 };
+
+function clientFor(
+  port: number,
+  extra: { commandTimeoutMs?: number; inspectors?: number } = {},
+): QueueClient {
+  return createQueueClient({
+    host: '127.0.0.1',
+    port,
+    connectTimeoutMs: 1000,
+    commandTimeoutMs: extra.commandTimeoutMs ?? 2000,
+    inspectors: extra.inspectors ?? 1,
+  });
+}
+
+/** Fails the test if anything rejects unhandled or throws uncaught while `fn` runs. */
+async function withoutStrayErrors(fn: () => Promise<void>): Promise<void> {
+  const strays: unknown[] = [];
+  const onStray = (error: unknown) => strays.push(error);
+  process.on('unhandledRejection', onStray);
+  process.on('uncaughtException', onStray);
+  try {
+    await fn();
+    // Give late socket events a turn to surface.
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    process.off('unhandledRejection', onStray);
+    process.off('uncaughtException', onStray);
+  }
+  assert.deepEqual(strays, [], 'no unhandled rejections or uncaught errors');
+}
+
+describe('queue adapter on a real beanstalkd (jackd 2.2.2 defects)', function () {
+  this.timeout(30_000);
+  let port: number;
+  let client: QueueClient;
+  let tube: string;
+
+  before(() => {
+    port = backends().beanstalk.port;
+  });
+  beforeEach(() => {
+    tube = `${isolation('queue').tubePrefix}hash`;
+    client = clientFor(port);
+  });
+  afterEach(async () => {
+    await client.close();
+  });
+
+  it('when stats-job, put, peek and stats run concurrently on one connection, then every call settles with its own answer', async () => {
+    const first = await client.put(tube, '{"n":0}', OPTIONS);
+    for (let round = 0; round < 50; round += 1) {
+      const [stats, putId, peeked, server, again] = await Promise.all([
+        client.statsJob(first),
+        client.put(tube, JSON.stringify({ n: round + 1 }), OPTIONS),
+        client.peek(first),
+        client.stats(),
+        client.statsJob(first),
+      ]);
+      assert.equal(stats.id, first);
+      assert.equal(stats.tube, tube);
+      assert.match(putId, /^\d+$/);
+      assert.equal(peeked, '{"n":0}');
+      assert.ok(server.maxJobSize > 0);
+      assert.equal(again.id, first);
+    }
+    assert.equal((await tubeCounts(port, tube)).ready, 51);
+  });
+
+  it('when an id carries CR/LF, then it never reaches beanstalkd', async () => {
+    const id = await client.put(tube, '{"keep":"me"}', OPTIONS);
+    for (const call of [
+      () => client.statsJob(`${id}\r\ndelete ${id}`),
+      () => client.peek(`${id}\r\ndelete ${id}`),
+      () => client.deleteJob(`${id}\r\n`),
+      () => client.inspectJob(`${id} `),
+    ]) {
+      await assert.rejects(call(), { code: QueueErrorCode.INVALID_ARGUMENT });
+    }
+    const { reply, body } = await beanstalkRaw(port, `peek ${id}`);
+    assert.match(reply, /^FOUND /);
+    assert.equal(body, '{"keep":"me"}');
+  });
+
+  it('when a tube name or option would inject a command, then put refuses it', async () => {
+    await assert.rejects(client.put(`${tube}\r\nkick 10`, '{}', OPTIONS), {
+      code: QueueErrorCode.INVALID_ARGUMENT,
+    });
+    await assert.rejects(client.put(tube, '{}', { ...OPTIONS, priority: 1.5 }), {
+      code: QueueErrorCode.INVALID_ARGUMENT,
+    });
+    await assert.rejects(client.put(tube, '{}', { ...OPTIONS, ttr: 0 }), {
+      code: QueueErrorCode.INVALID_ARGUMENT,
+    });
+    await assert.rejects(client.put(tube, '', OPTIONS), { code: QueueErrorCode.INVALID_ARGUMENT });
+    assert.equal((await tubeCounts(port, tube)).total, 0);
+  });
+
+  it('when bodies hold multi-byte text, then they come back byte for byte (strings only, never Buffers)', async () => {
+    const body = JSON.stringify({ text: 'é 😀 \u2028 "quoted" \\ \r\n' });
+    const id = await client.put(tube, body, OPTIONS);
+    assert.equal(await client.peek(id), body);
+    assert.equal((await beanstalkRaw(port, `peek ${id}`)).body, body);
+  });
+
+  it('when puts for two tubes interleave, then each job lands in its own tube', async () => {
+    const other = `${tube}2`;
+    const ids = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        client.put(i % 3 === 0 ? other : tube, JSON.stringify({ i }), OPTIONS),
+      ),
+    );
+    assert.equal(new Set(ids).size, 60);
+    assert.equal((await tubeCounts(port, tube)).ready, 40);
+    assert.equal((await tubeCounts(port, other)).ready, 20);
+    const stats = await Promise.all(ids.map((id) => client.statsJob(id)));
+    stats.forEach((s, i) => assert.equal(s.tube, i % 3 === 0 ? other : tube));
+  });
+
+  it('when a job is unknown, then delete and stats-job reject NOT_FOUND and inspectJob answers null', async () => {
+    await assert.rejects(client.deleteJob('99999999'), { code: QueueErrorCode.NOT_FOUND });
+    await assert.rejects(client.statsJob('99999999'), { code: QueueErrorCode.NOT_FOUND });
+    assert.equal(await client.inspectJob('99999999'), null);
+  });
+
+  it('when a reserve is waiting on its own connection, then puts and stats on the client are not blocked', async () => {
+    const consumer = createConsumer({
+      host: '127.0.0.1',
+      port,
+      connectTimeoutMs: 1000,
+      commandTimeoutMs: 2000,
+      tubes: [tube],
+    });
+    try {
+      const reserving = consumer.reserve(5);
+      await waitFor(
+        'the consumer to be waiting',
+        async () => (await client.statsTube(tube).catch(() => undefined))?.currentWaiting === 1,
+      );
+      const id = await client.put(tube, '{"for":"consumer"}', OPTIONS);
+      const job = await reserving;
+      assert.deepEqual(job, { beanstalkId: id, body: '{"for":"consumer"}' });
+      assert.equal((await client.statsJob(id)).state, 'reserved');
+      await consumer.delete(id);
+      assert.equal((await tubeCounts(port, tube)).total, 1);
+      assert.equal(await client.inspectJob(id), null);
+      assert.equal(await consumer.reserve(0), null, 'an empty tube times out to null');
+    } finally {
+      await consumer.close();
+    }
+  });
+
+  describe('with a beanstalkd of its own', () => {
+    let own: LocalServer | undefined;
+    afterEach(async () => {
+      await own?.stop();
+      own = undefined;
+    });
+
+    it('when beanstalkd is killed, then a pending reserve and later calls fail fast; after a restart a fresh client carries on', async () => {
+      own = await startBeanstalkd();
+      const ownPort = own.port;
+      const ownClient = clientFor(ownPort);
+      const consumer = createConsumer({
+        host: '127.0.0.1',
+        port: ownPort,
+        connectTimeoutMs: 1000,
+        commandTimeoutMs: 2000,
+        tubes: [tube],
+      });
+      try {
+        await withoutStrayErrors(async () => {
+          await ownClient.put(tube, '{"a":1}', OPTIONS);
+          const job = await consumer.reserve(1);
+          assert.ok(job);
+          const pending = assert.rejects(consumer.reserve(30), { code: QueueErrorCode.UNAVAILABLE });
+          const killedAt = Date.now();
+          await own!.kill();
+          await pending;
+          assert.ok(Date.now() - killedAt < 2000, 'the pending reserve settled at once');
+          const started = Date.now();
+          await assert.rejects(ownClient.put(tube, '{"a":2}', OPTIONS), { code: QueueErrorCode.UNAVAILABLE });
+          await assert.rejects(ownClient.stats(), { code: QueueErrorCode.UNAVAILABLE });
+          await assert.rejects(consumer.reserve(1), { code: QueueErrorCode.UNAVAILABLE });
+          assert.ok(Date.now() - started < 2000, 'calls against a dead server fail fast');
+
+          own = await startBeanstalkd({ port: ownPort });
+          const id = await waitFor('the client to reconnect', () =>
+            ownClient.put(tube, '{"a":3}', OPTIONS).catch(() => undefined),
+          );
+          assert.equal((await ownClient.statsJob(id)).tube, tube);
+          const again = await consumer.reserve(2);
+          assert.equal(again?.body, '{"a":3}', 'the new consumer connection watches the same tube');
+        });
+      } finally {
+        await consumer.close();
+        await ownClient.close();
+      }
+    });
+
+    it('when a job is bigger than max-job-size, then put rejects JOB_TOO_BIG and the connection stays usable', async () => {
+      own = await startBeanstalkd({ maxJobSize: 1024 });
+      const small = clientFor(own.port);
+      try {
+        assert.equal((await small.stats()).maxJobSize, 1024);
+        await assert.rejects(small.put(tube, 'x'.repeat(2000), OPTIONS), {
+          code: QueueErrorCode.JOB_TOO_BIG,
+        });
+        const id = await small.put(tube, '{"fits":true}', OPTIONS);
+        assert.equal(await small.peek(id), '{"fits":true}');
+      } finally {
+        await small.close();
+      }
+    });
+  });
+
+  describe('with a server that accepts connections and never answers', () => {
+    let silent: Server;
+    let silentPort: number;
+    const sockets = new Set<import('node:net').Socket>();
+    before(async () => {
+      silent = createServer((socket) => {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        socket.on('error', () => undefined);
+        socket.resume(); // read and drop: never answer
+      });
+      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+      silentPort = (silent.address() as import('node:net').AddressInfo).port;
+    });
+    after(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((r) => silent.close(r));
+    });
+
+    it('when a command gets no answer, then it rejects TIMEOUT within the command timeout and the connection is dropped', async () => {
+      const hung = clientFor(silentPort, { commandTimeoutMs: 300 });
+      try {
+        await withoutStrayErrors(async () => {
+          const started = Date.now();
+          await assert.rejects(hung.stats(), { code: QueueErrorCode.TIMEOUT });
+          await assert.rejects(hung.put(tube, '{}', OPTIONS), { code: QueueErrorCode.TIMEOUT });
+          const elapsed = Date.now() - started;
+          assert.ok(elapsed < 1500, `both timed out promptly (${elapsed} ms)`);
+          await waitFor('the timed-out connections to be closed', () => sockets.size === 0, 2000);
+        });
+      } finally {
+        await hung.close();
+      }
+    });
+  });
+
+  it('when nothing listens, then calls reject UNAVAILABLE at once', async () => {
+    const nowhere = clientFor(1);
+    try {
+      const started = Date.now();
+      await assert.rejects(nowhere.put(tube, '{}', OPTIONS), { code: QueueErrorCode.UNAVAILABLE });
+      assert.ok(Date.now() - started < 1500);
+    } finally {
+      await nowhere.close();
+    }
+  });
+});

@@ -1,0 +1,191 @@
+/** Shared test helpers: the servers global-setup started, isolation, waiting, processes. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Socket } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MongoClient } from 'mongodb';
+
+export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const cliPath = join(projectRoot, 'dist', 'index.js');
+
+export function backends() {
+  const host = process.env.DW_TEST_BEANSTALK_HOST;
+  const port = Number(process.env.DW_TEST_BEANSTALK_PORT);
+  const mongoUrl = process.env.DW_TEST_MONGO_URL;
+  if (!host || !port || !mongoUrl) throw new Error('test backends not started (global-setup.ts)');
+  return { beanstalk: { host, port }, mongoUrl };
+}
+
+/** A name no other test uses: for a tube prefix and a database. */
+export function uniqueName(label: string): string {
+  return `t${Date.now().toString(36)}${randomBytes(3).toString('hex')}_${label}`.slice(0, 40);
+}
+
+/** Isolation for one test: its own tube prefix and database. */
+export function isolation(label: string) {
+  const name = uniqueName(label.replace(/[^A-Za-z0-9]/g, ''));
+  return { tubePrefix: `${name}.`, dbName: name };
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails at the deadline. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+  intervalMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error: unknown) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/**
+ * One raw beanstalkd command on its own socket, independent of the code under test: used
+ * to check queue state. Returns the reply line and, for replies with a body, the body.
+ */
+export async function beanstalkRaw(
+  port: number,
+  line: string,
+  timeoutMs = 3000,
+): Promise<{ reply: string; body?: string }> {
+  return new Promise((done, fail) => {
+    const socket = new Socket();
+    let buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      fail(new Error(`no answer to ${JSON.stringify(line)}`));
+    }, timeoutMs);
+    const finish = (value: { reply: string; body?: string }) => {
+      clearTimeout(timer);
+      socket.end('quit\r\n');
+      socket.destroy();
+      done(value);
+    };
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      const end = buffer.indexOf('\r\n');
+      if (end < 0) return;
+      const reply = buffer.subarray(0, end).toString('ascii');
+      const withBody = /^(OK|FOUND \d+|RESERVED \d+) (\d+)$/.exec(reply) ?? /^(OK) (\d+)$/.exec(reply);
+      if (!withBody) return finish({ reply });
+      const length = Number(withBody[2]);
+      if (buffer.length < end + 2 + length + 2) return;
+      finish({ reply, body: buffer.subarray(end + 2, end + 2 + length).toString('utf8') });
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      fail(error);
+    });
+    socket.connect(port, '127.0.0.1', () => socket.write(`${line}\r\n`));
+  });
+}
+
+/** Jobs in a tube by state, read with a raw `stats-tube`; zeros when the tube does not exist. */
+export async function tubeCounts(port: number, tube: string) {
+  const { reply, body } = await beanstalkRaw(port, `stats-tube ${tube}`);
+  if (reply === 'NOT_FOUND') return { ready: 0, reserved: 0, delayed: 0, buried: 0, total: 0 };
+  const field = (name: string) =>
+    Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(body ?? '')?.[1] ?? Number.NaN);
+  return {
+    ready: field('current-jobs-ready'),
+    reserved: field('current-jobs-reserved'),
+    delayed: field('current-jobs-delayed'),
+    buried: field('current-jobs-buried'),
+    total: field('total-jobs'),
+  };
+}
+
+/** A MongoClient on the test server, for reading stored state directly. */
+export async function withMongo<T>(
+  dbName: string,
+  fn: (db: ReturnType<MongoClient['db']>) => Promise<T>,
+): Promise<T> {
+  const client = new MongoClient(backends().mongoUrl, { serverSelectionTimeoutMS: 5000 });
+  try {
+    return await fn(client.db(dbName));
+  } finally {
+    await client.close();
+  }
+}
+
+export async function dropDatabase(dbName: string): Promise<void> {
+  await withMongo(dbName, (db) => db.dropDatabase()).catch(() => undefined);
+}
+
+export interface SpawnedCli {
+  child: ChildProcess;
+  /** Every stdout/stderr line so far. */
+  lines: string[];
+  /** stdout lines that parse as JSON log records. */
+  records(): Array<Record<string, unknown>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+const spawned = new Set<SpawnedCli>();
+
+/** Runs the built CLI as a real process; `stopAllSpawned` ends whatever a test left. */
+export function spawnCli(args: string[], env: Record<string, string>): SpawnedCli {
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const collect = (stream: NodeJS.ReadableStream | null) => {
+    let rest = '';
+    stream?.on('data', (chunk: Buffer) => {
+      const parts = (rest + chunk.toString()).split('\n');
+      rest = parts.pop() ?? '';
+      lines.push(...parts);
+    });
+  };
+  collect(child.stdout);
+  collect(child.stderr);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => {
+    child.once('exit', (code, signal) => done({ code, signal }));
+  });
+  const handle: SpawnedCli = {
+    child,
+    lines,
+    records: () =>
+      lines.flatMap((line) => {
+        try {
+          const value: unknown = JSON.parse(line);
+          return value && typeof value === 'object' ? [value as Record<string, unknown>] : [];
+        } catch {
+          return [];
+        }
+      }),
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      spawned.delete(handle);
+    },
+  };
+  spawned.add(handle);
+  void exited.then(() => spawned.delete(handle));
+  return handle;
+}
+
+export async function stopAllSpawned(): Promise<void> {
+  await Promise.all([...spawned].map((handle) => handle.stop('SIGKILL')));
+}

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { ConfigError, loadManagerConfig, loadWorkerConfig } from '../../src/config.js';
+
+describe('config', () => {
+  it('when nothing is set, then the defaults match the original system', () => {
+    const config = loadManagerConfig({});
+    assert.equal(config.beanstalk.host, '127.0.0.1');
+    assert.equal(config.beanstalk.port, 11300);
+    assert.equal(config.listenPort, 8080);
+    assert.equal(config.mongo.dbName, 'distributed_workers');
+    assert.ok(Object.isFrozen(config) && Object.isFrozen(config.beanstalk));
+  });
+
+  it('when the original variable names are set, then they are used', () => {
+    const config = loadManagerConfig({
+      BEANSTALK_HOST: 'beanstalkd',
+      BEANSTALK_PORT: '11301',
+      MONGO_URL: 'mongodb://mongo:27017/jobsdb',
+      MANAGER_LISTEN_PORT: '9090',
+    });
+    assert.equal(config.beanstalk.host, 'beanstalkd');
+    assert.equal(config.beanstalk.port, 11301);
+    assert.equal(config.mongo.url, 'mongodb://mongo:27017/jobsdb');
+    assert.equal(config.mongo.dbName, 'jobsdb');
+    assert.equal(config.listenPort, 9090);
+  });
+
+  it('when several values are bad, then every one is reported at once', () => {
+    try {
+      loadWorkerConfig({
+        BEANSTALK_PORT: '70000',
+        MONGO_URL: 'http://user:secret@example',
+        WORKER_CONCURRENCY: '0',
+        WORKER_WORK_DELAY_MS: '5000-1000',
+        LOG_LEVEL: 'loud',
+        QUEUE_TUBE_PREFIX: '-bad',
+      });
+      assert.fail('expected a ConfigError');
+    } catch (error: unknown) {
+      assert.ok(error instanceof ConfigError);
+      const text = error.problems.join('\n');
+      for (const name of [
+        'BEANSTALK_PORT',
+        'MONGO_URL',
+        'WORKER_CONCURRENCY',
+        'WORKER_WORK_DELAY_MS',
+        'LOG_LEVEL',
+        'QUEUE_TUBE_PREFIX',
+      ]) {
+        assert.match(text, new RegExp(name));
+      }
+      assert.equal(error.problems.length, 6);
+      assert.doesNotMatch(error.message, /secret/, 'a MONGO_URL password must never be echoed');
+    }
+  });
+
+  it('when a work delay range is given, then it is parsed into min and max', () => {
+    assert.deepEqual(loadWorkerConfig({ WORKER_WORK_DELAY_MS: '1000-5000' }).workDelayMs, {
+      min: 1000,
+      max: 5000,
+    });
+    assert.deepEqual(loadWorkerConfig({ WORKER_WORK_DELAY_MS: '250' }).workDelayMs, { min: 250, max: 250 });
+  });
+
+  it('when a number has junk around it, then it is refused rather than truncated', () => {
+    assert.throws(() => loadManagerConfig({ MANAGER_LISTEN_PORT: '80abc' }), ConfigError);
+    assert.throws(() => loadManagerConfig({ MANAGER_LISTEN_PORT: '8.5' }), ConfigError);
+    assert.throws(() => loadManagerConfig({ BEANSTALK_HOST: 'host\r\nput' }), ConfigError);
+  });
+});
