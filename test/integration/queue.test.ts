@@ -129,7 +129,7 @@ describe('queue adapter on a real beanstalkd (jackd 2.2.2 defects)', function ()
     assert.equal((await tubeCounts(port, tube)).ready, 40);
     assert.equal((await tubeCounts(port, other)).ready, 20);
     const stats = await Promise.all(ids.map((id) => client.statsJob(id)));
-    stats.forEach((s, i) => assert.equal(s.tube, i % 3 === 0 ? other : tube));
+    for (const [i, s] of stats.entries()) assert.equal(s.tube, i % 3 === 0 ? other : tube);
   });
 
   it('when a job is unknown, then delete and stats-job reject NOT_FOUND and inspectJob answers null', async () => {

@@ -189,3 +189,48 @@ export function spawnCli(args: string[], env: Record<string, string>): SpawnedCl
 export async function stopAllSpawned(): Promise<void> {
   await Promise.all([...spawned].map((handle) => handle.stop('SIGKILL')));
 }
+
+export interface TcpProxy {
+  port: number;
+  /** Drops every open connection (both sides), as a network blip would; new ones still work. */
+  cutAll(): void;
+  close(): Promise<void>;
+}
+
+/** A loopback TCP proxy to `targetPort`, so a test can cut one process's connections. */
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  const { createServer, connect } = await import('node:net');
+  const pairs = new Set<[Socket, Socket]>();
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      pairs.delete(pair);
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const cutAll = () => {
+    for (const [client, upstream] of [...pairs]) {
+      client.resetAndDestroy();
+      upstream.destroy();
+    }
+    pairs.clear();
+  };
+  return {
+    port,
+    cutAll,
+    async close() {
+      cutAll();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}

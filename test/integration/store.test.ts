@@ -1,0 +1,76 @@
+/** The store adapter against the real MongoDB-wire server. */
+import assert from 'node:assert/strict';
+import { newJobId } from '../../src/jobs/job-id.js';
+import { createStore, isStoreUnavailable, type ResultDocument, type Store } from '../../src/store/index.js';
+import { backends, dropDatabase, isolation, withMongo } from '../support/harness.js';
+
+function result(id: string, worker = 'w:1:0'): ResultDocument {
+  const now = new Date();
+  return {
+    _id: id,
+    type: 'hash',
+    outcome: 'completed',
+    result: { algorithm: 'md5', hash: 'x' },
+    worker,
+    attempt: 1,
+    startedAt: now,
+    finishedAt: now,
+    durationMs: 0,
+  };
+}
+
+describe('store adapter on a real MongoDB-wire server', function () {
+  this.timeout(30_000);
+  let store: Store;
+  let dbName: string;
+
+  beforeEach(() => {
+    dbName = isolation('store').dbName;
+    store = createStore({ url: backends().mongoUrl, dbName, timeoutMs: 3000, insertRetryMs: 2000 });
+  });
+  afterEach(async () => {
+    await store.close();
+    await dropDatabase(dbName);
+  });
+
+  it('when 500 outcomes are saved at once, then every one is stored once', async () => {
+    const ids = Array.from({ length: 500 }, () => newJobId());
+    const outcomes = await Promise.all(ids.map((id) => store.saveResult(result(id))));
+    assert.deepEqual(new Set(outcomes), new Set(['inserted']));
+    const count = await withMongo(dbName, (db) => db.collection('results').countDocuments());
+    assert.equal(count, 500);
+  });
+
+  it('when an outcome is saved twice, then the second is reported as duplicate and the first is kept', async () => {
+    const id = newJobId();
+    assert.equal(await store.saveResult(result(id, 'first')), 'inserted');
+    const again = await Promise.all([
+      store.saveResult(result(id, 'second')),
+      store.saveResult(result(newJobId())),
+    ]);
+    assert.deepEqual(again, ['duplicate', 'inserted'], 'a duplicate in a batch does not fail its neighbours');
+    const stored = await store.findResult(id);
+    assert.equal(stored?.worker, 'first');
+  });
+
+  it('when indexes are ensured twice, then both calls succeed', async () => {
+    await store.ensureIndexes();
+    await store.ensureIndexes();
+    const indexes = await withMongo(dbName, (db) => db.collection('jobs').indexes());
+    assert.ok(indexes.some((index) => index.name === 'createdAt'));
+  });
+
+  it('when MongoDB cannot be reached, then inserts and reads fail with StoreUnavailableError within the bound', async () => {
+    const down = createStore({ url: 'mongodb://127.0.0.1:1', dbName, timeoutMs: 500, insertRetryMs: 500 });
+    try {
+      const started = Date.now();
+      await assert.rejects(down.saveResult(result(newJobId())), (error: unknown) =>
+        isStoreUnavailable(error),
+      );
+      await assert.rejects(down.findJob(newJobId()), (error: unknown) => isStoreUnavailable(error));
+      assert.ok(Date.now() - started < 4000, `${Date.now() - started} ms`);
+    } finally {
+      await down.close();
+    }
+  });
+});

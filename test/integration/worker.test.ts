@@ -1,0 +1,217 @@
+/** The worker loop in-process against real servers: outcomes, deletes, burials, redelivery. */
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import request from 'supertest';
+import { loadWorkerConfig } from '../../src/config.js';
+import { builtinHandlers, type Handler, hashPayload } from '../../src/handlers/index.js';
+import { newJobId } from '../../src/jobs/job-id.js';
+import { createStore } from '../../src/store/index.js';
+import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
+import { type AppFixture, appFixture } from '../support/app-fixture.js';
+import { backends, beanstalkRaw, tubeCounts, waitFor, withMongo } from '../support/harness.js';
+
+function capturingLogger() {
+  const records: Array<Record<string, unknown>> = [];
+  const log = pino({ level: 'debug' }, { write: (line: string) => records.push(JSON.parse(line)) });
+  return { log, records };
+}
+
+describe('worker on real servers', function () {
+  this.timeout(30_000);
+  let f: AppFixture;
+  let worker: RunningWorker | undefined;
+  let port: number;
+
+  const configFor = (extra: Record<string, string> = {}) =>
+    loadWorkerConfig({
+      BEANSTALK_HOST: backends().beanstalk.host,
+      BEANSTALK_PORT: String(backends().beanstalk.port),
+      MONGO_URL: backends().mongoUrl,
+      MONGO_DB: f.dbName,
+      QUEUE_TUBE_PREFIX: f.tubePrefix,
+      WORKER_CONCURRENCY: '2',
+      WORKER_NAME: 'itest',
+      ...extra,
+    });
+  const post = async (body: string) => {
+    const res = await request(f.app.callback())
+      .post('/jobs')
+      .set('Content-Type', 'application/json')
+      .send(body);
+    assert.equal(res.status, 202);
+    return res.body.id as string;
+  };
+  const view = async (id: string) => (await request(f.app.callback()).get(`/jobs/${id}`)).body;
+
+  before(() => {
+    port = backends().beanstalk.port;
+  });
+  beforeEach(async () => {
+    f = await appFixture({ label: 'worker' });
+  });
+  afterEach(async () => {
+    await worker?.stop(2000);
+    worker = undefined;
+    await f.close();
+  });
+
+  it('when a job is queued, then the worker stores its MD5, deletes it from beanstalkd, and GET says completed', async () => {
+    const { log } = capturingLogger();
+    worker = await startWorker(configFor(), { handlers: builtinHandlers(), log });
+    const body = '{"example":"data"}';
+    const id = await post(body);
+    const done = await waitFor('completion', async () => {
+      const v = await view(id);
+      return v.state === 'completed' ? v : undefined;
+    });
+    assert.equal(done.result.hash, hashPayload(body));
+    assert.equal(done.result.hash, 'd8d1c0011055fc1d9852c40cf8fbf592');
+    assert.match(done.worker, /^itest:\d$/);
+    assert.equal(done.attempts, 1);
+    await waitFor('the job to leave beanstalkd', async () => {
+      const counts = await tubeCounts(port, f.tube);
+      return counts.ready + counts.reserved + counts.delayed + counts.buried === 0;
+    });
+  });
+
+  it('when a body is not one of ours, then it is buried with its reason and the worker carries on', async () => {
+    const { log, records } = capturingLogger();
+    worker = await startWorker(configFor(), { handlers: builtinHandlers(), log });
+    const junk = await beanstalkRaw(port, `use ${f.tube}\r\nput 0 0 60 8\r\nnot json`);
+    // The raw helper answers the first reply (USING); wait for the put to be buried.
+    assert.match(junk.reply, /^USING/);
+    await waitFor('the junk job to be buried', async () => (await tubeCounts(port, f.tube)).buried === 1);
+    assert.ok(
+      records.some((r) => r.msg === 'burying a job that cannot run' && String(r.reason).includes('envelope')),
+    );
+    const id = await post('{"after":"junk"}');
+    await waitFor('the next job to complete', async () => (await view(id)).state === 'completed');
+  });
+
+  it('when the handler throws, then a failed outcome with the message is stored and the job is deleted', async () => {
+    const { log } = capturingLogger();
+    const failing: Handler = async () => {
+      throw new Error('handler exploded');
+    };
+    worker = await startWorker(configFor(), { handlers: new Map([['hash', failing]]), log });
+    const id = await post('{"fail":true}');
+    const failed = await waitFor('the failed outcome', async () => {
+      const v = await view(id);
+      return v.state === 'failed' ? v : undefined;
+    });
+    assert.deepEqual(failed.error, { message: 'handler exploded' });
+    await waitFor('the job to leave beanstalkd', async () => (await tubeCounts(port, f.tube)).reserved === 0);
+    assert.equal((await tubeCounts(port, f.tube)).ready, 0);
+  });
+
+  it('when a job whose outcome is already stored is delivered again, then it is deleted with no failure logged', async () => {
+    const { log, records } = capturingLogger();
+    const id = await post('{"twice":1}');
+    const now = new Date();
+    await f.store.saveResult({
+      _id: id,
+      type: 'hash',
+      outcome: 'completed',
+      result: { algorithm: 'md5', hash: hashPayload('{"twice":1}') },
+      worker: 'earlier',
+      attempt: 1,
+      startedAt: now,
+      finishedAt: now,
+      durationMs: 1,
+    });
+    worker = await startWorker(configFor(), { handlers: builtinHandlers(), log });
+    await waitFor('the redelivered job to be deleted', async () => {
+      const counts = await tubeCounts(port, f.tube);
+      return counts.total === 1 && counts.ready + counts.reserved === 0;
+    });
+    assert.ok(
+      records.some((r) => r.msg === 'outcome was already stored (redelivered job)' && r.jobId === id),
+    );
+    assert.deepEqual(
+      records.filter((r) => Number(r.level) >= 40),
+      [],
+      'nothing logged at warn or above',
+    );
+    const results = await withMongo(f.dbName, (db) => db.collection('results').find({}).toArray());
+    assert.equal(results.length, 1);
+    assert.equal(results[0]?.worker, 'earlier', 'the first outcome wins');
+  });
+
+  it('when MongoDB cannot take the outcome, then the job is released for later, not deleted', async () => {
+    const { log, records } = capturingLogger();
+    const deadStore = createStore({
+      url: 'mongodb://127.0.0.1:1',
+      dbName: f.dbName,
+      timeoutMs: 300,
+      insertRetryMs: 300,
+    });
+    try {
+      worker = await startWorker(configFor({ WORKER_CONCURRENCY: '1' }), {
+        handlers: builtinHandlers(),
+        log,
+        store: deadStore,
+      });
+      await post('{"keep":"me"}');
+      await waitFor(
+        'the job to be released with a delay',
+        async () => (await tubeCounts(port, f.tube)).delayed === 1,
+      );
+      assert.ok(records.some((r) => r.msg === 'could not store the outcome; releasing the job for later'));
+      await worker.stop(2000);
+      worker = undefined;
+      const counts = await tubeCounts(port, f.tube);
+      assert.equal(counts.delayed + counts.ready, 1, 'the job is still in beanstalkd');
+    } finally {
+      await deadStore.close();
+    }
+  });
+
+  it('when stopped while idle, then it stops within about one reserve timeout; a job in hand finishes first', async () => {
+    const { log } = capturingLogger();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let started = false;
+    const slow: Handler = async (_payload, context) => {
+      started = true;
+      await gate;
+      return { hash: hashPayload(context.rawPayload) };
+    };
+    worker = await startWorker(configFor({ WORKER_CONCURRENCY: '2' }), {
+      handlers: new Map([['hash', slow]]),
+      log,
+    });
+    const id = await post('{"slow":1}');
+    await waitFor('the handler to start', () => started);
+    const stopping = worker.stop(5000);
+    setTimeout(release, 200);
+    const t0 = Date.now();
+    await stopping;
+    worker = undefined;
+    assert.ok(Date.now() - t0 < 3000);
+    assert.equal((await view(id)).state, 'completed', 'the job in hand finished before the worker stopped');
+  });
+
+  it('when two workers share 200 jobs, then each job has exactly one outcome with the right hash', async () => {
+    const { log } = capturingLogger();
+    worker = await startWorker(configFor({ WORKER_CONCURRENCY: '4' }), { handlers: builtinHandlers(), log });
+    const other = await startWorker(configFor({ WORKER_CONCURRENCY: '4', WORKER_NAME: 'itest2' }), {
+      handlers: builtinHandlers(),
+      log,
+    });
+    try {
+      const bodies = Array.from({ length: 200 }, (_, i) => JSON.stringify({ i, id: newJobId() }));
+      const ids = await Promise.all(bodies.map((b) => post(b)));
+      await waitFor(
+        'all outcomes',
+        async () => (await withMongo(f.dbName, (db) => db.collection('results').countDocuments())) === 200,
+      );
+      const results = await withMongo(f.dbName, (db) => db.collection('results').find({}).toArray());
+      const byId = new Map(results.map((r) => [String(r._id), r]));
+      for (const [i, id] of ids.entries()) assert.equal(byId.get(id)?.result?.hash, hashPayload(bodies[i]!));
+    } finally {
+      await other.stop(2000);
+    }
+  });
+});

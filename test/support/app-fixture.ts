@@ -1,0 +1,66 @@
+/** A manager app on the real test servers, with its own tube prefix and database. */
+import type Koa from 'koa';
+import { silentLogger } from '../../src/log.js';
+import { createApp } from '../../src/manager/app.js';
+import { createQueueClient, type QueueClient } from '../../src/queue/index.js';
+import { createStore, type Store } from '../../src/store/index.js';
+import { backends, dropDatabase, isolation } from './harness.js';
+
+export interface AppFixture {
+  app: Koa;
+  queue: QueueClient;
+  store: Store;
+  tubePrefix: string;
+  dbName: string;
+  tube: string;
+  close(): Promise<void>;
+}
+
+export interface AppFixtureOptions {
+  label: string;
+  /** Reuse another fixture's tube prefix and database. */
+  share?: { tubePrefix: string; dbName: string };
+  beanstalkPort?: number;
+  mongoUrl?: string;
+  maxJobSize?: number;
+  ttr?: number;
+}
+
+export async function appFixture(options: AppFixtureOptions): Promise<AppFixture> {
+  const servers = backends();
+  const { tubePrefix, dbName } = options.share ?? isolation(options.label);
+  const queue = createQueueClient({
+    host: servers.beanstalk.host,
+    port: options.beanstalkPort ?? servers.beanstalk.port,
+    connectTimeoutMs: 1000,
+    commandTimeoutMs: 2000,
+  });
+  const store = createStore({
+    url: options.mongoUrl ?? servers.mongoUrl,
+    dbName,
+    timeoutMs: 2000,
+    insertRetryMs: 1000,
+  });
+  const maxJobSize = options.maxJobSize ?? 65_535;
+  const app = createApp({
+    queue,
+    store,
+    log: silentLogger(),
+    tubePrefix,
+    maxJsonDepth: 64,
+    defaultOptions: { priority: 1024, delay: 0, ttr: options.ttr ?? 60 },
+    maxJobSize: () => maxJobSize,
+  });
+  return {
+    app,
+    queue,
+    store,
+    tubePrefix,
+    dbName,
+    tube: `${tubePrefix}hash`,
+    async close() {
+      await Promise.all([queue.close(), store.close()]);
+      if (!options.share) await dropDatabase(dbName);
+    },
+  };
+}
