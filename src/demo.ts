@@ -125,7 +125,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     say(`  curl -s -X POST -H 'Content-Type: application/json' -d '{"example":"data"}' ${base}/`);
     say(`  curl -s ${base}/readyz                     # beanstalkd and MongoDB reachable?`);
     say(`  MongoDB (${mongo.name}): ${mongo.url}/distributed_workers, collections jobs, results, queue_refs`);
-    say(`  beanstalkd: printf 'stats-tube hash\\r\\n' | nc -q1 127.0.0.1 ${beanstalkd.port}`);
+    say(`  beanstalkd: 127.0.0.1:${beanstalkd.port}, tube hash (any beanstalkd client or console)`);
     if (options.exitWhenDone) {
       if (done !== posted.length) throw new Error(`only ${done} of ${posted.length} sample jobs completed`);
       return;

@@ -1,0 +1,63 @@
+/** The README, `.env.example`, `--help` and the code agree; the demo command works. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SETTINGS } from '../../src/config.js';
+import { ErrorCode } from '../../src/errors.js';
+import { cliPath, projectRoot, spawnCli, stopAllSpawned } from '../support/harness.js';
+
+const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
+const envExample = readFileSync(join(projectRoot, '.env.example'), 'utf8');
+
+describe('CLI and docs', function () {
+  this.timeout(120_000);
+  afterEach(() => stopAllSpawned());
+
+  it('when the README is read, then it opens with the two commands and CI runs the same test command', () => {
+    const commands = readme.split('\n').filter((line) => line.startsWith('npm '));
+    assert.match(commands[0] ?? '', /^npm ci && npm run demo\b/);
+    assert.match(commands[1] ?? '', /^npm ci && npm test\b/);
+    assert.match(readFileSync(join(projectRoot, '.ci', 'run'), 'utf8'), /npm ci && npm test/);
+  });
+
+  it('when settings and error codes change, then README and .env.example list every one', () => {
+    for (const setting of SETTINGS) {
+      const row = new RegExp(`\\|\\s*\`${setting.env}\`\\s*\\|\\s*\`--${setting.flag}\`\\s*\\|`);
+      assert.match(readme, row, `README's table lists ${setting.env} with --${setting.flag}`);
+      assert.ok(envExample.includes(setting.env), `.env.example lists ${setting.env}`);
+    }
+    for (const code of Object.values(ErrorCode))
+      assert.ok(readme.includes(`\`${code}\``), `README lists ${code}`);
+  });
+
+  it('when --help is asked of each role, then it lists every flag of that role with its variable', () => {
+    for (const role of ['manager', 'worker'] as const) {
+      const help = execFileSync(process.execPath, [cliPath, role, '--help'], { encoding: 'utf8' }).replace(
+        /\s+/g,
+        ' ',
+      );
+      for (const setting of SETTINGS.filter((s) => s.roles.includes(role))) {
+        assert.ok(help.includes(`--${setting.flag}`), `${role} --help has --${setting.flag}`);
+        assert.ok(help.includes(setting.env), `${role} --help names ${setting.env}`);
+      }
+    }
+  });
+
+  it('when an unknown command or flag is given, then the CLI says so and exits non-zero', () => {
+    assert.throws(() => execFileSync(process.execPath, [cliPath, 'mangaer'], { stdio: 'pipe' }));
+    assert.throws(() =>
+      execFileSync(process.execPath, [cliPath, 'worker', '--concurrncy', '2'], { stdio: 'pipe' }),
+    );
+  });
+
+  it('when the demo runs, then it starts everything, completes its sample jobs, and stops cleanly', async () => {
+    const demo = spawnCli(['demo', '--port', '0', '--jobs', '5', '--workers', '2', '--exit-when-done'], {});
+    const { code } = await demo.exited;
+    const output = demo.lines.join('\n');
+    assert.equal(code, 0, output);
+    assert.match(output, /all 5 completed; every hash is the MD5 of its payload/);
+    assert.match(output, /Where to look:/);
+    assert.match(output, /stopping the demo/);
+  });
+});
