@@ -132,6 +132,72 @@ export const SETTINGS: readonly Setting[] = [
     description: 'name of this worker in results and logs (default host:pid)',
     roles: ['worker'],
   },
+  {
+    env: 'JOB_MAX_ATTEMPTS',
+    flag: 'max-attempts',
+    default: '3',
+    description: 'deliveries of a job before a failing one is buried with a failed outcome',
+    roles: ['manager'],
+  },
+  {
+    env: 'RECONCILE_INTERVAL_SECONDS',
+    flag: 'reconcile-interval',
+    default: '10',
+    description: 'seconds between passes that re-queue jobs whose beanstalkd copy was lost (0: off)',
+    roles: ['manager'],
+  },
+  {
+    env: 'RECONCILE_GRACE_SECONDS',
+    flag: 'reconcile-grace',
+    default: '15',
+    description: 'age a job must reach before the reconciler may judge its queue copy lost',
+    roles: ['manager'],
+  },
+  {
+    env: 'IDEMPOTENCY_TTL_SECONDS',
+    flag: 'idempotency-ttl',
+    default: '86400',
+    description: 'how long an Idempotency-Key keeps returning the first job',
+    roles: ['manager'],
+  },
+  {
+    env: 'RETENTION_COMPLETED_SECONDS',
+    flag: 'retention-completed',
+    default: '604800',
+    description:
+      'age after which completed and cancelled jobs are removed (0: keep forever; failed jobs are kept)',
+    roles: ['manager'],
+  },
+  {
+    env: 'WORKER_RETRY_BASE_MS',
+    flag: 'retry-base-ms',
+    default: '1000',
+    description:
+      'first backoff after a failed attempt; doubles each attempt (beanstalkd rounds up to seconds)',
+    roles: ['worker'],
+  },
+  {
+    env: 'WORKER_RETRY_CAP_MS',
+    flag: 'retry-cap-ms',
+    default: '60000',
+    description: 'longest backoff between attempts',
+    roles: ['worker'],
+  },
+  {
+    env: 'WORKER_JOB_TIMEOUT_MS',
+    flag: 'job-timeout-ms',
+    default: '300000',
+    description:
+      'hard limit on one run of a handler; past it the run is aborted and counts as failed (0: none)',
+    roles: ['worker'],
+  },
+  {
+    env: 'WORKER_SHUTDOWN_GRACE_MS',
+    flag: 'shutdown-grace-ms',
+    default: '8000',
+    description: 'on SIGTERM, how long jobs in hand may finish before they are released',
+    roles: ['worker'],
+  },
 ];
 
 export class ConfigError extends Error {
@@ -155,6 +221,11 @@ export interface ManagerConfig extends CommonConfig {
   listenPort: number;
   maxJsonDepth: number;
   jobTtrSeconds: number;
+  jobMaxAttempts: number;
+  reconcileIntervalSeconds: number;
+  reconcileGraceSeconds: number;
+  idempotencyTtlSeconds: number;
+  retentionCompletedSeconds: number;
 }
 
 export interface WorkerConfig extends CommonConfig {
@@ -163,6 +234,10 @@ export interface WorkerConfig extends CommonConfig {
   workDelayMs: { min: number; max: number };
   storeRetryMs: number;
   workerName: string;
+  retryBaseMs: number;
+  retryCapMs: number;
+  jobTimeoutMs: number;
+  shutdownGraceMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -256,6 +331,11 @@ export function loadManagerConfig(env: Env): Readonly<ManagerConfig> {
     listenPort: r.int('MANAGER_LISTEN_PORT', 0, 65535),
     maxJsonDepth: r.int('MAX_JSON_DEPTH', 1, 1000),
     jobTtrSeconds: r.int('JOB_TTR_SECONDS', 1, 86_400),
+    jobMaxAttempts: r.int('JOB_MAX_ATTEMPTS', 1, 1000),
+    reconcileIntervalSeconds: r.int('RECONCILE_INTERVAL_SECONDS', 0, 86_400),
+    reconcileGraceSeconds: r.int('RECONCILE_GRACE_SECONDS', 1, 86_400),
+    idempotencyTtlSeconds: r.int('IDEMPOTENCY_TTL_SECONDS', 1, 31_536_000),
+    retentionCompletedSeconds: r.int('RETENTION_COMPLETED_SECONDS', 0, 315_360_000),
   });
 }
 
@@ -286,5 +366,9 @@ export function loadWorkerConfig(env: Env): Readonly<WorkerConfig> {
     workDelayMs,
     storeRetryMs: r.int('WORKER_STORE_RETRY_MS', 0, 600_000),
     workerName: name,
+    retryBaseMs: r.int('WORKER_RETRY_BASE_MS', 0, 3_600_000),
+    retryCapMs: r.int('WORKER_RETRY_CAP_MS', 0, 86_400_000),
+    jobTimeoutMs: r.int('WORKER_JOB_TIMEOUT_MS', 0, 86_400_000),
+    shutdownGraceMs: r.int('WORKER_SHUTDOWN_GRACE_MS', 0, 600_000),
   });
 }

@@ -1,18 +1,26 @@
 /**
- * The beanstalkd job body: `{"id":…,"type":…,"payload":"<the request body as text>"}`.
+ * The beanstalkd job body:
+ * `{"id":…,"type":…,"maxAttempts":…,"payload":"<the request body as text>"}`.
  * The payload travels as a JSON string so the worker hashes exactly the bytes the client
  * sent; the id lets anyone holding a beanstalkd id check which job it really is (beanstalkd
- * ids repeat after restarts, FACTS.md).
+ * ids repeat after restarts, FACTS.md); maxAttempts tells the worker when to stop retrying.
  */
 
 export interface Envelope {
   id: string;
   type: string;
   payload: string;
+  /** Deliveries before a failing job is buried with a failed outcome (1 when absent). */
+  maxAttempts: number;
 }
 
 export function encodeEnvelope(envelope: Envelope): string {
-  return JSON.stringify({ id: envelope.id, type: envelope.type, payload: envelope.payload });
+  return JSON.stringify({
+    id: envelope.id,
+    type: envelope.type,
+    maxAttempts: envelope.maxAttempts,
+    payload: envelope.payload,
+  });
 }
 
 /** The envelope in a job body, or null when the body is not one of ours. */
@@ -24,7 +32,9 @@ export function decodeEnvelope(body: string): Envelope | null {
     return null;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
-  const { id, type, payload } = value as Record<string, unknown>;
+  const { id, type, payload, maxAttempts } = value as Record<string, unknown>;
   if (typeof id !== 'string' || typeof type !== 'string' || typeof payload !== 'string') return null;
-  return { id, type, payload };
+  const attempts =
+    typeof maxAttempts === 'number' && Number.isInteger(maxAttempts) && maxAttempts > 0 ? maxAttempts : 1;
+  return { id, type, payload, maxAttempts: attempts };
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { QueueClient } from '../queue/index.js';
 import type { JobOptions, Store } from '../store/index.js';
 import { errorBoundary } from './error-boundary.js';
+import { createJobActions } from './job-actions.js';
 import { createJobService } from './job-service.js';
 import { readJsonBody } from './read-json-body.js';
 
@@ -20,6 +21,31 @@ export interface AppDeps {
   defaultOptions: JobOptions;
   /** beanstalkd's max-job-size as last read from the server. */
   maxJobSize: () => number;
+  idempotencyTtlMs: number;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+function idempotencyKeyOf(ctx: Koa.Context): string | undefined {
+  const key = ctx.get('Idempotency-Key');
+  if (key === '') return undefined;
+  if (!IDEMPOTENCY_KEY.test(key)) {
+    throw new AppError(
+      ErrorCode.INVALID_IDEMPOTENCY_KEY,
+      'Idempotency-Key must be 1-255 visible ASCII characters',
+    );
+  }
+  return key;
+}
+
+function jobIdOf(ctx: Koa.Context): string {
+  const id = parseJobId(ctx.params.id);
+  if (id === null)
+    throw new AppError(
+      ErrorCode.INVALID_ID,
+      'a job id is a UUIDv7 such as 0193b5a0-7c1e-7d3a-9f1e-2b4c6d8e0a1b',
+    );
+  return id;
 }
 
 /** Largest JSON envelope around a payload of zero bytes (id, type and keys). */
@@ -27,29 +53,26 @@ const ENVELOPE_OVERHEAD = 128;
 
 export function createApp(deps: AppDeps): Koa {
   const jobs = createJobService(deps);
+  const actions = createJobActions(deps);
   const app = new Koa();
   app.proxy = false;
   const router = new Router();
 
   const postJob = async (ctx: Koa.Context) => {
+    const key = idempotencyKeyOf(ctx);
     const body = await readJsonBody(ctx.req, {
       limitBytes: Math.max(1, deps.maxJobSize() - ENVELOPE_OVERHEAD),
       maxDepth: deps.maxJsonDepth,
     });
-    const accepted = await jobs.accept(DEFAULT_JOB_TYPE, body);
-    ctx.status = 202;
+    const { replayed, ...accepted } = await jobs.accept(DEFAULT_JOB_TYPE, body, key);
+    ctx.status = replayed ? 200 : 202;
+    if (replayed) ctx.set('Idempotent-Replayed', 'true');
     ctx.set('Location', `/jobs/${accepted.id}`);
     ctx.body = accepted;
   };
 
   const getJob = async (ctx: Koa.Context) => {
-    const raw = ctx.params.id;
-    const id = parseJobId(raw);
-    if (id === null)
-      throw new AppError(
-        ErrorCode.INVALID_ID,
-        'a job id is a UUIDv7 such as 0193b5a0-7c1e-7d3a-9f1e-2b4c6d8e0a1b',
-      );
+    const id = jobIdOf(ctx);
     const view = await jobs.get(id);
     if (view === null) throw new AppError(ErrorCode.NOT_FOUND, `no job ${id}`);
     ctx.set('Cache-Control', 'no-store');
@@ -77,6 +100,13 @@ export function createApp(deps: AppDeps): Koa {
   router.post('/', postJob);
   router.post('/jobs', postJob);
   router.get('/jobs/:id', getJob);
+  router.delete('/jobs/:id', async (ctx) => {
+    ctx.body = await actions.cancel(jobIdOf(ctx));
+  });
+  router.post('/jobs/:id/retry', async (ctx) => {
+    ctx.status = 202;
+    ctx.body = await actions.retry(jobIdOf(ctx));
+  });
   router.get('/:id', getJob);
 
   app.use(errorBoundary(deps.log));

@@ -39,8 +39,9 @@ export function errorBoundary(log: Logger) {
       }
     } catch (error: unknown) {
       if (isAppError(error)) {
+        // Backend outages are logged once per state change by the health watchers, not per request.
         if (error.status >= 500)
-          log.warn({ code: error.code, err: error.cause ?? error, path: ctx.path }, error.message);
+          log.debug({ code: error.code, err: error.cause ?? error, path: ctx.path }, error.message);
         send(ctx, error);
         return;
       }

@@ -9,65 +9,22 @@
  * staying behind with no outcome and no queue copy, which GET reports and the reconciler
  * puts again. Duplicate deliveries that this may cause are harmless: one outcome per job.
  */
+import { createHash } from 'node:crypto';
 import { AppError, ErrorCode } from '../errors.js';
 import { decodeEnvelope, encodeEnvelope } from '../jobs/envelope.js';
 import { newJobId } from '../jobs/job-id.js';
 import type { Logger } from '../log.js';
+import { isQueueError, isQueueUnavailable, type QueueClient, QueueErrorCode } from '../queue/index.js';
+import { isStoreUnavailable, type JobDocument, type JobOptions, type Store } from '../store/index.js';
 import {
-  isQueueError,
-  isQueueUnavailable,
-  type JobStats,
-  type QueueClient,
-  QueueErrorCode,
-} from '../queue/index.js';
-import {
-  isStoreUnavailable,
-  type JobDocument,
-  type JobOptions,
-  type QueueRefDocument,
-  type ResultDocument,
-  type Store,
-} from '../store/index.js';
-
-export type JobState = 'queued' | 'delayed' | 'running' | 'buried' | 'completed' | 'failed' | 'cancelled';
-
-export interface AcceptedJob {
-  id: string;
-  state: JobState;
-  type: string;
-  createdAt: string;
-}
-
-/** beanstalkd's live view of a job (FACTS.md field names, camelCase; seconds). */
-export interface LiveQueueView {
-  tube: string;
-  priority: number;
-  age: number;
-  delay: number;
-  ttr: number;
-  timeLeft: number;
-  reserves: number;
-  timeouts: number;
-  releases: number;
-  buries: number;
-  kicks: number;
-}
-
-export interface JobView {
-  id: string;
-  type: string;
-  state: JobState;
-  createdAt: string;
-  attempts: number;
-  /** While beanstalkd holds the job; null when it is recorded but beanstalkd has no copy. */
-  queue?: LiveQueueView | null;
-  result?: Record<string, unknown>;
-  error?: { message: string };
-  worker?: string;
-  startedAt?: string;
-  finishedAt?: string;
-  durationMs?: number;
-}
+  type AcceptedJob,
+  attemptViews,
+  type JobView,
+  liveView,
+  resultView,
+  STATE_OF_QUEUE,
+} from './job-views.js';
+import { putAgain } from './requeue.js';
 
 export interface JobServiceDeps {
   queue: QueueClient;
@@ -77,6 +34,8 @@ export interface JobServiceDeps {
   defaultOptions: JobOptions;
   /** beanstalkd's max-job-size as last read from the server. */
   maxJobSize: () => number;
+  /** How long an Idempotency-Key keeps answering with its first job. */
+  idempotencyTtlMs: number;
 }
 
 /** Maps backend failures to the 503s clients see; everything else passes through. */
@@ -92,33 +51,12 @@ export function toServiceError(error: unknown): unknown {
   return error;
 }
 
-const STATE_OF_QUEUE: Readonly<Record<JobStats['state'], JobState>> = {
-  ready: 'queued',
-  delayed: 'delayed',
-  reserved: 'running',
-  buried: 'buried',
-};
-
-function resultView(job: JobDocument | null, result: ResultDocument): JobView {
-  return {
-    id: result._id,
-    type: result.type,
-    state: result.outcome,
-    createdAt: (job?.createdAt ?? result.startedAt).toISOString(),
-    attempts: result.attempt,
-    ...(result.result !== undefined ? { result: result.result } : {}),
-    ...(result.error !== undefined ? { error: result.error } : {}),
-    worker: result.worker,
-    startedAt: result.startedAt.toISOString(),
-    finishedAt: result.finishedAt.toISOString(),
-    durationMs: result.durationMs,
-  };
+/** Keys are stored hashed: a client's key may be something it would rather not leave in our database. */
+export function hashIdempotencyKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
-function liveView(stats: JobStats): LiveQueueView {
-  const { tube, priority, age, delay, ttr, timeLeft, reserves, timeouts, releases, buries, kicks } = stats;
-  return { tube, priority, age, delay, ttr, timeLeft, reserves, timeouts, releases, buries, kicks };
-}
+export type AcceptResult = AcceptedJob & { replayed: boolean };
 
 export function createJobService(deps: JobServiceDeps) {
   const { queue, store, log } = deps;
@@ -135,100 +73,149 @@ export function createJobService(deps: JobServiceDeps) {
     }
   }
 
-  return {
-    /** Records and queues one job; resolves only when both MongoDB and beanstalkd have it. */
-    async accept(type: string, payload: { text: string; bytes: number }): Promise<AcceptedJob> {
-      const id = newJobId();
-      const createdAt = new Date();
-      const options = deps.defaultOptions;
-      const body = encodeEnvelope({ id, type, payload: payload.text });
-      const size = Buffer.byteLength(body);
-      const limit = deps.maxJobSize();
-      if (size > limit) {
-        throw new AppError(
-          ErrorCode.PAYLOAD_TOO_LARGE,
-          `the job is ${size} bytes once queued; beanstalkd accepts at most ${limit} (max-job-size)`,
-        );
+  /** Records and queues one job under `id`; resolves only when both MongoDB and beanstalkd have it. */
+  async function recordAndQueue(
+    id: string,
+    type: string,
+    payload: { text: string; bytes: number },
+  ): Promise<AcceptedJob> {
+    const createdAt = new Date();
+    const options = deps.defaultOptions;
+    const body = encodeEnvelope({ id, type, payload: payload.text, maxAttempts: options.maxAttempts });
+    const size = Buffer.byteLength(body);
+    const limit = deps.maxJobSize();
+    if (size > limit) {
+      throw new AppError(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        `the job is ${size} bytes once queued; beanstalkd accepts at most ${limit} (max-job-size)`,
+      );
+    }
+    const tube = `${deps.tubePrefix}${type}`;
+    try {
+      await store.insertJob({
+        _id: id,
+        type,
+        payload: payload.text,
+        bytes: payload.bytes,
+        options,
+        createdAt,
+      });
+    } catch (error: unknown) {
+      throw toServiceError(error);
+    }
+    let beanstalkId: string;
+    try {
+      beanstalkId = await queue.put(tube, body, options);
+    } catch (error: unknown) {
+      if (isQueueError(error, QueueErrorCode.PUT_BURIED) && error.jobId !== undefined) {
+        await queue.deleteJob(error.jobId).catch(() => undefined);
       }
-      const tube = `${deps.tubePrefix}${type}`;
-      try {
-        await store.insertJob({
-          _id: id,
-          type,
-          payload: payload.text,
-          bytes: payload.bytes,
-          options,
-          createdAt,
+      await undoRecord(id, error);
+      if (isQueueError(error, QueueErrorCode.JOB_TOO_BIG)) {
+        throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, "the job is larger than beanstalkd's max-job-size", {
+          cause: error,
         });
+      }
+      if (isQueueError(error)) {
+        throw new AppError(ErrorCode.QUEUE_UNAVAILABLE, 'beanstalkd did not take the job; try again', {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    try {
+      await store.insertQueueRef({ _id: id, server: queue.server, beanstalkId, tube, putAt: new Date() });
+    } catch (error: unknown) {
+      // Accepted all the same: recorded and queued. Without the ref GET cannot show live fields.
+      log.warn({ jobId: id, err: error }, 'job queued but its queue reference was not stored');
+    }
+    return { id, state: options.delay > 0 ? 'delayed' : 'queued', type, createdAt: createdAt.toISOString() };
+  }
+
+  /** A replayed key's job: shown as it is now, and put back in the queue if it never got there. */
+  async function replay(id: string, job: JobDocument): Promise<AcceptResult> {
+    const view = await get(id);
+    if (view && view.queue === null) {
+      log.info({ jobId: id }, 'replayed job had no queue copy; putting it again');
+      await putAgain(queue, store, job, deps.tubePrefix);
+      return { id, state: 'queued', type: job.type, createdAt: job.createdAt.toISOString(), replayed: true };
+    }
+    const state = view?.state ?? 'queued';
+    return { id, state, type: job.type, createdAt: job.createdAt.toISOString(), replayed: true };
+  }
+
+  async function get(id: string): Promise<JobView | null> {
+    const [result, job, ref, attempts] = await Promise.all([
+      store.findResult(id),
+      store.findJob(id),
+      store.findQueueRef(id),
+      store.findAttempts(id),
+    ]);
+    if (result) return resultView(job, result, attempts);
+    if (!job) return null;
+    const base = {
+      id,
+      type: job.type,
+      createdAt: job.createdAt.toISOString(),
+      maxAttempts: job.options.maxAttempts,
+      ...(attempts.length > 0 ? { errors: attemptViews(attempts) } : {}),
+    };
+    if (ref && ref.server === queue.server) {
+      const live = await queue.inspectJob(ref.beanstalkId);
+      // beanstalkd ids repeat after restarts: trust the id only if the body says it is this job.
+      if (live && decodeEnvelope(live.body)?.id === id) {
+        return {
+          ...base,
+          state: STATE_OF_QUEUE[live.stats.state],
+          attempts: live.stats.reserves,
+          queue: liveView(live.stats),
+        };
+      }
+      // Gone from beanstalkd: it may have finished between our reads.
+      const late = await store.findResult(id);
+      if (late) return resultView(job, late, attempts);
+    }
+    return { ...base, state: 'queued', attempts: attempts.length, queue: null };
+  }
+
+  return {
+    /**
+     * Records and queues one job. With an idempotency key, a key seen before answers with the
+     * job it created first (`replayed: true`) instead of creating another.
+     */
+    async accept(
+      type: string,
+      payload: { text: string; bytes: number },
+      idempotencyKey?: string,
+    ): Promise<AcceptResult> {
+      let id = newJobId();
+      if (idempotencyKey === undefined)
+        return { ...(await recordAndQueue(id, type, payload)), replayed: false };
+      const keyHash = hashIdempotencyKey(idempotencyKey);
+      try {
+        const claim = await store.claimIdempotencyKey(keyHash, id, new Date(), deps.idempotencyTtlMs);
+        if (!claim.claimed) {
+          const job = await store.findJob(claim.jobId);
+          if (job) return await replay(claim.jobId, job);
+          // The first request claimed the key and died before recording its job: finish it.
+          id = claim.jobId;
+        }
       } catch (error: unknown) {
         throw toServiceError(error);
       }
-      let beanstalkId: string;
       try {
-        beanstalkId = await queue.put(tube, body, options);
+        return { ...(await recordAndQueue(id, type, payload)), replayed: false };
       } catch (error: unknown) {
-        if (isQueueError(error, QueueErrorCode.PUT_BURIED) && error.jobId !== undefined) {
-          await queue.deleteJob(error.jobId).catch(() => undefined);
-        }
-        await undoRecord(id, error);
-        if (isQueueError(error, QueueErrorCode.JOB_TOO_BIG)) {
-          throw new AppError(
-            ErrorCode.PAYLOAD_TOO_LARGE,
-            `the job is larger than beanstalkd's max-job-size`,
-            {
-              cause: error,
-            },
-          );
-        }
-        if (isQueueError(error)) {
-          throw new AppError(ErrorCode.QUEUE_UNAVAILABLE, 'beanstalkd did not take the job; try again', {
-            cause: error,
-          });
-        }
+        // Nothing was accepted: let the client's retry start afresh.
+        await store.releaseIdempotencyKey(keyHash, id).catch(() => undefined);
         throw error;
       }
-      const ref: QueueRefDocument = { _id: id, server: queue.server, beanstalkId, tube, putAt: new Date() };
-      try {
-        await store.insertQueueRef(ref);
-      } catch (error: unknown) {
-        // Accepted all the same: recorded and queued. Without the ref GET cannot show live fields.
-        log.warn({ jobId: id, err: error }, 'job queued but its queue reference was not stored');
-      }
-      return {
-        id,
-        state: options.delay > 0 ? 'delayed' : 'queued',
-        type,
-        createdAt: createdAt.toISOString(),
-      };
     },
 
     /** The job's state: its outcome if it has one, else beanstalkd's live view. Null if unknown. */
     async get(id: string): Promise<JobView | null> {
       try {
-        const [result, job, ref] = await Promise.all([
-          store.findResult(id),
-          store.findJob(id),
-          store.findQueueRef(id),
-        ]);
-        if (result) return resultView(job, result);
-        if (!job) return null;
-        const base = { id, type: job.type, createdAt: job.createdAt.toISOString() };
-        if (ref && ref.server === queue.server) {
-          const live = await queue.inspectJob(ref.beanstalkId);
-          // beanstalkd ids repeat after restarts: trust the id only if the body says it is this job.
-          if (live && decodeEnvelope(live.body)?.id === id) {
-            return {
-              ...base,
-              state: STATE_OF_QUEUE[live.stats.state],
-              attempts: live.stats.reserves,
-              queue: liveView(live.stats),
-            };
-          }
-          // Gone from beanstalkd: it may have finished between our reads.
-          const late = await store.findResult(id);
-          if (late) return resultView(job, late);
-        }
-        return { ...base, state: 'queued', attempts: 0, queue: null };
+        return await get(id);
       } catch (error: unknown) {
         throw toServiceError(error);
       }

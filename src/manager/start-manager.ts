@@ -1,12 +1,15 @@
 /** Runs the manager: connects the adapters, serves HTTP, and closes everything on stop. */
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { ManagerConfig } from '../config.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createQueueClient } from '../queue/index.js';
 import { createStore } from '../store/index.js';
 import { createApp } from './app.js';
+import { startMaintenance } from './reconciler.js';
 
 /** beanstalkd's default -z, used until the server has told us its own. */
 export const DEFAULT_MAX_JOB_SIZE = 65_535;
@@ -63,12 +66,13 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     insertRetryMs: Math.min(2000, config.mongo.timeoutMs),
   });
   let maxJobSize = DEFAULT_MAX_JOB_SIZE;
+  let indexed = false;
   const stopWatchingQueue = keepTrying(
     async () => {
       maxJobSize = (await queue.stats()).maxJobSize;
     },
     1000,
-    60_000,
+    5000,
     (ok, error) =>
       ok
         ? log.info({ beanstalkd: queue.server, maxJobSize }, 'beanstalkd reachable')
@@ -77,15 +81,31 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
             'beanstalkd unreachable; retrying',
           ),
   );
-  const stopIndexing = keepTrying(
-    () => store.ensureIndexes(),
+  const stopWatchingStore = keepTrying(
+    async () => {
+      await store.ping();
+      if (!indexed) {
+        await store.ensureIndexes();
+        indexed = true;
+      }
+    },
     1000,
-    null,
+    5000,
     (ok, error) =>
       ok
         ? log.info({ db: config.mongo.dbName }, 'MongoDB reachable, indexes in place')
         : log.warn({ db: config.mongo.dbName, error: errorMessage(error) }, 'MongoDB unreachable; retrying'),
   );
+  const maintenance = startMaintenance({
+    queue,
+    store,
+    log: log.child({ task: 'maintenance' }),
+    tubePrefix: config.tubePrefix,
+    graceMs: config.reconcileGraceSeconds * 1000,
+    holder: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+    intervalMs: config.reconcileIntervalSeconds * 1000,
+    retentionMs: config.retentionCompletedSeconds * 1000,
+  });
 
   const app = createApp({
     queue,
@@ -93,7 +113,13 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     log,
     tubePrefix: config.tubePrefix,
     maxJsonDepth: config.maxJsonDepth,
-    defaultOptions: { priority: 1024, delay: 0, ttr: config.jobTtrSeconds },
+    defaultOptions: {
+      priority: 1024,
+      delay: 0,
+      ttr: config.jobTtrSeconds,
+      maxAttempts: config.jobMaxAttempts,
+    },
+    idempotencyTtlMs: config.idempotencyTtlSeconds * 1000,
     maxJobSize: () => maxJobSize,
   });
   const server = createServer(app.callback());
@@ -121,11 +147,12 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
       stopping ??= (async () => {
         log.info('manager stopping');
         stopWatchingQueue();
-        stopIndexing();
+        stopWatchingStore();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();
         });
+        await maintenance.stop();
         await Promise.all([queue.close(), store.close()]);
         log.info('manager stopped');
       })();

@@ -6,6 +6,8 @@ export interface JobOptions {
   delay: number;
   /** Seconds a worker may hold the job before beanstalkd gives it to another. */
   ttr: number;
+  /** Deliveries before a failing job is buried with a failed outcome. */
+  maxAttempts: number;
 }
 
 /** `jobs`: inserted when a job is accepted, never updated on the hot path. */
@@ -51,4 +53,29 @@ export interface ResultDocument {
   startedAt: Date;
   finishedAt: Date;
   durationMs: number;
+}
+
+/** `attempts`: one document per failed run of a job (the history GET shows). */
+export interface AttemptDocument {
+  _id: string;
+  jobId: string;
+  attempt: number;
+  worker: string;
+  error: string;
+  at: Date;
+}
+
+/** `idempotency_keys`: a client's key (hashed) and the job it created first. */
+export interface IdempotencyDocument {
+  _id: string;
+  jobId: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+/** `leases`: who runs a singleton task (the reconciler) until when. */
+export interface LeaseDocument {
+  _id: string;
+  holder: string;
+  expiresAt: Date;
 }

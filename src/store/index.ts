@@ -2,4 +2,5 @@
 export * from './documents.js';
 export { isStoreUnavailable, StoreUnavailableError } from './errors.js';
 export type { InsertOutcome } from './insert-batcher.js';
+export type { IdempotencyClaim } from './side-collections.js';
 export { createStore, type Store, type StoreOptions } from './store.js';

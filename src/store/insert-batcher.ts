@@ -83,8 +83,13 @@ export class InsertBatcher<T extends Document & { _id: string }> {
       );
       for (const item of batch) item.resolve('inserted');
     } catch (error: unknown) {
-      if (error instanceof MongoBulkWriteError && error.writeErrors !== undefined) {
-        const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+      const writeErrors =
+        error instanceof MongoBulkWriteError
+          ? Array.isArray(error.writeErrors)
+            ? error.writeErrors
+            : [error.writeErrors]
+          : [];
+      if (writeErrors.length > 0) {
         const failedAt = new Map(writeErrors.map((e) => [e.index, e]));
         batch.forEach((item, index) => {
           const writeError = failedAt.get(index);
@@ -95,7 +100,9 @@ export class InsertBatcher<T extends Document & { _id: string }> {
             retryCause = error;
           } else item.reject(error);
         });
-      } else if (isTransientStoreError(error)) {
+      } else if (isTransientStoreError(error) || error instanceof MongoBulkWriteError) {
+        // A bulk error that names no document failed as a whole (the driver wraps network
+        // and server-selection failures this way): nothing can be assumed written.
         retry.push(...batch);
         retryCause = error;
       } else {

@@ -1,11 +1,21 @@
 /**
  * The only code that talks to MongoDB. The hot path only inserts (coalesced); point reads
- * serve GETs; the one delete undoes a job record whose put failed.
+ * serve GETs; deletes and updates happen off the hot path (compensation, retry, cancel,
+ * the reconciler, retention) and in small side collections.
  */
-import { type Collection, type Db, MongoClient } from 'mongodb';
-import type { JobDocument, QueueRefDocument, ResultDocument } from './documents.js';
-import { isStoreUnavailable, isTransientStoreError, StoreUnavailableError } from './errors.js';
+import { type Db, MongoClient } from 'mongodb';
+import type {
+  AttemptDocument,
+  IdempotencyDocument,
+  JobDocument,
+  LeaseDocument,
+  QueueRefDocument,
+  ResultDocument,
+} from './documents.js';
+import { guard } from './guard.js';
 import { InsertBatcher, type InsertOutcome } from './insert-batcher.js';
+import { maintenanceQueries } from './maintenance.js';
+import { sideCollections } from './side-collections.js';
 
 export interface StoreOptions {
   url: string;
@@ -18,34 +28,71 @@ export interface StoreOptions {
   onRetry?: (error: unknown) => void;
 }
 
-export interface Store {
-  /** Records an accepted job. */
-  insertJob(doc: JobDocument): Promise<void>;
-  /** Records where a job was put. */
-  insertQueueRef(doc: QueueRefDocument): Promise<void>;
-  /** Stores a job's one outcome; `duplicate` means an outcome was already stored (not an error). */
-  saveResult(doc: ResultDocument): Promise<InsertOutcome>;
-  findJob(id: string): Promise<JobDocument | null>;
-  findResult(id: string): Promise<ResultDocument | null>;
-  findQueueRef(id: string): Promise<QueueRefDocument | null>;
-  /** Removes a job record whose put failed (compensation; off the hot path). */
-  deleteJob(id: string): Promise<void>;
-  ensureIndexes(): Promise<void>;
-  ping(): Promise<void>;
-  close(): Promise<void>;
+function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<void>) {
+  const jobs = db.collection<JobDocument>('jobs');
+  const refs = db.collection<QueueRefDocument>('queue_refs');
+  const results = db.collection<ResultDocument>('results');
+  const attempts = db.collection<AttemptDocument>('attempts');
+  const batcherOptions = {
+    maxBatch: options.maxBatch ?? 500,
+    maxInFlight: 2,
+    retryForMs: options.insertRetryMs,
+    ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+  };
+  const jobInserts = new InsertBatcher(jobs, batcherOptions);
+  const refInserts = new InsertBatcher(refs, batcherOptions);
+  const resultInserts = new InsertBatcher(results, batcherOptions);
+  const attemptInserts = new InsertBatcher(attempts, batcherOptions);
+
+  return {
+    ...sideCollections({
+      attempts,
+      attemptInserts,
+      idempotency: db.collection<IdempotencyDocument>('idempotency_keys'),
+      leases: db.collection<LeaseDocument>('leases'),
+    }),
+    ...maintenanceQueries({ jobs, refs, results, attempts }),
+
+    /** Records an accepted job. A duplicate can only be our own earlier attempt landing. */
+    async insertJob(doc: JobDocument): Promise<InsertOutcome> {
+      return guard('insert job', () => jobInserts.insert(doc));
+    },
+    /** Records where a job was put. */
+    async insertQueueRef(doc: QueueRefDocument): Promise<void> {
+      await guard('insert queue ref', () => refInserts.insert(doc));
+    },
+    /** Stores a job's one outcome; `duplicate` means an outcome was already stored (not an error). */
+    saveResult(doc: ResultDocument): Promise<InsertOutcome> {
+      return guard('save result', () => resultInserts.insert(doc));
+    },
+    findJob(id: string): Promise<JobDocument | null> {
+      return guard('find job', () => jobs.findOne({ _id: id }));
+    },
+    findResult(id: string): Promise<ResultDocument | null> {
+      return guard('find result', () => results.findOne({ _id: id }));
+    },
+    findQueueRef(id: string): Promise<QueueRefDocument | null> {
+      return guard('find queue ref', () => refs.findOne({ _id: id }));
+    },
+    /** Removes a job record whose put failed (compensation; off the hot path). */
+    async deleteJob(id: string): Promise<void> {
+      await guard('delete job', () => jobs.deleteOne({ _id: id }));
+    },
+    async ensureIndexes(): Promise<void> {
+      await guard('create indexes', async () => {
+        await jobs.createIndex({ createdAt: -1 }, { name: 'createdAt' });
+        await attempts.createIndex({ jobId: 1 }, { name: 'jobId' });
+        await results.createIndex({ finishedAt: 1 }, { name: 'finishedAt' });
+      });
+    },
+    async ping(): Promise<void> {
+      await guard('ping', () => db.command({ ping: 1 }));
+    },
+    close,
+  };
 }
 
-/** Runs a driver call and turns "could not reach the server" into StoreUnavailableError. */
-async function guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error: unknown) {
-    if (isStoreUnavailable(error)) throw error;
-    if (isTransientStoreError(error))
-      throw new StoreUnavailableError(`MongoDB unavailable (${what})`, { cause: error });
-    throw error;
-  }
-}
+export type Store = ReturnType<typeof createCoreStore>;
 
 export function createStore(options: StoreOptions): Store {
   const client = new MongoClient(options.url, {
@@ -57,51 +104,5 @@ export function createStore(options: StoreOptions): Store {
     // Inserts are retried by the batcher; reads by the client.
     retryWrites: false,
   });
-  const db: Db = client.db(options.dbName);
-  const jobs: Collection<JobDocument> = db.collection('jobs');
-  const refs: Collection<QueueRefDocument> = db.collection('queue_refs');
-  const results: Collection<ResultDocument> = db.collection('results');
-  const batcherOptions = {
-    maxBatch: options.maxBatch ?? 500,
-    maxInFlight: 2,
-    retryForMs: options.insertRetryMs,
-    ...(options.onRetry ? { onRetry: options.onRetry } : {}),
-  };
-  const jobInserts = new InsertBatcher(jobs, batcherOptions);
-  const refInserts = new InsertBatcher(refs, batcherOptions);
-  const resultInserts = new InsertBatcher(results, batcherOptions);
-
-  return {
-    async insertJob(doc) {
-      // A duplicate can only be our own earlier attempt landing: ids are fresh UUIDv7s.
-      await guard('insert job', () => jobInserts.insert(doc));
-    },
-    async insertQueueRef(doc) {
-      await guard('insert queue ref', () => refInserts.insert(doc));
-    },
-    saveResult(doc) {
-      return guard('save result', () => resultInserts.insert(doc));
-    },
-    findJob(id) {
-      return guard('find job', () => jobs.findOne({ _id: id }));
-    },
-    findResult(id) {
-      return guard('find result', () => results.findOne({ _id: id }));
-    },
-    findQueueRef(id) {
-      return guard('find queue ref', () => refs.findOne({ _id: id }));
-    },
-    async deleteJob(id) {
-      await guard('delete job', () => jobs.deleteOne({ _id: id }));
-    },
-    async ensureIndexes() {
-      await guard('create indexes', () => jobs.createIndex({ createdAt: -1 }, { name: 'createdAt' }));
-    },
-    async ping() {
-      await guard('ping', () => db.command({ ping: 1 }));
-    },
-    async close() {
-      await client.close();
-    },
-  };
+  return createCoreStore(client.db(options.dbName), options, () => client.close());
 }

@@ -1,14 +1,18 @@
 /**
- * One reserved job, start to end: check the body, run the handler, store the one outcome,
- * then delete the job from beanstalkd — never before the outcome is stored. Never throws:
- * whatever goes wrong ends in a log line and the job buried, released or left to beanstalkd.
+ * One reserved job, start to end: check the body, run the handler while keeping the job
+ * alive (touch), then store the one outcome and delete the job — never delete before the
+ * outcome is stored. A failed run is released with exponential backoff until the job's
+ * maximum attempts, then the job gets a `failed` outcome and is buried (kept for retry).
+ * Never throws: whatever goes wrong ends in a log line and the job buried, released, or left
+ * for beanstalkd to hand out again.
  */
 import { errorMessage } from '../errors.js';
 import type { HandlerRegistry } from '../handlers/index.js';
-import { decodeEnvelope } from '../jobs/envelope.js';
+import { decodeEnvelope, type Envelope } from '../jobs/envelope.js';
 import type { Logger } from '../log.js';
-import { type Consumer, isQueueError, QueueErrorCode, type ReservedJob } from '../queue/index.js';
+import type { Consumer, ReservedJob } from '../queue/index.js';
 import { Outcome, type ResultDocument, type Store } from '../store/index.js';
+import { runHandler } from './run-handler.js';
 
 export interface RunJobDeps {
   consumer: Consumer;
@@ -18,104 +22,192 @@ export interface RunJobDeps {
   workerName: string;
   /** Simulated work before the handler runs, in ms (0 for none). */
   pickWorkDelayMs: () => number;
-  /** Aborted when the worker is forced to stop. */
+  retryBaseMs: number;
+  retryCapMs: number;
+  /** Hard limit on one handler run (0: none). */
+  jobTimeoutMs: number;
+  /** Aborted when the worker stops for good: the job in hand is released, not failed. */
   signal: AbortSignal;
+  /** Told whether the store took the last write, to log outages once. */
+  noteStore?: (ok: boolean, error?: unknown) => void;
 }
 
-/** Priority for jobs we bury: lower than anything a client sends by default. */
+/** Priority for jobs we bury: after anything a client sends by default. */
 const BURY_PRIORITY = 2 ** 31;
 /** How long a job waits in beanstalkd after its outcome could not be stored. */
 const STORE_RETRY_RELEASE_DELAY_S = 5;
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+/** Seconds to wait before the next attempt: base × 2^(attempt-1), capped; beanstalkd counts whole seconds. */
+export function backoffSeconds(attempt: number, baseMs: number, capMs: number): number {
+  const ms = Math.min(capMs, baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
+  return Math.ceil(ms / 1000);
 }
 
-export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<void> {
-  const { consumer, store, log } = deps;
-  const envelope = decodeEnvelope(job.body);
-  const handler = envelope ? deps.handlers.get(envelope.type) : undefined;
-  if (!envelope || !handler) {
-    const reason = envelope
-      ? `no handler for type ${envelope.type}`
-      : 'the job body is not a distributed-workers envelope';
-    log.warn({ beanstalkId: job.beanstalkId, jobId: envelope?.id, reason }, 'burying a job that cannot run');
-    await consumer.bury(job.beanstalkId, BURY_PRIORITY).catch((error: unknown) => {
-      log.warn({ beanstalkId: job.beanstalkId, error: errorMessage(error) }, 'could not bury the job');
-    });
-    return;
-  }
-  const jobLog = log.child({ jobId: envelope.id, type: envelope.type });
-  let attempt = 1;
+async function quietly(log: Logger, what: string, action: () => Promise<unknown>): Promise<boolean> {
   try {
-    attempt = Math.max(1, (await consumer.statsJob(job.beanstalkId)).reserves);
+    await action();
+    return true;
   } catch (error: unknown) {
-    // The connection went away: beanstalkd has already put the job back for another worker.
-    jobLog.warn({ error: errorMessage(error) }, 'lost the job before starting it');
-    return;
+    log.warn({ error: errorMessage(error) }, `could not ${what}`);
+    return false;
   }
+}
 
-  const startedAt = new Date();
-  let outcome: Pick<ResultDocument, 'outcome' | 'result' | 'error'>;
+/** Stores an outcome; false (job released for later) when MongoDB would not take it. */
+async function store(deps: RunJobDeps, job: ReservedJob, doc: ResultDocument, log: Logger): Promise<boolean> {
   try {
-    await sleep(deps.pickWorkDelayMs(), deps.signal);
-    const payload: unknown = JSON.parse(envelope.payload);
-    const result = await handler(payload, {
-      jobId: envelope.id,
-      type: envelope.type,
-      attempt,
-      rawPayload: envelope.payload,
-      log: jobLog,
-      signal: deps.signal,
-    });
-    outcome = { outcome: Outcome.COMPLETED, result };
+    const stored = await deps.store.saveResult(doc);
+    deps.noteStore?.(true);
+    if (stored === 'duplicate')
+      log.info({ attempt: doc.attempt }, 'outcome was already stored (redelivered job)');
+    else
+      log.debug({ attempt: doc.attempt, outcome: doc.outcome, durationMs: doc.durationMs }, 'outcome stored');
+    return true;
   } catch (error: unknown) {
-    jobLog.warn({ attempt, error: errorMessage(error) }, 'job failed');
-    outcome = { outcome: Outcome.FAILED, error: { message: errorMessage(error).slice(0, 1000) } };
+    deps.noteStore?.(false, error);
+    log.warn({ error: errorMessage(error) }, 'could not store the outcome; releasing the job for later');
+    await deps.consumer
+      .release(job.beanstalkId, { priority: 0, delay: STORE_RETRY_RELEASE_DELAY_S })
+      .catch(() => undefined);
+    return false;
   }
+}
+
+async function finishAsFailed(
+  deps: RunJobDeps,
+  job: ReservedJob,
+  envelope: Envelope,
+  attempt: number,
+  message: string,
+  startedAt: Date,
+  log: Logger,
+): Promise<void> {
   const finishedAt = new Date();
-
   const doc: ResultDocument = {
     _id: envelope.id,
     type: envelope.type,
-    ...outcome,
+    outcome: Outcome.FAILED,
+    error: { message },
     worker: deps.workerName,
     attempt,
     startedAt,
     finishedAt,
     durationMs: finishedAt.getTime() - startedAt.getTime(),
   };
-  try {
-    const stored = await store.saveResult(doc);
-    if (stored === 'duplicate') jobLog.info({ attempt }, 'outcome was already stored (redelivered job)');
-    else jobLog.debug({ attempt, outcome: doc.outcome, durationMs: doc.durationMs }, 'outcome stored');
-  } catch (error: unknown) {
-    jobLog.warn({ error: errorMessage(error) }, 'could not store the outcome; releasing the job for later');
-    await consumer
-      .release(job.beanstalkId, { priority: 0, delay: STORE_RETRY_RELEASE_DELAY_S })
-      .catch(() => undefined);
+  if (!(await store(deps, job, doc, log))) return;
+  // Kept buried, not deleted: POST /jobs/:id/retry brings it back.
+  await quietly(log, 'bury the failed job', () => deps.consumer.bury(job.beanstalkId, BURY_PRIORITY));
+}
+
+export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<void> {
+  const { consumer, log } = deps;
+  const envelope = decodeEnvelope(job.body);
+  if (!envelope) {
+    log.warn(
+      { beanstalkId: job.beanstalkId, reason: 'the job body is not a distributed-workers envelope' },
+      'burying a job that cannot run',
+    );
+    await quietly(log, 'bury the job', () => consumer.bury(job.beanstalkId, BURY_PRIORITY));
     return;
   }
+  const jobLog = log.child({ jobId: envelope.id, type: envelope.type });
+  let attempt = 1;
+  let ttr = 60;
+  try {
+    const stats = await consumer.statsJob(job.beanstalkId);
+    attempt = Math.max(1, stats.reserves);
+    ttr = stats.ttr;
+  } catch (error: unknown) {
+    // The connection went away: beanstalkd has already put the job back for another worker.
+    jobLog.warn({ error: errorMessage(error) }, 'lost the job before starting it');
+    return;
+  }
+  const startedAt = new Date();
+  const handler = deps.handlers.get(envelope.type);
+  if (!handler) {
+    const reason = `no handler for type ${envelope.type}`;
+    jobLog.warn({ reason }, 'burying a job that cannot run');
+    await quietly(jobLog, 'record the attempt', () =>
+      deps.store.recordAttempt({
+        _id: `${envelope.id}:${attempt}`,
+        jobId: envelope.id,
+        attempt,
+        worker: deps.workerName,
+        error: reason,
+        at: startedAt,
+      }),
+    );
+    await finishAsFailed(deps, job, envelope, attempt, reason, startedAt, jobLog);
+    return;
+  }
+
+  const run = await runHandler({
+    handler,
+    envelope,
+    attempt,
+    ttrSeconds: ttr,
+    touch: () => consumer.touch(job.beanstalkId),
+    workDelayMs: deps.pickWorkDelayMs(),
+    jobTimeoutMs: deps.jobTimeoutMs,
+    stopSignal: deps.signal,
+    log: jobLog,
+  });
+
+  if (run.kind === 'stopped') {
+    jobLog.info({ attempt }, 'worker stopping: job released for another worker');
+    await quietly(jobLog, 'release the job', () =>
+      consumer.release(job.beanstalkId, { priority: 0, delay: 0 }),
+    );
+    return;
+  }
+  if (run.kind === 'failed') {
+    await quietly(jobLog, 'record the attempt', () =>
+      deps.store.recordAttempt({
+        _id: `${envelope.id}:${attempt}`,
+        jobId: envelope.id,
+        attempt,
+        worker: deps.workerName,
+        error: run.message,
+        at: new Date(),
+      }),
+    );
+    if (attempt >= envelope.maxAttempts) {
+      jobLog.warn(
+        { attempt, maxAttempts: envelope.maxAttempts, error: run.message },
+        'job failed for good; burying it',
+      );
+      await finishAsFailed(deps, job, envelope, attempt, run.message, startedAt, jobLog);
+      return;
+    }
+    const delay = backoffSeconds(attempt, deps.retryBaseMs, deps.retryCapMs);
+    jobLog.warn(
+      { attempt, maxAttempts: envelope.maxAttempts, retryInSeconds: delay, error: run.message },
+      'job attempt failed',
+    );
+    await quietly(jobLog, 'release the job for a retry', () =>
+      consumer.release(job.beanstalkId, { priority: 0, delay }),
+    );
+    return;
+  }
+
+  const finishedAt = new Date();
+  const doc: ResultDocument = {
+    _id: envelope.id,
+    type: envelope.type,
+    outcome: Outcome.COMPLETED,
+    result: run.result,
+    worker: deps.workerName,
+    attempt,
+    startedAt,
+    finishedAt,
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+  };
+  if (!(await store(deps, job, doc, jobLog))) return;
   try {
     await consumer.delete(job.beanstalkId);
   } catch (error: unknown) {
-    if (isQueueError(error, QueueErrorCode.NOT_FOUND)) {
-      // Its TTR passed and another worker holds it now; that worker will find the outcome stored.
-      jobLog.info('job was no longer ours to delete (TTR passed); outcome kept');
-    } else {
-      jobLog.warn(
-        { error: errorMessage(error) },
-        'could not delete the job; a redelivery will find its outcome stored',
-      );
-    }
+    // Its TTR passed or its connection dropped and another worker has it now; that worker
+    // will find the outcome stored.
+    jobLog.info({ error: errorMessage(error) }, 'job was no longer ours to delete; outcome kept');
   }
 }

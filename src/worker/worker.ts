@@ -14,7 +14,10 @@ import { runJob } from './run-job.js';
 
 export interface RunningWorker {
   readonly name: string;
-  /** Stops reserving, waits up to `graceMs` for jobs in hand, closes. Idempotent. */
+  /**
+   * Stops reserving, lets jobs in hand finish for up to `graceMs` (default: the configured
+   * shutdown grace), releases the rest, closes. Idempotent.
+   */
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -24,8 +27,6 @@ export interface WorkerDeps {
   /** Given in tests; otherwise made from the config. */
   store?: Store;
 }
-
-const DEFAULT_GRACE_MS = 8_000;
 
 function backoffMs(failures: number): number {
   return Math.min(5_000, 100 * 2 ** Math.min(failures, 6)) * (0.5 + Math.random() / 2);
@@ -55,6 +56,14 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
     queueDown = down;
     if (down) log.warn({ error: errorMessage(error) }, 'beanstalkd unavailable; retrying with backoff');
     else log.info('beanstalkd reachable again');
+  };
+  let storeDown = false;
+  const noteStore = (ok: boolean, error?: unknown) => {
+    if (ok !== storeDown) return;
+    storeDown = !ok;
+    if (storeDown)
+      log.warn({ error: errorMessage(error) }, 'MongoDB unavailable; outcomes wait in beanstalkd');
+    else log.info('MongoDB reachable again');
   };
 
   const idleWakers = new Set<() => void>();
@@ -96,7 +105,11 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         log: slotLog,
         workerName,
         pickWorkDelayMs,
+        retryBaseMs: config.retryBaseMs,
+        retryCapMs: config.retryCapMs,
+        jobTimeoutMs: config.jobTimeoutMs,
         signal: abort.signal,
+        noteStore,
       });
     }
   }
@@ -128,7 +141,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
   let stopped: Promise<void> | undefined;
   return {
     name: config.workerName,
-    stop(graceMs = DEFAULT_GRACE_MS) {
+    stop(graceMs = config.shutdownGraceMs) {
       stopped ??= (async () => {
         stopping = true;
         log.info({ graceMs }, 'worker stopping');
@@ -136,15 +149,18 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         // Slots waiting in reserve hold no job: closing their connection ends the wait now.
         for (const slot of inReserve) void consumers[slot]?.close();
         const all = Promise.all(slots);
-        const grace = new Promise<'timeout'>((resolve) =>
-          setTimeout(() => resolve('timeout'), graceMs).unref(),
-        );
-        await Promise.race([all, grace]);
-        abort.abort();
+        const settled = await Promise.race([
+          all.then(() => true),
+          new Promise<false>((resolve) => setTimeout(() => resolve(false), graceMs).unref()),
+        ]);
+        if (!settled) {
+          // Past the grace: abort the handlers; each slot releases its job before it ends.
+          abort.abort();
+          await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+        }
         await Promise.all(consumers.map((consumer) => consumer.close()));
-        await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
         if (ownStore) await store.close();
-        log.info('worker stopped');
+        log.info({ graceful: settled }, 'worker stopped');
       })();
       return stopped;
     },

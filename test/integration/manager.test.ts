@@ -51,7 +51,7 @@ describe('manager HTTP API on real servers', function () {
     const ref = await withMongo(f.dbName, (db) => db.collection('queue_refs').findOne({ _id: id as never }));
     assert.ok(ref, 'where it was put is recorded');
     const peeked = await beanstalkRaw(port, `peek ${ref.beanstalkId}`);
-    assert.deepEqual(decodeEnvelope(peeked.body ?? ''), { id, type: 'hash', payload: body });
+    assert.deepEqual(decodeEnvelope(peeked.body ?? ''), { id, type: 'hash', payload: body, maxAttempts: 3 });
     assert.equal((await tubeCounts(port, f.tube)).ready, 1);
   });
 
@@ -284,7 +284,7 @@ describe('manager HTTP API on real servers', function () {
       type: 'hash',
       payload: '{}',
       bytes: 2,
-      options: { priority: 1, delay: 0, ttr: 60 },
+      options: { priority: 1, delay: 0, ttr: 60, maxAttempts: 1 },
       createdAt: new Date(),
     });
     await f.store.insertQueueRef({ ...otherRef, _id: id });
@@ -390,7 +390,9 @@ describe('manager HTTP API on real servers', function () {
         assert.deepEqual(await storedCounts(g.dbName), { jobs: 1, refs: 1, results: 0 });
         assert.equal((await tubeCounts(small.port, g.tube)).total, 1);
         // The envelope's real overhead stays inside the budget the body limit assumes.
-        const overhead = Buffer.byteLength(encodeEnvelope({ id: newJobId(), type: 'hash', payload: '' }));
+        const overhead = Buffer.byteLength(
+          encodeEnvelope({ id: newJobId(), type: 'hash', payload: '', maxAttempts: 1000 }),
+        );
         assert.ok(overhead < 128, `envelope overhead ${overhead}`);
       } finally {
         await g.close();

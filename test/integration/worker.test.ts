@@ -88,20 +88,25 @@ describe('worker on real servers', function () {
     await waitFor('the next job to complete', async () => (await view(id)).state === 'completed');
   });
 
-  it('when the handler throws, then a failed outcome with the message is stored and the job is deleted', async () => {
+  it('when the handler throws on every attempt, then a failed outcome with the message is stored and the job is buried', async () => {
     const { log } = capturingLogger();
     const failing: Handler = async () => {
       throw new Error('handler exploded');
     };
-    worker = await startWorker(configFor(), { handlers: new Map([['hash', failing]]), log });
+    worker = await startWorker(configFor({ WORKER_RETRY_BASE_MS: '0' }), {
+      handlers: new Map([['hash', failing]]),
+      log,
+    });
     const id = await post('{"fail":true}');
     const failed = await waitFor('the failed outcome', async () => {
       const v = await view(id);
       return v.state === 'failed' ? v : undefined;
     });
     assert.deepEqual(failed.error, { message: 'handler exploded' });
-    await waitFor('the job to leave beanstalkd', async () => (await tubeCounts(port, f.tube)).reserved === 0);
-    assert.equal((await tubeCounts(port, f.tube)).ready, 0);
+    assert.equal(failed.attempts, 3);
+    await waitFor('the job to be buried', async () => (await tubeCounts(port, f.tube)).buried === 1);
+    const counts = await tubeCounts(port, f.tube);
+    assert.equal(counts.ready + counts.reserved + counts.delayed, 0);
   });
 
   it('when a job whose outcome is already stored is delivered again, then it is deleted with no failure logged', async () => {

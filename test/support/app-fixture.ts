@@ -24,6 +24,8 @@ export interface AppFixtureOptions {
   mongoUrl?: string;
   maxJobSize?: number;
   ttr?: number;
+  maxAttempts?: number;
+  idempotencyTtlMs?: number;
 }
 
 export async function appFixture(options: AppFixtureOptions): Promise<AppFixture> {
@@ -48,8 +50,14 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
     log: silentLogger(),
     tubePrefix,
     maxJsonDepth: 64,
-    defaultOptions: { priority: 1024, delay: 0, ttr: options.ttr ?? 60 },
+    defaultOptions: {
+      priority: 1024,
+      delay: 0,
+      ttr: options.ttr ?? 60,
+      maxAttempts: options.maxAttempts ?? 3,
+    },
     maxJobSize: () => maxJobSize,
+    idempotencyTtlMs: options.idempotencyTtlMs ?? 60_000,
   });
   return {
     app,

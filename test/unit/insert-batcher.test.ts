@@ -56,6 +56,35 @@ describe('insert batcher', () => {
     assert.deepEqual(outcomes, ['inserted', 'duplicate', 'inserted']);
   });
 
+  it('when the driver throws a bulk error that names no document, then nothing counts as inserted and the batch is retried', async () => {
+    const { collection, calls } = scriptedCollection([
+      () => {
+        throw new MongoBulkWriteError(
+          new Error('server selection timed out') as never,
+          { insertedCount: 0 } as never,
+        );
+      },
+      () => undefined,
+    ]);
+    const batcher = new InsertBatcher(collection, { maxBatch: 500, maxInFlight: 1, retryForMs: 5000 });
+    const outcomes = await Promise.all([batcher.insert({ _id: 'p' }), batcher.insert({ _id: 'q' })]);
+    assert.deepEqual(outcomes, ['inserted', 'inserted']);
+    assert.equal(calls.length, 2, 'the whole batch went out again');
+  });
+
+  it('when a bulk error that names no document keeps coming, then callers get StoreUnavailableError, never "inserted"', async () => {
+    const { collection } = scriptedCollection([
+      () => {
+        throw new MongoBulkWriteError(
+          new Error('server selection timed out') as never,
+          { insertedCount: 0 } as never,
+        );
+      },
+    ]);
+    const batcher = new InsertBatcher(collection, { maxBatch: 500, maxInFlight: 1, retryForMs: 100 });
+    await assert.rejects(batcher.insert({ _id: 'r' }), { name: 'StoreUnavailableError' });
+  });
+
   it('when SQLite says "database is locked", then the write is retried until it lands', async () => {
     const locked = new MongoServerError({ message: 'database is locked (5) (SQLITE_BUSY)', code: 1 });
     const { collection, calls } = scriptedCollection([

@@ -30,7 +30,7 @@ describe('job ids, envelopes, hashing, depth', () => {
 
   it('when a payload goes through an envelope, then the exact text comes back', () => {
     const payload = '{ "b": 1,\n  "a": "\u00e9\u{1F600}\\u0000", "n": 1e400 }';
-    const envelope = { id: newJobId(), type: 'hash', payload };
+    const envelope = { id: newJobId(), type: 'hash', payload, maxAttempts: 3 };
     assert.deepEqual(decodeEnvelope(encodeEnvelope(envelope)), envelope);
     assert.equal(decodeEnvelope('not json'), null);
     assert.equal(decodeEnvelope('{"id":1,"type":"hash","payload":"{}"}'), null);

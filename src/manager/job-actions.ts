@@ -1,0 +1,117 @@
+/**
+ * Steering one job: cancel and retry. Both go through the one-outcome rule: a cancel is an
+ * outcome inserted like any other, so a worker finishing at the same moment and the cancel
+ * race on the same unique `_id`, and whichever lands first is the job's outcome.
+ */
+import { AppError, ErrorCode } from '../errors.js';
+import { decodeEnvelope } from '../jobs/envelope.js';
+import type { Logger } from '../log.js';
+import { isQueueError, type QueueClient, QueueErrorCode } from '../queue/index.js';
+import { Outcome, type QueueRefDocument, type Store } from '../store/index.js';
+import { toServiceError } from './job-service.js';
+import type { JobState } from './job-views.js';
+import { putAgain } from './requeue.js';
+
+export interface JobActionDeps {
+  queue: QueueClient;
+  store: Store;
+  log: Logger;
+  tubePrefix: string;
+}
+
+export function createJobActions(deps: JobActionDeps) {
+  const { queue, store, log } = deps;
+
+  /** Deletes the job's copy in beanstalkd if it is really this job's; a copy a worker holds stays. */
+  async function dropQueueCopy(id: string, ref: QueueRefDocument | null): Promise<void> {
+    if (!ref || ref.server !== queue.server) return;
+    const live = await queue.inspectJob(ref.beanstalkId);
+    if (!live || decodeEnvelope(live.body)?.id !== id) return;
+    try {
+      await queue.deleteJob(ref.beanstalkId);
+    } catch (error: unknown) {
+      // Reserved by a worker: it will find the outcome stored and delete the job itself.
+      if (!isQueueError(error, QueueErrorCode.NOT_FOUND)) throw error;
+    }
+  }
+
+  async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error: unknown) {
+      throw toServiceError(error);
+    }
+  }
+
+  return {
+    /** Cancels a job that has not completed: queued, delayed, running or failed. */
+    cancel(id: string): Promise<{ id: string; state: JobState }> {
+      return guarded(async () => {
+        const [result, job, ref] = await Promise.all([
+          store.findResult(id),
+          store.findJob(id),
+          store.findQueueRef(id),
+        ]);
+        if (!result && !job) throw new AppError(ErrorCode.NOT_FOUND, `no job ${id}`);
+        if (result && result.outcome !== Outcome.FAILED) {
+          throw new AppError(
+            ErrorCode.JOB_NOT_CANCELLABLE,
+            `job ${id} is ${result.outcome}; only unfinished or failed jobs can be cancelled`,
+          );
+        }
+        if (result) await store.deleteResult(id, Outcome.FAILED);
+        const now = new Date();
+        const stored = await store.saveResult({
+          _id: id,
+          type: job?.type ?? result?.type ?? 'unknown',
+          outcome: Outcome.CANCELLED,
+          worker: 'manager',
+          attempt: result?.attempt ?? 0,
+          startedAt: now,
+          finishedAt: now,
+          durationMs: 0,
+        });
+        if (stored === 'duplicate') {
+          const winner = await store.findResult(id);
+          throw new AppError(
+            ErrorCode.JOB_NOT_CANCELLABLE,
+            `job ${id} finished first (${winner?.outcome ?? 'unknown'})`,
+          );
+        }
+        log.info({ jobId: id }, 'job cancelled');
+        await dropQueueCopy(id, ref).catch((error: unknown) => {
+          log.warn(
+            { jobId: id, err: error },
+            'cancelled, but its beanstalkd copy could not be removed; workers will skip it',
+          );
+        });
+        return { id, state: 'cancelled' as const };
+      });
+    },
+
+    /** Brings a failed job back: its failed outcome removed, a fresh copy queued with a full attempt budget. */
+    retry(id: string): Promise<{ id: string; state: JobState }> {
+      return guarded(async () => {
+        const [result, job, ref] = await Promise.all([
+          store.findResult(id),
+          store.findJob(id),
+          store.findQueueRef(id),
+        ]);
+        if (!job) throw new AppError(ErrorCode.NOT_FOUND, `no job ${id}`);
+        if (result?.outcome !== Outcome.FAILED) {
+          throw new AppError(
+            ErrorCode.JOB_NOT_RETRYABLE,
+            `job ${id} is ${result?.outcome ?? 'not finished'}; only failed jobs can be retried`,
+          );
+        }
+        if (!(await store.deleteResult(id, Outcome.FAILED))) {
+          throw new AppError(ErrorCode.JOB_NOT_RETRYABLE, `job ${id} changed while retrying it; look again`);
+        }
+        await dropQueueCopy(id, ref);
+        await putAgain(queue, store, job, deps.tubePrefix);
+        log.info({ jobId: id }, 'job retried');
+        return { id, state: 'queued' as const };
+      });
+    },
+  };
+}

@@ -1,0 +1,96 @@
+/** How a job is shown over HTTP: its state derived from its outcome, else from beanstalkd. */
+import type { JobStats } from '../queue/index.js';
+import type { AttemptDocument, JobDocument, ResultDocument } from '../store/index.js';
+
+export type JobState = 'queued' | 'delayed' | 'running' | 'buried' | 'completed' | 'failed' | 'cancelled';
+
+export interface AcceptedJob {
+  id: string;
+  state: JobState;
+  type: string;
+  createdAt: string;
+}
+
+/** beanstalkd's live view of a job (stats-job fields, camelCase; seconds). */
+export interface LiveQueueView {
+  tube: string;
+  priority: number;
+  age: number;
+  delay: number;
+  ttr: number;
+  timeLeft: number;
+  reserves: number;
+  timeouts: number;
+  releases: number;
+  buries: number;
+  kicks: number;
+}
+
+export interface AttemptView {
+  attempt: number;
+  worker: string;
+  error: string;
+  at: string;
+}
+
+export interface JobView {
+  id: string;
+  type: string;
+  state: JobState;
+  createdAt: string;
+  attempts: number;
+  maxAttempts?: number;
+  /** While beanstalkd holds the job; null when it is recorded but beanstalkd has no copy. */
+  queue?: LiveQueueView | null;
+  result?: Record<string, unknown>;
+  error?: { message: string };
+  /** Each failed run: which worker, when, and why. */
+  errors?: AttemptView[];
+  worker?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  durationMs?: number;
+}
+
+export const STATE_OF_QUEUE: Readonly<Record<JobStats['state'], JobState>> = {
+  ready: 'queued',
+  delayed: 'delayed',
+  reserved: 'running',
+  buried: 'buried',
+};
+
+export function attemptViews(attempts: readonly AttemptDocument[]): AttemptView[] {
+  return attempts.map((a) => ({
+    attempt: a.attempt,
+    worker: a.worker,
+    error: a.error,
+    at: a.at.toISOString(),
+  }));
+}
+
+export function resultView(
+  job: JobDocument | null,
+  result: ResultDocument,
+  attempts: readonly AttemptDocument[],
+): JobView {
+  return {
+    id: result._id,
+    type: result.type,
+    state: result.outcome,
+    createdAt: (job?.createdAt ?? result.startedAt).toISOString(),
+    attempts: result.attempt,
+    ...(job ? { maxAttempts: job.options.maxAttempts } : {}),
+    ...(result.result !== undefined ? { result: result.result } : {}),
+    ...(result.error !== undefined ? { error: result.error } : {}),
+    ...(attempts.length > 0 ? { errors: attemptViews(attempts) } : {}),
+    worker: result.worker,
+    startedAt: result.startedAt.toISOString(),
+    finishedAt: result.finishedAt.toISOString(),
+    durationMs: result.durationMs,
+  };
+}
+
+export function liveView(stats: JobStats): LiveQueueView {
+  const { tube, priority, age, delay, ttr, timeLeft, reserves, timeouts, releases, buries, kicks } = stats;
+  return { tube, priority, age, delay, ttr, timeLeft, reserves, timeouts, releases, buries, kicks };
+}

@@ -1,0 +1,99 @@
+/**
+ * Small collections off the hot path, where updates and deletes are fine: the failed-attempt
+ * log, idempotency keys and leases.
+ */
+import type { Collection } from 'mongodb';
+import type { AttemptDocument, IdempotencyDocument, LeaseDocument } from './documents.js';
+import { isDuplicateKey } from './errors.js';
+import { guard } from './guard.js';
+import type { InsertBatcher } from './insert-batcher.js';
+
+export type IdempotencyClaim = { claimed: true } | { claimed: false; jobId: string };
+
+export function sideCollections(collections: {
+  attempts: Collection<AttemptDocument>;
+  attemptInserts: InsertBatcher<AttemptDocument>;
+  idempotency: Collection<IdempotencyDocument>;
+  leases: Collection<LeaseDocument>;
+}) {
+  const { attempts, attemptInserts, idempotency, leases } = collections;
+  return {
+    /** Keeps one failed run's error for the job's history. */
+    async recordAttempt(doc: AttemptDocument): Promise<void> {
+      await guard('record attempt', () => attemptInserts.insert(doc));
+    },
+
+    findAttempts(jobId: string): Promise<AttemptDocument[]> {
+      return guard('find attempts', () =>
+        attempts.find({ jobId }).sort({ attempt: 1, at: 1 }).limit(100).toArray(),
+      );
+    },
+
+    /**
+     * Claims `keyHash` for `jobId`. When the key is already held by an unexpired claim, answers
+     * the job it names; an expired claim is replaced.
+     */
+    async claimIdempotencyKey(
+      keyHash: string,
+      jobId: string,
+      now: Date,
+      ttlMs: number,
+    ): Promise<IdempotencyClaim> {
+      const doc: IdempotencyDocument = {
+        _id: keyHash,
+        jobId,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + ttlMs),
+      };
+      for (let round = 0; round < 3; round += 1) {
+        try {
+          await guard('claim idempotency key', () => idempotency.insertOne(doc));
+          return { claimed: true };
+        } catch (error: unknown) {
+          if (!isDuplicateKey(error)) throw error;
+        }
+        const held = await guard('read idempotency key', () => idempotency.findOne({ _id: keyHash }));
+        if (held && held.expiresAt > now) return { claimed: false, jobId: held.jobId };
+        await guard('drop expired idempotency key', () =>
+          idempotency.deleteOne({ _id: keyHash, expiresAt: { $lte: now } }),
+        );
+      }
+      throw new Error('idempotency key kept changing under us');
+    },
+
+    /** Gives a key back when the job it was claimed for could not be accepted. */
+    async releaseIdempotencyKey(keyHash: string, jobId: string): Promise<void> {
+      await guard('release idempotency key', () => idempotency.deleteOne({ _id: keyHash, jobId }));
+    },
+
+    async deleteExpiredIdempotencyKeys(now: Date): Promise<number> {
+      const result = await guard('sweep idempotency keys', () =>
+        idempotency.deleteMany({ expiresAt: { $lte: now } }),
+      );
+      return result.deletedCount;
+    },
+
+    /** True when `holder` holds (or just took) the lease `name` until now + ttlMs. */
+    async acquireLease(name: string, holder: string, now: Date, ttlMs: number): Promise<boolean> {
+      const expiresAt = new Date(now.getTime() + ttlMs);
+      try {
+        const result = await guard('acquire lease', () =>
+          leases.updateOne(
+            { _id: name, $or: [{ holder }, { expiresAt: { $lte: now } }] },
+            { $set: { holder, expiresAt } },
+            { upsert: true },
+          ),
+        );
+        return result.matchedCount + result.upsertedCount > 0;
+      } catch (error: unknown) {
+        // The upsert collided with a live lease held by someone else.
+        if (isDuplicateKey(error)) return false;
+        throw error;
+      }
+    },
+
+    async releaseLease(name: string, holder: string): Promise<void> {
+      await guard('release lease', () => leases.deleteOne({ _id: name, holder }));
+    },
+  };
+}

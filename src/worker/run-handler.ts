@@ -1,0 +1,88 @@
+/**
+ * Runs one handler call while keeping its job alive: touches the job every half TTR (so
+ * beanstalkd never hands a job that is still being worked on to another worker), aborts the
+ * call through its signal past the hard timeout or when the worker stops for good, and does
+ * not wait for a handler that ignores its signal.
+ */
+import { errorMessage } from '../errors.js';
+import type { Handler } from '../handlers/index.js';
+import type { Envelope } from '../jobs/envelope.js';
+import type { Logger } from '../log.js';
+
+export type HandlerRun =
+  | { kind: 'completed'; result: Record<string, unknown> }
+  | { kind: 'failed'; message: string }
+  | { kind: 'stopped' };
+
+export interface RunHandlerOptions {
+  handler: Handler;
+  envelope: Envelope;
+  attempt: number;
+  ttrSeconds: number;
+  touch: () => Promise<void>;
+  workDelayMs: number;
+  jobTimeoutMs: number;
+  stopSignal: AbortSignal;
+  log: Logger;
+}
+
+class RunAborted extends Error {}
+
+/** The interval between touches: half the TTR, at least half a second. */
+export function touchIntervalMs(ttrSeconds: number): number {
+  return Math.max(500, Math.floor((ttrSeconds * 1000) / 2));
+}
+
+export async function runHandler(options: RunHandlerOptions): Promise<HandlerRun> {
+  const { envelope, log } = options;
+  const controller = new AbortController();
+  let reason: 'timeout' | 'stopped' | undefined;
+  const abort = (why: 'timeout' | 'stopped') => {
+    if (reason) return;
+    reason = why;
+    controller.abort(
+      new RunAborted(why === 'timeout' ? `timed out after ${options.jobTimeoutMs} ms` : 'worker stopping'),
+    );
+  };
+  const onStop = () => abort('stopped');
+  if (options.stopSignal.aborted) return { kind: 'stopped' };
+  options.stopSignal.addEventListener('abort', onStop, { once: true });
+  const timeout =
+    options.jobTimeoutMs > 0 ? setTimeout(() => abort('timeout'), options.jobTimeoutMs) : undefined;
+  const toucher = setInterval(() => {
+    options.touch().catch((error: unknown) => log.debug({ error: errorMessage(error) }, 'touch failed'));
+  }, touchIntervalMs(options.ttrSeconds));
+  const aborted = new Promise<never>((_, reject) => {
+    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+  });
+  aborted.catch(() => undefined);
+
+  try {
+    if (options.workDelayMs > 0) {
+      await Promise.race([new Promise((resolve) => setTimeout(resolve, options.workDelayMs)), aborted]);
+    }
+    const payload: unknown = JSON.parse(envelope.payload);
+    const result = await Promise.race([
+      options.handler(payload, {
+        jobId: envelope.id,
+        type: envelope.type,
+        attempt: options.attempt,
+        rawPayload: envelope.payload,
+        log,
+        signal: controller.signal,
+      }),
+      aborted,
+    ]);
+    if (result === null || typeof result !== 'object' || Array.isArray(result)) {
+      return { kind: 'failed', message: 'the handler returned something other than an object' };
+    }
+    return { kind: 'completed', result };
+  } catch (error: unknown) {
+    if (reason === 'stopped') return { kind: 'stopped' };
+    return { kind: 'failed', message: errorMessage(error).slice(0, 1000) };
+  } finally {
+    clearInterval(toucher);
+    clearTimeout(timeout);
+    options.stopSignal.removeEventListener('abort', onStop);
+  }
+}

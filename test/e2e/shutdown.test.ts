@@ -1,0 +1,134 @@
+/** Graceful shutdown of real processes: SIGTERM lets work in hand finish, within Swarm's 10 s. */
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { freePort, waitForPort } from '../../src/local/servers.js';
+import { backends, dropDatabase, isolation, spawnCli, stopAllSpawned, waitFor } from '../support/harness.js';
+
+describe('graceful shutdown (processes)', function () {
+  this.timeout(60_000);
+  let env: Record<string, string>;
+  let dbName: string;
+  let base: string;
+
+  const startManager = async () => {
+    const port = await freePort();
+    const manager = spawnCli(['manager'], {
+      ...env,
+      MANAGER_LISTEN_PORT: String(port),
+      MANAGER_LISTEN_HOST: '127.0.0.1',
+    });
+    await waitForPort(port, 15_000, manager.child);
+    base = `http://127.0.0.1:${port}`;
+    return { manager, port };
+  };
+  const post = async (body: string) => {
+    const res = await fetch(`${base}/jobs`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body,
+    });
+    assert.equal(res.status, 202);
+    return ((await res.json()) as { id: string }).id;
+  };
+  const get = async (id: string) =>
+    (await (await fetch(`${base}/jobs/${id}`)).json()) as { state: string; worker?: string };
+
+  beforeEach(() => {
+    const servers = backends();
+    const iso = isolation('stop');
+    dbName = iso.dbName;
+    env = {
+      BEANSTALK_HOST: servers.beanstalk.host,
+      BEANSTALK_PORT: String(servers.beanstalk.port),
+      MONGO_URL: servers.mongoUrl,
+      MONGO_DB: dbName,
+      QUEUE_TUBE_PREFIX: iso.tubePrefix,
+    };
+  });
+  afterEach(async () => {
+    await stopAllSpawned();
+    await dropDatabase(dbName);
+  });
+
+  it('when a worker gets SIGTERM with a job in hand, then it finishes the job and exits 0 within the grace', async () => {
+    await startManager();
+    const worker = spawnCli(['worker'], {
+      ...env,
+      WORKER_NAME: 'graceful',
+      WORKER_CONCURRENCY: '2',
+      WORKER_WORK_DELAY_MS: '1500',
+    });
+    const id = await post('{"finish":"me"}');
+    await waitFor('the job to run', async () => (await get(id)).state === 'running');
+    const t0 = Date.now();
+    worker.child.kill('SIGTERM');
+    const { code } = await worker.exited;
+    assert.equal(code, 0);
+    assert.ok(Date.now() - t0 < 8000, `stopped in ${Date.now() - t0} ms`);
+    const view = await get(id);
+    assert.equal(view.state, 'completed');
+    assert.equal(view.worker, 'graceful:0');
+  });
+
+  it('when a job outlasts the grace, then the worker releases it, exits 0, and another worker completes it', async () => {
+    await startManager();
+    const worker = spawnCli(['worker'], {
+      ...env,
+      WORKER_NAME: 'impatient',
+      WORKER_CONCURRENCY: '1',
+      WORKER_WORK_DELAY_MS: '30000',
+      WORKER_SHUTDOWN_GRACE_MS: '1000',
+    });
+    const id = await post('{"too":"long"}');
+    await waitFor('the job to run', async () => (await get(id)).state === 'running');
+    const t0 = Date.now();
+    worker.child.kill('SIGTERM');
+    const { code } = await worker.exited;
+    assert.equal(code, 0);
+    assert.ok(Date.now() - t0 < 4000, `stopped in ${Date.now() - t0} ms`);
+    assert.ok(worker.records().some((r) => r.msg === 'worker stopping: job released for another worker'));
+    assert.equal((await get(id)).state, 'queued', 'released, not lost and not failed');
+    spawnCli(['worker'], { ...env, WORKER_NAME: 'next' });
+    await waitFor('another worker to complete it', async () => (await get(id)).worker === 'next:0');
+  });
+
+  it('when the manager gets SIGTERM mid-request, then it answers that request and exits 0', async () => {
+    const { manager, port } = await startManager();
+    const body = '{"slow":"upload"}';
+    let connected: () => void = () => undefined;
+    const isConnected = new Promise<void>((r) => {
+      connected = r;
+    });
+    const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/jobs',
+          headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => {
+            text += chunk.toString();
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on('error', reject);
+      req.on('socket', (socket) => socket.once('connect', connected));
+      req.write(body.slice(0, 5));
+      // The rest goes out once the manager has been told to stop.
+      void waitFor('the manager to start stopping', () =>
+        manager.records().some((r) => r.msg === 'manager stopping'),
+      ).then(() => req.end(body.slice(5)));
+    });
+    await isConnected;
+    manager.child.kill('SIGTERM');
+    const res = await answer;
+    assert.equal(res.status, 202, res.text);
+    const { code } = await manager.exited;
+    assert.equal(code, 0);
+  });
+});

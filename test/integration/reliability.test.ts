@@ -1,0 +1,433 @@
+/**
+ * Failures, retries, cancel, long jobs, idempotency, the reconciler and retention, on real
+ * servers with in-process workers. Each test checks the HTTP answer, MongoDB and beanstalkd.
+ */
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import request from 'supertest';
+import { loadWorkerConfig } from '../../src/config.js';
+import { builtinHandlers, type Handler, hashPayload } from '../../src/handlers/index.js';
+import { createReconciler, startMaintenance } from '../../src/manager/reconciler.js';
+import { backoffSeconds } from '../../src/worker/run-job.js';
+import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
+import { type AppFixture, appFixture } from '../support/app-fixture.js';
+import { backends, beanstalkRaw, tubeCounts, waitFor, withMongo } from '../support/harness.js';
+
+function capturingLogger() {
+  const records: Array<Record<string, unknown>> = [];
+  const log = pino({ level: 'debug' }, { write: (line: string) => records.push(JSON.parse(line)) });
+  return { log, records };
+}
+
+/** A handler that fails while `failing` is true, and counts its calls. */
+function switchableHandler() {
+  const state = { failing: true, calls: 0 };
+  const handler: Handler = async (_payload, context) => {
+    state.calls += 1;
+    if (state.failing) throw new Error(`boom ${context.attempt}`);
+    return { algorithm: 'md5', hash: hashPayload(context.rawPayload) };
+  };
+  return { state, handler };
+}
+
+describe('reliability on real servers', function () {
+  this.timeout(60_000);
+  let f: AppFixture;
+  let port: number;
+  const workers: RunningWorker[] = [];
+
+  const configFor = (extra: Record<string, string> = {}) =>
+    loadWorkerConfig({
+      BEANSTALK_HOST: backends().beanstalk.host,
+      BEANSTALK_PORT: String(backends().beanstalk.port),
+      MONGO_URL: backends().mongoUrl,
+      MONGO_DB: f.dbName,
+      QUEUE_TUBE_PREFIX: f.tubePrefix,
+      WORKER_CONCURRENCY: '2',
+      WORKER_NAME: 'rel',
+      ...extra,
+    });
+  const start = async (handlers: Map<string, Handler>, extra: Record<string, string> = {}) => {
+    const { log, records } = capturingLogger();
+    const worker = await startWorker(configFor(extra), { handlers, log });
+    workers.push(worker);
+    return { worker, records };
+  };
+  const post = async (body: string, headers: Record<string, string> = {}) => {
+    const res = await request(f.app.callback())
+      .post('/jobs')
+      .set('Content-Type', 'application/json')
+      .set(headers)
+      .send(body);
+    return res;
+  };
+  const view = async (id: string) => (await request(f.app.callback()).get(`/jobs/${id}`)).body;
+  const stateIs = (id: string, state: string) => async () => {
+    const v = await view(id);
+    return v.state === state ? v : undefined;
+  };
+
+  before(() => {
+    port = backends().beanstalk.port;
+  });
+  beforeEach(async () => {
+    f = await appFixture({ label: 'rel', maxAttempts: 3 });
+  });
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop(2000)));
+    await f.close();
+  });
+
+  it('when backoff is computed, then it doubles from the base, is capped, and rounds up to seconds', () => {
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6, 7].map((attempt) => backoffSeconds(attempt, 1000, 10_000)),
+      [1, 2, 4, 8, 10, 10, 10],
+    );
+    assert.equal(backoffSeconds(1, 300, 60_000), 1);
+    assert.equal(backoffSeconds(3, 0, 60_000), 0);
+  });
+
+  it('when a handler keeps failing, then it is retried with growing delays, then buried with a failed outcome and every error kept', async () => {
+    const { handler } = switchableHandler();
+    await start(new Map([['hash', handler]]), { WORKER_RETRY_BASE_MS: '1000' });
+    const { body } = await post('{"poison":1}');
+    const failed = await waitFor('the failed outcome', stateIs(body.id, 'failed'), 30_000);
+    assert.equal(failed.attempts, 3);
+    assert.equal(failed.maxAttempts, 3);
+    assert.deepEqual(failed.error, { message: 'boom 3' });
+    assert.deepEqual(
+      failed.errors.map((e: { attempt: number; error: string }) => [e.attempt, e.error]),
+      [
+        [1, 'boom 1'],
+        [2, 'boom 2'],
+        [3, 'boom 3'],
+      ],
+    );
+    const times = failed.errors.map((e: { at: string }) => Date.parse(e.at));
+    // beanstalkd delays count whole seconds: at least ~1 s, then ~2 s between attempts.
+    assert.ok(times[1] - times[0] >= 900, `first backoff ${times[1] - times[0]} ms`);
+    assert.ok(times[2] - times[1] >= 1900, `second backoff ${times[2] - times[1]} ms`);
+    const counts = await tubeCounts(port, f.tube);
+    assert.equal(counts.buried, 1, 'kept buried for a retry');
+    assert.equal(counts.ready + counts.delayed + counts.reserved, 0);
+  });
+
+  it('when a failed job is retried, then it runs again with a full budget and completes; retrying it again is a 409', async () => {
+    const { state, handler } = switchableHandler();
+    await start(new Map([['hash', handler]]), { WORKER_RETRY_BASE_MS: '0' });
+    const body = '{"retry":"me"}';
+    const { body: accepted } = await post(body);
+    await waitFor('the failed outcome', stateIs(accepted.id, 'failed'));
+    state.failing = false;
+    const retried = await request(f.app.callback()).post(`/jobs/${accepted.id}/retry`);
+    assert.equal(retried.status, 202);
+    assert.deepEqual(retried.body, { id: accepted.id, state: 'queued' });
+    const done = await waitFor('completion after the retry', stateIs(accepted.id, 'completed'));
+    assert.equal(done.result.hash, hashPayload(body));
+    assert.equal(done.attempts, 1, 'a fresh copy: a new attempt budget');
+    assert.equal(done.errors.length, 3, 'the earlier failures are still shown');
+    const counts = await tubeCounts(port, f.tube);
+    assert.equal(
+      counts.buried + counts.ready + counts.reserved + counts.delayed,
+      0,
+      'the buried copy was removed',
+    );
+    const again = await request(f.app.callback()).post(`/jobs/${accepted.id}/retry`);
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error.code, 'JOB_NOT_RETRYABLE');
+    const results = await withMongo(f.dbName, (db) => db.collection('results').find({}).toArray());
+    assert.equal(results.length, 1);
+  });
+
+  it('when a queued job is cancelled, then it gets a cancelled outcome and leaves beanstalkd; cancelling again is a 409', async () => {
+    const { body: accepted } = await post('{"cancel":1}');
+    const res = await request(f.app.callback()).delete(`/jobs/${accepted.id}`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, { id: accepted.id, state: 'cancelled' });
+    assert.equal((await view(accepted.id)).state, 'cancelled');
+    const counts = await tubeCounts(port, f.tube);
+    assert.equal(counts.ready + counts.delayed + counts.reserved + counts.buried, 0);
+    const again = await request(f.app.callback()).delete(`/jobs/${accepted.id}`);
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error.code, 'JOB_NOT_CANCELLABLE');
+    const missing = await request(f.app.callback()).delete('/jobs/01a20000-0000-7000-8000-000000000000');
+    assert.equal(missing.status, 404);
+  });
+
+  it('when a cancel races a worker finishing the same job, then exactly one outcome is stored and the loser sees it', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let started = false;
+    const held: Handler = async (_p, context) => {
+      started = true;
+      await gate;
+      return { algorithm: 'md5', hash: hashPayload(context.rawPayload) };
+    };
+    const { records } = await start(new Map([['hash', held]]));
+    const { body: accepted } = await post('{"race":1}');
+    await waitFor('the worker to hold the job', () => started);
+    const cancel = await request(f.app.callback()).delete(`/jobs/${accepted.id}`);
+    assert.equal(cancel.status, 200, 'the cancel was stored first');
+    release();
+    await waitFor('the worker to see the cancel', () =>
+      records.some(
+        (r) => r.jobId === accepted.id && r.msg === 'outcome was already stored (redelivered job)',
+      ),
+    );
+    const results = await withMongo(f.dbName, (db) => db.collection('results').find({}).toArray());
+    assert.equal(results.length, 1);
+    assert.equal(results[0]?.outcome, 'cancelled');
+    await waitFor('the job to leave beanstalkd', async () => (await tubeCounts(port, f.tube)).reserved === 0);
+    assert.equal((await tubeCounts(port, f.tube)).ready, 0);
+  });
+
+  it('when a job runs past its TTR, then the worker keeps it alive with touches and it is delivered once', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const slow: Handler = async (_p, context) => {
+      await gate;
+      return { hash: hashPayload(context.rawPayload) };
+    };
+    const g = await appFixture({
+      label: 'ttr',
+      ttr: 2,
+      share: { tubePrefix: f.tubePrefix, dbName: f.dbName },
+    });
+    try {
+      await start(new Map([['hash', slow]]), { WORKER_CONCURRENCY: '1' });
+      const res = await request(g.app.callback())
+        .post('/jobs')
+        .set('Content-Type', 'application/json')
+        .send('{"long":1}');
+      const ref = await waitFor('the ref', () =>
+        g.store.findQueueRef(res.body.id).then((r) => r ?? undefined),
+      );
+      // Sample time-left over more than two TTRs (a measurement window, not a wait for a
+      // condition): touches keep renewing it, and nobody else ever reserves the job.
+      let samples = 0;
+      for (const at = Date.now(); Date.now() - at < 5000; await new Promise((r) => setTimeout(r, 250))) {
+        const stats = await beanstalkRaw(port, `stats-job ${ref.beanstalkId}`);
+        if (!/state: reserved/.test(stats.body ?? '')) continue;
+        samples += 1;
+        const timeLeft = Number(/time-left: (-?\d+)/.exec(stats.body ?? '')?.[1]);
+        assert.ok(timeLeft >= 0, `time-left ${timeLeft} stayed positive`);
+        assert.equal(
+          Number(/reserves: (\d+)/.exec(stats.body ?? '')?.[1]),
+          1,
+          'never handed to another worker',
+        );
+      }
+      assert.ok(samples >= 5, `sampled the reserved job ${samples} times`);
+      release();
+      await waitFor('completion', async () => (await view(res.body.id)).state === 'completed');
+    } finally {
+      release();
+      await g.close();
+    }
+  });
+
+  it('when a handler runs past the hard timeout, then it is aborted through its signal and the run counts as failed', async () => {
+    let sawAbort = false;
+    const stuck: Handler = (_p, context) =>
+      new Promise((_, reject) => {
+        context.signal.addEventListener('abort', () => {
+          sawAbort = true;
+          reject(context.signal.reason);
+        });
+      });
+    await start(new Map([['hash', stuck]]), { WORKER_JOB_TIMEOUT_MS: '300', WORKER_RETRY_BASE_MS: '0' });
+    const { body } = await post('{"stuck":1}');
+    const failed = await waitFor('the failed outcome', stateIs(body.id, 'failed'));
+    assert.ok(sawAbort, 'the handler saw its signal abort');
+    assert.match(failed.error.message, /timed out after 300 ms/);
+    assert.equal(failed.errors.length, 3);
+  });
+
+  it('when the same Idempotency-Key is sent twice, then the second answer is the first job and only one job exists', async () => {
+    const first = await post('{"pay":1}', { 'Idempotency-Key': 'order-42' });
+    assert.equal(first.status, 202);
+    const second = await post('{"pay":1}', { 'Idempotency-Key': 'order-42' });
+    assert.equal(second.status, 200);
+    assert.equal(second.headers['idempotent-replayed'], 'true');
+    assert.equal(second.body.id, first.body.id);
+    const other = await post('{"pay":1}', { 'Idempotency-Key': 'order-43' });
+    assert.notEqual(other.body.id, first.body.id);
+    const jobs = await withMongo(f.dbName, (db) => db.collection('jobs').countDocuments());
+    assert.equal(jobs, 2);
+    assert.equal((await tubeCounts(port, f.tube)).total, 2);
+    const keys = await withMongo(f.dbName, (db) => db.collection('idempotency_keys').find({}).toArray());
+    assert.ok(
+      keys.every((k) => !String(k._id).includes('order')),
+      'keys are stored hashed',
+    );
+    const bad = await post('{"pay":1}', { 'Idempotency-Key': 'with space' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, 'INVALID_IDEMPOTENCY_KEY');
+  });
+
+  it('when a key has expired, then the same key creates a new job', async () => {
+    const g = await appFixture({
+      label: 'idem',
+      idempotencyTtlMs: 300,
+      share: { tubePrefix: f.tubePrefix, dbName: f.dbName },
+    });
+    try {
+      const send = () =>
+        request(g.app.callback())
+          .post('/jobs')
+          .set('Content-Type', 'application/json')
+          .set('Idempotency-Key', 'k1')
+          .send('{}');
+      const first = await send();
+      const fresh = await waitFor('the key to expire', async () => {
+        const res = await send();
+        return res.body.id !== first.body.id ? res : undefined;
+      });
+      assert.equal(fresh.status, 202);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it("when a job's beanstalkd copy is lost, then the reconciler puts it again and a worker completes it", async () => {
+    const body = '{"lost":1}';
+    const { body: accepted } = await post(body);
+    const ref = await f.store.findQueueRef(accepted.id);
+    assert.ok(ref);
+    assert.equal((await beanstalkRaw(port, `delete ${ref.beanstalkId}`)).reply, 'DELETED');
+    assert.equal((await view(accepted.id)).queue, null, 'GET shows it recorded but not queued');
+    const reconciler = createReconciler({
+      queue: f.queue,
+      store: f.store,
+      log: pino({ level: 'silent' }),
+      tubePrefix: f.tubePrefix,
+      graceMs: 0,
+    });
+    assert.deepEqual(await reconciler.pass(new Date(Date.now() + 1000)), { checked: 1, requeued: 1 });
+    assert.deepEqual(
+      await reconciler.pass(new Date(Date.now() + 1000)),
+      { checked: 1, requeued: 0 },
+      'a queued job is left alone',
+    );
+    await start(new Map(builtinHandlers()));
+    const done = await waitFor('completion', stateIs(accepted.id, 'completed'));
+    assert.equal(done.result.hash, hashPayload(body));
+    const settled = await reconciler.pass(new Date(Date.now() + 1000));
+    assert.equal(settled.requeued, 0);
+  });
+
+  it("when a job's beanstalkd id now holds another job (ids repeat), then the reconciler still re-queues the lost one", async () => {
+    const { body: lost } = await post('{"mine":1}');
+    const { body: other } = await post('{"other":1}');
+    const lostRef = await f.store.findQueueRef(lost.id);
+    const otherRef = await f.store.findQueueRef(other.id);
+    assert.ok(lostRef && otherRef);
+    await beanstalkRaw(port, `delete ${lostRef.beanstalkId}`);
+    await f.store.replaceQueueRef({ ...lostRef, beanstalkId: otherRef.beanstalkId });
+    const reconciler = createReconciler({
+      queue: f.queue,
+      store: f.store,
+      log: pino({ level: 'silent' }),
+      tubePrefix: f.tubePrefix,
+      graceMs: 0,
+    });
+    const report = await reconciler.pass(new Date(Date.now() + 1000));
+    assert.equal(report.requeued, 1);
+    const newRef = await f.store.findQueueRef(lost.id);
+    assert.notEqual(newRef?.beanstalkId, otherRef.beanstalkId);
+    assert.equal((await tubeCounts(port, f.tube)).ready, 2);
+  });
+
+  it('when two managers run maintenance, then only the lease holder works; retention removes old finished jobs and keeps failed ones', async () => {
+    const silent = pino({ level: 'silent' });
+    const common = {
+      queue: f.queue,
+      store: f.store,
+      log: silent,
+      tubePrefix: f.tubePrefix,
+      graceMs: 0,
+      intervalMs: 0,
+      retentionMs: 60_000,
+    };
+    const a = startMaintenance({ ...common, holder: 'manager-a' });
+    const b = startMaintenance({ ...common, holder: 'manager-b' });
+    try {
+      const now = Date.now();
+      const old = new Date(now - 120_000);
+      const ids = {
+        done: '01a20000-0000-7000-8000-000000000001',
+        failed: '01a20000-0000-7000-8000-000000000002',
+      };
+      for (const [id, outcome] of [
+        [ids.done, 'completed'],
+        [ids.failed, 'failed'],
+      ] as const) {
+        await f.store.insertJob({
+          _id: id,
+          type: 'hash',
+          payload: '{}',
+          bytes: 2,
+          options: { priority: 1, delay: 0, ttr: 60, maxAttempts: 1 },
+          createdAt: old,
+        });
+        await f.store.saveResult({
+          _id: id,
+          type: 'hash',
+          outcome,
+          worker: 'w',
+          attempt: 1,
+          startedAt: old,
+          finishedAt: old,
+          durationMs: 0,
+        });
+      }
+      assert.ok(await a.runOnce(), 'the first manager takes the lease');
+      assert.equal(await b.runOnce(), null, 'the second does not');
+      assert.equal(await f.store.findJob(ids.done), null, 'the old completed job is gone');
+      assert.equal(await f.store.findResult(ids.done), null);
+      assert.ok(await f.store.findResult(ids.failed), 'the failed one is kept');
+      await a.stop();
+      assert.ok(await b.runOnce(), 'once released, the other manager takes over');
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('when MongoDB is down while jobs finish, then the worker logs the outage once and releases each job', async () => {
+    const { createStore } = await import('../../src/store/index.js');
+    const deadStore = createStore({
+      url: 'mongodb://127.0.0.1:1',
+      dbName: f.dbName,
+      timeoutMs: 200,
+      insertRetryMs: 200,
+    });
+    const { log, records } = capturingLogger();
+    const worker = await startWorker(configFor({ WORKER_CONCURRENCY: '3' }), {
+      handlers: builtinHandlers(),
+      log,
+      store: deadStore,
+    });
+    workers.push(worker);
+    try {
+      for (let i = 0; i < 3; i += 1) await post(JSON.stringify({ i }));
+      await waitFor('all three to be released', async () => (await tubeCounts(port, f.tube)).delayed === 3);
+      assert.equal(
+        records.filter((r) => r.msg === 'outcome stored').length,
+        0,
+        'nothing claimed to be stored',
+      );
+      assert.equal(
+        records.filter((r) => r.msg === 'MongoDB unavailable; outcomes wait in beanstalkd').length,
+        1,
+      );
+    } finally {
+      await worker.stop(1000);
+      await deadStore.close();
+    }
+  });
+});
