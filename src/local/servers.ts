@@ -4,7 +4,7 @@
  * scripts/install-backends.sh installs what is missing first.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -153,7 +153,10 @@ export async function startBeanstalkd(options: BeanstalkdOptions = {}): Promise<
   const port = options.port ?? (await freePort());
   const binary = existsSync('/usr/bin/beanstalkd') ? '/usr/bin/beanstalkd' : 'beanstalkd';
   const args = ['-l', '127.0.0.1', '-p', String(port)];
-  if (options.binlogDir) args.push('-b', options.binlogDir, '-f', String(options.fsyncMs ?? 0));
+  if (options.binlogDir) {
+    mkdirSync(options.binlogDir, { recursive: true });
+    args.push('-b', options.binlogDir, '-f', String(options.fsyncMs ?? 0));
+  }
   if (options.maxJobSize) args.push('-z', String(options.maxJobSize));
   return startProcess('beanstalkd', binary, args, port, undefined, true);
 }

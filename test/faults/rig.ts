@@ -1,0 +1,245 @@
+/**
+ * A whole system of real processes for one fault scenario: its own beanstalkd (binlog,
+ * fsync before every answer) and MongoDB-wire server, a manager, workers, a steady stream of
+ * POSTs from clients that retry with an Idempotency-Key, and a reader that GETs accepted
+ * ids and counts any 404. After the fault and a drain, `check()` reads MongoDB and says
+ * what was lost, duplicated, wrongly stored or wrongly answered.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { hashPayload } from '../../src/handlers/index.js';
+import {
+  freePort,
+  type LocalServer,
+  startBeanstalkd,
+  startMongoServer,
+  waitForPort,
+} from '../../src/local/servers.js';
+import { type SpawnedCli, spawnCli, startTcpProxy, type TcpProxy, waitFor } from '../support/harness.js';
+
+export interface ScenarioReport {
+  scenario: string;
+  accepted: number;
+  completed: number;
+  failedAsExpected: number;
+  lost: number;
+  duplicated: number;
+  strays: number;
+  notFoundAnswers: number;
+  wrongHashes: number;
+  recoverySeconds: number;
+}
+
+export interface RigOptions {
+  workers?: number;
+  managerEnv?: Record<string, string>;
+  workerEnv?: Record<string, string>;
+  /** Put worker 0's beanstalkd connection through a proxy the scenario can cut. */
+  proxyFirstWorker?: boolean;
+}
+
+export class Rig {
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'dw-fault-'));
+  beanstalkd!: LocalServer;
+  mongo!: LocalServer & { url: string };
+  manager!: SpawnedCli;
+  workers: SpawnedCli[] = [];
+  proxy: TcpProxy | undefined;
+  managerPort = 0;
+  beanstalkPort = 0;
+  mongoPort = 0;
+  readonly dbName = 'faults';
+  /** Accepted job id → the body sent. */
+  readonly accepted = new Map<string, string>();
+  notFoundAnswers = 0;
+  private loadRunning = false;
+  private loadDone: Promise<void> = Promise.resolve();
+  private readerDone: Promise<void> = Promise.resolve();
+  private sent = 0;
+
+  constructor(private readonly options: RigOptions = {}) {}
+
+  get base(): string {
+    return `http://127.0.0.1:${this.managerPort}`;
+  }
+
+  env(): Record<string, string> {
+    return {
+      BEANSTALK_HOST: '127.0.0.1',
+      BEANSTALK_PORT: String(this.beanstalkPort),
+      MONGO_URL: `mongodb://127.0.0.1:${this.mongoPort}`,
+      MONGO_DB: this.dbName,
+      LOG_LEVEL: 'info',
+    };
+  }
+
+  async start(): Promise<void> {
+    this.beanstalkd = await startBeanstalkd({ binlogDir: join(this.dataDir, 'binlog'), fsyncMs: 0 });
+    this.beanstalkPort = this.beanstalkd.port;
+    this.mongo = await startMongoServer({ dataDir: join(this.dataDir, 'mongo') });
+    this.mongoPort = this.mongo.port;
+    this.managerPort = await freePort();
+    await this.startManager();
+    if (this.options.proxyFirstWorker) this.proxy = await startTcpProxy(this.beanstalkPort);
+    for (let i = 0; i < (this.options.workers ?? 2); i += 1) this.startWorker(i);
+  }
+
+  async startManager(): Promise<void> {
+    this.manager = spawnCli(['manager'], {
+      ...this.env(),
+      MANAGER_LISTEN_PORT: String(this.managerPort),
+      MANAGER_LISTEN_HOST: '127.0.0.1',
+      RECONCILE_INTERVAL_SECONDS: '2',
+      RECONCILE_GRACE_SECONDS: '3',
+      ...this.options.managerEnv,
+    });
+    await waitForPort(this.managerPort, 15_000, this.manager.child);
+  }
+
+  startWorker(index: number): SpawnedCli {
+    const port = index === 0 && this.proxy ? this.proxy.port : this.beanstalkPort;
+    const worker = spawnCli(['worker'], {
+      ...this.env(),
+      BEANSTALK_PORT: String(port),
+      WORKER_NAME: `w${index}-${Date.now() % 100_000}`,
+      WORKER_CONCURRENCY: '4',
+      WORKER_WORK_DELAY_MS: '10-60',
+      ...this.options.workerEnv,
+    });
+    this.workers[index] = worker;
+    return worker;
+  }
+
+  /** Posts jobs at about `perSecond` with 8 clients, each retrying its job with its key until accepted. */
+  startLoad(perSecond = 60): void {
+    this.loadRunning = true;
+    const client = async (clientId: number) => {
+      while (this.loadRunning) {
+        const n = this.sent++;
+        const body = JSON.stringify({ n, client: clientId, at: Date.now() });
+        const key = `fault-${n}`;
+        const started = Date.now();
+        for (;;) {
+          try {
+            const res = await fetch(`${this.base}/jobs`, {
+              method: 'POST',
+              headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key },
+              body,
+              signal: AbortSignal.timeout(5000),
+            });
+            if (res.status === 200 || res.status === 202) {
+              const { id } = (await res.json()) as { id: string };
+              this.accepted.set(id, body);
+              break;
+            }
+            await res.body?.cancel();
+          } catch {
+            // Connection refused or reset while the manager is down: retry with the same key.
+          }
+          if (Date.now() - started > 120_000) throw new Error(`job ${n} was never accepted`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await new Promise((r) => setTimeout(r, Math.max(0, 8000 / perSecond - (Date.now() - started))));
+      }
+    };
+    this.loadDone = Promise.all(Array.from({ length: 8 }, (_, i) => client(i))).then(() => undefined);
+    this.readerDone = (async () => {
+      while (this.loadRunning) {
+        const ids = [...this.accepted.keys()];
+        const id = ids[Math.floor(Math.random() * ids.length)];
+        if (id) {
+          try {
+            const res = await fetch(`${this.base}/jobs/${id}`, { signal: AbortSignal.timeout(5000) });
+            if (res.status === 404) this.notFoundAnswers += 1;
+            await res.body?.cancel();
+          } catch {
+            // The manager is down: no answer is not a wrong answer.
+          }
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+  }
+
+  async stopLoad(): Promise<void> {
+    this.loadRunning = false;
+    await Promise.all([this.loadDone, this.readerDone]);
+  }
+
+  /** Waits until `count` more jobs have been accepted. */
+  async acceptMore(count: number, timeoutMs = 60_000): Promise<void> {
+    const target = this.accepted.size + count;
+    await waitFor(`${count} more accepted jobs`, () => this.accepted.size >= target, timeoutMs, 50);
+  }
+
+  async withDb<T>(fn: (db: ReturnType<MongoClient['db']>) => Promise<T>): Promise<T> {
+    const client = new MongoClient(`mongodb://127.0.0.1:${this.mongoPort}`, {
+      serverSelectionTimeoutMS: 5000,
+    });
+    try {
+      return await fn(client.db(this.dbName));
+    } finally {
+      await client.close();
+    }
+  }
+
+  /** Waits until every accepted job has an outcome (or the deadline), then measures. */
+  async drainAndCheck(
+    scenario: string,
+    faultAt: number,
+    expectFailed = 0,
+    timeoutMs = 120_000,
+  ): Promise<ScenarioReport> {
+    await this.stopLoad();
+    const ids = [...this.accepted.keys()];
+    await waitFor(
+      'every accepted job to have an outcome',
+      async () => {
+        const count = await this.withDb((db) =>
+          db.collection('results').countDocuments({ _id: { $in: ids as never[] } }),
+        );
+        return count >= ids.length;
+      },
+      timeoutMs,
+      500,
+    ).catch(() => undefined);
+    const recoverySeconds = (Date.now() - faultAt) / 1000;
+    const results = await this.withDb((db) => db.collection('results').find({}).toArray());
+    const seen = new Map<string, number>();
+    for (const r of results) seen.set(String(r._id), (seen.get(String(r._id)) ?? 0) + 1);
+    let completed = 0;
+    let failedAsExpected = 0;
+    let wrongHashes = 0;
+    for (const r of results) {
+      const body = this.accepted.get(String(r._id));
+      if (body === undefined) continue;
+      if (r.outcome === 'completed') {
+        completed += 1;
+        if (r.result?.hash !== hashPayload(body)) wrongHashes += 1;
+      } else if (r.outcome === 'failed') failedAsExpected += 1;
+    }
+    return {
+      scenario,
+      accepted: ids.length,
+      completed,
+      failedAsExpected: Math.min(failedAsExpected, expectFailed),
+      lost: ids.filter((id) => !seen.has(id)).length + Math.max(0, failedAsExpected - expectFailed),
+      duplicated: [...seen.values()].filter((n) => n > 1).length,
+      strays: results.filter((r) => !this.accepted.has(String(r._id))).length,
+      notFoundAnswers: this.notFoundAnswers,
+      wrongHashes,
+      recoverySeconds: Math.round(recoverySeconds * 10) / 10,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.loadRunning = false;
+    await Promise.all([this.manager, ...this.workers].filter(Boolean).map((p) => p.stop('SIGKILL')));
+    await this.proxy?.close();
+    await this.beanstalkd?.stop();
+    await this.mongo?.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
