@@ -3,6 +3,7 @@
  * with `.env` and CLI flags by the entrypoint) and returns a frozen object with units in
  * the names, or throws ConfigError listing every bad value at once.
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 
@@ -169,6 +170,63 @@ export const SETTINGS: readonly Setting[] = [
     roles: ['manager'],
   },
   {
+    env: 'API_KEYS',
+    flag: 'api-keys',
+    default: '',
+    description:
+      'API keys as name:key pairs, comma or newline separated (prefer API_KEYS_FILE); none: no auth',
+    roles: ['manager'],
+  },
+  {
+    env: 'API_KEYS_FILE',
+    flag: 'api-keys-file',
+    default: '',
+    description: 'file with one name:key per line (a Docker secret such as /run/secrets/api_keys)',
+    roles: ['manager'],
+  },
+  {
+    env: 'AUTH_READS',
+    flag: 'auth-reads',
+    default: 'true',
+    description: 'with keys set, whether GET /jobs/... needs a key too (true or false)',
+    roles: ['manager'],
+  },
+  {
+    env: 'AUTH_OPS',
+    flag: 'auth-ops',
+    default: 'false',
+    description: 'with keys set, whether /healthz, /readyz and /metrics need a key (true or false)',
+    roles: ['manager'],
+  },
+  {
+    env: 'RATE_LIMIT_PER_MINUTE',
+    flag: 'rate-limit',
+    default: '0',
+    description: 'requests per minute per API key (or per client address without keys); 0: off',
+    roles: ['manager'],
+  },
+  {
+    env: 'CORS_ORIGINS',
+    flag: 'cors-origins',
+    default: '',
+    description: 'origins browsers may call from, comma separated, or *; empty: CORS off',
+    roles: ['manager'],
+  },
+  {
+    env: 'BODY_TIMEOUT_MS',
+    flag: 'body-timeout-ms',
+    default: '10000',
+    description: 'a request body must arrive completely within this, else 408',
+    roles: ['manager'],
+  },
+  {
+    env: 'TRUST_PROXY',
+    flag: 'trust-proxy',
+    default: 'false',
+    description: 'take the client address from X-Forwarded-For (only behind a proxy you run)',
+    roles: ['manager'],
+  },
+  {
     env: 'WORKER_RETRY_BASE_MS',
     flag: 'retry-base-ms',
     default: '1000',
@@ -226,6 +284,15 @@ export interface ManagerConfig extends CommonConfig {
   reconcileGraceSeconds: number;
   idempotencyTtlSeconds: number;
   retentionCompletedSeconds: number;
+  security: {
+    apiKeys: ReadonlyArray<{ name: string; key: string }>;
+    authReads: boolean;
+    authOps: boolean;
+    rateLimitPerMinute: number;
+    corsOrigins: readonly string[];
+    bodyTimeoutMs: number;
+    trustProxy: boolean;
+  };
 }
 
 export interface WorkerConfig extends CommonConfig {
@@ -260,6 +327,14 @@ class Reader {
       return min;
     }
     return value;
+  }
+
+  bool(name: string): boolean {
+    const text = this.raw(name).toLowerCase();
+    if (['true', '1', 'yes'].includes(text)) return true;
+    if (['false', '0', 'no'].includes(text)) return false;
+    this.problems.push(`${name} must be true or false (got ${JSON.stringify(text)})`);
+    return false;
   }
 
   host(name: string): string {
@@ -322,9 +397,66 @@ function deepFreeze<T extends object>(value: T): Readonly<T> {
   return Object.freeze(value);
 }
 
-export function loadManagerConfig(env: Env): Readonly<ManagerConfig> {
+/** Parses `name:key` entries; never echoes a key in a problem. */
+function readApiKeys(r: Reader, readFile: (path: string) => string): Array<{ name: string; key: string }> {
+  const entries: string[] = r.raw('API_KEYS').split(/[,\n]/);
+  const file = r.raw('API_KEYS_FILE');
+  if (file !== '') {
+    try {
+      entries.push(...readFile(file).split('\n'));
+    } catch {
+      r.problems.push(`API_KEYS_FILE ${JSON.stringify(file)} cannot be read`);
+    }
+  }
+  const keys: Array<{ name: string; key: string }> = [];
+  for (const [index, raw] of entries.entries()) {
+    const entry = raw.trim();
+    if (entry === '' || entry.startsWith('#')) continue;
+    const colon = entry.indexOf(':');
+    const name = colon > 0 ? entry.slice(0, colon).trim() : '';
+    const key = colon > 0 ? entry.slice(colon + 1).trim() : '';
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || !/^[\x21-\x7e]{16,256}$/.test(key)) {
+      r.problems.push(
+        `API key entry ${index + 1} must be name:key, the name 1-64 of A-Z a-z 0-9 _ . -, the key 16-256 visible ASCII characters`,
+      );
+      continue;
+    }
+    if (keys.some((k) => k.name === name)) r.problems.push(`API key name ${name} appears twice`);
+    keys.push({ name, key });
+  }
+  return keys;
+}
+
+export function loadManagerConfig(
+  env: Env,
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): Readonly<ManagerConfig> {
   const r = new Reader(env);
   const common = readCommon(r);
+  const cors = r.raw('CORS_ORIGINS');
+  const corsOrigins =
+    cors === ''
+      ? []
+      : cors
+          .split(',')
+          .map((o) => o.trim())
+          .filter((o) => o !== '');
+  for (const origin of corsOrigins) {
+    if (origin !== '*' && !/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin)) {
+      r.problems.push(
+        `CORS_ORIGINS entries must be * or scheme://host[:port] (got ${JSON.stringify(origin)})`,
+      );
+    }
+  }
+  const security = {
+    apiKeys: readApiKeys(r, readFile),
+    authReads: r.bool('AUTH_READS'),
+    authOps: r.bool('AUTH_OPS'),
+    rateLimitPerMinute: r.int('RATE_LIMIT_PER_MINUTE', 0, 10_000_000),
+    corsOrigins,
+    bodyTimeoutMs: r.int('BODY_TIMEOUT_MS', 100, 600_000),
+    trustProxy: r.bool('TRUST_PROXY'),
+  };
   return finish(r, {
     ...common,
     listenHost: r.host('MANAGER_LISTEN_HOST'),
@@ -336,6 +468,7 @@ export function loadManagerConfig(env: Env): Readonly<ManagerConfig> {
     reconcileGraceSeconds: r.int('RECONCILE_GRACE_SECONDS', 1, 86_400),
     idempotencyTtlSeconds: r.int('IDEMPOTENCY_TTL_SECONDS', 1, 31_536_000),
     retentionCompletedSeconds: r.int('RETENTION_COMPLETED_SECONDS', 0, 315_360_000),
+    security,
   });
 }
 

@@ -11,6 +11,14 @@ import { errorBoundary } from './error-boundary.js';
 import { createJobActions } from './job-actions.js';
 import { createJobService } from './job-service.js';
 import { readJsonBody } from './read-json-body.js';
+import {
+  authenticate,
+  corsPolicy,
+  NO_SECURITY,
+  rateLimit,
+  type SecurityOptions,
+  securityHeaders,
+} from './security.js';
 
 export interface AppDeps {
   queue: QueueClient;
@@ -22,6 +30,12 @@ export interface AppDeps {
   /** beanstalkd's max-job-size as last read from the server. */
   maxJobSize: () => number;
   idempotencyTtlMs: number;
+  /** API keys, rate limit, CORS; off when not given. */
+  security?: SecurityOptions;
+  /** A request body must arrive within this (default 10 s). */
+  bodyTimeoutMs?: number;
+  /** Take the client address from X-Forwarded-For. */
+  trustProxy?: boolean;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -55,7 +69,8 @@ export function createApp(deps: AppDeps): Koa {
   const jobs = createJobService(deps);
   const actions = createJobActions(deps);
   const app = new Koa();
-  app.proxy = false;
+  app.proxy = deps.trustProxy ?? false;
+  const security = deps.security ?? NO_SECURITY;
   const router = new Router();
 
   const postJob = async (ctx: Koa.Context) => {
@@ -63,6 +78,7 @@ export function createApp(deps: AppDeps): Koa {
     const body = await readJsonBody(ctx.req, {
       limitBytes: Math.max(1, deps.maxJobSize() - ENVELOPE_OVERHEAD),
       maxDepth: deps.maxJsonDepth,
+      timeoutMs: deps.bodyTimeoutMs ?? 10_000,
     });
     const { replayed, ...accepted } = await jobs.accept(DEFAULT_JOB_TYPE, body, key);
     ctx.status = replayed ? 200 : 202;
@@ -110,6 +126,12 @@ export function createApp(deps: AppDeps): Koa {
   router.get('/:id', getJob);
 
   app.use(errorBoundary(deps.log));
+  app.use(securityHeaders());
+  const cors = corsPolicy(security.corsOrigins);
+  if (cors) app.use(cors);
+  app.use(authenticate(security));
+  const limit = rateLimit(security.rateLimitPerMinute);
+  if (limit) app.use(limit);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

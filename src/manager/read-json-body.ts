@@ -18,6 +18,8 @@ export interface JsonBody {
 export interface ReadJsonOptions {
   limitBytes: number;
   maxDepth: number;
+  /** The whole body must arrive within this; a client that trickles or stalls gets 408. */
+  timeoutMs: number;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -83,13 +85,37 @@ export async function readJsonBody(req: IncomingMessage, options: ReadJsonOption
   }
   const declared = req.headers['content-length'];
   let buffer: Buffer;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    buffer = await getRawBody(req, {
-      limit: options.limitBytes,
-      ...(declared !== undefined ? { length: declared } : {}),
-    });
+    buffer = await Promise.race([
+      getRawBody(req, {
+        limit: options.limitBytes,
+        ...(declared !== undefined ? { length: declared } : {}),
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          reject(
+            new AppError(
+              ErrorCode.REQUEST_TIMEOUT,
+              `the request body did not arrive within ${options.timeoutMs} ms`,
+              {
+                headers: { Connection: 'close' },
+              },
+            ),
+          );
+        }, options.timeoutMs);
+      }),
+    ]);
   } catch (error: unknown) {
+    if (error instanceof AppError) {
+      // Stop reading what is left; the connection closes after the answer.
+      req.unpipe();
+      req.resume();
+      throw error;
+    }
     throw rawBodyError(error, options.limitBytes);
+  } finally {
+    clearTimeout(timer);
   }
   let text: string;
   try {

@@ -1,6 +1,6 @@
 /** Runs the manager: connects the adapters, serves HTTP, and closes everything on stop. */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
+import { createServer, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { ManagerConfig } from '../config.js';
@@ -120,9 +120,27 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
       maxAttempts: config.jobMaxAttempts,
     },
     idempotencyTtlMs: config.idempotencyTtlSeconds * 1000,
+    security: config.security,
+    bodyTimeoutMs: config.security.bodyTimeoutMs,
+    trustProxy: config.security.trustProxy,
     maxJobSize: () => maxJobSize,
   });
-  const server = createServer(app.callback());
+  const server = createServer({ maxHeaderSize: 16_384 }, app.callback());
+  // Node answers malformed requests, oversized headers and header timeouts before Koa sees
+  // them, with a bare status line: give those a JSON error with a stable code too.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const [status, code, message] =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'HEADERS_TOO_LARGE', 'request headers larger than 16 KB']
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'REQUEST_TIMEOUT', 'the request did not arrive in time']
+          : [400, 'BAD_REQUEST', 'malformed HTTP request'];
+    const body = JSON.stringify({ error: { code, message } });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 5_000;
@@ -137,7 +155,16 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
   const shownHost =
     config.listenHost === '0.0.0.0' || config.listenHost === '::' ? '127.0.0.1' : config.listenHost;
   const url = `http://${shownHost}:${port}`;
-  log.info({ url, beanstalkd: queue.server, db: config.mongo.dbName }, 'manager listening');
+  log.info(
+    {
+      url,
+      beanstalkd: queue.server,
+      db: config.mongo.dbName,
+      apiKeys: config.security.apiKeys.map((k) => k.name),
+      rateLimitPerMinute: config.security.rateLimitPerMinute,
+    },
+    'manager listening',
+  );
 
   let stopping: Promise<void> | undefined;
   return {

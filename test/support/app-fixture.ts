@@ -2,6 +2,7 @@
 import type Koa from 'koa';
 import { silentLogger } from '../../src/log.js';
 import { createApp } from '../../src/manager/app.js';
+import type { SecurityOptions } from '../../src/manager/security.js';
 import { createQueueClient, type QueueClient } from '../../src/queue/index.js';
 import { createStore, type Store } from '../../src/store/index.js';
 import { backends, dropDatabase, isolation } from './harness.js';
@@ -26,6 +27,8 @@ export interface AppFixtureOptions {
   ttr?: number;
   maxAttempts?: number;
   idempotencyTtlMs?: number;
+  security?: SecurityOptions;
+  bodyTimeoutMs?: number;
 }
 
 export async function appFixture(options: AppFixtureOptions): Promise<AppFixture> {
@@ -58,6 +61,8 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
     },
     maxJobSize: () => maxJobSize,
     idempotencyTtlMs: options.idempotencyTtlMs ?? 60_000,
+    ...(options.security ? { security: options.security } : {}),
+    ...(options.bodyTimeoutMs ? { bodyTimeoutMs: options.bodyTimeoutMs } : {}),
   });
   return {
     app,

@@ -67,4 +67,36 @@ describe('config', () => {
     assert.throws(() => loadManagerConfig({ MANAGER_LISTEN_PORT: '8.5' }), ConfigError);
     assert.throws(() => loadManagerConfig({ BEANSTALK_HOST: 'host\r\nput' }), ConfigError);
   });
+
+  it('when API keys come from the variable and a file, then both are read and a bad entry is reported without its key', () => {
+    const config = loadManagerConfig(
+      { API_KEYS: 'ci:ci-key-0123456789abcdef', API_KEYS_FILE: '/run/secrets/api_keys' },
+      (path) => {
+        assert.equal(path, '/run/secrets/api_keys');
+        return '# keys\nops:ops-key-0123456789abcdef\n\n';
+      },
+    );
+    assert.deepEqual(
+      config.security.apiKeys.map((k) => k.name),
+      ['ci', 'ops'],
+    );
+    try {
+      loadManagerConfig({
+        API_KEYS: 'short:tooshort,ci:ci-key-0123456789abcdef,ci:ci-key-0123456789abcdeX',
+        AUTH_READS: 'maybe',
+      });
+      assert.fail('expected a ConfigError');
+    } catch (error: unknown) {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.problems.length, 3);
+      assert.doesNotMatch(error.message, /tooshort|0123456789/, 'no key is echoed');
+    }
+    assert.throws(
+      () =>
+        loadManagerConfig({ API_KEYS_FILE: '/nope' }, () => {
+          throw new Error('ENOENT');
+        }),
+      /API_KEYS_FILE/,
+    );
+  });
 });

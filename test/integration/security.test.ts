@@ -1,0 +1,266 @@
+/**
+ * API keys, rate limit, CORS, security headers and hostile input, through createApp on the
+ * real servers. Every refused request must leave nothing in MongoDB or beanstalkd.
+ */
+import assert from 'node:assert/strict';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import request from 'supertest';
+import { newJobId } from '../../src/jobs/job-id.js';
+import { matchApiKey, type SecurityOptions } from '../../src/manager/security.js';
+import { type AppFixture, appFixture } from '../support/app-fixture.js';
+import { backends, tubeCounts, withMongo } from '../support/harness.js';
+
+const KEYS = [
+  { name: 'ci', key: 'ci-key-0123456789abcdef' },
+  { name: 'ops', key: 'ops-key-0123456789abcdef' },
+];
+
+async function stored(dbName: string) {
+  return withMongo(dbName, async (db) => ({
+    jobs: await db.collection('jobs').countDocuments(),
+    results: await db.collection('results').countDocuments(),
+  }));
+}
+
+describe('security on real servers', function () {
+  this.timeout(30_000);
+  let f: AppFixture;
+  let port: number;
+  const withSecurity = async (security: Partial<SecurityOptions>, extra: { bodyTimeoutMs?: number } = {}) => {
+    f = await appFixture({
+      label: 'sec',
+      security: {
+        apiKeys: [],
+        authReads: true,
+        authOps: false,
+        rateLimitPerMinute: 0,
+        corsOrigins: [],
+        ...security,
+      },
+      ...extra,
+    });
+    return f;
+  };
+  const postJob = (body = '{"a":1}') =>
+    request(f.app.callback()).post('/jobs').set('Content-Type', 'application/json').send(body);
+
+  before(() => {
+    port = backends().beanstalk.port;
+  });
+  afterEach(async () => {
+    await f?.close();
+  });
+
+  it('when keys are set, then mutating needs a valid Bearer key: 401 without or with a wrong one, 202 with the right one', async () => {
+    await withSecurity({ apiKeys: KEYS });
+    const none = await postJob();
+    assert.equal(none.status, 401);
+    assert.equal(none.body.error.code, 'UNAUTHORIZED');
+    assert.match(String(none.headers['www-authenticate']), /^Bearer/);
+    const wrong = await postJob().set('Authorization', 'Bearer not-a-key-at-all-000000');
+    assert.equal(wrong.status, 401);
+    const malformed = await postJob().set('Authorization', 'Basic Y2k6a2V5');
+    assert.equal(malformed.status, 401);
+    assert.deepEqual(await stored(f.dbName), { jobs: 0, results: 0 }, 'nothing stored for a 401');
+    assert.equal((await tubeCounts(port, f.tube)).total, 0);
+    const ok = await postJob().set('Authorization', `Bearer ${KEYS[1]!.key}`);
+    assert.equal(ok.status, 202);
+    const read = await request(f.app.callback()).get(`/jobs/${ok.body.id}`);
+    assert.equal(read.status, 401, 'reads need a key by default');
+    const readOk = await request(f.app.callback())
+      .get(`/jobs/${ok.body.id}`)
+      .set('Authorization', `Bearer ${KEYS[0]!.key}`);
+    assert.equal(readOk.status, 200);
+    const cancel = await request(f.app.callback()).delete(`/jobs/${ok.body.id}`);
+    assert.equal(cancel.status, 401);
+    assert.equal((await request(f.app.callback()).get('/healthz')).status, 200, 'health stays open');
+    assert.equal((await request(f.app.callback()).get('/readyz')).status, 200);
+  });
+
+  it('when reads are left open and ops endpoints are protected, then each follows its own setting', async () => {
+    await withSecurity({ apiKeys: KEYS, authReads: false, authOps: true });
+    const res = await request(f.app.callback()).get(`/jobs/${newJobId()}`);
+    assert.equal(res.status, 404, 'an open read reaches the route');
+    assert.equal((await request(f.app.callback()).get('/healthz')).status, 401);
+    assert.equal(
+      (await request(f.app.callback()).get('/healthz').set('Authorization', `Bearer ${KEYS[0]!.key}`)).status,
+      200,
+    );
+  });
+
+  it('when a key is matched, then every key is compared and only an exact key matches', () => {
+    assert.equal(matchApiKey(KEYS, KEYS[1]!.key), 'ops');
+    assert.equal(matchApiKey(KEYS, `${KEYS[1]!.key}x`), undefined);
+    assert.equal(matchApiKey(KEYS, KEYS[1]!.key.slice(0, -1)), undefined);
+    assert.equal(matchApiKey([], 'anything'), undefined);
+  });
+
+  it('when a client passes the rate limit, then it gets 429 with a Retry-After in seconds; another key is not affected', async () => {
+    await withSecurity({ apiKeys: KEYS, rateLimitPerMinute: 3 });
+    const as = (key: string) => postJob().set('Authorization', `Bearer ${key}`);
+    for (let i = 0; i < 3; i += 1) assert.equal((await as(KEYS[0]!.key)).status, 202);
+    const limited = await as(KEYS[0]!.key);
+    assert.equal(limited.status, 429);
+    assert.equal(limited.body.error.code, 'RATE_LIMITED');
+    const retryAfter = Number(limited.headers['retry-after']);
+    assert.ok(
+      Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60,
+      `Retry-After ${retryAfter}`,
+    );
+    assert.equal((await as(KEYS[1]!.key)).status, 202, 'buckets are per key');
+    assert.equal((await stored(f.dbName)).jobs, 4, 'the limited request stored nothing');
+  });
+
+  it('when CORS is off, then no CORS headers; when an origin is allowed, then only it is echoed', async () => {
+    await withSecurity({});
+    const off = await request(f.app.callback()).get('/healthz').set('Origin', 'http://evil.example');
+    assert.equal(off.headers['access-control-allow-origin'], undefined);
+    await f.close();
+    await withSecurity({ corsOrigins: ['http://app.example'] });
+    const allowed = await request(f.app.callback()).get('/healthz').set('Origin', 'http://app.example');
+    assert.equal(allowed.headers['access-control-allow-origin'], 'http://app.example');
+    const other = await request(f.app.callback()).get('/healthz').set('Origin', 'http://evil.example');
+    assert.notEqual(other.headers['access-control-allow-origin'], 'http://evil.example');
+    const preflight = await request(f.app.callback())
+      .options('/jobs')
+      .set('Origin', 'http://app.example')
+      .set('Access-Control-Request-Method', 'POST');
+    assert.equal(preflight.status, 204);
+    assert.match(String(preflight.headers['access-control-allow-methods']), /POST/);
+  });
+
+  it('when anything answers, success or error, then it carries the security headers', async () => {
+    await withSecurity({});
+    for (const res of [
+      await request(f.app.callback()).get('/healthz'),
+      await postJob('{'),
+      await request(f.app.callback()).get('/nope/x'),
+    ]) {
+      assert.equal(res.headers['x-content-type-options'], 'nosniff');
+      assert.equal(res.headers['x-frame-options'], 'DENY');
+      assert.match(String(res.headers['content-security-policy']), /default-src 'none'/);
+    }
+  });
+
+  it('when hostile input arrives, then each gets its 4xx fast, nothing is stored, and the app stays healthy', async () => {
+    await withSecurity({});
+    const app = f.app.callback();
+    const cases: Array<[string, () => request.Test, number, string]> = [
+      [
+        'raw NUL byte',
+        () =>
+          postJob()
+            .serialize((b: Buffer) => b as never)
+            .send(Buffer.from('{"a":"\u0000"}')),
+        400,
+        'INVALID_JSON',
+      ],
+      ['control character in a string', () => postJob('{"a":"x\ty"}'), 400, 'INVALID_JSON'],
+      [
+        'UTF-16 charset',
+        () => request(app).post('/jobs').set('Content-Type', 'application/json; charset=utf-16').send('{}'),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      ],
+      [
+        'vendor JSON type',
+        () => request(app).post('/jobs').set('Content-Type', 'application/vnd.api+json').send('{}'),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      ],
+      ['overlong id', () => request(app).get(`/jobs/${'1'.repeat(1000)}`), 400, 'INVALID_ID'],
+      [
+        'look-alike id (Cyrillic а)',
+        () =>
+          request(app).get(`/jobs/${encodeURIComponent(newJobId().replace(/a/, 'а').replace(/^./, 'а'))}`),
+        400,
+        'INVALID_ID',
+      ],
+      ['CRLF in the id', () => request(app).get('/jobs/1%0d%0adelete%201'), 400, 'INVALID_ID'],
+      ['%00 in the id', () => request(app).get(`/jobs/${newJobId().slice(0, 35)}%00`), 400, 'INVALID_ID'],
+      ['CRLF in a retry id', () => request(app).post('/jobs/2%0d%0akick%20100/retry'), 400, 'INVALID_ID'],
+      [
+        'idempotency key with spaces',
+        () => postJob().set('Idempotency-Key', 'a b'),
+        400,
+        'INVALID_IDEMPOTENCY_KEY',
+      ],
+      [
+        '1,000 levels deep',
+        () => postJob(`${'{"a":'.repeat(1000)}1${'}'.repeat(1000)}`),
+        400,
+        'JSON_TOO_DEEP',
+      ],
+      ['a 1 MB body', () => postJob(JSON.stringify({ x: 'y'.repeat(1_000_000) })), 413, 'PAYLOAD_TOO_LARGE'],
+    ];
+    for (const [name, send, status, code] of cases) {
+      const started = Date.now();
+      const res = await send();
+      assert.equal(res.status, status, `${name}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error?.code, code, name);
+      assert.ok(Date.now() - started < 2000, `${name} answered in ${Date.now() - started} ms`);
+    }
+    assert.deepEqual(await stored(f.dbName), { jobs: 0, results: 0 });
+    assert.equal((await tubeCounts(port, f.tube)).total, 0);
+    assert.equal((await request(app).get('/healthz')).status, 200);
+  });
+
+  it('when valid but odd JSON arrives, then it is accepted exactly as sent (documented), and __proto__ changes nothing', async () => {
+    await withSecurity({});
+    const bodies = [
+      '{"huge":123456789012345678901234567890123456789012345678901234567890,"tiny":1e-400,"inf":1e400}',
+      '{"dup":1,"dup":2}',
+      JSON.stringify(Array.from({ length: 10_000 }, (_, i) => i % 10)),
+      '{"nul":"\\u0000","emoji":"😀"}',
+      '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}',
+    ];
+    for (const body of bodies) {
+      const res = await postJob(body);
+      assert.equal(res.status, 202, body.slice(0, 40));
+      const job = await withMongo(f.dbName, (db) => db.collection('jobs').findOne({ _id: res.body.id }));
+      assert.equal(job?.payload, body, 'stored byte for byte');
+    }
+    assert.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype was touched');
+  });
+
+  describe('with a body that never finishes', () => {
+    let server: Server;
+    afterEach(() => new Promise((r) => server.close(r)));
+
+    it('when the body stalls, then 408 comes within the body timeout and nothing is stored', async () => {
+      await withSecurity({}, { bodyTimeoutMs: 800 });
+      server = createServer(f.app.callback());
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const { port: httpPort } = server.address() as AddressInfo;
+      const started = Date.now();
+      const answer = await new Promise<{ status: number; body: string; connection: string | undefined }>(
+        (resolve, reject) => {
+          const req = httpRequest({
+            host: '127.0.0.1',
+            port: httpPort,
+            method: 'POST',
+            path: '/jobs',
+            headers: { 'Content-Type': 'application/json', 'Content-Length': '100' },
+          });
+          req.on('response', (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => {
+              body += c.toString();
+            });
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }),
+            );
+          });
+          req.on('error', reject);
+          req.write('{"never":');
+        },
+      );
+      assert.equal(answer.status, 408);
+      assert.equal(JSON.parse(answer.body).error.code, 'REQUEST_TIMEOUT');
+      assert.equal(answer.connection, 'close');
+      assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`);
+      assert.deepEqual(await stored(f.dbName), { jobs: 0, results: 0 });
+    });
+  });
+});
