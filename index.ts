@@ -8,7 +8,7 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, loadManagerConfig, loadWorkerConfig, SETTINGS } from './src/config.js';
 import { runDemo } from './src/demo.js';
-import { builtinHandlers } from './src/handlers/index.js';
+import { builtinHandlers, loadHandlers, selectTypes } from './src/handlers/index.js';
 import { createLogger } from './src/log.js';
 import { startManager } from './src/manager/start-manager.js';
 import { startWorker } from './src/worker/worker.js';
@@ -20,7 +20,7 @@ function withSettings(role: Role) {
     let out = y;
     for (const setting of SETTINGS.filter((s) => s.roles.includes(role))) {
       out = out.option(setting.flag, {
-        type: 'string',
+        type: setting.default === 'true' || setting.default === 'false' ? 'boolean' : 'string',
         describe: `${setting.description} [env ${setting.env}]${setting.default ? ` [default: ${setting.default}]` : ''}`,
       });
     }
@@ -34,6 +34,7 @@ function environment(role: Role, argv: Record<string, unknown>): Record<string, 
   for (const setting of SETTINGS.filter((s) => s.roles.includes(role))) {
     const value = argv[setting.flag];
     if (typeof value === 'string') env[setting.env] = value;
+    if (typeof value === 'boolean') env[setting.env] = String(value);
   }
   return env;
 }
@@ -99,9 +100,21 @@ async function main(): Promise<void> {
         } catch (error: unknown) {
           failConfig(error);
         }
+        let handlers = builtinHandlers({ workerName: config.workerName, simulate: config.simulate });
+        try {
+          if (config.handlersModule !== '') handlers = await loadHandlers(config.handlersModule, handlers);
+          handlers = selectTypes(handlers, config.types);
+        } catch (error: unknown) {
+          process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+          process.exit(1);
+        }
         const log = createLogger(config.logLevel, { role: 'worker' });
-        const worker = await startWorker(config, { handlers: builtinHandlers(), log });
+        const worker = await startWorker(config, { handlers, log });
         onSignals(() => worker.stop());
+        void worker.drained.then(async () => {
+          await worker.stop();
+          process.exit(0);
+        });
       },
     )
     .command(

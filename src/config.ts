@@ -170,6 +170,69 @@ export const SETTINGS: readonly Setting[] = [
     roles: ['manager'],
   },
   {
+    env: 'JOB_TYPES',
+    flag: 'job-types',
+    default: '',
+    description: 'job types this manager accepts, comma separated; empty: any well-formed type',
+    roles: ['manager'],
+  },
+  {
+    env: 'BATCH_MAX_ITEMS',
+    flag: 'batch-max-items',
+    default: '10000',
+    description: 'most jobs in one POST /jobs/batch',
+    roles: ['manager'],
+  },
+  {
+    env: 'BATCH_MAX_BYTES',
+    flag: 'batch-max-bytes',
+    default: '33554432',
+    description: 'largest POST /jobs/batch body, in bytes',
+    roles: ['manager'],
+  },
+  {
+    env: 'WORKER_HANDLERS',
+    flag: 'handlers',
+    default: '',
+    description: 'a module whose exports map job types to handlers, added to the built-ins',
+    roles: ['worker'],
+  },
+  {
+    env: 'WORKER_TYPES',
+    flag: 'types',
+    default: '',
+    description: 'job types this worker serves, comma separated; empty: every handler it has',
+    roles: ['worker'],
+  },
+  {
+    env: 'WORKER_SIMULATE_MEAN_MS',
+    flag: 'simulate-mean-ms',
+    default: '100',
+    description: 'simulate jobs: mean work time unless the job sets mean_ms',
+    roles: ['worker'],
+  },
+  {
+    env: 'WORKER_SIMULATE_FAIL_RATE',
+    flag: 'simulate-fail-rate',
+    default: '0',
+    description: 'simulate jobs: share of runs that fail (0 to 1) unless the job sets fail_rate',
+    roles: ['worker'],
+  },
+  {
+    env: 'WORKER_EXIT_WHEN_DRAINED',
+    flag: 'exit-when-drained',
+    default: 'false',
+    description: "exit 0 once the worker's types have been empty for WORKER_DRAIN_IDLE_MS (batch mode)",
+    roles: ['worker'],
+  },
+  {
+    env: 'WORKER_DRAIN_IDLE_MS',
+    flag: 'drain-idle-ms',
+    default: '3000',
+    description: 'batch mode: how long the queue must stay empty before the worker exits',
+    roles: ['worker'],
+  },
+  {
     env: 'API_KEYS',
     flag: 'api-keys',
     default: '',
@@ -284,6 +347,9 @@ export interface ManagerConfig extends CommonConfig {
   reconcileGraceSeconds: number;
   idempotencyTtlSeconds: number;
   retentionCompletedSeconds: number;
+  jobTypes: readonly string[];
+  batchMaxItems: number;
+  batchMaxBytes: number;
   security: {
     apiKeys: ReadonlyArray<{ name: string; key: string }>;
     authReads: boolean;
@@ -305,6 +371,11 @@ export interface WorkerConfig extends CommonConfig {
   retryCapMs: number;
   jobTimeoutMs: number;
   shutdownGraceMs: number;
+  handlersModule: string;
+  types: readonly string[];
+  simulate: { meanMs: number; failRate: number };
+  exitWhenDrained: boolean;
+  drainIdleMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -325,6 +396,29 @@ class Reader {
     if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
       this.problems.push(`${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(text)})`);
       return min;
+    }
+    return value;
+  }
+
+  /** A comma-separated list of job types (lower-case names). */
+  types(name: string): string[] {
+    const list = this.raw(name)
+      .split(',')
+      .map((t) => t.trim())
+      .filter((t) => t !== '');
+    for (const type of list) {
+      if (!/^[a-z][a-z0-9_-]{0,62}$/.test(type))
+        this.problems.push(`${name}: ${JSON.stringify(type)} is not a job type`);
+    }
+    return list;
+  }
+
+  fraction(name: string): number {
+    const text = this.raw(name);
+    const value = Number(text);
+    if (!/^\d+(\.\d+)?$/.test(text) || value < 0 || value > 1) {
+      this.problems.push(`${name} must be a number from 0 to 1 (got ${JSON.stringify(text)})`);
+      return 0;
     }
     return value;
   }
@@ -468,6 +562,9 @@ export function loadManagerConfig(
     reconcileGraceSeconds: r.int('RECONCILE_GRACE_SECONDS', 1, 86_400),
     idempotencyTtlSeconds: r.int('IDEMPOTENCY_TTL_SECONDS', 1, 31_536_000),
     retentionCompletedSeconds: r.int('RETENTION_COMPLETED_SECONDS', 0, 315_360_000),
+    jobTypes: r.types('JOB_TYPES'),
+    batchMaxItems: r.int('BATCH_MAX_ITEMS', 1, 1_000_000),
+    batchMaxBytes: r.int('BATCH_MAX_BYTES', 1024, 1_073_741_824),
     security,
   });
 }
@@ -503,5 +600,13 @@ export function loadWorkerConfig(env: Env): Readonly<WorkerConfig> {
     retryCapMs: r.int('WORKER_RETRY_CAP_MS', 0, 86_400_000),
     jobTimeoutMs: r.int('WORKER_JOB_TIMEOUT_MS', 0, 86_400_000),
     shutdownGraceMs: r.int('WORKER_SHUTDOWN_GRACE_MS', 0, 600_000),
+    handlersModule: r.raw('WORKER_HANDLERS'),
+    types: r.types('WORKER_TYPES'),
+    simulate: {
+      meanMs: r.int('WORKER_SIMULATE_MEAN_MS', 0, 3_600_000),
+      failRate: r.fraction('WORKER_SIMULATE_FAIL_RATE'),
+    },
+    exitWhenDrained: r.bool('WORKER_EXIT_WHEN_DRAINED'),
+    drainIdleMs: r.int('WORKER_DRAIN_IDLE_MS', 0, 86_400_000),
   });
 }

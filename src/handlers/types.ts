@@ -8,6 +8,8 @@ export interface HandlerContext {
   attempt: number;
   /** The payload exactly as the client sent it (UTF-8 JSON text). */
   rawPayload: string;
+  /** Parameters chosen for this job (query options such as `algorithm`); empty when none. */
+  params: Readonly<Record<string, string | number>>;
   log: Logger;
   /** Aborted when the worker gives up on the job (shutdown). */
   signal: AbortSignal;

@@ -12,13 +12,18 @@ export interface Envelope {
   payload: string;
   /** Deliveries before a failing job is buried with a failed outcome (1 when absent). */
   maxAttempts: number;
+  /** Handler parameters chosen per job (e.g. the hash algorithm). */
+  params?: JobParams;
 }
+
+export type JobParams = Readonly<Record<string, string | number>>;
 
 export function encodeEnvelope(envelope: Envelope): string {
   return JSON.stringify({
     id: envelope.id,
     type: envelope.type,
     maxAttempts: envelope.maxAttempts,
+    ...(envelope.params && Object.keys(envelope.params).length > 0 ? { params: envelope.params } : {}),
     payload: envelope.payload,
   });
 }
@@ -32,9 +37,21 @@ export function decodeEnvelope(body: string): Envelope | null {
     return null;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
-  const { id, type, payload, maxAttempts } = value as Record<string, unknown>;
+  const { id, type, payload, maxAttempts, params } = value as Record<string, unknown>;
   if (typeof id !== 'string' || typeof type !== 'string' || typeof payload !== 'string') return null;
   const attempts =
     typeof maxAttempts === 'number' && Number.isInteger(maxAttempts) && maxAttempts > 0 ? maxAttempts : 1;
-  return { id, type, payload, maxAttempts: attempts };
+  const cleanParams: Record<string, string | number> = {};
+  if (params !== null && typeof params === 'object' && !Array.isArray(params)) {
+    for (const [key, v] of Object.entries(params)) {
+      if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) cleanParams[key] = v;
+    }
+  }
+  return {
+    id,
+    type,
+    payload,
+    maxAttempts: attempts,
+    ...(Object.keys(cleanParams).length > 0 ? { params: cleanParams } : {}),
+  };
 }

@@ -2,13 +2,14 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import { AppError, ErrorCode } from '../errors.js';
-import { DEFAULT_JOB_TYPE } from '../handlers/index.js';
 import { parseJobId } from '../jobs/job-id.js';
 import type { Logger } from '../log.js';
 import type { QueueClient } from '../queue/index.js';
 import type { JobOptions, Store } from '../store/index.js';
+import { batchRoute } from './batch.js';
 import { errorBoundary } from './error-boundary.js';
 import { createJobActions } from './job-actions.js';
+import { optionSource, parseJobOptions } from './job-options.js';
 import { createJobService } from './job-service.js';
 import { readJsonBody } from './read-json-body.js';
 import {
@@ -36,6 +37,10 @@ export interface AppDeps {
   bodyTimeoutMs?: number;
   /** Take the client address from X-Forwarded-For. */
   trustProxy?: boolean;
+  /** Types this manager accepts; empty: any well-formed name. */
+  allowedTypes?: readonly string[];
+  batchMaxItems?: number;
+  batchMaxBytes?: number;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -80,7 +85,12 @@ export function createApp(deps: AppDeps): Koa {
       maxDepth: deps.maxJsonDepth,
       timeoutMs: deps.bodyTimeoutMs ?? 10_000,
     });
-    const { replayed, ...accepted } = await jobs.accept(DEFAULT_JOB_TYPE, body, key);
+    const requested = parseJobOptions(
+      optionSource(ctx.query, (name) => ctx.get(name)),
+      deps.defaultOptions,
+      deps.allowedTypes ?? [],
+    );
+    const { replayed, ...accepted } = await jobs.accept(requested, body, key);
     ctx.status = replayed ? 200 : 202;
     if (replayed) ctx.set('Idempotent-Replayed', 'true');
     ctx.set('Location', `/jobs/${accepted.id}`);
@@ -115,6 +125,18 @@ export function createApp(deps: AppDeps): Koa {
   });
   router.post('/', postJob);
   router.post('/jobs', postJob);
+  router.post(
+    '/jobs/batch',
+    batchRoute({
+      jobs,
+      defaultOptions: deps.defaultOptions,
+      allowedTypes: deps.allowedTypes ?? [],
+      maxJsonDepth: deps.maxJsonDepth,
+      maxItems: deps.batchMaxItems ?? 10_000,
+      maxBytes: deps.batchMaxBytes ?? 32 * 1024 * 1024,
+      bodyTimeoutMs: deps.bodyTimeoutMs ?? 10_000,
+    }),
+  );
   router.get('/jobs/:id', getJob);
   router.delete('/jobs/:id', async (ctx) => {
     ctx.body = await actions.cancel(jobIdOf(ctx));

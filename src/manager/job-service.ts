@@ -16,6 +16,7 @@ import { newJobId } from '../jobs/job-id.js';
 import type { Logger } from '../log.js';
 import { isQueueError, isQueueUnavailable, type QueueClient, QueueErrorCode } from '../queue/index.js';
 import { isStoreUnavailable, type JobDocument, type JobOptions, type Store } from '../store/index.js';
+import type { RequestedJob } from './job-options.js';
 import {
   type AcceptedJob,
   attemptViews,
@@ -76,12 +77,19 @@ export function createJobService(deps: JobServiceDeps) {
   /** Records and queues one job under `id`; resolves only when both MongoDB and beanstalkd have it. */
   async function recordAndQueue(
     id: string,
-    type: string,
+    request: RequestedJob,
     payload: { text: string; bytes: number },
   ): Promise<AcceptedJob> {
     const createdAt = new Date();
-    const options = deps.defaultOptions;
-    const body = encodeEnvelope({ id, type, payload: payload.text, maxAttempts: options.maxAttempts });
+    const { type, options, params } = request;
+    const hasParams = Object.keys(params).length > 0;
+    const body = encodeEnvelope({
+      id,
+      type,
+      payload: payload.text,
+      maxAttempts: options.maxAttempts,
+      ...(hasParams ? { params } : {}),
+    });
     const size = Buffer.byteLength(body);
     const limit = deps.maxJobSize();
     if (size > limit) {
@@ -98,6 +106,7 @@ export function createJobService(deps: JobServiceDeps) {
         payload: payload.text,
         bytes: payload.bytes,
         options,
+        ...(hasParams ? { params: { ...params } } : {}),
         createdAt,
       });
     } catch (error: unknown) {
@@ -184,13 +193,13 @@ export function createJobService(deps: JobServiceDeps) {
      * job it created first (`replayed: true`) instead of creating another.
      */
     async accept(
-      type: string,
+      request: RequestedJob,
       payload: { text: string; bytes: number },
       idempotencyKey?: string,
     ): Promise<AcceptResult> {
       let id = newJobId();
       if (idempotencyKey === undefined)
-        return { ...(await recordAndQueue(id, type, payload)), replayed: false };
+        return { ...(await recordAndQueue(id, request, payload)), replayed: false };
       const keyHash = hashIdempotencyKey(idempotencyKey);
       try {
         const claim = await store.claimIdempotencyKey(keyHash, id, new Date(), deps.idempotencyTtlMs);
@@ -204,7 +213,7 @@ export function createJobService(deps: JobServiceDeps) {
         throw toServiceError(error);
       }
       try {
-        return { ...(await recordAndQueue(id, type, payload)), replayed: false };
+        return { ...(await recordAndQueue(id, request, payload)), replayed: false };
       } catch (error: unknown) {
         // Nothing was accepted: let the client's retry start afresh.
         await store.releaseIdempotencyKey(keyHash, id).catch(() => undefined);

@@ -24,26 +24,29 @@ export interface ReadJsonOptions {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function checkContentType(header: string | undefined): void {
+/** The media type of the request (one of `accepted`), or a 415. */
+function checkContentType(header: string | undefined, accepted: readonly string[]): string {
+  const wanted = accepted.join(' or ');
   if (header === undefined || header === '') {
-    throw new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'send the job as Content-Type: application/json');
+    throw new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `send the job as Content-Type: ${wanted}`);
   }
   let parsed: ReturnType<typeof parseContentType>;
   try {
     parsed = parseContentType(header);
   } catch {
-    throw new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'unreadable Content-Type; send application/json');
+    throw new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, `unreadable Content-Type; send ${wanted}`);
   }
-  if (parsed.type !== 'application/json') {
+  if (!accepted.includes(parsed.type)) {
     throw new AppError(
       ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-      `Content-Type ${parsed.type} is not accepted; send application/json`,
+      `Content-Type ${parsed.type} is not accepted; send ${wanted}`,
     );
   }
   const charset = parsed.parameters.charset?.toLowerCase();
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
     throw new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'only UTF-8 JSON is accepted');
   }
+  return parsed.type;
 }
 
 /** Depth of the deepest array/object, counted without recursion so no input can blow the stack. */
@@ -77,8 +80,19 @@ function rawBodyError(error: unknown, limitBytes: number): AppError {
   });
 }
 
-export async function readJsonBody(req: IncomingMessage, options: ReadJsonOptions): Promise<JsonBody> {
-  checkContentType(req.headers['content-type']);
+export interface TextBody {
+  text: string;
+  bytes: number;
+  /** The media type it came as. */
+  type: string;
+}
+
+/** Reads a UTF-8 body of one of the accepted media types, within the size and time limits. */
+export async function readTextBody(
+  req: IncomingMessage,
+  options: Omit<ReadJsonOptions, 'maxDepth'> & { accepted: readonly string[] },
+): Promise<TextBody> {
+  const type = checkContentType(req.headers['content-type'], options.accepted);
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
   if (encoding !== 'identity') {
     throw new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'compressed bodies are not accepted');
@@ -123,6 +137,11 @@ export async function readJsonBody(req: IncomingMessage, options: ReadJsonOption
   } catch (error: unknown) {
     throw new AppError(ErrorCode.INVALID_UTF8, 'the request body is not valid UTF-8', { cause: error });
   }
+  return { text, bytes: buffer.length, type };
+}
+
+/** Parses one job payload: JSON, an object or array, no deeper than `maxDepth`. */
+export function parsePayload(text: string, maxDepth: number): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -132,8 +151,13 @@ export async function readJsonBody(req: IncomingMessage, options: ReadJsonOption
   if (value === null || typeof value !== 'object') {
     throw new AppError(ErrorCode.INVALID_JOB, 'a job payload must be a JSON object or array');
   }
-  if (jsonDepthExceeds(value, options.maxDepth)) {
-    throw new AppError(ErrorCode.JSON_TOO_DEEP, `a job payload may nest at most ${options.maxDepth} levels`);
+  if (jsonDepthExceeds(value, maxDepth)) {
+    throw new AppError(ErrorCode.JSON_TOO_DEEP, `a job payload may nest at most ${maxDepth} levels`);
   }
-  return { text, bytes: buffer.length, value };
+  return value;
+}
+
+export async function readJsonBody(req: IncomingMessage, options: ReadJsonOptions): Promise<JsonBody> {
+  const { text, bytes } = await readTextBody(req, { ...options, accepted: ['application/json'] });
+  return { text, bytes, value: parsePayload(text, options.maxDepth) };
 }

@@ -123,6 +123,9 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     security: config.security,
     bodyTimeoutMs: config.security.bodyTimeoutMs,
     trustProxy: config.security.trustProxy,
+    allowedTypes: config.jobTypes,
+    batchMaxItems: config.batchMaxItems,
+    batchMaxBytes: config.batchMaxBytes,
     maxJobSize: () => maxJobSize,
   });
   const server = createServer({ maxHeaderSize: 16_384 }, app.callback());

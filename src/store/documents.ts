@@ -19,6 +19,8 @@ export interface JobDocument {
   /** Size of the payload in bytes. */
   bytes: number;
   options: JobOptions;
+  /** Handler parameters chosen for this job, if any. */
+  params?: Record<string, string | number>;
   createdAt: Date;
 }
 

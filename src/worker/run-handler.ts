@@ -68,6 +68,7 @@ export async function runHandler(options: RunHandlerOptions): Promise<HandlerRun
         type: envelope.type,
         attempt: options.attempt,
         rawPayload: envelope.payload,
+        params: envelope.params ?? {},
         log,
         signal: controller.signal,
       }),

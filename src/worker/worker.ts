@@ -8,12 +8,20 @@ import type { WorkerConfig } from '../config.js';
 import { errorMessage } from '../errors.js';
 import type { HandlerRegistry } from '../handlers/index.js';
 import type { Logger } from '../log.js';
-import { type Consumer, createConsumer } from '../queue/index.js';
+import {
+  type Consumer,
+  createConsumer,
+  createQueueClient,
+  isQueueError,
+  QueueErrorCode,
+} from '../queue/index.js';
 import { createStore, type Store } from '../store/index.js';
 import { runJob } from './run-job.js';
 
 export interface RunningWorker {
   readonly name: string;
+  /** With exitWhenDrained: resolves once the worker's types have stayed empty for the idle time. */
+  readonly drained: Promise<void>;
   /**
    * Stops reserving, lets jobs in hand finish for up to `graceMs` (default: the configured
    * shutdown grace), releases the rest, closes. Idempotent.
@@ -67,6 +75,8 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
   };
 
   const idleWakers = new Set<() => void>();
+  let busy = 0;
+  let lastBusyAt = Date.now();
   const inReserve = new Set<number>();
 
   async function runSlot(slot: number, consumer: Consumer): Promise<void> {
@@ -98,6 +108,8 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         inReserve.delete(slot);
       }
       if (!job) continue;
+      busy += 1;
+      lastBusyAt = Date.now();
       await runJob(job, {
         consumer,
         store,
@@ -111,6 +123,8 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         signal: abort.signal,
         noteStore,
       });
+      busy -= 1;
+      lastBusyAt = Date.now();
     }
   }
 
@@ -128,6 +142,45 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       log.error({ slot, err: error }, 'worker slot ended unexpectedly');
     }),
   );
+  const drained = config.exitWhenDrained ? watchForDrain() : new Promise<void>(() => undefined);
+
+  /** Batch mode: polls the tubes while idle; resolves once all stayed empty for the idle time. */
+  function watchForDrain(): Promise<void> {
+    const queue = createQueueClient({
+      host: config.beanstalk.host,
+      port: config.beanstalk.port,
+      connectTimeoutMs: config.beanstalk.timeoutMs,
+      commandTimeoutMs: config.beanstalk.timeoutMs,
+      inspectors: 1,
+    });
+    const isEmpty = async () => {
+      for (const tube of tubes) {
+        try {
+          const stats = await queue.statsTube(tube);
+          if (stats.currentJobsReady + stats.currentJobsDelayed + stats.currentJobsReserved > 0) return false;
+        } catch (error: unknown) {
+          if (!isQueueError(error, QueueErrorCode.NOT_FOUND)) return false;
+        }
+      }
+      return true;
+    };
+    return new Promise<void>((resolve) => {
+      const timer = setInterval(
+        () => {
+          if (stopping || busy > 0 || Date.now() - lastBusyAt < config.drainIdleMs) return;
+          void isEmpty().then((empty) => {
+            if (!empty || busy > 0 || stopping) return;
+            clearInterval(timer);
+            log.info({ idleMs: config.drainIdleMs }, 'queue drained');
+            void queue.close().finally(resolve);
+          });
+        },
+        Math.max(100, Math.min(500, config.drainIdleMs / 2)),
+      );
+      timer.unref();
+    });
+  }
+
   log.info(
     {
       types,
@@ -141,6 +194,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
   let stopped: Promise<void> | undefined;
   return {
     name: config.workerName,
+    drained,
     stop(graceMs = config.shutdownGraceMs) {
       stopped ??= (async () => {
         stopping = true;

@@ -95,9 +95,11 @@ describe('graceful shutdown (processes)', function () {
   it('when the manager gets SIGTERM mid-request, then it answers that request and exits 0', async () => {
     const { manager, port } = await startManager();
     const body = '{"slow":"upload"}';
-    let connected: () => void = () => undefined;
-    const isConnected = new Promise<void>((r) => {
-      connected = r;
+    // Expect: 100-continue makes Node answer "100 Continue" once the request reached the app,
+    // so the test knows the request is in flight before it sends SIGTERM.
+    let inFlight: () => void = () => undefined;
+    const isInFlight = new Promise<void>((r) => {
+      inFlight = r;
     });
     const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = httpRequest(
@@ -106,7 +108,11 @@ describe('graceful shutdown (processes)', function () {
           port,
           method: 'POST',
           path: '/jobs',
-          headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+          headers: {
+            'Content-Type': 'application/json',
+            'Content-Length': Buffer.byteLength(body),
+            Expect: '100-continue',
+          },
         },
         (res) => {
           let text = '';
@@ -117,14 +123,16 @@ describe('graceful shutdown (processes)', function () {
         },
       );
       req.on('error', reject);
-      req.on('socket', (socket) => socket.once('connect', connected));
-      req.write(body.slice(0, 5));
-      // The rest goes out once the manager has been told to stop.
-      void waitFor('the manager to start stopping', () =>
-        manager.records().some((r) => r.msg === 'manager stopping'),
-      ).then(() => req.end(body.slice(5)));
+      req.on('continue', () => {
+        inFlight();
+        // The body goes out once the manager has been told to stop.
+        void waitFor('the manager to start stopping', () =>
+          manager.records().some((r) => r.msg === 'manager stopping'),
+        ).then(() => req.end(body));
+      });
+      req.flushHeaders();
     });
-    await isConnected;
+    await isInFlight;
     manager.child.kill('SIGTERM');
     const res = await answer;
     assert.equal(res.status, 202, res.text);

@@ -1,0 +1,17 @@
+// An example handler module: load it with
+//   distributed-workers worker --handlers examples/handlers.mjs --types wordcount,reverse
+// Each export is a job type; a handler gets the parsed payload and a context
+// { jobId, type, attempt, rawPayload, params, log, signal } and returns an object to store.
+
+/** Counts the words in payload.text. */
+export async function wordcount(payload, context) {
+  const text = typeof payload?.text === 'string' ? payload.text : '';
+  context.log.debug({ chars: text.length }, 'counting words');
+  return { words: text.split(/\s+/).filter(Boolean).length };
+}
+
+/** Reverses payload.text; honours the abort signal like a long handler should. */
+export async function reverse(payload, context) {
+  if (context.signal.aborted) throw context.signal.reason;
+  return { reversed: [...String(payload?.text ?? '')].reverse().join('') };
+}

@@ -1,0 +1,102 @@
+/**
+ * Job options on POST, from query parameters or `X-Job-*` headers (the same name in either;
+ * both given and different is an error): `type`, `priority`, `delay`, `ttr`, `attempts`, and
+ * handler parameters — `algorithm` for hash, `mean_ms` and `fail_rate` for simulate.
+ */
+import { AppError, ErrorCode } from '../errors.js';
+import { DEFAULT_JOB_TYPE, HASH_ALGORITHMS, JOB_TYPE } from '../handlers/index.js';
+import type { JobParams } from '../jobs/envelope.js';
+import type { JobOptions } from '../store/index.js';
+
+export interface RequestedJob {
+  type: string;
+  options: JobOptions;
+  params: JobParams;
+}
+
+/** Where option values come from: a query parameter or a header, by option name. */
+export type OptionSource = (name: string) => string | undefined;
+
+export const OPTION_NAMES = [
+  'type',
+  'priority',
+  'delay',
+  'ttr',
+  'attempts',
+  'algorithm',
+  'mean_ms',
+  'fail_rate',
+] as const;
+
+const UINT32_MAX = 2 ** 32 - 1;
+
+function invalid(message: string): AppError {
+  return new AppError(ErrorCode.INVALID_OPTION, message);
+}
+
+function integer(name: string, text: string, min: number, max: number): number {
+  if (!/^\d{1,10}$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw invalid(`${name} must be an integer from ${min} to ${max}`);
+  }
+  return Number(text);
+}
+
+/** Reads one option from the query (`?name=`) or the header (`X-Job-Name`). */
+export function optionSource(
+  query: Readonly<Record<string, string | string[] | undefined>>,
+  header: (name: string) => string,
+): OptionSource {
+  return (name) => {
+    const fromQuery = query[name];
+    if (Array.isArray(fromQuery)) throw invalid(`${name} is given more than once`);
+    const headerName = `X-Job-${name.replace(/_/g, '-')}`;
+    const fromHeader = header(headerName);
+    if (fromQuery !== undefined && fromHeader !== '' && fromQuery !== fromHeader) {
+      throw invalid(`${name} is given as a query parameter and as ${headerName} with different values`);
+    }
+    return fromQuery ?? (fromHeader === '' ? undefined : fromHeader);
+  };
+}
+
+export function parseJobOptions(
+  source: OptionSource,
+  defaults: JobOptions,
+  allowedTypes: readonly string[],
+): RequestedJob {
+  const type = source('type') ?? DEFAULT_JOB_TYPE;
+  if (!JOB_TYPE.test(type))
+    throw invalid('type must be lower-case letters, digits, _ and -, starting with a letter, at most 63');
+  if (allowedTypes.length > 0 && !allowedTypes.includes(type)) {
+    throw invalid(`unknown type ${type}; this manager accepts ${allowedTypes.join(', ')}`);
+  }
+  const read = (name: string, min: number, max: number, fallback: number) => {
+    const text = source(name);
+    return text === undefined ? fallback : integer(name, text, min, max);
+  };
+  const options: JobOptions = {
+    priority: read('priority', 0, UINT32_MAX, defaults.priority),
+    delay: read('delay', 0, 31_536_000, defaults.delay),
+    ttr: read('ttr', 1, 86_400, defaults.ttr),
+    maxAttempts: read('attempts', 1, 100, defaults.maxAttempts),
+  };
+  const params: Record<string, string | number> = {};
+  const algorithm = source('algorithm');
+  if (algorithm !== undefined) {
+    if (type !== 'hash') throw invalid('algorithm applies to type hash only');
+    if (!(HASH_ALGORITHMS as readonly string[]).includes(algorithm))
+      throw invalid(`algorithm must be one of ${HASH_ALGORITHMS.join(', ')}`);
+    params.algorithm = algorithm;
+  }
+  const meanMs = source('mean_ms');
+  const failRate = source('fail_rate');
+  if ((meanMs !== undefined || failRate !== undefined) && type !== 'simulate') {
+    throw invalid('mean_ms and fail_rate apply to type simulate only');
+  }
+  if (meanMs !== undefined) params.mean_ms = integer('mean_ms', meanMs, 0, 3_600_000);
+  if (failRate !== undefined) {
+    if (!/^(0(\.\d{1,6})?|1(\.0{1,6})?)$/.test(failRate))
+      throw invalid('fail_rate must be a number from 0 to 1');
+    params.fail_rate = Number(failRate);
+  }
+  return { type, options, params };
+}

@@ -1,0 +1,118 @@
+/** Spawned workers: a user's handler module, chosen types, and batch mode (exit when drained). */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { freePort, waitForPort } from '../../src/local/servers.js';
+import {
+  backends,
+  dropDatabase,
+  isolation,
+  projectRoot,
+  spawnCli,
+  stopAllSpawned,
+  waitFor,
+  withMongo,
+} from '../support/harness.js';
+
+describe('worker modes (processes)', function () {
+  this.timeout(120_000);
+  let env: Record<string, string>;
+  let dbName: string;
+  let base: string;
+
+  beforeEach(async () => {
+    const servers = backends();
+    const iso = isolation('modes');
+    dbName = iso.dbName;
+    env = {
+      BEANSTALK_HOST: servers.beanstalk.host,
+      BEANSTALK_PORT: String(servers.beanstalk.port),
+      MONGO_URL: servers.mongoUrl,
+      MONGO_DB: dbName,
+      QUEUE_TUBE_PREFIX: iso.tubePrefix,
+    };
+    const port = await freePort();
+    const manager = spawnCli(['manager'], {
+      ...env,
+      MANAGER_LISTEN_PORT: String(port),
+      MANAGER_LISTEN_HOST: '127.0.0.1',
+    });
+    await waitForPort(port, 15_000, manager.child);
+    base = `http://127.0.0.1:${port}`;
+  });
+  afterEach(async () => {
+    await stopAllSpawned();
+    await dropDatabase(dbName);
+  });
+
+  const post = async (query: string, body: string) => {
+    const res = await fetch(`${base}/jobs${query}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body,
+    });
+    assert.equal(res.status, 202, await res.clone().text());
+    return ((await res.json()) as { id: string }).id;
+  };
+  const get = async (id: string) =>
+    (await (await fetch(`${base}/jobs/${id}`)).json()) as Record<string, unknown>;
+
+  it('when a worker loads the example handler module, then it serves those types and only the types it was given', async () => {
+    const worker = spawnCli(
+      ['worker', '--handlers', join(projectRoot, 'examples', 'handlers.mjs'), '--types', 'wordcount,reverse'],
+      env,
+    );
+    const words = await post('?type=wordcount', '{"text":"to be or not to be"}');
+    const reversed = await post('?type=reverse', '{"text":"abc"}');
+    const hash = await post('', '{"not":"served"}');
+    await waitFor(
+      'both user jobs to complete',
+      async () => (await get(words)).state === 'completed' && (await get(reversed)).state === 'completed',
+    );
+    assert.deepEqual((await get(words)).result, { words: 6 });
+    assert.deepEqual((await get(reversed)).result, { reversed: 'cba' });
+    assert.equal((await get(hash)).state, 'queued', 'hash is not among its types: the job waits');
+    assert.ok(
+      worker
+        .records()
+        .some((r) => r.msg === 'worker started' && JSON.stringify(r.types) === '["wordcount","reverse"]'),
+    );
+  });
+
+  it('when a handler module is broken or a type is unknown, then the worker says why and exits 1', async () => {
+    const missing = spawnCli(['worker', '--types', 'nosuchtype'], env);
+    assert.equal((await missing.exited).code, 1);
+    assert.match(missing.lines.join('\n'), /no handler for type\(s\) nosuchtype/);
+    const broken = spawnCli(['worker', '--handlers', join(projectRoot, 'package.json')], env);
+    assert.equal((await broken.exited).code, 1);
+  });
+
+  it('when three batch-mode workers drain 500 jobs, then all complete and every worker exits 0', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 500; i += 1) ids.push(await post('', JSON.stringify({ i })));
+    const workers = [1, 2, 3].map((n) =>
+      spawnCli(
+        [
+          'worker',
+          '--exit-when-drained',
+          '--drain-idle-ms',
+          '1500',
+          '--name',
+          `batch${n}`,
+          '--concurrency',
+          '4',
+        ],
+        env,
+      ),
+    );
+    const exits = await Promise.all(workers.map((w) => w.exited));
+    assert.deepEqual(
+      exits.map((e) => e.code),
+      [0, 0, 0],
+    );
+    const results = await withMongo(dbName, (db) =>
+      db.collection('results').countDocuments({ outcome: 'completed' }),
+    );
+    assert.equal(results, 500);
+    assert.ok(workers.every((w) => w.records().some((r) => r.msg === 'queue drained')));
+  });
+});

@@ -1,0 +1,221 @@
+/** Job options, the built-in handlers and batches, on real servers with in-process workers. */
+import assert from 'node:assert/strict';
+import { cpus, totalmem } from 'node:os';
+import { pino } from 'pino';
+import request from 'supertest';
+import { loadWorkerConfig } from '../../src/config.js';
+import { builtinHandlers, hashPayload } from '../../src/handlers/index.js';
+import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
+import { type AppFixture, appFixture } from '../support/app-fixture.js';
+import { backends, tubeCounts, waitFor, withMongo } from '../support/harness.js';
+
+describe('job API on real servers', function () {
+  this.timeout(120_000);
+  let f: AppFixture;
+  let port: number;
+  const workers: RunningWorker[] = [];
+
+  const startWorkers = async (extra: Record<string, string> = {}) => {
+    const config = loadWorkerConfig({
+      BEANSTALK_HOST: backends().beanstalk.host,
+      BEANSTALK_PORT: String(backends().beanstalk.port),
+      MONGO_URL: backends().mongoUrl,
+      MONGO_DB: f.dbName,
+      QUEUE_TUBE_PREFIX: f.tubePrefix,
+      WORKER_CONCURRENCY: '4',
+      WORKER_RETRY_BASE_MS: '0',
+      ...extra,
+    });
+    const worker = await startWorker(config, {
+      handlers: builtinHandlers({ workerName: config.workerName, simulate: config.simulate }),
+      log: pino({ level: 'silent' }),
+    });
+    workers.push(worker);
+    return worker;
+  };
+  const post = (query = '', body = '{"a":1}') =>
+    request(f.app.callback()).post(`/jobs${query}`).set('Content-Type', 'application/json').send(body);
+  const view = async (id: string) => (await request(f.app.callback()).get(`/jobs/${id}`)).body;
+  const finished = (id: string) => async () => {
+    const v = await view(id);
+    return ['completed', 'failed', 'cancelled'].includes(v.state) ? v : undefined;
+  };
+
+  before(() => {
+    port = backends().beanstalk.port;
+  });
+  beforeEach(async () => {
+    f = await appFixture({ label: 'api' });
+  });
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop(2000)));
+    await f.close();
+  });
+
+  it('when options come as query parameters or X-Job-* headers, then beanstalkd holds the job with them', async () => {
+    const byQuery = await post('?priority=5&delay=3&ttr=30&attempts=2');
+    assert.equal(byQuery.status, 202);
+    assert.equal(byQuery.body.state, 'delayed');
+    const q = await view(byQuery.body.id);
+    assert.equal(q.state, 'delayed');
+    assert.deepEqual([q.queue.priority, q.queue.delay, q.queue.ttr, q.maxAttempts], [5, 3, 30, 2]);
+    const byHeader = await request(f.app.callback())
+      .post('/jobs')
+      .set('Content-Type', 'application/json')
+      .set('X-Job-Priority', '7')
+      .set('X-Job-Ttr', '45')
+      .send('{}');
+    const h = await view(byHeader.body.id);
+    assert.deepEqual([h.queue.priority, h.queue.ttr, h.state], [7, 45, 'queued']);
+  });
+
+  it('when an option is out of range, malformed or contradictory, then 400 INVALID_OPTION and nothing is stored', async () => {
+    const bad = [
+      '?priority=-1',
+      '?priority=abc',
+      '?priority=1.5',
+      '?priority=4294967296',
+      '?delay=99999999999',
+      '?ttr=0',
+      '?ttr=86401',
+      '?attempts=0',
+      '?attempts=101',
+      '?type=Bad%20Type',
+      '?type=simulate&algorithm=sha1',
+      '?algorithm=crc32',
+      '?type=simulate&fail_rate=2',
+      '?fail_rate=0.5',
+      '?priority=1&priority=2',
+    ];
+    for (const query of bad) {
+      const res = await post(query);
+      assert.equal(res.status, 400, query);
+      assert.equal(res.body.error.code, 'INVALID_OPTION', query);
+    }
+    const both = await request(f.app.callback())
+      .post('/jobs?ttr=5')
+      .set('Content-Type', 'application/json')
+      .set('X-Job-Ttr', '6')
+      .send('{}');
+    assert.equal(both.status, 400);
+    assert.equal(await withMongo(f.dbName, (db) => db.collection('jobs').countDocuments()), 0);
+    assert.equal((await tubeCounts(port, f.tube)).total, 0);
+  });
+
+  it('when a job is delayed, then it does not run early; when priorities differ, then the more urgent runs first', async () => {
+    const delayed = await post('?delay=2');
+    const low = await post('?priority=1000', '{"low":1}');
+    const high = await post('?priority=1', '{"high":1}');
+    await startWorkers({ WORKER_CONCURRENCY: '1' });
+    const [d, l, h] = await Promise.all(
+      [delayed, low, high].map((res) => waitFor('outcome', finished(res.body.id), 20_000)),
+    );
+    assert.ok(
+      Date.parse(d.startedAt) - Date.parse(d.createdAt) >= 1900,
+      `ran ${Date.parse(d.startedAt) - Date.parse(d.createdAt)} ms after creation`,
+    );
+    assert.ok(Date.parse(h.startedAt) <= Date.parse(l.startedAt), 'the urgent job started first');
+  });
+
+  it('when hash is asked for sha1 or sha256, then that digest of the exact bytes is stored', async () => {
+    await startWorkers();
+    const body = '{"example": "data"}';
+    const sha = await post('?algorithm=sha256', body);
+    const done = await waitFor('outcome', finished(sha.body.id));
+    assert.deepEqual(done.result, { algorithm: 'sha256', hash: hashPayload(body, 'sha256') });
+    const sha1 = await post('?algorithm=sha1', body);
+    assert.equal((await waitFor('outcome', finished(sha1.body.id))).result.hash, hashPayload(body, 'sha1'));
+  });
+
+  it('when simulate runs at a 30 % failure rate, then about 30 % of the outcomes are failures', async () => {
+    await startWorkers({ WORKER_CONCURRENCY: '8' });
+    const ids: string[] = [];
+    for (let i = 0; i < 100; i += 1)
+      ids.push((await post('?type=simulate&fail_rate=0.3&mean_ms=5&attempts=1', `{"i":${i}}`)).body.id);
+    await waitFor(
+      '100 outcomes',
+      async () => (await withMongo(f.dbName, (db) => db.collection('results').countDocuments())) === 100,
+      60_000,
+      200,
+    );
+    const results = await withMongo(f.dbName, (db) => db.collection('results').find({}).toArray());
+    const failed = results.filter((r) => r.outcome === 'failed').length;
+    // Binomial(100, 0.3): 15..45 holds with probability above 0.999.
+    assert.ok(failed >= 15 && failed <= 45, `${failed} failed`);
+    assert.ok(
+      results.filter((r) => r.outcome === 'completed').every((r) => typeof r.result?.workedMs === 'number'),
+    );
+  });
+
+  it('when metrics runs, then it returns real numbers from this host', async () => {
+    await startWorkers({ WORKER_NAME: 'probe' });
+    const res = await post('?type=metrics', '{}');
+    const done = await waitFor('outcome', finished(res.body.id));
+    assert.equal(done.state, 'completed');
+    assert.equal(done.result.cpus, cpus().length);
+    assert.equal(done.result.memory.totalBytes, totalmem());
+    assert.equal(done.result.worker, 'probe');
+    assert.ok(done.result.cpuPercent >= 0 && done.result.cpuPercent <= 100);
+    assert.ok(done.result.memory.processRssBytes > 0);
+  });
+
+  it('when a batch has an invalid item, then 400 INVALID_BATCH names it and nothing is recorded', async () => {
+    const res = await request(f.app.callback())
+      .post('/jobs/batch')
+      .set('Content-Type', 'application/json')
+      .send(
+        JSON.stringify([{ payload: { ok: 1 } }, { payload: 42 }, { payload: {}, priority: -1 }, { nope: 1 }]),
+      );
+    assert.equal(res.status, 400);
+    assert.equal(res.body.error.code, 'INVALID_BATCH');
+    assert.deepEqual(
+      res.body.items.map((i: { index: number; code: string }) => [i.index, i.code]),
+      [
+        [1, 'INVALID_JOB'],
+        [2, 'INVALID_OPTION'],
+        [3, 'INVALID_JOB'],
+      ],
+    );
+    assert.equal(await withMongo(f.dbName, (db) => db.collection('jobs').countDocuments()), 0);
+    assert.equal((await tubeCounts(port, f.tube)).total, 0);
+  });
+
+  it('when an NDJSON batch arrives, then each line is stored and hashed byte for byte, in order', async () => {
+    await startWorkers();
+    const lines = ['{"b": 2, "a": 1}', '[1,2,3]', '{"text":"é"}'];
+    const res = await request(f.app.callback())
+      .post('/jobs/batch?priority=9')
+      .set('Content-Type', 'application/x-ndjson')
+      .send(`${lines.join('\n')}\n`);
+    assert.equal(res.status, 202);
+    assert.equal(res.body.accepted, 3);
+    for (const [i, job] of res.body.jobs.entries()) {
+      const done = await waitFor('outcome', finished(job.id));
+      assert.equal(done.result.hash, hashPayload(lines[i]!));
+    }
+  });
+
+  it('when 10,000 jobs come in one batch, then all are recorded, queued and completed', async () => {
+    const items = Array.from({ length: 10_000 }, (_, i) => ({ payload: { i } }));
+    const started = Date.now();
+    const res = await request(f.app.callback())
+      .post('/jobs/batch')
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify(items));
+    assert.equal(res.status, 202, JSON.stringify(res.body).slice(0, 300));
+    assert.equal(res.body.accepted, 10_000);
+    assert.equal(new Set(res.body.jobs.map((j: { id: string }) => j.id)).size, 10_000);
+    const enqueueMs = Date.now() - started;
+    await startWorkers({ WORKER_CONCURRENCY: '16' });
+    await waitFor(
+      '10,000 outcomes',
+      async () => (await withMongo(f.dbName, (db) => db.collection('results').countDocuments())) === 10_000,
+      90_000,
+      500,
+    );
+    const sample = res.body.jobs[9_999];
+    const done = await view(sample.id);
+    assert.equal(done.result.hash, hashPayload(JSON.stringify({ i: 9_999 })));
+    assert.ok(enqueueMs < 60_000, `enqueued in ${enqueueMs} ms`);
+  });
+});
