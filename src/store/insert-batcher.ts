@@ -83,8 +83,13 @@ export class InsertBatcher<T extends Document & { _id: string }> {
       );
       for (const item of batch) item.resolve('inserted');
     } catch (error: unknown) {
-      if (error instanceof MongoBulkWriteError && error.writeErrors !== undefined) {
-        const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+      const writeErrors =
+        error instanceof MongoBulkWriteError && error.writeErrors !== undefined
+          ? [error.writeErrors].flat()
+          : [];
+      // A MongoBulkWriteError with no write errors failed as a whole (e.g. "Topology is
+      // closed"): nothing was inserted, so it must not fall through to "inserted" below.
+      if (writeErrors.length > 0) {
         const failedAt = new Map(writeErrors.map((e) => [e.index, e]));
         batch.forEach((item, index) => {
           const writeError = failedAt.get(index);

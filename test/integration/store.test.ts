@@ -60,6 +60,19 @@ describe('store adapter on a real MongoDB-wire server', function () {
     assert.ok(indexes.some((index) => index.name === 'createdAt'));
   });
 
+  it('when the first contact with MongoDB failed, then a retried insert is never reported as stored', async () => {
+    // Driver 7.x closes the client after a failed first connect; a retried insertMany then
+    // fails as a whole ("Topology is closed") with no per-document errors. That once counted
+    // as success, and a worker would have deleted a job whose outcome was never stored.
+    const down = createStore({ url: 'mongodb://127.0.0.1:1', dbName, timeoutMs: 300, insertRetryMs: 1500 });
+    try {
+      await assert.rejects(down.findJob(newJobId()));
+      await assert.rejects(down.saveResult(result(newJobId())));
+    } finally {
+      await down.close();
+    }
+  });
+
   it('when MongoDB cannot be reached, then inserts and reads fail with StoreUnavailableError within the bound', async () => {
     const down = createStore({ url: 'mongodb://127.0.0.1:1', dbName, timeoutMs: 500, insertRetryMs: 500 });
     try {
