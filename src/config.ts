@@ -12,6 +12,8 @@ export interface Setting {
   default: string;
   description: string;
   roles: ReadonlyArray<'manager' | 'worker'>;
+  /** A switch: the flag takes no value (`--pretty`); the variable is `true` or `false`. */
+  boolean?: true;
 }
 
 const BOTH = ['manager', 'worker'] as const;
@@ -69,6 +71,14 @@ export const SETTINGS: readonly Setting[] = [
   },
   { env: 'LOG_LEVEL', flag: 'log-level', default: 'info', description: LOG_LEVELS.join(', '), roles: BOTH },
   {
+    env: 'LOG_PRETTY',
+    flag: 'pretty',
+    default: 'false',
+    description: 'readable, coloured log lines for a terminal (pino-pretty) instead of JSON: true or false',
+    roles: BOTH,
+    boolean: true,
+  },
+  {
     env: 'MANAGER_LISTEN_HOST',
     flag: 'host',
     default: '0.0.0.0',
@@ -94,6 +104,14 @@ export const SETTINGS: readonly Setting[] = [
     flag: 'job-ttr',
     default: '60',
     description: 'seconds a worker may hold a job before beanstalkd hands it to another',
+    roles: ['manager'],
+  },
+  {
+    env: 'WORKER_GONE_AFTER_MS',
+    flag: 'worker-gone-after-ms',
+    default: '15000',
+    description:
+      'GET /workers and /metrics leave out a worker whose last heartbeat is older than this, in ms',
     roles: ['manager'],
   },
   {
@@ -132,6 +150,20 @@ export const SETTINGS: readonly Setting[] = [
     description: 'name of this worker in results and logs (default host:pid)',
     roles: ['worker'],
   },
+  {
+    env: 'WORKER_HEARTBEAT_MS',
+    flag: 'heartbeat-ms',
+    default: '5000',
+    description: 'how often a worker writes its heartbeat and counts to MongoDB (workers collection), in ms',
+    roles: ['worker'],
+  },
+  {
+    env: 'WORKER_METRICS_PORT',
+    flag: 'metrics-port',
+    default: '0',
+    description: "port of the worker's own Prometheus /metrics (0: off)",
+    roles: ['worker'],
+  },
 ];
 
 export class ConfigError extends Error {
@@ -148,6 +180,7 @@ export interface CommonConfig {
   mongo: { url: string; dbName: string; timeoutMs: number };
   tubePrefix: string;
   logLevel: LogLevel;
+  logPretty: boolean;
 }
 
 export interface ManagerConfig extends CommonConfig {
@@ -155,6 +188,7 @@ export interface ManagerConfig extends CommonConfig {
   listenPort: number;
   maxJsonDepth: number;
   jobTtrSeconds: number;
+  workerGoneAfterMs: number;
 }
 
 export interface WorkerConfig extends CommonConfig {
@@ -163,6 +197,9 @@ export interface WorkerConfig extends CommonConfig {
   workDelayMs: { min: number; max: number };
   storeRetryMs: number;
   workerName: string;
+  heartbeatMs: number;
+  /** 0: no metrics server. */
+  metricsPort: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -185,6 +222,14 @@ class Reader {
       return min;
     }
     return value;
+  }
+
+  bool(name: string): boolean {
+    const text = this.raw(name).toLowerCase();
+    if (text === 'true' || text === '1') return true;
+    if (text === 'false' || text === '0') return false;
+    this.problems.push(`${name} must be true or false (got ${JSON.stringify(text)})`);
+    return false;
   }
 
   host(name: string): string {
@@ -232,6 +277,7 @@ function readCommon(r: Reader): CommonConfig {
     mongo: { url, dbName, timeoutMs: r.int('MONGO_TIMEOUT_MS', 100, 60_000) },
     tubePrefix,
     logLevel: logLevel as LogLevel,
+    logPretty: r.bool('LOG_PRETTY'),
   };
 }
 
@@ -256,6 +302,7 @@ export function loadManagerConfig(env: Env): Readonly<ManagerConfig> {
     listenPort: r.int('MANAGER_LISTEN_PORT', 0, 65535),
     maxJsonDepth: r.int('MAX_JSON_DEPTH', 1, 1000),
     jobTtrSeconds: r.int('JOB_TTR_SECONDS', 1, 86_400),
+    workerGoneAfterMs: r.int('WORKER_GONE_AFTER_MS', 100, 86_400_000),
   });
 }
 
@@ -286,5 +333,7 @@ export function loadWorkerConfig(env: Env): Readonly<WorkerConfig> {
     workDelayMs,
     storeRetryMs: r.int('WORKER_STORE_RETRY_MS', 0, 600_000),
     workerName: name,
+    heartbeatMs: r.int('WORKER_HEARTBEAT_MS', 100, 600_000),
+    metricsPort: r.int('WORKER_METRICS_PORT', 0, 65535),
   });
 }

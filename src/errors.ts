@@ -9,6 +9,7 @@ export const ErrorCode = Object.freeze({
   JSON_TOO_DEEP: 'JSON_TOO_DEEP',
   INVALID_JOB: 'INVALID_JOB',
   INVALID_ID: 'INVALID_ID',
+  INVALID_REQUEST: 'INVALID_REQUEST',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   NOT_FOUND: 'NOT_FOUND',
@@ -26,6 +27,7 @@ const STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   JSON_TOO_DEEP: 400,
   INVALID_JOB: 400,
   INVALID_ID: 400,
+  INVALID_REQUEST: 400,
   UNSUPPORTED_MEDIA_TYPE: 415,
   PAYLOAD_TOO_LARGE: 413,
   NOT_FOUND: 404,
@@ -52,6 +54,11 @@ export class AppError extends Error {
     this.status = STATUS[code];
     this.headers = options.headers ?? {};
   }
+}
+
+/** The HTTP status an error code maps to (the OpenAPI document lists them by this). */
+export function statusOf(code: ErrorCode): number {
+  return STATUS[code];
 }
 
 export function isAppError(error: unknown): error is AppError {

@@ -8,8 +8,14 @@ import type { Logger } from '../log.js';
 import type { QueueClient } from '../queue/index.js';
 import type { JobOptions, Store } from '../store/index.js';
 import { errorBoundary } from './error-boundary.js';
-import { createJobService } from './job-service.js';
+import { createJobService, toServiceError } from './job-service.js';
+import { createManagerMetrics } from './metrics.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { lookupOutcomes } from './outcomes.js';
 import { readJsonBody } from './read-json-body.js';
+import { mountRoutes, ROUTES } from './routes.js';
+import { createStatsService } from './stats-service.js';
+import { listLiveWorkers } from './workers-view.js';
 
 export interface AppDeps {
   queue: QueueClient;
@@ -20,6 +26,10 @@ export interface AppDeps {
   defaultOptions: JobOptions;
   /** beanstalkd's max-job-size as last read from the server. */
   maxJobSize: () => number;
+  /** GET /workers and /metrics leave out workers not heard from for this long (default 15 s). */
+  workerGoneAfterMs?: number;
+  /** Node's process metrics in /metrics (the real manager); off by default for tests. */
+  processMetrics?: boolean;
 }
 
 /** Largest JSON envelope around a payload of zero bytes (id, type and keys). */
@@ -27,6 +37,11 @@ const ENVELOPE_OVERHEAD = 128;
 
 export function createApp(deps: AppDeps): Koa {
   const jobs = createJobService(deps);
+  const workerGoneAfterMs = deps.workerGoneAfterMs ?? 15_000;
+  const observed = { ...deps, workerGoneAfterMs };
+  const metrics = createManagerMetrics({ ...observed, processMetrics: deps.processMetrics ?? false });
+  const stats = createStatsService(observed);
+  const openapi = buildOpenApiDocument(ROUTES);
   const app = new Koa();
   app.proxy = false;
   const router = new Router();
@@ -37,6 +52,7 @@ export function createApp(deps: AppDeps): Koa {
       maxDepth: deps.maxJsonDepth,
     });
     const accepted = await jobs.accept(DEFAULT_JOB_TYPE, body);
+    metrics.accepted(accepted.type);
     ctx.status = 202;
     ctx.set('Location', `/jobs/${accepted.id}`);
     ctx.body = accepted;
@@ -56,10 +72,10 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = view;
   };
 
-  router.get('/healthz', (ctx) => {
+  const healthz = (ctx: Koa.Context) => {
     ctx.body = { status: 'ok' };
-  });
-  router.get('/readyz', async (ctx) => {
+  };
+  const readyz = async (ctx: Koa.Context) => {
     const [mongodb, beanstalkd] = await Promise.all([
       deps.store.ping().then(
         () => 'ok',
@@ -73,12 +89,42 @@ export function createApp(deps: AppDeps): Koa {
     const ready = mongodb === 'ok' && beanstalkd === 'ok';
     ctx.status = ready ? 200 : 503;
     ctx.body = { status: ready ? 'ready' : 'unavailable', beanstalkd, mongodb };
-  });
-  router.post('/', postJob);
-  router.post('/jobs', postJob);
-  router.get('/jobs/:id', getJob);
-  router.get('/:id', getJob);
+  };
 
+  // Every route comes from the table in routes.ts, which /openapi.json documents.
+  mountRoutes(router, ROUTES, {
+    healthz,
+    readyz,
+    postJob,
+    getJob,
+    metrics: async (ctx) => {
+      ctx.set('Content-Type', metrics.registry.contentType);
+      ctx.body = await metrics.registry.metrics();
+    },
+    openapi: (ctx) => {
+      ctx.body = openapi;
+    },
+    listWorkers: async (ctx) => {
+      let workers: Awaited<ReturnType<typeof listLiveWorkers>>;
+      try {
+        workers = await listLiveWorkers(deps.store, workerGoneAfterMs);
+      } catch (error: unknown) {
+        throw toServiceError(error);
+      }
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { workers, goneAfterMs: workerGoneAfterMs };
+    },
+    stats: async (ctx) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = await stats.stats();
+    },
+    lookupOutcomes: async (ctx) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = await lookupOutcomes(ctx.req, deps.store);
+    },
+  });
+
+  app.use(metrics.httpMiddleware());
   app.use(errorBoundary(deps.log));
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -95,6 +95,8 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     maxJsonDepth: config.maxJsonDepth,
     defaultOptions: { priority: 1024, delay: 0, ttr: config.jobTtrSeconds },
     maxJobSize: () => maxJobSize,
+    workerGoneAfterMs: config.workerGoneAfterMs,
+    processMetrics: true,
   });
   const server = createServer(app.callback());
   server.headersTimeout = 10_000;

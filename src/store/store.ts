@@ -6,6 +6,7 @@ import { type Collection, type Db, MongoClient } from 'mongodb';
 import type { JobDocument, QueueRefDocument, ResultDocument } from './documents.js';
 import { isStoreUnavailable, isTransientStoreError, StoreUnavailableError } from './errors.js';
 import { InsertBatcher, type InsertOutcome } from './insert-batcher.js';
+import { type ObserveStore, observeMethods } from './observe.js';
 
 export interface StoreOptions {
   url: string;
@@ -18,7 +19,7 @@ export interface StoreOptions {
   onRetry?: (error: unknown) => void;
 }
 
-export interface Store {
+export interface Store extends ObserveStore {
   /** Records an accepted job. */
   insertJob(doc: JobDocument): Promise<void>;
   /** Records where a job was put. */
@@ -103,5 +104,6 @@ export function createStore(options: StoreOptions): Store {
     async close() {
       await client.close();
     },
+    ...observeMethods(db, guard, options.timeoutMs),
   };
 }

@@ -10,6 +10,7 @@ import type { HandlerRegistry } from '../handlers/index.js';
 import type { Logger } from '../log.js';
 import { type Consumer, createConsumer } from '../queue/index.js';
 import { createStore, type Store } from '../store/index.js';
+import { startObserver } from './observer.js';
 import { runJob } from './run-job.js';
 
 export interface RunningWorker {
@@ -44,6 +45,8 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
     });
   const types = [...deps.handlers.keys()];
   const tubes = types.map((type) => `${config.tubePrefix}${type}`);
+  // Heartbeats, counts and /metrics; the slots store outcomes through `observer.store`.
+  const observer = await startObserver(config, { store, types, log });
   const abort = new AbortController();
   let stopping = false;
   let queueDown = false;
@@ -91,7 +94,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       if (!job) continue;
       await runJob(job, {
         consumer,
-        store,
+        store: observer.store,
         handlers: deps.handlers,
         log: slotLog,
         workerName,
@@ -143,6 +146,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         abort.abort();
         await Promise.all(consumers.map((consumer) => consumer.close()));
         await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+        await observer.stop();
         if (ownStore) await store.close();
         log.info('worker stopped');
       })();
