@@ -70,10 +70,10 @@ export function startHeartbeat(options: HeartbeatOptions): Heartbeat {
         failing = true;
       },
     );
-    inFlight = write.finally(() => {
+    const tracked: Promise<void> = write.finally(() => {
       if (inFlight === tracked) inFlight = undefined;
     });
-    const tracked = inFlight;
+    inFlight = tracked;
     return tracked;
   };
 
