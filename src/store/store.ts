@@ -7,6 +7,7 @@ import type { JobDocument, QueueRefDocument, ResultDocument } from './documents.
 import { isStoreUnavailable, isTransientStoreError, StoreUnavailableError } from './errors.js';
 import { InsertBatcher, type InsertOutcome } from './insert-batcher.js';
 import { type ObserveStore, observeMethods } from './observe.js';
+import { keepConnecting } from './reconnect.js';
 
 export interface StoreOptions {
   url: string;
@@ -58,6 +59,7 @@ export function createStore(options: StoreOptions): Store {
     // Inserts are retried by the batcher; reads by the client.
     retryWrites: false,
   });
+  const stopConnecting = keepConnecting(client);
   const db: Db = client.db(options.dbName);
   const jobs: Collection<JobDocument> = db.collection('jobs');
   const refs: Collection<QueueRefDocument> = db.collection('queue_refs');
@@ -102,6 +104,7 @@ export function createStore(options: StoreOptions): Store {
       await guard('ping', () => db.command({ ping: 1 }));
     },
     async close() {
+      stopConnecting();
       await client.close();
     },
     ...observeMethods(db, guard, options.timeoutMs),
