@@ -3,8 +3,35 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ErrorCode, statusOf } from '../errors.js';
+import { HealthSchema, ReadySchema, StatsSchema, WorkersSchema } from './observe-schemas.js';
 import type { RouteSpec } from './routes.js';
-import { ErrorSchema, type JsonSchema, NAMED_SCHEMAS } from './schemas.js';
+import {
+  AcceptedJobSchema,
+  ErrorSchema,
+  JobIdSchema,
+  JobPayloadSchema,
+  JobStateSchema,
+  JobViewSchema,
+  type JsonSchema,
+  OutcomesRequestSchema,
+  OutcomesSchema,
+} from './schemas.js';
+
+/** Names under which the document lists these schemas (components.schemas). */
+const NAMED_SCHEMAS: ReadonlyArray<[string, JsonSchema]> = [
+  ['JobId', JobIdSchema],
+  ['JobPayload', JobPayloadSchema],
+  ['JobState', JobStateSchema],
+  ['AcceptedJob', AcceptedJobSchema],
+  ['JobView', JobViewSchema],
+  ['Error', ErrorSchema],
+  ['Health', HealthSchema],
+  ['Ready', ReadySchema],
+  ['Workers', WorkersSchema],
+  ['Stats', StatsSchema],
+  ['OutcomesRequest', OutcomesRequestSchema],
+  ['Outcomes', OutcomesSchema],
+];
 
 const DESCRIPTIONS: Readonly<Record<number, string>> = {
   400: 'bad request',

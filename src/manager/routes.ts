@@ -8,19 +8,21 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ErrorCode } from '../errors.js';
 import {
-  AcceptedJobSchema,
   HealthSchema,
+  MetricsSchema,
+  OpenApiSchema,
+  ReadySchema,
+  StatsSchema,
+  WorkersSchema,
+} from './observe-schemas.js';
+import {
+  AcceptedJobSchema,
   JobIdSchema,
   JobPayloadSchema,
   JobViewSchema,
   type JsonSchema,
-  MetricsSchema,
-  OpenApiSchema,
   OutcomesRequestSchema,
   OutcomesSchema,
-  ReadySchema,
-  StatsSchema,
-  WorkersSchema,
 } from './schemas.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
