@@ -9,6 +9,8 @@ import { hideBin } from 'yargs/helpers';
 import { ConfigError, loadManagerConfig, loadWorkerConfig, SETTINGS } from './src/config.js';
 import { runDemo } from './src/demo.js';
 import { builtinHandlers, loadHandlers, selectTypes } from './src/handlers/index.js';
+import { LoadError, runLoad } from './src/load/run-load.js';
+import { formatSummary, succeeded } from './src/load/summary.js';
 import { createLogger } from './src/log.js';
 import { startManager } from './src/manager/start-manager.js';
 import { startWorker } from './src/worker/worker.js';
@@ -20,7 +22,8 @@ function withSettings(role: Role) {
     let out = y;
     for (const setting of SETTINGS.filter((s) => s.roles.includes(role))) {
       out = out.option(setting.flag, {
-        type: setting.default === 'true' || setting.default === 'false' ? 'boolean' : 'string',
+        type:
+          setting.boolean || setting.default === 'true' || setting.default === 'false' ? 'boolean' : 'string',
         describe: `${setting.description} [env ${setting.env}]${setting.default ? ` [default: ${setting.default}]` : ''}`,
       });
     }
@@ -84,7 +87,7 @@ async function main(): Promise<void> {
         } catch (error: unknown) {
           failConfig(error);
         }
-        const log = createLogger(config.logLevel, { role: 'manager' });
+        const log = createLogger(config.logLevel, { role: 'manager' }, { pretty: config.logPretty });
         const manager = await startManager(config, log);
         onSignals(() => manager.stop());
       },
@@ -108,7 +111,7 @@ async function main(): Promise<void> {
           process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
           process.exit(1);
         }
-        const log = createLogger(config.logLevel, { role: 'worker' });
+        const log = createLogger(config.logLevel, { role: 'worker' }, { pretty: config.logPretty });
         const worker = await startWorker(config, { handlers, log });
         onSignals(() => worker.stop());
         void worker.drained.then(async () => {
@@ -137,6 +140,67 @@ async function main(): Promise<void> {
           jobs: argv.jobs,
           exitWhenDone: argv.exitWhenDone,
         });
+      },
+    )
+    .command(
+      'load',
+      'post many jobs to a manager, wait until every one completes, print counts and latency percentiles',
+      (y) =>
+        y
+          .option('url', { type: 'string', default: 'http://127.0.0.1:8080', describe: 'the manager' })
+          .option('count', { type: 'number', default: 1000, describe: 'jobs to post' })
+          .option('concurrency', { type: 'number', default: 16, describe: 'requests in flight at once' })
+          .option('rate', { type: 'number', default: 0, describe: 'jobs per second (0: as fast as taken)' })
+          .option('mode', {
+            choices: ['single', 'batch'] as const,
+            default: 'single' as const,
+            describe: 'one job per POST /jobs, or batches to POST /jobs/batch (needs that endpoint)',
+          })
+          .option('batch-size', { type: 'number', default: 100, describe: 'jobs per request in batch mode' })
+          .option('wait', {
+            type: 'number',
+            default: 600,
+            describe: 'seconds to wait for outcomes after posting',
+          })
+          .option('progress', {
+            type: 'boolean',
+            default: true,
+            describe: 'progress bar on stderr (terminals only)',
+          })
+          .option('json', {
+            type: 'boolean',
+            default: false,
+            describe: 'print the summary as one JSON object',
+          })
+          .check((argv) => {
+            for (const name of ['count', 'concurrency', 'batch-size'] as const) {
+              const value = argv[name];
+              if (!Number.isInteger(value) || value < 1)
+                throw new Error(`--${name} must be a whole number from 1`);
+            }
+            if (!(argv.rate >= 0) || !(argv.wait > 0))
+              throw new Error('--rate must be 0 or more, --wait more than 0');
+            return true;
+          }),
+      async (argv) => {
+        try {
+          const summary = await runLoad({
+            url: argv.url,
+            count: argv.count,
+            concurrency: argv.concurrency,
+            rate: argv.rate,
+            mode: argv.mode,
+            batchSize: argv.batchSize,
+            waitTimeoutMs: argv.wait * 1000,
+            progress: argv.progress,
+          });
+          process.stdout.write(`${argv.json ? JSON.stringify(summary) : formatSummary(summary)}\n`);
+          process.exitCode = succeeded(summary) ? 0 : 1;
+        } catch (error: unknown) {
+          if (!(error instanceof LoadError)) throw error;
+          process.stderr.write(`load: ${error.message}\n`);
+          process.exitCode = 2;
+        }
       },
     )
     .demandCommand(1, 'name a command: manager, worker or demo')

@@ -13,6 +13,8 @@ export interface Setting {
   default: string;
   description: string;
   roles: ReadonlyArray<'manager' | 'worker'>;
+  /** A switch: the flag takes no value (`--pretty`); the variable is `true` or `false`. */
+  boolean?: true;
 }
 
 const BOTH = ['manager', 'worker'] as const;
@@ -70,6 +72,14 @@ export const SETTINGS: readonly Setting[] = [
   },
   { env: 'LOG_LEVEL', flag: 'log-level', default: 'info', description: LOG_LEVELS.join(', '), roles: BOTH },
   {
+    env: 'LOG_PRETTY',
+    flag: 'pretty',
+    default: 'false',
+    description: 'readable, coloured log lines for a terminal (pino-pretty) instead of JSON: true or false',
+    roles: BOTH,
+    boolean: true,
+  },
+  {
     env: 'MANAGER_LISTEN_HOST',
     flag: 'host',
     default: '0.0.0.0',
@@ -95,6 +105,14 @@ export const SETTINGS: readonly Setting[] = [
     flag: 'job-ttr',
     default: '60',
     description: 'seconds a worker may hold a job before beanstalkd hands it to another',
+    roles: ['manager'],
+  },
+  {
+    env: 'WORKER_GONE_AFTER_MS',
+    flag: 'worker-gone-after-ms',
+    default: '15000',
+    description:
+      'GET /workers and /metrics leave out a worker whose last heartbeat is older than this, in ms',
     roles: ['manager'],
   },
   {
@@ -319,6 +337,20 @@ export const SETTINGS: readonly Setting[] = [
     description: 'on SIGTERM, how long jobs in hand may finish before they are released',
     roles: ['worker'],
   },
+  {
+    env: 'WORKER_HEARTBEAT_MS',
+    flag: 'heartbeat-ms',
+    default: '5000',
+    description: 'how often a worker writes its heartbeat and counts to MongoDB (workers collection), in ms',
+    roles: ['worker'],
+  },
+  {
+    env: 'WORKER_METRICS_PORT',
+    flag: 'metrics-port',
+    default: '0',
+    description: "port of the worker's own Prometheus /metrics (0: off)",
+    roles: ['worker'],
+  },
 ];
 
 export class ConfigError extends Error {
@@ -335,6 +367,7 @@ export interface CommonConfig {
   mongo: { url: string; dbName: string; timeoutMs: number };
   tubePrefix: string;
   logLevel: LogLevel;
+  logPretty: boolean;
 }
 
 export interface ManagerConfig extends CommonConfig {
@@ -359,6 +392,7 @@ export interface ManagerConfig extends CommonConfig {
     bodyTimeoutMs: number;
     trustProxy: boolean;
   };
+  workerGoneAfterMs: number;
 }
 
 export interface WorkerConfig extends CommonConfig {
@@ -376,6 +410,9 @@ export interface WorkerConfig extends CommonConfig {
   simulate: { meanMs: number; failRate: number };
   exitWhenDrained: boolean;
   drainIdleMs: number;
+  heartbeatMs: number;
+  /** 0: no metrics server. */
+  metricsPort: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -476,6 +513,7 @@ function readCommon(r: Reader): CommonConfig {
     mongo: { url, dbName, timeoutMs: r.int('MONGO_TIMEOUT_MS', 100, 60_000) },
     tubePrefix,
     logLevel: logLevel as LogLevel,
+    logPretty: r.bool('LOG_PRETTY'),
   };
 }
 
@@ -566,6 +604,7 @@ export function loadManagerConfig(
     batchMaxItems: r.int('BATCH_MAX_ITEMS', 1, 1_000_000),
     batchMaxBytes: r.int('BATCH_MAX_BYTES', 1024, 1_073_741_824),
     security,
+    workerGoneAfterMs: r.int('WORKER_GONE_AFTER_MS', 100, 86_400_000),
   });
 }
 
@@ -608,5 +647,7 @@ export function loadWorkerConfig(env: Env): Readonly<WorkerConfig> {
     },
     exitWhenDrained: r.bool('WORKER_EXIT_WHEN_DRAINED'),
     drainIdleMs: r.int('WORKER_DRAIN_IDLE_MS', 0, 86_400_000),
+    heartbeatMs: r.int('WORKER_HEARTBEAT_MS', 100, 600_000),
+    metricsPort: r.int('WORKER_METRICS_PORT', 0, 65535),
   });
 }

@@ -13,6 +13,7 @@ export const ErrorCode = Object.freeze({
   INVALID_OPTION: 'INVALID_OPTION',
   INVALID_BATCH: 'INVALID_BATCH',
   INVALID_IDEMPOTENCY_KEY: 'INVALID_IDEMPOTENCY_KEY',
+  INVALID_REQUEST: 'INVALID_REQUEST',
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   UNAUTHORIZED: 'UNAUTHORIZED',
@@ -40,6 +41,7 @@ const STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   INVALID_OPTION: 400,
   INVALID_BATCH: 400,
   INVALID_IDEMPOTENCY_KEY: 400,
+  INVALID_REQUEST: 400,
   UNSUPPORTED_MEDIA_TYPE: 415,
   PAYLOAD_TOO_LARGE: 413,
   UNAUTHORIZED: 401,
@@ -72,6 +74,11 @@ export class AppError extends Error {
     this.status = STATUS[code];
     this.headers = options.headers ?? {};
   }
+}
+
+/** The HTTP status an error code maps to (the OpenAPI document lists them by this). */
+export function statusOf(code: ErrorCode): number {
+  return STATUS[code];
 }
 
 export function isAppError(error: unknown): error is AppError {

@@ -1,13 +1,23 @@
 /** Structured logs: one JSON line per event on stdout, with scope fields. Never payloads or secrets. */
 import { pino } from 'pino';
+import pinoPretty from 'pino-pretty';
 
 export type Logger = pino.Logger;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export function createLogger(level: LogLevel, base: Record<string, unknown> = {}): Logger {
-  return pino({
+export interface LoggerOptions {
+  /** Readable lines for a terminal (pino-pretty, coloured on a TTY) instead of JSON. */
+  pretty?: boolean;
+}
+
+export function createLogger(
+  level: LogLevel,
+  base: Record<string, unknown> = {},
+  options: LoggerOptions = {},
+): Logger {
+  const settings: pino.LoggerOptions = {
     level,
     base: { pid: process.pid, ...base },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -15,7 +25,13 @@ export function createLogger(level: LogLevel, base: Record<string, unknown> = {}
       paths: ['authorization', 'headers.authorization', 'payload', '*.payload'],
       censor: '[redacted]',
     },
-  });
+  };
+  if (!options.pretty) return pino(settings);
+  // Redaction happens before this stream sees a record: pretty lines hide the same fields.
+  return pino(
+    settings,
+    pinoPretty({ colorize: Boolean(process.stdout.isTTY), translateTime: 'SYS:HH:MM:ss.l', sync: true }),
+  );
 }
 
 /** A logger that drops everything, for tests and library use. */

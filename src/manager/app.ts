@@ -10,8 +10,12 @@ import { batchRoute } from './batch.js';
 import { errorBoundary } from './error-boundary.js';
 import { createJobActions } from './job-actions.js';
 import { optionSource, parseJobOptions } from './job-options.js';
-import { createJobService } from './job-service.js';
+import { createJobService, toServiceError } from './job-service.js';
+import { createManagerMetrics } from './metrics.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { lookupOutcomes } from './outcomes.js';
 import { readJsonBody } from './read-json-body.js';
+import { mountRoutes, ROUTES } from './routes.js';
 import {
   authenticate,
   corsPolicy,
@@ -20,6 +24,8 @@ import {
   type SecurityOptions,
   securityHeaders,
 } from './security.js';
+import { createStatsService } from './stats-service.js';
+import { listLiveWorkers } from './workers-view.js';
 
 export interface AppDeps {
   queue: QueueClient;
@@ -41,6 +47,10 @@ export interface AppDeps {
   allowedTypes?: readonly string[];
   batchMaxItems?: number;
   batchMaxBytes?: number;
+  /** GET /workers and /metrics leave out workers not heard from for this long (default 15 s). */
+  workerGoneAfterMs?: number;
+  /** Node's process metrics in /metrics (the real manager); off by default for tests. */
+  processMetrics?: boolean;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -59,11 +69,12 @@ function idempotencyKeyOf(ctx: Koa.Context): string | undefined {
 
 function jobIdOf(ctx: Koa.Context): string {
   const id = parseJobId(ctx.params.id);
-  if (id === null)
+  if (id === null) {
     throw new AppError(
       ErrorCode.INVALID_ID,
       'a job id is a UUIDv7 such as 0193b5a0-7c1e-7d3a-9f1e-2b4c6d8e0a1b',
     );
+  }
   return id;
 }
 
@@ -73,6 +84,11 @@ const ENVELOPE_OVERHEAD = 128;
 export function createApp(deps: AppDeps): Koa {
   const jobs = createJobService(deps);
   const actions = createJobActions(deps);
+  const workerGoneAfterMs = deps.workerGoneAfterMs ?? 15_000;
+  const observed = { ...deps, workerGoneAfterMs };
+  const metrics = createManagerMetrics({ ...observed, processMetrics: deps.processMetrics ?? false });
+  const stats = createStatsService(observed);
+  const openapi = buildOpenApiDocument(ROUTES);
   const app = new Koa();
   app.proxy = deps.trustProxy ?? false;
   const security = deps.security ?? NO_SECURITY;
@@ -91,6 +107,7 @@ export function createApp(deps: AppDeps): Koa {
       deps.allowedTypes ?? [],
     );
     const { replayed, ...accepted } = await jobs.accept(requested, body, key);
+    if (!replayed) metrics.accepted(accepted.type);
     ctx.status = replayed ? 200 : 202;
     if (replayed) ctx.set('Idempotent-Replayed', 'true');
     ctx.set('Location', `/jobs/${accepted.id}`);
@@ -105,10 +122,21 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = view;
   };
 
-  router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
+  const postBatch = batchRoute({
+    jobs,
+    defaultOptions: deps.defaultOptions,
+    allowedTypes: deps.allowedTypes ?? [],
+    maxJsonDepth: deps.maxJsonDepth,
+    maxItems: deps.batchMaxItems ?? 10_000,
+    maxBytes: deps.batchMaxBytes ?? 32 * 1024 * 1024,
+    bodyTimeoutMs: deps.bodyTimeoutMs ?? 10_000,
+    onAccepted: (type) => metrics.accepted(type),
   });
-  router.get('/readyz', async (ctx) => {
+
+  const healthz = (ctx: Koa.Context) => {
+    ctx.body = { status: 'ok' };
+  };
+  const readyz = async (ctx: Koa.Context) => {
     const [mongodb, beanstalkd] = await Promise.all([
       deps.store.ping().then(
         () => 'ok',
@@ -122,31 +150,50 @@ export function createApp(deps: AppDeps): Koa {
     const ready = mongodb === 'ok' && beanstalkd === 'ok';
     ctx.status = ready ? 200 : 503;
     ctx.body = { status: ready ? 'ready' : 'unavailable', beanstalkd, mongodb };
-  });
-  router.post('/', postJob);
-  router.post('/jobs', postJob);
-  router.post(
-    '/jobs/batch',
-    batchRoute({
-      jobs,
-      defaultOptions: deps.defaultOptions,
-      allowedTypes: deps.allowedTypes ?? [],
-      maxJsonDepth: deps.maxJsonDepth,
-      maxItems: deps.batchMaxItems ?? 10_000,
-      maxBytes: deps.batchMaxBytes ?? 32 * 1024 * 1024,
-      bodyTimeoutMs: deps.bodyTimeoutMs ?? 10_000,
-    }),
-  );
-  router.get('/jobs/:id', getJob);
-  router.delete('/jobs/:id', async (ctx) => {
-    ctx.body = await actions.cancel(jobIdOf(ctx));
-  });
-  router.post('/jobs/:id/retry', async (ctx) => {
-    ctx.status = 202;
-    ctx.body = await actions.retry(jobIdOf(ctx));
-  });
-  router.get('/:id', getJob);
+  };
 
+  // Every route comes from the table in routes.ts, which /openapi.json documents.
+  mountRoutes(router, ROUTES, {
+    healthz,
+    readyz,
+    postJob,
+    getJob,
+    postBatch,
+    cancelJob: async (ctx) => {
+      ctx.body = await actions.cancel(jobIdOf(ctx));
+    },
+    retryJob: async (ctx) => {
+      ctx.status = 202;
+      ctx.body = await actions.retry(jobIdOf(ctx));
+    },
+    metrics: async (ctx) => {
+      ctx.set('Content-Type', metrics.registry.contentType);
+      ctx.body = await metrics.registry.metrics();
+    },
+    openapi: (ctx) => {
+      ctx.body = openapi;
+    },
+    listWorkers: async (ctx) => {
+      let workers: Awaited<ReturnType<typeof listLiveWorkers>>;
+      try {
+        workers = await listLiveWorkers(deps.store, workerGoneAfterMs);
+      } catch (error: unknown) {
+        throw toServiceError(error);
+      }
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { workers, goneAfterMs: workerGoneAfterMs };
+    },
+    stats: async (ctx) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = await stats.stats();
+    },
+    lookupOutcomes: async (ctx) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = await lookupOutcomes(ctx.req, deps.store, deps.bodyTimeoutMs);
+    },
+  });
+
+  app.use(metrics.httpMiddleware());
   app.use(errorBoundary(deps.log));
   app.use(securityHeaders());
   const cors = corsPolicy(security.corsOrigins);

@@ -31,6 +31,8 @@ export interface BatchDeps {
   maxItems: number;
   maxBytes: number;
   bodyTimeoutMs: number;
+  /** Told about each newly accepted job (metrics). */
+  onAccepted?: (type: string) => void;
 }
 
 interface BatchItem {
@@ -178,6 +180,7 @@ export function batchRoute(deps: BatchDeps) {
       if (outcome.status === 'fulfilled') {
         accepted += 1;
         const { replayed, ...job } = outcome.value;
+        if (!replayed) deps.onAccepted?.(job.type);
         return { index, ...job, ...(replayed ? { replayed } : {}) };
       }
       const error = isAppError(outcome.reason)

@@ -127,6 +127,8 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     batchMaxItems: config.batchMaxItems,
     batchMaxBytes: config.batchMaxBytes,
     maxJobSize: () => maxJobSize,
+    workerGoneAfterMs: config.workerGoneAfterMs,
+    processMetrics: true,
   });
   const server = createServer({ maxHeaderSize: 16_384 }, app.callback());
   // Node answers malformed requests, oversized headers and header timeouts before Koa sees

@@ -1,5 +1,5 @@
 /** Classifies what the MongoDB driver throws: duplicate keys, transient failures, the rest. */
-import { MongoError, MongoNetworkError, MongoServerSelectionError } from 'mongodb';
+import { MongoBulkWriteError, MongoError, MongoNetworkError, MongoServerSelectionError } from 'mongodb';
 
 export const DUPLICATE_KEY = 11000;
 
@@ -29,6 +29,8 @@ export function isTransientStoreError(error: unknown): boolean {
   if (error instanceof MongoNetworkError || error instanceof MongoServerSelectionError) return true;
   if (!(error instanceof MongoError)) return false;
   if (isDatabaseLocked(error.code, error.message)) return true;
+  // insertMany's form of MongoTopologyClosedError (the client reconnects: see reconnect.ts).
+  if (error instanceof MongoBulkWriteError && error.message === 'Topology is closed') return true;
   if (error.hasErrorLabel('RetryableWriteError') || error.hasErrorLabel('TransientTransactionError'))
     return true;
   const name = error.name;

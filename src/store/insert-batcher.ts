@@ -84,11 +84,11 @@ export class InsertBatcher<T extends Document & { _id: string }> {
       for (const item of batch) item.resolve('inserted');
     } catch (error: unknown) {
       const writeErrors =
-        error instanceof MongoBulkWriteError
-          ? Array.isArray(error.writeErrors)
-            ? error.writeErrors
-            : [error.writeErrors]
+        error instanceof MongoBulkWriteError && error.writeErrors !== undefined
+          ? [error.writeErrors].flat()
           : [];
+      // A MongoBulkWriteError with no write errors failed as a whole (e.g. "Topology is
+      // closed"): nothing was inserted, so it must not fall through to "inserted" below.
       if (writeErrors.length > 0) {
         const failedAt = new Map(writeErrors.map((e) => [e.index, e]));
         batch.forEach((item, index) => {

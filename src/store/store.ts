@@ -15,6 +15,8 @@ import type {
 import { guard } from './guard.js';
 import { InsertBatcher, type InsertOutcome } from './insert-batcher.js';
 import { maintenanceQueries } from './maintenance.js';
+import { observeMethods } from './observe.js';
+import { keepConnecting } from './reconnect.js';
 import { sideCollections } from './side-collections.js';
 
 export interface StoreOptions {
@@ -88,6 +90,7 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     async ping(): Promise<void> {
       await guard('ping', () => db.command({ ping: 1 }));
     },
+    ...observeMethods(db, guard, options.timeoutMs),
     close,
   };
 }
@@ -104,5 +107,9 @@ export function createStore(options: StoreOptions): Store {
     // Inserts are retried by the batcher; reads by the client.
     retryWrites: false,
   });
-  return createCoreStore(client.db(options.dbName), options, () => client.close());
+  const stopConnecting = keepConnecting(client);
+  return createCoreStore(client.db(options.dbName), options, async () => {
+    stopConnecting();
+    await client.close();
+  });
 }

@@ -16,6 +16,7 @@ import {
   QueueErrorCode,
 } from '../queue/index.js';
 import { createStore, type Store } from '../store/index.js';
+import { startObserver } from './observer.js';
 import { runJob } from './run-job.js';
 
 export interface RunningWorker {
@@ -53,6 +54,8 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
     });
   const types = [...deps.handlers.keys()];
   const tubes = types.map((type) => `${config.tubePrefix}${type}`);
+  // Heartbeats, counts and /metrics; the slots store outcomes through `observer.store`.
+  const observer = await startObserver(config, { store, types, log });
   const abort = new AbortController();
   let stopping = false;
   let queueDown = false;
@@ -112,7 +115,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       lastBusyAt = Date.now();
       await runJob(job, {
         consumer,
-        store,
+        store: observer.store,
         handlers: deps.handlers,
         log: slotLog,
         workerName,
@@ -213,6 +216,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
           await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
         }
         await Promise.all(consumers.map((consumer) => consumer.close()));
+        await observer.stop();
         if (ownStore) await store.close();
         log.info({ graceful: settled }, 'worker stopped');
       })();

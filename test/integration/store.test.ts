@@ -1,8 +1,9 @@
 /** The store adapter against the real MongoDB-wire server. */
 import assert from 'node:assert/strict';
 import { newJobId } from '../../src/jobs/job-id.js';
+import { freePort, startMongoServer } from '../../src/local/servers.js';
 import { createStore, isStoreUnavailable, type ResultDocument, type Store } from '../../src/store/index.js';
-import { backends, dropDatabase, isolation, withMongo } from '../support/harness.js';
+import { backends, dropDatabase, isolation, waitFor, withMongo } from '../support/harness.js';
 
 function result(id: string, worker = 'w:1:0'): ResultDocument {
   const now = new Date();
@@ -58,6 +59,46 @@ describe('store adapter on a real MongoDB-wire server', function () {
     await store.ensureIndexes();
     const indexes = await withMongo(dbName, (db) => db.collection('jobs').indexes());
     assert.ok(indexes.some((index) => index.name === 'createdAt'));
+  });
+
+  it('when the first contact with MongoDB failed, then a retried insert is never reported as stored', async () => {
+    // Driver 7.x closes the client after a failed first connect; a retried insertMany then
+    // fails as a whole ("Topology is closed") with no per-document errors. That once counted
+    // as success, and a worker would have deleted a job whose outcome was never stored.
+    const down = createStore({ url: 'mongodb://127.0.0.1:1', dbName, timeoutMs: 300, insertRetryMs: 1500 });
+    try {
+      await assert.rejects(down.findJob(newJobId()));
+      await assert.rejects(down.saveResult(result(newJobId())));
+    } finally {
+      await down.close();
+    }
+  });
+
+  it('when MongoDB starts only after the store first tried it, then the store connects again and works', async () => {
+    // Without reconnect.ts the driver's client stays closed ("Topology is closed") for good.
+    const port = await freePort();
+    const late = createStore({
+      url: `mongodb://127.0.0.1:${port}`,
+      dbName,
+      timeoutMs: 500,
+      insertRetryMs: 500,
+    });
+    const server = await (async () => {
+      await assert.rejects(late.ping(), (error: unknown) => isStoreUnavailable(error));
+      return startMongoServer({ port });
+    })();
+    try {
+      await waitFor('the store to reach the server that came up late', async () => {
+        await late.ping();
+        return true;
+      });
+      const id = newJobId();
+      assert.equal(await late.saveResult(result(id)), 'inserted');
+      assert.equal((await late.findResult(id))?._id, id);
+    } finally {
+      await late.close();
+      await server.stop();
+    }
   });
 
   it('when MongoDB cannot be reached, then inserts and reads fail with StoreUnavailableError within the bound', async () => {

@@ -1,0 +1,292 @@
+/**
+ * The route table: every HTTP route the manager serves, once. createApp registers the Koa
+ * routes from it and /openapi.json is generated from it, so the two cannot drift; a test
+ * checks that the router holds nothing else. Order matters: Koa tries routes in this order
+ * and the first handler answers, so fixed paths come before `/{id}`.
+ */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { ErrorCode } from '../errors.js';
+import {
+  HealthSchema,
+  MetricsSchema,
+  OpenApiSchema,
+  ReadySchema,
+  StatsSchema,
+  WorkersSchema,
+} from './observe-schemas.js';
+import {
+  AcceptedJobSchema,
+  BatchRequestSchema,
+  BatchResultSchema,
+  JobIdSchema,
+  JobPayloadSchema,
+  JobStateChangeSchema,
+  JobViewSchema,
+  type JsonSchema,
+  OutcomesRequestSchema,
+  OutcomesSchema,
+} from './schemas.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** The handlers createApp must provide: one per name, checked by the compiler. */
+export type HandlerName =
+  | 'healthz'
+  | 'readyz'
+  | 'metrics'
+  | 'openapi'
+  | 'listWorkers'
+  | 'stats'
+  | 'postJob'
+  | 'lookupOutcomes'
+  | 'getJob'
+  | 'postBatch'
+  | 'cancelJob'
+  | 'retryJob';
+
+export interface RouteResponse {
+  description: string;
+  /** `application/json` unless said otherwise. */
+  contentType?: string;
+  schema: JsonSchema;
+  headers?: Readonly<Record<string, { description: string; schema: JsonSchema }>>;
+}
+
+export interface RouteSpec {
+  method: HttpMethod;
+  /** OpenAPI form (`/jobs/{id}`); the Koa form (`/jobs/:id`) is derived from it. */
+  path: string;
+  operationId: string;
+  handler: HandlerName;
+  tag: 'jobs' | 'observe';
+  summary: string;
+  description?: string;
+  pathParams?: Readonly<Record<string, JsonSchema>>;
+  requestBody?: { description: string; schema: JsonSchema; example: unknown };
+  /** Successful (and, for /readyz, expected 503) answers by status. */
+  responses: Readonly<Record<number, RouteResponse>>;
+  /** Error codes this route may answer with (the body is the Error schema). */
+  errors: readonly ErrorCode[];
+}
+
+const BODY_ERRORS = [
+  ErrorCode.INVALID_JSON,
+  ErrorCode.INVALID_UTF8,
+  ErrorCode.JSON_TOO_DEEP,
+  ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+  ErrorCode.PAYLOAD_TOO_LARGE,
+] as const;
+const BACKENDS = [ErrorCode.QUEUE_UNAVAILABLE, ErrorCode.STORE_UNAVAILABLE] as const;
+
+const JOB_OPTION_ERRORS = [
+  ErrorCode.INVALID_OPTION,
+  ErrorCode.INVALID_IDEMPOTENCY_KEY,
+  ErrorCode.REQUEST_TIMEOUT,
+] as const;
+
+const postJob = (path: string, operationId: string, summary: string): RouteSpec => ({
+  method: 'POST',
+  path,
+  operationId,
+  handler: 'postJob',
+  tag: 'jobs',
+  summary,
+  description:
+    'Records the job in MongoDB, then queues it in beanstalkd; answers 202 only when both have it. Options (type, priority, delay, ttr, attempts, algorithm, mean_ms, fail_rate) come as query parameters or X-Job-* headers; an Idempotency-Key header makes a retry return the first job (200, Idempotent-Replayed: true).',
+  requestBody: { description: 'the job', schema: JobPayloadSchema, example: { example: 'data' } },
+  responses: {
+    200: {
+      description: 'an Idempotency-Key seen before: the job it created first, as it is now',
+      schema: AcceptedJobSchema,
+      headers: { 'Idempotent-Replayed': { description: 'true', schema: { type: 'string' } } },
+    },
+    202: {
+      description: 'accepted: recorded and queued',
+      schema: AcceptedJobSchema,
+      headers: { Location: { description: '/jobs/{id} of the new job', schema: { type: 'string' } } },
+    },
+  },
+  errors: [...BODY_ERRORS, ErrorCode.INVALID_JOB, ...JOB_OPTION_ERRORS, ...BACKENDS],
+});
+
+const getJob = (path: string, operationId: string, summary: string): RouteSpec => ({
+  method: 'GET',
+  path,
+  operationId,
+  handler: 'getJob',
+  tag: 'jobs',
+  summary,
+  description:
+    "The job's state: its outcome once it has one (from MongoDB), else beanstalkd's live view while it waits or runs.",
+  pathParams: { id: JobIdSchema },
+  responses: { 200: { description: 'the job', schema: JobViewSchema } },
+  errors: [ErrorCode.INVALID_ID, ErrorCode.NOT_FOUND, ...BACKENDS],
+});
+
+export const ROUTES: readonly RouteSpec[] = [
+  {
+    method: 'GET',
+    path: '/healthz',
+    operationId: 'healthz',
+    handler: 'healthz',
+    tag: 'observe',
+    summary: 'Liveness: 200 while the process runs',
+    responses: { 200: { description: 'alive', schema: HealthSchema } },
+    errors: [],
+  },
+  {
+    method: 'GET',
+    path: '/readyz',
+    operationId: 'readyz',
+    handler: 'readyz',
+    tag: 'observe',
+    summary: 'Readiness: beanstalkd and MongoDB both answer',
+    responses: {
+      200: { description: 'both backends answer', schema: ReadySchema },
+      503: { description: 'a backend does not answer; the body says which', schema: ReadySchema },
+    },
+    errors: [],
+  },
+  {
+    method: 'GET',
+    path: '/metrics',
+    operationId: 'metrics',
+    handler: 'metrics',
+    tag: 'observe',
+    summary: 'Prometheus metrics (jobs by type, queue depth, workers, HTTP durations)',
+    responses: {
+      200: {
+        description: 'the metrics',
+        contentType: 'text/plain; version=0.0.4',
+        schema: MetricsSchema,
+      },
+    },
+    errors: [],
+  },
+  {
+    method: 'GET',
+    path: '/openapi.json',
+    operationId: 'openapi',
+    handler: 'openapi',
+    tag: 'observe',
+    summary: 'This document (OpenAPI 3.1)',
+    responses: { 200: { description: 'the OpenAPI document', schema: OpenApiSchema } },
+    errors: [],
+  },
+  {
+    method: 'GET',
+    path: '/workers',
+    operationId: 'listWorkers',
+    handler: 'listWorkers',
+    tag: 'observe',
+    summary: 'Live workers from their heartbeats, with their counts',
+    description:
+      'Workers whose last heartbeat (WORKER_HEARTBEAT_MS) is within WORKER_GONE_AFTER_MS and that have not stopped. Counts are since each worker process started, as of its last heartbeat.',
+    responses: { 200: { description: 'the live workers', schema: WorkersSchema } },
+    errors: [ErrorCode.STORE_UNAVAILABLE],
+  },
+  {
+    method: 'GET',
+    path: '/stats',
+    operationId: 'stats',
+    handler: 'stats',
+    tag: 'observe',
+    summary: 'Counts per type and state, totals, and per-second throughput of the last minutes',
+    responses: { 200: { description: 'the counts', schema: StatsSchema } },
+    errors: [...BACKENDS],
+  },
+  postJob('/', 'postJobAtRoot', 'Enqueue one JSON job (the original path)'),
+  postJob('/jobs', 'postJob', 'Enqueue one JSON job'),
+  {
+    method: 'POST',
+    path: '/jobs/outcomes',
+    operationId: 'lookupOutcomes',
+    handler: 'lookupOutcomes',
+    tag: 'jobs',
+    summary: 'The outcomes of many jobs at once (one store query)',
+    description:
+      'For tools that follow many jobs (the `load` command): one query for up to 10,000 ids, instead of one GET each. Reads `results` only: ids without an outcome, unknown ones included, are listed as unfinished.',
+    requestBody: {
+      description: 'the ids to look up',
+      schema: OutcomesRequestSchema,
+      example: { ids: ['01a2088b-df96-7646-bd15-7540a8817d53'] },
+    },
+    responses: { 200: { description: 'outcomes found, and the ids without one', schema: OutcomesSchema } },
+    errors: [...BODY_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_ID, ErrorCode.STORE_UNAVAILABLE],
+  },
+  {
+    method: 'POST',
+    path: '/jobs/batch',
+    operationId: 'postBatch',
+    handler: 'postBatch',
+    tag: 'jobs',
+    summary: 'Enqueue many jobs: NDJSON (one payload per line) or a JSON array of items',
+    description:
+      'Every item is validated before anything is recorded (400 INVALID_BATCH lists the bad ones). 202 when all were accepted, 207 when some, 503 when none; each item says its id or its error, in order.',
+    requestBody: {
+      description: 'the jobs',
+      schema: BatchRequestSchema,
+      example: [{ payload: { example: 'data' } }],
+    },
+    responses: {
+      202: { description: 'all accepted', schema: BatchResultSchema },
+      207: { description: 'some accepted: see each item', schema: BatchResultSchema },
+      503: { description: 'none accepted: a backend failed', schema: BatchResultSchema },
+    },
+    errors: [...BODY_ERRORS, ErrorCode.INVALID_BATCH, ...JOB_OPTION_ERRORS],
+  },
+  {
+    method: 'POST',
+    path: '/jobs/{id}/retry',
+    operationId: 'retryJob',
+    handler: 'retryJob',
+    tag: 'jobs',
+    summary: 'Bring a failed job back with a full attempt budget',
+    pathParams: { id: JobIdSchema },
+    responses: { 202: { description: 'queued again', schema: JobStateChangeSchema } },
+    errors: [ErrorCode.INVALID_ID, ErrorCode.NOT_FOUND, ErrorCode.JOB_NOT_RETRYABLE, ...BACKENDS],
+  },
+  {
+    method: 'DELETE',
+    path: '/jobs/{id}',
+    operationId: 'cancelJob',
+    handler: 'cancelJob',
+    tag: 'jobs',
+    summary: 'Cancel a job that has not completed (queued, delayed, running or failed)',
+    pathParams: { id: JobIdSchema },
+    responses: { 200: { description: 'cancelled', schema: JobStateChangeSchema } },
+    errors: [ErrorCode.INVALID_ID, ErrorCode.NOT_FOUND, ErrorCode.JOB_NOT_CANCELLABLE, ...BACKENDS],
+  },
+  getJob('/jobs/{id}', 'getJob', 'A job: state, live queue fields, outcome'),
+  getJob('/{id}', 'getJobAtRoot', 'A job (the original path; a trailing slash is accepted)'),
+];
+
+/** `/jobs/{id}` → `/jobs/:id`. */
+export function koaPath(path: string): string {
+  return path.replace(/\{(\w+)\}/g, ':$1');
+}
+
+/**
+ * Registers every route of the table on the router, each with its handler; the route's
+ * pattern goes into ctx.state.route for the HTTP metrics (never the raw path: ids are not
+ * label values).
+ */
+export function mountRoutes(
+  router: Router,
+  routes: readonly RouteSpec[],
+  handlers: Readonly<Record<HandlerName, (ctx: Context) => unknown>>,
+): void {
+  for (const route of routes) {
+    const handler = handlers[route.handler];
+    router.register(
+      koaPath(route.path),
+      [route.method],
+      async (ctx) => {
+        ctx.state.route = route.path;
+        await handler(ctx);
+      },
+      { name: route.operationId },
+    );
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Everything a worker does to be observed, started and stopped as one: counts of the
+ * outcomes it stores (WorkerStats), its heartbeats, and its own /metrics server when
+ * WORKER_METRICS_PORT is set. The worker loop only sees `store`, which counts as it saves.
+ */
+import type { WorkerConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+import { type Heartbeat, startHeartbeat } from './heartbeat.js';
+import { createWorkerMetrics, type MetricsServer, startMetricsServer } from './metrics.js';
+import { observeOutcomes, WorkerStats } from './worker-stats.js';
+
+export interface WorkerObserver {
+  /** The worker's store, counting each outcome it newly stores. */
+  readonly store: Store;
+  readonly stats: WorkerStats;
+  readonly heartbeat: Heartbeat;
+  /** Last heartbeat (marked stopped), then the metrics server closes. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function startObserver(
+  config: Readonly<WorkerConfig>,
+  options: { store: Store; types: readonly string[]; log: Logger },
+): Promise<WorkerObserver> {
+  const served = config.metricsPort > 0;
+  const metrics = createWorkerMetrics({ processMetrics: served, types: options.types });
+  const server: MetricsServer | undefined = served
+    ? await startMetricsServer(metrics.registry, config.metricsPort, '0.0.0.0', options.log)
+    : undefined;
+  const stats = new WorkerStats();
+  const store = observeOutcomes(options.store, (doc) => {
+    stats.record(doc);
+    metrics.record(doc);
+  });
+  const heartbeat = startHeartbeat({
+    store: options.store,
+    log: options.log,
+    stats,
+    intervalMs: config.heartbeatMs,
+    name: config.workerName,
+    types: options.types,
+    concurrency: config.concurrency,
+  });
+  let stopped: Promise<void> | undefined;
+  return {
+    store,
+    stats,
+    heartbeat,
+    stop() {
+      stopped ??= (async () => {
+        await heartbeat.stop();
+        await server?.close();
+      })();
+      return stopped;
+    },
+  };
+}

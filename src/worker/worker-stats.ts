@@ -1,0 +1,106 @@
+/**
+ * What one worker process has done since it started: outcomes per type, durations, and
+ * per-second buckets of the last few minutes. Heartbeats carry a snapshot of it to MongoDB
+ * (GET /workers, GET /stats and the manager's /metrics read it there).
+ */
+import {
+  DURATION_BUCKETS_SECONDS,
+  Outcome,
+  type ResultDocument,
+  type Store,
+  type WorkerBucket,
+  type WorkerTypeCounts,
+} from '../store/index.js';
+
+/** How far back the per-second buckets reach, in seconds (GET /stats shows this window). */
+export const RECENT_WINDOW_SECONDS = 300;
+
+export type StoredOutcome = Pick<ResultDocument, 'type' | 'outcome' | 'durationMs' | 'finishedAt'>;
+
+/** Index into a `durationBuckets` array for a duration in ms. */
+export function durationBucketIndex(durationMs: number): number {
+  const seconds = durationMs / 1000;
+  const index = DURATION_BUCKETS_SECONDS.findIndex((bound) => seconds <= bound);
+  return index === -1 ? DURATION_BUCKETS_SECONDS.length : index;
+}
+
+export class WorkerStats {
+  private readonly types = new Map<string, WorkerTypeCounts>();
+  private readonly buckets = new Map<number, WorkerBucket>();
+
+  /** Counts one stored outcome; cancellations are not the worker's doing and are left out. */
+  record(doc: StoredOutcome): void {
+    if (doc.outcome !== Outcome.COMPLETED && doc.outcome !== Outcome.FAILED) return;
+    let counts = this.types.get(doc.type);
+    if (!counts) {
+      counts = {
+        type: doc.type,
+        completed: 0,
+        failed: 0,
+        durationMsTotal: 0,
+        durationBuckets: new Array<number>(DURATION_BUCKETS_SECONDS.length + 1).fill(0),
+      };
+      this.types.set(doc.type, counts);
+    }
+    const completed = doc.outcome === Outcome.COMPLETED;
+    if (completed) counts.completed += 1;
+    else counts.failed += 1;
+    counts.durationMsTotal += doc.durationMs;
+    const index = durationBucketIndex(doc.durationMs);
+    counts.durationBuckets[index] = (counts.durationBuckets[index] ?? 0) + 1;
+
+    const second = Math.floor(doc.finishedAt.getTime() / 1000);
+    let bucket = this.buckets.get(second);
+    if (!bucket) {
+      bucket = { t: second, completed: 0, failed: 0 };
+      this.buckets.set(second, bucket);
+    }
+    if (completed) bucket.completed += 1;
+    else bucket.failed += 1;
+  }
+
+  totals(): { completed: number; failed: number; avgDurationMs: number | null } {
+    let completed = 0;
+    let failed = 0;
+    let durationMs = 0;
+    for (const counts of this.types.values()) {
+      completed += counts.completed;
+      failed += counts.failed;
+      durationMs += counts.durationMsTotal;
+    }
+    const done = completed + failed;
+    return {
+      completed,
+      failed,
+      avgDurationMs: done === 0 ? null : Math.round((durationMs / done) * 10) / 10,
+    };
+  }
+
+  byType(): WorkerTypeCounts[] {
+    return [...this.types.values()].map((counts) => ({
+      ...counts,
+      durationBuckets: [...counts.durationBuckets],
+    }));
+  }
+
+  /** Non-empty per-second buckets of the last RECENT_WINDOW_SECONDS, oldest first; older ones are dropped. */
+  recent(nowMs: number = Date.now()): WorkerBucket[] {
+    const oldest = Math.floor(nowMs / 1000) - RECENT_WINDOW_SECONDS;
+    for (const second of this.buckets.keys()) if (second <= oldest) this.buckets.delete(second);
+    return [...this.buckets.values()].sort((a, b) => a.t - b.t).map((bucket) => ({ ...bucket }));
+  }
+}
+
+/**
+ * The same store, but each outcome it newly stores is also reported to `onStored` (a
+ * duplicate — an outcome stored by an earlier delivery — is not counted again).
+ */
+export function observeOutcomes(store: Store, onStored: (doc: ResultDocument) => void): Store {
+  const saveResult: Store['saveResult'] = async (doc) => {
+    const outcome = await store.saveResult(doc);
+    if (outcome === 'inserted') onStored(doc);
+    return outcome;
+  };
+  // Delegates every other method to the store itself, whatever its shape.
+  return Object.create(store, { saveResult: { value: saveResult } }) as Store;
+}

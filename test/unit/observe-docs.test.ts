@@ -1,0 +1,36 @@
+/** The README names every route of the route table and every metric the code exports. */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { silentLogger } from '../../src/log.js';
+import { createManagerMetrics, type ManagerMetricsDeps } from '../../src/manager/metrics.js';
+import { ROUTES } from '../../src/manager/routes.js';
+import { createWorkerMetrics } from '../../src/worker/metrics.js';
+import { projectRoot } from '../support/harness.js';
+
+const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
+
+describe('README and the observing code agree', () => {
+  it('when the route table changes, then the README lists every route', () => {
+    for (const route of ROUTES) {
+      const shown = `\`${route.method} ${route.path.replace(/\{(\w+)\}/g, '<$1>')}\``;
+      assert.ok(readme.includes(shown), `README lists ${shown}`);
+    }
+  });
+
+  it('when metrics are added, then the README names every one the manager and workers export', () => {
+    // Nothing is read from the backends until a scrape: the registries only need the metric names.
+    const manager = createManagerMetrics({
+      log: silentLogger(),
+      tubePrefix: '',
+      workerGoneAfterMs: 1000,
+      processMetrics: false,
+    } as unknown as ManagerMetricsDeps);
+    const worker = createWorkerMetrics({ processMetrics: false, types: ['hash'] });
+    const names = [...manager.registry.getMetricsAsArray(), ...worker.registry.getMetricsAsArray()].map(
+      (metric) => metric.name,
+    );
+    assert.ok(names.length >= 10, names.join(', '));
+    for (const name of names) assert.ok(readme.includes(`\`${name}`), `README names ${name}`);
+  });
+});
