@@ -4,9 +4,10 @@
  * no process and no data directory behind.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { cliPath, waitFor } from '../support/harness.js';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cliPath, projectRoot, waitFor } from '../support/harness.js';
 import { descendants, type ProcessInfo, stillRunning } from '../support/processes.js';
 
 describe('the local stack (npm run stack)', function () {
@@ -19,6 +20,18 @@ describe('the local stack (npm run stack)', function () {
       for (const info of descendants(stack.pid)) process.kill(info.pid, 'SIGKILL');
       stack.kill('SIGKILL');
     }
+  });
+
+  it("when up --help lists its options, then the README's Local stack table lists each of them", () => {
+    const help = execFileSync(process.execPath, [cliPath, 'up', '--help'], { encoding: 'utf8' });
+    const flags = [...help.matchAll(/^\s+--([a-z-]+)/gm)]
+      .map((match) => match[1])
+      .filter((flag) => flag !== 'help' && flag !== 'version');
+    assert.ok(flags.length >= 5, `flags found in --help: ${flags.join(', ')}`);
+    const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Local stack'), readme.indexOf('## HTTP API'));
+    for (const flag of flags)
+      assert.match(section, new RegExp(`\\| \`--${flag}\`\\s+\\|`), `README lists --${flag}`);
   });
 
   it('when Ctrl-C reaches it after the sample jobs completed, then every process it started is gone', async () => {
