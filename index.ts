@@ -1,17 +1,17 @@
 #!/usr/bin/env node
 /**
  * The entrypoint: the only place that reads process.env and argv, wires the parts together
- * and exits. `manager` and `worker` run the two roles; `demo` runs a whole local system.
+ * and exits. `manager` and `worker` run the two roles; `up` (alias `demo`) runs a whole local stack.
  */
 import { config as loadDotenv } from 'dotenv';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, loadManagerConfig, loadWorkerConfig, SETTINGS } from './src/config.js';
-import { runDemo } from './src/demo.js';
 import { builtinHandlers, loadHandlers, selectTypes } from './src/handlers/index.js';
 import { LoadError, runLoad } from './src/load/run-load.js';
 import { formatSummary, succeeded } from './src/load/summary.js';
-import { createLogger } from './src/log.js';
+import { runStack, StackError } from './src/local/stack.js';
+import { createLogger, LOG_LEVELS } from './src/log.js';
 import { startManager } from './src/manager/start-manager.js';
 import { startWorker } from './src/worker/worker.js';
 
@@ -121,25 +121,39 @@ async function main(): Promise<void> {
       },
     )
     .command(
-      'demo',
-      'install and start beanstalkd, a MongoDB-wire server, a manager and 3 workers here, post sample jobs',
+      ['up', 'demo'],
+      'the whole system here without Docker: install and start beanstalkd and a MongoDB-wire server, a manager and workers, post sample jobs; Ctrl-C stops it all',
       (y) =>
         y
           .option('port', { type: 'number', default: 8080, describe: 'manager port (0: any free port)' })
           .option('workers', { type: 'number', default: 3, describe: 'worker processes' })
-          .option('jobs', { type: 'number', default: 20, describe: 'sample jobs to post' })
+          .option('jobs', { type: 'number', default: 20, describe: 'sample jobs to post (0: none)' })
+          .option('log-level', {
+            type: 'string',
+            choices: LOG_LEVELS,
+            default: 'info',
+            describe: 'log level of the manager and workers',
+          })
           .option('exit-when-done', {
             type: 'boolean',
             default: false,
-            describe: 'stop once the sample jobs are done',
+            describe: 'stop everything once the sample jobs are done',
           }),
       async (argv) => {
-        await runDemo({
-          port: argv.port,
-          workers: argv.workers,
-          jobs: argv.jobs,
-          exitWhenDone: argv.exitWhenDone,
-        });
+        try {
+          await runStack({
+            port: argv.port,
+            workers: argv.workers,
+            jobs: argv.jobs,
+            logLevel: argv.logLevel,
+            exitWhenDone: argv.exitWhenDone,
+            cliPath: process.argv[1] ?? 'dist/index.js',
+          });
+        } catch (error: unknown) {
+          if (!(error instanceof StackError)) throw error;
+          process.stderr.write(`${error.message}\n`);
+          process.exit(1);
+        }
       },
     )
     .command(
@@ -203,7 +217,7 @@ async function main(): Promise<void> {
         }
       },
     )
-    .demandCommand(1, 'name a command: manager, worker or demo')
+    .demandCommand(1, 'name a command: manager, worker, up or load')
     .strict()
     .help()
     .parseAsync();

@@ -109,8 +109,9 @@ async function startProcess(
   port: number,
   dataDir: string | undefined,
   keepData: boolean,
+  ownProcessGroup = false,
 ): Promise<LocalServer> {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: ownProcessGroup });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
@@ -140,7 +141,15 @@ async function startProcess(
   };
 }
 
-export interface BeanstalkdOptions {
+/**
+ * In its own process group, a server does not get the terminal's Ctrl-C: whoever started it
+ * stops it, after the processes that still need it (the local stack's orderly shutdown).
+ */
+export interface ProcessGroupOption {
+  ownProcessGroup?: boolean;
+}
+
+export interface BeanstalkdOptions extends ProcessGroupOption {
   port?: number;
   /** Binlog directory (durable across restarts); none by default. */
   binlogDir?: string;
@@ -158,10 +167,10 @@ export async function startBeanstalkd(options: BeanstalkdOptions = {}): Promise<
     args.push('-b', options.binlogDir, '-f', String(options.fsyncMs ?? 0));
   }
   if (options.maxJobSize) args.push('-z', String(options.maxJobSize));
-  return startProcess('beanstalkd', binary, args, port, undefined, true);
+  return startProcess('beanstalkd', binary, args, port, undefined, true, options.ownProcessGroup);
 }
 
-export interface MongoServerOptions {
+export interface MongoServerOptions extends ProcessGroupOption {
   port?: number;
   dataDir?: string;
 }
@@ -182,6 +191,7 @@ export async function startMongoServer(
         port,
         dataDir,
         keep,
+        options.ownProcessGroup,
       )
     : await startProcess(
         'ferretdb',
@@ -198,6 +208,7 @@ export async function startMongoServer(
         port,
         dataDir,
         keep,
+        options.ownProcessGroup,
       );
   return Object.assign(server, { url: `mongodb://127.0.0.1:${port}` });
 }

@@ -1,4 +1,4 @@
-/** The README, `.env.example`, `--help` and the code agree; the demo command works. */
+/** The README, `.env.example`, `--help` and the code agree; the local stack's `demo` alias works. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ describe('CLI and docs', function () {
 
   it('when the README is read, then it opens with the two commands and CI runs the same test command', () => {
     const commands = readme.split('\n').filter((line) => line.startsWith('npm '));
-    assert.match(commands[0] ?? '', /^npm ci && npm run demo\b/);
+    assert.match(commands[0] ?? '', /^npm ci && npm run stack\b/);
     assert.match(commands[1] ?? '', /^npm ci && npm test\b/);
     assert.match(readFileSync(join(projectRoot, '.ci', 'run'), 'utf8'), /npm ci && npm test/);
   });
@@ -51,13 +51,19 @@ describe('CLI and docs', function () {
     );
   });
 
-  it('when the demo runs, then it starts everything, completes its sample jobs, and stops cleanly', async () => {
-    const demo = spawnCli(['demo', '--port', '0', '--jobs', '5', '--workers', '2', '--exit-when-done'], {});
+  it('when the stack runs by its old name demo with --exit-when-done, then it completes its sample jobs and stops', async () => {
+    const cache: Record<string, string> = process.env.DW_CACHE_DIR
+      ? { DW_CACHE_DIR: process.env.DW_CACHE_DIR }
+      : {};
+    const demo = spawnCli(
+      ['demo', '--port', '0', '--jobs', '5', '--workers', '2', '--exit-when-done'],
+      cache,
+    );
     const { code } = await demo.exited;
     const output = demo.lines.join('\n');
     assert.equal(code, 0, output);
     assert.match(output, /all 5 completed; every hash is the MD5 of its payload/);
     assert.match(output, /Where to look:/);
-    assert.match(output, /stopping the demo/);
+    assert.match(output, /stopped; no process of the stack is left running/);
   });
 });

@@ -1,0 +1,231 @@
+/**
+ * `distributed-workers up` (`npm run stack`): the whole system on this machine without
+ * Docker. Installs beanstalkd and FerretDB when missing, starts them with temporary data,
+ * then a manager and N workers as child processes with prefixed, readable logs; posts
+ * sample jobs and follows them; prints where everything is. Ctrl-C (or SIGTERM, SIGHUP)
+ * stops workers first, then the manager, then MongoDB and beanstalkd, and removes the data.
+ *
+ * Every child runs in its own process group, so a terminal's Ctrl-C reaches only this
+ * process, which then stops the others in order: workers still finishing a job need MongoDB
+ * and beanstalkd until they are done.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipePrefixed } from './child-logs.js';
+import { type PostedJob, postSampleJobs, sampleProgress } from './sample-jobs.js';
+import {
+  freePort,
+  installBackends,
+  type LocalServer,
+  startBeanstalkd,
+  startMongoServer,
+  waitForPort,
+} from './servers.js';
+import { watchStopSignals } from './stop-signals.js';
+
+export interface StackOptions {
+  /** Manager port; 0 picks a free one. */
+  port: number;
+  workers: number;
+  /** Sample jobs to post once everything is up (0: none). */
+  jobs: number;
+  /** Stop everything once the sample jobs are done (for tests); otherwise run until Ctrl-C. */
+  exitWhenDone: boolean;
+  /** LOG_LEVEL of the manager and workers. */
+  logLevel: string;
+  /** The built CLI the children run (dist/index.js). */
+  cliPath: string;
+}
+
+/** A problem the user can fix (busy port, sample jobs not done): shown without a stack trace. */
+export class StackError extends Error {
+  override readonly name = 'StackError';
+}
+
+const SAMPLE_DEADLINE_MS = 120_000;
+const CHILD_STOP_MS = 15_000;
+
+// When our own output goes away (the terminal closed, a pipe such as `| tee` ended on
+// Ctrl-C), writing to it fails with EPIPE: stop writing, but go on stopping the children.
+let outputClosed = false;
+const markOutputClosed = () => {
+  outputClosed = true;
+};
+const write = (text: string) => {
+  if (!outputClosed) process.stdout.write(text);
+};
+const say = (line = '') => write(`${line}\n`);
+
+interface NodeChild {
+  name: string;
+  process: ChildProcess;
+  exited: Promise<void>;
+}
+
+async function ensurePortFree(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', () =>
+      reject(new StackError(`port ${port} is in use: pass --port N, or --port 0 for any free port`)),
+    );
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+  });
+}
+
+async function stopChild(child: NodeChild): Promise<void> {
+  const { process: proc } = child;
+  if (proc.exitCode === null && proc.signalCode === null) {
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), CHILD_STOP_MS);
+    await child.exited;
+    clearTimeout(timer);
+  }
+}
+
+export async function runStack(options: StackOptions): Promise<void> {
+  process.stdout.on('error', markOutputClosed);
+  const dataDir = mkdtempSync(join(tmpdir(), 'dw-stack-'));
+  const servers: LocalServer[] = [];
+  const children: NodeChild[] = [];
+  let stopping = false;
+  const stopSignals = watchStopSignals({
+    onFirst: (signal) => say(`\n${signal}: stopping (again to kill everything at once)`),
+    onForce: (signal) => {
+      say(`${signal} again: killing everything now`);
+      process.exit(130); // killLeftovers runs on exit
+    },
+  });
+  // Last resort if this process ends without the orderly stop (an uncaught error, exit()):
+  // no child may outlive it. Synchronous, as 'exit' handlers must be.
+  const killLeftovers = () => {
+    for (const proc of [...children.map((c) => c.process), ...servers.map((s) => s.process)]) {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  process.on('exit', killLeftovers);
+
+  const startChild = (name: string, args: string[], env: NodeJS.ProcessEnv): NodeChild => {
+    const proc = spawn(process.execPath, [options.cliPath, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    pipePrefixed(proc.stdout, name, write);
+    pipePrefixed(proc.stderr, name, write);
+    // 'close', not 'exit': the child's last log lines are printed before the next one stops.
+    const exited = new Promise<void>((resolve) =>
+      proc.once('close', (code, signal) => {
+        if (!stopping) say(`[${name}] exited unexpectedly (${signal ?? `code ${code}`})`);
+        resolve();
+      }),
+    );
+    const child = { name, process: proc, exited };
+    children.push(child);
+    return child;
+  };
+
+  try {
+    say('distributed-workers up: checking beanstalkd and FerretDB (installed on first run)...');
+    installBackends();
+    if (options.port !== 0) await ensurePortFree(options.port);
+    if (stopSignals.requested) return;
+
+    const binlogDir = join(dataDir, 'beanstalkd');
+    const mongoDir = join(dataDir, 'mongo');
+    mkdirSync(binlogDir);
+    mkdirSync(mongoDir);
+    const beanstalkd = await startBeanstalkd({ binlogDir, fsyncMs: 0, ownProcessGroup: true });
+    servers.push(beanstalkd);
+    const mongo = await startMongoServer({ dataDir: mongoDir, ownProcessGroup: true });
+    servers.push(mongo);
+    if (stopSignals.requested) return;
+
+    const port = options.port === 0 ? await freePort() : options.port;
+    const mongoUrl = `${mongo.url}/distributed_workers`;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      BEANSTALK_HOST: '127.0.0.1',
+      BEANSTALK_PORT: String(beanstalkd.port),
+      MONGO_URL: mongoUrl,
+      MANAGER_LISTEN_PORT: String(port),
+      MANAGER_LISTEN_HOST: '127.0.0.1',
+      WORKER_WORK_DELAY_MS: process.env.WORKER_WORK_DELAY_MS ?? '200-1500',
+      LOG_LEVEL: options.logLevel,
+    };
+    const manager = startChild('manager', ['manager'], env);
+    await Promise.race([waitForPort(port, 15_000, manager.process), stopSignals.stopped]);
+    if (stopSignals.requested) return;
+    for (let i = 1; i <= options.workers; i += 1)
+      startChild(`worker-${i}`, ['worker', '--name', `worker-${i}`], env);
+
+    const base = `http://127.0.0.1:${port}`;
+    say('');
+    say(`distributed-workers is up (data in ${dataDir}, removed on exit):`);
+    say(`  manager     ${base}/   POST a JSON job to / or /jobs, GET /jobs/<id>`);
+    say(`  health      ${base}/healthz   ${base}/readyz`);
+    say(`  beanstalkd  127.0.0.1:${beanstalkd.port}   binlog with fsync on every write, tube hash`);
+    say(`  MongoDB     ${mongoUrl}   (${mongo.name}) collections jobs, results, queue_refs`);
+    say(`  browse it   npx mongosh ${mongoUrl}   (Mongo Express runs only in the Docker stack)`);
+    say(
+      `  workers     ${options.workers} processes, each job sleeps ${env.WORKER_WORK_DELAY_MS} ms to look like work`,
+    );
+    say(
+      `  processes   ${[...servers.map((s) => `${s.name} ${s.process.pid}`), ...children.map((c) => `${c.name} ${c.process.pid}`)].join(', ')}`,
+    );
+    say('');
+
+    let posted: PostedJob[] = [];
+    let completed = 0;
+    if (options.jobs > 0) {
+      say(`posting ${options.jobs} sample jobs...`);
+      posted = await postSampleJobs(base, options.jobs);
+      const deadline = Date.now() + SAMPLE_DEADLINE_MS;
+      while (!stopSignals.requested && Date.now() < deadline) {
+        await Promise.race([new Promise((r) => setTimeout(r, 500)), stopSignals.stopped]);
+        if (stopSignals.requested) break;
+        const progress = await sampleProgress(base, posted);
+        completed = progress.completed;
+        say(`  ${progress.completed}/${posted.length} completed, ${progress.running} running`);
+        if (completed === posted.length) {
+          say(
+            `all ${completed} completed; ${progress.wrongHashes === 0 ? 'every hash is the MD5 of its payload' : `${progress.wrongHashes} hashes WRONG`}`,
+          );
+          break;
+        }
+      }
+    }
+    if (stopSignals.requested) return;
+
+    const first = posted[0];
+    say('');
+    say('Where to look:');
+    if (first) say(`  curl -s ${base}/jobs/${first.id}   # a sample job: state, result`);
+    say(`  curl -s -X POST -H 'Content-Type: application/json' -d '{"example":"data"}' ${base}/`);
+    say(`  curl -s ${base}/readyz   # beanstalkd and MongoDB reachable?`);
+    if (options.exitWhenDone) {
+      if (completed !== posted.length)
+        throw new StackError(`only ${completed} of ${posted.length} sample jobs completed`);
+      return;
+    }
+    say('');
+    say('Running until Ctrl-C.');
+    await stopSignals.stopped;
+  } finally {
+    stopping = true;
+    const started = servers.length + children.length > 0;
+    if (started) say('stopping: workers, then the manager, then MongoDB and beanstalkd...');
+    const workers = children.filter((child) => child.name !== 'manager');
+    await Promise.all(workers.map(stopChild));
+    await Promise.all(children.filter((child) => child.name === 'manager').map(stopChild));
+    for (const server of [...servers].reverse()) await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    process.off('exit', killLeftovers);
+    process.stdout.off('error', markOutputClosed);
+    stopSignals.dispose();
+    if (started) say('stopped; no process of the stack is left running');
+  }
+}

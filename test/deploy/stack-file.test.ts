@@ -1,0 +1,225 @@
+/**
+ * docker-compose.yml as Swarm's own parser (`docker stack config`) and docker-compose 1.29
+ * (`docker-compose config`) render it: both must accept it, and the rendered services must
+ * keep what matters (FACTS.md "Docker and Swarm", DESIGN.md "Where it runs").
+ */
+import assert from 'node:assert/strict';
+import {
+  type DeployTools,
+  deployTools,
+  parseOne,
+  renderEnv,
+  requireTool,
+  runTool,
+} from '../support/deploy-tools.js';
+
+interface Service {
+  image?: string;
+  command?: string[];
+  environment?: Record<string, string>;
+  volumes?: Array<string | { type?: string; source?: string; target?: string }>;
+  secrets?: Array<string | { source?: string }>;
+  ports?: Array<{ published?: number | string; target?: number }>;
+  networks?: Record<string, unknown> | string[];
+  healthcheck?: { test?: string[] | string; disable?: boolean };
+  stop_grace_period?: string;
+  deploy?: {
+    replicas?: number;
+    placement?: { constraints?: string[] };
+    update_config?: { order?: string };
+    rollback_config?: { order?: string };
+    restart_policy?: { condition?: string };
+  };
+}
+
+interface StackFile {
+  services: Record<string, Service>;
+  networks: Record<string, { driver?: string; driver_opts?: Record<string, string> }>;
+  volumes: Record<string, unknown>;
+  secrets: Record<string, { file?: string }>;
+}
+
+/** Swarm durations such as 15s, 1m30s, 500ms, in seconds. */
+function seconds(duration: string | undefined): number {
+  if (!duration) return 0;
+  let total = 0;
+  for (const [, value, unit] of duration.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(value) * { ms: 0.001, s: 1, m: 60, h: 3600 }[unit as 'ms' | 's' | 'm' | 'h'];
+  }
+  return total;
+}
+
+/** A mount as `source:target`, whichever syntax the renderer used. */
+function mounts(service: Service): string[] {
+  return (service.volumes ?? []).map((volume) =>
+    typeof volume === 'string'
+      ? volume.split(':').slice(0, 2).join(':')
+      : `${volume.source ?? ''}:${volume.target ?? ''}`,
+  );
+}
+
+function secretNames(service: Service): string[] {
+  return (service.secrets ?? []).map((secret) =>
+    typeof secret === 'string' ? secret : (secret.source ?? ''),
+  );
+}
+
+function networkNames(service: Service): string[] {
+  return Array.isArray(service.networks) ? service.networks : Object.keys(service.networks ?? {});
+}
+
+function hasHealthCheck(service: Service): boolean {
+  const test = service.healthcheck?.test;
+  const words = Array.isArray(test) ? test : test ? [test] : [];
+  return service.healthcheck?.disable !== true && words.length > 0 && words[0] !== 'NONE';
+}
+
+function followedBy(args: string[] | undefined, flag: string, value: string): boolean {
+  return (args ?? []).some((arg, i) => arg === flag && args?.[i + 1] === value);
+}
+
+const renderers = [
+  {
+    name: 'docker stack config (Swarm)',
+    tool: 'docker' as const,
+    args: ['stack', 'config', '-c', 'docker-compose.yml'],
+  },
+  {
+    name: 'docker-compose config (one machine)',
+    tool: 'docker-compose' as const,
+    args: ['-f', 'docker-compose.yml', 'config'],
+  },
+];
+
+for (const renderer of renderers) {
+  describe(`the stack file, as ${renderer.name} renders it`, function () {
+    this.timeout(30_000);
+    let tools: DeployTools;
+    let stack: StackFile;
+    let tool: string;
+
+    before(async function () {
+      this.timeout(900_000);
+      tools = await deployTools();
+      tool = requireTool(this, tools, renderer.tool);
+      stack = parseOne(await runTool(tool, renderer.args)) as unknown as StackFile;
+    });
+    const service = (name: string): Service => {
+      const found = stack.services[name];
+      assert.ok(found, `service ${name} is defined`);
+      return found;
+    };
+
+    it('when rendered with no variables set, then the services are the ones the stack needs', () => {
+      assert.deepEqual(Object.keys(stack.services).sort(), [
+        'beanstalk-console',
+        'beanstalkd',
+        'manager',
+        'mongo',
+        'mongo-express',
+        'worker',
+      ]);
+    });
+
+    it('when rendered, then there are 3 workers and WORKER_REPLICAS changes that one number', async () => {
+      assert.equal(service('worker').deploy?.replicas, 3);
+      const five = parseOne(
+        await runTool(tool, renderer.args, renderEnv({ WORKER_REPLICAS: '5' })),
+      ) as unknown as StackFile;
+      assert.equal(five.services.worker?.deploy?.replicas, 5);
+      assert.equal(five.services.manager?.deploy?.replicas, 2, 'only the workers change');
+    });
+
+    it('when beanstalkd runs, then it keeps a binlog in its volume with fsync on every write', () => {
+      const beanstalkd = service('beanstalkd');
+      assert.ok(followedBy(beanstalkd.command, '-b', '/data'), `-b /data in ${beanstalkd.command}`);
+      assert.ok(followedBy(beanstalkd.command, '-f', '0'), `-f 0 in ${beanstalkd.command}`);
+      assert.ok(
+        mounts(beanstalkd).includes('beanstalkd-binlog:/data'),
+        `binlog volume: ${mounts(beanstalkd)}`,
+      );
+      assert.ok('beanstalkd-binlog' in stack.volumes, 'the binlog is a named volume');
+      assert.ok(
+        mounts(service('mongo')).includes('mongo-data:/data/db'),
+        'MongoDB keeps its data in a volume',
+      );
+    });
+
+    it('when Swarm places or updates the stateful services, then they stay on the data node and stop before they start', () => {
+      for (const name of ['beanstalkd', 'mongo']) {
+        const { deploy } = service(name);
+        assert.equal(deploy?.replicas, 1, `${name}: one instance per volume`);
+        assert.ok(
+          deploy?.placement?.constraints?.includes('node.labels.distributed-workers.data == true'),
+          `${name} is pinned to the labelled node: ${deploy?.placement?.constraints}`,
+        );
+        assert.equal(deploy?.update_config?.order, 'stop-first', `${name} updates stop first`);
+        assert.equal(deploy?.rollback_config?.order, 'stop-first', `${name} rollbacks stop first`);
+      }
+    });
+
+    it('when a task fails, then every service is restarted, and the stateless ones update start-first', () => {
+      for (const [name, svc] of Object.entries(stack.services)) {
+        assert.equal(svc.deploy?.restart_policy?.condition, 'any', `${name} restart policy`);
+      }
+      assert.equal(service('manager').deploy?.update_config?.order, 'start-first');
+      assert.equal(service('worker').deploy?.update_config?.order, 'start-first');
+    });
+
+    it('when health is checked, then every service but the portless worker has a check', () => {
+      const manager = service('manager');
+      assert.ok(hasHealthCheck(manager), 'manager health check');
+      assert.match(JSON.stringify(manager.healthcheck?.test), /healthcheck\.cjs/);
+      for (const name of ['beanstalkd', 'mongo', 'mongo-express', 'beanstalk-console']) {
+        assert.ok(hasHealthCheck(service(name)), `${name} health check`);
+      }
+      assert.equal(hasHealthCheck(service('worker')), false, 'the worker has none, on purpose');
+    });
+
+    it('when a worker is stopped, then its grace period is above the 8 s it takes to finish its jobs', () => {
+      assert.ok(seconds(service('worker').stop_grace_period) > 8, service('worker').stop_grace_period);
+      assert.ok(seconds(service('manager').stop_grace_period) > 8, service('manager').stop_grace_period);
+    });
+
+    it('when the manager starts, then the API keys come as a Docker secret file', () => {
+      const manager = service('manager');
+      assert.ok(secretNames(manager).includes('api_keys'), `secrets: ${secretNames(manager)}`);
+      assert.equal(manager.environment?.API_KEYS_FILE, '/run/secrets/api_keys');
+      assert.match(stack.secrets.api_keys?.file ?? '', /\/api_keys$/);
+      const express = service('mongo-express');
+      assert.ok(secretNames(express).includes('mongo_express_password'));
+      assert.equal(
+        express.environment?.ME_CONFIG_BASICAUTH_PASSWORD_FILE,
+        '/run/secrets/mongo_express_password',
+      );
+      assert.equal(express.environment?.ME_CONFIG_BASICAUTH_PASSWORD, undefined, 'no password in the file');
+    });
+
+    it('when services talk, then they do so over one encrypted overlay network', () => {
+      const backend = stack.networks.backend;
+      assert.equal(backend?.driver, 'overlay');
+      assert.ok(backend?.driver_opts && 'encrypted' in backend.driver_opts, 'encrypted overlay');
+      for (const [name, svc] of Object.entries(stack.services)) {
+        assert.deepEqual(networkNames(svc), ['backend'], `${name} networks`);
+      }
+    });
+
+    it('when ports are published, then only the API (8080), Mongo Express (8081) and the console (8082) are', () => {
+      const published = (name: string) => (service(name).ports ?? []).map((port) => Number(port.published));
+      assert.deepEqual(published('manager'), [8080]);
+      assert.deepEqual(published('mongo-express'), [8081]);
+      assert.deepEqual(published('beanstalk-console'), [8082]);
+      for (const name of ['beanstalkd', 'mongo', 'worker']) assert.deepEqual(published(name), [], name);
+    });
+
+    it('when images are named, then each has a pinned tag, never latest', () => {
+      for (const [name, svc] of Object.entries(stack.services)) {
+        const image = svc.image ?? '';
+        const tag = /:([^/:]+)$/.exec(image)?.[1];
+        assert.ok(tag, `${name} image ${image} has a tag`);
+        assert.notEqual(tag, 'latest', `${name} image ${image}`);
+        assert.match(tag, /\d/, `${name} image ${image} names a version`);
+      }
+    });
+  });
+}

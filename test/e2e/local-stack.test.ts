@@ -1,0 +1,106 @@
+/**
+ * `distributed-workers up` (npm run stack) as a user runs it in a terminal: everything starts,
+ * the sample jobs complete, and Ctrl-C — SIGINT to the whole foreground process group — leaves
+ * no process and no data directory behind.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cliPath, projectRoot, waitFor } from '../support/harness.js';
+import { descendants, type ProcessInfo, stillRunning } from '../support/processes.js';
+
+describe('the local stack (npm run stack)', function () {
+  this.timeout(180_000);
+  let stack: ChildProcess | undefined;
+
+  afterEach(() => {
+    // Only if the test failed half-way: the stack's whole group, its children are separate groups.
+    if (stack?.pid && stack.exitCode === null) {
+      for (const info of descendants(stack.pid)) process.kill(info.pid, 'SIGKILL');
+      stack.kill('SIGKILL');
+    }
+  });
+
+  it("when up --help lists its options, then the README's Local stack table lists each of them", () => {
+    const help = execFileSync(process.execPath, [cliPath, 'up', '--help'], { encoding: 'utf8' });
+    const flags = [...help.matchAll(/^\s+--([a-z-]+)/gm)]
+      .map((match) => match[1])
+      .filter((flag) => flag !== 'help' && flag !== 'version');
+    assert.ok(flags.length >= 5, `flags found in --help: ${flags.join(', ')}`);
+    const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Local stack'), readme.indexOf('## HTTP API'));
+    for (const flag of flags)
+      assert.match(section, new RegExp(`\\| \`--${flag}\`\\s+\\|`), `README lists --${flag}`);
+  });
+
+  it('when Ctrl-C reaches it after the sample jobs completed, then every process it started is gone', async () => {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+    if (process.env.DW_CACHE_DIR) env.DW_CACHE_DIR = process.env.DW_CACHE_DIR;
+    // Its own process group, as a terminal gives a foreground command.
+    stack = spawn(process.execPath, [cliPath, 'up', '--port', '0', '--jobs', '5', '--workers', '2'], {
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    stack.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    stack.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => stack?.once('exit', (code) => resolve(code)));
+    const pid = stack.pid;
+    assert.ok(pid);
+
+    await waitFor(
+      'the stack to say it runs until Ctrl-C',
+      () => output.includes('Running until Ctrl-C.'),
+      150_000,
+      100,
+    );
+    assert.match(output, /all 5 completed; every hash is the MD5 of its payload/);
+    assert.match(
+      output,
+      /\[manager\] \S+ INFO {2}manager listening/,
+      'manager logs are prefixed and readable',
+    );
+    assert.match(output, /\[worker-2\] \S+ INFO {2}worker started/, 'worker logs are prefixed and readable');
+    assert.doesNotMatch(output, /^\[(manager|worker-\d)\] \{/m, 'no raw JSON log lines');
+    const dataDir = /data in (\S+), removed on exit/.exec(output)?.[1];
+    assert.ok(dataDir && existsSync(dataDir), `the data directory is there while it runs: ${dataDir}`);
+
+    const started = descendants(pid);
+    const has = (what: RegExp) => started.filter((info: ProcessInfo) => what.test(info.command));
+    assert.equal(has(/beanstalkd/).length, 1, `beanstalkd among ${JSON.stringify(started)}`);
+    assert.equal(has(/ferretdb|mongod/).length, 1, 'one MongoDB-wire server');
+    assert.equal(has(/index\.js manager$/).length, 1, 'one manager');
+    assert.equal(has(/index\.js worker --name worker-\d$/).length, 2, 'two workers');
+    for (const info of started) {
+      assert.match(output, new RegExp(`\\b${info.pid}\\b`), `the stack names process ${info.pid} it started`);
+    }
+
+    process.kill(-pid, 'SIGINT');
+    const code = await Promise.race([
+      exited,
+      new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 40_000).unref()),
+    ]);
+    assert.equal(code, 0, output);
+
+    const left = started.filter(stillRunning);
+    assert.deepEqual(left, [], 'no process the stack started is still running');
+    assert.equal(existsSync(dataDir), false, 'the data directory is removed');
+    assert.match(output, /SIGINT: stopping/);
+    const stopOrder = [
+      'worker stopped',
+      'manager stopped',
+      'stopped; no process of the stack is left running',
+    ];
+    const positions = stopOrder.map((text) => output.lastIndexOf(text));
+    assert.ok(
+      positions.every((at, i) => at >= 0 && (i === 0 || at > (positions[i - 1] ?? -1))),
+      `workers stop before the manager, the manager before the servers: ${positions.join(', ')}`,
+    );
+  });
+});
