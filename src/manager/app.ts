@@ -2,6 +2,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import { AppError, ErrorCode } from '../errors.js';
+import { JOB_TYPE } from '../handlers/index.js';
 import { parseJobId } from '../jobs/job-id.js';
 import type { Logger } from '../log.js';
 import type { QueueClient } from '../queue/index.js';
@@ -9,8 +10,10 @@ import type { JobOptions, Store } from '../store/index.js';
 import { batchRoute } from './batch.js';
 import { errorBoundary } from './error-boundary.js';
 import { createJobActions } from './job-actions.js';
-import { optionSource, parseJobOptions } from './job-options.js';
+import { createJobListing, parseListQuery } from './job-listing.js';
+import { type OptionSource, optionSource, parseJobOptions } from './job-options.js';
 import { createJobService, toServiceError } from './job-service.js';
+import { fanOut, groupProgress, type MatrixSpec, parseMatrixSpec } from './matrix.js';
 import { createManagerMetrics } from './metrics.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { lookupOutcomes } from './outcomes.js';
@@ -84,6 +87,39 @@ const ENVELOPE_OVERHEAD = 128;
 export function createApp(deps: AppDeps): Koa {
   const jobs = createJobService(deps);
   const actions = createJobActions(deps);
+  const listing = createJobListing(deps);
+  const guardedFanOut = async (spec: MatrixSpec, options: OptionSource) => {
+    try {
+      const result = await fanOut(
+        {
+          jobs,
+          store: deps.store,
+          queue: deps.queue,
+          defaultOptions: deps.defaultOptions,
+          allowedTypes: deps.allowedTypes ?? [],
+          maxJsonDepth: deps.maxJsonDepth,
+          maxItems: deps.batchMaxItems ?? 10_000,
+          onAccepted: (type) => metrics.accepted(type),
+        },
+        spec,
+        options,
+      );
+      return result;
+    } catch (error: unknown) {
+      throw toServiceError(error);
+    }
+  };
+  const pauseType = async (type: string | undefined, seconds: number) => {
+    if (type === undefined || !JOB_TYPE.test(type))
+      throw new AppError(ErrorCode.INVALID_QUERY, 'not a job type');
+    try {
+      await deps.queue.pauseTube(`${deps.tubePrefix}${type}`, seconds);
+    } catch (error: unknown) {
+      throw toServiceError(error);
+    }
+    deps.log.info({ type, seconds }, seconds > 0 ? 'type paused' : 'type resumed');
+    return { type, paused: seconds > 0, seconds };
+  };
   const workerGoneAfterMs = deps.workerGoneAfterMs ?? 15_000;
   const observed = { ...deps, workerGoneAfterMs };
   const metrics = createManagerMetrics({ ...observed, processMetrics: deps.processMetrics ?? false });
@@ -161,6 +197,47 @@ export function createApp(deps: AppDeps): Koa {
     postBatch,
     cancelJob: async (ctx) => {
       ctx.body = await actions.cancel(jobIdOf(ctx));
+    },
+    postMatrix: async (ctx) => {
+      const body = await readJsonBody(ctx.req, {
+        limitBytes: deps.batchMaxBytes ?? 32 * 1024 * 1024,
+        maxDepth: deps.maxJsonDepth,
+        timeoutMs: deps.bodyTimeoutMs ?? 10_000,
+      });
+      const { status, body: answer } = await guardedFanOut(
+        parseMatrixSpec(body.value),
+        optionSource(ctx.query, (name) => ctx.get(name)),
+      );
+      ctx.status = status;
+      ctx.body = answer;
+    },
+    getGroup: async (ctx) => {
+      const id = jobIdOf(ctx);
+      try {
+        ctx.set('Cache-Control', 'no-store');
+        ctx.body = await groupProgress(deps, id);
+      } catch (error: unknown) {
+        throw toServiceError(error);
+      }
+    },
+    listJobs: async (ctx) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = await listing.list(parseListQuery(ctx.query));
+    },
+    pauseType: async (ctx) => {
+      const seconds = ctx.query.seconds;
+      if (
+        typeof seconds !== 'string' ||
+        !/^\d{1,7}$/.test(seconds) ||
+        Number(seconds) < 1 ||
+        Number(seconds) > 2_592_000
+      ) {
+        throw new AppError(ErrorCode.INVALID_QUERY, 'seconds must be an integer from 1 to 2592000 (30 days)');
+      }
+      ctx.body = await pauseType(ctx.params.type, Number(seconds));
+    },
+    resumeType: async (ctx) => {
+      ctx.body = await pauseType(ctx.params.type, 0);
     },
     retryJob: async (ctx) => {
       ctx.status = 202;

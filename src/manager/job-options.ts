@@ -12,6 +12,8 @@ export interface RequestedJob {
   type: string;
   options: JobOptions;
   params: JobParams;
+  /** Set for the jobs of a matrix: the group and this job's combination of axis values. */
+  matrix?: { group: string; combination: Readonly<Record<string, string | number | boolean>> };
 }
 
 /** Where option values come from: a query parameter or a header, by option name. */

@@ -107,6 +107,9 @@ export function createJobService(deps: JobServiceDeps) {
         bytes: payload.bytes,
         options,
         ...(hasParams ? { params: { ...params } } : {}),
+        ...(request.matrix
+          ? { group: request.matrix.group, combination: { ...request.matrix.combination } }
+          : {}),
         createdAt,
       });
     } catch (error: unknown) {

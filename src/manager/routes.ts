@@ -19,13 +19,19 @@ import {
   AcceptedJobSchema,
   BatchRequestSchema,
   BatchResultSchema,
+  GroupSchema,
   JobIdSchema,
+  JobListSchema,
   JobPayloadSchema,
   JobStateChangeSchema,
+  JobTypeSchema,
   JobViewSchema,
   type JsonSchema,
+  MatrixRequestSchema,
+  MatrixResultSchema,
   OutcomesRequestSchema,
   OutcomesSchema,
+  PauseSchema,
 } from './schemas.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -43,7 +49,12 @@ export type HandlerName =
   | 'getJob'
   | 'postBatch'
   | 'cancelJob'
-  | 'retryJob';
+  | 'retryJob'
+  | 'listJobs'
+  | 'pauseType'
+  | 'resumeType'
+  | 'postMatrix'
+  | 'getGroup';
 
 export interface RouteResponse {
   description: string;
@@ -196,6 +207,40 @@ export const ROUTES: readonly RouteSpec[] = [
     responses: { 200: { description: 'the counts', schema: StatsSchema } },
     errors: [...BACKENDS],
   },
+  {
+    method: 'GET',
+    path: '/jobs',
+    operationId: 'listJobs',
+    handler: 'listJobs',
+    tag: 'jobs',
+    summary: 'List jobs, newest first: filter by state, type, group, creation time; cursor pages',
+    description:
+      'Query: state, type, group (a matrix group id), created_after, created_before (ISO 8601), limit (1-500, default 50), cursor (the nextCursor of the previous page). Pages stay stable while jobs are added. A state filter examines at most ten pages per request and answers with the cursor to go on from.',
+    responses: { 200: { description: 'a page of jobs', schema: JobListSchema } },
+    errors: [ErrorCode.INVALID_QUERY, ...BACKENDS],
+  },
+  {
+    method: 'POST',
+    path: '/types/{type}/pause',
+    operationId: 'pauseType',
+    handler: 'pauseType',
+    tag: 'jobs',
+    summary: 'Pause a job type: its jobs are not handed to workers for ?seconds=N',
+    pathParams: { type: JobTypeSchema },
+    responses: { 200: { description: 'paused', schema: PauseSchema } },
+    errors: [ErrorCode.INVALID_QUERY, ErrorCode.QUEUE_UNAVAILABLE],
+  },
+  {
+    method: 'POST',
+    path: '/types/{type}/resume',
+    operationId: 'resumeType',
+    handler: 'resumeType',
+    tag: 'jobs',
+    summary: 'Resume a paused job type',
+    pathParams: { type: JobTypeSchema },
+    responses: { 200: { description: 'resumed', schema: PauseSchema } },
+    errors: [ErrorCode.INVALID_QUERY, ErrorCode.QUEUE_UNAVAILABLE],
+  },
   postJob('/', 'postJobAtRoot', 'Enqueue one JSON job (the original path)'),
   postJob('/jobs', 'postJob', 'Enqueue one JSON job'),
   {
@@ -235,6 +280,43 @@ export const ROUTES: readonly RouteSpec[] = [
       503: { description: 'none accepted: a backend failed', schema: BatchResultSchema },
     },
     errors: [...BODY_ERRORS, ErrorCode.INVALID_BATCH, ...JOB_OPTION_ERRORS],
+  },
+  {
+    method: 'POST',
+    path: '/jobs/matrix',
+    operationId: 'postMatrix',
+    handler: 'postMatrix',
+    tag: 'jobs',
+    summary: 'Fan one request out into a job per combination of named axes, minus exclusions; one group id',
+    description:
+      "Each job's payload is the template with its combination's keys set (stored and hashed as compact JSON). Options come from the query or X-Job-* headers. 202 all accepted, 207 some, 503 none. Follow it with GET /groups/{id}.",
+    requestBody: {
+      description: 'template, axes, exclusion rules',
+      schema: MatrixRequestSchema,
+      example: {
+        template: { suite: 'smoke' },
+        axes: { browser: ['chrome', 'firefox'], viewport: ['desktop', 'mobile'] },
+        exclude: [{ browser: 'firefox', viewport: 'mobile' }],
+      },
+    },
+    responses: {
+      202: { description: 'all accepted', schema: MatrixResultSchema },
+      207: { description: 'some accepted: see each job', schema: MatrixResultSchema },
+      503: { description: 'none accepted: a backend failed', schema: MatrixResultSchema },
+    },
+    errors: [...BODY_ERRORS, ErrorCode.INVALID_MATRIX, ...JOB_OPTION_ERRORS, ErrorCode.STORE_UNAVAILABLE],
+  },
+  {
+    method: 'GET',
+    path: '/groups/{id}',
+    operationId: 'getGroup',
+    handler: 'getGroup',
+    tag: 'jobs',
+    summary:
+      "A matrix group's progress: counts by state, finished/total, throughput, failures, results when done",
+    pathParams: { id: JobIdSchema },
+    responses: { 200: { description: 'the group', schema: GroupSchema } },
+    errors: [ErrorCode.INVALID_ID, ErrorCode.NOT_FOUND, ...BACKENDS],
   },
   {
     method: 'POST',

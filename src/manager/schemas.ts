@@ -211,3 +211,118 @@ export const OutcomesSchema: JsonSchema = {
     },
   },
 };
+
+export const JobTypeSchema: JsonSchema = {
+  type: 'string',
+  pattern: '^[a-z][a-z0-9_-]{0,62}$',
+  description: 'A job type (also its beanstalkd tube, after QUEUE_TUBE_PREFIX).',
+};
+
+export const JobListSchema: JsonSchema = {
+  type: 'object',
+  required: ['jobs', 'nextCursor'],
+  additionalProperties: false,
+  properties: {
+    jobs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'type', 'state', 'createdAt'],
+        additionalProperties: false,
+        properties: {
+          id: JobIdSchema,
+          type: { type: 'string' },
+          state: JobStateSchema,
+          createdAt: timestamp,
+          group: JobIdSchema,
+          finishedAt: timestamp,
+        },
+      },
+    },
+    nextCursor: {
+      type: ['string', 'null'],
+      description: 'pass as ?cursor= for the next page; null at the end',
+    },
+  },
+};
+
+export const PauseSchema: JsonSchema = {
+  type: 'object',
+  required: ['type', 'paused', 'seconds'],
+  additionalProperties: false,
+  properties: { type: { type: 'string' }, paused: { type: 'boolean' }, seconds: count },
+};
+
+const axisValue = { type: ['string', 'number', 'boolean'] } as const;
+
+export const MatrixRequestSchema: JsonSchema = {
+  type: 'object',
+  required: ['axes'],
+  additionalProperties: false,
+  properties: {
+    template: { type: 'object', description: 'the payload every job starts from' },
+    axes: {
+      type: 'object',
+      additionalProperties: { type: 'array', items: axisValue, minItems: 1, maxItems: 100 },
+    },
+    exclude: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: { oneOf: [axisValue, { type: 'array', items: axisValue }] },
+      },
+      description: 'a combination matching every entry of any rule is left out',
+    },
+  },
+};
+
+export const MatrixResultSchema: JsonSchema = {
+  type: 'object',
+  required: ['group', 'total', 'excluded', 'accepted', 'jobs'],
+  properties: {
+    group: JobIdSchema,
+    total: count,
+    excluded: count,
+    accepted: count,
+    jobs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['index', 'combination'],
+        properties: {
+          index: count,
+          id: JobIdSchema,
+          combination: { type: 'object' },
+          error: { type: 'object' },
+        },
+      },
+    },
+  },
+};
+
+export const GroupSchema: JsonSchema = {
+  type: 'object',
+  required: [
+    'group',
+    'type',
+    'total',
+    'excluded',
+    'finished',
+    'done',
+    'counts',
+    'throughputPerSecond',
+    'failures',
+  ],
+  properties: {
+    group: JobIdSchema,
+    type: { type: 'string' },
+    total: count,
+    excluded: count,
+    finished: count,
+    done: { type: 'boolean' },
+    counts: { type: 'object', additionalProperties: count, description: 'jobs by state' },
+    throughputPerSecond: { type: 'number', minimum: 0 },
+    failures: { type: 'array', items: { type: 'object' } },
+    results: { type: 'array', items: { type: 'object' }, description: 'once every job finished' },
+  },
+};

@@ -47,6 +47,11 @@ export interface QueueClient {
   stats(): Promise<ServerStats>;
   statsTube(tube: string): Promise<TubeStats>;
   listTubes(): Promise<string[]>;
+  /**
+   * pause-tube, sent as a raw command (jackd's pauseTube omits the line ending and hangs
+   * the next command, FACTS.md). 0 seconds resumes. The tube is `use`d first so it exists.
+   */
+  pauseTube(tube: string, seconds: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -145,6 +150,28 @@ export function createQueueClient(options: QueueClientOptions): QueueClient {
 
     async listTubes() {
       return parseTubeList(await exclusive('list-tubes', (c) => c.listTubes('')));
+    },
+
+    async pauseTube(tube, seconds) {
+      assertTubeName(tube);
+      assertUint32('seconds', seconds);
+      const connection = await producer.get();
+      if (connection.usedTube !== tube) {
+        connection.usedTube = tube;
+        void connection.command('use', 'pipelined', (c) => c.use(tube)).catch(() => undefined);
+      }
+      await connection.command('pause-tube', 'pipelined', (c) => {
+        const send = c.createCommandHandler<[], void>(
+          () => Buffer.from(`pause-tube ${tube} ${seconds}\r\n`, 'ascii'),
+          [
+            async (reply: Buffer) => {
+              const ascii = reply.toString('ascii');
+              if (ascii !== 'PAUSED') throw new Error(ascii);
+            },
+          ],
+        );
+        return send();
+      });
     },
 
     async close() {

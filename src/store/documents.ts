@@ -21,6 +21,10 @@ export interface JobDocument {
   options: JobOptions;
   /** Handler parameters chosen for this job, if any. */
   params?: Record<string, string | number>;
+  /** The matrix group the job belongs to, if any. */
+  group?: string;
+  /** Its matrix combination (axis name → value), if any. */
+  combination?: Record<string, string | number | boolean>;
   createdAt: Date;
 }
 
@@ -80,4 +84,14 @@ export interface LeaseDocument {
   _id: string;
   holder: string;
   expiresAt: Date;
+}
+
+/** `groups`: one matrix fan-out (its jobs carry the group id). */
+export interface GroupDocument {
+  _id: string;
+  type: string;
+  total: number;
+  axes: Record<string, Array<string | number | boolean>>;
+  excluded: number;
+  createdAt: Date;
 }

@@ -2,6 +2,7 @@
 export * from './documents.js';
 export { isStoreUnavailable, StoreUnavailableError } from './errors.js';
 export type { InsertOutcome } from './insert-batcher.js';
+export type { JobListQuery } from './listing.js';
 export type {
   ObserveStore,
   OutcomeCount,

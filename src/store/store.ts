@@ -6,6 +6,7 @@
 import { type Db, MongoClient } from 'mongodb';
 import type {
   AttemptDocument,
+  GroupDocument,
   IdempotencyDocument,
   JobDocument,
   LeaseDocument,
@@ -14,6 +15,7 @@ import type {
 } from './documents.js';
 import { guard } from './guard.js';
 import { InsertBatcher, type InsertOutcome } from './insert-batcher.js';
+import { listingQueries } from './listing.js';
 import { maintenanceQueries } from './maintenance.js';
 import { observeMethods } from './observe.js';
 import { keepConnecting } from './reconnect.js';
@@ -54,6 +56,7 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
       leases: db.collection<LeaseDocument>('leases'),
     }),
     ...maintenanceQueries({ jobs, refs, results, attempts }),
+    ...listingQueries({ jobs, results, groups: db.collection<GroupDocument>('groups') }),
 
     /** Records an accepted job. A duplicate can only be our own earlier attempt landing. */
     async insertJob(doc: JobDocument): Promise<InsertOutcome> {
@@ -83,6 +86,8 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     async ensureIndexes(): Promise<void> {
       await guard('create indexes', async () => {
         await jobs.createIndex({ createdAt: -1 }, { name: 'createdAt' });
+        await jobs.createIndex({ type: 1, _id: -1 }, { name: 'type' });
+        await jobs.createIndex({ group: 1, _id: -1 }, { name: 'group' });
         await attempts.createIndex({ jobId: 1 }, { name: 'jobId' });
         await results.createIndex({ finishedAt: 1 }, { name: 'finishedAt' });
       });

@@ -76,10 +76,17 @@ describe('OpenAPI document', function () {
       .set('Content-Type', 'application/json')
       .send('{"example":"data"}');
     const realId = posted.body.id as string;
+    const matrix = await request(f.app.callback())
+      .post('/jobs/matrix')
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify({ axes: { n: [1, 2] } }));
+    const groupId = matrix.body.group as string;
 
     for (const [path, operations] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(operations)) {
-        const url = path.replace('{id}', realId);
+        const url = path
+          .replace('{id}', path.startsWith('/groups/') ? groupId : realId)
+          .replace('{type}', 'hash');
         let call = request(f.app.callback())[method as 'get' | 'post'](url);
         const example = op.requestBody?.content['application/json']?.example;
         if (example !== undefined)

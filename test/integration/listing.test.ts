@@ -1,0 +1,203 @@
+/** GET /jobs (filters, stable cursor pages) and pausing a type, on real servers. */
+import assert from 'node:assert/strict';
+import { pino } from 'pino';
+import request from 'supertest';
+import { loadWorkerConfig } from '../../src/config.js';
+import { builtinHandlers } from '../../src/handlers/index.js';
+import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
+import { type AppFixture, appFixture } from '../support/app-fixture.js';
+import { backends, beanstalkRaw, waitFor } from '../support/harness.js';
+
+describe('listing and pausing on real servers', function () {
+  this.timeout(120_000);
+  let f: AppFixture;
+  const workers: RunningWorker[] = [];
+
+  const startWorkers = async () => {
+    const config = loadWorkerConfig({
+      BEANSTALK_HOST: backends().beanstalk.host,
+      BEANSTALK_PORT: String(backends().beanstalk.port),
+      MONGO_URL: backends().mongoUrl,
+      MONGO_DB: f.dbName,
+      QUEUE_TUBE_PREFIX: f.tubePrefix,
+      WORKER_CONCURRENCY: '4',
+    });
+    const worker = await startWorker(config, { handlers: builtinHandlers(), log: pino({ level: 'silent' }) });
+    workers.push(worker);
+  };
+  const batch = async (count: number, query = '') => {
+    const lines = Array.from({ length: count }, (_, i) => JSON.stringify({ i, at: Date.now() })).join('\n');
+    const res = await request(f.app.callback())
+      .post(`/jobs/batch${query}`)
+      .set('Content-Type', 'application/x-ndjson')
+      .send(lines);
+    assert.equal(res.status, 202);
+    return (res.body.jobs as Array<{ id: string }>).map((j) => j.id);
+  };
+  const list = (query: string) => request(f.app.callback()).get(`/jobs${query}`);
+
+  beforeEach(async () => {
+    f = await appFixture({ label: 'list' });
+  });
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop(2000)));
+    await f.close();
+  });
+
+  it('when 1,000 jobs are added while a client pages through, then it sees every earlier job once, newest first', async () => {
+    const before = new Set(await batch(300));
+    let adding = true;
+    const adder = (async () => {
+      for (let round = 0; round < 10; round += 1) await batch(100);
+      adding = false;
+    })();
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    let pagesWhileAdding = 0;
+    do {
+      if (adding) pagesWhileAdding += 1;
+      const res = await list(`?limit=50${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      seen.push(...res.body.jobs.map((j: { id: string }) => j.id));
+      cursor = res.body.nextCursor;
+      pages += 1;
+    } while (cursor !== null);
+    await adder;
+    assert.ok(pagesWhileAdding > 0, 'pages were read while jobs were being added');
+    assert.equal(new Set(seen).size, seen.length, 'no duplicates');
+    for (const id of before) assert.ok(seen.includes(id), `earlier job ${id} is listed`);
+    assert.deepEqual([...seen].sort().reverse(), seen, 'newest first');
+    assert.ok(pages >= 6, `${pages} pages`);
+  });
+
+  it('when filtered by state, type and time, then only matching jobs come back; bad queries are 400 INVALID_QUERY', async () => {
+    const hashes = await batch(20);
+    const simulated = await batch(5, '?type=simulate&mean_ms=1');
+    await startWorkers();
+    await waitFor('all to complete', async () => {
+      const res = await list('?state=completed&limit=100');
+      return res.body.jobs.length === 25;
+    });
+    const queuedLater = await batch(3, '?delay=600');
+    const delayed = await list('?state=delayed');
+    assert.deepEqual(delayed.body.jobs.map((j: { id: string }) => j.id).sort(), [...queuedLater].sort());
+    assert.ok(delayed.body.jobs.every((j: { state: string }) => j.state === 'delayed'));
+    const sims = await list('?type=simulate&state=completed');
+    assert.deepEqual(sims.body.jobs.map((j: { id: string }) => j.id).sort(), [...simulated].sort());
+    const all = await list('?limit=500');
+    const oldest = all.body.jobs.find((j: { id: string }) => j.id === hashes[0]);
+    const newer = await list(`?created_after=${encodeURIComponent(oldest.createdAt)}&limit=500`);
+    assert.ok(newer.body.jobs.length >= 28 - 20, 'the time filter keeps later jobs');
+    for (const bad of [
+      '?limit=0',
+      '?limit=501',
+      '?state=bogus',
+      '?cursor=abc',
+      '?type=Bad',
+      '?created_after=yesterday',
+      '?nope=1',
+      '?limit=5&limit=6',
+    ]) {
+      const res = await list(bad);
+      assert.equal(res.status, 400, bad);
+      assert.equal(res.body.error.code, 'INVALID_QUERY', bad);
+    }
+  });
+
+  it('when a type is paused, then its jobs are not served until it is resumed', async () => {
+    const paused = await request(f.app.callback()).post('/types/hash/pause?seconds=600');
+    assert.equal(paused.status, 200);
+    assert.deepEqual(paused.body, { type: 'hash', paused: true, seconds: 600 });
+    const [id] = await batch(1);
+    await startWorkers();
+    const stats = await beanstalkRaw(backends().beanstalk.port, `stats-tube ${f.tube}`);
+    assert.match(stats.body ?? '', /^pause: 600$/m, 'beanstalkd holds the pause');
+    // A window in which an unpaused tube would certainly have been served (workers reserve every second).
+    const until = Date.now() + 2500;
+    while (Date.now() < until) {
+      assert.equal(
+        (await request(f.app.callback()).get(`/jobs/${id}`)).body.state,
+        'queued',
+        'not served while paused',
+      );
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const resumed = await request(f.app.callback()).post('/types/hash/resume');
+    assert.deepEqual(resumed.body, { type: 'hash', paused: false, seconds: 0 });
+    await waitFor(
+      'the job to run after resume',
+      async () => (await request(f.app.callback()).get(`/jobs/${id}`)).body.state === 'completed',
+    );
+    const bad = await request(f.app.callback()).post('/types/hash/pause?seconds=abc');
+    assert.equal(bad.status, 400);
+    const badType = await request(f.app.callback()).post('/types/Bad%20Type/pause?seconds=5');
+    assert.equal(badType.status, 400);
+  });
+
+  it('when a 4 × 3 × 2 matrix excludes 4 combinations, then 20 jobs share a group that reaches 20/20 with correct counts', async () => {
+    const res = await request(f.app.callback())
+      .post('/jobs/matrix?type=simulate&mean_ms=2&attempts=1')
+      .set('Content-Type', 'application/json')
+      .send(
+        JSON.stringify({
+          template: { suite: 'smoke' },
+          axes: {
+            spec: ['a', 'b', 'c', 'd'],
+            browser: ['chrome', 'firefox', 'webkit'],
+            viewport: ['desktop', 'mobile'],
+          },
+          exclude: [{ browser: 'firefox', viewport: 'mobile' }],
+        }),
+      );
+    assert.equal(res.status, 202, JSON.stringify(res.body).slice(0, 300));
+    assert.equal(res.body.total, 20);
+    assert.equal(res.body.excluded, 4);
+    assert.equal(new Set(res.body.jobs.map((j: { id: string }) => j.id)).size, 20);
+    assert.ok(
+      res.body.jobs.every(
+        (j: { combination: Record<string, string> }) =>
+          !(j.combination.browser === 'firefox' && j.combination.viewport === 'mobile'),
+      ),
+    );
+    const group = res.body.group as string;
+    const early = await request(f.app.callback()).get(`/groups/${group}`);
+    assert.equal(early.status, 200);
+    assert.equal(early.body.finished, 0);
+    assert.equal(early.body.counts.queued, 20);
+    const listed = await list(`?group=${group}&limit=100`);
+    assert.equal(listed.body.jobs.length, 20);
+    await startWorkers();
+    const done = await waitFor('the group to finish', async () => {
+      const g = await request(f.app.callback()).get(`/groups/${group}`);
+      return g.body.done ? g.body : undefined;
+    });
+    assert.equal(done.finished, 20);
+    assert.deepEqual(done.counts, { completed: 20 });
+    assert.equal(done.results.length, 20);
+    assert.equal(done.failures.length, 0);
+    assert.ok(done.throughputPerSecond > 0);
+    const one = done.results[0];
+    const job = await request(f.app.callback()).get(`/jobs/${one.id}`);
+    assert.equal(job.body.state, 'completed');
+    for (const bad of [
+      { axes: {} },
+      { axes: { a: [] } },
+      { axes: { a: [1, 1] } },
+      { axes: { a: [1] }, exclude: [{ b: 1 }] },
+      { axes: { a: [1] }, exclude: [{ a: 1 }] },
+      { axes: { a: [1] }, nope: 1 },
+    ]) {
+      const r = await request(f.app.callback())
+        .post('/jobs/matrix')
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify(bad));
+      assert.equal(r.status, 400, JSON.stringify(bad));
+      assert.equal(r.body.error.code, 'INVALID_MATRIX', JSON.stringify(bad));
+    }
+    assert.equal(
+      (await request(f.app.callback()).get('/groups/01a20000-0000-7000-8000-000000000000')).status,
+      404,
+    );
+  });
+});
