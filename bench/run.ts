@@ -1,0 +1,411 @@
+/**
+ * `npm run bench [-- --quick]`: measures distributed-workers on this machine and prints each
+ * figure beside a baseline measured in the same run. Starts its own beanstalkd (without a
+ * binlog, with `-b` at its default 50 ms sync, and with `-b -f 0`; `--quick`: without only)
+ * and its own FerretDB, and the built CLI as real processes (run `npm run build` first; the
+ * npm script does). Not a test: it asserts nothing and only reports.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import type { JackdClient } from 'jackd';
+import { MongoClient } from 'mongodb';
+import {
+  freePort,
+  installBackends,
+  type LocalServer,
+  startBeanstalkd,
+  startMongoServer,
+  waitForPort,
+} from '../src/local/servers.js';
+
+const require = createRequire(import.meta.url);
+const Jackd = require('jackd') as typeof JackdClient;
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(root, 'dist', 'index.js');
+const quick = process.argv.includes('--quick');
+const SECONDS = quick ? 3 : 10;
+const E2E_JOBS = quick ? 10_000 : 50_000;
+const ORIGINAL_JOBS = quick ? 1_500 : 5_000;
+const WORKERS = 2;
+const WORKER_CONCURRENCY = 16;
+
+interface Row {
+  mode: string;
+  what: string;
+  value: string;
+  baseline: string;
+  ratio: string;
+}
+const rows: Row[] = [];
+const say = (line: string) => process.stderr.write(`${line}\n`);
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+
+function spawnNode(args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((done) => {
+    child.once('exit', () => done());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
+function peakRssMb(pid: number | undefined): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function cannon(url: string, method: 'GET' | 'POST', body?: string) {
+  const result = await autocannon({
+    url,
+    method,
+    connections: 32,
+    duration: SECONDS,
+    ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}),
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+  };
+}
+
+async function jackd(port: number): Promise<JackdClient> {
+  const client = new Jackd();
+  client.socket.on('error', () => undefined);
+  await client.connect({ host: '127.0.0.1', port });
+  return client;
+}
+
+/** Raw pipelined puts with `window` in flight on one connection. */
+async function rawPuts(port: number, tube: string, bodies: string[], window: number): Promise<number> {
+  const client = await jackd(port);
+  await client.use(tube);
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: window }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++]!;
+        await client.put(body, { priority: 1024, delay: 0, ttr: 60 });
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  await client.quit();
+  client.socket.destroy();
+  return bodies.length / seconds;
+}
+
+/** Raw reserve + delete with `connections` connections until `count` jobs are gone. */
+async function rawDrain(port: number, tube: string, count: number, connections: number): Promise<number> {
+  let left = count;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const client = await jackd(port);
+      await client.watch(tube);
+      await client.ignore('default');
+      while (left > 0) {
+        const job = await client.reserveWithTimeout(1).catch(() => null);
+        if (!job) continue;
+        left -= 1;
+        await client.delete(job.id);
+      }
+      client.socket.destroy();
+    }),
+  );
+  return count / ((performance.now() - t0) / 1000);
+}
+
+async function rawInsertMany(url: string, docs: Array<Record<string, unknown>>): Promise<number> {
+  const client = new MongoClient(url);
+  const collection = client.db('bench_raw').collection(`raw${Date.now()}`);
+  const t0 = performance.now();
+  for (let i = 0; i < docs.length; i += 1000)
+    await collection.insertMany(docs.slice(i, i + 1000), { ordered: false });
+  const rate = docs.length / ((performance.now() - t0) / 1000);
+  await client.db('bench_raw').dropDatabase();
+  await client.close();
+  return rate;
+}
+
+/** The original system's loop without its sleep: reserve → md5 → insertOne → delete, 3 at once. */
+async function originalLoop(port: number, mongoUrl: string, tube: string, count: number): Promise<number> {
+  const client = new MongoClient(mongoUrl);
+  const collection = client.db('bench_original').collection('results');
+  let left = count;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: 3 }, async () => {
+      const bean = await jackd(port);
+      await bean.watch(tube);
+      await bean.ignore('default');
+      while (left > 0) {
+        const job = await bean.reserveWithTimeout(1).catch(() => null);
+        if (!job) continue;
+        left -= 1;
+        const body = job.payload.toString();
+        await collection.insertOne({ job: body, hash: createHash('md5').update(body).digest('hex') });
+        await bean.delete(job.id);
+      }
+      bean.socket.destroy();
+    }),
+  );
+  const rate = count / ((performance.now() - t0) / 1000);
+  await client.db('bench_original').dropDatabase();
+  await client.close();
+  return rate;
+}
+
+async function countResults(url: string, db: string): Promise<number> {
+  const client = new MongoClient(url);
+  try {
+    return await client.db(db).collection('results').countDocuments();
+  } finally {
+    await client.close();
+  }
+}
+
+async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dw-bench-'));
+  const servers: LocalServer[] = [];
+  const children: ChildProcess[] = [];
+  const add = (what: string, value: string, baseline = '', ratio = '') => {
+    rows.push({ mode, what, value, baseline, ratio });
+    say(`  ${what}: ${value}${baseline ? `  vs ${baseline}` : ''}${ratio ? `  (${ratio})` : ''}`);
+  };
+  try {
+    say(`\n== beanstalkd ${mode}`);
+    const beanstalkd = await startBeanstalkd(
+      mode === 'no binlog'
+        ? {}
+        : { binlogDir: join(dataDir, 'binlog'), fsyncMs: mode === '-b -f 0' ? 0 : 50 },
+    );
+    servers.push(beanstalkd);
+    const mongo = await startMongoServer();
+    servers.push(mongo);
+    const env = {
+      BEANSTALK_PORT: String(beanstalkd.port),
+      MONGO_URL: mongo.url,
+      MONGO_DB: 'bench',
+      LOG_LEVEL: 'warn',
+      RECONCILE_INTERVAL_SECONDS: '0',
+    };
+    const port = await freePort();
+    const manager = spawnNode([cli, 'manager'], {
+      ...env,
+      MANAGER_LISTEN_PORT: String(port),
+      MANAGER_LISTEN_HOST: '127.0.0.1',
+    });
+    children.push(manager);
+    await waitForPort(port, 15_000, manager);
+    const base = `http://127.0.0.1:${port}`;
+
+    // 1. HTTP enqueue vs a bare Koa route.
+    const barePort = await freePort();
+    const bare = spawnNode([join(root, 'bench', 'bare-koa.mjs'), String(barePort)], {});
+    children.push(bare);
+    await waitForPort(barePort, 10_000, bare);
+    const body = '{"example":"data"}';
+    const bareRun = await cannon(`http://127.0.0.1:${barePort}/`, 'POST', body);
+    const postRun = await cannon(`${base}/jobs?type=benchhttp`, 'POST', body);
+    await stop(bare);
+    add(
+      'POST /jobs req/s (p50/p99 ms)',
+      `${fmt(postRun.rps)} (${postRun.p50}/${postRun.p99})${postRun.non2xx ? `, ${postRun.non2xx} non-2xx` : ''}`,
+      `bare Koa ${fmt(bareRun.rps)} (${bareRun.p50}/${bareRun.p99})`,
+      `${fmt(postRun.rps / bareRun.rps, 2)}×`,
+    );
+
+    // 2. Batch enqueue vs raw pipelined puts and raw insertMany of the same documents.
+    const batchJobs = quick ? 10_000 : 30_000;
+    const lines = Array.from({ length: batchJobs }, (_, i) => JSON.stringify({ n: i, pad: 'x'.repeat(40) }));
+    let t0 = performance.now();
+    for (let i = 0; i < lines.length; i += 1000) {
+      const res = await fetch(`${base}/jobs/batch?type=benchbatch`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-ndjson' },
+        body: lines.slice(i, i + 1000).join('\n'),
+      });
+      if (res.status !== 202) throw new Error(`batch answered ${res.status}`);
+      await res.arrayBuffer();
+    }
+    const batchRate = lines.length / ((performance.now() - t0) / 1000);
+    const envelopes = lines.map((payload, i) =>
+      JSON.stringify({ id: `raw-${i}`, type: 'raw', maxAttempts: 3, payload }),
+    );
+    const putRate = await rawPuts(beanstalkd.port, 'rawputs', envelopes, 1000);
+    const insertRate = await rawInsertMany(
+      mongo.url,
+      lines.map((payload, i) => ({ _id: `raw-${i}`, type: 'raw', payload, createdAt: new Date() })),
+    );
+    const tighter = Math.min(putRate, insertRate);
+    add(
+      'POST /jobs/batch jobs/s (1,000 per request)',
+      fmt(batchRate),
+      `raw puts ${fmt(putRate)} (1,000 in flight), raw insertMany ${fmt(insertRate)}`,
+      `${fmt(batchRate / tighter, 2)}× the tighter`,
+    );
+
+    // 3. End to end: E2E_JOBS enqueued, then drained by WORKERS processes.
+    const e2eLines = Array.from({ length: E2E_JOBS }, (_, i) => JSON.stringify({ e2e: i }));
+    for (let i = 0; i < e2eLines.length; i += 1000) {
+      const res = await fetch(`${base}/jobs/batch`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-ndjson' },
+        body: e2eLines.slice(i, i + 1000).join('\n'),
+      });
+      await res.arrayBuffer();
+    }
+    const already = await countResults(mongo.url, 'bench');
+    t0 = performance.now();
+    const workers = Array.from({ length: WORKERS }, (_, i) =>
+      spawnNode([cli, 'worker'], {
+        ...env,
+        WORKER_NAME: `bench${i}`,
+        WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
+      }),
+    );
+    children.push(...workers);
+    for (;;) {
+      const done = (await countResults(mongo.url, 'bench')) - already;
+      if (done >= E2E_JOBS) break;
+      if (performance.now() - t0 > 600_000)
+        throw new Error(`only ${done} of ${E2E_JOBS} done after 10 minutes`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const e2eRate = E2E_JOBS / ((performance.now() - t0) / 1000);
+    // Ceilings: the transport (reserve+delete with the same connection count) and the store.
+    const drainBodies = envelopes.slice(0, Math.min(envelopes.length, E2E_JOBS));
+    await rawPuts(beanstalkd.port, 'rawdrain', drainBodies, 1000);
+    const drainRate = await rawDrain(
+      beanstalkd.port,
+      'rawdrain',
+      drainBodies.length,
+      WORKERS * WORKER_CONCURRENCY,
+    );
+    const storeRate =
+      (await rawInsertMany(
+        mongo.url,
+        e2eLines.map((payload, i) => ({ _id: `e-${i}`, type: 'hash', payload, createdAt: new Date() })),
+      )) / 2;
+    await rawPuts(beanstalkd.port, 'original', envelopes.slice(0, ORIGINAL_JOBS), 100);
+    const originalRate = await originalLoop(beanstalkd.port, mongo.url, 'original', ORIGINAL_JOBS);
+    const ceiling = Math.min(drainRate, storeRate);
+    add(
+      `end to end jobs/s (${fmt(E2E_JOBS)} jobs, ${WORKERS} workers × ${WORKER_CONCURRENCY})`,
+      fmt(e2eRate),
+      `transport ${fmt(drainRate)} (reserve+delete, ${WORKERS * WORKER_CONCURRENCY} conns), store ${fmt(storeRate)} (insertMany ÷ 2 docs per job), original loop ${fmt(originalRate)}`,
+      `${fmt(e2eRate / ceiling, 2)}× the tighter ceiling, ${fmt(e2eRate / originalRate, 1)}× the original`,
+    );
+
+    // Pickup latency at a steady 500 jobs/s on idle workers: POST sent → handler start.
+    const steadySeconds = quick ? 4 : 10;
+    const sent = new Map<string, number>();
+    t0 = Date.now();
+    let n = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (;;) {
+          const i = n++;
+          const due = t0 + (i * 1000) / 500;
+          if (due > t0 + steadySeconds * 1000) return;
+          const wait = due - Date.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          const at = Date.now();
+          const res = await fetch(`${base}/jobs`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: `{"steady":${i}}`,
+          });
+          const { id } = (await res.json()) as { id: string };
+          sent.set(id, at);
+        }
+      }),
+    );
+    const client = new MongoClient(mongo.url);
+    const ids = [...sent.keys()];
+    let started: Array<{ _id: string; startedAt: Date }> = [];
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+      started = (await client
+        .db('bench')
+        .collection('results')
+        .find({ _id: { $in: ids as never[] } }, { projection: { startedAt: 1 } })
+        .toArray()) as never;
+      if (started.length === ids.length) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await client.close();
+    const pickups = started
+      .map((r) => r.startedAt.getTime() - (sent.get(String(r._id)) ?? 0))
+      .sort((a, b) => a - b);
+    add(
+      `pickup latency ms at 500 jobs/s (${fmt(ids.length)} jobs)`,
+      `p50 ${pct(pickups, 50)}, p99 ${pct(pickups, 99)}`,
+      'goal p50 < 3, p99 < 15',
+    );
+
+    // 4. GET /jobs/:id with the collection as it now is.
+    const someId = ids[Math.floor(ids.length / 2)]!;
+    const stored = await countResults(mongo.url, 'bench');
+    const getRun = await cannon(`${base}/jobs/${someId}`, 'GET');
+    add(
+      `GET /jobs/:id req/s (p99 ms), ${fmt(stored)} jobs stored`,
+      `${fmt(getRun.rps)} (${getRun.p99})`,
+      'FerretDB scans for each point read',
+    );
+
+    // 5. Peak RSS.
+    add(
+      'peak RSS MB: manager, workers',
+      `${fmt(peakRssMb(manager.pid))}, ${workers.map((w) => fmt(peakRssMb(w.pid))).join(', ')}`,
+      'goal < 150 each',
+    );
+  } finally {
+    for (const child of children.reverse()) await stop(child);
+    for (const server of servers.reverse()) await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  installBackends();
+  say(
+    `distributed-workers bench${quick ? ' (--quick)' : ''}: ${cpus().length} cores, ${cpus()[0]?.model ?? ''}; MongoDB-wire server: FerretDB 1.24.2 (SQLite) in ${tmpdir()}`,
+  );
+  const modes = quick ? (['no binlog'] as const) : (['no binlog', '-b (50 ms sync)', '-b -f 0'] as const);
+  for (const mode of modes) await benchMode(mode);
+  const header = ['beanstalkd', 'measure', 'value', 'baseline (same run)', 'ratio'];
+  const table = rows.map((r) => [r.mode, r.what, r.value, r.baseline, r.ratio]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  process.stdout.write(
+    `\n${line(header)}\n${line(widths.map((w) => '-'.repeat(w)))}\n${table.map(line).join('\n')}\n`,
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
