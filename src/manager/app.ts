@@ -11,7 +11,7 @@ import { batchRoute } from './batch.js';
 import { errorBoundary } from './error-boundary.js';
 import { createJobActions } from './job-actions.js';
 import { createJobListing, parseListQuery } from './job-listing.js';
-import { type OptionSource, optionSource, parseJobOptions } from './job-options.js';
+import { checkIdempotencyKey, type OptionSource, optionSource, parseJobOptions } from './job-options.js';
 import { createJobService, toServiceError } from './job-service.js';
 import { fanOut, groupProgress, type MatrixSpec, parseMatrixSpec } from './matrix.js';
 import { createManagerMetrics } from './metrics.js';
@@ -56,18 +56,8 @@ export interface AppDeps {
   processMetrics?: boolean;
 }
 
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-
 function idempotencyKeyOf(ctx: Koa.Context): string | undefined {
-  const key = ctx.get('Idempotency-Key');
-  if (key === '') return undefined;
-  if (!IDEMPOTENCY_KEY.test(key)) {
-    throw new AppError(
-      ErrorCode.INVALID_IDEMPOTENCY_KEY,
-      'Idempotency-Key must be 1-255 visible ASCII characters',
-    );
-  }
-  return key;
+  return checkIdempotencyKey(ctx.get('Idempotency-Key'));
 }
 
 function jobIdOf(ctx: Koa.Context): string {

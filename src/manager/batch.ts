@@ -19,7 +19,14 @@
 import type Koa from 'koa';
 import { AppError, ErrorCode, isAppError } from '../errors.js';
 import type { JobOptions } from '../store/index.js';
-import { type OptionSource, optionSource, parseJobOptions, type RequestedJob } from './job-options.js';
+import {
+  checkIdempotencyKey,
+  OPTION_NAMES,
+  type OptionSource,
+  optionSource,
+  parseJobOptions,
+  type RequestedJob,
+} from './job-options.js';
 import type { JobService } from './job-service.js';
 import { parsePayload, readTextBody } from './read-json-body.js';
 
@@ -43,19 +50,7 @@ interface BatchItem {
 
 type ItemProblem = { index: number; code: string; message: string };
 
-const ITEM_FIELDS = new Set([
-  'payload',
-  'type',
-  'priority',
-  'delay',
-  'ttr',
-  'attempts',
-  'algorithm',
-  'mean_ms',
-  'fail_rate',
-  'idempotencyKey',
-]);
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const ITEM_FIELDS = new Set<string>(['payload', 'idempotencyKey', ...OPTION_NAMES]);
 
 function problem(index: number, error: unknown): ItemProblem {
   if (isAppError(error)) return { index, code: error.code, message: error.message };
@@ -100,17 +95,11 @@ function parseJsonItems(
         throw new AppError(ErrorCode.INVALID_OPTION, `unknown item field(s): ${unknown.join(', ')}`);
       const payloadText = JSON.stringify(item.payload);
       parsePayload(payloadText, deps.maxJsonDepth);
-      const key = item.idempotencyKey;
-      if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
-        throw new AppError(
-          ErrorCode.INVALID_IDEMPOTENCY_KEY,
-          'idempotencyKey must be 1-255 visible ASCII characters',
-        );
-      }
+      const key = checkIdempotencyKey(item.idempotencyKey);
       items.push({
         request: parseJobOptions(itemSource(item, fallback), deps.defaultOptions, deps.allowedTypes),
         text: payloadText,
-        ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
+        ...(key !== undefined ? { idempotencyKey: key } : {}),
       });
     } catch (error: unknown) {
       problems.push(problem(index, error));

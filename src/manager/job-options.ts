@@ -102,3 +102,18 @@ export function parseJobOptions(
   }
   return { type, options, params };
 }
+
+/** An Idempotency-Key: 1-255 visible ASCII characters. */
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** The key, or undefined when absent; a malformed one is a 400. */
+export function checkIdempotencyKey(key: unknown): string | undefined {
+  if (key === undefined || key === '') return undefined;
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
+    throw new AppError(
+      ErrorCode.INVALID_IDEMPOTENCY_KEY,
+      'an Idempotency-Key is 1-255 visible ASCII characters',
+    );
+  }
+  return key;
+}

@@ -6,7 +6,7 @@ import request from 'supertest';
 import { loadWorkerConfig } from '../../src/config.js';
 import { builtinHandlers, hashPayload } from '../../src/handlers/index.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
-import { type AppFixture, appFixture } from '../support/app-fixture.js';
+import { type AppFixture, appFixture, workerEnvFor } from '../support/app-fixture.js';
 import { backends, tubeCounts, waitFor, withMongo } from '../support/harness.js';
 
 describe('job API on real servers', function () {
@@ -17,11 +17,7 @@ describe('job API on real servers', function () {
 
   const startWorkers = async (extra: Record<string, string> = {}) => {
     const config = loadWorkerConfig({
-      BEANSTALK_HOST: backends().beanstalk.host,
-      BEANSTALK_PORT: String(backends().beanstalk.port),
-      MONGO_URL: backends().mongoUrl,
-      MONGO_DB: f.dbName,
-      QUEUE_TUBE_PREFIX: f.tubePrefix,
+      ...workerEnvFor(f),
       WORKER_CONCURRENCY: '4',
       WORKER_RETRY_BASE_MS: '0',
       ...extra,

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { loadWorkerConfig } from '../../src/config.js';
 import { builtinHandlers } from '../../src/handlers/index.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
-import { type AppFixture, appFixture } from '../support/app-fixture.js';
+import { type AppFixture, appFixture, workerEnvFor } from '../support/app-fixture.js';
 import { backends, beanstalkRaw, waitFor } from '../support/harness.js';
 
 describe('listing and pausing on real servers', function () {
@@ -15,11 +15,7 @@ describe('listing and pausing on real servers', function () {
 
   const startWorkers = async () => {
     const config = loadWorkerConfig({
-      BEANSTALK_HOST: backends().beanstalk.host,
-      BEANSTALK_PORT: String(backends().beanstalk.port),
-      MONGO_URL: backends().mongoUrl,
-      MONGO_DB: f.dbName,
-      QUEUE_TUBE_PREFIX: f.tubePrefix,
+      ...workerEnvFor(f),
       WORKER_CONCURRENCY: '4',
     });
     const worker = await startWorker(config, { handlers: builtinHandlers(), log: pino({ level: 'silent' }) });

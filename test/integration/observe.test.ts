@@ -12,7 +12,7 @@ import { newJobId } from '../../src/jobs/job-id.js';
 import { freePort } from '../../src/local/servers.js';
 import { createApp } from '../../src/manager/app.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
-import { type AppFixture, appFixture } from '../support/app-fixture.js';
+import { type AppFixture, appFixture, workerEnvFor } from '../support/app-fixture.js';
 import { backends, tubeCounts, waitFor, withMongo } from '../support/harness.js';
 import { metricSum } from '../support/metrics.js';
 
@@ -24,11 +24,7 @@ describe('observing the system on real servers', function () {
 
   const configFor = (extra: Record<string, string> = {}) =>
     loadWorkerConfig({
-      BEANSTALK_HOST: backends().beanstalk.host,
-      BEANSTALK_PORT: String(backends().beanstalk.port),
-      MONGO_URL: backends().mongoUrl,
-      MONGO_DB: f.dbName,
-      QUEUE_TUBE_PREFIX: f.tubePrefix,
+      ...workerEnvFor(f),
       WORKER_CONCURRENCY: '2',
       WORKER_NAME: 'observed',
       WORKER_HEARTBEAT_MS: '200',

@@ -10,7 +10,7 @@ import { builtinHandlers, type Handler, hashPayload } from '../../src/handlers/i
 import { createReconciler, startMaintenance } from '../../src/manager/reconciler.js';
 import { backoffSeconds } from '../../src/worker/run-job.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
-import { type AppFixture, appFixture } from '../support/app-fixture.js';
+import { type AppFixture, appFixture, workerEnvFor } from '../support/app-fixture.js';
 import { backends, beanstalkRaw, tubeCounts, waitFor, withMongo } from '../support/harness.js';
 
 function capturingLogger() {
@@ -38,11 +38,7 @@ describe('reliability on real servers', function () {
 
   const configFor = (extra: Record<string, string> = {}) =>
     loadWorkerConfig({
-      BEANSTALK_HOST: backends().beanstalk.host,
-      BEANSTALK_PORT: String(backends().beanstalk.port),
-      MONGO_URL: backends().mongoUrl,
-      MONGO_DB: f.dbName,
-      QUEUE_TUBE_PREFIX: f.tubePrefix,
+      ...workerEnvFor(f),
       WORKER_CONCURRENCY: '2',
       WORKER_NAME: 'rel',
       ...extra,

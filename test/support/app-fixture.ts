@@ -77,3 +77,15 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
     },
   };
 }
+
+/** The environment a worker needs to serve this fixture's tubes and database. */
+export function workerEnvFor(f: Pick<AppFixture, 'dbName' | 'tubePrefix'>): Record<string, string> {
+  const servers = backends();
+  return {
+    BEANSTALK_HOST: servers.beanstalk.host,
+    BEANSTALK_PORT: String(servers.beanstalk.port),
+    MONGO_URL: servers.mongoUrl,
+    MONGO_DB: f.dbName,
+    QUEUE_TUBE_PREFIX: f.tubePrefix,
+  };
+}
