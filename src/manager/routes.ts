@@ -7,6 +7,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ErrorCode } from '../errors.js';
+import { BACKENDS, JOB_ROUTES } from './job-routes.js';
 import {
   HealthSchema,
   MetricsSchema,
@@ -15,24 +16,7 @@ import {
   StatsSchema,
   WorkersSchema,
 } from './observe-schemas.js';
-import {
-  AcceptedJobSchema,
-  BatchRequestSchema,
-  BatchResultSchema,
-  GroupSchema,
-  JobIdSchema,
-  JobListSchema,
-  JobPayloadSchema,
-  JobStateChangeSchema,
-  JobTypeSchema,
-  JobViewSchema,
-  type JsonSchema,
-  MatrixRequestSchema,
-  MatrixResultSchema,
-  OutcomesRequestSchema,
-  OutcomesSchema,
-  PauseSchema,
-} from './schemas.js';
+import type { JsonSchema } from './schemas.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -80,60 +64,6 @@ export interface RouteSpec {
   /** Error codes this route may answer with (the body is the Error schema). */
   errors: readonly ErrorCode[];
 }
-
-const BODY_ERRORS = [
-  ErrorCode.INVALID_JSON,
-  ErrorCode.INVALID_UTF8,
-  ErrorCode.JSON_TOO_DEEP,
-  ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-  ErrorCode.PAYLOAD_TOO_LARGE,
-] as const;
-const BACKENDS = [ErrorCode.QUEUE_UNAVAILABLE, ErrorCode.STORE_UNAVAILABLE] as const;
-
-const JOB_OPTION_ERRORS = [
-  ErrorCode.INVALID_OPTION,
-  ErrorCode.INVALID_IDEMPOTENCY_KEY,
-  ErrorCode.REQUEST_TIMEOUT,
-] as const;
-
-const postJob = (path: string, operationId: string, summary: string): RouteSpec => ({
-  method: 'POST',
-  path,
-  operationId,
-  handler: 'postJob',
-  tag: 'jobs',
-  summary,
-  description:
-    'Records the job in MongoDB, then queues it in beanstalkd; answers 202 only when both have it. Options (type, priority, delay, ttr, attempts, algorithm, mean_ms, fail_rate) come as query parameters or X-Job-* headers; an Idempotency-Key header makes a retry return the first job (200, Idempotent-Replayed: true).',
-  requestBody: { description: 'the job', schema: JobPayloadSchema, example: { example: 'data' } },
-  responses: {
-    200: {
-      description: 'an Idempotency-Key seen before: the job it created first, as it is now',
-      schema: AcceptedJobSchema,
-      headers: { 'Idempotent-Replayed': { description: 'true', schema: { type: 'string' } } },
-    },
-    202: {
-      description: 'accepted: recorded and queued',
-      schema: AcceptedJobSchema,
-      headers: { Location: { description: '/jobs/{id} of the new job', schema: { type: 'string' } } },
-    },
-  },
-  errors: [...BODY_ERRORS, ErrorCode.INVALID_JOB, ...JOB_OPTION_ERRORS, ...BACKENDS],
-});
-
-const getJob = (path: string, operationId: string, summary: string): RouteSpec => ({
-  method: 'GET',
-  path,
-  operationId,
-  handler: 'getJob',
-  tag: 'jobs',
-  summary,
-  description:
-    "The job's state: its outcome once it has one (from MongoDB), else beanstalkd's live view while it waits or runs.",
-  pathParams: { id: JobIdSchema },
-  responses: { 200: { description: 'the job', schema: JobViewSchema } },
-  errors: [ErrorCode.INVALID_ID, ErrorCode.NOT_FOUND, ...BACKENDS],
-});
 
 export const ROUTES: readonly RouteSpec[] = [
   {
@@ -207,141 +137,7 @@ export const ROUTES: readonly RouteSpec[] = [
     responses: { 200: { description: 'the counts', schema: StatsSchema } },
     errors: [...BACKENDS],
   },
-  {
-    method: 'GET',
-    path: '/jobs',
-    operationId: 'listJobs',
-    handler: 'listJobs',
-    tag: 'jobs',
-    summary: 'List jobs, newest first: filter by state, type, group, creation time; cursor pages',
-    description:
-      'Query: state, type, group (a matrix group id), created_after, created_before (ISO 8601), limit (1-500, default 50), cursor (the nextCursor of the previous page). Pages stay stable while jobs are added. A state filter examines at most ten pages per request and answers with the cursor to go on from.',
-    responses: { 200: { description: 'a page of jobs', schema: JobListSchema } },
-    errors: [ErrorCode.INVALID_QUERY, ...BACKENDS],
-  },
-  {
-    method: 'POST',
-    path: '/types/{type}/pause',
-    operationId: 'pauseType',
-    handler: 'pauseType',
-    tag: 'jobs',
-    summary: 'Pause a job type: its jobs are not handed to workers for ?seconds=N',
-    pathParams: { type: JobTypeSchema },
-    responses: { 200: { description: 'paused', schema: PauseSchema } },
-    errors: [ErrorCode.INVALID_QUERY, ErrorCode.QUEUE_UNAVAILABLE],
-  },
-  {
-    method: 'POST',
-    path: '/types/{type}/resume',
-    operationId: 'resumeType',
-    handler: 'resumeType',
-    tag: 'jobs',
-    summary: 'Resume a paused job type',
-    pathParams: { type: JobTypeSchema },
-    responses: { 200: { description: 'resumed', schema: PauseSchema } },
-    errors: [ErrorCode.INVALID_QUERY, ErrorCode.QUEUE_UNAVAILABLE],
-  },
-  postJob('/', 'postJobAtRoot', 'Enqueue one JSON job (the original path)'),
-  postJob('/jobs', 'postJob', 'Enqueue one JSON job'),
-  {
-    method: 'POST',
-    path: '/jobs/outcomes',
-    operationId: 'lookupOutcomes',
-    handler: 'lookupOutcomes',
-    tag: 'jobs',
-    summary: 'The outcomes of many jobs at once (one store query)',
-    description:
-      'For tools that follow many jobs (the `load` command): one query for up to 10,000 ids, instead of one GET each. Reads `results` only: ids without an outcome, unknown ones included, are listed as unfinished.',
-    requestBody: {
-      description: 'the ids to look up',
-      schema: OutcomesRequestSchema,
-      example: { ids: ['01a2088b-df96-7646-bd15-7540a8817d53'] },
-    },
-    responses: { 200: { description: 'outcomes found, and the ids without one', schema: OutcomesSchema } },
-    errors: [...BODY_ERRORS, ErrorCode.INVALID_REQUEST, ErrorCode.INVALID_ID, ErrorCode.STORE_UNAVAILABLE],
-  },
-  {
-    method: 'POST',
-    path: '/jobs/batch',
-    operationId: 'postBatch',
-    handler: 'postBatch',
-    tag: 'jobs',
-    summary: 'Enqueue many jobs: NDJSON (one payload per line) or a JSON array of items',
-    description:
-      'Every item is validated before anything is recorded (400 INVALID_BATCH lists the bad ones). 202 when all were accepted, 207 when some, 503 when none; each item says its id or its error, in order.',
-    requestBody: {
-      description: 'the jobs',
-      schema: BatchRequestSchema,
-      example: [{ payload: { example: 'data' } }],
-    },
-    responses: {
-      202: { description: 'all accepted', schema: BatchResultSchema },
-      207: { description: 'some accepted: see each item', schema: BatchResultSchema },
-      503: { description: 'none accepted: a backend failed', schema: BatchResultSchema },
-    },
-    errors: [...BODY_ERRORS, ErrorCode.INVALID_BATCH, ...JOB_OPTION_ERRORS],
-  },
-  {
-    method: 'POST',
-    path: '/jobs/matrix',
-    operationId: 'postMatrix',
-    handler: 'postMatrix',
-    tag: 'jobs',
-    summary: 'Fan one request out into a job per combination of named axes, minus exclusions; one group id',
-    description:
-      "Each job's payload is the template with its combination's keys set (stored and hashed as compact JSON). Options come from the query or X-Job-* headers. 202 all accepted, 207 some, 503 none. Follow it with GET /groups/{id}.",
-    requestBody: {
-      description: 'template, axes, exclusion rules',
-      schema: MatrixRequestSchema,
-      example: {
-        template: { suite: 'smoke' },
-        axes: { browser: ['chrome', 'firefox'], viewport: ['desktop', 'mobile'] },
-        exclude: [{ browser: 'firefox', viewport: 'mobile' }],
-      },
-    },
-    responses: {
-      202: { description: 'all accepted', schema: MatrixResultSchema },
-      207: { description: 'some accepted: see each job', schema: MatrixResultSchema },
-      503: { description: 'none accepted: a backend failed', schema: MatrixResultSchema },
-    },
-    errors: [...BODY_ERRORS, ErrorCode.INVALID_MATRIX, ...JOB_OPTION_ERRORS, ErrorCode.STORE_UNAVAILABLE],
-  },
-  {
-    method: 'GET',
-    path: '/groups/{id}',
-    operationId: 'getGroup',
-    handler: 'getGroup',
-    tag: 'jobs',
-    summary:
-      "A matrix group's progress: counts by state, finished/total, throughput, failures, results when done",
-    pathParams: { id: JobIdSchema },
-    responses: { 200: { description: 'the group', schema: GroupSchema } },
-    errors: [ErrorCode.INVALID_ID, ErrorCode.NOT_FOUND, ...BACKENDS],
-  },
-  {
-    method: 'POST',
-    path: '/jobs/{id}/retry',
-    operationId: 'retryJob',
-    handler: 'retryJob',
-    tag: 'jobs',
-    summary: 'Bring a failed job back with a full attempt budget',
-    pathParams: { id: JobIdSchema },
-    responses: { 202: { description: 'queued again', schema: JobStateChangeSchema } },
-    errors: [ErrorCode.INVALID_ID, ErrorCode.NOT_FOUND, ErrorCode.JOB_NOT_RETRYABLE, ...BACKENDS],
-  },
-  {
-    method: 'DELETE',
-    path: '/jobs/{id}',
-    operationId: 'cancelJob',
-    handler: 'cancelJob',
-    tag: 'jobs',
-    summary: 'Cancel a job that has not completed (queued, delayed, running or failed)',
-    pathParams: { id: JobIdSchema },
-    responses: { 200: { description: 'cancelled', schema: JobStateChangeSchema } },
-    errors: [ErrorCode.INVALID_ID, ErrorCode.NOT_FOUND, ErrorCode.JOB_NOT_CANCELLABLE, ...BACKENDS],
-  },
-  getJob('/jobs/{id}', 'getJob', 'A job: state, live queue fields, outcome'),
-  getJob('/{id}', 'getJobAtRoot', 'A job (the original path; a trailing slash is accepted)'),
+  ...JOB_ROUTES,
 ];
 
 /** `/jobs/{id}` → `/jobs/:id`. */
