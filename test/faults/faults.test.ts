@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBeanstalkd, startMongoServer } from '../../src/local/servers.js';
-import { waitFor } from '../support/harness.js';
+import { tubeCounts, waitFor } from '../support/harness.js';
 import { Rig, type RigOptions, type ScenarioReport } from './rig.js';
 
 const reports: ScenarioReport[] = [];
@@ -145,6 +145,39 @@ describe('fault suite (real processes; npm run test:faults)', function () {
     assertInvariants(await r.drainAndCheck('manager SIGKILL ×2', faultAt));
     const jobs = await r.withDb((db) => db.collection('jobs').countDocuments());
     assert.equal(jobs, r.accepted.size, 'one job record per accepted request');
+  });
+
+  it('7. when poison jobs fail on every attempt, then each is buried with a failed outcome after its maximum attempts while the others keep flowing', async () => {
+    const r = await run({ workerEnv: { WORKER_RETRY_BASE_MS: '200' } });
+    const faultAt = Date.now();
+    const poison: string[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      const body = `{"poison":${i}}`;
+      const res = await fetch(`${r.base}/jobs?type=simulate&fail_rate=1&attempts=3&mean_ms=5`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body,
+      });
+      assert.equal(res.status, 202);
+      const { id } = (await res.json()) as { id: string };
+      poison.push(id);
+      r.accepted.set(id, body);
+    }
+    await r.acceptMore(150);
+    const report = await r.drainAndCheck('poison jobs ×10 (3 attempts)', faultAt, 10);
+    assert.equal(report.failedAsExpected, 10, 'every poison job failed');
+    const outcomes = await r.withDb((db) =>
+      db
+        .collection('results')
+        .find({ _id: { $in: poison as never[] } })
+        .toArray(),
+    );
+    assert.ok(
+      outcomes.every((o) => o.outcome === 'failed' && o.attempt === 3),
+      'failed after exactly its 3 attempts',
+    );
+    assert.equal((await tubeCounts(r.beanstalkPort, 'simulate')).buried, 10, 'each kept buried for a retry');
+    assertInvariants(report);
   });
 
   it("8. when a worker's connection drops mid-job (the job is delivered twice), then every job still ends once", async () => {
