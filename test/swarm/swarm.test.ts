@@ -111,8 +111,6 @@ describe('Swarm for real: the stack file on a one-node swarm', function () {
 
   after(async function () {
     this.timeout(180_000);
-    console.log(`\n${formatTable(rows)}\n`);
-    console.log(timings.map(([label, s]) => `      ${label}: ${s.toFixed(1)} s`).join('\n'));
     await timed('stack rm', async () => {
       await userCommand(['stack', 'rm', STACK]).catch((e: unknown) => console.error(String(e)));
       await waitFor(
@@ -122,7 +120,9 @@ describe('Swarm for real: the stack file on a one-node swarm', function () {
         500,
       ).catch((e: unknown) => console.error(String(e)));
     });
-    await docker(['swarm', 'leave', '--force']).catch((e: unknown) => console.error(String(e)));
+    await userCommand(['swarm', 'leave', '--force']).catch((e: unknown) => console.error(String(e)));
+    console.log(`\n${formatTable(rows)}\n`);
+    console.log(timings.map(([label, s]) => `      ${label}: ${s.toFixed(1)} s`).join('\n'));
   });
 
   it('1. when deployed, then every service reaches its replica count, health checks pass and /readyz answers 200', async () => {
@@ -242,6 +242,7 @@ describe('Swarm for real: the stack file on a one-node swarm', function () {
     await flow.acceptedAtLeast(400);
     const [beanstalkd] = await runningTasks('beanstalkd');
     assert.ok(beanstalkd);
+    const killedAt = Date.now();
     await docker(['kill', beanstalkd.containerId]);
     const restarted = await waitFor(
       'a new beanstalkd task running',
@@ -280,7 +281,7 @@ describe('Swarm for real: the stack file on a one-node swarm', function () {
       500,
     );
     console.log(
-      `      beanstalkd task replaced in ${((Date.now() - started) / 1000).toFixed(1)} s; ${delayed} delayed jobs back`,
+      `      beanstalkd back and the manager ready ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill; ${delayed} delayed jobs back`,
     );
     record(await drainAndCheck(flow, BASE, MONGO_URL, started));
     // The same worker tasks finished the jobs: they reconnected rather than being replaced.
@@ -299,10 +300,12 @@ describe('Swarm for real: the stack file on a one-node swarm', function () {
       `published=${MANAGER_PORT},target=8080,mode=host`,
       `${STACK}_manager`,
     ]);
+    // Detached: the two tasks below are the condition (the update's 20 s monitor period
+    // would only add waiting).
     await userCommand([
       'service',
       'update',
-      '--detach=false',
+      '--detach',
       '--publish-add',
       'mode=host,target=8080',
       '--replicas',
