@@ -1,0 +1,224 @@
+/**
+ * Jobs through the stack's published port, and the exactly-once check of one scenario:
+ * clients POST with an Idempotency-Key and retry it until accepted (a manager or beanstalkd
+ * being replaced answers 503 or drops the connection), then the check reads MongoDB's
+ * `jobs` and `results` (FerretDB's published port) and POST /jobs/outcomes.
+ */
+import { MongoClient } from 'mongodb';
+import { hashPayload } from '../../src/handlers/index.js';
+import { waitFor } from '../support/harness.js';
+
+export interface ScenarioRow {
+  scenario: string;
+  accepted: number;
+  completed: number;
+  lost: number;
+  duplicated: number;
+  wrongHashes: number;
+  seconds: number;
+}
+
+export const API_KEY = `swarmtest${Date.now().toString(36)}0123456789`;
+const RUN = Date.now().toString(36);
+
+export function authHeaders(): Record<string, string> {
+  return { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' };
+}
+
+export class JobFlow {
+  /** Accepted job id → the exact body sent. */
+  readonly accepted = new Map<string, string>();
+  private sent = 0;
+  private readonly batches: Array<Promise<void>> = [];
+  private failure: unknown;
+
+  /** `bases()` gives the manager URLs to use now; each job goes to one of them in turn. */
+  constructor(
+    readonly scenario: string,
+    private readonly bases: () => string[],
+  ) {}
+
+  private async postOne(n: number, query: string): Promise<void> {
+    const body = JSON.stringify({ run: RUN, s: this.scenario, n });
+    const key = `${RUN}-${this.scenario}-${n}`;
+    const started = Date.now();
+    for (let attempt = 0; ; attempt += 1) {
+      const all = this.bases();
+      const base = all[(n + attempt) % all.length];
+      try {
+        const res = await fetch(`${base}/jobs${query}`, {
+          method: 'POST',
+          headers: { ...authHeaders(), 'Idempotency-Key': key },
+          body,
+          signal: AbortSignal.timeout(10_000),
+        });
+        if (res.status === 200 || res.status === 201 || res.status === 202) {
+          const { id } = (await res.json()) as { id: string };
+          this.accepted.set(id, body);
+          return;
+        }
+        if (res.status < 500 && res.status !== 429) {
+          throw new Error(`POST answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+        }
+        await res.body?.cancel();
+      } catch (error) {
+        if (error instanceof Error && error.message.startsWith('POST answered')) throw error;
+        // Refused, reset or timed out while a task is replaced: retry with the same key.
+      }
+      if (Date.now() - started > 120_000) throw new Error(`${this.scenario}: job ${n} never accepted`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /**
+   * Starts posting `count` more jobs at about `perSecond` with 8 clients (`query`: job options
+   * such as `?delay=40`); `finished()` awaits every batch started.
+   */
+  start(count: number, perSecond: number, query = ''): void {
+    const end = this.sent + count;
+    const client = async () => {
+      while (this.sent < end) {
+        const n = this.sent++;
+        const started = Date.now();
+        await this.postOne(n, query);
+        await new Promise((r) => setTimeout(r, Math.max(0, 8000 / perSecond - (Date.now() - started))));
+      }
+    };
+    this.batches.push(
+      Promise.all(Array.from({ length: 8 }, client)).then(
+        () => undefined,
+        (error: unknown) => {
+          this.failure = error;
+        },
+      ),
+    );
+  }
+
+  async finished(): Promise<void> {
+    await Promise.all(this.batches);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Resolves once `count` jobs have been accepted in all. */
+  async acceptedAtLeast(count: number, timeoutMs = 120_000): Promise<void> {
+    await waitFor(
+      `${this.scenario}: ${count} accepted jobs`,
+      () => this.accepted.size >= count || this.failure !== undefined,
+      timeoutMs,
+      100,
+    );
+    if (this.failure) throw this.failure;
+  }
+}
+
+export async function withDb<T>(mongoUrl: string, fn: (db: ReturnType<MongoClient['db']>) => Promise<T>) {
+  const client = new MongoClient(mongoUrl, { serverSelectionTimeoutMS: 10_000 });
+  try {
+    return await fn(client.db('distributed_workers'));
+  } finally {
+    await client.close();
+  }
+}
+
+/** POST /jobs/outcomes in chunks of 10,000: id → state, and the unfinished ids. */
+export async function outcomesOf(base: string, ids: string[]) {
+  const states = new Map<string, { state: string; worker: string }>();
+  const unfinished: string[] = [];
+  for (let i = 0; i < ids.length; i += 10_000) {
+    const res = await fetch(`${base}/jobs/outcomes`, {
+      method: 'POST',
+      headers: authHeaders(),
+      body: JSON.stringify({ ids: ids.slice(i, i + 10_000) }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    if (res.status !== 200) throw new Error(`POST /jobs/outcomes answered ${res.status}`);
+    const view = (await res.json()) as {
+      outcomes: Array<{ id: string; state: string; worker: string }>;
+      unfinished: string[];
+    };
+    for (const o of view.outcomes) states.set(o.id, { state: o.state, worker: o.worker });
+    unfinished.push(...view.unfinished);
+  }
+  return { states, unfinished };
+}
+
+/**
+ * Waits until every accepted job has an outcome (or the deadline), then counts: completed
+ * with the right hash, lost (no completed outcome), duplicated (a second job recorded for one
+ * client request, or a second outcome), on MongoDB and on /jobs/outcomes, which must agree.
+ */
+export async function drainAndCheck(
+  flow: JobFlow,
+  base: string,
+  mongoUrl: string,
+  startedAt: number,
+  timeoutMs = 180_000,
+): Promise<ScenarioRow & { workers: Map<string, number> }> {
+  await flow.finished();
+  const ids = [...flow.accepted.keys()];
+  await waitFor(
+    `${flow.scenario}: every accepted job to have an outcome`,
+    async () => (await outcomesOf(base, ids)).unfinished.length === 0,
+    timeoutMs,
+    1000,
+  ).catch(() => undefined);
+  const seconds = Math.round((Date.now() - startedAt) / 100) / 10;
+  const { results, jobs } = await withDb(mongoUrl, async (db) => ({
+    results: await db
+      .collection('results')
+      .find({}, { projection: { _id: 1, outcome: 1, result: 1, worker: 1 } })
+      .toArray(),
+    jobs: await db
+      .collection('jobs')
+      .find({}, { projection: { _id: 1, payload: 1 } })
+      .toArray(),
+  }));
+  const marker = `"s":"${flow.scenario}"`;
+  const ourJobs = jobs.filter((j) => typeof j.payload === 'string' && j.payload.includes(marker));
+  const jobsPerBody = new Map<string, number>();
+  for (const j of ourJobs)
+    jobsPerBody.set(j.payload as string, (jobsPerBody.get(j.payload as string) ?? 0) + 1);
+  const resultsPerId = new Map<string, number>();
+  for (const r of results) resultsPerId.set(String(r._id), (resultsPerId.get(String(r._id)) ?? 0) + 1);
+
+  let completed = 0;
+  let wrongHashes = 0;
+  const workers = new Map<string, number>();
+  for (const r of results) {
+    const body = flow.accepted.get(String(r._id));
+    if (body === undefined || r.outcome !== 'completed') continue;
+    completed += 1;
+    if (r.result?.hash !== hashPayload(body)) wrongHashes += 1;
+    // The worker field is host:pid:slot; in a container the host is the container id.
+    const host = String(r.worker).split(':')[0] ?? '';
+    workers.set(host, (workers.get(host) ?? 0) + 1);
+  }
+  const api = await outcomesOf(base, ids);
+  const apiCompleted = ids.filter((id) => api.states.get(id)?.state === 'completed').length;
+  if (apiCompleted !== completed) {
+    throw new Error(`${flow.scenario}: /jobs/outcomes says ${apiCompleted} completed, MongoDB ${completed}`);
+  }
+  return {
+    scenario: flow.scenario,
+    accepted: ids.length,
+    completed,
+    lost: ids.length - completed,
+    duplicated:
+      [...resultsPerId.values()].filter((n) => n > 1).length +
+      [...jobsPerBody.values()].filter((n) => n > 1).length,
+    wrongHashes,
+    seconds,
+    workers,
+  };
+}
+
+export function formatTable(rows: ScenarioRow[]): string {
+  const header = ['scenario', 'accepted', 'completed', 'lost', 'duplicated', 'seconds'];
+  const lines = rows.map((r) =>
+    [r.scenario, r.accepted, r.completed, r.lost, r.duplicated, r.seconds.toFixed(1)].map(String),
+  );
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
+  const fmt = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)].join('\n');
+}

@@ -1,0 +1,356 @@
+/**
+ * "Swarm for real": the stack file users deploy, on a one-node swarm of an engine this run
+ * started (scripts/test-swarm.sh), with test/swarm/stack.override.yml for what this machine
+ * lacks (no registry, no routing mesh). Each scenario counts accepted, completed, lost and
+ * duplicated jobs on MongoDB and /jobs/outcomes; the table is printed at the end.
+ */
+import { strict as assert } from 'node:assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot, waitFor } from '../support/harness.js';
+import {
+  containerHealth,
+  docker,
+  runningTasks,
+  STACK,
+  serviceReplicas,
+  serviceTasks,
+  userCommand,
+} from './docker.js';
+import { API_KEY, authHeaders, drainAndCheck, formatTable, JobFlow, type ScenarioRow } from './job-flow.js';
+
+const MANAGER_PORT = 8080;
+const MONGO_PORT = Number(process.env.DW_SWARM_MONGO_PORT ?? 37017);
+const MONGO_URL = `mongodb://127.0.0.1:${MONGO_PORT}/?directConnection=true`;
+const BASE = `http://127.0.0.1:${MANAGER_PORT}`;
+const rows: ScenarioRow[] = [];
+const timings: Array<[string, number]> = [];
+
+/** What `docker stack deploy` is given: the user's file, then the test-only override. */
+const deployEnv = () => ({
+  DW_SECRETS_DIR: join(process.env.DW_SWARM_DIR ?? '', 'secrets'),
+  DW_SWARM_MONGO_PORT: String(MONGO_PORT),
+  // One manager at first: two tasks cannot publish the same host-mode port on one node
+  // (scenario 7 moves the managers to per-task ports). Two workers, as the issue asks.
+  MANAGER_REPLICAS: '1',
+  WORKER_REPLICAS: '2',
+});
+
+async function readyz(base: string): Promise<number> {
+  try {
+    const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(3000) });
+    await res.body?.cancel();
+    return res.status;
+  } catch {
+    return 0;
+  }
+}
+
+/** Every service at its replica count, each running task healthy (or without a check). */
+async function stackConverged(): Promise<boolean> {
+  const replicas = await serviceReplicas();
+  if (replicas.size < 6) return false;
+  for (const [running, desired] of replicas.values()) if (running !== desired) return false;
+  for (const service of ['beanstalkd', 'mongo', 'manager']) {
+    for (const task of await runningTasks(service)) {
+      if ((await containerHealth(task.containerId)) !== 'healthy') return false;
+    }
+  }
+  return true;
+}
+
+function record(row: ScenarioRow & { wrongHashes: number }): void {
+  rows.push(row);
+  console.log(`      ${row.scenario}: ${JSON.stringify({ ...row, workers: undefined })}`);
+  assert.equal(row.lost, 0, `${row.scenario}: lost jobs`);
+  assert.equal(row.duplicated, 0, `${row.scenario}: duplicated jobs`);
+  assert.equal(row.wrongHashes, 0, `${row.scenario}: wrong hashes`);
+  assert.equal(row.completed, row.accepted);
+}
+
+async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  try {
+    return await fn();
+  } finally {
+    timings.push([label, (Date.now() - started) / 1000]);
+  }
+}
+
+describe('Swarm for real: the stack file on a one-node swarm', function () {
+  this.timeout(300_000);
+
+  before(async function () {
+    this.timeout(600_000);
+    await timed('swarm init and deploy', async () => {
+      await userCommand(['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+      const node = (await docker(['node', 'ls', '-q'])).trim();
+      await userCommand(['node', 'update', '--label-add', 'distributed-workers.data=true', node]);
+      const secrets = deployEnv().DW_SECRETS_DIR;
+      await docker(['version']); // the engine is up (and the directory exists, below)
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(secrets, { recursive: true, mode: 0o700 });
+      writeFileSync(join(secrets, 'api_keys'), `swarm-test:${API_KEY}\n`, { mode: 0o600 });
+      writeFileSync(join(secrets, 'mongo_express_password'), `${API_KEY}x\n`, { mode: 0o600 });
+      await userCommand(
+        [
+          'stack',
+          'deploy',
+          '--resolve-image',
+          'never',
+          '-c',
+          join(projectRoot, 'docker-compose.yml'),
+          '-c',
+          join(projectRoot, 'test/swarm/stack.override.yml'),
+          STACK,
+        ],
+        deployEnv(),
+      );
+    });
+  });
+
+  after(async function () {
+    this.timeout(180_000);
+    await timed('stack rm', async () => {
+      await userCommand(['stack', 'rm', STACK]).catch((e: unknown) => console.error(String(e)));
+      await waitFor(
+        "the stack's containers to stop",
+        async () => (await docker(['ps', '-q'])).trim() === '',
+        90_000,
+        500,
+      ).catch((e: unknown) => console.error(String(e)));
+    });
+    await userCommand(['swarm', 'leave', '--force']).catch((e: unknown) => console.error(String(e)));
+    console.log(`\n${formatTable(rows)}\n`);
+    console.log(timings.map(([label, s]) => `      ${label}: ${s.toFixed(1)} s`).join('\n'));
+  });
+
+  it('1. when deployed, then every service reaches its replica count, health checks pass and /readyz answers 200', async () => {
+    const started = Date.now();
+    await waitFor('every service at its replica count and healthy', stackConverged, 180_000, 1000);
+    await waitFor(
+      '/readyz 200 through the published port',
+      async () => (await readyz(BASE)) === 200,
+      60_000,
+      500,
+    );
+    const replicas = await serviceReplicas();
+    assert.deepEqual(replicas.get('manager'), [1, 1]);
+    assert.deepEqual(replicas.get('worker'), [2, 2]);
+    assert.deepEqual(replicas.get('beanstalkd'), [1, 1]);
+    assert.deepEqual(replicas.get('mongo'), [1, 1]);
+    const services = await userCommand(['stack', 'services', STACK]);
+    assert.match(services, /dw_manager\s+replicated\s+1\/1/);
+    rows.push({
+      scenario: '1 stack healthy',
+      accepted: 0,
+      completed: 0,
+      lost: 0,
+      duplicated: 0,
+      wrongHashes: 0,
+      seconds: (Date.now() - started) / 1000,
+    });
+  });
+
+  it('2. when 500 jobs are POSTed, then each completes exactly once with the right hash', async () => {
+    const started = Date.now();
+    const flow = new JobFlow('2-500-jobs', () => [BASE]);
+    flow.start(500, 250);
+    record(await drainAndCheck(flow, BASE, MONGO_URL, started));
+  });
+
+  it('3. when the workers scale to 6 while 2,000 jobs flow, then all six complete jobs and none is lost or doubled', async () => {
+    const started = Date.now();
+    const flow = new JobFlow('3-scale-to-6', () => [BASE]);
+    flow.start(2000, 80);
+    await flow.acceptedAtLeast(200);
+    await userCommand(['service', 'scale', `${STACK}_worker=6`, '--detach=false']);
+    const six = await waitFor(
+      'six worker tasks running',
+      async () => {
+        const tasks = await runningTasks('worker');
+        return tasks.length === 6 ? tasks : undefined;
+      },
+      60_000,
+      500,
+    );
+    const row = await drainAndCheck(flow, BASE, MONGO_URL, started);
+    record(row);
+    for (const task of six) {
+      const done = row.workers.get(task.containerId.slice(0, 12)) ?? 0;
+      assert.ok(
+        done > 0,
+        `worker task ${task.slot} (${task.containerId.slice(0, 12)}) completed no job: ${JSON.stringify([...row.workers])}`,
+      );
+    }
+    await userCommand(['service', 'scale', `${STACK}_worker=2`, '--detach=false']);
+    await waitFor(
+      'two worker tasks again',
+      async () => (await runningTasks('worker')).length === 2,
+      60_000,
+      500,
+    );
+  });
+
+  it('4. when a worker container is killed mid-flow, then Swarm replaces it and no job is lost', async () => {
+    const started = Date.now();
+    const flow = new JobFlow('4-kill-worker', () => [BASE]);
+    flow.start(800, 80);
+    await flow.acceptedAtLeast(200);
+    const [victim] = await runningTasks('worker');
+    assert.ok(victim);
+    await docker(['kill', victim.containerId]);
+    await waitFor(
+      'Swarm to replace the killed worker',
+      async () => {
+        const tasks = await runningTasks('worker');
+        return tasks.length === 2 && !tasks.some((t) => t.id === victim.id);
+      },
+      60_000,
+      500,
+    );
+    record(await drainAndCheck(flow, BASE, MONGO_URL, started));
+  });
+
+  it('5. when the worker service is updated (--force) while jobs flow, then no job is lost or doubled and old tasks stop gracefully', async () => {
+    const started = Date.now();
+    const before = await runningTasks('worker');
+    const flow = new JobFlow('5-rolling-update', () => [BASE]);
+    flow.start(1000, 80);
+    await flow.acceptedAtLeast(150);
+    await userCommand(['service', 'update', '--force', '--detach=false', `${STACK}_worker`]);
+    record(await drainAndCheck(flow, BASE, MONGO_URL, started));
+    const old = (await serviceTasks('worker')).filter((t) => before.some((b) => b.id === t.id));
+    assert.equal(old.length, before.length);
+    for (const task of old) {
+      // Exit 0: the worker finished its jobs in hand and stopped on SIGTERM; 137 would mean
+      // Swarm had to SIGKILL it at the end of stop_grace_period.
+      assert.equal(task.state, 'shutdown', `old task ${task.slot}`);
+      assert.equal(task.exitCode, 0, `old task ${task.slot} exit code (137 = killed after the grace period)`);
+    }
+    assert.equal((await runningTasks('worker')).length, 2);
+  });
+
+  it('6. when the beanstalkd task is killed, then Swarm restarts it on its volume, the binlog brings the waiting jobs back and every job completes', async () => {
+    const started = Date.now();
+    const workersBefore = (await runningTasks('worker')).map((t) => t.id).sort();
+    const flow = new JobFlow('6-kill-beanstalkd', () => [BASE]);
+    // 300 jobs that wait in the queue (delayed 45 s) while beanstalkd dies, and a flow.
+    flow.start(300, 300, '?delay=45');
+    await flow.finished();
+    flow.start(600, 60);
+    await flow.acceptedAtLeast(400);
+    const [beanstalkd] = await runningTasks('beanstalkd');
+    assert.ok(beanstalkd);
+    const killedAt = Date.now();
+    await docker(['kill', beanstalkd.containerId]);
+    const restarted = await waitFor(
+      'a new beanstalkd task running',
+      async () => {
+        const [task] = await runningTasks('beanstalkd');
+        return task && task.id !== beanstalkd.id ? task : undefined;
+      },
+      90_000,
+      500,
+    );
+    const volumes = await docker([
+      'inspect',
+      '--format',
+      '{{range .Mounts}}{{.Name}} {{end}}',
+      restarted.containerId,
+    ]);
+    assert.match(volumes, /dw_beanstalkd-binlog/);
+    await waitFor(
+      'the manager to reconnect (/readyz 200)',
+      async () => (await readyz(BASE)) === 200,
+      90_000,
+      500,
+    );
+    const delayed = await waitFor(
+      'the delayed jobs back from the binlog',
+      async () => {
+        const res = await fetch(`${BASE}/stats`, {
+          headers: authHeaders(),
+          signal: AbortSignal.timeout(5000),
+        });
+        if (res.status !== 200) return undefined;
+        const n = ((await res.json()) as { totals: { delayed: number } }).totals.delayed;
+        return n >= 300 ? n : undefined;
+      },
+      30_000,
+      500,
+    );
+    console.log(
+      `      beanstalkd back and the manager ready ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill; ${delayed} delayed jobs back`,
+    );
+    record(await drainAndCheck(flow, BASE, MONGO_URL, started));
+    // The same worker tasks finished the jobs: they reconnected rather than being replaced.
+    assert.deepEqual((await runningTasks('worker')).map((t) => t.id).sort(), workersBefore);
+  });
+
+  it('7. when the manager runs 2 replicas, then both answer (dnsrr) and POSTs to either complete', async () => {
+    const started = Date.now();
+    // Host-mode ports: two tasks on one node cannot both publish 8080, so each gets its own
+    // host port (published port left to the engine) and the test reads them from the tasks.
+    await userCommand([
+      'service',
+      'update',
+      '--detach=false',
+      '--publish-rm',
+      `published=${MANAGER_PORT},target=8080,mode=host`,
+      `${STACK}_manager`,
+    ]);
+    // Detached: the two tasks below are the condition (the update's 20 s monitor period
+    // would only add waiting).
+    await userCommand([
+      'service',
+      'update',
+      '--detach',
+      '--publish-add',
+      'mode=host,target=8080',
+      '--replicas',
+      '2',
+      `${STACK}_manager`,
+    ]);
+    const managers = await waitFor(
+      'two manager tasks running with their ports',
+      async () => {
+        const tasks = await runningTasks('manager');
+        return tasks.length === 2 && tasks.every((t) => (t.ports[0] ?? 0) > 0) ? tasks : undefined;
+      },
+      90_000,
+      500,
+    );
+    const bases = managers.map((t) => `http://127.0.0.1:${t.ports[0]}`);
+    for (const base of bases)
+      await waitFor(`${base}/readyz 200`, async () => (await readyz(base)) === 200, 60_000, 500);
+    // dnsrr: the service name resolves to both tasks' own addresses on the overlay network.
+    const resolved = await docker([
+      'run',
+      '--rm',
+      '--network',
+      `${STACK}_backend`,
+      'debian:12.11-slim',
+      'getent',
+      'ahostsv4',
+      'manager',
+    ]);
+    const addresses = new Set(
+      resolved
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(/\s+/)[0]),
+    );
+    assert.equal(addresses.size, 2, `manager resolves to ${[...addresses].join(', ')}`);
+    const flow = new JobFlow('7-two-managers', () => bases);
+    flow.start(400, 100);
+    const row = await drainAndCheck(flow, bases[0] ?? BASE, MONGO_URL, started);
+    record(row);
+    // Each manager accepted half (the flow alternates): both recorded and queued jobs.
+    for (const base of bases) {
+      const res = await fetch(`${base}/jobs/${[...flow.accepted.keys()][0]}`, { headers: authHeaders() });
+      assert.equal(res.status, 200, `${base} answers GET`);
+      await res.body?.cancel();
+    }
+  });
+});
