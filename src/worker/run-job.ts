@@ -73,6 +73,41 @@ async function store(deps: RunJobDeps, job: ReservedJob, doc: ResultDocument, lo
   }
 }
 
+/** The outcome document of this run, finished now. */
+function outcomeDoc(
+  deps: RunJobDeps,
+  envelope: Envelope,
+  attempt: number,
+  startedAt: Date,
+  ending: Pick<ResultDocument, 'outcome' | 'result' | 'error'>,
+): ResultDocument {
+  const finishedAt = new Date();
+  return {
+    _id: envelope.id,
+    type: envelope.type,
+    ...ending,
+    worker: deps.workerName,
+    attempt,
+    startedAt,
+    finishedAt,
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+  };
+}
+
+/** Keeps a failed run's error for the job's history (best effort). */
+function recordFailure(deps: RunJobDeps, envelope: Envelope, attempt: number, error: string, log: Logger) {
+  return quietly(log, 'record the attempt', () =>
+    deps.store.recordAttempt({
+      _id: `${envelope.id}:${attempt}`,
+      jobId: envelope.id,
+      attempt,
+      worker: deps.workerName,
+      error,
+      at: new Date(),
+    }),
+  );
+}
+
 async function finishAsFailed(
   deps: RunJobDeps,
   job: ReservedJob,
@@ -82,18 +117,7 @@ async function finishAsFailed(
   startedAt: Date,
   log: Logger,
 ): Promise<void> {
-  const finishedAt = new Date();
-  const doc: ResultDocument = {
-    _id: envelope.id,
-    type: envelope.type,
-    outcome: Outcome.FAILED,
-    error: { message },
-    worker: deps.workerName,
-    attempt,
-    startedAt,
-    finishedAt,
-    durationMs: finishedAt.getTime() - startedAt.getTime(),
-  };
+  const doc = outcomeDoc(deps, envelope, attempt, startedAt, { outcome: Outcome.FAILED, error: { message } });
   if (!(await store(deps, job, doc, log))) return;
   // Kept buried, not deleted: POST /jobs/:id/retry brings it back.
   await quietly(log, 'bury the failed job', () => deps.consumer.bury(job.beanstalkId, BURY_PRIORITY));
@@ -127,16 +151,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<void> 
   if (!handler) {
     const reason = `no handler for type ${envelope.type}`;
     jobLog.warn({ reason }, 'burying a job that cannot run');
-    await quietly(jobLog, 'record the attempt', () =>
-      deps.store.recordAttempt({
-        _id: `${envelope.id}:${attempt}`,
-        jobId: envelope.id,
-        attempt,
-        worker: deps.workerName,
-        error: reason,
-        at: startedAt,
-      }),
-    );
+    await recordFailure(deps, envelope, attempt, reason, jobLog);
     await finishAsFailed(deps, job, envelope, attempt, reason, startedAt, jobLog);
     return;
   }
@@ -161,16 +176,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<void> 
     return;
   }
   if (run.kind === 'failed') {
-    await quietly(jobLog, 'record the attempt', () =>
-      deps.store.recordAttempt({
-        _id: `${envelope.id}:${attempt}`,
-        jobId: envelope.id,
-        attempt,
-        worker: deps.workerName,
-        error: run.message,
-        at: new Date(),
-      }),
-    );
+    await recordFailure(deps, envelope, attempt, run.message, jobLog);
     if (attempt >= envelope.maxAttempts) {
       jobLog.warn(
         { attempt, maxAttempts: envelope.maxAttempts, error: run.message },
@@ -190,18 +196,10 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<void> 
     return;
   }
 
-  const finishedAt = new Date();
-  const doc: ResultDocument = {
-    _id: envelope.id,
-    type: envelope.type,
+  const doc = outcomeDoc(deps, envelope, attempt, startedAt, {
     outcome: Outcome.COMPLETED,
     result: run.result,
-    worker: deps.workerName,
-    attempt,
-    startedAt,
-    finishedAt,
-    durationMs: finishedAt.getTime() - startedAt.getTime(),
-  };
+  });
   if (!(await store(deps, job, doc, jobLog))) return;
   try {
     await consumer.delete(job.beanstalkId);

@@ -7,7 +7,7 @@ import { Socket } from 'node:net';
 import fc from 'fast-check';
 import { freePort, waitForPort } from '../../src/local/servers.js';
 import {
-  backends,
+  backendEnv,
   dropDatabase,
   isolation,
   type SpawnedCli,
@@ -43,16 +43,11 @@ describe('hostile traffic against a spawned manager', function () {
   let dbName: string;
 
   before(async () => {
-    const servers = backends();
     const iso = isolation('hostile');
     dbName = iso.dbName;
     port = await freePort();
     manager = spawnCli(['manager'], {
-      BEANSTALK_HOST: servers.beanstalk.host,
-      BEANSTALK_PORT: String(servers.beanstalk.port),
-      MONGO_URL: servers.mongoUrl,
-      MONGO_DB: dbName,
-      QUEUE_TUBE_PREFIX: iso.tubePrefix,
+      ...backendEnv(iso),
       MANAGER_LISTEN_PORT: String(port),
       MANAGER_LISTEN_HOST: '127.0.0.1',
       API_KEYS: `fuzzer:${KEY}`,

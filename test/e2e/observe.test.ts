@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort, type LocalServer, startBeanstalkd, waitForPort } from '../../src/local/servers.js';
 import {
-  backends,
+  backendEnv,
   dropDatabase,
   isolation,
   projectRoot,
@@ -60,16 +60,11 @@ describe('observing the system as processes (end to end)', function () {
     withMongo(dbName, (db) => db.collection(collection).countDocuments(filter));
 
   beforeEach(() => {
-    const servers = backends();
     const iso = isolation('obs');
     dbName = iso.dbName;
     tube = `${iso.tubePrefix}hash`;
     env = {
-      BEANSTALK_HOST: servers.beanstalk.host,
-      BEANSTALK_PORT: String(servers.beanstalk.port),
-      MONGO_URL: servers.mongoUrl,
-      MONGO_DB: dbName,
-      QUEUE_TUBE_PREFIX: iso.tubePrefix,
+      ...backendEnv(iso),
       LOG_LEVEL: 'info',
     };
   });

@@ -2,7 +2,14 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { freePort, waitForPort } from '../../src/local/servers.js';
-import { backends, dropDatabase, isolation, spawnCli, stopAllSpawned, waitFor } from '../support/harness.js';
+import {
+  backendEnv,
+  dropDatabase,
+  isolation,
+  spawnCli,
+  stopAllSpawned,
+  waitFor,
+} from '../support/harness.js';
 
 describe('graceful shutdown (processes)', function () {
   this.timeout(60_000);
@@ -34,15 +41,10 @@ describe('graceful shutdown (processes)', function () {
     (await (await fetch(`${base}/jobs/${id}`)).json()) as { state: string; worker?: string };
 
   beforeEach(() => {
-    const servers = backends();
     const iso = isolation('stop');
     dbName = iso.dbName;
     env = {
-      BEANSTALK_HOST: servers.beanstalk.host,
-      BEANSTALK_PORT: String(servers.beanstalk.port),
-      MONGO_URL: servers.mongoUrl,
-      MONGO_DB: dbName,
-      QUEUE_TUBE_PREFIX: iso.tubePrefix,
+      ...backendEnv(iso),
     };
   });
   afterEach(async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { hashPayload } from '../../src/handlers/index.js';
 import { freePort, waitForPort } from '../../src/local/servers.js';
 import {
-  backends,
+  backendEnv,
   dropDatabase,
   isolation,
   type SpawnedCli,
@@ -66,16 +66,11 @@ describe('the system as processes (end to end)', function () {
     withMongo(dbName, (db) => db.collection('results').find(filter).toArray());
 
   beforeEach(() => {
-    const servers = backends();
     const iso = isolation('e2e');
     dbName = iso.dbName;
     tube = `${iso.tubePrefix}hash`;
     env = {
-      BEANSTALK_HOST: servers.beanstalk.host,
-      BEANSTALK_PORT: String(servers.beanstalk.port),
-      MONGO_URL: servers.mongoUrl,
-      MONGO_DB: dbName,
-      QUEUE_TUBE_PREFIX: iso.tubePrefix,
+      ...backendEnv(iso),
       LOG_LEVEL: 'info',
     };
   });

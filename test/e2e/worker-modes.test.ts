@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { freePort, waitForPort } from '../../src/local/servers.js';
 import {
-  backends,
+  backendEnv,
   dropDatabase,
   isolation,
   projectRoot,
@@ -20,15 +20,10 @@ describe('worker modes (processes)', function () {
   let base: string;
 
   beforeEach(async () => {
-    const servers = backends();
     const iso = isolation('modes');
     dbName = iso.dbName;
     env = {
-      BEANSTALK_HOST: servers.beanstalk.host,
-      BEANSTALK_PORT: String(servers.beanstalk.port),
-      MONGO_URL: servers.mongoUrl,
-      MONGO_DB: dbName,
-      QUEUE_TUBE_PREFIX: iso.tubePrefix,
+      ...backendEnv(iso),
     };
     const port = await freePort();
     const manager = spawnCli(['manager'], {

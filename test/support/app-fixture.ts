@@ -5,7 +5,7 @@ import { createApp } from '../../src/manager/app.js';
 import type { SecurityOptions } from '../../src/manager/security.js';
 import { createQueueClient, type QueueClient } from '../../src/queue/index.js';
 import { createStore, type Store } from '../../src/store/index.js';
-import { backends, dropDatabase, isolation } from './harness.js';
+import { backendEnv, backends, dropDatabase, isolation } from './harness.js';
 
 export interface AppFixture {
   app: Koa;
@@ -80,12 +80,5 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
 
 /** The environment a worker needs to serve this fixture's tubes and database. */
 export function workerEnvFor(f: Pick<AppFixture, 'dbName' | 'tubePrefix'>): Record<string, string> {
-  const servers = backends();
-  return {
-    BEANSTALK_HOST: servers.beanstalk.host,
-    BEANSTALK_PORT: String(servers.beanstalk.port),
-    MONGO_URL: servers.mongoUrl,
-    MONGO_DB: f.dbName,
-    QUEUE_TUBE_PREFIX: f.tubePrefix,
-  };
+  return backendEnv(f);
 }

@@ -17,6 +17,18 @@ export function backends() {
   return { beanstalk: { host, port }, mongoUrl };
 }
 
+/** The environment a manager or worker process needs to use the test servers with its own tubes and database. */
+export function backendEnv(iso: { dbName: string; tubePrefix: string }): Record<string, string> {
+  const servers = backends();
+  return {
+    BEANSTALK_HOST: servers.beanstalk.host,
+    BEANSTALK_PORT: String(servers.beanstalk.port),
+    MONGO_URL: servers.mongoUrl,
+    MONGO_DB: iso.dbName,
+    QUEUE_TUBE_PREFIX: iso.tubePrefix,
+  };
+}
+
 /** A name no other test uses: for a tube prefix and a database. */
 export function uniqueName(label: string): string {
   return `t${Date.now().toString(36)}${randomBytes(3).toString('hex')}_${label}`.slice(0, 40);
