@@ -58,7 +58,35 @@ function camel(key: string): string {
   return key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
+const PLAIN_LINE = /^([a-z][a-z0-9-]*): (-?\d{1,15}(?:\.\d+)?|[A-Za-z][\w./+-]*)$/;
+const YAML_WORDS = new Set(['true', 'false', 'null', 'yes', 'no', 'on', 'off', 'y', 'n']);
+
+/**
+ * beanstalkd's stats answers are flat maps of `key: number` or `key: word` lines. Those are
+ * read here directly: a worker asks stats-job for every job it reserves, and the YAML parser
+ * was a fifth of a worker's CPU (`npm run bench -- --cpu-prof`). Any other line (quoted,
+ * empty, or a word YAML reads as a boolean or null) sends the whole answer to the parser.
+ */
+export function parsePlainMapping(yaml: string): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  for (const raw of yaml.split('\n')) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line === '---' || line === '') continue;
+    const match = PLAIN_LINE.exec(line);
+    const value = match?.[2];
+    if (match === null || value === undefined || YAML_WORDS.has(value.toLowerCase())) return undefined;
+    out[match[1] ?? ''] = /^[\d-]/.test(value) ? Number(value) : value;
+  }
+  return out;
+}
+
 function parseMapping(yaml: string, what: string): Record<string, unknown> {
+  const plain = parsePlainMapping(yaml);
+  if (plain !== undefined) {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(plain)) out[camel(key)] = value;
+    return out;
+  }
   let doc: unknown;
   try {
     doc = parse(yaml);

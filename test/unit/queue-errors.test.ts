@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { parse as parseYaml } from 'yaml';
 import { normaliseQueueError, QueueErrorCode } from '../../src/queue/errors.js';
-import { parseJobStats, parseServerStats } from '../../src/queue/stats.js';
+import { parseJobStats, parsePlainMapping, parseServerStats } from '../../src/queue/stats.js';
 import { assertBeanstalkId, assertTubeName, isBeanstalkId } from '../../src/queue/validate.js';
 
 class InvalidResponseError extends Error {}
@@ -62,6 +63,32 @@ describe('queue adapter: error normalisation, stats parsing, validation', () => 
       buries: 0,
       kicks: 0,
     });
+  });
+
+  it('when a stats answer is plain key: value lines, then the fast reader agrees with the YAML parser', () => {
+    // Answers captured from beanstalkd 1.12 (stats-job, stats-tube), plus edge values.
+    const answers = [
+      '---\nid: 1\ntube: my-tube\nstate: ready\npri: 0\nage: 0\ndelay: 0\nttr: 60\ntime-left: 0\nfile: 0\nreserves: 0\ntimeouts: 0\nreleases: 0\nburies: 0\nkicks: 0\n',
+      '---\nname: my-tube\ncurrent-jobs-urgent: 1\ncurrent-jobs-ready: 1\ncurrent-jobs-reserved: 0\ncurrent-jobs-delayed: 0\ncurrent-jobs-buried: 0\ntotal-jobs: 1\ncurrent-using: 1\ncurrent-watching: 0\ncurrent-waiting: 0\ncmd-delete: 0\ncmd-pause-tube: 0\npause: 0\npause-time-left: 0\n',
+      '---\ntime-left: -3\nrusage-utime: 0.123456\nos: Linux/6.1\nhostname: box-1.example\n',
+    ];
+    for (const answer of answers) assert.deepEqual(parsePlainMapping(answer), parseYaml(answer));
+  });
+
+  it('when a stats answer has a quoted, boolean-like or odd value, then it goes to the YAML parser', () => {
+    for (const answer of [
+      '---\nversion: "1.12"\n',
+      '---\ndraining: false\n',
+      '---\nname: a(b)\n',
+      '---\nid: 1\n- list item\n',
+    ]) {
+      assert.equal(parsePlainMapping(answer), undefined, answer);
+    }
+    const server = parseServerStats(
+      '---\ncurrent-jobs-ready: 1\ncurrent-jobs-reserved: 0\ncurrent-jobs-delayed: 0\ncurrent-jobs-buried: 0\ncurrent-connections: 2\nmax-job-size: 10\nversion: "1.12"\npid: 10\nuptime: 5\n',
+    );
+    assert.equal(server.version, '1.12');
+    assert.equal(server.maxJobSize, 10);
   });
 
   it('when server stats come back, then max-job-size is a number', () => {
