@@ -113,8 +113,9 @@ export const SETTINGS: readonly Setting[] = [
   {
     env: 'WORKER_CONCURRENCY',
     flag: 'concurrency',
-    default: '4',
-    description: 'jobs a worker process runs at once (one beanstalkd connection each)',
+    default: '64',
+    description:
+      'jobs a worker process runs at once (one beanstalkd connection each); more in flight means larger outcome batches',
     roles: ['worker'],
   },
   {
