@@ -157,13 +157,18 @@ export function createJobService(deps: JobServiceDeps) {
   }
 
   async function get(id: string): Promise<JobView | null> {
-    const [result, job, ref, attempts] = await Promise.all([
-      store.findResult(id),
+    // The outcome first: a finished job (the common case) needs no queue reference, and each
+    // point read on FerretDB scans its collection (`npm run bench`, GET /jobs/:id).
+    const result = await store.findResult(id);
+    if (result) {
+      const [job, attempts] = await Promise.all([store.findJob(id), store.findAttempts(id)]);
+      return resultView(job, result, attempts);
+    }
+    const [job, ref, attempts] = await Promise.all([
       store.findJob(id),
       store.findQueueRef(id),
       store.findAttempts(id),
     ]);
-    if (result) return resultView(job, result, attempts);
     if (!job) return null;
     const base = {
       id,
