@@ -3,6 +3,8 @@
  * run (installed when missing), unless BEANSTALK_HOST / MONGO_URL point at running ones.
  * Tests isolate themselves with their own tube prefix and database (see harness.ts).
  */
+import { ChildProcess } from 'node:child_process';
+import { Socket } from 'node:net';
 import {
   installBackends,
   type LocalServer,
@@ -38,4 +40,31 @@ export async function mochaGlobalSetup(): Promise<void> {
 
 export async function mochaGlobalTeardown(): Promise<void> {
   for (const server of started.reverse()) await server.stop();
+  // Watchdog: mocha runs without --exit, so anything left open keeps the run from ending. Once
+  // the tests are over, name what is still open; a child process left running fails the run
+  // (that is a test's bug), other handles are reported and the run ends with the tests' status.
+  setTimeout(() => {
+    const handles = (process as unknown as { _getActiveHandles(): object[] })._getActiveHandles();
+    const children = handles.filter((h): h is ChildProcess => h instanceof ChildProcess);
+    process.stderr.write(
+      `\nstill open 15 s after the last test: ${JSON.stringify(process.getActiveResourcesInfo())}\n`,
+    );
+    for (const handle of handles) {
+      const what =
+        handle instanceof ChildProcess
+          ? `child process ${handle.pid}: ${handle.spawnargs.join(' ')}`
+          : handle instanceof Socket
+            ? `socket ${handle.localPort ?? ''} -> ${handle.remoteAddress ?? ''}:${handle.remotePort ?? ''}`
+            : handle.constructor.name;
+      process.stderr.write(`  ${what}\n`);
+    }
+    if (children.length > 0) {
+      for (const child of children) child.kill('SIGKILL');
+      // Registered after mocha's own exit listener, so it has the last word.
+      process.on('exit', () => {
+        process.exitCode = 1;
+      });
+    }
+    process.exit();
+  }, 15_000).unref();
 }
