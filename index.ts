@@ -3,6 +3,7 @@
  * The entrypoint: the only place that reads process.env and argv, wires the parts together
  * and exits. `manager` and `worker` run the two roles; `up` (alias `demo`) runs a whole local stack.
  */
+import { setFlagsFromString } from 'node:v8';
 import { config as loadDotenv } from 'dotenv';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -14,6 +15,13 @@ import { runStack, StackError } from './src/local/stack.js';
 import { createLogger, LOG_LEVELS } from './src/log.js';
 import { startManager } from './src/manager/start-manager.js';
 import { startWorker } from './src/worker/worker.js';
+
+// V8 lets the old generation grow to several times the live heap before a full collection,
+// and a batch of jobs promotes many short-lived objects: the manager's peak RSS reached 191 MB
+// with ~30 MB live. Growing by 30 % at a time keeps it at ~134 MB (`npm run bench`), at no
+// measurable cost in throughput. The flag is read at each collection, so setting it here works
+// (NODE_OPTIONS does not accept it).
+setFlagsFromString('--heap-growing-percent=30');
 
 type Role = 'manager' | 'worker';
 
