@@ -10,6 +10,7 @@
  *   --cpu-prof DIR                     manager and workers write V8 CPU profiles to DIR
  *                                      (read them with `npx tsx bench/profile-top.ts FILE`)
  *   BENCH_WORKER_CONCURRENCY=N         worker slots per process (default: the worker's, 64)
+ *   BENCH_NODE_OPTIONS=...             NODE_OPTIONS for the manager and workers
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -47,6 +48,8 @@ const WORKER_CONCURRENCY = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 64);
 /** The tube of the default job type, which the end-to-end jobs use. */
 const E2E_TUBE = 'hash';
 const BATCH_JOBS = quick ? 10_000 : 30_000;
+/** Batch requests in flight at once: a client that sends the next batch while one is stored. */
+const BATCH_IN_FLIGHT = 2;
 /** `--only post,batch,e2e,pickup,get`: run only these measures (RSS is always reported). */
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? (process.argv[onlyAt + 1] ?? '').split(',') : undefined;
@@ -140,6 +143,25 @@ function postKeepAlive(url: string, body: string): Promise<string> {
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** Posts NDJSON lines 1,000 per request, BATCH_IN_FLIGHT requests at a time. */
+async function postBatches(url: string, lines: string[]): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: BATCH_IN_FLIGHT }, async () => {
+      for (let i = next; i < lines.length; i = next) {
+        next += 1000;
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-ndjson' },
+          body: lines.slice(i, i + 1000).join('\n'),
+        });
+        if (res.status !== 202) throw new Error(`batch answered ${res.status}`);
+        await res.arrayBuffer();
+      }
+    }),
+  );
 }
 
 async function jackd(port: number): Promise<JackdClient> {
@@ -372,15 +394,7 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       );
       cpu = measureCpu(() => processes);
       t0 = performance.now();
-      for (let i = 0; i < lines.length; i += 1000) {
-        const res = await fetch(`${base}/jobs/batch?type=benchbatch`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/x-ndjson' },
-          body: lines.slice(i, i + 1000).join('\n'),
-        });
-        if (res.status !== 202) throw new Error(`batch answered ${res.status}`);
-        await res.arrayBuffer();
-      }
+      await postBatches(`${base}/jobs/batch?type=benchbatch`, lines);
       const batchRate = lines.length / ((performance.now() - t0) / 1000);
       const batchCpu = cpu();
       const putRate = await rawPuts(
@@ -395,7 +409,7 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       );
       const tighter = Math.min(putRate, insertRate);
       add(
-        'POST /jobs/batch jobs/s (1,000 per request)',
+        `POST /jobs/batch jobs/s (1,000 per request, ${BATCH_IN_FLIGHT} in flight)`,
         fmt(batchRate),
         `raw puts ${fmt(putRate)} (1,000 in flight), raw insertMany ${fmt(insertRate)}`,
         `${fmt(batchRate / tighter, 2)}× the tighter`,
@@ -405,26 +419,9 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
 
     if (runs('e2e')) {
       // 3a. End to end: W worker processes connected and idle, then E2E_JOBS posted through
-      // /jobs/batch (1,000 per request, two requests in flight) while they drain; timed from the
+      // /jobs/batch (1,000 per request, BATCH_IN_FLIGHT at a time) while they drain; timed from the
       // first POST until beanstalkd holds no job (a worker deletes a job only after its
       // outcome is stored), then the outcomes counted.
-      const enqueue = async (lines: string[]) => {
-        let next = 0;
-        await Promise.all(
-          [0, 1].map(async () => {
-            for (let i = next; i < lines.length; i = next) {
-              next += 1000;
-              const res = await fetch(`${base}/jobs/batch`, {
-                method: 'POST',
-                headers: { 'Content-Type': 'application/x-ndjson' },
-                body: lines.slice(i, i + 1000).join('\n'),
-              });
-              if (res.status !== 202) throw new Error(`batch answered ${res.status}`);
-              await res.arrayBuffer();
-            }
-          }),
-        );
-      };
       const drained = async (since: number) => {
         for (;;) {
           const tube = await admin.statsTube(E2E_TUBE);
@@ -442,7 +439,7 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       let before = await countResults(mongo.url, 'bench');
       cpu = measureCpu(() => processes);
       t0 = performance.now();
-      await enqueue(e2eLines);
+      await postBatches(`${base}/jobs/batch`, e2eLines);
       await drained(t0);
       const e2eRate = E2E_JOBS / ((performance.now() - t0) / 1000);
       const e2eCpu = cpu();
@@ -450,7 +447,10 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
 
       // 3b. Drain only: the same number of jobs posted while the tube is paused, then resumed.
       await admin.pauseTube(E2E_TUBE, 3600);
-      await enqueue(e2eLines.map((line) => line.replace('e2e', 'drain')));
+      await postBatches(
+        `${base}/jobs/batch`,
+        e2eLines.map((line) => line.replace('e2e', 'drain')),
+      );
       before = await countResults(mongo.url, 'bench');
       cpu = measureCpu(() => processes);
       t0 = performance.now();
