@@ -39,7 +39,11 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
   const attempts = db.collection<AttemptDocument>('attempts');
   const batcherOptions = {
     maxBatch: options.maxBatch ?? 500,
-    maxInFlight: 2,
+    // One insertMany in flight per collection: what arrives meanwhile makes the next batch
+    // larger, and fewer writers wait on SQLite's single write lock (FerretDB). Against two in
+    // flight (quick bench, two runs each): POST /jobs 2,090 -> 2,595 req/s, p99 84 -> 34 ms;
+    // drain 5,780 -> 6,570 jobs/s; pickup p99 75 -> 25 ms.
+    maxInFlight: 1,
     retryForMs: options.insertRetryMs,
     ...(options.onRetry ? { onRetry: options.onRetry } : {}),
   };
