@@ -12,16 +12,11 @@
  *   BENCH_WORKER_CONCURRENCY=N         worker slots per process (default: the worker's, 64)
  *   BENCH_NODE_OPTIONS=...             NODE_OPTIONS for the manager and workers
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
-import { createRequire } from 'node:module';
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
-import type { JackdClient } from 'jackd';
 import { MongoClient } from 'mongodb';
 import {
   freePort,
@@ -32,10 +27,22 @@ import {
   waitForPort,
 } from '../src/local/servers.js';
 import { createQueueClient } from '../src/queue/index.js';
+import { rawInsertMany, rawPuts } from './baselines.js';
+import {
+  anyResultId,
+  cannon,
+  countResults,
+  keepAlive,
+  peakRssMb,
+  postBatches,
+  postKeepAlive,
+  spawnNode,
+  stop,
+} from './clients.js';
 import { measureCpu, type Processes } from './cpu.js';
+import { measureEndToEnd } from './end-to-end.js';
+import { fmt, pct } from './format.js';
 
-const require = createRequire(import.meta.url);
-const Jackd = require('jackd') as typeof JackdClient;
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'index.js');
 const quick = process.argv.includes('--quick');
@@ -65,221 +72,10 @@ interface Row {
 }
 const rows: Row[] = [];
 const say = (line: string) => process.stderr.write(`${line}\n`);
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const pct = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
 /** With `--cpu-prof DIR`, the manager and workers write V8 CPU profiles there when they stop. */
 const profileAt = process.argv.indexOf('--cpu-prof');
 const profileDir = profileAt >= 0 ? resolve(process.argv[profileAt + 1] ?? 'profiles') : undefined;
-
-function spawnNode(args: string[], env: Record<string, string>, profile = false): ChildProcess {
-  const profiling = profile && profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  return spawn(process.execPath, [...profiling, ...args], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '',
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise<void>((done) => {
-    child.once('exit', () => done());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-  });
-}
-
-function peakRssMb(pid: number | undefined): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-async function cannon(url: string, method: 'GET' | 'POST', body?: string) {
-  const result = await autocannon({
-    url,
-    method,
-    connections: 32,
-    duration: SECONDS,
-    ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}),
-  });
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    non2xx: result.non2xx,
-  };
-}
-
-const keepAlive = new Agent({ keepAlive: true, maxSockets: 64 });
-
-/** One POST over a kept-alive connection (fetch costs the sender more CPU per request). */
-function postKeepAlive(url: string, body: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: 'POST', agent: keepAlive, headers: { 'content-type': 'application/json' } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        res.on('end', () =>
-          res.statusCode === 202 ? resolve(text) : reject(new Error(`POST answered ${res.statusCode}`)),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/** Posts NDJSON lines 1,000 per request, BATCH_IN_FLIGHT requests at a time. */
-async function postBatches(url: string, lines: string[]): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: BATCH_IN_FLIGHT }, async () => {
-      for (let i = next; i < lines.length; i = next) {
-        next += 1000;
-        const res = await fetch(url, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/x-ndjson' },
-          body: lines.slice(i, i + 1000).join('\n'),
-        });
-        if (res.status !== 202) throw new Error(`batch answered ${res.status}`);
-        await res.arrayBuffer();
-      }
-    }),
-  );
-}
-
-async function jackd(port: number): Promise<JackdClient> {
-  const client = new Jackd();
-  client.socket.on('error', () => undefined);
-  await client.connect({ host: '127.0.0.1', port });
-  return client;
-}
-
-/** Raw pipelined puts with `window` in flight on one connection. */
-async function rawPuts(port: number, tube: string, bodies: string[], window: number): Promise<number> {
-  const client = await jackd(port);
-  await client.use(tube);
-  const t0 = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: window }, async () => {
-      while (next < bodies.length) {
-        const body = bodies[next++]!;
-        await client.put(body, { priority: 1024, delay: 0, ttr: 60 });
-      }
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  await client.quit();
-  client.socket.destroy();
-  return bodies.length / seconds;
-}
-
-/** Raw reserve + delete with `connections` connections until `count` jobs are gone. */
-async function rawDrain(port: number, tube: string, count: number, connections: number): Promise<number> {
-  let left = count;
-  let deleted = 0;
-  let lastDeleteAt = 0;
-  const clients = await Promise.all(
-    Array.from({ length: connections }, async () => {
-      const client = await jackd(port);
-      await client.watch(tube);
-      await client.ignore('default');
-      return client;
-    }),
-  );
-  const t0 = performance.now();
-  await Promise.all(
-    clients.map(async (client) => {
-      while (left > 0) {
-        const job = await client.reserveWithTimeout(1).catch(() => null);
-        if (!job) continue;
-        left -= 1;
-        await client.delete(job.id);
-        deleted += 1;
-        // Timed to the last delete: the other connections then wait out their reserve timeout.
-        if (deleted === count) lastDeleteAt = performance.now();
-      }
-      client.socket.destroy();
-    }),
-  );
-  return count / ((lastDeleteAt - t0) / 1000);
-}
-
-async function rawInsertMany(url: string, docs: Array<Record<string, unknown>>): Promise<number> {
-  const client = new MongoClient(url);
-  const collection = client.db('bench_raw').collection(`raw${Date.now()}`);
-  const t0 = performance.now();
-  for (let i = 0; i < docs.length; i += 1000)
-    await collection.insertMany(docs.slice(i, i + 1000), { ordered: false });
-  const rate = docs.length / ((performance.now() - t0) / 1000);
-  await client.db('bench_raw').dropDatabase();
-  await client.close();
-  return rate;
-}
-
-/** The original system's loop without its sleep: reserve → md5 → insertOne → delete, 3 at once. */
-async function originalLoop(port: number, mongoUrl: string, tube: string, count: number): Promise<number> {
-  const client = new MongoClient(mongoUrl);
-  const collection = client.db('bench_original').collection('results');
-  let left = count;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: 3 }, async () => {
-      const bean = await jackd(port);
-      await bean.watch(tube);
-      await bean.ignore('default');
-      while (left > 0) {
-        const job = await bean.reserveWithTimeout(1).catch(() => null);
-        if (!job) continue;
-        left -= 1;
-        const body = job.payload.toString();
-        await collection.insertOne({ job: body, hash: createHash('md5').update(body).digest('hex') });
-        await bean.delete(job.id);
-      }
-      bean.socket.destroy();
-    }),
-  );
-  const rate = count / ((performance.now() - t0) / 1000);
-  await client.db('bench_original').dropDatabase();
-  await client.close();
-  return rate;
-}
-
-async function anyResultId(url: string): Promise<string | undefined> {
-  const client = new MongoClient(url);
-  try {
-    const doc = await client.db('bench').collection<{ _id: string }>('results').findOne({});
-    return doc?._id;
-  } finally {
-    await client.close();
-  }
-}
-
-async function countResults(url: string, db: string): Promise<number> {
-  const client = new MongoClient(url);
-  try {
-    return await client.db(db).collection('results').countDocuments();
-  } finally {
-    await client.close();
-  }
-}
 
 async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dw-bench-'));
@@ -319,7 +115,7 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
         MANAGER_LISTEN_PORT: String(port),
         MANAGER_LISTEN_HOST: '127.0.0.1',
       },
-      true,
+      profileDir,
     );
     children.push(manager);
     processes.manager = manager.pid;
@@ -341,7 +137,7 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
         spawnNode(
           [cli, 'worker'],
           { ...env, WORKER_NAME: `bench${i}`, WORKER_CONCURRENCY: String(WORKER_CONCURRENCY) },
-          true,
+          profileDir,
         ),
       );
       children.push(...workers);
@@ -373,9 +169,9 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       children.push(bare);
       await waitForPort(barePort, 10_000, bare);
       const body = '{"example":"data"}';
-      const bareRun = await cannon(`http://127.0.0.1:${barePort}/`, 'POST', body);
+      const bareRun = await cannon(`http://127.0.0.1:${barePort}/`, 'POST', SECONDS, body);
       cpu = measureCpu(() => processes);
-      const postRun = await cannon(`${base}/jobs?type=benchhttp`, 'POST', body);
+      const postRun = await cannon(`${base}/jobs?type=benchhttp`, 'POST', SECONDS, body);
       const postCpu = cpu();
       await stop(bare);
       add(
@@ -394,7 +190,7 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       );
       cpu = measureCpu(() => processes);
       t0 = performance.now();
-      await postBatches(`${base}/jobs/batch?type=benchbatch`, lines);
+      await postBatches(`${base}/jobs/batch?type=benchbatch`, lines, BATCH_IN_FLIGHT);
       const batchRate = lines.length / ((performance.now() - t0) / 1000);
       const batchCpu = cpu();
       const putRate = await rawPuts(
@@ -418,80 +214,22 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
     }
 
     if (runs('e2e')) {
-      // 3a. End to end: W worker processes connected and idle, then E2E_JOBS posted through
-      // /jobs/batch (1,000 per request, BATCH_IN_FLIGHT at a time) while they drain; timed from the
-      // first POST until beanstalkd holds no job (a worker deletes a job only after its
-      // outcome is stored), then the outcomes counted.
-      const drained = async (since: number) => {
-        for (;;) {
-          const tube = await admin.statsTube(E2E_TUBE);
-          if (tube.currentJobsReady + tube.currentJobsReserved + tube.currentJobsDelayed === 0) return;
-          if (performance.now() - since > 600_000) throw new Error('jobs still queued after 10 minutes');
-          await new Promise((r) => setTimeout(r, 10));
-        }
-      };
-      const checkOutcomes = async (before: number) => {
-        const outcomes = (await countResults(mongo.url, 'bench')) - before;
-        if (outcomes !== E2E_JOBS) throw new Error(`${outcomes} outcomes stored for ${E2E_JOBS} jobs`);
-      };
-      const e2eLines = Array.from({ length: E2E_JOBS }, (_, i) => JSON.stringify({ e2e: i }));
-      await startWorkers();
-      let before = await countResults(mongo.url, 'bench');
-      cpu = measureCpu(() => processes);
-      t0 = performance.now();
-      await postBatches(`${base}/jobs/batch`, e2eLines);
-      await drained(t0);
-      const e2eRate = E2E_JOBS / ((performance.now() - t0) / 1000);
-      const e2eCpu = cpu();
-      await checkOutcomes(before);
-
-      // 3b. Drain only: the same number of jobs posted while the tube is paused, then resumed.
-      await admin.pauseTube(E2E_TUBE, 3600);
-      await postBatches(
-        `${base}/jobs/batch`,
-        e2eLines.map((line) => line.replace('e2e', 'drain')),
-      );
-      before = await countResults(mongo.url, 'bench');
-      cpu = measureCpu(() => processes);
-      t0 = performance.now();
-      await admin.pauseTube(E2E_TUBE, 0);
-      await drained(t0);
-      const drainOnlyRate = E2E_JOBS / ((performance.now() - t0) / 1000);
-      const drainOnlyCpu = cpu();
-      await checkOutcomes(before);
-
-      // Ceilings: the transport (reserve+delete with the same connection count) and the store.
-      const drainBodies = envelopes.slice(0, Math.min(envelopes.length, E2E_JOBS));
-      await rawPuts(beanstalkd.port, 'rawdrain', drainBodies, 1000);
-      const drainRate = await rawDrain(
-        beanstalkd.port,
-        'rawdrain',
-        drainBodies.length,
-        WORKERS * WORKER_CONCURRENCY,
-      );
-      const insertRate = await rawInsertMany(
-        mongo.url,
-        e2eLines.map((payload, i) => ({ _id: `e-${i}`, type: 'hash', payload, createdAt: new Date() })),
-      );
-      await rawPuts(beanstalkd.port, 'original', envelopes.slice(0, ORIGINAL_JOBS), 100);
-      const originalRate = await originalLoop(beanstalkd.port, mongo.url, 'original', ORIGINAL_JOBS);
-      const transport = `transport ${fmt(drainRate)} (reserve+delete, ${WORKERS * WORKER_CONCURRENCY} conns)`;
-      const ceiling = Math.min(drainRate, insertRate / 2);
-      add(
-        `end to end jobs/s: ${fmt(E2E_JOBS)} posted in batches while ${WORKERS} workers × ${WORKER_CONCURRENCY} drain`,
-        fmt(e2eRate),
-        `${transport}, store ${fmt(insertRate / 2)} (insertMany ${fmt(insertRate)} docs/s ÷ 2 docs per job), original loop ${fmt(originalRate)}`,
-        `${fmt(e2eRate / ceiling, 2)}× the tighter ceiling, ${fmt(e2eRate / originalRate, 1)}× the original`,
-        e2eCpu,
-      );
-      const drainCeiling = Math.min(drainRate, insertRate);
-      add(
-        `drain only jobs/s: ${fmt(E2E_JOBS)} queued beforehand (job records already stored)`,
-        fmt(drainOnlyRate),
-        `${transport}, store ${fmt(insertRate)} (insertMany, 1 outcome per job)`,
-        `${fmt(drainOnlyRate / drainCeiling, 2)}× the tighter ceiling, ${fmt(drainOnlyRate / originalRate, 1)}× the original`,
-        drainOnlyCpu,
-      );
+      await measureEndToEnd({
+        base,
+        mongoUrl: mongo.url,
+        beanstalkPort: beanstalkd.port,
+        admin,
+        tube: E2E_TUBE,
+        jobs: E2E_JOBS,
+        originalJobs: ORIGINAL_JOBS,
+        connections: WORKERS * WORKER_CONCURRENCY,
+        workers: `${WORKERS} workers × ${WORKER_CONCURRENCY}`,
+        batchInFlight: BATCH_IN_FLIGHT,
+        envelopes,
+        startWorkers,
+        measure: () => measureCpu(() => processes),
+        add,
+      });
     }
 
     if (runs('pickup')) {
@@ -555,7 +293,7 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       someId ??= await anyResultId(mongo.url);
       const stored = await countResults(mongo.url, 'bench');
       cpu = measureCpu(() => processes);
-      const getRun = await cannon(`${base}/jobs/${someId}`, 'GET');
+      const getRun = await cannon(`${base}/jobs/${someId}`, 'GET', SECONDS);
       const getCpu = cpu();
       add(
         `GET /jobs/:id req/s (p99 ms), ${fmt(stored)} jobs stored`,

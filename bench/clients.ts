@@ -1,0 +1,115 @@
+/** The bench's clients: spawned CLI processes, HTTP load, batch posting, and result counts. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import autocannon from 'autocannon';
+import { MongoClient } from 'mongodb';
+
+export function spawnNode(args: string[], env: Record<string, string>, profileDir?: string): ChildProcess {
+  const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  return spawn(process.execPath, [...profiling, ...args], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+export async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((done) => {
+    child.once('exit', () => done());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
+export function peakRssMb(pid: number | undefined): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+export async function cannon(url: string, method: 'GET' | 'POST', seconds: number, body?: string) {
+  const result = await autocannon({
+    url,
+    method,
+    connections: 32,
+    duration: seconds,
+    ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}),
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+  };
+}
+
+export const keepAlive = new Agent({ keepAlive: true, maxSockets: 64 });
+
+/** One POST over a kept-alive connection (fetch costs the sender more CPU per request). */
+export function postKeepAlive(url: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: 'POST', agent: keepAlive, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () =>
+          res.statusCode === 202 ? resolve(text) : reject(new Error(`POST answered ${res.statusCode}`)),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Posts NDJSON lines 1,000 per request, `inFlight` requests at a time. */
+export async function postBatches(url: string, lines: string[], inFlight: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      for (let i = next; i < lines.length; i = next) {
+        next += 1000;
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-ndjson' },
+          body: lines.slice(i, i + 1000).join('\n'),
+        });
+        if (res.status !== 202) throw new Error(`batch answered ${res.status}`);
+        await res.arrayBuffer();
+      }
+    }),
+  );
+}
+
+export async function anyResultId(url: string): Promise<string | undefined> {
+  const client = new MongoClient(url);
+  try {
+    const doc = await client.db('bench').collection<{ _id: string }>('results').findOne({});
+    return doc?._id;
+  } finally {
+    await client.close();
+  }
+}
+
+export async function countResults(url: string, db: string): Promise<number> {
+  const client = new MongoClient(url);
+  try {
+    return await client.db(db).collection('results').countDocuments();
+  } finally {
+    await client.close();
+  }
+}
