@@ -77,19 +77,14 @@ export function parsePlainMapping(yaml: string): Record<string, unknown> | undef
     if (match === null || value === undefined || YAML_WORDS.has(value.toLowerCase())) return undefined;
     out[match[1] ?? ''] = /^[\d-]/.test(value) ? Number(value) : value;
   }
-  return out;
+  // An empty answer is not a mapping: the parser's path says so.
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 function parseMapping(yaml: string, what: string): Record<string, unknown> {
-  const plain = parsePlainMapping(yaml);
-  if (plain !== undefined) {
-    const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(plain)) out[camel(key)] = value;
-    return out;
-  }
-  let doc: unknown;
+  let doc: unknown = parsePlainMapping(yaml);
   try {
-    doc = parse(yaml);
+    doc ??= parse(yaml);
   } catch (error: unknown) {
     throw new QueueError(QueueErrorCode.SERVER_ERROR, `${what}: unreadable YAML`, { cause: error });
   }

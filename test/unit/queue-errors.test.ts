@@ -81,6 +81,7 @@ describe('queue adapter: error normalisation, stats parsing, validation', () => 
       '---\ndraining: false\n',
       '---\nname: a(b)\n',
       '---\nid: 1\n- list item\n',
+      '---\n',
     ]) {
       assert.equal(parsePlainMapping(answer), undefined, answer);
     }
