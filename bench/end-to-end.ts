@@ -22,8 +22,6 @@ export interface EndToEndContext {
   /** How the workers are described in the table, e.g. "2 workers × 64". */
   workers: string;
   batchInFlight: number;
-  /** Job bodies for the raw ceilings. */
-  envelopes: string[];
   startWorkers(): Promise<unknown>;
   /** Starts a CPU measurement; calling the result says each process's share since. */
   measure(): () => string;
@@ -75,14 +73,16 @@ export async function measureEndToEnd(ctx: EndToEndContext): Promise<void> {
   await checkOutcomes(before);
 
   // Ceilings: the transport (reserve+delete with the same connection count) and the store.
-  const drainBodies = ctx.envelopes.slice(0, Math.min(ctx.envelopes.length, ctx.jobs));
+  const drainBodies = Array.from({ length: ctx.jobs }, (_, i) =>
+    JSON.stringify({ id: `raw-${i}`, type: 'raw', maxAttempts: 3, payload: `{"n":${i}}` }),
+  );
   await rawPuts(ctx.beanstalkPort, 'rawdrain', drainBodies, 1000);
   const drainRate = await rawDrain(ctx.beanstalkPort, 'rawdrain', drainBodies.length, ctx.connections);
   const insertRate = await rawInsertMany(
     ctx.mongoUrl,
     e2eLines.map((payload, i) => ({ _id: `e-${i}`, type: 'hash', payload, createdAt: new Date() })),
   );
-  await rawPuts(ctx.beanstalkPort, 'original', ctx.envelopes.slice(0, ctx.originalJobs), 100);
+  await rawPuts(ctx.beanstalkPort, 'original', drainBodies.slice(0, ctx.originalJobs), 100);
   const originalRate = await originalLoop(ctx.beanstalkPort, ctx.mongoUrl, 'original', ctx.originalJobs);
   const transport = `transport ${fmt(drainRate)} (reserve+delete, ${ctx.connections} conns)`;
   const ceiling = Math.min(drainRate, insertRate / 2);

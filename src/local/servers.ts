@@ -213,7 +213,8 @@ export async function startMongoServer(
   return Object.assign(server, { url: `mongodb://127.0.0.1:${port}` });
 }
 
-function whichSync(command: string): string | undefined {
+/** The path of `command` on the PATH, if any. */
+export function whichSync(command: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(':')) {
     const path = join(dir, command);
     if (dir && existsSync(path)) return path;
