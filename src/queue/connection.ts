@@ -41,6 +41,7 @@ export class BeanstalkConnection {
   private readonly inFlight = new Set<(error: QueueError) => void>();
   private active = 0;
   private exclusiveActive = false;
+  private corked = false;
   private closeReason: QueueError | undefined;
   private readonly closeListeners: Array<(reason: QueueError) => void> = [];
 
@@ -141,6 +142,22 @@ export class BeanstalkConnection {
     this.destroy(new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed by us'));
   }
 
+  /**
+   * jackd writes each command with its own socket.write (a syscall each); holding the socket
+   * until the end of this tick sends a burst of commands (a batch's puts and kicks, the
+   * deletes after an outcome batch) in one writev.
+   */
+  private corkForThisTick(): void {
+    if (this.corked) return;
+    this.corked = true;
+    const socket = this.client.socket;
+    socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      socket.uncork();
+    });
+  }
+
   private pump(): void {
     while (this.waiting.length > 0 && !this.exclusiveActive) {
       const next = this.waiting[0]!;
@@ -189,6 +206,7 @@ export class BeanstalkConnection {
       this.destroy(error);
     }, timeoutMs);
     let promise: Promise<T>;
+    this.corkForThisTick();
     try {
       promise = fn(this.client);
     } catch (error: unknown) {
