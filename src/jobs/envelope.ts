@@ -4,6 +4,8 @@
  * The payload travels as a JSON string so the worker hashes exactly the bytes the client
  * sent; the id lets anyone holding a beanstalkd id check which job it really is (beanstalkd
  * ids repeat after restarts, FACTS.md); maxAttempts tells the worker when to stop retrying.
+ * `held` marks a job put delayed before its record was stored: a worker that gets one that
+ * was never kicked checks the record first (job-service.ts, "Order on accept").
  */
 
 export interface Envelope {
@@ -14,6 +16,8 @@ export interface Envelope {
   maxAttempts: number;
   /** Handler parameters chosen per job (e.g. the hash algorithm). */
   params?: JobParams;
+  /** Put on hold before its record existed; the manager kicks it once the record is stored. */
+  held?: boolean;
 }
 
 export type JobParams = Readonly<Record<string, string | number>>;
@@ -24,6 +28,7 @@ export function encodeEnvelope(envelope: Envelope): string {
     type: envelope.type,
     maxAttempts: envelope.maxAttempts,
     ...(envelope.params && Object.keys(envelope.params).length > 0 ? { params: envelope.params } : {}),
+    ...(envelope.held ? { held: true } : {}),
     payload: envelope.payload,
   });
 }
@@ -37,7 +42,7 @@ export function decodeEnvelope(body: string): Envelope | null {
     return null;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
-  const { id, type, payload, maxAttempts, params } = value as Record<string, unknown>;
+  const { id, type, payload, maxAttempts, params, held } = value as Record<string, unknown>;
   if (typeof id !== 'string' || typeof type !== 'string' || typeof payload !== 'string') return null;
   const attempts =
     typeof maxAttempts === 'number' && Number.isInteger(maxAttempts) && maxAttempts > 0 ? maxAttempts : 1;
@@ -53,5 +58,6 @@ export function decodeEnvelope(body: string): Envelope | null {
     payload,
     maxAttempts: attempts,
     ...(Object.keys(cleanParams).length > 0 ? { params: cleanParams } : {}),
+    ...(held === true ? { held: true } : {}),
   };
 }

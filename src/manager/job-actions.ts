@@ -4,12 +4,12 @@
  * race on the same unique `_id`, and whichever lands first is the job's outcome.
  */
 import { AppError, ErrorCode } from '../errors.js';
-import { decodeEnvelope } from '../jobs/envelope.js';
 import type { Logger } from '../log.js';
 import { isQueueError, type QueueClient, QueueErrorCode } from '../queue/index.js';
-import { Outcome, type QueueRefDocument, type Store } from '../store/index.js';
+import { Outcome, type QueueLocation, type Store } from '../store/index.js';
 import { toServiceError } from './job-service.js';
 import type { JobState } from './job-views.js';
+import { findLiveCopy, queueLocation } from './queue-location.js';
 import { putAgain } from './requeue.js';
 
 export interface JobActionDeps {
@@ -23,12 +23,11 @@ export function createJobActions(deps: JobActionDeps) {
   const { queue, store, log } = deps;
 
   /** Deletes the job's copy in beanstalkd if it is really this job's; a copy a worker holds stays. */
-  async function dropQueueCopy(id: string, ref: QueueRefDocument | null): Promise<void> {
-    if (!ref || ref.server !== queue.server) return;
-    const live = await queue.inspectJob(ref.beanstalkId);
-    if (!live || decodeEnvelope(live.body)?.id !== id) return;
+  async function dropQueueCopy(id: string, location: QueueLocation | null): Promise<void> {
+    const live = await findLiveCopy(queue, id, location);
+    if (!live) return;
     try {
-      await queue.deleteJob(ref.beanstalkId);
+      await queue.deleteJob(live.stats.id);
     } catch (error: unknown) {
       // Reserved by a worker: it will find the outcome stored and delete the job itself.
       if (!isQueueError(error, QueueErrorCode.NOT_FOUND)) throw error;
@@ -79,7 +78,7 @@ export function createJobActions(deps: JobActionDeps) {
           );
         }
         log.info({ jobId: id }, 'job cancelled');
-        await dropQueueCopy(id, ref).catch((error: unknown) => {
+        await dropQueueCopy(id, queueLocation(job, ref)).catch((error: unknown) => {
           log.warn(
             { jobId: id, err: error },
             'cancelled, but its beanstalkd copy could not be removed; workers will skip it',
@@ -107,7 +106,7 @@ export function createJobActions(deps: JobActionDeps) {
         if (!(await store.deleteResult(id, Outcome.FAILED))) {
           throw new AppError(ErrorCode.JOB_NOT_RETRYABLE, `job ${id} changed while retrying it; look again`);
         }
-        await dropQueueCopy(id, ref);
+        await dropQueueCopy(id, queueLocation(job, ref));
         await putAgain(queue, store, job, deps.tubePrefix);
         log.info({ jobId: id }, 'job retried');
         return { id, state: 'queued' as const };

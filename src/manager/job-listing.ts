@@ -10,12 +10,12 @@
  */
 import { AppError, ErrorCode } from '../errors.js';
 import { JOB_TYPE } from '../handlers/index.js';
-import { decodeEnvelope } from '../jobs/envelope.js';
 import { parseJobId } from '../jobs/job-id.js';
 import type { QueueClient } from '../queue/index.js';
 import type { JobDocument, Store } from '../store/index.js';
 import { toServiceError } from './job-service.js';
 import { type JobState, STATE_OF_QUEUE } from './job-views.js';
+import { findLiveCopy, queueLocation } from './queue-location.js';
 
 export const MAX_LIST_LIMIT = 500;
 const STATES: readonly JobState[] = [
@@ -112,12 +112,8 @@ export function createJobListing(deps: { queue: QueueClient; store: Store }) {
     const refs = await store.findQueueRefs(pending.map((job) => job._id));
     const states = new Map<string, JobState>();
     for (const job of pending) {
-      const ref = refs.get(job._id);
-      let state: JobState = 'queued';
-      if (ref && ref.server === queue.server) {
-        const live = await queue.inspectJob(ref.beanstalkId);
-        if (live && decodeEnvelope(live.body)?.id === job._id) state = STATE_OF_QUEUE[live.stats.state];
-      }
+      const live = await findLiveCopy(queue, job._id, queueLocation(job, refs.get(job._id)));
+      const state: JobState = live ? STATE_OF_QUEUE[live.stats.state] : 'queued';
       states.set(job._id, state);
     }
     return states;

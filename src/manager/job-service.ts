@@ -1,13 +1,21 @@
 /**
  * Accepting a job and reading one back, over the two adapters.
  *
- * Order on accept: insert the record, then put, then note where it was put. Insert first so
- * nothing can run that is not recorded: a job put first could be run by a worker and leave a
- * result for a job the client never saw accepted, if the manager died before the insert.
- * The window this order leaves — recorded but not queued — is closed by compensation (a
- * failed put deletes the record before the 503) and, when even that fails, by the record
- * staying behind with no outcome and no queue copy, which GET reports and the reconciler
- * puts again. Duplicate deliveries that this may cause are harmless: one outcome per job.
+ * Order on accept (a job to run now): put it on hold (delayed, its envelope marked `held`),
+ * insert the record with where it was put, then kick it. Nothing runs before it is recorded:
+ * the hold lasts longer than any insert the manager waits for, so only a job whose manager
+ * died (or gave up) between put and kick ever reaches a worker un-kicked, and a worker checks
+ * such a job's record before running it and drops it if there is none. A failed insert
+ * deletes the held copy before the 503; a failed kick still answers 202 (recorded and queued:
+ * it runs when the hold ends). This keeps the queue location in the job's one record, so
+ * accepting costs one document, not two.
+ *
+ * A delayed job (delay > 0) cannot be kicked early, so it keeps the older order: insert the
+ * record, put, then note where in `queue_refs`. That order's window — recorded but not
+ * queued — is closed by compensation (a failed put deletes the record before the 503) and,
+ * when even that fails, by the record staying behind with no outcome and no queue copy,
+ * which GET reports and the reconciler puts again. Duplicate deliveries that either order
+ * may cause are harmless: one outcome per job.
  */
 import { createHash } from 'node:crypto';
 import { AppError, ErrorCode } from '../errors.js';
@@ -25,7 +33,15 @@ import {
   resultView,
   STATE_OF_QUEUE,
 } from './job-views.js';
-import { putAgain } from './requeue.js';
+import { findLiveCopy, queueLocation } from './queue-location.js';
+import { putAgain, releaseHold } from './requeue.js';
+
+/**
+ * How long a job put before its record waits for its kick. Longer than any insert the
+ * manager waits for (MONGO_TIMEOUT_MS is at most 60 s, plus the insert's retries), so a
+ * worker meets an un-kicked job only when its manager died or gave up on it.
+ */
+export const ACCEPT_HOLD_SECONDS = 120;
 
 export interface JobServiceDeps {
   queue: QueueClient;
@@ -74,55 +90,14 @@ export function createJobService(deps: JobServiceDeps) {
     }
   }
 
-  /** Records and queues one job under `id`; resolves only when both MongoDB and beanstalkd have it. */
-  async function recordAndQueue(
-    id: string,
-    request: RequestedJob,
-    payload: { text: string; bytes: number },
-  ): Promise<AcceptedJob> {
-    const createdAt = new Date();
-    const { type, options, params } = request;
-    const hasParams = Object.keys(params).length > 0;
-    const body = encodeEnvelope({
-      id,
-      type,
-      payload: payload.text,
-      maxAttempts: options.maxAttempts,
-      ...(hasParams ? { params } : {}),
-    });
-    const size = Buffer.byteLength(body);
-    const limit = deps.maxJobSize();
-    if (size > limit) {
-      throw new AppError(
-        ErrorCode.PAYLOAD_TOO_LARGE,
-        `the job is ${size} bytes once queued; beanstalkd accepts at most ${limit} (max-job-size)`,
-      );
-    }
-    const tube = `${deps.tubePrefix}${type}`;
+  /** put, with its failures in the client's terms (a BURIED put is removed again). */
+  async function putJob(tube: string, body: string, options: JobOptions): Promise<string> {
     try {
-      await store.insertJob({
-        _id: id,
-        type,
-        payload: payload.text,
-        bytes: payload.bytes,
-        options,
-        ...(hasParams ? { params: { ...params } } : {}),
-        ...(request.matrix
-          ? { group: request.matrix.group, combination: { ...request.matrix.combination } }
-          : {}),
-        createdAt,
-      });
-    } catch (error: unknown) {
-      throw toServiceError(error);
-    }
-    let beanstalkId: string;
-    try {
-      beanstalkId = await queue.put(tube, body, options);
+      return await queue.put(tube, body, options);
     } catch (error: unknown) {
       if (isQueueError(error, QueueErrorCode.PUT_BURIED) && error.jobId !== undefined) {
         await queue.deleteJob(error.jobId).catch(() => undefined);
       }
-      await undoRecord(id, error);
       if (isQueueError(error, QueueErrorCode.JOB_TOO_BIG)) {
         throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, "the job is larger than beanstalkd's max-job-size", {
           cause: error,
@@ -135,13 +110,100 @@ export function createJobService(deps: JobServiceDeps) {
       }
       throw error;
     }
+  }
+
+  /** The usual order: put on hold, record with the location, kick. */
+  async function putThenRecord(record: JobDocument, tube: string, body: string): Promise<void> {
+    const id = record._id;
+    const beanstalkId = await putJob(tube, body, { ...record.options, delay: ACCEPT_HOLD_SECONDS });
+    try {
+      await store.insertJob({ ...record, queue: { server: queue.server, beanstalkId, tube } });
+    } catch (error: unknown) {
+      await queue.deleteJob(beanstalkId).catch((deleteError: unknown) => {
+        log.warn(
+          { jobId: id, err: deleteError },
+          'job not recorded, and its held copy could not be removed; a worker drops it when the hold ends',
+        );
+      });
+      throw toServiceError(error);
+    }
+    try {
+      await queue.kickJob(beanstalkId);
+    } catch (error: unknown) {
+      // Recorded and queued all the same: a worker runs it when the hold ends (it finds the
+      // record), or, if beanstalkd lost it, the reconciler puts it again.
+      log.warn(
+        { jobId: id, err: error, holdSeconds: ACCEPT_HOLD_SECONDS },
+        'job recorded but not kicked from its hold; it runs when the hold ends',
+      );
+    }
+  }
+
+  /** A delayed job's order: record, put, note where. */
+  async function recordThenPut(record: JobDocument, tube: string, body: string): Promise<void> {
+    const id = record._id;
+    try {
+      await store.insertJob(record);
+    } catch (error: unknown) {
+      throw toServiceError(error);
+    }
+    let beanstalkId: string;
+    try {
+      beanstalkId = await putJob(tube, body, record.options);
+    } catch (error: unknown) {
+      await undoRecord(id, error);
+      throw error;
+    }
     try {
       await store.insertQueueRef({ _id: id, server: queue.server, beanstalkId, tube, putAt: new Date() });
     } catch (error: unknown) {
       // Accepted all the same: recorded and queued. Without the ref GET cannot show live fields.
       log.warn({ jobId: id, err: error }, 'job queued but its queue reference was not stored');
     }
-    return { id, state: options.delay > 0 ? 'delayed' : 'queued', type, createdAt: createdAt.toISOString() };
+  }
+
+  /** Records and queues one job under `id`; resolves only when both MongoDB and beanstalkd have it. */
+  async function recordAndQueue(
+    id: string,
+    request: RequestedJob,
+    payload: { text: string; bytes: number },
+  ): Promise<AcceptedJob> {
+    const createdAt = new Date();
+    const { type, options, params } = request;
+    const hasParams = Object.keys(params).length > 0;
+    const held = options.delay === 0;
+    const body = encodeEnvelope({
+      id,
+      type,
+      payload: payload.text,
+      maxAttempts: options.maxAttempts,
+      ...(hasParams ? { params } : {}),
+      ...(held ? { held } : {}),
+    });
+    const size = Buffer.byteLength(body);
+    const limit = deps.maxJobSize();
+    if (size > limit) {
+      throw new AppError(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        `the job is ${size} bytes once queued; beanstalkd accepts at most ${limit} (max-job-size)`,
+      );
+    }
+    const record: JobDocument = {
+      _id: id,
+      type,
+      payload: payload.text,
+      bytes: payload.bytes,
+      options,
+      ...(hasParams ? { params: { ...params } } : {}),
+      ...(request.matrix
+        ? { group: request.matrix.group, combination: { ...request.matrix.combination } }
+        : {}),
+      createdAt,
+    };
+    const tube = `${deps.tubePrefix}${type}`;
+    if (held) await putThenRecord(record, tube, body);
+    else await recordThenPut(record, tube, body);
+    return { id, state: held ? 'queued' : 'delayed', type, createdAt: createdAt.toISOString() };
   }
 
   /** A replayed key's job: shown as it is now, and put back in the queue if it never got there. */
@@ -151,6 +213,19 @@ export function createJobService(deps: JobServiceDeps) {
       log.info({ jobId: id }, 'replayed job had no queue copy; putting it again');
       await putAgain(queue, store, job, deps.tubePrefix);
       return { id, state: 'queued', type: job.type, createdAt: job.createdAt.toISOString(), replayed: true };
+    }
+    if (view?.state === 'delayed') {
+      const live = await findLiveCopy(queue, id, queueLocation(job, await store.findQueueRef(id)));
+      if (live && (await releaseHold(queue, job, live))) {
+        log.info({ jobId: id }, 'replayed job was still on hold; kicked it');
+        return {
+          id,
+          state: 'queued',
+          type: job.type,
+          createdAt: job.createdAt.toISOString(),
+          replayed: true,
+        };
+      }
     }
     const state = view?.state ?? 'queued';
     return { id, state, type: job.type, createdAt: job.createdAt.toISOString(), replayed: true };
@@ -177,17 +252,21 @@ export function createJobService(deps: JobServiceDeps) {
       maxAttempts: job.options.maxAttempts,
       ...(attempts.length > 0 ? { errors: attemptViews(attempts) } : {}),
     };
-    if (ref && ref.server === queue.server) {
-      const live = await queue.inspectJob(ref.beanstalkId);
-      // beanstalkd ids repeat after restarts: trust the id only if the body says it is this job.
-      if (live && decodeEnvelope(live.body)?.id === id) {
-        return {
-          ...base,
-          state: STATE_OF_QUEUE[live.stats.state],
-          attempts: live.stats.reserves,
-          queue: liveView(live.stats),
-        };
-      }
+    const location = queueLocation(job, ref);
+    const live = await findLiveCopy(queue, id, location);
+    if (live) {
+      return {
+        ...base,
+        state: STATE_OF_QUEUE[live.stats.state],
+        attempts: live.stats.reserves,
+        // A held copy's beanstalkd delay is its accept hold (ended by the kick), not the job's.
+        queue: {
+          ...liveView(live.stats),
+          ...(decodeEnvelope(live.body)?.held ? { delay: job.options.delay } : {}),
+        },
+      };
+    }
+    if (location) {
       // Gone from beanstalkd: it may have finished between our reads.
       const late = await store.findResult(id);
       if (late) return resultView(job, late, attempts);

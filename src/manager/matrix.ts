@@ -9,13 +9,13 @@
  * its combination's keys set, stored and hashed as compact JSON.
  */
 import { AppError, ErrorCode, isAppError } from '../errors.js';
-import { decodeEnvelope } from '../jobs/envelope.js';
 import { newJobId } from '../jobs/job-id.js';
 import type { QueueClient } from '../queue/index.js';
 import type { JobDocument, JobOptions, ResultDocument, Store } from '../store/index.js';
 import { type OptionSource, parseJobOptions } from './job-options.js';
 import type { JobService } from './job-service.js';
 import { type JobState, STATE_OF_QUEUE } from './job-views.js';
+import { findLiveCopy, queueLocation } from './queue-location.js';
 import { parsePayload } from './read-json-body.js';
 
 type Value = string | number | boolean;
@@ -168,10 +168,8 @@ export async function groupProgress(deps: { store: Store; queue: QueueClient }, 
   const counts: Partial<Record<JobState, number>> = {};
   const stateOf = async (job: JobDocument, outcome: ResultDocument | undefined): Promise<JobState> => {
     if (outcome) return outcome.outcome;
-    const ref = refs.get(job._id);
-    if (!ref || ref.server !== deps.queue.server) return 'queued';
-    const live = await deps.queue.inspectJob(ref.beanstalkId);
-    return live && decodeEnvelope(live.body)?.id === job._id ? STATE_OF_QUEUE[live.stats.state] : 'queued';
+    const live = await findLiveCopy(deps.queue, job._id, queueLocation(job, refs.get(job._id)));
+    return live ? STATE_OF_QUEUE[live.stats.state] : 'queued';
   };
   const finishedOutcomes: ResultDocument[] = [];
   for (const job of jobs) {

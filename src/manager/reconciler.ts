@@ -1,19 +1,20 @@
 /**
  * Finds jobs that are recorded, have no outcome, and whose beanstalkd copy is gone
- * (beanstalkd restarted without its binlog, the binlog was lost, or a manager died between
- * insert and put), and puts them again. A beanstalkd id is trusted only when the body behind
- * it names the job, since ids repeat after restarts. Re-queuing a job that was in fact
+ * (beanstalkd restarted without its binlog, the binlog was lost, a manager died between
+ * insert and put, or a worker deleted a held job whose record landed late), and puts them
+ * again; kicks copies that a dead manager left on their accept hold. A beanstalkd id is
+ * trusted only when the body behind it names the job, since ids repeat after restarts. Re-queuing a job that was in fact
  * finishing is harmless: its second outcome is refused by the unique `_id`.
  *
  * Each pass walks jobs in id (= creation) order from where the last pass stopped, at most
  * `maxPerPass` of them, and skips the prefix of history that is known to be settled.
  */
 import { errorMessage } from '../errors.js';
-import { decodeEnvelope } from '../jobs/envelope.js';
 import type { Logger } from '../log.js';
 import type { QueueClient } from '../queue/index.js';
 import type { JobDocument, Store } from '../store/index.js';
-import { putAgain } from './requeue.js';
+import { findLiveCopy, queueLocation } from './queue-location.js';
+import { putAgain, releaseHold } from './requeue.js';
 
 export interface ReconcilerDeps {
   queue: QueueClient;
@@ -29,6 +30,8 @@ export interface ReconcilerDeps {
 export interface PassReport {
   checked: number;
   requeued: number;
+  /** Copies found still on their accept hold and kicked. */
+  kicked: number;
 }
 
 export function createReconciler(deps: ReconcilerDeps) {
@@ -42,16 +45,12 @@ export function createReconciler(deps: ReconcilerDeps) {
   /** True while every job seen in this walk had an outcome, so the settled prefix can grow. */
   let walkSettled = true;
 
-  async function isQueued(job: JobDocument, beanstalkId: string): Promise<boolean> {
-    const live = await queue.inspectJob(beanstalkId);
-    return live !== null && decodeEnvelope(live.body)?.id === job._id;
-  }
-
   return {
     async pass(now: Date = new Date()): Promise<PassReport> {
       const createdBefore = new Date(now.getTime() - deps.graceMs);
       let checked = 0;
       let requeued = 0;
+      let kicked = 0;
       while (checked < maxPerPass) {
         if (cursor === null) {
           cursor = settledThrough;
@@ -68,10 +67,17 @@ export function createReconciler(deps: ReconcilerDeps) {
         const refs = await store.findQueueRefs(pending.map((job) => job._id));
         const lost: JobDocument[] = [];
         for (const job of pending) {
-          const ref = refs.get(job._id);
+          const location = queueLocation(job, refs.get(job._id));
           // Put under another beanstalkd server than ours: not ours to judge.
-          if (ref && ref.server !== queue.server) continue;
-          if (ref && (await isQueued(job, ref.beanstalkId))) continue;
+          if (location && location.server !== queue.server) continue;
+          const live = await findLiveCopy(queue, job._id, location);
+          if (live) {
+            if (await releaseHold(queue, job, live)) {
+              kicked += 1;
+              log.warn({ jobId: job._id }, 'kicked a job its manager left on hold');
+            }
+            continue;
+          }
           lost.push(job);
         }
         if (lost.length > 0) {
@@ -93,7 +99,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         checked += page.length;
         cursor = ids[ids.length - 1] ?? null;
       }
-      return { checked, requeued };
+      return { checked, requeued, kicked };
     },
   };
 }

@@ -44,6 +44,8 @@ export interface QueueClient {
   statsJob(beanstalkId: string): Promise<JobStats>;
   peek(beanstalkId: string): Promise<string>;
   deleteJob(beanstalkId: string): Promise<void>;
+  /** kick-job: a delayed or buried job becomes ready now (pipelined, like put). */
+  kickJob(beanstalkId: string): Promise<void>;
   stats(): Promise<ServerStats>;
   statsTube(tube: string): Promise<TubeStats>;
   listTubes(): Promise<string[]>;
@@ -137,6 +139,12 @@ export function createQueueClient(options: QueueClientOptions): QueueClient {
       assertBeanstalkId(beanstalkId);
       const connection = await producer.get();
       await connection.command('delete', 'pipelined', (c) => c.delete(beanstalkId));
+    },
+
+    async kickJob(beanstalkId) {
+      assertBeanstalkId(beanstalkId);
+      const connection = await producer.get();
+      await connection.command('kick-job', 'pipelined', (c) => c.kickJob(beanstalkId));
     },
 
     async stats() {

@@ -26,14 +26,24 @@ export interface JobDocument {
   /** Its matrix combination (axis name → value), if any. */
   combination?: Record<string, string | number | boolean>;
   createdAt: Date;
+  /** Where the job was first put, when it was put before its record was stored. */
+  queue?: QueueLocation;
 }
 
-/** `queue_refs`: where the job was put (beanstalkd ids are per server and repeat). */
-export interface QueueRefDocument {
-  _id: string;
+/** A job's copy in beanstalkd: ids are per server and repeat, so the server goes with them. */
+export interface QueueLocation {
   server: string;
   beanstalkId: string;
   tube: string;
+}
+
+/**
+ * `queue_refs`: where a job was put when that is not (or no longer) in its record: jobs put
+ * after their record was stored (delayed ones), and every copy put again (retry, replay,
+ * the reconciler). When both exist, this one is the newer.
+ */
+export interface QueueRefDocument extends QueueLocation {
+  _id: string;
   putAt: Date;
 }
 

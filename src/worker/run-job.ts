@@ -1,7 +1,7 @@
 /**
  * One reserved job, start to end: check the body, run the handler while keeping the job
  * alive (touch), then store the one outcome and delete the job — never delete before the
- * outcome is stored. A failed run is released with exponential backoff until the job's
+ * outcome is stored (and never run a held job nobody recorded). A failed run is released with exponential backoff until the job's
  * maximum attempts, then the job gets a `failed` outcome and is buried (kept for retry).
  * Never throws: whatever goes wrong ends in a log line and the job buried, released, or left
  * for beanstalkd to hand out again.
@@ -11,7 +11,7 @@ import type { HandlerRegistry } from '../handlers/index.js';
 import { decodeEnvelope, type Envelope } from '../jobs/envelope.js';
 import type { Logger } from '../log.js';
 import type { Consumer, ReservedJob } from '../queue/index.js';
-import { Outcome, type ResultDocument, type Store } from '../store/index.js';
+import { type JobDocument, Outcome, type ResultDocument, type Store } from '../store/index.js';
 import { runHandler } from './run-handler.js';
 
 export interface RunJobDeps {
@@ -123,6 +123,44 @@ async function finishAsFailed(
   await quietly(log, 'bury the failed job', () => deps.consumer.bury(job.beanstalkId, BURY_PRIORITY));
 }
 
+/**
+ * A job put on hold and never kicked: its manager died or gave up between the put and the
+ * kick (job-service.ts). It runs only if its record was stored and names this copy;
+ * otherwise it is deleted. True when it may run.
+ */
+async function isRecorded(
+  deps: RunJobDeps,
+  job: ReservedJob,
+  envelope: Envelope,
+  log: Logger,
+): Promise<boolean> {
+  let record: JobDocument | null;
+  try {
+    record = await deps.store.findJob(envelope.id);
+  } catch (error: unknown) {
+    deps.noteStore?.(false, error);
+    log.warn(
+      { error: errorMessage(error) },
+      'could not look up the record of a job never kicked; releasing it',
+    );
+    await deps.consumer
+      .release(job.beanstalkId, { priority: 0, delay: STORE_RETRY_RELEASE_DELAY_S })
+      .catch(() => undefined);
+    return false;
+  }
+  // The record names another copy when a client's retry (same Idempotency-Key) put the job
+  // again after this copy's manager died: that copy is the one that runs.
+  if (record && (record.queue === undefined || record.queue.beanstalkId === job.beanstalkId)) return true;
+  log.warn(
+    { beanstalkId: job.beanstalkId, recorded: record !== null },
+    record
+      ? 'deleting a held copy its record does not name (the job was put again)'
+      : 'deleting a held job that was never recorded (its POST failed)',
+  );
+  await quietly(log, 'delete the held copy', () => deps.consumer.delete(job.beanstalkId));
+  return false;
+}
+
 export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<void> {
   const { consumer, log } = deps;
   const envelope = decodeEnvelope(job.body);
@@ -137,15 +175,18 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<void> 
   const jobLog = log.child({ jobId: envelope.id, type: envelope.type });
   let attempt = 1;
   let ttr = 60;
+  let kicks = 0;
   try {
     const stats = await consumer.statsJob(job.beanstalkId);
     attempt = Math.max(1, stats.reserves);
     ttr = stats.ttr;
+    kicks = stats.kicks;
   } catch (error: unknown) {
     // The connection went away: beanstalkd has already put the job back for another worker.
     jobLog.warn({ error: errorMessage(error) }, 'lost the job before starting it');
     return;
   }
+  if (envelope.held && kicks === 0 && !(await isRecorded(deps, job, envelope, jobLog))) return;
   const startedAt = new Date();
   const handler = deps.handlers.get(envelope.type);
   if (!handler) {

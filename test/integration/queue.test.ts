@@ -88,6 +88,7 @@ describe('queue adapter on a real beanstalkd (jackd 2.2.2 defects)', function ()
       () => client.statsJob(`${id}\r\ndelete ${id}`),
       () => client.peek(`${id}\r\ndelete ${id}`),
       () => client.deleteJob(`${id}\r\n`),
+      () => client.kickJob(`${id}\r\n`),
       () => client.inspectJob(`${id} `),
     ]) {
       await assert.rejects(call(), { code: QueueErrorCode.INVALID_ARGUMENT });
@@ -132,8 +133,19 @@ describe('queue adapter on a real beanstalkd (jackd 2.2.2 defects)', function ()
     for (const [i, s] of stats.entries()) assert.equal(s.tube, i % 3 === 0 ? other : tube);
   });
 
-  it('when a job is unknown, then delete and stats-job reject NOT_FOUND and inspectJob answers null', async () => {
+  it('when a delayed job is kicked, then it is ready at once and its kick is counted', async () => {
+    const id = await client.put(tube, '{"held":1}', { priority: 0, delay: 600, ttr: 5 });
+    assert.equal((await client.statsJob(id)).state, 'delayed');
+    await client.kickJob(id);
+    const stats = await client.statsJob(id);
+    assert.equal(stats.state, 'ready');
+    assert.equal(stats.kicks, 1);
+    assert.equal((await tubeCounts(port, tube)).ready, 1);
+  });
+
+  it('when a job is unknown, then delete, kick-job and stats-job reject NOT_FOUND and inspectJob answers null', async () => {
     await assert.rejects(client.deleteJob('99999999'), { code: QueueErrorCode.NOT_FOUND });
+    await assert.rejects(client.kickJob('99999999'), { code: QueueErrorCode.NOT_FOUND });
     await assert.rejects(client.statsJob('99999999'), { code: QueueErrorCode.NOT_FOUND });
     assert.equal(await client.inspectJob('99999999'), null);
   });

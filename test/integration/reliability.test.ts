@@ -7,7 +7,12 @@ import { pino } from 'pino';
 import request from 'supertest';
 import { loadWorkerConfig } from '../../src/config.js';
 import { builtinHandlers, type Handler, hashPayload } from '../../src/handlers/index.js';
+import { encodeEnvelope } from '../../src/jobs/envelope.js';
+import { newJobId } from '../../src/jobs/job-id.js';
+import { hashIdempotencyKey } from '../../src/manager/job-service.js';
+import { queueLocation } from '../../src/manager/queue-location.js';
 import { createReconciler, startMaintenance } from '../../src/manager/reconciler.js';
+import type { QueueLocation, Store } from '../../src/store/index.js';
 import { backoffSeconds } from '../../src/worker/run-job.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
 import { type AppFixture, appFixture, workerEnvFor } from '../support/app-fixture.js';
@@ -28,6 +33,14 @@ function switchableHandler() {
     return { algorithm: 'md5', hash: hashPayload(context.rawPayload) };
   };
   return { state, handler };
+}
+
+/** Where a job's newest beanstalkd copy was put, as the manager finds it. */
+async function locate(store: Store, id: string): Promise<QueueLocation> {
+  const [job, ref] = await Promise.all([store.findJob(id), store.findQueueRef(id)]);
+  const location = queueLocation(job, ref);
+  assert.ok(location, `job ${id} has a queue location`);
+  return location;
 }
 
 describe('reliability on real servers', function () {
@@ -199,9 +212,7 @@ describe('reliability on real servers', function () {
         .post('/jobs')
         .set('Content-Type', 'application/json')
         .send('{"long":1}');
-      const ref = await waitFor('the ref', () =>
-        g.store.findQueueRef(res.body.id).then((r) => r ?? undefined),
-      );
+      const ref = await locate(g.store, res.body.id);
       // Sample time-left over more than two TTRs (a measurement window, not a wait for a
       // condition): touches keep renewing it, and nobody else ever reserves the job.
       let samples = 0;
@@ -292,8 +303,7 @@ describe('reliability on real servers', function () {
   it("when a job's beanstalkd copy is lost, then the reconciler puts it again and a worker completes it", async () => {
     const body = '{"lost":1}';
     const { body: accepted } = await post(body);
-    const ref = await f.store.findQueueRef(accepted.id);
-    assert.ok(ref);
+    const ref = await locate(f.store, accepted.id);
     assert.equal((await beanstalkRaw(port, `delete ${ref.beanstalkId}`)).reply, 'DELETED');
     assert.equal((await view(accepted.id)).queue, null, 'GET shows it recorded but not queued');
     const reconciler = createReconciler({
@@ -303,10 +313,14 @@ describe('reliability on real servers', function () {
       tubePrefix: f.tubePrefix,
       graceMs: 0,
     });
-    assert.deepEqual(await reconciler.pass(new Date(Date.now() + 1000)), { checked: 1, requeued: 1 });
+    assert.deepEqual(await reconciler.pass(new Date(Date.now() + 1000)), {
+      checked: 1,
+      requeued: 1,
+      kicked: 0,
+    });
     assert.deepEqual(
       await reconciler.pass(new Date(Date.now() + 1000)),
-      { checked: 1, requeued: 0 },
+      { checked: 1, requeued: 0, kicked: 0 },
       'a queued job is left alone',
     );
     await start(new Map(builtinHandlers()));
@@ -316,14 +330,70 @@ describe('reliability on real servers', function () {
     assert.equal(settled.requeued, 0);
   });
 
+  it('when a manager died between put and kick, then the reconciler and a replayed POST kick the held copy', async () => {
+    // What a manager leaves when it dies after storing the record and before the kick.
+    const leaveOnHold = async (payload: string) => {
+      const id = newJobId();
+      const body = encodeEnvelope({ id, type: 'hash', payload, maxAttempts: 1, held: true });
+      const beanstalkId = await f.queue.put(f.tube, body, { priority: 0, delay: 600, ttr: 60 });
+      await f.store.insertJob({
+        _id: id,
+        type: 'hash',
+        payload,
+        bytes: Buffer.byteLength(payload),
+        options: { priority: 0, delay: 0, ttr: 60, maxAttempts: 1 },
+        createdAt: new Date(),
+        queue: { server: f.queue.server, beanstalkId, tube: f.tube },
+      });
+      return { id, beanstalkId };
+    };
+    const forReconciler = await leaveOnHold('{"held":"reconciler"}');
+    const reconciler = createReconciler({
+      queue: f.queue,
+      store: f.store,
+      log: pino({ level: 'silent' }),
+      tubePrefix: f.tubePrefix,
+      graceMs: 0,
+    });
+    assert.deepEqual(await reconciler.pass(new Date(Date.now() + 1000)), {
+      checked: 1,
+      requeued: 0,
+      kicked: 1,
+    });
+    assert.equal((await f.queue.statsJob(forReconciler.beanstalkId)).state, 'ready');
+    assert.deepEqual(
+      await reconciler.pass(new Date(Date.now() + 1000)),
+      { checked: 1, requeued: 0, kicked: 0 },
+      'a kicked copy is left alone',
+    );
+
+    const forReplay = await leaveOnHold('{"held":"replay"}');
+    const key = `held-${forReplay.id}`;
+    await f.store.claimIdempotencyKey(hashIdempotencyKey(key), forReplay.id, new Date(), 60_000);
+    const replayed = await request(f.app.callback())
+      .post('/jobs')
+      .set('Content-Type', 'application/json')
+      .set('Idempotency-Key', key)
+      .send('{"held":"replay"}');
+    assert.equal(replayed.status, 200);
+    assert.equal(replayed.body.id, forReplay.id);
+    assert.equal(replayed.body.state, 'queued');
+    assert.equal((await f.queue.statsJob(forReplay.beanstalkId)).state, 'ready');
+    assert.equal((await tubeCounts(port, f.tube)).ready, 2);
+  });
+
   it("when a job's beanstalkd id now holds another job (ids repeat), then the reconciler still re-queues the lost one", async () => {
     const { body: lost } = await post('{"mine":1}');
     const { body: other } = await post('{"other":1}');
-    const lostRef = await f.store.findQueueRef(lost.id);
-    const otherRef = await f.store.findQueueRef(other.id);
-    assert.ok(lostRef && otherRef);
+    const lostRef = await locate(f.store, lost.id);
+    const otherRef = await locate(f.store, other.id);
     await beanstalkRaw(port, `delete ${lostRef.beanstalkId}`);
-    await f.store.replaceQueueRef({ ...lostRef, beanstalkId: otherRef.beanstalkId });
+    await f.store.replaceQueueRef({
+      ...lostRef,
+      _id: lost.id,
+      putAt: new Date(),
+      beanstalkId: otherRef.beanstalkId,
+    });
     const reconciler = createReconciler({
       queue: f.queue,
       store: f.store,
@@ -333,8 +403,8 @@ describe('reliability on real servers', function () {
     });
     const report = await reconciler.pass(new Date(Date.now() + 1000));
     assert.equal(report.requeued, 1);
-    const newRef = await f.store.findQueueRef(lost.id);
-    assert.notEqual(newRef?.beanstalkId, otherRef.beanstalkId);
+    const newRef = await locate(f.store, lost.id);
+    assert.notEqual(newRef.beanstalkId, otherRef.beanstalkId);
     assert.equal((await tubeCounts(port, f.tube)).ready, 2);
   });
 

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import request from 'supertest';
 import { loadWorkerConfig } from '../../src/config.js';
 import { builtinHandlers, type Handler, hashPayload } from '../../src/handlers/index.js';
+import { encodeEnvelope } from '../../src/jobs/envelope.js';
 import { newJobId } from '../../src/jobs/job-id.js';
 import { createStore } from '../../src/store/index.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
@@ -136,6 +137,48 @@ describe('worker on real servers', function () {
     const results = await withMongo(f.dbName, (db) => db.collection('results').find({}).toArray());
     assert.equal(results.length, 1);
     assert.equal(results[0]?.worker, 'earlier', 'the first outcome wins');
+  });
+
+  it('when a held job was never kicked (its manager died), then it runs only if its record was stored and names that copy', async () => {
+    const { log, records } = capturingLogger();
+    // What a manager leaves when it dies between put and kick: the copy waits out its hold
+    // (1 s here) with kicks 0, recorded or not depending on how far the manager got.
+    const put = (id: string, payload: string) =>
+      f.queue.put(f.tube, encodeEnvelope({ id, type: 'hash', payload, maxAttempts: 1, held: true }), {
+        priority: 0,
+        delay: 1,
+        ttr: 60,
+      });
+    const recorded = newJobId();
+    const beanstalkId = await put(recorded, '{"recorded":1}');
+    await f.store.insertJob({
+      _id: recorded,
+      type: 'hash',
+      payload: '{"recorded":1}',
+      bytes: 14,
+      options: { priority: 0, delay: 0, ttr: 60, maxAttempts: 1 },
+      createdAt: new Date(),
+      queue: { server: f.queue.server, beanstalkId, tube: f.tube },
+    });
+    // A second copy of the recorded job, as a retry with the same Idempotency-Key leaves it.
+    const orphan = await put(recorded, '{"recorded":1}');
+    const unrecorded = newJobId();
+    await put(unrecorded, '{"unrecorded":1}');
+    worker = await startWorker(configFor(), { handlers: builtinHandlers(), log });
+    const done = await waitFor('the recorded one to complete', async () => {
+      const v = await view(recorded);
+      return v.state === 'completed' ? v : undefined;
+    });
+    assert.equal(done.result.hash, hashPayload('{"recorded":1}'));
+    await waitFor('both to leave beanstalkd', async () => (await tubeCounts(port, f.tube)).current === 0);
+    assert.equal(await f.store.findResult(unrecorded), null, 'the unrecorded one never ran');
+    assert.ok(records.some((r) => r.jobId === unrecorded && /never recorded/.test(String(r.msg))));
+    assert.ok(
+      records.some((r) => r.beanstalkId === orphan && /does not name/.test(String(r.msg))),
+      'the copy its record does not name was deleted, not run',
+    );
+    assert.equal(done.attempts, 1);
+    assert.ok(!records.some((r) => /already stored/.test(String(r.msg))), 'the job ran once');
   });
 
   it('when MongoDB cannot take the outcome, then the job is released for later, not deleted', async () => {

@@ -106,17 +106,24 @@ export async function beanstalkRaw(
   });
 }
 
-/** Jobs in a tube by state, read with a raw `stats-tube`; zeros when the tube does not exist. */
+/**
+ * Jobs in a tube by state, read with a raw `stats-tube`; zeros when the tube does not exist.
+ * `current` is what it holds now; `total` counts every job ever put in it.
+ */
 export async function tubeCounts(port: number, tube: string) {
   const { reply, body } = await beanstalkRaw(port, `stats-tube ${tube}`);
-  if (reply === 'NOT_FOUND') return { ready: 0, reserved: 0, delayed: 0, buried: 0, total: 0 };
+  if (reply === 'NOT_FOUND') return { ready: 0, reserved: 0, delayed: 0, buried: 0, current: 0, total: 0 };
   const field = (name: string) =>
     Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(body ?? '')?.[1] ?? Number.NaN);
-  return {
+  const counts = {
     ready: field('current-jobs-ready'),
     reserved: field('current-jobs-reserved'),
     delayed: field('current-jobs-delayed'),
     buried: field('current-jobs-buried'),
+  };
+  return {
+    ...counts,
+    current: counts.ready + counts.reserved + counts.delayed + counts.buried,
     total: field('total-jobs'),
   };
 }

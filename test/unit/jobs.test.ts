@@ -32,6 +32,9 @@ describe('job ids, envelopes, hashing, depth', () => {
     const payload = '{ "b": 1,\n  "a": "\u00e9\u{1F600}\\u0000", "n": 1e400 }';
     const envelope = { id: newJobId(), type: 'hash', payload, maxAttempts: 3 };
     assert.deepEqual(decodeEnvelope(encodeEnvelope(envelope)), envelope);
+    const held = { ...envelope, held: true };
+    assert.deepEqual(decodeEnvelope(encodeEnvelope(held)), held);
+    assert.equal(decodeEnvelope(encodeEnvelope({ ...envelope, held: false }))?.held, undefined);
     assert.equal(decodeEnvelope('not json'), null);
     assert.equal(decodeEnvelope('{"id":1,"type":"hash","payload":"{}"}'), null);
   });
