@@ -7,6 +7,7 @@
  * outcome before it reports a rate). Beside each figure: the CPU share each process used.
  *
  *   --only post,batch,e2e,pickup,get   run only these measures
+ *   --binlog none,sync,fsync           run only these beanstalkd modes (no binlog, -b, -b -f 0)
  *   --cpu-prof DIR                     manager and workers write V8 CPU profiles to DIR
  *                                      (read them with `npx tsx bench/profile-top.ts FILE`)
  *   BENCH_WORKER_CONCURRENCY=N         worker slots per process (default: the worker's, 64)
@@ -324,7 +325,14 @@ async function main(): Promise<void> {
   say(
     `distributed-workers bench${quick ? ' (--quick)' : ''}: ${cpus().length} cores, ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GB; MongoDB-wire server: ${whichSync('mongod') ? 'mongod' : 'FerretDB 1.24.2 (SQLite)'}; data under ${tmpdir()} (${filesystem ?? 'filesystem unknown'})`,
   );
-  const modes = quick ? (['no binlog'] as const) : (['no binlog', '-b (50 ms sync)', '-b -f 0'] as const);
+  const allModes = { none: 'no binlog', sync: '-b (50 ms sync)', fsync: '-b -f 0' } as const;
+  const binlogAt = process.argv.indexOf('--binlog');
+  const picked = binlogAt >= 0 ? (process.argv[binlogAt + 1] ?? '').split(',') : quick ? ['none'] : undefined;
+  const unknownMode = picked?.find((name) => !(name in allModes));
+  if (unknownMode !== undefined) throw new Error(`--binlog takes none, sync or fsync, not ${unknownMode}`);
+  const modes = picked
+    ? picked.map((name) => allModes[name as keyof typeof allModes])
+    : Object.values(allModes);
   for (const mode of modes) await benchMode(mode);
   const header = ['beanstalkd', 'measure', 'value', 'baseline (same run)', 'ratio', 'CPU during the measure'];
   const table = rows.map((r) => [r.mode, r.what, r.value, r.baseline, r.ratio, r.cpu]);

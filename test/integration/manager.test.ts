@@ -48,25 +48,11 @@ describe('manager HTTP API on real servers', function () {
     const job = await withMongo(f.dbName, (db) => db.collection('jobs').findOne({ _id: id as never }));
     assert.equal(job?.payload, body);
     assert.equal(job?.type, 'hash');
-    assert.equal(job?.queue?.tube, f.tube, 'where it was put is in the record');
-    assert.equal(job?.queue?.server, f.queue.server);
-    assert.equal(await storedCounts(f.dbName).then((c) => c.refs), 0, 'no separate queue reference');
-    const peeked = await beanstalkRaw(port, `peek ${job?.queue?.beanstalkId}`);
-    assert.deepEqual(decodeEnvelope(peeked.body ?? ''), {
-      id,
-      type: 'hash',
-      payload: body,
-      maxAttempts: 3,
-      held: true,
-    });
-    const stats = await f.queue.statsJob(String(job?.queue?.beanstalkId));
-    assert.equal(stats.state, 'ready', 'kicked from its hold before the 202');
-    assert.equal(stats.kicks, 1);
+    const ref = await withMongo(f.dbName, (db) => db.collection('queue_refs').findOne({ _id: id as never }));
+    assert.ok(ref, 'where it was put is recorded');
+    const peeked = await beanstalkRaw(port, `peek ${ref.beanstalkId}`);
+    assert.deepEqual(decodeEnvelope(peeked.body ?? ''), { id, type: 'hash', payload: body, maxAttempts: 3 });
     assert.equal((await tubeCounts(port, f.tube)).ready, 1);
-    const live = await request(f.app.callback()).get(`/jobs/${id}`);
-    assert.equal(live.body.state, 'queued');
-    assert.equal(stats.delay, 120, "beanstalkd's delay is the accept hold");
-    assert.equal(live.body.queue.delay, 0, 'GET shows the delay the job asked for');
   });
 
   it('when a body has spacing and non-ASCII text, then the exact bytes are stored and queued', async () => {
@@ -290,8 +276,8 @@ describe('manager HTTP API on real servers', function () {
       .post('/jobs')
       .set('Content-Type', 'application/json')
       .send('{"other":1}');
-    const otherLocation = (await f.store.findJob(other.body.id))?.queue;
-    assert.ok(otherLocation);
+    const otherRef = await f.store.findQueueRef(other.body.id);
+    assert.ok(otherRef);
     const id = newJobId();
     await f.store.insertJob({
       _id: id,
@@ -300,8 +286,8 @@ describe('manager HTTP API on real servers', function () {
       bytes: 2,
       options: { priority: 1, delay: 0, ttr: 60, maxAttempts: 1 },
       createdAt: new Date(),
-      queue: otherLocation,
     });
+    await f.store.insertQueueRef({ ...otherRef, _id: id });
     const res = await request(f.app.callback()).get(`/jobs/${id}`);
     assert.equal(res.status, 200);
     assert.equal(res.body.id, id);
@@ -337,8 +323,8 @@ describe('manager HTTP API on real servers', function () {
         assert.ok(Date.now() - started < 3000, 'answered within the bound');
         assert.deepEqual(
           await storedCounts(g.dbName),
-          { jobs: 1, refs: 0, results: 0 },
-          'the refused job left no record',
+          { jobs: 1, refs: 1, results: 0 },
+          "the failed job's record was undone",
         );
         const get = await request(g.app.callback()).get(`/jobs/${accepted.body.id}`);
         assert.equal(get.status, 503);
@@ -353,7 +339,7 @@ describe('manager HTTP API on real servers', function () {
       }
     });
 
-    it('when MongoDB is unreachable, then POST and GET answer 503 fast and nothing stays queued', async () => {
+    it('when MongoDB is unreachable, then POST and GET answer 503 fast and nothing is queued', async () => {
       const down = await appFixture({ label: 'nomongo', mongoUrl: 'mongodb://127.0.0.1:1' });
       try {
         const started = Date.now();
@@ -366,7 +352,7 @@ describe('manager HTTP API on real servers', function () {
         const get = await request(down.app.callback()).get(`/jobs/${newJobId()}`);
         assert.equal(get.status, 503, 'unknown is not the same as not found while MongoDB is down');
         assert.ok(Date.now() - started < 8000, `answered within the bound (${Date.now() - started} ms)`);
-        assert.equal((await tubeCounts(port, down.tube)).current, 0, 'its held copy was deleted again');
+        assert.equal((await tubeCounts(port, down.tube)).total, 0);
         const ready = await request(down.app.callback()).get('/readyz');
         assert.equal(ready.status, 503);
         assert.equal(ready.body.mongodb, 'unavailable');
@@ -401,11 +387,11 @@ describe('manager HTTP API on real servers', function () {
           .set('Content-Type', 'application/json')
           .send(fits);
         assert.equal(ok.status, 202);
-        assert.deepEqual(await storedCounts(g.dbName), { jobs: 1, refs: 0, results: 0 });
+        assert.deepEqual(await storedCounts(g.dbName), { jobs: 1, refs: 1, results: 0 });
         assert.equal((await tubeCounts(small.port, g.tube)).total, 1);
         // The envelope's real overhead stays inside the budget the body limit assumes.
         const overhead = Buffer.byteLength(
-          encodeEnvelope({ id: newJobId(), type: 'hash', payload: '', maxAttempts: 1000, held: true }),
+          encodeEnvelope({ id: newJobId(), type: 'hash', payload: '', maxAttempts: 1000 }),
         );
         assert.ok(overhead < 128, `envelope overhead ${overhead}`);
       } finally {
