@@ -36,6 +36,8 @@ export interface ManagerConfig extends CommonConfig {
   jobMaxAttempts: number;
   reconcileIntervalSeconds: number;
   reconcileGraceSeconds: number;
+  /** 0: record, then put; else put on hold this long, record with the location, kick. */
+  acceptHoldSeconds: number;
   idempotencyTtlSeconds: number;
   retentionCompletedSeconds: number;
   jobTypes: readonly string[];
@@ -256,6 +258,7 @@ export function loadManagerConfig(
     jobMaxAttempts: r.int('JOB_MAX_ATTEMPTS', 1, 1000),
     reconcileIntervalSeconds: r.int('RECONCILE_INTERVAL_SECONDS', 0, 86_400),
     reconcileGraceSeconds: r.int('RECONCILE_GRACE_SECONDS', 1, 86_400),
+    acceptHoldSeconds: readAcceptHold(r, common.mongo.timeoutMs),
     idempotencyTtlSeconds: r.int('IDEMPOTENCY_TTL_SECONDS', 1, 31_536_000),
     retentionCompletedSeconds: r.int('RETENTION_COMPLETED_SECONDS', 0, 315_360_000),
     jobTypes: r.types('JOB_TYPES'),
@@ -264,6 +267,21 @@ export function loadManagerConfig(
     security,
     workerGoneAfterMs: r.int('WORKER_GONE_AFTER_MS', 100, 86_400_000),
   });
+}
+
+/**
+ * The accept hold must outlast any insert the manager waits for (its timeout plus the
+ * insert's retries, twice over), or workers would meet held jobs whose record is on its way.
+ */
+function readAcceptHold(r: Reader, mongoTimeoutMs: number): number {
+  const seconds = r.int('ACCEPT_HOLD_SECONDS', 0, 86_400);
+  const least = Math.ceil((2 * (mongoTimeoutMs + Math.min(2000, mongoTimeoutMs))) / 1000);
+  if (seconds > 0 && seconds < least) {
+    r.problems.push(
+      `ACCEPT_HOLD_SECONDS must be 0 or at least ${least} (twice MONGO_TIMEOUT_MS plus the insert retries); got ${seconds}`,
+    );
+  }
+  return seconds;
 }
 
 export function loadWorkerConfig(env: Env): Readonly<WorkerConfig> {

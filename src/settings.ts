@@ -169,6 +169,14 @@ export const SETTINGS: readonly Setting[] = [
     roles: ['manager'],
   },
   {
+    env: 'ACCEPT_HOLD_SECONDS',
+    flag: 'accept-hold',
+    default: '0',
+    description:
+      'put a job that runs now on hold this long, record it with its location, then kick it (0: record first, then put)',
+    roles: ['manager'],
+  },
+  {
     env: 'IDEMPOTENCY_TTL_SECONDS',
     flag: 'idempotency-ttl',
     default: '86400',

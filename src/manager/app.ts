@@ -40,6 +40,8 @@ export interface AppDeps {
   /** beanstalkd's max-job-size as last read from the server. */
   maxJobSize: () => number;
   idempotencyTtlMs: number;
+  /** ACCEPT_HOLD_SECONDS: 0 records first; else jobs are put on hold, recorded, kicked. */
+  acceptHoldSeconds?: number;
   /** API keys, rate limit, CORS; off when not given. */
   security?: SecurityOptions;
   /** A request body must arrive within this (default 10 s). */

@@ -1,21 +1,23 @@
 /**
- * Accepting a job and reading one back, over the two adapters.
+ * Accepting a job and reading one back, over the two adapters. Two orders on accept, both
+ * leaving nothing run that is not recorded; which one is ACCEPT_HOLD_SECONDS's choice.
  *
- * Order on accept (a job to run now): put it on hold (delayed, its envelope marked `held`),
- * insert the record with where it was put, then kick it. Nothing runs before it is recorded:
- * the hold lasts longer than any insert the manager waits for, so only a job whose manager
- * died (or gave up) between put and kick ever reaches a worker un-kicked, and a worker checks
- * such a job's record before running it and drops it if there is none. A failed insert
- * deletes the held copy before the 503; a failed kick still answers 202 (recorded and queued:
- * it runs when the hold ends). This keeps the queue location in the job's one record, so
- * accepting costs one document, not two.
+ * Record first (the default, and always for a delayed job): insert the record, put, then note
+ * where in `queue_refs`. The window this leaves — recorded but not queued — is closed by
+ * compensation (a failed put deletes the record before the 503) and, when even that fails,
+ * by the record staying behind with no outcome and no queue copy, which GET reports and the
+ * reconciler puts again.
  *
- * A delayed job (delay > 0) cannot be kicked early, so it keeps the older order: insert the
- * record, put, then note where in `queue_refs`. That order's window — recorded but not
- * queued — is closed by compensation (a failed put deletes the record before the 503) and,
- * when even that fails, by the record staying behind with no outcome and no queue copy,
- * which GET reports and the reconciler puts again. Duplicate deliveries that either order
- * may cause are harmless: one outcome per job.
+ * Hold and kick (ACCEPT_HOLD_SECONDS > 0, a job to run now): put it delayed by the hold, its
+ * envelope marked `held`, insert the record with where it was put, then kick it. One
+ * document per accepted job and one insert for the POST to wait on, but one more beanstalkd
+ * write (an fsync of its own with `-f 0`). The hold outlasts any insert the manager waits
+ * for, so only a job whose manager died or gave up between put and kick reaches a worker
+ * un-kicked, and the worker runs it only if its record names that copy. A failed insert
+ * deletes the held copy before the 503; a failed kick still answers 202 (recorded and
+ * queued: it runs when the hold ends, or when the reconciler or a replay kicks it).
+ *
+ * Duplicate deliveries that either order may cause are harmless: one outcome per job.
  */
 import { createHash } from 'node:crypto';
 import { AppError, ErrorCode } from '../errors.js';
@@ -36,13 +38,6 @@ import {
 import { findLiveCopy, queueLocation } from './queue-location.js';
 import { putAgain, releaseHold } from './requeue.js';
 
-/**
- * How long a job put before its record waits for its kick. Longer than any insert the
- * manager waits for (MONGO_TIMEOUT_MS is at most 60 s, plus the insert's retries), so a
- * worker meets an un-kicked job only when its manager died or gave up on it.
- */
-export const ACCEPT_HOLD_SECONDS = 120;
-
 export interface JobServiceDeps {
   queue: QueueClient;
   store: Store;
@@ -53,6 +48,8 @@ export interface JobServiceDeps {
   maxJobSize: () => number;
   /** How long an Idempotency-Key keeps answering with its first job. */
   idempotencyTtlMs: number;
+  /** 0: record first. Otherwise: put on hold this many seconds, record, kick. */
+  acceptHoldSeconds?: number;
 }
 
 /** Maps backend failures to the 503s clients see; everything else passes through. */
@@ -77,6 +74,7 @@ export type AcceptResult = AcceptedJob & { replayed: boolean };
 
 export function createJobService(deps: JobServiceDeps) {
   const { queue, store, log } = deps;
+  const holdSeconds = deps.acceptHoldSeconds ?? 0;
 
   async function undoRecord(id: string, reason: unknown): Promise<void> {
     try {
@@ -112,10 +110,10 @@ export function createJobService(deps: JobServiceDeps) {
     }
   }
 
-  /** The usual order: put on hold, record with the location, kick. */
+  /** Hold and kick: put on hold, record with the location, kick. */
   async function putThenRecord(record: JobDocument, tube: string, body: string): Promise<void> {
     const id = record._id;
-    const beanstalkId = await putJob(tube, body, { ...record.options, delay: ACCEPT_HOLD_SECONDS });
+    const beanstalkId = await putJob(tube, body, { ...record.options, delay: holdSeconds });
     try {
       await store.insertJob({ ...record, queue: { server: queue.server, beanstalkId, tube } });
     } catch (error: unknown) {
@@ -133,13 +131,13 @@ export function createJobService(deps: JobServiceDeps) {
       // Recorded and queued all the same: a worker runs it when the hold ends (it finds the
       // record), or, if beanstalkd lost it, the reconciler puts it again.
       log.warn(
-        { jobId: id, err: error, holdSeconds: ACCEPT_HOLD_SECONDS },
+        { jobId: id, err: error, holdSeconds },
         'job recorded but not kicked from its hold; it runs when the hold ends',
       );
     }
   }
 
-  /** A delayed job's order: record, put, note where. */
+  /** Record first: record, put, note where. */
   async function recordThenPut(record: JobDocument, tube: string, body: string): Promise<void> {
     const id = record._id;
     try {
@@ -171,7 +169,7 @@ export function createJobService(deps: JobServiceDeps) {
     const createdAt = new Date();
     const { type, options, params } = request;
     const hasParams = Object.keys(params).length > 0;
-    const held = options.delay === 0;
+    const held = holdSeconds > 0 && options.delay === 0;
     const body = encodeEnvelope({
       id,
       type,
@@ -203,7 +201,7 @@ export function createJobService(deps: JobServiceDeps) {
     const tube = `${deps.tubePrefix}${type}`;
     if (held) await putThenRecord(record, tube, body);
     else await recordThenPut(record, tube, body);
-    return { id, state: held ? 'queued' : 'delayed', type, createdAt: createdAt.toISOString() };
+    return { id, state: options.delay > 0 ? 'delayed' : 'queued', type, createdAt: createdAt.toISOString() };
   }
 
   /** A replayed key's job: shown as it is now, and put back in the queue if it never got there. */

@@ -120,6 +120,7 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
       maxAttempts: config.jobMaxAttempts,
     },
     idempotencyTtlMs: config.idempotencyTtlSeconds * 1000,
+    acceptHoldSeconds: config.acceptHoldSeconds,
     security: config.security,
     bodyTimeoutMs: config.security.bodyTimeoutMs,
     trustProxy: config.security.trustProxy,

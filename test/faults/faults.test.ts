@@ -27,6 +27,12 @@ function assertInvariants(report: ScenarioReport): void {
   assert.equal(report.notFoundAnswers, 0, 'no GET answered 404 for an accepted id');
 }
 
+/** The scenarios that cut an accept short run under both accept orders (ACCEPT_HOLD_SECONDS). */
+const ACCEPT_ORDERS: ReadonlyArray<readonly [string, Record<string, string>]> = [
+  ['', {}],
+  [' (accept hold)', { ACCEPT_HOLD_SECONDS: '20' }],
+];
+
 describe('fault suite (real processes; npm run test:faults)', function () {
   this.timeout(240_000);
   let rig: Rig | undefined;
@@ -89,19 +95,21 @@ describe('fault suite (real processes; npm run test:faults)', function () {
     assertInvariants(await r.drainAndCheck('worker SIGSTOP past TTR', faultAt));
   });
 
-  it('3. when beanstalkd is SIGKILLed and restarted on the same binlog, then everyone reconnects and every job ends once', async () => {
-    const r = await run();
-    const faultAt = Date.now();
-    await r.beanstalkd.kill();
-    await hold(2000);
-    r.beanstalkd = await startBeanstalkd({
-      port: r.beanstalkPort,
-      binlogDir: join(r.dataDir, 'binlog'),
-      fsyncMs: 0,
+  for (const [label, managerEnv] of ACCEPT_ORDERS) {
+    it(`3. when beanstalkd is SIGKILLed and restarted on the same binlog, then everyone reconnects and every job ends once${label}`, async () => {
+      const r = await run({ managerEnv });
+      const faultAt = Date.now();
+      await r.beanstalkd.kill();
+      await hold(2000);
+      r.beanstalkd = await startBeanstalkd({
+        port: r.beanstalkPort,
+        binlogDir: join(r.dataDir, 'binlog'),
+        fsyncMs: 0,
+      });
+      await r.acceptMore(100);
+      assertInvariants(await r.drainAndCheck(`beanstalkd SIGKILL, same binlog${label}`, faultAt));
     });
-    await r.acceptMore(100);
-    assertInvariants(await r.drainAndCheck('beanstalkd SIGKILL, same binlog', faultAt));
-  });
+  }
 
   it('4. when beanstalkd restarts without its binlog, then the reconciler re-queues what was lost and no stale result is served', async () => {
     const r = await run({ workerEnv: { WORKER_WORK_DELAY_MS: '50-150', WORKER_CONCURRENCY: '2' } });
@@ -134,18 +142,28 @@ describe('fault suite (real processes; npm run test:faults)', function () {
     assertInvariants(await r.drainAndCheck('MongoDB down 10 s', faultAt));
   });
 
-  it('6. when the manager is SIGKILLed under a POST flood, then clients retrying with Idempotency-Key get one job each', async () => {
-    const r = await run();
-    const faultAt = Date.now();
-    for (let round = 0; round < 2; round += 1) {
-      await r.manager.stop('SIGKILL');
-      await r.startManager();
-      await r.acceptMore(80);
-    }
-    assertInvariants(await r.drainAndCheck('manager SIGKILL ×2', faultAt));
-    const jobs = await r.withDb((db) => db.collection('jobs').countDocuments());
-    assert.equal(jobs, r.accepted.size, 'one job record per accepted request');
-  });
+  for (const [label, managerEnv] of ACCEPT_ORDERS) {
+    it(`6. when the manager is SIGKILLed under a POST flood, then clients retrying with Idempotency-Key get one job each${label}`, async () => {
+      const r = await run({ managerEnv });
+      const faultAt = Date.now();
+      for (let round = 0; round < 2; round += 1) {
+        await r.manager.stop('SIGKILL');
+        await r.startManager();
+        await r.acceptMore(80);
+      }
+      assertInvariants(await r.drainAndCheck(`manager SIGKILL ×2${label}`, faultAt));
+      const jobs = await r.withDb((db) => db.collection('jobs').countDocuments());
+      assert.equal(jobs, r.accepted.size, 'one job record per accepted request');
+      const located = await r.withDb((db) =>
+        db.collection('jobs').countDocuments({ queue: { $exists: true } }),
+      );
+      assert.equal(
+        located,
+        managerEnv.ACCEPT_HOLD_SECONDS ? jobs : 0,
+        'the records show which order accepted them',
+      );
+    });
+  }
 
   it('7. when poison jobs fail on every attempt, then each is buried with a failed outcome after its maximum attempts while the others keep flowing', async () => {
     const r = await run({ workerEnv: { WORKER_RETRY_BASE_MS: '200' } });

@@ -302,6 +302,74 @@ describe('manager HTTP API on real servers', function () {
     assert.deepEqual(ready.body, { status: 'ready', beanstalkd: 'ok', mongodb: 'ok' });
   });
 
+  describe('with ACCEPT_HOLD_SECONDS (put on hold, record, kick)', () => {
+    it('when a job is POSTed, then its record says where it was put, no queue reference is written, and it is kicked before the 202', async () => {
+      const g = await appFixture({ label: 'hold', acceptHoldSeconds: 120 });
+      try {
+        const body = '{"held":"no longer"}';
+        const res = await request(g.app.callback())
+          .post('/jobs')
+          .set('Content-Type', 'application/json')
+          .send(body);
+        assert.equal(res.status, 202);
+        const id = res.body.id as string;
+        const job = await g.store.findJob(id);
+        assert.equal(job?.queue?.tube, g.tube, 'where it was put is in the record');
+        assert.equal(job?.queue?.server, g.queue.server);
+        assert.deepEqual(await storedCounts(g.dbName), { jobs: 1, refs: 0, results: 0 });
+        const peeked = await beanstalkRaw(port, `peek ${job?.queue?.beanstalkId}`);
+        assert.deepEqual(decodeEnvelope(peeked.body ?? ''), {
+          id,
+          type: 'hash',
+          payload: body,
+          maxAttempts: 3,
+          held: true,
+        });
+        const stats = await g.queue.statsJob(String(job?.queue?.beanstalkId));
+        assert.equal(stats.state, 'ready', 'kicked from its hold before the 202');
+        assert.equal(stats.kicks, 1);
+        assert.equal(stats.delay, 120, "beanstalkd's delay is the hold");
+        const live = await request(g.app.callback()).get(`/jobs/${id}`);
+        assert.equal(live.body.state, 'queued');
+        assert.equal(live.body.queue.delay, 0, 'GET shows the delay the job asked for');
+        const delayed = await request(g.app.callback())
+          .post('/jobs?delay=30')
+          .set('Content-Type', 'application/json')
+          .send('{"later":1}');
+        assert.equal(delayed.body.state, 'delayed');
+        assert.ok(
+          await g.store.findQueueRef(delayed.body.id),
+          'a delayed job is recorded first, then referenced',
+        );
+        assert.equal((await tubeCounts(port, g.tube)).ready, 1);
+        assert.equal((await tubeCounts(port, g.tube)).delayed, 1);
+      } finally {
+        await g.close();
+      }
+    });
+
+    it('when MongoDB is unreachable, then POST answers 503 and the held copy is deleted again', async () => {
+      const down = await appFixture({
+        label: 'holdnomongo',
+        mongoUrl: 'mongodb://127.0.0.1:1',
+        acceptHoldSeconds: 120,
+      });
+      try {
+        const res = await request(down.app.callback())
+          .post('/jobs')
+          .set('Content-Type', 'application/json')
+          .send('{"y":2}');
+        assert.equal(res.status, 503);
+        assert.equal(res.body.error.code, 'STORE_UNAVAILABLE');
+        const counts = await tubeCounts(port, down.tube);
+        assert.equal(counts.total, 1, 'it was put on hold first');
+        assert.equal(counts.current, 0, 'and deleted before the 503');
+      } finally {
+        await down.close();
+      }
+    });
+  });
+
   describe('when a backend is down', () => {
     it('when beanstalkd is unreachable, then POST answers 503 fast and leaves no record; GET of an accepted job is 503, not 404', async () => {
       const own = await startBeanstalkd();
@@ -352,7 +420,7 @@ describe('manager HTTP API on real servers', function () {
         const get = await request(down.app.callback()).get(`/jobs/${newJobId()}`);
         assert.equal(get.status, 503, 'unknown is not the same as not found while MongoDB is down');
         assert.ok(Date.now() - started < 8000, `answered within the bound (${Date.now() - started} ms)`);
-        assert.equal((await tubeCounts(port, down.tube)).total, 0);
+        assert.equal((await tubeCounts(port, down.tube)).current, 0);
         const ready = await request(down.app.callback()).get('/readyz');
         assert.equal(ready.status, 503);
         assert.equal(ready.body.mongodb, 'unavailable');
@@ -391,7 +459,7 @@ describe('manager HTTP API on real servers', function () {
         assert.equal((await tubeCounts(small.port, g.tube)).total, 1);
         // The envelope's real overhead stays inside the budget the body limit assumes.
         const overhead = Buffer.byteLength(
-          encodeEnvelope({ id: newJobId(), type: 'hash', payload: '', maxAttempts: 1000 }),
+          encodeEnvelope({ id: newJobId(), type: 'hash', payload: '', maxAttempts: 1000, held: true }),
         );
         assert.ok(overhead < 128, `envelope overhead ${overhead}`);
       } finally {

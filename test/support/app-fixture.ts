@@ -27,6 +27,7 @@ export interface AppFixtureOptions {
   ttr?: number;
   maxAttempts?: number;
   idempotencyTtlMs?: number;
+  acceptHoldSeconds?: number;
   security?: SecurityOptions;
   bodyTimeoutMs?: number;
 }
@@ -61,6 +62,7 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
     },
     maxJobSize: () => maxJobSize,
     idempotencyTtlMs: options.idempotencyTtlMs ?? 60_000,
+    ...(options.acceptHoldSeconds !== undefined ? { acceptHoldSeconds: options.acceptHoldSeconds } : {}),
     ...(options.security ? { security: options.security } : {}),
     ...(options.bodyTimeoutMs ? { bodyTimeoutMs: options.bodyTimeoutMs } : {}),
   });

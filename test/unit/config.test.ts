@@ -62,6 +62,23 @@ describe('config', () => {
     assert.deepEqual(loadWorkerConfig({ WORKER_WORK_DELAY_MS: '250' }).workDelayMs, { min: 250, max: 250 });
   });
 
+  it('when an accept hold is set, then it must outlast the inserts the manager waits for', () => {
+    assert.equal(loadManagerConfig({}).acceptHoldSeconds, 0);
+    assert.equal(loadManagerConfig({ ACCEPT_HOLD_SECONDS: '120' }).acceptHoldSeconds, 120);
+    // MONGO_TIMEOUT_MS 3000 plus 2000 of retries, twice over: at least 10 s.
+    assert.equal(loadManagerConfig({ ACCEPT_HOLD_SECONDS: '10' }).acceptHoldSeconds, 10);
+    assert.throws(
+      () => loadManagerConfig({ ACCEPT_HOLD_SECONDS: '9' }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        /ACCEPT_HOLD_SECONDS must be 0 or at least 10/.test(error.problems.join()),
+    );
+    assert.throws(
+      () => loadManagerConfig({ ACCEPT_HOLD_SECONDS: '60', MONGO_TIMEOUT_MS: '60000' }),
+      (error: unknown) => error instanceof ConfigError && /at least 124/.test(error.problems.join()),
+    );
+  });
+
   it('when a number has junk around it, then it is refused rather than truncated', () => {
     assert.throws(() => loadManagerConfig({ MANAGER_LISTEN_PORT: '80abc' }), ConfigError);
     assert.throws(() => loadManagerConfig({ MANAGER_LISTEN_PORT: '8.5' }), ConfigError);
