@@ -1,8 +1,8 @@
 /**
  * One beanstalkd connection through one jackd client, made safe (FACTS.md, "jackd 2.2.2"):
- * - a reply with a body swallows bytes that follow it, so a body-bearing command
- *   ("exclusive") runs alone on the connection; replies without a body ("pipelined": put,
- *   use, delete, ...) may share it;
+ * - a reply with a body swallows bytes that follow it, so nothing is sent after a
+ *   body-bearing command ("exclusive") until its reply is in; replies without a body
+ *   ("pipelined": put, use, delete, ...) may share the connection, and may precede it;
  * - jackd has no timeouts and never settles a pending command when the socket dies, so every
  *   command races a timer and the close of the socket, and a timed-out connection is dropped
  *   (its replies can no longer be matched to commands);
@@ -161,10 +161,10 @@ export class BeanstalkConnection {
   private pump(): void {
     while (this.waiting.length > 0 && !this.exclusiveActive) {
       const next = this.waiting[0]!;
-      if (next.mode === 'exclusive') {
-        if (this.active > 0) return;
-        this.exclusiveActive = true;
-      }
+      // A body-bearing reply must be the last one in flight (jackd swallows what follows it),
+      // so nothing starts after an exclusive command until it is done; bodiless replies
+      // before it are fine, which lets a worker's next reserve go out with its last delete.
+      if (next.mode === 'exclusive') this.exclusiveActive = true;
       this.waiting.shift();
       this.active += 1;
       next.start();

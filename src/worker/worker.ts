@@ -86,6 +86,8 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
     const slotLog = log.child({ slot });
     const workerName = `${config.workerName}:${slot}`;
     let failures = 0;
+    /** The last job's delete, still in flight while the next reserve goes out. */
+    let deleting: Promise<void> | undefined;
     while (!stopping) {
       let job: Awaited<ReturnType<Consumer['reserve']>>;
       try {
@@ -113,7 +115,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       if (!job) continue;
       busy += 1;
       lastBusyAt = Date.now();
-      await runJob(job, {
+      ({ deleting } = await runJob(job, {
         consumer,
         store: observer.store,
         handlers: deps.handlers,
@@ -125,10 +127,11 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         jobTimeoutMs: config.jobTimeoutMs,
         signal: abort.signal,
         noteStore,
-      });
+      }));
       busy -= 1;
       lastBusyAt = Date.now();
     }
+    await deleting;
   }
 
   const consumers = Array.from({ length: config.concurrency }, () =>

@@ -150,6 +150,34 @@ describe('queue adapter on a real beanstalkd (jackd 2.2.2 defects)', function ()
     assert.equal(await client.inspectJob('99999999'), null);
   });
 
+  it("when a worker's next reserve goes out with its last delete, then each settles with its own answer", async () => {
+    const bodies = Array.from({ length: 50 }, (_, i) => `{"n":${i},"text":"zoë"}`);
+    for (const body of bodies) await client.put(tube, body, OPTIONS);
+    const consumer = createConsumer({
+      host: '127.0.0.1',
+      port,
+      connectTimeoutMs: 1000,
+      commandTimeoutMs: 2000,
+      tubes: [tube],
+    });
+    try {
+      const seen: string[] = [];
+      let job = await consumer.reserve(1);
+      while (job) {
+        seen.push(job.body);
+        // Both on one connection, the reserve written before the delete's answer is read.
+        const deleting = consumer.delete(job.beanstalkId);
+        const next = consumer.reserve(0);
+        await deleting;
+        job = await next;
+      }
+      assert.deepEqual(seen, bodies, 'every body whole and in order');
+      assert.equal((await tubeCounts(port, tube)).current, 0, 'every job deleted');
+    } finally {
+      await consumer.close();
+    }
+  });
+
   it('when a reserve is waiting on its own connection, then puts and stats on the client are not blocked', async () => {
     const consumer = createConsumer({
       host: '127.0.0.1',
