@@ -12,6 +12,7 @@
  *                                      (read them with `npx tsx bench/profile-top.ts FILE`)
  *   BENCH_WORKER_CONCURRENCY=N         worker slots per process (default: the worker's, 64)
  *   BENCH_NODE_OPTIONS=...             NODE_OPTIONS for the manager and workers
+ *   BENCH_ACCEPT_HOLD_SECONDS=N        the manager's ACCEPT_HOLD_SECONDS (default: record first)
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -108,6 +109,9 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       MONGO_DB: 'bench',
       LOG_LEVEL: 'warn',
       RECONCILE_INTERVAL_SECONDS: '0',
+      ...(process.env.BENCH_ACCEPT_HOLD_SECONDS
+        ? { ACCEPT_HOLD_SECONDS: process.env.BENCH_ACCEPT_HOLD_SECONDS }
+        : {}),
     };
     const port = await freePort();
     const manager = spawnNode(
@@ -323,7 +327,7 @@ async function main(): Promise<void> {
     ?.trim()
     .replace(/\s+/, ' on ');
   say(
-    `distributed-workers bench${quick ? ' (--quick)' : ''}: ${cpus().length} cores, ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GB; MongoDB-wire server: ${whichSync('mongod') ? 'mongod' : 'FerretDB 1.24.2 (SQLite)'}; data under ${tmpdir()} (${filesystem ?? 'filesystem unknown'})`,
+    `distributed-workers bench${quick ? ' (--quick)' : ''}: ${cpus().length} cores, ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GB; MongoDB-wire server: ${whichSync('mongod') ? 'mongod' : 'FerretDB 1.24.2 (SQLite)'}; data under ${tmpdir()} (${filesystem ?? 'filesystem unknown'}); accept order: ${process.env.BENCH_ACCEPT_HOLD_SECONDS ? `hold ${process.env.BENCH_ACCEPT_HOLD_SECONDS} s, record, kick` : 'record, then put'}`,
   );
   const allModes = { none: 'no binlog', sync: '-b (50 ms sync)', fsync: '-b -f 0' } as const;
   const binlogAt = process.argv.indexOf('--binlog');
