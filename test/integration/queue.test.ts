@@ -29,6 +29,16 @@ function clientFor(
 }
 
 /** Fails the test if anything rejects unhandled or throws uncaught while `fn` runs. */
+function consumerFor(port: number, tube: string) {
+  return createConsumer({
+    host: '127.0.0.1',
+    port,
+    connectTimeoutMs: 1000,
+    commandTimeoutMs: 2000,
+    tubes: [tube],
+  });
+}
+
 async function withoutStrayErrors(fn: () => Promise<void>): Promise<void> {
   const strays: unknown[] = [];
   const onStray = (error: unknown) => strays.push(error);
@@ -153,13 +163,7 @@ describe('queue adapter on a real beanstalkd (jackd 2.2.2 defects)', function ()
   it("when a worker's next reserve goes out with its last delete, then each settles with its own answer", async () => {
     const bodies = Array.from({ length: 50 }, (_, i) => `{"n":${i},"text":"zoë"}`);
     for (const body of bodies) await client.put(tube, body, OPTIONS);
-    const consumer = createConsumer({
-      host: '127.0.0.1',
-      port,
-      connectTimeoutMs: 1000,
-      commandTimeoutMs: 2000,
-      tubes: [tube],
-    });
+    const consumer = consumerFor(port, tube);
     try {
       const seen: string[] = [];
       let job = await consumer.reserve(1);
@@ -179,13 +183,7 @@ describe('queue adapter on a real beanstalkd (jackd 2.2.2 defects)', function ()
   });
 
   it('when a reserve is waiting on its own connection, then puts and stats on the client are not blocked', async () => {
-    const consumer = createConsumer({
-      host: '127.0.0.1',
-      port,
-      connectTimeoutMs: 1000,
-      commandTimeoutMs: 2000,
-      tubes: [tube],
-    });
+    const consumer = consumerFor(port, tube);
     try {
       const reserving = consumer.reserve(5);
       await waitFor(
@@ -216,13 +214,7 @@ describe('queue adapter on a real beanstalkd (jackd 2.2.2 defects)', function ()
       own = await startBeanstalkd();
       const ownPort = own.port;
       const ownClient = clientFor(ownPort);
-      const consumer = createConsumer({
-        host: '127.0.0.1',
-        port: ownPort,
-        connectTimeoutMs: 1000,
-        commandTimeoutMs: 2000,
-        tubes: [tube],
-      });
+      const consumer = consumerFor(ownPort, tube);
       try {
         await withoutStrayErrors(async () => {
           await ownClient.put(tube, '{"a":1}', OPTIONS);

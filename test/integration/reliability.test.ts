@@ -43,6 +43,17 @@ async function locate(store: Store, id: string): Promise<QueueLocation> {
   return location;
 }
 
+/** A reconciler over the fixture's servers that judges every job, however young. */
+function reconcilerFor(f: AppFixture) {
+  return createReconciler({
+    queue: f.queue,
+    store: f.store,
+    log: pino({ level: 'silent' }),
+    tubePrefix: f.tubePrefix,
+    graceMs: 0,
+  });
+}
+
 describe('reliability on real servers', function () {
   this.timeout(60_000);
   let f: AppFixture;
@@ -306,13 +317,7 @@ describe('reliability on real servers', function () {
     const ref = await locate(f.store, accepted.id);
     assert.equal((await beanstalkRaw(port, `delete ${ref.beanstalkId}`)).reply, 'DELETED');
     assert.equal((await view(accepted.id)).queue, null, 'GET shows it recorded but not queued');
-    const reconciler = createReconciler({
-      queue: f.queue,
-      store: f.store,
-      log: pino({ level: 'silent' }),
-      tubePrefix: f.tubePrefix,
-      graceMs: 0,
-    });
+    const reconciler = reconcilerFor(f);
     assert.deepEqual(await reconciler.pass(new Date(Date.now() + 1000)), {
       checked: 1,
       requeued: 1,
@@ -348,13 +353,7 @@ describe('reliability on real servers', function () {
       return { id, beanstalkId };
     };
     const forReconciler = await leaveOnHold('{"held":"reconciler"}');
-    const reconciler = createReconciler({
-      queue: f.queue,
-      store: f.store,
-      log: pino({ level: 'silent' }),
-      tubePrefix: f.tubePrefix,
-      graceMs: 0,
-    });
+    const reconciler = reconcilerFor(f);
     assert.deepEqual(await reconciler.pass(new Date(Date.now() + 1000)), {
       checked: 1,
       requeued: 0,
@@ -394,13 +393,7 @@ describe('reliability on real servers', function () {
       putAt: new Date(),
       beanstalkId: otherRef.beanstalkId,
     });
-    const reconciler = createReconciler({
-      queue: f.queue,
-      store: f.store,
-      log: pino({ level: 'silent' }),
-      tubePrefix: f.tubePrefix,
-      graceMs: 0,
-    });
+    const reconciler = reconcilerFor(f);
     const report = await reconciler.pass(new Date(Date.now() + 1000));
     assert.equal(report.requeued, 1);
     const newRef = await locate(f.store, lost.id);
