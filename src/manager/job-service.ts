@@ -3,7 +3,7 @@
  * leaving nothing run that is not recorded; which one is ACCEPT_HOLD_SECONDS's choice.
  *
  * Record first (the default, and always for a delayed job): insert the record, put, then note
- * where in `queue_refs`. The window this leaves — recorded but not queued — is closed by
+ * where in `queue_refs` (not awaited by the answer). The window this leaves — recorded but not queued — is closed by
  * compensation (a failed put deletes the record before the 503) and, when even that fails,
  * by the record staying behind with no outcome and no queue copy, which GET reports and the
  * reconciler puts again.
@@ -152,12 +152,15 @@ export function createJobService(deps: JobServiceDeps) {
       await undoRecord(id, error);
       throw error;
     }
-    try {
-      await store.insertQueueRef({ _id: id, server: queue.server, beanstalkId, tube, putAt: new Date() });
-    } catch (error: unknown) {
-      // Accepted all the same: recorded and queued. Without the ref GET cannot show live fields.
-      log.warn({ jobId: id, err: error }, 'job queued but its queue reference was not stored');
-    }
+    // Not awaited: recorded and queued is what the 202 promises, and the POST answers one
+    // insert sooner. Until the ref lands, this process's store answers findQueueRef from it.
+    void store
+      .insertQueueRef({ _id: id, server: queue.server, beanstalkId, tube, putAt: new Date() })
+      .catch((error: unknown) => {
+        // Accepted all the same. Without the ref GET cannot show live fields, and the
+        // reconciler, finding no copy it can name, puts the job again (one outcome still).
+        log.warn({ jobId: id, err: error }, 'job queued but its queue reference was not stored');
+      });
   }
 
   /** Records and queues one job under `id`; resolves only when both MongoDB and beanstalkd have it. */
@@ -242,6 +245,7 @@ export function createJobService(deps: JobServiceDeps) {
       store.findQueueRef(id),
       store.findAttempts(id),
     ]);
+
     if (!job) return null;
     const base = {
       id,

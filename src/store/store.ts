@@ -51,6 +51,11 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
   const refInserts = new InsertBatcher(refs, batcherOptions);
   const resultInserts = new InsertBatcher(results, batcherOptions);
   const attemptInserts = new InsertBatcher(attempts, batcherOptions);
+  /**
+   * Queue refs on their way to the store: a manager answers a POST without waiting for its
+   * ref, so findQueueRef answers from here until it lands, and close() lets them land first.
+   */
+  const refsInFlight = new Map<string, { doc: QueueRefDocument; inserting: Promise<unknown> }>();
 
   return {
     ...sideCollections({
@@ -66,9 +71,15 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     async insertJob(doc: JobDocument): Promise<InsertOutcome> {
       return guard('insert job', () => jobInserts.insert(doc));
     },
-    /** Records where a job was put. */
+    /** Records where a job was put; readable through findQueueRef at once. */
     async insertQueueRef(doc: QueueRefDocument): Promise<void> {
-      await guard('insert queue ref', () => refInserts.insert(doc));
+      const inserting = guard('insert queue ref', () => refInserts.insert(doc));
+      refsInFlight.set(doc._id, { doc, inserting });
+      try {
+        await inserting;
+      } finally {
+        if (refsInFlight.get(doc._id)?.inserting === inserting) refsInFlight.delete(doc._id);
+      }
     },
     /** Stores a job's one outcome; `duplicate` means an outcome was already stored (not an error). */
     saveResult(doc: ResultDocument): Promise<InsertOutcome> {
@@ -80,8 +91,9 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     findResult(id: string): Promise<ResultDocument | null> {
       return guard('find result', () => results.findOne({ _id: id }));
     },
-    findQueueRef(id: string): Promise<QueueRefDocument | null> {
-      return guard('find queue ref', () => refs.findOne({ _id: id }));
+    async findQueueRef(id: string): Promise<QueueRefDocument | null> {
+      const stored = await guard('find queue ref', () => refs.findOne({ _id: id }));
+      return stored ?? refsInFlight.get(id)?.doc ?? null;
     },
     /** Removes a job record whose put failed (compensation; off the hot path). */
     async deleteJob(id: string): Promise<void> {
@@ -100,7 +112,19 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
       await guard('ping', () => db.command({ ping: 1 }));
     },
     ...observeMethods(db, guard, options.timeoutMs),
-    close,
+    async close(): Promise<void> {
+      if (refsInFlight.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.allSettled([...refsInFlight.values()].map((ref) => ref.inserting)),
+          new Promise((resolve) => {
+            timer = setTimeout(resolve, options.timeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+      await close();
+    },
   };
 }
 

@@ -10,7 +10,7 @@ import { newJobId } from '../../src/jobs/job-id.js';
 import { type LocalServer, startBeanstalkd } from '../../src/local/servers.js';
 import { createConsumer } from '../../src/queue/index.js';
 import { type AppFixture, appFixture } from '../support/app-fixture.js';
-import { backends, beanstalkRaw, tubeCounts, withMongo } from '../support/harness.js';
+import { backends, beanstalkRaw, tubeCounts, waitFor, withMongo } from '../support/harness.js';
 
 async function storedCounts(dbName: string) {
   return withMongo(dbName, async (db) => ({
@@ -48,8 +48,19 @@ describe('manager HTTP API on real servers', function () {
     const job = await withMongo(f.dbName, (db) => db.collection('jobs').findOne({ _id: id as never }));
     assert.equal(job?.payload, body);
     assert.equal(job?.type, 'hash');
-    const ref = await withMongo(f.dbName, (db) => db.collection('queue_refs').findOne({ _id: id as never }));
-    assert.ok(ref, 'where it was put is recorded');
+    const early = await request(f.app.callback()).get(`/jobs/${id}`);
+    assert.equal(early.body.state, 'queued');
+    assert.equal(
+      early.body.queue?.tube,
+      f.tube,
+      'live fields at once, whether or not the reference has landed',
+    );
+    // The answer does not wait for the queue reference; it lands right after.
+    const ref = await waitFor('where it was put to be recorded', () =>
+      withMongo(f.dbName, (db) => db.collection('queue_refs').findOne({ _id: id as never })).then(
+        (doc) => doc ?? undefined,
+      ),
+    );
     const peeked = await beanstalkRaw(port, `peek ${ref.beanstalkId}`);
     assert.deepEqual(decodeEnvelope(peeked.body ?? ''), { id, type: 'hash', payload: body, maxAttempts: 3 });
     assert.equal((await tubeCounts(port, f.tube)).ready, 1);
@@ -276,7 +287,9 @@ describe('manager HTTP API on real servers', function () {
       .post('/jobs')
       .set('Content-Type', 'application/json')
       .send('{"other":1}');
-    const otherRef = await f.store.findQueueRef(other.body.id);
+    const otherRef = await waitFor("the other job's reference", () =>
+      f.store.findQueueRef(other.body.id).then((doc) => doc ?? undefined),
+    );
     assert.ok(otherRef);
     const id = newJobId();
     await f.store.insertJob({
@@ -338,7 +351,9 @@ describe('manager HTTP API on real servers', function () {
           .send('{"later":1}');
         assert.equal(delayed.body.state, 'delayed');
         assert.ok(
-          await g.store.findQueueRef(delayed.body.id),
+          await waitFor("the delayed job's reference", () =>
+            g.store.findQueueRef(delayed.body.id).then((doc) => doc ?? undefined),
+          ),
           'a delayed job is recorded first, then referenced',
         );
         assert.equal((await tubeCounts(port, g.tube)).ready, 1);
@@ -390,7 +405,10 @@ describe('manager HTTP API on real servers', function () {
         assert.equal(res.body.error.code, 'QUEUE_UNAVAILABLE');
         assert.ok(Date.now() - started < 3000, 'answered within the bound');
         assert.deepEqual(
-          await storedCounts(g.dbName),
+          await waitFor("the accepted job's reference", async () => {
+            const counts = await storedCounts(g.dbName);
+            return counts.refs === 1 ? counts : undefined;
+          }),
           { jobs: 1, refs: 1, results: 0 },
           "the failed job's record was undone",
         );
@@ -455,7 +473,13 @@ describe('manager HTTP API on real servers', function () {
           .set('Content-Type', 'application/json')
           .send(fits);
         assert.equal(ok.status, 202);
-        assert.deepEqual(await storedCounts(g.dbName), { jobs: 1, refs: 1, results: 0 });
+        assert.deepEqual(
+          await waitFor('its reference', async () => {
+            const counts = await storedCounts(g.dbName);
+            return counts.refs === 1 ? counts : undefined;
+          }),
+          { jobs: 1, refs: 1, results: 0 },
+        );
         assert.equal((await tubeCounts(small.port, g.tube)).total, 1);
         // The envelope's real overhead stays inside the budget the body limit assumes.
         const overhead = Buffer.byteLength(

@@ -37,10 +37,11 @@ function switchableHandler() {
 
 /** Where a job's newest beanstalkd copy was put, as the manager finds it. */
 async function locate(store: Store, id: string): Promise<QueueLocation> {
-  const [job, ref] = await Promise.all([store.findJob(id), store.findQueueRef(id)]);
-  const location = queueLocation(job, ref);
-  assert.ok(location, `job ${id} has a queue location`);
-  return location;
+  // A record-first accept answers before its queue reference lands.
+  return waitFor(`job ${id}'s queue location`, async () => {
+    const [job, ref] = await Promise.all([store.findJob(id), store.findQueueRef(id)]);
+    return queueLocation(job, ref) ?? undefined;
+  });
 }
 
 /** A reconciler over the fixture's servers that judges every job, however young. */
