@@ -71,6 +71,10 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     async insertJob(doc: JobDocument): Promise<InsertOutcome> {
       return guard('insert job', () => jobInserts.insert(doc));
     },
+    /** How many queue refs are still on their way to the store. */
+    queueRefsInFlight(): number {
+      return refsInFlight.size;
+    },
     /** Records where a job was put; readable through findQueueRef at once. */
     async insertQueueRef(doc: QueueRefDocument): Promise<void> {
       const inserting = guard('insert queue ref', () => refInserts.insert(doc));
