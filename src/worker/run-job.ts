@@ -1,10 +1,10 @@
 /**
  * One reserved job, start to end: check the body, run the handler while keeping the job
  * alive (touch), then store the one outcome and delete the job — never delete before the
- * outcome is stored (and never run a held job nobody recorded). A failed run is released with exponential backoff until the job's
- * maximum attempts, then the job gets a `failed` outcome and is buried (kept for retry).
- * Never throws: whatever goes wrong ends in a log line and the job buried, released, or left
- * for beanstalkd to hand out again.
+ * outcome is stored, and never run a held job nobody recorded. A failed run is released with
+ * exponential backoff until the job's maximum attempts, then the job gets a `failed` outcome
+ * and is buried (kept for retry). Never throws: whatever goes wrong ends in a log line and
+ * the job buried, released, or left for beanstalkd to hand out again.
  */
 import { errorMessage } from '../errors.js';
 import type { HandlerRegistry } from '../handlers/index.js';
@@ -125,8 +125,9 @@ async function finishAsFailed(
 
 /**
  * A job put on hold and never kicked: its manager died or gave up between the put and the
- * kick (job-service.ts). It runs only if its record was stored and names this copy;
- * otherwise it is deleted. True when it may run.
+ * kick (job-service.ts). It runs only if its record was stored and names this copy (or no
+ * copy: a manager accepting record-first finished it); otherwise it is deleted. True when it
+ * may run.
  */
 async function isRecorded(
   deps: RunJobDeps,
