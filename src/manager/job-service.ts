@@ -21,7 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import { AppError, ErrorCode } from '../errors.js';
-import { decodeEnvelope, encodeEnvelope } from '../jobs/envelope.js';
+import { encodeEnvelope } from '../jobs/envelope.js';
 import { newJobId } from '../jobs/job-id.js';
 import type { Logger } from '../log.js';
 import { isQueueError, isQueueUnavailable, type QueueClient, QueueErrorCode } from '../queue/index.js';
@@ -35,7 +35,7 @@ import {
   resultView,
   STATE_OF_QUEUE,
 } from './job-views.js';
-import { findLiveCopy, queueLocation } from './queue-location.js';
+import { findLiveCopy, type LiveCopy, queueLocation } from './queue-location.js';
 import { putAgain, releaseHold } from './requeue.js';
 
 /** Queue refs a manager lets go unawaited before its answers wait for them again. */
@@ -215,36 +215,34 @@ export function createJobService(deps: JobServiceDeps) {
 
   /** A replayed key's job: shown as it is now, and put back in the queue if it never got there. */
   async function replay(id: string, job: JobDocument): Promise<AcceptResult> {
-    const view = await get(id);
+    const { view, live } = await inspect(id);
     if (view && view.queue === null) {
       log.info({ jobId: id }, 'replayed job had no queue copy; putting it again');
       await putAgain(queue, store, job, deps.tubePrefix);
       return { id, state: 'queued', type: job.type, createdAt: job.createdAt.toISOString(), replayed: true };
     }
-    if (view?.state === 'delayed') {
-      const live = await findLiveCopy(queue, id, queueLocation(job, await store.findQueueRef(id)));
-      if (live && (await releaseHold(queue, job, live))) {
-        log.info({ jobId: id }, 'replayed job was still on hold; kicked it');
-        return {
-          id,
-          state: 'queued',
-          type: job.type,
-          createdAt: job.createdAt.toISOString(),
-          replayed: true,
-        };
-      }
+    if (live && (await releaseHold(queue, job, live))) {
+      log.info({ jobId: id }, 'replayed job was still on hold; kicked it');
+      return {
+        id,
+        state: 'queued',
+        type: job.type,
+        createdAt: job.createdAt.toISOString(),
+        replayed: true,
+      };
     }
     const state = view?.state ?? 'queued';
     return { id, state, type: job.type, createdAt: job.createdAt.toISOString(), replayed: true };
   }
 
-  async function get(id: string): Promise<JobView | null> {
+  /** The job's view, and its live copy in beanstalkd when it has one. */
+  async function inspect(id: string): Promise<{ view: JobView | null; live: LiveCopy | null }> {
     // The outcome first: a finished job (the common case) needs no queue reference, and each
     // point read on FerretDB scans its collection (`npm run bench`, GET /jobs/:id).
     const result = await store.findResult(id);
     if (result) {
       const [job, attempts] = await Promise.all([store.findJob(id), store.findAttempts(id)]);
-      return resultView(job, result, attempts);
+      return { view: resultView(job, result, attempts), live: null };
     }
     const [job, ref, attempts] = await Promise.all([
       store.findJob(id),
@@ -252,7 +250,7 @@ export function createJobService(deps: JobServiceDeps) {
       store.findAttempts(id),
     ]);
 
-    if (!job) return null;
+    if (!job) return { view: null, live: null };
     const base = {
       id,
       type: job.type,
@@ -263,23 +261,24 @@ export function createJobService(deps: JobServiceDeps) {
     const location = queueLocation(job, ref);
     const live = await findLiveCopy(queue, id, location);
     if (live) {
-      return {
+      const view: JobView = {
         ...base,
         state: STATE_OF_QUEUE[live.stats.state],
         attempts: live.stats.reserves,
         // A held copy's beanstalkd delay is its accept hold (ended by the kick), not the job's.
         queue: {
           ...liveView(live.stats),
-          ...(decodeEnvelope(live.body)?.held ? { delay: job.options.delay } : {}),
+          ...(live.envelope.held ? { delay: job.options.delay } : {}),
         },
       };
+      return { view, live };
     }
     if (location) {
       // Gone from beanstalkd: it may have finished between our reads.
       const late = await store.findResult(id);
-      if (late) return resultView(job, late, attempts);
+      if (late) return { view: resultView(job, late, attempts), live: null };
     }
-    return { ...base, state: 'queued', attempts: attempts.length, queue: null };
+    return { view: { ...base, state: 'queued', attempts: attempts.length, queue: null }, live: null };
   }
 
   return {
@@ -319,7 +318,7 @@ export function createJobService(deps: JobServiceDeps) {
     /** The job's state: its outcome if it has one, else beanstalkd's live view. Null if unknown. */
     async get(id: string): Promise<JobView | null> {
       try {
-        return await get(id);
+        return (await inspect(id)).view;
       } catch (error: unknown) {
         throw toServiceError(error);
       }

@@ -3,7 +3,7 @@
  * `queue_refs` document, when there is one, says where it was put since (or where a job
  * recorded before its put went), and wins.
  */
-import { decodeEnvelope } from '../jobs/envelope.js';
+import { decodeEnvelope, type Envelope } from '../jobs/envelope.js';
 import type { QueueClient, QueuedJob } from '../queue/index.js';
 import type { JobDocument, QueueLocation, QueueRefDocument } from '../store/index.js';
 
@@ -15,6 +15,9 @@ export function queueLocation(
   return ref ?? job?.queue ?? null;
 }
 
+/** A job's copy in beanstalkd now, with its body decoded. */
+export type LiveCopy = QueuedJob & { envelope: Envelope };
+
 /**
  * The job's live copy, or null when beanstalkd no longer has it, it was put under another
  * server, or its beanstalkd id now names another job (ids repeat after restarts).
@@ -23,8 +26,9 @@ export async function findLiveCopy(
   queue: QueueClient,
   id: string,
   location: QueueLocation | null,
-): Promise<QueuedJob | null> {
+): Promise<LiveCopy | null> {
   if (!location || location.server !== queue.server) return null;
   const live = await queue.inspectJob(location.beanstalkId);
-  return live && decodeEnvelope(live.body)?.id === id ? live : null;
+  const envelope = live && decodeEnvelope(live.body);
+  return live && envelope?.id === id ? { ...live, envelope } : null;
 }

@@ -3,9 +3,10 @@
  * idempotent replay whose job never reached the queue, and by the reconciler. A fresh copy
  * starts with no reserves, so its attempt budget starts again.
  */
-import { decodeEnvelope, encodeEnvelope } from '../jobs/envelope.js';
-import { isQueueError, type QueueClient, type QueuedJob, QueueErrorCode } from '../queue/index.js';
+import { encodeEnvelope } from '../jobs/envelope.js';
+import { isQueueError, type QueueClient, QueueErrorCode } from '../queue/index.js';
 import type { JobDocument, Store } from '../store/index.js';
+import type { LiveCopy } from './queue-location.js';
 
 export async function putAgain(
   queue: QueueClient,
@@ -30,9 +31,9 @@ export async function putAgain(
  * and kick (job-service.ts), and it would otherwise wait out the whole hold. Used by an
  * idempotent replay and by the reconciler. True if it was kicked.
  */
-export async function releaseHold(queue: QueueClient, job: JobDocument, live: QueuedJob): Promise<boolean> {
+export async function releaseHold(queue: QueueClient, job: JobDocument, live: LiveCopy): Promise<boolean> {
   if (job.options.delay > 0 || live.stats.state !== 'delayed' || live.stats.kicks > 0) return false;
-  if (!decodeEnvelope(live.body)?.held) return false;
+  if (!live.envelope.held) return false;
   try {
     await queue.kickJob(live.stats.id);
     return true;
