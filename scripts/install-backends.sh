@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Installs what the test harness and the local stack need when it is missing:
 # beanstalkd (Debian package) and FerretDB v1.24.2 with SQLite (built from the Go module
-# proxy, recipe in ../shared/FACTS.md, cached under $DW_CACHE_DIR).
+# proxy, recipe in ../shared/FACTS.md, with scripts/ferretdb/*.patch applied so that reads by
+# `_id` use the index; cached under $DW_CACHE_DIR).
 # Prints nothing on success unless something had to be installed.
 set -euo pipefail
 
 FERRETDB_VERSION=v1.24.2
 cache_dir=${DW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/distributed-workers}
-ferretdb_bin="$cache_dir/ferretdb-$FERRETDB_VERSION"
+# The build's name changes with its patches: a binary cached by an earlier, unpatched build
+# (ferretdb-v1.24.2) must not be picked up. Keep in step with src/local/servers.ts.
+FERRETDB_BUILD=$FERRETDB_VERSION-idpath
+ferretdb_bin="$cache_dir/ferretdb-$FERRETDB_BUILD"
+patch_dir="$(cd "$(dirname "$0")" && pwd)/ferretdb"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -24,7 +29,7 @@ install_beanstalkd() {
 build_ferretdb() {
   [ -x "$ferretdb_bin" ] && return 0
   command -v go >/dev/null 2>&1 || { echo "install-backends: Go is needed to build FerretDB" >&2; exit 1; }
-  echo "install-backends: building FerretDB $FERRETDB_VERSION (about a minute, once)" >&2
+  echo "install-backends: building FerretDB $FERRETDB_BUILD (about a minute, once)" >&2
   mkdir -p "$cache_dir"
   local work; work=$(mktemp -d)
   trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' RETURN
@@ -35,6 +40,11 @@ build_ferretdb() {
   cp -r "$dir" "$work/src"
   chmod -R u+w "$work/src"
   echo "$FERRETDB_VERSION" > "$work/src/build/version/version.txt"
+  local patch
+  for patch in "$patch_dir"/*.patch; do
+    ( cd "$work/src" && git apply --whitespace=nowarn "$patch" ) \
+      || { echo "install-backends: $patch does not apply to FerretDB $FERRETDB_VERSION" >&2; exit 1; }
+  done
   ( cd "$work/src" && GOSUMDB=off GOFLAGS=-mod=mod go build -o "$ferretdb_bin.tmp" ./cmd/ferretdb )
   mv "$ferretdb_bin.tmp" "$ferretdb_bin"
 }

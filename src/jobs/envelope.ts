@@ -18,6 +18,8 @@ export interface Envelope {
   params?: JobParams;
   /** Put on hold before its record existed; the manager kicks it once the record is stored. */
   held?: boolean;
+  /** A copy put again (retry, the reconciler, a replay): earlier copies may have failed runs. */
+  requeued?: boolean;
 }
 
 export type JobParams = Readonly<Record<string, string | number>>;
@@ -29,6 +31,7 @@ export function encodeEnvelope(envelope: Envelope): string {
     maxAttempts: envelope.maxAttempts,
     ...(envelope.params && Object.keys(envelope.params).length > 0 ? { params: envelope.params } : {}),
     ...(envelope.held ? { held: true } : {}),
+    ...(envelope.requeued ? { requeued: true } : {}),
     payload: envelope.payload,
   });
 }
@@ -42,7 +45,7 @@ export function decodeEnvelope(body: string): Envelope | null {
     return null;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
-  const { id, type, payload, maxAttempts, params, held } = value as Record<string, unknown>;
+  const { id, type, payload, maxAttempts, params, held, requeued } = value as Record<string, unknown>;
   if (typeof id !== 'string' || typeof type !== 'string' || typeof payload !== 'string') return null;
   const attempts =
     typeof maxAttempts === 'number' && Number.isInteger(maxAttempts) && maxAttempts > 0 ? maxAttempts : 1;
@@ -59,5 +62,6 @@ export function decodeEnvelope(body: string): Envelope | null {
     maxAttempts: attempts,
     ...(Object.keys(cleanParams).length > 0 ? { params: cleanParams } : {}),
     ...(held === true ? { held: true } : {}),
+    ...(requeued === true ? { requeued: true } : {}),
   };
 }

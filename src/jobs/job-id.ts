@@ -10,6 +10,11 @@ export function newJobId(): string {
   return uuidv7();
 }
 
+/** When the id was minted: a UUIDv7 starts with its Unix time in milliseconds (48 bits). */
+export function jobIdTime(id: string): Date {
+  return new Date(Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16));
+}
+
 /** The canonical (lower-case) id, or null when `value` is not a UUIDv7. */
 export function parseJobId(value: unknown): string | null {
   if (typeof value !== 'string' || value.length !== 36) return null;

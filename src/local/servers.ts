@@ -11,6 +11,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const FERRETDB_VERSION = 'v1.24.2';
+/** Our build of it: with scripts/ferretdb/*.patch (reads by `_id` use the index). Same name in install-backends.sh. */
+export const FERRETDB_BUILD = `${FERRETDB_VERSION}-idpath`;
 
 // src/local/ when run from source, dist/src/local/ when built.
 const here = dirname(fileURLToPath(import.meta.url));
@@ -34,7 +36,7 @@ export function cacheDir(): string {
 }
 
 export function ferretdbBinary(): string {
-  return join(cacheDir(), `ferretdb-${FERRETDB_VERSION}`);
+  return join(cacheDir(), `ferretdb-${FERRETDB_BUILD}`);
 }
 
 function findScript(): string {

@@ -1,21 +1,33 @@
 /**
  * `GET /jobs`: jobs newest first, filtered by state, type, group and creation time, in pages
- * joined by a cursor (the last job id seen). Ids are time-ordered UUIDv7s and a page only
- * asks for ids below the cursor, so jobs added while a client pages through never shift the
- * pages: no duplicates, no gaps.
+ * joined by a cursor. It walks the job log (store/job-log.ts) down from its newest segment:
+ * every job is in exactly one segment, segments are numbered in the order they were
+ * appended, and a cursor names a position in that order ("segment.index"), so jobs added
+ * while a client pages through land above its cursor and never shift the pages: no job is
+ * shown twice, none recorded before the walk is skipped. Within a few milliseconds (and the
+ * clock difference between managers) that order is creation order.
  *
- * A job's state is derived (its outcome, else beanstalkd's view), so filtering by state
- * reads pages of jobs and keeps the matching ones; one request examines at most ten pages'
- * worth, and answers with the cursor to go on from when it stopped early.
+ * A job's state is derived: from its settled segment when the maintenance pass has settled it
+ * (a failed job is read again: a retry or cancel changes it), else from a point read of its
+ * outcome, else from beanstalkd. Filters keep the matching jobs; one request examines at most
+ * MAX_SEGMENTS_PER_REQUEST segments and reads at most ten outcomes per job asked for, and
+ * answers with the cursor to go on from when it stopped early.
  */
 import { AppError, ErrorCode } from '../errors.js';
 import { JOB_TYPE } from '../handlers/index.js';
-import { parseJobId } from '../jobs/job-id.js';
+import { jobIdTime, parseJobId } from '../jobs/job-id.js';
 import type { QueueClient } from '../queue/index.js';
-import type { JobDocument, Store } from '../store/index.js';
+import {
+  type LogEntry,
+  type LogSegment,
+  mapConcurrently,
+  type QueueLocation,
+  type SettledEntry,
+  type Store,
+} from '../store/index.js';
 import { toServiceError } from './job-service.js';
 import { type JobState, STATE_OF_QUEUE } from './job-views.js';
-import { findLiveCopy, queueLocation } from './queue-location.js';
+import { findLiveCopy } from './queue-location.js';
 
 export const MAX_LIST_LIMIT = 500;
 const STATES: readonly JobState[] = [
@@ -35,8 +47,27 @@ export interface ListQuery {
   createdAfter?: Date;
   createdBefore?: Date;
   limit: number;
-  cursor?: string;
+  cursor?: LogPosition;
 }
+
+/** A place in the job log: the jobs of segment `n` below index `index`, then older segments. */
+export interface LogPosition {
+  n: number;
+  index: number;
+}
+
+const CURSOR = /^(\d{1,15})\.(\d{1,6})$/;
+
+export function formatCursor(position: LogPosition): string {
+  return `${position.n}.${position.index}`;
+}
+
+/** Segments one request reads at most. */
+export const MAX_SEGMENTS_PER_REQUEST = 20;
+/** How far a job's creation time may run ahead of its segment's place in the log. */
+const CLOCK_SKEW_MS = 5_000;
+/** Outcomes read in parallel while resolving states. */
+const STATE_READS_IN_FLIGHT = 16;
 
 export interface JobSummary {
   id: string;
@@ -80,15 +111,17 @@ export function parseListQuery(query: Readonly<Record<string, string | string[] 
     if (!JOB_TYPE.test(type)) throw invalid('type is not a job type');
     result.type = type;
   }
-  for (const [name, key] of [
-    ['group', 'group'],
-    ['cursor', 'cursor'],
-  ] as const) {
-    const text = one(name);
-    if (text === undefined) continue;
-    const id = parseJobId(text);
-    if (id === null) throw invalid(`${name} must be a UUIDv7`);
-    result[key] = id;
+  const group = one('group');
+  if (group !== undefined) {
+    const id = parseJobId(group);
+    if (id === null) throw invalid('group must be a UUIDv7');
+    result.group = id;
+  }
+  const cursor = one('cursor');
+  if (cursor !== undefined) {
+    const match = CURSOR.exec(cursor);
+    if (!match) throw invalid('cursor must be the nextCursor of an earlier page');
+    result.cursor = { n: Number(match[1]), index: Number(match[2]) };
   }
   const after = one('created_after');
   if (after !== undefined) result.createdAfter = date('created_after', after);
@@ -106,60 +139,116 @@ export function parseListQuery(query: Readonly<Record<string, string | string[] 
 
 export function createJobListing(deps: { queue: QueueClient; store: Store }) {
   const { queue, store } = deps;
+  const wantsLive = (query: ListQuery) =>
+    query.state === undefined || ['queued', 'delayed', 'running', 'buried'].includes(query.state);
 
-  /** Live states of jobs without an outcome, from beanstalkd (checking each body's id). */
-  async function liveStates(pending: readonly JobDocument[]): Promise<Map<string, JobState>> {
-    const refs = await store.findQueueRefs(pending.map((job) => job._id));
-    const states = new Map<string, JobState>();
-    for (const job of pending) {
-      const live = await findLiveCopy(queue, job._id, queueLocation(job, refs.get(job._id)));
-      const state: JobState = live ? STATE_OF_QUEUE[live.stats.state] : 'queued';
-      states.set(job._id, state);
+  /** The state of a job with no outcome: beanstalkd's view of its copy, null when it has no record. */
+  async function liveState(id: string): Promise<JobState | null> {
+    let location: QueueLocation | null = await store.findQueueRef(id);
+    if (!location) {
+      const job = await store.findJob(id);
+      // In the log but not recorded: its POST failed (or its insert is still on its way).
+      if (!job) return null;
+      location = job.queue ?? null;
     }
-    return states;
+    const live = await findLiveCopy(queue, id, location);
+    return live ? STATE_OF_QUEUE[live.stats.state] : 'queued';
+  }
+
+  /**
+   * States of some entries of one segment: settled ones from the segment (failed ones read
+   * again), the rest from a point read of the outcome and then beanstalkd. Null: leave it out
+   * (no record, or a pending job when only finished states are asked for).
+   */
+  async function statesOf(
+    segment: LogSegment,
+    indexes: number[],
+    query: ListQuery,
+  ): Promise<Array<{ state: JobState; finishedAt?: Date } | null> & { reads: number }> {
+    let reads = 0;
+    const states = await mapConcurrently(indexes, STATE_READS_IN_FLIGHT, async (index) => {
+      const entry = segment.jobs[index] as LogEntry;
+      const settled: SettledEntry | undefined = segment.settled?.[index];
+      if (settled === null) return null;
+      if (settled && settled.outcome !== 'failed')
+        return { state: settled.outcome, finishedAt: settled.finishedAt };
+      reads += 1;
+      const result = await store.findResult(entry.id);
+      if (result) return { state: result.outcome, finishedAt: result.finishedAt };
+      if (!wantsLive(query)) return null;
+      const state = await liveState(entry.id);
+      return state === null ? null : { state };
+    });
+    return Object.assign(states, { reads });
   }
 
   return {
     async list(query: ListQuery): Promise<{ jobs: JobSummary[]; nextCursor: string | null }> {
       try {
+        const meta = await store.log.readLogMeta();
+        const head = await store.log.logHead(meta);
+        const after = query.createdAfter ?? (query.group !== undefined ? jobIdTime(query.group) : undefined);
+        let position: LogPosition;
+        if (query.cursor) position = query.cursor;
+        else if (query.createdBefore) {
+          const before = new Date(query.createdBefore.getTime() + CLOCK_SKEW_MS);
+          const n = await store.log.segmentStartingBefore(before, meta.floor, head);
+          position = { n, index: Number.MAX_SAFE_INTEGER };
+        } else position = { n: head, index: Number.MAX_SAFE_INTEGER };
+
         const jobs: JobSummary[] = [];
-        let cursor = query.cursor;
-        let scanned = 0;
-        const wantsLive =
-          query.state === undefined || ['queued', 'delayed', 'running', 'buried'].includes(query.state);
-        while (scanned < query.limit * 10) {
-          const page = await store.listJobs({
-            ...(cursor !== undefined ? { beforeId: cursor } : {}),
-            ...(query.type !== undefined ? { type: query.type } : {}),
-            ...(query.group !== undefined ? { group: query.group } : {}),
-            ...(query.createdAfter !== undefined ? { createdAfter: query.createdAfter } : {}),
-            ...(query.createdBefore !== undefined ? { createdBefore: query.createdBefore } : {}),
-            limit: query.limit,
-          });
-          if (page.length === 0) return { jobs, nextCursor: null };
-          const outcomes = await store.findResults(page.map((job) => job._id));
-          const live = wantsLive
-            ? await liveStates(page.filter((job) => !outcomes.has(job._id)))
-            : new Map<string, JobState>();
-          for (const job of page) {
-            const outcome = outcomes.get(job._id);
-            const state = outcome?.outcome ?? live.get(job._id);
-            cursor = job._id;
-            if (state === undefined || (query.state !== undefined && state !== query.state)) continue;
-            jobs.push({
-              id: job._id,
-              type: job.type,
-              state,
-              createdAt: job.createdAt.toISOString(),
-              ...(job.group !== undefined ? { group: job.group } : {}),
-              ...(outcome ? { finishedAt: outcome.finishedAt.toISOString() } : {}),
-            });
-            if (jobs.length === query.limit) return { jobs, nextCursor: job._id };
+        const maxReads = query.limit * 10;
+        let reads = 0;
+        let segmentsRead = 0;
+        const matches = (entry: LogEntry) =>
+          (query.type === undefined || entry.type === query.type) &&
+          (query.group === undefined || entry.group === query.group) &&
+          (query.createdAfter === undefined || entry.at >= query.createdAfter) &&
+          (query.createdBefore === undefined || entry.at < query.createdBefore);
+
+        while (position.n >= Math.max(1, meta.floor)) {
+          if (segmentsRead >= MAX_SEGMENTS_PER_REQUEST || reads >= maxReads) {
+            return { jobs, nextCursor: formatCursor(position) };
           }
-          scanned += page.length;
-          if (page.length < query.limit) return { jobs, nextCursor: null };
+          const segment = await store.log.readSegment(position.n);
+          segmentsRead += 1;
+          if (segment && after !== undefined && segment.last.getTime() < after.getTime() - CLOCK_SKEW_MS)
+            break;
+          // Entries of this segment below the position, newest first, that pass the filters.
+          const candidates: number[] = [];
+          for (let index = Math.min(position.index, segment?.jobs.length ?? 0) - 1; index >= 0; index -= 1) {
+            if (segment && matches(segment.jobs[index] as LogEntry)) candidates.push(index);
+          }
+          while (segment && candidates.length > 0) {
+            const wanted = query.limit - jobs.length;
+            const chunk = candidates.splice(
+              0,
+              query.state === undefined ? wanted : Math.max(wanted, STATE_READS_IN_FLIGHT),
+            );
+            const states = await statesOf(segment, chunk, query);
+            reads += states.reads;
+            for (const [k, index] of chunk.entries()) {
+              const found = states[k];
+              position = { n: position.n, index };
+              if (!found || (query.state !== undefined && found.state !== query.state)) continue;
+              const entry = segment.jobs[index] as LogEntry;
+              jobs.push({
+                id: entry.id,
+                type: entry.type,
+                state: found.state,
+                createdAt: entry.at.toISOString(),
+                ...(entry.group !== undefined ? { group: entry.group } : {}),
+                ...(found.finishedAt ? { finishedAt: found.finishedAt.toISOString() } : {}),
+              });
+              if (jobs.length === query.limit) return { jobs, nextCursor: formatCursor(position) };
+            }
+            if (reads >= maxReads && candidates.length > 0) {
+              return { jobs, nextCursor: formatCursor(position) };
+            }
+          }
+          position = { n: position.n - 1, index: Number.MAX_SAFE_INTEGER };
         }
-        return { jobs, nextCursor: cursor ?? null };
+        return { jobs, nextCursor: null };
       } catch (error: unknown) {
         throw toServiceError(error);
       }

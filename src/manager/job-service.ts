@@ -22,20 +22,28 @@
 import { createHash } from 'node:crypto';
 import { AppError, ErrorCode } from '../errors.js';
 import { encodeEnvelope } from '../jobs/envelope.js';
-import { newJobId } from '../jobs/job-id.js';
+import { jobIdTime, newJobId } from '../jobs/job-id.js';
 import type { Logger } from '../log.js';
 import { isQueueError, isQueueUnavailable, type QueueClient, QueueErrorCode } from '../queue/index.js';
-import { isStoreUnavailable, type JobDocument, type JobOptions, type Store } from '../store/index.js';
+import {
+  isStoreUnavailable,
+  type JobDocument,
+  type JobOptions,
+  type QueueLocation,
+  type ResultDocument,
+  type Store,
+} from '../store/index.js';
 import type { RequestedJob } from './job-options.js';
 import {
   type AcceptedJob,
   attemptViews,
   type JobView,
   liveView,
+  mayHaveFailedRuns,
   resultView,
   STATE_OF_QUEUE,
 } from './job-views.js';
-import { findLiveCopy, type LiveCopy, queueLocation } from './queue-location.js';
+import { findLiveCopy, type LiveCopy } from './queue-location.js';
 import { putAgain, releaseHold } from './requeue.js';
 
 /** Queue refs a manager lets go unawaited before its answers wait for them again. */
@@ -175,7 +183,8 @@ export function createJobService(deps: JobServiceDeps) {
     request: RequestedJob,
     payload: { text: string; bytes: number },
   ): Promise<AcceptedJob> {
-    const createdAt = new Date();
+    // The id's own time: a GET that reads no record shows the same createdAt.
+    const createdAt = jobIdTime(id);
     const { type, options, params } = request;
     const hasParams = Object.keys(params).length > 0;
     const held = holdSeconds > 0 && options.delay === 0;
@@ -235,50 +244,75 @@ export function createJobService(deps: JobServiceDeps) {
     return { id, state, type: job.type, createdAt: job.createdAt.toISOString(), replayed: true };
   }
 
-  /** The job's view, and its live copy in beanstalkd when it has one. */
-  async function inspect(id: string): Promise<{ view: JobView | null; live: LiveCopy | null }> {
-    // The outcome first: a finished job (the common case) needs no queue reference, and each
-    // point read on FerretDB scans its collection (`npm run bench`, GET /jobs/:id).
-    const result = await store.findResult(id);
-    if (result) {
-      const [job, attempts] = await Promise.all([store.findJob(id), store.findAttempts(id)]);
-      return { view: resultView(job, result, attempts), live: null };
-    }
-    const [job, ref, attempts] = await Promise.all([
-      store.findJob(id),
-      store.findQueueRef(id),
-      store.findAttempts(id),
+  /** A finished job's view: the record only for outcomes older than `maxAttempts` in results. */
+  async function finishedView(
+    id: string,
+    result: ResultDocument,
+    job?: JobDocument | null,
+  ): Promise<JobView> {
+    const [record, attempts] = await Promise.all([
+      job !== undefined || result.maxAttempts !== undefined ? (job ?? null) : store.findJob(id),
+      mayHaveFailedRuns(result) ? store.findAttempts(id) : [],
     ]);
+    return resultView(record, result, attempts);
+  }
 
-    if (!job) return { view: null, live: null };
-    const base = {
-      id,
-      type: job.type,
-      createdAt: job.createdAt.toISOString(),
-      maxAttempts: job.options.maxAttempts,
-      ...(attempts.length > 0 ? { errors: attemptViews(attempts) } : {}),
-    };
-    const location = queueLocation(job, ref);
+  /**
+   * The job's view, and its live copy in beanstalkd when it has one. Every read is a point
+   * read by the job's id, and only those the answer needs: a finished job costs one (its
+   * outcome), a queued or running one its outcome's miss, its queue reference and beanstalkd's
+   * stats-job and peek (the envelope gives type and attempt budget); the record is read only
+   * when nothing else locates the job, and the failed runs only when there may be some.
+   */
+  async function inspect(id: string): Promise<{ view: JobView | null; live: LiveCopy | null }> {
+    const result = await store.findResult(id);
+    if (result) return { view: await finishedView(id, result), live: null };
+    const ref = await store.findQueueRef(id);
+    let job: JobDocument | null | undefined;
+    let location: QueueLocation | null = ref;
+    if (!location) {
+      job = await store.findJob(id);
+      if (!job) return { view: null, live: null };
+      location = job.queue ?? null;
+    }
     const live = await findLiveCopy(queue, id, location);
     if (live) {
+      const { stats, envelope } = live;
+      const ranBefore = envelope.requeued === true || stats.reserves > (stats.state === 'reserved' ? 1 : 0);
+      const attempts = ranBefore ? await store.findAttempts(id) : [];
       const view: JobView = {
-        ...base,
-        state: STATE_OF_QUEUE[live.stats.state],
-        attempts: live.stats.reserves,
-        // A held copy's beanstalkd delay is its accept hold (ended by the kick), not the job's.
-        queue: {
-          ...liveView(live.stats),
-          ...(live.envelope.held ? { delay: job.options.delay } : {}),
-        },
+        id,
+        type: envelope.type,
+        createdAt: (job?.createdAt ?? jobIdTime(id)).toISOString(),
+        maxAttempts: envelope.maxAttempts,
+        ...(attempts.length > 0 ? { errors: attemptViews(attempts) } : {}),
+        state: STATE_OF_QUEUE[stats.state],
+        attempts: stats.reserves,
+        // A held copy's beanstalkd delay is its accept hold (ended by the kick); only jobs
+        // without a delay of their own are held.
+        queue: { ...liveView(stats), ...(envelope.held ? { delay: 0 } : {}) },
       };
       return { view, live };
     }
     if (location) {
       // Gone from beanstalkd: it may have finished between our reads.
       const late = await store.findResult(id);
-      if (late) return { view: resultView(job, late, attempts), live: null };
+      if (late) return { view: await finishedView(id, late, job), live: null };
     }
-    return { view: { ...base, state: 'queued', attempts: attempts.length, queue: null }, live: null };
+    job ??= await store.findJob(id);
+    if (!job) return { view: null, live: null };
+    const attempts = await store.findAttempts(id);
+    const view: JobView = {
+      id,
+      type: job.type,
+      createdAt: job.createdAt.toISOString(),
+      maxAttempts: job.options.maxAttempts,
+      ...(attempts.length > 0 ? { errors: attemptViews(attempts) } : {}),
+      state: 'queued',
+      attempts: attempts.length,
+      queue: null,
+    };
+    return { view, live: null };
   }
 
   return {

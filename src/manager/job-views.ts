@@ -1,6 +1,8 @@
 /** How a job is shown over HTTP: its state derived from its outcome, else from beanstalkd. */
+
+import { jobIdTime } from '../jobs/job-id.js';
 import type { JobStats } from '../queue/index.js';
-import type { AttemptDocument, JobDocument, ResultDocument } from '../store/index.js';
+import type { AttemptEntry, JobDocument, ResultDocument } from '../store/index.js';
 
 export type JobState = 'queued' | 'delayed' | 'running' | 'buried' | 'completed' | 'failed' | 'cancelled';
 
@@ -59,7 +61,7 @@ export const STATE_OF_QUEUE: Readonly<Record<JobStats['state'], JobState>> = {
   buried: 'buried',
 };
 
-export function attemptViews(attempts: readonly AttemptDocument[]): AttemptView[] {
+export function attemptViews(attempts: readonly AttemptEntry[]): AttemptView[] {
   return attempts.map((a) => ({
     attempt: a.attempt,
     worker: a.worker,
@@ -68,18 +70,27 @@ export function attemptViews(attempts: readonly AttemptDocument[]): AttemptView[
   }));
 }
 
+/**
+ * Whether a finished job may have failed runs on record. Only a first-attempt completion of a
+ * copy never put again certainly has none: GET skips that read then.
+ */
+export function mayHaveFailedRuns(result: ResultDocument): boolean {
+  return result.outcome !== 'completed' || result.attempt > 1 || result.requeued === true;
+}
+
 export function resultView(
   job: JobDocument | null,
   result: ResultDocument,
-  attempts: readonly AttemptDocument[],
+  attempts: readonly AttemptEntry[],
 ): JobView {
+  const maxAttempts = result.maxAttempts ?? job?.options.maxAttempts;
   return {
     id: result._id,
     type: result.type,
     state: result.outcome,
-    createdAt: (job?.createdAt ?? result.startedAt).toISOString(),
+    createdAt: (job?.createdAt ?? jobIdTime(result._id)).toISOString(),
     attempts: result.attempt,
-    ...(job ? { maxAttempts: job.options.maxAttempts } : {}),
+    ...(maxAttempts !== undefined ? { maxAttempts } : {}),
     ...(result.result !== undefined ? { result: result.result } : {}),
     ...(result.error !== undefined ? { error: result.error } : {}),
     ...(attempts.length > 0 ? { errors: attemptViews(attempts) } : {}),

@@ -20,6 +20,8 @@ export async function putAgain(
     type: job.type,
     payload: job.payload,
     maxAttempts: job.options.maxAttempts,
+    ...(job.params && Object.keys(job.params).length > 0 ? { params: job.params } : {}),
+    requeued: true,
   });
   const beanstalkId = await queue.put(tube, body, job.options);
   await store.replaceQueueRef({ _id: job._id, server: queue.server, beanstalkId, tube, putAt: new Date() });

@@ -66,7 +66,6 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     insertRetryMs: Math.min(2000, config.mongo.timeoutMs),
   });
   let maxJobSize = DEFAULT_MAX_JOB_SIZE;
-  let indexed = false;
   const stopWatchingQueue = keepTrying(
     async () => {
       maxJobSize = (await queue.stats()).maxJobSize;
@@ -84,16 +83,12 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
   const stopWatchingStore = keepTrying(
     async () => {
       await store.ping();
-      if (!indexed) {
-        await store.ensureIndexes();
-        indexed = true;
-      }
     },
     1000,
     5000,
     (ok, error) =>
       ok
-        ? log.info({ db: config.mongo.dbName }, 'MongoDB reachable, indexes in place')
+        ? log.info({ db: config.mongo.dbName }, 'MongoDB reachable')
         : log.warn({ db: config.mongo.dbName, error: errorMessage(error) }, 'MongoDB unreachable; retrying'),
   );
   const maintenance = startMaintenance({

@@ -66,19 +66,33 @@ export interface ResultDocument {
   worker: string;
   /** Which delivery of the job this was (beanstalkd's reserve count). */
   attempt: number;
+  /** The job's attempt budget (absent on outcomes stored before it was recorded here). */
+  maxAttempts?: number;
+  /**
+   * True when the copy that ended was put again (retry, the reconciler, a replay), so earlier
+   * copies may have failed runs: GET reads `attempts` then, as it does for attempt > 1.
+   */
+  requeued?: boolean;
   startedAt: Date;
   finishedAt: Date;
   durationMs: number;
 }
 
-/** `attempts`: one document per failed run of a job (the history GET shows). */
-export interface AttemptDocument {
-  _id: string;
-  jobId: string;
+/** One failed run of a job. */
+export interface AttemptEntry {
   attempt: number;
   worker: string;
   error: string;
   at: Date;
+}
+
+/**
+ * `attempts`: a job's failed runs (the history GET shows), one document per job keyed by its
+ * id so that GET reads it with one point read; each failure appends to `list`.
+ */
+export interface AttemptDocument {
+  _id: string;
+  list: AttemptEntry[];
 }
 
 /** `idempotency_keys`: a client's key (hashed) and the job it created first. */

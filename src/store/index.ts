@@ -1,8 +1,10 @@
 /** The only code that talks to MongoDB. */
+
+export { COLLECTIONS } from './collections.js';
 export * from './documents.js';
 export { isStoreUnavailable, StoreUnavailableError } from './errors.js';
 export type { InsertOutcome } from './insert-batcher.js';
-export type { JobListQuery } from './listing.js';
+export type { JobLog, LogEntry, LogMeta, LogSegment, SettledEntry } from './job-log.js';
 export type {
   ObserveStore,
   OutcomeCount,
@@ -12,5 +14,6 @@ export type {
   WorkerTypeCounts,
 } from './observe.js';
 export { DURATION_BUCKETS_SECONDS } from './observe.js';
+export { mapConcurrently, POINT_READS_IN_FLIGHT } from './point-reads.js';
 export type { IdempotencyClaim } from './side-collections.js';
 export { createStore, type Store, type StoreOptions } from './store.js';

@@ -10,20 +10,33 @@
  * first time; those documents come back as `duplicate`.
  */
 import { type Collection, type Document, MongoBulkWriteError, type OptionalUnlessRequiredId } from 'mongodb';
-import { DUPLICATE_KEY, isDatabaseLocked, isTransientStoreError, StoreUnavailableError } from './errors.js';
+import {
+  DUPLICATE_KEY,
+  isDatabaseLocked,
+  isStoreUnavailable,
+  isTransientStoreError,
+  StoreUnavailableError,
+} from './errors.js';
 
 export type InsertOutcome = 'inserted' | 'duplicate';
 
-export interface InsertBatcherOptions {
+export interface InsertBatcherOptions<T = never> {
   maxBatch: number;
   maxInFlight: number;
   retryForMs: number;
   /** Called when an attempt failed and will be retried: for logging by state change. */
   onRetry?: (error: unknown) => void;
+  /**
+   * Runs before a batch's insert for the documents not yet prepared (the job log: segment
+   * first, records second). If it throws, the batch fails or is retried as an insert would be;
+   * once it succeeded for a document, a retried insert does not run it again.
+   */
+  prepare?: (docs: T[]) => Promise<void>;
 }
 
 interface Pending<T> {
   doc: T;
+  prepared: boolean;
   firstTriedAt: number | undefined;
   attempts: number;
   resolve: (outcome: InsertOutcome) => void;
@@ -34,19 +47,19 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).u
 
 export class InsertBatcher<T extends Document & { _id: string }> {
   private readonly collection: Collection<T>;
-  private readonly options: InsertBatcherOptions;
+  private readonly options: InsertBatcherOptions<T>;
   private queue: Pending<T>[] = [];
   private inFlight = 0;
   private scheduled = false;
 
-  constructor(collection: Collection<T>, options: InsertBatcherOptions) {
+  constructor(collection: Collection<T>, options: InsertBatcherOptions<T>) {
     this.collection = collection;
     this.options = options;
   }
 
   insert(doc: T): Promise<InsertOutcome> {
     return new Promise<InsertOutcome>((resolve, reject) => {
-      this.queue.push({ doc, firstTriedAt: undefined, attempts: 0, resolve, reject });
+      this.queue.push({ doc, prepared: false, firstTriedAt: undefined, attempts: 0, resolve, reject });
       this.schedule();
     });
   }
@@ -77,6 +90,11 @@ export class InsertBatcher<T extends Document & { _id: string }> {
     const retry: Pending<T>[] = [];
     let retryCause: unknown;
     try {
+      const unprepared = batch.filter((item) => !item.prepared);
+      if (this.options.prepare && unprepared.length > 0) {
+        await this.options.prepare(unprepared.map((item) => item.doc));
+        for (const item of unprepared) item.prepared = true;
+      }
       await this.collection.insertMany(
         batch.map((item) => item.doc as OptionalUnlessRequiredId<T>),
         { ordered: false },
@@ -100,7 +118,11 @@ export class InsertBatcher<T extends Document & { _id: string }> {
             retryCause = error;
           } else item.reject(error);
         });
-      } else if (isTransientStoreError(error) || error instanceof MongoBulkWriteError) {
+      } else if (
+        isTransientStoreError(error) ||
+        isStoreUnavailable(error) ||
+        error instanceof MongoBulkWriteError
+      ) {
         // A bulk error that names no document failed as a whole (the driver wraps network
         // and server-selection failures this way): nothing can be assumed written.
         retry.push(...batch);

@@ -1,17 +1,7 @@
 /** Reading many jobs at once for listings and groups: newest first, by id (= creation) order. */
-import type { Collection, Filter } from 'mongodb';
+import type { Collection } from 'mongodb';
 import type { GroupDocument, JobDocument, ResultDocument } from './documents.js';
 import { guard } from './guard.js';
-
-export interface JobListQuery {
-  /** Only jobs with an id below this one (the cursor: stable while jobs are added). */
-  beforeId?: string;
-  type?: string;
-  group?: string;
-  createdAfter?: Date;
-  createdBefore?: Date;
-  limit: number;
-}
 
 export function listingQueries(collections: {
   jobs: Collection<JobDocument>;
@@ -35,26 +25,6 @@ export function listingQueries(collections: {
           .find({ group }, { projection: { payload: 0 } })
           .sort({ _id: 1 })
           .limit(limit)
-          .toArray(),
-      );
-    },
-
-    listJobs(query: JobListQuery): Promise<JobDocument[]> {
-      const filter: Filter<JobDocument> = {};
-      if (query.beforeId !== undefined) filter._id = { $lt: query.beforeId };
-      if (query.type !== undefined) filter.type = query.type;
-      if (query.group !== undefined) filter.group = query.group;
-      if (query.createdAfter !== undefined || query.createdBefore !== undefined) {
-        filter.createdAt = {
-          ...(query.createdAfter !== undefined ? { $gte: query.createdAfter } : {}),
-          ...(query.createdBefore !== undefined ? { $lt: query.createdBefore } : {}),
-        };
-      }
-      return guard('list jobs', () =>
-        jobs
-          .find(filter, { projection: { payload: 0 } })
-          .sort({ _id: -1 })
-          .limit(query.limit)
           .toArray(),
       );
     },

@@ -9,6 +9,7 @@
 import { type Collection, type Db, MongoServerError } from 'mongodb';
 import type { Outcome, ResultDocument } from './documents.js';
 import { StoreUnavailableError } from './errors.js';
+import { mapConcurrently, POINT_READS_IN_FLIGHT } from './point-reads.js';
 
 /** Upper bounds (seconds) of the processing-duration histogram, on workers and the manager alike. */
 export const DURATION_BUCKETS_SECONDS: readonly number[] = Object.freeze([
@@ -125,26 +126,13 @@ export function observeMethods(db: Db, guard: Guard, timeoutMs: number): Observe
       );
       return deletedCount;
     },
-    findOutcomes(ids) {
-      if (ids.length === 0) return Promise.resolve([]);
-      return bounded('find outcomes', () =>
-        results
-          .find(
-            { _id: { $in: [...ids] } },
-            {
-              projection: {
-                type: 1,
-                outcome: 1,
-                worker: 1,
-                startedAt: 1,
-                finishedAt: 1,
-                durationMs: 1,
-              },
-              maxTimeMS: timeoutMs,
-            },
-          )
-          .toArray(),
+    async findOutcomes(ids) {
+      const projection = { type: 1, outcome: 1, worker: 1, startedAt: 1, finishedAt: 1, durationMs: 1 };
+      // One point read per id, a few at a time: `$in` is not an index read on FerretDB.
+      const found = await mapConcurrently(ids, POINT_READS_IN_FLIGHT, (id) =>
+        guard('find outcome', () => results.findOne<OutcomeSummary>({ _id: id }, { projection })),
       );
+      return found.filter((doc): doc is OutcomeSummary => doc !== null);
     },
     async countOutcomes() {
       const rows = await bounded('count outcomes', () =>

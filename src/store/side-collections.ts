@@ -3,30 +3,48 @@
  * log, idempotency keys and leases.
  */
 import type { Collection } from 'mongodb';
-import type { AttemptDocument, IdempotencyDocument, LeaseDocument } from './documents.js';
+import type { AttemptDocument, AttemptEntry, IdempotencyDocument, LeaseDocument } from './documents.js';
 import { isDuplicateKey } from './errors.js';
 import { guard } from './guard.js';
-import type { InsertBatcher } from './insert-batcher.js';
+
+/** Failed runs kept per job (a job retried by hand again and again keeps its latest). */
+const MAX_ATTEMPTS_KEPT = 100;
 
 export type IdempotencyClaim = { claimed: true } | { claimed: false; jobId: string };
 
 export function sideCollections(collections: {
   attempts: Collection<AttemptDocument>;
-  attemptInserts: InsertBatcher<AttemptDocument>;
   idempotency: Collection<IdempotencyDocument>;
   leases: Collection<LeaseDocument>;
 }) {
-  const { attempts, attemptInserts, idempotency, leases } = collections;
+  const { attempts, idempotency, leases } = collections;
   return {
-    /** Keeps one failed run's error for the job's history. */
-    async recordAttempt(doc: AttemptDocument): Promise<void> {
-      await guard('record attempt', () => attemptInserts.insert(doc));
+    /**
+     * Keeps one failed run's error for the job's history: an upsert by the job's id. Two
+     * upserts creating the same document at once: the loser sees a duplicate key and appends
+     * to the winner's document.
+     */
+    async recordAttempt(jobId: string, entry: AttemptEntry): Promise<void> {
+      const append = () =>
+        attempts.updateOne(
+          { _id: jobId },
+          { $push: { list: { $each: [entry], $slice: -MAX_ATTEMPTS_KEPT } } },
+          { upsert: true },
+        );
+      await guard('record attempt', async () => {
+        try {
+          await append();
+        } catch (error: unknown) {
+          if (!isDuplicateKey(error)) throw error;
+          await append();
+        }
+      });
     },
 
-    findAttempts(jobId: string): Promise<AttemptDocument[]> {
-      return guard('find attempts', () =>
-        attempts.find({ jobId }).sort({ attempt: 1, at: 1 }).limit(100).toArray(),
-      );
+    /** A job's failed runs, oldest first (one point read). */
+    async findAttempts(jobId: string): Promise<AttemptEntry[]> {
+      const doc = await guard('find attempts', () => attempts.findOne({ _id: jobId }));
+      return doc?.list ?? [];
     },
 
     /**

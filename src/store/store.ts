@@ -4,6 +4,7 @@
  * the reconciler, retention) and in small side collections.
  */
 import { type Db, MongoClient } from 'mongodb';
+import { COLLECTIONS } from './collections.js';
 import type {
   AttemptDocument,
   GroupDocument,
@@ -15,6 +16,7 @@ import type {
 } from './documents.js';
 import { guard } from './guard.js';
 import { InsertBatcher, type InsertOutcome } from './insert-batcher.js';
+import { type JobLog, jobLog, type LogEntry, type LogMeta, type LogSegment } from './job-log.js';
 import { listingQueries } from './listing.js';
 import { maintenanceQueries } from './maintenance.js';
 import { observeMethods } from './observe.js';
@@ -47,10 +49,35 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     retryForMs: options.insertRetryMs,
     ...(options.onRetry ? { onRetry: options.onRetry } : {}),
   };
-  const jobInserts = new InsertBatcher(jobs, batcherOptions);
+  const log = jobLog(
+    db.collection<LogSegment>(COLLECTIONS.jobLog),
+    db.collection<LogMeta>(COLLECTIONS.jobLog),
+  );
+  /** Jobs whose segment append failed without an answer: the segment tried may hold them. */
+  const unsure = new Map<string, { n: number; token: string }>();
+  /** The job log's part of an insert batch: the segment first, so every record is in the log. */
+  async function logBatch(docs: JobDocument[]): Promise<void> {
+    let rest = docs;
+    const tried = new Set(docs.flatMap((doc) => unsure.get(doc._id) ?? []));
+    for (const attempt of tried) {
+      if (await log.holdsAppend(attempt)) rest = rest.filter((doc) => unsure.get(doc._id) !== attempt);
+    }
+    if (rest.length > 0) {
+      const entries: LogEntry[] = rest.map((doc) => ({
+        id: doc._id,
+        type: doc.type,
+        ...(doc.group !== undefined ? { group: doc.group } : {}),
+        at: doc.createdAt,
+      }));
+      await log.appendSegment(entries, (attempt) => {
+        for (const doc of rest) unsure.set(doc._id, attempt);
+      });
+    }
+    for (const doc of docs) unsure.delete(doc._id);
+  }
+  const jobInserts = new InsertBatcher(jobs, { ...batcherOptions, prepare: logBatch });
   const refInserts = new InsertBatcher(refs, batcherOptions);
   const resultInserts = new InsertBatcher(results, batcherOptions);
-  const attemptInserts = new InsertBatcher(attempts, batcherOptions);
   /**
    * Queue refs on their way to the store: a manager answers a POST without waiting for its
    * ref, so findQueueRef answers from here until it lands, and close() lets them land first.
@@ -60,12 +87,13 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
   return {
     ...sideCollections({
       attempts,
-      attemptInserts,
       idempotency: db.collection<IdempotencyDocument>('idempotency_keys'),
       leases: db.collection<LeaseDocument>('leases'),
     }),
     ...maintenanceQueries({ jobs, refs, results, attempts }),
     ...listingQueries({ jobs, results, groups: db.collection<GroupDocument>('groups') }),
+    /** The job log (job-log.ts): how listing, the reconciler and retention walk jobs. */
+    log: log as JobLog,
 
     /** Records an accepted job. A duplicate can only be our own earlier attempt landing. */
     async insertJob(doc: JobDocument): Promise<InsertOutcome> {
@@ -102,15 +130,6 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     /** Removes a job record whose put failed (compensation; off the hot path). */
     async deleteJob(id: string): Promise<void> {
       await guard('delete job', () => jobs.deleteOne({ _id: id }));
-    },
-    async ensureIndexes(): Promise<void> {
-      await guard('create indexes', async () => {
-        await jobs.createIndex({ createdAt: -1 }, { name: 'createdAt' });
-        await jobs.createIndex({ type: 1, _id: -1 }, { name: 'type' });
-        await jobs.createIndex({ group: 1, _id: -1 }, { name: 'group' });
-        await attempts.createIndex({ jobId: 1 }, { name: 'jobId' });
-        await results.createIndex({ finishedAt: 1 }, { name: 'finishedAt' });
-      });
     },
     async ping(): Promise<void> {
       await guard('ping', () => db.command({ ping: 1 }));

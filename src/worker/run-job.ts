@@ -88,6 +88,8 @@ function outcomeDoc(
     ...ending,
     worker: deps.workerName,
     attempt,
+    maxAttempts: envelope.maxAttempts,
+    ...(envelope.requeued ? { requeued: true } : {}),
     startedAt,
     finishedAt,
     durationMs: finishedAt.getTime() - startedAt.getTime(),
@@ -97,14 +99,7 @@ function outcomeDoc(
 /** Keeps a failed run's error for the job's history (best effort). */
 function recordFailure(deps: RunJobDeps, envelope: Envelope, attempt: number, error: string, log: Logger) {
   return quietly(log, 'record the attempt', () =>
-    deps.store.recordAttempt({
-      _id: `${envelope.id}:${attempt}`,
-      jobId: envelope.id,
-      attempt,
-      worker: deps.workerName,
-      error,
-      at: new Date(),
-    }),
+    deps.store.recordAttempt(envelope.id, { attempt, worker: deps.workerName, error, at: new Date() }),
   );
 }
 

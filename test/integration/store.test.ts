@@ -54,13 +54,6 @@ describe('store adapter on a real MongoDB-wire server', function () {
     assert.equal(stored?.worker, 'first');
   });
 
-  it('when indexes are ensured twice, then both calls succeed', async () => {
-    await store.ensureIndexes();
-    await store.ensureIndexes();
-    const indexes = await withMongo(dbName, (db) => db.collection('jobs').indexes());
-    assert.ok(indexes.some((index) => index.name === 'createdAt'));
-  });
-
   it('when the first contact with MongoDB failed, then a retried insert is never reported as stored', async () => {
     // Driver 7.x closes the client after a failed first connect; a retried insertMany then
     // fails as a whole ("Topology is closed") with no per-document errors. That once counted

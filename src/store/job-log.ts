@@ -1,0 +1,213 @@
+/**
+ * The job log: every accepted job, in the order managers recorded them, as numbered segments
+ * read by `_id` alone. It is the access path of everything that walks jobs — GET /jobs, the
+ * reconciler, retention — so that none of them scans (`jobs` is never read but by id).
+ *
+ * - A segment is one coalesced insert batch of job records (up to 500): its number `n`
+ *   (`_id` = n zero-padded, so a string and an index read), the jobs' id, type, group and
+ *   creation time. Managers append a batch's segment *before* inserting its records, so every
+ *   record is in the log; a crash between the two leaves log entries without a record, which
+ *   readers skip (the POST was never answered).
+ * - Numbers are contiguous: a writer inserts at the number it believes next and, on a
+ *   duplicate `_id`, finds the head again and retries. A writer moves on from n only once n
+ *   exists, so no number is ever skipped, whatever writers die; a reader finds the head by
+ *   probing forward until the first missing number.
+ * - Segments are never changed by the managers that append them. The maintenance pass (one
+ *   manager at a time, holding the lease) adds each job's outcome once every job in a segment
+ *   has one (`settled`), and retention rewrites a segment without the jobs it removed; both
+ *   replace the document whole, and readers accept either version.
+ * - `meta` (written only by the maintenance pass) keeps the floor (segments below it are
+ *   gone), how far segments are settled, and how far retention has gone. Retention raises the
+ *   floor first and deletes the segments below it one pass later, so a reader that read
+ *   `meta` moments ago never finds a hole above its floor.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Collection } from 'mongodb';
+import type { Outcome } from './documents.js';
+import { isDuplicateKey } from './errors.js';
+import { guard } from './guard.js';
+
+/** One job in a segment. */
+export interface LogEntry {
+  id: string;
+  type: string;
+  group?: string;
+  /** The job's createdAt. */
+  at: Date;
+}
+
+/** A job's outcome as the settler found it; null for an entry whose record never landed. */
+export type SettledEntry = { outcome: Outcome; finishedAt: Date } | null;
+
+export interface LogSegment {
+  _id: string;
+  n: number;
+  /** Ascending by id. */
+  jobs: LogEntry[];
+  /** Earliest and latest createdAt of its jobs (kept when retention empties it). */
+  first: Date;
+  last: Date;
+  /** Tells a writer whose insert timed out whether it landed. */
+  token: string;
+  /** Parallel to `jobs`, once every one of them has an outcome (or never got a record). */
+  settled?: SettledEntry[];
+}
+
+export interface LogMeta {
+  _id: 'meta';
+  /** Segments below this number are deleted. */
+  floor: number;
+  /** Every segment up to this number is settled. */
+  settledThrough: number;
+  /** Retention has visited every segment up to this number. */
+  retainedThrough: number;
+}
+
+const META_ID = 'meta';
+const WIDTH = 12;
+
+export function segmentId(n: number): string {
+  return String(n).padStart(WIDTH, '0');
+}
+
+const emptyMeta = (): LogMeta => ({ _id: META_ID, floor: 1, settledThrough: 0, retainedThrough: 0 });
+
+export function jobLog(segments: Collection<LogSegment>, metaDocs: Collection<LogMeta>) {
+  /** The highest number known to exist (a lower bound on the head); numbers start at 1. */
+  let knownHead = 0;
+
+  const read = (n: number) => guard('read log segment', () => segments.findOne({ _id: segmentId(n) }));
+  const exists = async (n: number) =>
+    (await guard('probe log segment', () =>
+      segments.findOne({ _id: segmentId(n) }, { projection: { _id: 1 } }),
+    )) !== null;
+
+  async function readMeta(): Promise<LogMeta> {
+    const meta = await guard('read log meta', () => metaDocs.findOne({ _id: META_ID }));
+    return meta ?? emptyMeta();
+  }
+
+  /**
+   * The last segment's number (0: none), from `from` (a number known to exist, or below the
+   * floor): doubling steps forward until one is missing, then halving back. About 2·log2 of the
+   * distance in point reads; one read when nothing was appended since.
+   */
+  async function findHead(from: number): Promise<number> {
+    let low = from; // exists (or is 0 / below the floor)
+    let step = 1;
+    let high = low + step;
+    while (await exists(high)) {
+      low = high;
+      step *= 2;
+      high = low + step;
+    }
+    // low exists, high does not: the head is in [low, high).
+    while (high - low > 1) {
+      const mid = Math.floor((low + high) / 2);
+      if (await exists(mid)) low = mid;
+      else high = mid;
+    }
+    return low;
+  }
+
+  /** A number to append at: one past a segment seen to exist, or past the floor. */
+  async function nextNumber(): Promise<number> {
+    // n = head + 1 is right while the head exists: if another manager took n, the insert
+    // answers duplicate; if retention deleted the head meanwhile, n is still past it.
+    if (knownHead > 0 && (await exists(knownHead))) return knownHead + 1;
+    knownHead = await findHead((await readMeta()).floor - 1);
+    return knownHead + 1;
+  }
+
+  return {
+    segmentId,
+    readSegment: read,
+    readLogMeta: readMeta,
+
+    /** The number of the newest segment (0 when the log is empty), from a fresh `meta`. */
+    async logHead(meta: LogMeta): Promise<number> {
+      knownHead = await findHead(Math.max(knownHead, meta.floor - 1));
+      return knownHead;
+    },
+
+    /**
+     * Appends one segment of `entries` (sorted here) and answers its number. A duplicate
+     * number means another writer took it, unless the segment there carries our token (an
+     * earlier try that landed late).
+     */
+    async appendSegment(
+      entries: readonly LogEntry[],
+      /** Told each number tried, before the insert: if it fails, the segment may still be there. */
+      trying?: (attempt: { n: number; token: string }) => void,
+    ): Promise<number> {
+      const jobs = [...entries].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      const times = jobs.map((job) => job.at.getTime());
+      const token = randomBytes(8).toString('hex');
+      const base = { jobs, first: new Date(Math.min(...times)), last: new Date(Math.max(...times)), token };
+      let n = await nextNumber();
+      for (let round = 0; ; round += 1) {
+        try {
+          trying?.({ n, token });
+          await guard('append log segment', () => segments.insertOne({ _id: segmentId(n), n, ...base }));
+          knownHead = Math.max(knownHead, n);
+          return n;
+        } catch (error: unknown) {
+          if (!isDuplicateKey(error)) throw error;
+        }
+        const there = await read(n);
+        if (there?.token === token) {
+          knownHead = Math.max(knownHead, n);
+          return n;
+        }
+        // Another manager took n: find the head again. Contention, not a failure.
+        if (round > 1000) throw new Error('job log: could not append a segment');
+        knownHead = await findHead(n);
+        n = knownHead + 1;
+      }
+    },
+
+    /** Binary search: the highest segment number in [low, high] whose `first` is before `time`, or low - 1. */
+    async segmentStartingBefore(time: Date, low: number, high: number): Promise<number> {
+      let answer = low - 1;
+      while (low <= high) {
+        const mid = Math.floor((low + high) / 2);
+        const segment = await read(mid);
+        if (segment && segment.first < time) {
+          answer = mid;
+          low = mid + 1;
+        } else if (segment) {
+          high = mid - 1;
+        } else {
+          // Missing inside the floor..head range: deleted by retention, so older than anything
+          // retention keeps; look above it.
+          low = mid + 1;
+        }
+      }
+      return answer;
+    },
+
+    /** Whether the segment `n` holds the append that carried `token`. */
+    async holdsAppend(attempt: { n: number; token: string }): Promise<boolean> {
+      const there = await guard('check log segment', () =>
+        segments.findOne({ _id: segmentId(attempt.n) }, { projection: { token: 1 } }),
+      );
+      return there?.token === attempt.token;
+    },
+
+    /** Replaces a segment whole (maintenance only: settle, retention). */
+    async replaceSegment(segment: LogSegment): Promise<void> {
+      await guard('replace log segment', () => segments.replaceOne({ _id: segment._id }, segment));
+    },
+
+    async deleteSegment(n: number): Promise<void> {
+      await guard('delete log segment', () => segments.deleteOne({ _id: segmentId(n) }));
+    },
+
+    /** Writes the log's meta (maintenance only: one writer at a time under its lease). */
+    async saveLogMeta(meta: Omit<LogMeta, '_id'>): Promise<void> {
+      await guard('save log meta', () => metaDocs.replaceOne({ _id: META_ID }, meta, { upsert: true }));
+    },
+  };
+}
+
+export type JobLog = ReturnType<typeof jobLog>;
