@@ -20,6 +20,8 @@ export interface Envelope {
   held?: boolean;
   /** A copy put again (retry, the reconciler, a replay): earlier copies may have failed runs. */
   requeued?: boolean;
+  /** The matrix group the job belongs to: its outcome is marked there (store/group-marks.ts). */
+  group?: string;
 }
 
 export type JobParams = Readonly<Record<string, string | number>>;
@@ -32,6 +34,7 @@ export function encodeEnvelope(envelope: Envelope): string {
     ...(envelope.params && Object.keys(envelope.params).length > 0 ? { params: envelope.params } : {}),
     ...(envelope.held ? { held: true } : {}),
     ...(envelope.requeued ? { requeued: true } : {}),
+    ...(envelope.group !== undefined ? { group: envelope.group } : {}),
     payload: envelope.payload,
   });
 }
@@ -45,7 +48,7 @@ export function decodeEnvelope(body: string): Envelope | null {
     return null;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
-  const { id, type, payload, maxAttempts, params, held, requeued } = value as Record<string, unknown>;
+  const { id, type, payload, maxAttempts, params, held, requeued, group } = value as Record<string, unknown>;
   if (typeof id !== 'string' || typeof type !== 'string' || typeof payload !== 'string') return null;
   const attempts =
     typeof maxAttempts === 'number' && Number.isInteger(maxAttempts) && maxAttempts > 0 ? maxAttempts : 1;
@@ -63,5 +66,6 @@ export function decodeEnvelope(body: string): Envelope | null {
     ...(Object.keys(cleanParams).length > 0 ? { params: cleanParams } : {}),
     ...(held === true ? { held: true } : {}),
     ...(requeued === true ? { requeued: true } : {}),
+    ...(typeof group === 'string' ? { group } : {}),
   };
 }

@@ -1,9 +1,11 @@
+import { randomBytes } from 'node:crypto';
 /** Builds the manager's Koa app without listening: tests drive it with supertest. */
 import Router from '@koa/router';
 import Koa from 'koa';
 import { AppError, ErrorCode } from '../errors.js';
 import { JOB_TYPE } from '../handlers/index.js';
 import { parseJobId } from '../jobs/job-id.js';
+import { Tally } from '../jobs/tally.js';
 import type { Logger } from '../log.js';
 import type { QueueClient } from '../queue/index.js';
 import type { JobOptions, Store } from '../store/index.js';
@@ -56,6 +58,8 @@ export interface AppDeps {
   workerGoneAfterMs?: number;
   /** Node's process metrics in /metrics (the real manager); off by default for tests. */
   processMetrics?: boolean;
+  /** This manager's outcome tally (cancellations); one is made when not given. */
+  tally?: Tally;
 }
 
 function idempotencyKeyOf(ctx: Koa.Context): string | undefined {
@@ -78,7 +82,17 @@ const ENVELOPE_OVERHEAD = 128;
 
 export function createApp(deps: AppDeps): Koa {
   const jobs = createJobService(deps);
-  const actions = createJobActions(deps);
+  const actions = createJobActions({
+    ...deps,
+    tally:
+      deps.tally ??
+      new Tally({
+        id: `manager#${randomBytes(4).toString('hex')}`,
+        store: deps.store,
+        log: deps.log,
+        role: 'manager',
+      }),
+  });
   const listing = createJobListing(deps);
   const guardedFanOut = async (spec: MatrixSpec, options: OptionSource) => {
     try {

@@ -4,6 +4,7 @@
  * race on the same unique `_id`, and whichever lands first is the job's outcome.
  */
 import { AppError, ErrorCode } from '../errors.js';
+import type { Tally } from '../jobs/tally.js';
 import type { Logger } from '../log.js';
 import { isQueueError, type QueueClient, QueueErrorCode } from '../queue/index.js';
 import { Outcome, type QueueLocation, type Store } from '../store/index.js';
@@ -17,6 +18,8 @@ export interface JobActionDeps {
   store: Store;
   log: Logger;
   tubePrefix: string;
+  /** Counts the cancellations this manager stores (jobs/tally.ts). */
+  tally: Tally;
 }
 
 export function createJobActions(deps: JobActionDeps) {
@@ -60,16 +63,26 @@ export function createJobActions(deps: JobActionDeps) {
         }
         if (result) await store.deleteResult(id, Outcome.FAILED);
         const now = new Date();
-        const stored = await store.saveResult({
-          _id: id,
-          type: job?.type ?? result?.type ?? 'unknown',
-          outcome: Outcome.CANCELLED,
-          worker: 'manager',
-          attempt: result?.attempt ?? 0,
-          startedAt: now,
-          finishedAt: now,
-          durationMs: 0,
-        });
+        const type = job?.type ?? result?.type ?? 'unknown';
+        const k = deps.tally.tag();
+        let stored: Awaited<ReturnType<Store['saveResult']>>;
+        try {
+          stored = await store.saveResult({
+            _id: id,
+            type,
+            outcome: Outcome.CANCELLED,
+            worker: 'manager',
+            attempt: result?.attempt ?? 0,
+            startedAt: now,
+            finishedAt: now,
+            durationMs: 0,
+            tally: { w: deps.tally.id, k },
+          });
+        } catch (error: unknown) {
+          deps.tally.settle(k);
+          throw error;
+        }
+        deps.tally.settle(k, stored === 'inserted' ? { type, outcome: Outcome.CANCELLED } : undefined);
         if (stored === 'duplicate') {
           const winner = await store.findResult(id);
           throw new AppError(
@@ -78,6 +91,9 @@ export function createJobActions(deps: JobActionDeps) {
           );
         }
         log.info({ jobId: id }, 'job cancelled');
+        if (job?.group !== undefined) {
+          await store.markGroupJob(job.group, { id, state: Outcome.CANCELLED, at: now, startedAt: now });
+        }
         await dropQueueCopy(id, queueLocation(job, ref)).catch((error: unknown) => {
           log.warn(
             { jobId: id, err: error },
@@ -107,6 +123,8 @@ export function createJobActions(deps: JobActionDeps) {
           throw new AppError(ErrorCode.JOB_NOT_RETRYABLE, `job ${id} changed while retrying it; look again`);
         }
         await dropQueueCopy(id, queueLocation(job, ref));
+        if (job.group !== undefined)
+          await store.markGroupJob(job.group, { id, state: 'queued', at: new Date() });
         await putAgain(queue, store, job, deps.tubePrefix);
         log.info({ jobId: id }, 'job retried');
         return { id, state: 'queued' as const };

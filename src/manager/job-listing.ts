@@ -18,8 +18,8 @@ import { JOB_TYPE } from '../handlers/index.js';
 import { jobIdTime, parseJobId } from '../jobs/job-id.js';
 import type { QueueClient } from '../queue/index.js';
 import {
+  type GroupDocument,
   type LogEntry,
-  type LogSegment,
   mapConcurrently,
   type QueueLocation,
   type SettledEntry,
@@ -161,14 +161,12 @@ export function createJobListing(deps: { queue: QueueClient; store: Store }) {
    * (no record, or a pending job when only finished states are asked for).
    */
   async function statesOf(
-    segment: LogSegment,
-    indexes: number[],
+    entries: Array<{ id: string; settled?: SettledEntry | undefined }>,
     query: ListQuery,
   ): Promise<Array<{ state: JobState; finishedAt?: Date } | null> & { reads: number }> {
     let reads = 0;
-    const states = await mapConcurrently(indexes, STATE_READS_IN_FLIGHT, async (index) => {
-      const entry = segment.jobs[index] as LogEntry;
-      const settled: SettledEntry | undefined = segment.settled?.[index];
+    const states = await mapConcurrently(entries, STATE_READS_IN_FLIGHT, async (entry) => {
+      const { settled } = entry;
       if (settled === null) return null;
       if (settled && settled.outcome !== 'failed')
         return { state: settled.outcome, finishedAt: settled.finishedAt };
@@ -182,12 +180,60 @@ export function createJobListing(deps: { queue: QueueClient; store: Store }) {
     return Object.assign(states, { reads });
   }
 
+  /** A group's jobs, newest first, from its group document (cursor "0.index" into its list). */
+  async function listGroup(
+    query: ListQuery,
+    id: string,
+  ): Promise<{ jobs: JobSummary[]; nextCursor: string | null }> {
+    const group = await store.findGroup(id);
+    if (!group || (query.type !== undefined && query.type !== group.type))
+      return { jobs: [], nextCursor: null };
+    const jobs: JobSummary[] = [];
+    let index = Math.min(query.cursor?.index ?? group.jobs.length, group.jobs.length);
+    let reads = 0;
+    while (index > 0) {
+      if (reads >= query.limit * 10) return { jobs, nextCursor: formatCursor({ n: 0, index }) };
+      const chunk: number[] = [];
+      for (
+        let i = index - 1;
+        i >= 0 && chunk.length < Math.max(query.limit - jobs.length, STATE_READS_IN_FLIGHT);
+        i -= 1
+      ) {
+        chunk.push(i);
+      }
+      const members = chunk.map((i) => group.jobs[i] as GroupDocument['jobs'][number]);
+      const states = await statesOf(members, query);
+      reads += states.reads;
+      for (const [k, i] of chunk.entries()) {
+        index = i;
+        const found = states[k];
+        const member = members[k] as GroupDocument['jobs'][number];
+        const createdAt = jobIdTime(member.id);
+        if (query.createdAfter !== undefined && createdAt < query.createdAfter) continue;
+        if (query.createdBefore !== undefined && createdAt >= query.createdBefore) continue;
+        if (!found || (query.state !== undefined && found.state !== query.state)) continue;
+        jobs.push({
+          id: member.id,
+          type: group.type,
+          state: found.state,
+          createdAt: createdAt.toISOString(),
+          group: id,
+          ...(found.finishedAt ? { finishedAt: found.finishedAt.toISOString() } : {}),
+        });
+        if (jobs.length === query.limit)
+          return { jobs, nextCursor: index > 0 ? formatCursor({ n: 0, index }) : null };
+      }
+    }
+    return { jobs, nextCursor: null };
+  }
+
   return {
     async list(query: ListQuery): Promise<{ jobs: JobSummary[]; nextCursor: string | null }> {
       try {
+        if (query.group !== undefined) return await listGroup(query, query.group);
         const meta = await store.log.readLogMeta();
         const head = await store.log.logHead(meta);
-        const after = query.createdAfter ?? (query.group !== undefined ? jobIdTime(query.group) : undefined);
+        const after = query.createdAfter;
         let position: LogPosition;
         if (query.cursor) position = query.cursor;
         else if (query.createdBefore) {
@@ -202,7 +248,6 @@ export function createJobListing(deps: { queue: QueueClient; store: Store }) {
         let segmentsRead = 0;
         const matches = (entry: LogEntry) =>
           (query.type === undefined || entry.type === query.type) &&
-          (query.group === undefined || entry.group === query.group) &&
           (query.createdAfter === undefined || entry.at >= query.createdAfter) &&
           (query.createdBefore === undefined || entry.at < query.createdBefore);
 
@@ -225,7 +270,13 @@ export function createJobListing(deps: { queue: QueueClient; store: Store }) {
               0,
               query.state === undefined ? wanted : Math.max(wanted, STATE_READS_IN_FLIGHT),
             );
-            const states = await statesOf(segment, chunk, query);
+            const states = await statesOf(
+              chunk.map((index) => ({
+                id: (segment.jobs[index] as LogEntry).id,
+                settled: segment.settled?.[index],
+              })),
+              query,
+            );
             reads += states.reads;
             for (const [k, index] of chunk.entries()) {
               const found = states[k];

@@ -12,8 +12,8 @@ export interface RequestedJob {
   type: string;
   options: JobOptions;
   params: JobParams;
-  /** Set for the jobs of a matrix: the group and this job's combination of axis values. */
-  matrix?: { group: string; combination: Readonly<Record<string, string | number | boolean>> };
+  /** Set for the jobs of a matrix: the group, this job's combination of axis values, and its id (minted by the fan-out). */
+  matrix?: { group: string; combination: Readonly<Record<string, string | number | boolean>>; id: string };
 }
 
 /** Where option values come from: a query parameter or a header, by option name. */

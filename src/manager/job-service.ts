@@ -182,6 +182,7 @@ export function createJobService(deps: JobServiceDeps) {
     id: string,
     request: RequestedJob,
     payload: { text: string; bytes: number },
+    keyHash?: string,
   ): Promise<AcceptedJob> {
     // The id's own time: a GET that reads no record shows the same createdAt.
     const createdAt = jobIdTime(id);
@@ -195,6 +196,7 @@ export function createJobService(deps: JobServiceDeps) {
       maxAttempts: options.maxAttempts,
       ...(hasParams ? { params } : {}),
       ...(held ? { held } : {}),
+      ...(request.matrix ? { group: request.matrix.group } : {}),
     });
     const size = Buffer.byteLength(body);
     const limit = deps.maxJobSize();
@@ -214,6 +216,7 @@ export function createJobService(deps: JobServiceDeps) {
       ...(request.matrix
         ? { group: request.matrix.group, combination: { ...request.matrix.combination } }
         : {}),
+      ...(keyHash !== undefined ? { idempotencyKey: keyHash } : {}),
       createdAt,
     };
     const tube = `${deps.tubePrefix}${type}`;
@@ -325,7 +328,7 @@ export function createJobService(deps: JobServiceDeps) {
       payload: { text: string; bytes: number },
       idempotencyKey?: string,
     ): Promise<AcceptResult> {
-      let id = newJobId();
+      let id = request.matrix?.id ?? newJobId();
       if (idempotencyKey === undefined)
         return { ...(await recordAndQueue(id, request, payload)), replayed: false };
       const keyHash = hashIdempotencyKey(idempotencyKey);
@@ -341,7 +344,7 @@ export function createJobService(deps: JobServiceDeps) {
         throw toServiceError(error);
       }
       try {
-        return { ...(await recordAndQueue(id, request, payload)), replayed: false };
+        return { ...(await recordAndQueue(id, request, payload, keyHash)), replayed: false };
       } catch (error: unknown) {
         // Nothing was accepted: let the client's retry start afresh.
         await store.releaseIdempotencyKey(keyHash, id).catch(() => undefined);

@@ -11,11 +11,18 @@
 import { AppError, ErrorCode, isAppError } from '../errors.js';
 import { newJobId } from '../jobs/job-id.js';
 import type { QueueClient } from '../queue/index.js';
-import type { JobDocument, JobOptions, ResultDocument, Store } from '../store/index.js';
+import {
+  type GroupMark,
+  type JobOptions,
+  mapConcurrently,
+  markResult,
+  POINT_READS_IN_FLIGHT,
+  type Store,
+} from '../store/index.js';
 import { type OptionSource, parseJobOptions } from './job-options.js';
-import type { JobService } from './job-service.js';
+import { type JobService, toServiceError } from './job-service.js';
 import { type JobState, STATE_OF_QUEUE } from './job-views.js';
-import { findLiveCopy, queueLocation } from './queue-location.js';
+import { findLiveCopy } from './queue-location.js';
 import { parsePayload } from './read-json-body.js';
 
 type Value = string | number | boolean;
@@ -117,25 +124,22 @@ export interface MatrixDeps {
   onAccepted?: (type: string) => void;
 }
 
-/** Creates the group and its jobs; 202 all accepted, 207 some, 503 none (as batches). */
+/**
+ * Creates the group's jobs, then the group: 202 all accepted, 207 some, 503 none (as
+ * batches). The group document lists the jobs that were accepted, with their combinations;
+ * when none was, no group is stored.
+ */
 export async function fanOut(deps: MatrixDeps, spec: MatrixSpec, options: OptionSource) {
   const request = parseJobOptions(options, deps.defaultOptions, deps.allowedTypes);
   const { kept, excluded } = combinations(spec, deps.maxItems);
   const payloads = kept.map((combo) => JSON.stringify({ ...spec.template, ...combo }));
   for (const text of payloads) parsePayload(text, deps.maxJsonDepth);
   const group = newJobId();
-  await deps.store.insertGroup({
-    _id: group,
-    type: request.type,
-    total: kept.length,
-    axes: spec.axes,
-    excluded,
-    createdAt: new Date(),
-  });
+  const ids = kept.map(() => newJobId());
   const settled = await Promise.allSettled(
     kept.map((combination, i) =>
       deps.jobs.accept(
-        { ...request, matrix: { group, combination } },
+        { ...request, matrix: { group, combination, id: ids[i] as string } },
         { text: payloads[i]!, bytes: Buffer.byteLength(payloads[i]!) },
       ),
     ),
@@ -152,38 +156,85 @@ export async function fanOut(deps: MatrixDeps, spec: MatrixSpec, options: Option
       : new AppError(ErrorCode.INTERNAL, 'internal error');
     return { index, combination: kept[index], error: { code: error.code, message: error.message } };
   });
+  if (accepted > 0) {
+    const members = jobs.flatMap((job) =>
+      job.id !== undefined ? [{ id: job.id, combination: job.combination as Combination }] : [],
+    );
+    try {
+      await deps.store.insertGroup({
+        _id: group,
+        type: request.type,
+        total: members.length,
+        axes: spec.axes,
+        excluded,
+        createdAt: new Date(),
+        jobs: members,
+      });
+    } catch (error: unknown) {
+      // The jobs are accepted and run; only their group's view is missing. Say so.
+      throw toServiceError(error);
+    }
+  }
   const status = accepted === kept.length ? 202 : accepted === 0 ? 503 : 207;
   return { status, body: { group, total: kept.length, excluded, accepted, jobs } };
 }
 
-/** A group's progress: counts by state, finished/total, throughput, failures, results when done. */
+/** Unfinished jobs whose live state a progress read looks up one by one; past this they are counted as `unfinished`. */
+export const LIVE_STATES_UP_TO = 200;
+
+/**
+ * A group's progress: counts by state, finished/total, throughput, failures, results when
+ * done. Reads the group, its marks, and, when few jobs are left, those jobs one by one (their
+ * outcome, else beanstalkd's view): a few point reads however large the group.
+ */
 export async function groupProgress(deps: { store: Store; queue: QueueClient }, id: string) {
   const group = await deps.store.findGroup(id);
   if (!group) throw new AppError(ErrorCode.NOT_FOUND, `no group ${id}`);
-  const jobs = await deps.store.groupJobs(id, group.total);
-  const outcomes = await deps.store.findResults(jobs.map((job) => job._id));
-  const refs = await deps.store.findQueueRefs(
-    jobs.filter((job) => !outcomes.has(job._id)).map((job) => job._id),
-  );
-  const counts: Partial<Record<JobState, number>> = {};
-  const stateOf = async (job: JobDocument, outcome: ResultDocument | undefined): Promise<JobState> => {
-    if (outcome) return outcome.outcome;
-    const live = await findLiveCopy(deps.queue, job._id, queueLocation(job, refs.get(job._id)));
-    return live ? STATE_OF_QUEUE[live.stats.state] : 'queued';
-  };
-  const finishedOutcomes: ResultDocument[] = [];
-  for (const job of jobs) {
-    const outcome = outcomes.get(job._id);
-    const state = await stateOf(job, outcome);
-    counts[state] = (counts[state] ?? 0) + 1;
-    if (outcome) finishedOutcomes.push(outcome);
+  const marks = await deps.store.readGroupMarks(id);
+  const ended = new Map<string, GroupMark>();
+  const open: string[] = [];
+  for (const job of group.jobs) {
+    const mark = marks[job.id];
+    if (mark && mark.state !== 'queued') ended.set(job.id, mark);
+    else open.push(job.id);
   }
-  const finished = finishedOutcomes.length;
-  const started = Math.min(...finishedOutcomes.map((r) => r.startedAt.getTime()));
-  const ended = Math.max(...finishedOutcomes.map((r) => r.finishedAt.getTime()));
-  const seconds = finished > 0 ? Math.max(0.001, (ended - started) / 1000) : 0;
-  const combinationOf = new Map(jobs.map((job) => [job._id, job.combination ?? {}]));
+  const counts: Partial<Record<JobState | 'unfinished', number>> = {};
+  const add = (state: JobState | 'unfinished') => {
+    counts[state] = (counts[state] ?? 0) + 1;
+  };
+  if (open.length <= LIVE_STATES_UP_TO) {
+    const states = await mapConcurrently(open, POINT_READS_IN_FLIGHT, async (jobId) => {
+      // A job may have ended a moment ago, its mark still on its way.
+      const result = await deps.store.findResult(jobId);
+      if (result) {
+        ended.set(jobId, {
+          id: jobId,
+          state: result.outcome,
+          at: result.finishedAt,
+          startedAt: result.startedAt,
+          ...markResult(result.result),
+          ...(result.error ? { error: result.error.message } : {}),
+        });
+        return null;
+      }
+      const ref = await deps.store.findQueueRef(jobId);
+      const location = ref ?? (await deps.store.findJob(jobId))?.queue ?? null;
+      const live = await findLiveCopy(deps.queue, jobId, location);
+      return live ? STATE_OF_QUEUE[live.stats.state] : 'queued';
+    });
+    for (const state of states) if (state) add(state);
+  } else {
+    for (let i = 0; i < open.length; i += 1) add('unfinished');
+  }
+  const finishedMarks = [...ended.values()];
+  for (const mark of finishedMarks) add(mark.state as JobState);
+  const finished = finishedMarks.length;
+  const started = Math.min(...finishedMarks.map((m) => (m.startedAt ?? m.at).getTime()));
+  const last = Math.max(...finishedMarks.map((m) => m.at.getTime()));
+  const seconds = finished > 0 ? Math.max(0.001, (last - started) / 1000) : 0;
+  const combinationOf = new Map(group.jobs.map((job) => [job.id, job.combination]));
   const done = finished === group.total;
+  const inOrder = group.jobs.flatMap((job) => ended.get(job.id) ?? []);
   return {
     group: id,
     type: group.type,
@@ -193,14 +244,19 @@ export async function groupProgress(deps: { store: Store; queue: QueueClient }, 
     done,
     counts,
     throughputPerSecond: finished > 0 ? Math.round((finished / seconds) * 100) / 100 : 0,
-    failures: finishedOutcomes
-      .filter((r) => r.outcome === 'failed')
-      .map((r) => ({ id: r._id, combination: combinationOf.get(r._id), error: r.error?.message ?? '' })),
+    failures: inOrder
+      .filter((m) => m.state === 'failed')
+      .map((m) => ({ id: m.id, combination: combinationOf.get(m.id), error: m.error ?? '' })),
     ...(done
       ? {
-          results: finishedOutcomes
-            .filter((r) => r.outcome === 'completed')
-            .map((r) => ({ id: r._id, combination: combinationOf.get(r._id), result: r.result })),
+          results: inOrder
+            .filter((m) => m.state === 'completed')
+            .map((m) => ({
+              id: m.id,
+              combination: combinationOf.get(m.id),
+              ...(m.result !== undefined ? { result: m.result } : {}),
+              ...(m.resultOmitted ? { resultOmitted: true } : {}),
+            })),
         }
       : {}),
   };

@@ -96,6 +96,7 @@ const typeCountsProperties = {
   buried: count,
   completed: count,
   failed: count,
+  cancelled: count,
 } as const;
 const typeCountsRequired = Object.keys(typeCountsProperties);
 
@@ -110,7 +111,7 @@ export const StatsSchema: JsonSchema = {
     types: {
       type: 'array',
       description:
-        'per job type: queued/delayed/running/buried from beanstalkd now, completed/failed counted in MongoDB `results`',
+        'per job type: queued/delayed/running/buried from beanstalkd now; completed/failed/cancelled: outcomes stored so far, from the outcome tallies (a retried job counts each outcome it had)',
       items: {
         type: 'object',
         required: ['type', ...typeCountsRequired],
@@ -126,7 +127,8 @@ export const StatsSchema: JsonSchema = {
     },
     outcomesCountedAt: {
       ...timestamp,
-      description: 'when completed/failed were counted (the count is reused for a few seconds)',
+      description:
+        'when completed/failed/cancelled were read: they include every tally committed by then (each within a fraction of a second of its outcome; the last outcomes of a killed process once it is retired, within about 10 minutes)',
     },
     throughput: {
       type: 'object',

@@ -22,6 +22,7 @@ export async function putAgain(
     maxAttempts: job.options.maxAttempts,
     ...(job.params && Object.keys(job.params).length > 0 ? { params: job.params } : {}),
     requeued: true,
+    ...(job.group !== undefined ? { group: job.group } : {}),
   });
   const beanstalkId = await queue.put(tube, body, job.options);
   await store.replaceQueueRef({ _id: job._id, server: queue.server, beanstalkId, tube, putAt: new Date() });

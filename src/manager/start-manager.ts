@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { createQueueClient } from '../queue/index.js';
 import { createStore } from '../store/index.js';
 import { createApp } from './app.js';
-import { startMaintenance } from './reconciler.js';
+import { startMaintenance } from './maintenance.js';
 
 /** beanstalkd's default -z, used until the server has told us its own. */
 export const DEFAULT_MAX_JOB_SIZE = 65_535;
@@ -100,6 +100,7 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     holder: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
     intervalMs: config.reconcileIntervalSeconds * 1000,
     retentionMs: config.retentionCompletedSeconds * 1000,
+    idempotencyTtlMs: config.idempotencyTtlSeconds * 1000,
   });
 
   const app = createApp({

@@ -1,21 +1,20 @@
 /**
- * GET /stats. Three sources, each the cheapest honest one:
+ * GET /stats. Three sources, each the cheapest honest one, none growing with history:
  * - queued / delayed / running / buried per type: beanstalkd's `stats-tube`, read now;
- * - completed / failed per type: one `$group` over MongoDB `results` (the system of record).
- *   On FerretDB that scans the collection, so the count is reused for OUTCOME_COUNTS_TTL_MS
- *   (one aggregation at a time, however many requests) and bounded by MONGO_TIMEOUT_MS;
+ * - completed / failed / cancelled per type: the outcome tallies (store/tallies.ts): one
+ *   document per process that stores outcomes plus the folded totals, committed within a
+ *   fraction of a second of each outcome;
  * - throughput: the per-second buckets each worker's heartbeat carries (workers collection,
  *   a handful of documents), summed. They lag by up to one heartbeat interval.
  */
 
 import type { QueueClient } from '../queue/index.js';
-import type { OutcomeCount, Store } from '../store/index.js';
+import type { OutcomeCounts, Store } from '../store/index.js';
 import { toServiceError } from './job-service.js';
 import { readQueueDepth } from './queue-depth.js';
+import { readOutcomeCounts } from './totals.js';
 import { isLive } from './workers-view.js';
 
-/** How long a count of outcomes is reused. */
-export const OUTCOME_COUNTS_TTL_MS = 5_000;
 /** Seconds of per-second throughput buckets in the answer. */
 export const THROUGHPUT_WINDOW_SECONDS = 300;
 
@@ -26,6 +25,7 @@ interface TypeCounts {
   buried: number;
   completed: number;
   failed: number;
+  cancelled: number;
 }
 
 export interface StatsView {
@@ -50,36 +50,27 @@ export interface StatsServiceDeps {
   workerGoneAfterMs: number;
 }
 
-const zero = (): TypeCounts => ({ queued: 0, delayed: 0, running: 0, buried: 0, completed: 0, failed: 0 });
+const zero = (): TypeCounts => ({
+  queued: 0,
+  delayed: 0,
+  running: 0,
+  buried: 0,
+  completed: 0,
+  failed: 0,
+  cancelled: 0,
+});
 
 export function createStatsService(deps: StatsServiceDeps) {
-  let cached: { at: Date; counts: OutcomeCount[] } | undefined;
-  let counting: Promise<{ at: Date; counts: OutcomeCount[] }> | undefined;
-
-  function outcomeCounts() {
-    if (cached && Date.now() - cached.at.getTime() < OUTCOME_COUNTS_TTL_MS) return Promise.resolve(cached);
-    counting ??= deps.store
-      .countOutcomes()
-      .then((counts) => {
-        cached = { at: new Date(), counts };
-        return cached;
-      })
-      .finally(() => {
-        counting = undefined;
-      });
-    return counting;
-  }
-
   return {
     async stats(): Promise<StatsView> {
       const now = Date.now();
       let depth: Awaited<ReturnType<typeof readQueueDepth>>;
-      let outcomes: Awaited<ReturnType<typeof outcomeCounts>>;
+      let outcomes: Record<string, OutcomeCounts>;
       let workers: Awaited<ReturnType<Store['listWorkers']>>;
       try {
         [depth, outcomes, workers] = await Promise.all([
           readQueueDepth(deps.queue, deps.tubePrefix),
-          outcomeCounts(),
+          readOutcomeCounts(deps.store),
           deps.store.listWorkers(new Date(now - THROUGHPUT_WINDOW_SECONDS * 1000)),
         ]);
       } catch (error: unknown) {
@@ -102,9 +93,11 @@ export function createStatsService(deps: StatsServiceDeps) {
         counts.running += d.reserved;
         counts.buried += d.buried;
       }
-      for (const { type, outcome, count } of outcomes.counts) {
-        if (outcome === 'completed') of(type).completed += count;
-        else if (outcome === 'failed') of(type).failed += count;
+      for (const [type, counts] of Object.entries(outcomes)) {
+        const c = of(type);
+        c.completed += counts.completed;
+        c.failed += counts.failed;
+        c.cancelled += counts.cancelled;
       }
       const types = [...byType]
         .sort(([a], [b]) => a.localeCompare(b))
@@ -134,7 +127,7 @@ export function createStatsService(deps: StatsServiceDeps) {
         at: new Date(now).toISOString(),
         types,
         totals,
-        outcomesCountedAt: outcomes.at.toISOString(),
+        outcomesCountedAt: new Date(now).toISOString(),
         throughput: {
           bucketSeconds: 1,
           start: new Date(first * 1000).toISOString(),

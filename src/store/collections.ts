@@ -15,8 +15,15 @@ export const COLLECTIONS = Object.freeze({
   attempts: 'attempts',
   idempotencyKeys: 'idempotency_keys',
   leases: 'leases',
+  /** A matrix group and its jobs. */
   groups: 'groups',
+  /** What each job of a group ended as (group-marks.ts). */
+  groupMarks: 'group_marks',
   workers: 'workers',
+  /** One outcome tally per process that stores outcomes (tallies.ts). */
+  tallies: 'tallies',
+  /** The tallies of processes gone for good, folded by the maintenance pass. */
+  totals: 'totals',
 } as const);
 
 export type CollectionName = (typeof COLLECTIONS)[keyof typeof COLLECTIONS];

@@ -25,6 +25,8 @@ export interface JobDocument {
   group?: string;
   /** Its matrix combination (axis name → value), if any. */
   combination?: Record<string, string | number | boolean>;
+  /** The hash of the Idempotency-Key it was accepted with, if any. */
+  idempotencyKey?: string;
   createdAt: Date;
   /** Where the job was first put, when it was put before its record was stored. */
   queue?: QueueLocation;
@@ -73,6 +75,8 @@ export interface ResultDocument {
    * copies may have failed runs: GET reads `attempts` then, as it does for attempt > 1.
    */
   requeued?: boolean;
+  /** Whose outcome tally counts it, under which sequence number (store/tallies.ts). */
+  tally?: { w: string; k: number };
   startedAt: Date;
   finishedAt: Date;
   durationMs: number;
@@ -114,8 +118,11 @@ export interface LeaseDocument {
 export interface GroupDocument {
   _id: string;
   type: string;
+  /** Jobs accepted into the group (combinations refused at accept are not counted). */
   total: number;
   axes: Record<string, Array<string | number | boolean>>;
   excluded: number;
   createdAt: Date;
+  /** Every job of the group, ascending by id, with its combination: progress and listing read these. */
+  jobs: Array<{ id: string; combination: Record<string, string | number | boolean> }>;
 }

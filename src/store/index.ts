@@ -3,6 +3,7 @@
 export { COLLECTIONS } from './collections.js';
 export * from './documents.js';
 export { isStoreUnavailable, StoreUnavailableError } from './errors.js';
+export { type GroupMark, markResult } from './group-marks.js';
 export type { InsertOutcome } from './insert-batcher.js';
 export type { JobLog, LogEntry, LogMeta, LogSegment, SettledEntry } from './job-log.js';
 export type {
@@ -17,3 +18,11 @@ export { DURATION_BUCKETS_SECONDS } from './observe.js';
 export { mapConcurrently, POINT_READS_IN_FLIGHT } from './point-reads.js';
 export type { IdempotencyClaim } from './side-collections.js';
 export { createStore, type Store, type StoreOptions } from './store.js';
+export {
+  addCounts,
+  emptyCounts,
+  type MaybeCount,
+  type OutcomeCounts,
+  type TallyDocument,
+  type TotalsDocument,
+} from './tallies.js';

@@ -26,6 +26,7 @@ import type { Collection } from 'mongodb';
 import type { Outcome } from './documents.js';
 import { isDuplicateKey } from './errors.js';
 import { guard } from './guard.js';
+import { findLast } from './sequence.js';
 
 /** One job in a segment. */
 export interface LogEntry {
@@ -34,6 +35,8 @@ export interface LogEntry {
   group?: string;
   /** The job's createdAt. */
   at: Date;
+  /** The hash of its Idempotency-Key: the key sweep finds keys through the log. */
+  key?: string;
 }
 
 /** A job's outcome as the settler found it; null for an entry whose record never landed. */
@@ -55,12 +58,16 @@ export interface LogSegment {
 
 export interface LogMeta {
   _id: 'meta';
-  /** Segments below this number are deleted. */
+  /** Segments below this number are gone for readers (deleted, or deleted by the next pass). */
   floor: number;
+  /** Segments below this number are deleted. */
+  deletedBelow: number;
   /** Every segment up to this number is settled. */
   settledThrough: number;
   /** Retention has visited every segment up to this number. */
   retainedThrough: number;
+  /** Idempotency keys of jobs in segments up to this number are swept. */
+  keysSweptThrough: number;
 }
 
 const META_ID = 'meta';
@@ -70,7 +77,14 @@ export function segmentId(n: number): string {
   return String(n).padStart(WIDTH, '0');
 }
 
-const emptyMeta = (): LogMeta => ({ _id: META_ID, floor: 1, settledThrough: 0, retainedThrough: 0 });
+const emptyMeta = (): LogMeta => ({
+  _id: META_ID,
+  floor: 1,
+  deletedBelow: 1,
+  settledThrough: 0,
+  retainedThrough: 0,
+  keysSweptThrough: 0,
+});
 
 export function jobLog(segments: Collection<LogSegment>, metaDocs: Collection<LogMeta>) {
   /** The highest number known to exist (a lower bound on the head); numbers start at 1. */
@@ -87,28 +101,7 @@ export function jobLog(segments: Collection<LogSegment>, metaDocs: Collection<Lo
     return meta ?? emptyMeta();
   }
 
-  /**
-   * The last segment's number (0: none), from `from` (a number known to exist, or below the
-   * floor): doubling steps forward until one is missing, then halving back. About 2·log2 of the
-   * distance in point reads; one read when nothing was appended since.
-   */
-  async function findHead(from: number): Promise<number> {
-    let low = from; // exists (or is 0 / below the floor)
-    let step = 1;
-    let high = low + step;
-    while (await exists(high)) {
-      low = high;
-      step *= 2;
-      high = low + step;
-    }
-    // low exists, high does not: the head is in [low, high).
-    while (high - low > 1) {
-      const mid = Math.floor((low + high) / 2);
-      if (await exists(mid)) low = mid;
-      else high = mid;
-    }
-    return low;
-  }
+  const findHead = (from: number) => findLast(exists, from);
 
   /** A number to append at: one past a segment seen to exist, or past the floor. */
   async function nextNumber(): Promise<number> {
@@ -204,8 +197,9 @@ export function jobLog(segments: Collection<LogSegment>, metaDocs: Collection<Lo
     },
 
     /** Writes the log's meta (maintenance only: one writer at a time under its lease). */
-    async saveLogMeta(meta: Omit<LogMeta, '_id'>): Promise<void> {
-      await guard('save log meta', () => metaDocs.replaceOne({ _id: META_ID }, meta, { upsert: true }));
+    async saveLogMeta(meta: LogMeta): Promise<void> {
+      const { _id, ...fields } = meta;
+      await guard('save log meta', () => metaDocs.replaceOne({ _id: META_ID }, fields, { upsert: true }));
     },
   };
 }

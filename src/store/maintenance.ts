@@ -1,9 +1,10 @@
 /**
- * Queries for the background passes (reconciler, retention): batched by `$in` so that each
- * costs a few collection scans on FerretDB, never one scan per job.
+ * Writes for the background passes (reconciler, retention): deletes and replacements by
+ * `_id`, one statement per document in one round trip, never a filter that scans.
  */
 import type { Collection } from 'mongodb';
 import type { AttemptDocument, JobDocument, QueueRefDocument, ResultDocument } from './documents.js';
+import { isDuplicateKey } from './errors.js';
 import { guard } from './guard.js';
 
 export function maintenanceQueries(collections: {
@@ -13,63 +14,45 @@ export function maintenanceQueries(collections: {
   attempts: Collection<AttemptDocument>;
 }) {
   const { jobs, refs, results, attempts } = collections;
+  /** Deletes these ids from one collection: a deleteOne by `_id` each, in one bulk write. */
+  const deleteEach = async (what: string, collection: Collection<{ _id: string }>, ids: string[]) => {
+    await guard(what, () =>
+      collection.bulkWrite(
+        ids.map((_id) => ({ deleteOne: { filter: { _id } } })),
+        { ordered: false },
+      ),
+    );
+  };
   return {
-    /** Jobs in id (= creation) order after `afterId`, created before `createdBefore`. */
-    findJobsAfter(afterId: string | null, createdBefore: Date, limit: number): Promise<JobDocument[]> {
-      const filter =
-        afterId === null
-          ? { createdAt: { $lt: createdBefore } }
-          : { _id: { $gt: afterId }, createdAt: { $lt: createdBefore } };
-      return guard('page jobs', () => jobs.find(filter).sort({ _id: 1 }).limit(limit).toArray());
-    },
-
-    async findResultIds(ids: readonly string[]): Promise<Set<string>> {
-      if (ids.length === 0) return new Set();
-      const found = await guard('find results', () =>
-        results.find({ _id: { $in: [...ids] } }, { projection: { _id: 1 } }).toArray(),
-      );
-      return new Set(found.map((doc) => doc._id));
-    },
-
-    async findQueueRefs(ids: readonly string[]): Promise<Map<string, QueueRefDocument>> {
-      if (ids.length === 0) return new Map();
-      const found = await guard('find queue refs', () => refs.find({ _id: { $in: [...ids] } }).toArray());
-      return new Map(found.map((doc) => [doc._id, doc]));
-    },
-
     /** Records where a job was put again (re-queue, retry): replaces the old reference. */
     async replaceQueueRef(doc: QueueRefDocument): Promise<void> {
       await guard('replace queue ref', () => refs.replaceOne({ _id: doc._id }, doc, { upsert: true }));
     },
 
-    /** Removes a stored outcome (retry of a failed job, cancel of a failed one); true if it was there. */
+    /**
+     * Removes a stored outcome if it is still `outcome` (retry of a failed job, cancel of a
+     * failed one); true if this call removed it. Deleted by `_id` alone (a filter on the
+     * outcome too would scan on FerretDB); an outcome that changed meanwhile is put back.
+     */
     async deleteResult(id: string, outcome: ResultDocument['outcome']): Promise<boolean> {
-      const result = await guard('delete result', () => results.deleteOne({ _id: id, outcome }));
-      return result.deletedCount === 1;
-    },
-
-    /** Ids of completed or cancelled jobs that finished before `cutoff` (failed ones are kept). */
-    async findExpiredOutcomeIds(cutoff: Date, limit: number): Promise<string[]> {
-      const found = await guard('find expired outcomes', () =>
-        results
-          .find(
-            { outcome: { $in: ['completed', 'cancelled'] }, finishedAt: { $lt: cutoff } },
-            { projection: { _id: 1 } },
-          )
-          .limit(limit)
-          .toArray(),
-      );
-      return found.map((doc) => doc._id);
+      const removed = await guard('delete result', () => results.findOneAndDelete({ _id: id }));
+      if (removed === null) return false;
+      if (removed.outcome === outcome) return true;
+      await guard('restore result', () => results.insertOne(removed)).catch((error: unknown) => {
+        // Someone stored another outcome in the gap: theirs stands.
+        if (!isDuplicateKey(error)) throw error;
+      });
+      return false;
     },
 
     /** Deletes every trace of these jobs; the outcome last, so a half-done sweep leaves nothing that looks lost. */
     async deleteJobsCompletely(ids: readonly string[]): Promise<void> {
       if (ids.length === 0) return;
       const list = [...ids];
-      await guard('delete jobs', () => jobs.deleteMany({ _id: { $in: list } }));
-      await guard('delete refs', () => refs.deleteMany({ _id: { $in: list } }));
-      await guard('delete attempts', () => attempts.deleteMany({ jobId: { $in: list } }));
-      await guard('delete results', () => results.deleteMany({ _id: { $in: list } }));
+      await deleteEach('delete jobs', jobs as unknown as Collection<{ _id: string }>, list);
+      await deleteEach('delete refs', refs as unknown as Collection<{ _id: string }>, list);
+      await deleteEach('delete attempts', attempts as unknown as Collection<{ _id: string }>, list);
+      await deleteEach('delete results', results as unknown as Collection<{ _id: string }>, list);
     },
   };
 }

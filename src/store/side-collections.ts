@@ -72,23 +72,29 @@ export function sideCollections(collections: {
         }
         const held = await guard('read idempotency key', () => idempotency.findOne({ _id: keyHash }));
         if (held && held.expiresAt > now) return { claimed: false, jobId: held.jobId };
-        await guard('drop expired idempotency key', () =>
-          idempotency.deleteOne({ _id: keyHash, expiresAt: { $lte: now } }),
-        );
+        // Expired: drop it by `_id` (a filter on expiresAt too would scan on FerretDB). Two
+        // clients reusing one expired key in the same instant could both get a new job.
+        await guard('drop expired idempotency key', () => idempotency.deleteOne({ _id: keyHash }));
       }
       throw new Error('idempotency key kept changing under us');
     },
 
     /** Gives a key back when the job it was claimed for could not be accepted. */
     async releaseIdempotencyKey(keyHash: string, jobId: string): Promise<void> {
-      await guard('release idempotency key', () => idempotency.deleteOne({ _id: keyHash, jobId }));
+      const held = await guard('read idempotency key', () => idempotency.findOne({ _id: keyHash }));
+      if (held?.jobId === jobId)
+        await guard('release idempotency key', () => idempotency.deleteOne({ _id: keyHash }));
     },
 
-    async deleteExpiredIdempotencyKeys(now: Date): Promise<number> {
-      const result = await guard('sweep idempotency keys', () =>
-        idempotency.deleteMany({ expiresAt: { $lte: now } }),
-      );
-      return result.deletedCount;
+    /**
+     * Removes a key that still names `jobId` once it has expired (or at once with `now`
+     * omitted: its job is being removed); true if it went. Found through the job log.
+     */
+    async sweepIdempotencyKey(keyHash: string, jobId: string, now?: Date): Promise<boolean> {
+      const held = await guard('read idempotency key', () => idempotency.findOne({ _id: keyHash }));
+      if (held?.jobId !== jobId || (now !== undefined && held.expiresAt > now)) return false;
+      await guard('sweep idempotency key', () => idempotency.deleteOne({ _id: keyHash }));
+      return true;
     },
 
     /** True when `holder` holds (or just took) the lease `name` until now + ttlMs. */

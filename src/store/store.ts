@@ -14,14 +14,16 @@ import type {
   QueueRefDocument,
   ResultDocument,
 } from './documents.js';
+import { groupMarks } from './group-marks.js';
+import { groupQueries } from './groups.js';
 import { guard } from './guard.js';
 import { InsertBatcher, type InsertOutcome } from './insert-batcher.js';
 import { type JobLog, jobLog, type LogEntry, type LogMeta, type LogSegment } from './job-log.js';
-import { listingQueries } from './listing.js';
 import { maintenanceQueries } from './maintenance.js';
 import { observeMethods } from './observe.js';
 import { keepConnecting } from './reconnect.js';
 import { sideCollections } from './side-collections.js';
+import { type TallyDocument, type TotalsDocument, tallyQueries } from './tallies.js';
 
 export interface StoreOptions {
   url: string;
@@ -67,6 +69,7 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
         id: doc._id,
         type: doc.type,
         ...(doc.group !== undefined ? { group: doc.group } : {}),
+        ...(doc.idempotencyKey !== undefined ? { key: doc.idempotencyKey } : {}),
         at: doc.createdAt,
       }));
       await log.appendSegment(entries, (attempt) => {
@@ -91,7 +94,12 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
       leases: db.collection<LeaseDocument>('leases'),
     }),
     ...maintenanceQueries({ jobs, refs, results, attempts }),
-    ...listingQueries({ jobs, results, groups: db.collection<GroupDocument>('groups') }),
+    ...groupQueries(db.collection<GroupDocument>(COLLECTIONS.groups)),
+    ...groupMarks(db.collection(COLLECTIONS.groupMarks)),
+    ...tallyQueries(
+      db.collection<TallyDocument>(COLLECTIONS.tallies),
+      db.collection<TotalsDocument>(COLLECTIONS.totals),
+    ),
     /** The job log (job-log.ts): how listing, the reconciler and retention walk jobs. */
     log: log as JobLog,
 

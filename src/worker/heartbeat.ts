@@ -15,7 +15,13 @@ import type { WorkerStats } from './worker-stats.js';
 /** Worker documents not seen for this long are deleted when a worker starts (no TTL index on FerretDB). */
 export const WORKER_DOCUMENT_KEEP_MS = 60 * 60 * 1000;
 
+/** This process's instance id: its name, then a suffix unique to this start (heartbeat and tally share it). */
+export function instanceId(name: string): string {
+  return `${name}#${randomBytes(4).toString('hex')}`;
+}
+
 export interface HeartbeatOptions {
+  id: string;
   store: Store;
   log: Logger;
   stats: WorkerStats;
@@ -34,7 +40,7 @@ export interface Heartbeat {
 
 export function startHeartbeat(options: HeartbeatOptions): Heartbeat {
   const { store, log, stats } = options;
-  const id = `${options.name}#${randomBytes(4).toString('hex')}`;
+  const { id } = options;
   const startedAt = new Date();
   let failing = false;
   let inFlight: Promise<void> | undefined;

@@ -4,15 +4,18 @@
  * WORKER_METRICS_PORT is set. The worker loop only sees `store`, which counts as it saves.
  */
 import type { WorkerConfig } from '../config.js';
+import { Tally } from '../jobs/tally.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
-import { type Heartbeat, startHeartbeat } from './heartbeat.js';
+import { type Heartbeat, instanceId, startHeartbeat } from './heartbeat.js';
 import { createWorkerMetrics, type MetricsServer, startMetricsServer } from './metrics.js';
 import { observeOutcomes, WorkerStats } from './worker-stats.js';
 
 export interface WorkerObserver {
   /** The worker's store, counting each outcome it newly stores. */
   readonly store: Store;
+  /** Resolves once the job's stored outcome is counted in a committed tally (then it may be deleted). */
+  counted(jobId: string): Promise<void>;
   readonly stats: WorkerStats;
   readonly heartbeat: Heartbeat;
   /** Last heartbeat (marked stopped), then the metrics server closes. Idempotent. */
@@ -29,11 +32,14 @@ export async function startObserver(
     ? await startMetricsServer(metrics.registry, config.metricsPort, '0.0.0.0', options.log)
     : undefined;
   const stats = new WorkerStats();
-  const store = observeOutcomes(options.store, (doc) => {
+  const id = instanceId(config.workerName);
+  const tally = new Tally({ id, store: options.store, log: options.log, role: 'worker' });
+  const { store, counted } = observeOutcomes(options.store, tally, (doc) => {
     stats.record(doc);
     metrics.record(doc);
   });
   const heartbeat = startHeartbeat({
+    id,
     store: options.store,
     log: options.log,
     stats,
@@ -45,10 +51,12 @@ export async function startObserver(
   let stopped: Promise<void> | undefined;
   return {
     store,
+    counted,
     stats,
     heartbeat,
     stop() {
       stopped ??= (async () => {
+        await tally.stop();
         await heartbeat.stop();
         await server?.close();
       })();

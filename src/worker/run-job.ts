@@ -11,7 +11,7 @@ import type { HandlerRegistry } from '../handlers/index.js';
 import { decodeEnvelope, type Envelope } from '../jobs/envelope.js';
 import type { Logger } from '../log.js';
 import type { Consumer, ReservedJob } from '../queue/index.js';
-import { type JobDocument, Outcome, type ResultDocument, type Store } from '../store/index.js';
+import { type JobDocument, markResult, Outcome, type ResultDocument, type Store } from '../store/index.js';
 import { runHandler } from './run-handler.js';
 
 export interface RunJobDeps {
@@ -30,6 +30,11 @@ export interface RunJobDeps {
   signal: AbortSignal;
   /** Told whether the store took the last write, to log outages once. */
   noteStore?: (ok: boolean, error?: unknown) => void;
+  /**
+   * Resolves once the job's stored outcome is counted in a committed tally (jobs/tally.ts);
+   * the job leaves beanstalkd (delete, bury) only then. Absent: at once.
+   */
+  counted?: (jobId: string) => Promise<void>;
 }
 
 /** Priority for jobs we bury: after anything a client sends by default. */
@@ -53,8 +58,36 @@ async function quietly(log: Logger, what: string, action: () => Promise<unknown>
   }
 }
 
-/** Stores an outcome; false (job released for later) when MongoDB would not take it. */
-async function store(deps: RunJobDeps, job: ReservedJob, doc: ResultDocument, log: Logger): Promise<boolean> {
+/**
+ * Marks a group job's outcome in its group (store/group-marks.ts): the outcome this run
+ * stored, or, for a redelivered job, the one stored before (its first worker may have died
+ * before marking it).
+ */
+async function markGroup(deps: RunJobDeps, envelope: Envelope, doc: ResultDocument, duplicate: boolean) {
+  if (envelope.group === undefined) return;
+  const stored = duplicate ? await deps.store.findResult(doc._id) : doc;
+  if (!stored) return;
+  await deps.store.markGroupJob(envelope.group, {
+    id: stored._id,
+    state: stored.outcome,
+    at: stored.finishedAt,
+    startedAt: stored.startedAt,
+    ...markResult(stored.result),
+    ...(stored.error ? { error: stored.error.message } : {}),
+  });
+}
+
+/**
+ * Stores an outcome (and marks it in its group); false (job released for later) when
+ * MongoDB would not take it.
+ */
+async function store(
+  deps: RunJobDeps,
+  job: ReservedJob,
+  envelope: Envelope,
+  doc: ResultDocument,
+  log: Logger,
+): Promise<boolean> {
   try {
     const stored = await deps.store.saveResult(doc);
     deps.noteStore?.(true);
@@ -62,10 +95,14 @@ async function store(deps: RunJobDeps, job: ReservedJob, doc: ResultDocument, lo
       log.info({ attempt: doc.attempt }, 'outcome was already stored (redelivered job)');
     else
       log.debug({ attempt: doc.attempt, outcome: doc.outcome, durationMs: doc.durationMs }, 'outcome stored');
+    await markGroup(deps, envelope, doc, stored === 'duplicate');
     return true;
   } catch (error: unknown) {
     deps.noteStore?.(false, error);
-    log.warn({ error: errorMessage(error) }, 'could not store the outcome; releasing the job for later');
+    log.warn(
+      { error: errorMessage(error) },
+      'could not store the outcome (or its group mark); releasing the job for later',
+    );
     await deps.consumer
       .release(job.beanstalkId, { priority: 0, delay: STORE_RETRY_RELEASE_DELAY_S })
       .catch(() => undefined);
@@ -113,9 +150,12 @@ async function finishAsFailed(
   log: Logger,
 ): Promise<void> {
   const doc = outcomeDoc(deps, envelope, attempt, startedAt, { outcome: Outcome.FAILED, error: { message } });
-  if (!(await store(deps, job, doc, log))) return;
+  if (!(await store(deps, job, envelope, doc, log))) return;
   // Kept buried, not deleted: POST /jobs/:id/retry brings it back.
-  await quietly(log, 'bury the failed job', () => deps.consumer.bury(job.beanstalkId, BURY_PRIORITY));
+  await quietly(log, 'bury the failed job', async () => {
+    await deps.counted?.(envelope.id);
+    await deps.consumer.bury(job.beanstalkId, BURY_PRIORITY);
+  });
 }
 
 /**
@@ -243,13 +283,20 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
     outcome: Outcome.COMPLETED,
     result: run.result,
   });
-  if (!(await store(deps, job, doc, jobLog))) return DONE;
-  // Not awaited here: the slot's next reserve goes out in the same write as this delete
-  // (a round trip less per job); the slot waits for it before it stops.
-  const deleting = consumer.delete(job.beanstalkId).catch((error: unknown) => {
-    // Its TTR passed or its connection dropped and another worker has it now; that worker
-    // will find the outcome stored.
-    jobLog.info({ error: errorMessage(error) }, 'job was no longer ours to delete; outcome kept');
+  if (!(await store(deps, job, envelope, doc, jobLog))) return DONE;
+  // Not awaited here: the job leaves beanstalkd once its outcome is counted (a tally commit,
+  // within a fraction of a second), while the slot goes on with its next job; the slot waits
+  // for it before it stops.
+  const deleting = (async () => {
+    await deps.counted?.(envelope.id);
+    await consumer.delete(job.beanstalkId);
+  })().catch((error: unknown) => {
+    // Its TTR passed or its connection dropped and another worker has it now, or the worker
+    // stopped before the outcome was counted: whoever gets it next finds the outcome stored.
+    jobLog.info(
+      { error: errorMessage(error) },
+      'job not deleted (no longer ours, or not yet counted); outcome kept',
+    );
   });
   return { deleting };
 }

@@ -3,8 +3,10 @@
  * per-second buckets of the last few minutes. Heartbeats carry a snapshot of it to MongoDB
  * (GET /workers, GET /stats and the manager's /metrics read it there).
  */
+import type { Tally } from '../jobs/tally.js';
 import {
   DURATION_BUCKETS_SECONDS,
+  type MaybeCount,
   Outcome,
   type ResultDocument,
   type Store,
@@ -92,15 +94,52 @@ export class WorkerStats {
 }
 
 /**
- * The same store, but each outcome it newly stores is also reported to `onStored` (a
- * duplicate — an outcome stored by an earlier delivery — is not counted again).
+ * The same store, but each outcome it stores is tagged and counted in this process's tally
+ * (jobs/tally.ts) and reported to `onStored`. A duplicate — an outcome stored by an earlier
+ * delivery — is not counted again: it becomes a maybe for the tally that should count it.
+ * `counted(jobId)` resolves once the job's outcome is in a committed tally: only then may
+ * its job leave beanstalkd.
  */
-export function observeOutcomes(store: Store, onStored: (doc: ResultDocument) => void): Store {
+export function observeOutcomes(
+  store: Store,
+  tally: Tally,
+  onStored: (doc: ResultDocument) => void,
+): { store: Store; counted: (jobId: string) => Promise<void> } {
+  const tags = new Map<string, number>();
   const saveResult: Store['saveResult'] = async (doc) => {
-    const outcome = await store.saveResult(doc);
+    const k = tally.tag();
+    let maybe: MaybeCount | undefined;
+    let outcome: Awaited<ReturnType<Store['saveResult']>>;
+    try {
+      outcome = await store.saveResult({ ...doc, tally: { w: tally.id, k } });
+      if (outcome === 'duplicate') {
+        const stored = await store.findResult(doc._id);
+        if (stored?.tally) {
+          maybe = {
+            job: doc._id,
+            ...stored.tally,
+            type: stored.type,
+            outcome: stored.outcome,
+            at: new Date(),
+          };
+        }
+      }
+    } catch (error: unknown) {
+      tally.settle(k);
+      throw error;
+    }
+    tally.settle(k, outcome === 'inserted' ? doc : undefined, maybe);
+    tags.set(doc._id, k);
     if (outcome === 'inserted') onStored(doc);
     return outcome;
   };
-  // Delegates every other method to the store itself, whatever its shape.
-  return Object.create(store, { saveResult: { value: saveResult } }) as Store;
+  return {
+    // Delegates every other method to the store itself, whatever its shape.
+    store: Object.create(store, { saveResult: { value: saveResult } }) as Store,
+    counted(jobId) {
+      const k = tags.get(jobId);
+      tags.delete(jobId);
+      return k === undefined ? Promise.resolve() : tally.committed(k);
+    },
+  };
 }

@@ -127,6 +127,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         jobTimeoutMs: config.jobTimeoutMs,
         signal: abort.signal,
         noteStore,
+        counted: observer.counted,
       }));
       busy -= 1;
       lastBusyAt = Date.now();

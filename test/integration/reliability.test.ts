@@ -10,8 +10,9 @@ import { builtinHandlers, type Handler, hashPayload } from '../../src/handlers/i
 import { encodeEnvelope } from '../../src/jobs/envelope.js';
 import { newJobId } from '../../src/jobs/job-id.js';
 import { hashIdempotencyKey } from '../../src/manager/job-service.js';
+import { startMaintenance } from '../../src/manager/maintenance.js';
 import { queueLocation } from '../../src/manager/queue-location.js';
-import { createReconciler, startMaintenance } from '../../src/manager/reconciler.js';
+import { createReconciler } from '../../src/manager/reconciler.js';
 import type { QueueLocation, Store } from '../../src/store/index.js';
 import { backoffSeconds } from '../../src/worker/run-job.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
@@ -128,7 +129,11 @@ describe('reliability on real servers', function () {
     // beanstalkd delays count whole seconds: at least ~1 s, then ~2 s between attempts.
     assert.ok(times[1] - times[0] >= 900, `first backoff ${times[1] - times[0]} ms`);
     assert.ok(times[2] - times[1] >= 1900, `second backoff ${times[2] - times[1]} ms`);
-    const counts = await tubeCounts(port, f.tube);
+    // The copy is buried once the failed outcome is counted (a tally commit, a moment later).
+    const counts = await waitFor('the copy to be buried', async () => {
+      const now = await tubeCounts(port, f.tube);
+      return now.reserved === 0 ? now : undefined;
+    });
     assert.equal(counts.buried, 1, 'kept buried for a retry');
     assert.equal(counts.ready + counts.delayed + counts.reserved, 0);
   });
@@ -139,6 +144,7 @@ describe('reliability on real servers', function () {
     const body = '{"retry":"me"}';
     const { body: accepted } = await post(body);
     await waitFor('the failed outcome', stateIs(accepted.id, 'failed'));
+    await waitFor('the copy to be buried', async () => (await tubeCounts(port, f.tube)).buried === 1);
     state.failing = false;
     const retried = await request(f.app.callback()).post(`/jobs/${accepted.id}/retry`);
     assert.equal(retried.status, 202);
@@ -147,7 +153,11 @@ describe('reliability on real servers', function () {
     assert.equal(done.result.hash, hashPayload(body));
     assert.equal(done.attempts, 1, 'a fresh copy: a new attempt budget');
     assert.equal(done.errors.length, 3, 'the earlier failures are still shown');
-    const counts = await tubeCounts(port, f.tube);
+    // The completed copy leaves beanstalkd once its outcome is counted (a moment later).
+    const counts = await waitFor('the completed copy to be deleted', async () => {
+      const now = await tubeCounts(port, f.tube);
+      return now.reserved === 0 ? now : undefined;
+    });
     assert.equal(
       counts.buried + counts.ready + counts.reserved + counts.delayed,
       0,
@@ -323,17 +333,27 @@ describe('reliability on real servers', function () {
       checked: 1,
       requeued: 1,
       kicked: 0,
+      settled: 0,
     });
     assert.deepEqual(
       await reconciler.pass(new Date(Date.now() + 1000)),
-      { checked: 1, requeued: 0, kicked: 0 },
+      { checked: 1, requeued: 0, kicked: 0, settled: 0 },
       'a queued job is left alone',
     );
     await start(new Map(builtinHandlers()));
     const done = await waitFor('completion', stateIs(accepted.id, 'completed'));
     assert.equal(done.result.hash, hashPayload(body));
     const settled = await reconciler.pass(new Date(Date.now() + 1000));
-    assert.equal(settled.requeued, 0);
+    assert.deepEqual(
+      settled,
+      { checked: 1, requeued: 0, kicked: 0, settled: 1 },
+      'finished: its segment is settled',
+    );
+    assert.deepEqual(
+      await reconciler.pass(new Date(Date.now() + 1000)),
+      { checked: 0, requeued: 0, kicked: 0, settled: 0 },
+      'a settled segment is not examined again',
+    );
   });
 
   it('when a manager died between put and kick, then the reconciler and a replayed POST kick the held copy', async () => {
@@ -359,11 +379,12 @@ describe('reliability on real servers', function () {
       checked: 1,
       requeued: 0,
       kicked: 1,
+      settled: 0,
     });
     assert.equal((await f.queue.statsJob(forReconciler.beanstalkId)).state, 'ready');
     assert.deepEqual(
       await reconciler.pass(new Date(Date.now() + 1000)),
-      { checked: 1, requeued: 0, kicked: 0 },
+      { checked: 1, requeued: 0, kicked: 0, settled: 0 },
       'a kicked copy is left alone',
     );
 

@@ -1,0 +1,179 @@
+/**
+ * A matrix group's progress without reading its jobs one by one: whoever ends a job of a
+ * group (a worker storing its outcome, a manager cancelling or retrying it) appends a mark —
+ * the job's id, state and timings — to the group's numbered marks, read back by `_id`.
+ *
+ * - Marks are sets, not counters: the progress is each job's latest mark (by `at`), so a
+ *   mark written twice (a redelivered job, a retried write) changes nothing.
+ * - A worker deletes a group job from beanstalkd only after its mark is stored; if it dies
+ *   in between, the job comes back, its outcome insert answers duplicate, and the worker that
+ *   gets it marks the stored outcome. So every ended job is marked.
+ * - Numbers are contiguous (insert at the next number, on a duplicate try the one after), and
+ *   a reader reads from its snapshot's `through` + 1 until the first missing number. A reader
+ *   that found many marks past the snapshot writes a new one: its content is a function of
+ *   the marks it covers, so concurrent writers agree, and an older snapshot left by a slow
+ *   writer only makes the next reader read a few more marks.
+ * - Concurrent marks for one group coalesce: one insert in flight per group per process.
+ */
+import type { Collection } from 'mongodb';
+import type { Outcome } from './documents.js';
+import { isDuplicateKey } from './errors.js';
+import { guard } from './guard.js';
+import { findLast } from './sequence.js';
+
+/** A job's state as a mark records it: an outcome, or `queued` again after a retry. */
+export interface GroupMark {
+  id: string;
+  state: Outcome | 'queued';
+  /** When this state began (the outcome's finishedAt, the retry's time): the latest wins. */
+  at: Date;
+  startedAt?: Date;
+  /** The handler's result, when small enough to carry (see MAX_RESULT_BYTES). */
+  result?: Record<string, unknown>;
+  /** True when the result was too large to carry: GET /jobs/<id> has it. */
+  resultOmitted?: boolean;
+  error?: string;
+}
+
+interface MarksDocument {
+  _id: string;
+  marks: GroupMark[];
+}
+
+interface SnapshotDocument {
+  _id: string;
+  /** The marks numbered up to this one are folded in. */
+  through: number;
+  /** Each job's latest mark, by job id. */
+  jobs: Record<string, GroupMark>;
+}
+
+/** Results larger than this (as JSON) are left out of marks. */
+export const MAX_RESULT_BYTES = 2048;
+/** Marks past the snapshot after which a reader writes a new one. */
+const SNAPSHOT_AFTER = 16;
+
+const markId = (group: string, n: number) => `${group}/${String(n).padStart(8, '0')}`;
+const snapshotId = (group: string) => `${group}/snapshot`;
+
+/** The result as a mark carries it. */
+export function markResult(
+  result: Record<string, unknown> | undefined,
+): Pick<GroupMark, 'result' | 'resultOmitted'> {
+  if (result === undefined) return {};
+  return Buffer.byteLength(JSON.stringify(result)) <= MAX_RESULT_BYTES ? { result } : { resultOmitted: true };
+}
+
+function latest(into: Record<string, GroupMark>, marks: readonly GroupMark[]): void {
+  for (const mark of marks) {
+    const seen = into[mark.id];
+    if (!seen || seen.at <= mark.at) into[mark.id] = mark;
+  }
+}
+
+export function groupMarks(collection: Collection<MarksDocument | SnapshotDocument>) {
+  const docs = collection as unknown as Collection<MarksDocument>;
+  const snapshots = collection as unknown as Collection<SnapshotDocument>;
+  /** Per group: what waits for the insert in flight. */
+  const writers = new Map<
+    string,
+    { waiting: Array<{ mark: GroupMark; done: (error?: unknown) => void }>; busy: boolean }
+  >();
+  /** Per group: the last number known to exist (a hint; the oldest are forgotten past a bound). */
+  const lastKnown = new Map<string, number>();
+  const exists = (group: string) => async (n: number) =>
+    (await guard('probe group marks', () =>
+      docs.findOne({ _id: markId(group, n) }, { projection: { _id: 1 } }),
+    )) !== null;
+
+  async function insertMarks(group: string, marks: GroupMark[]): Promise<void> {
+    let n = (lastKnown.get(group) ?? 0) + 1;
+    for (let round = 0; round < 1000; round += 1) {
+      try {
+        await guard('append group marks', () => docs.insertOne({ _id: markId(group, n), marks }));
+        lastKnown.delete(group);
+        lastKnown.set(group, n);
+        if (lastKnown.size > 10_000) lastKnown.delete(lastKnown.keys().next().value as string);
+        return;
+      } catch (error: unknown) {
+        if (!isDuplicateKey(error)) throw error;
+      }
+      n = (await findLast(exists(group), n)) + 1;
+    }
+    throw new Error(`group ${group}: could not append marks`);
+  }
+
+  function drain(group: string): void {
+    const writer = writers.get(group);
+    if (!writer || writer.busy || writer.waiting.length === 0) return;
+    const batch = writer.waiting.splice(0);
+    writer.busy = true;
+    void insertMarks(
+      group,
+      batch.map((w) => w.mark),
+    )
+      .then(
+        () => {
+          for (const w of batch) w.done();
+        },
+        (error: unknown) => {
+          for (const w of batch) w.done(error);
+        },
+      )
+      .finally(() => {
+        writer.busy = false;
+        if (writer.waiting.length > 0) drain(group);
+        else writers.delete(group);
+      });
+  }
+
+  return {
+    /** Stores one job's mark in its group; resolves once it is stored. */
+    markGroupJob(group: string, mark: GroupMark): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        let writer = writers.get(group);
+        if (!writer) {
+          writer = { waiting: [], busy: false };
+          writers.set(group, writer);
+        }
+        writer.waiting.push({ mark, done: (error) => (error === undefined ? resolve() : reject(error)) });
+        drain(group);
+      });
+    },
+
+    /** Each job's latest mark in the group, by job id (only jobs that ended at least once). */
+    async readGroupMarks(group: string): Promise<Record<string, GroupMark>> {
+      const snapshot = await guard('read group snapshot', () =>
+        snapshots.findOne({ _id: snapshotId(group) }),
+      );
+      const jobs: Record<string, GroupMark> = { ...(snapshot?.jobs ?? {}) };
+      const from = (snapshot?.through ?? 0) + 1;
+      let n = from;
+      for (;;) {
+        // A few numbers at a time: the marks past a fresh snapshot are few.
+        const probes = await Promise.all(
+          [0, 1, 2, 3, 4, 5, 6, 7].map((k) =>
+            guard('read group marks', () => docs.findOne({ _id: markId(group, n + k) })),
+          ),
+        );
+        const present = probes.indexOf(null);
+        const found = (present === -1 ? probes : probes.slice(0, present)) as MarksDocument[];
+        for (const doc of found) latest(jobs, doc.marks);
+        n += found.length;
+        if (present !== -1) break;
+      }
+      if (n - from > SNAPSHOT_AFTER) {
+        const next: SnapshotDocument = { _id: snapshotId(group), through: n - 1, jobs };
+        await guard('write group snapshot', () =>
+          snapshots.replaceOne({ _id: next._id }, next, { upsert: true }),
+        ).catch((error: unknown) => {
+          // Two readers wrote it at once: either snapshot is right.
+          if (!isDuplicateKey(error)) throw error;
+        });
+      }
+      return jobs;
+    },
+  };
+}
+
+export type GroupMarks = ReturnType<typeof groupMarks>;
