@@ -6,7 +6,9 @@
  * npm script does). Not a test: it only reports (it does check that every job got its one
  * outcome before it reports a rate). Beside each figure: the CPU share each process used.
  *
- *   --only post,batch,e2e,pickup,get   run only these measures
+ *   --only post,batch,e2e,pickup,get,reads   run only these measures (reads: bench/reads.ts,
+ *                                      every read at 1,000, 100,000 and 1,000,000 jobs stored)
+ *   --reads-sizes 1000,100000,...      the history sizes the reads are measured at
  *   --binlog none,sync,fsync           run only these beanstalkd modes (no binlog, -b, -b -f 0)
  *   --cpu-prof DIR                     manager and workers write V8 CPU profiles to DIR
  *                                      (read them with `npx tsx bench/profile-top.ts FILE`)
@@ -45,6 +47,7 @@ import {
 import { measureCpu, type Processes } from './cpu.js';
 import { measureEndToEnd } from './end-to-end.js';
 import { fmt, pct } from './format.js';
+import { measureReads } from './reads.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'index.js');
@@ -64,6 +67,17 @@ const BATCH_IN_FLIGHT = 2;
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt >= 0 ? (process.argv[onlyAt + 1] ?? '').split(',') : undefined;
 const runs = (phase: string) => only === undefined || only.includes(phase);
+const sizesAt = process.argv.indexOf('--reads-sizes');
+const readSizes =
+  sizesAt >= 0
+    ? (process.argv[sizesAt + 1] ?? '').split(',').map(Number)
+    : quick
+      ? [1_000, 20_000]
+      : [1_000, 100_000, 1_000_000];
+if (readSizes.some((n, i) => !Number.isInteger(n) || n < 1 || n <= (readSizes[i - 1] ?? 0))) {
+  throw new Error('--reads-sizes takes growing whole numbers, e.g. 1000,100000,1000000');
+}
+let firstMode: string | undefined;
 
 interface Row {
   mode: string;
@@ -298,10 +312,34 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       add(
         `GET /jobs/:id req/s (p99 ms), ${fmt(stored)} jobs stored`,
         `${fmt(getRun.rps)} (${getRun.p99})`,
-        mongo.name === 'ferretdb' ? 'FerretDB scans for each point read' : `${mongo.name}: _id index`,
+        `${mongo.name}: reads by _id from its index`,
         '',
         getCpu,
       );
+    }
+
+    if (runs('reads') && mode === firstMode) {
+      say('  reads at growing history (bench/reads.ts): its own manager, workers, database and tubes');
+      const readChildren: ChildProcess[] = [];
+      try {
+        await measureReads({
+          mongoUrl: mongo.url,
+          beanstalkPort: beanstalkd.port,
+          sizes: readSizes,
+          seconds: SECONDS,
+          spawn: (args, extra, name) => {
+            const child = spawnNode([cli, ...args], extra, profileDir);
+            readChildren.push(child);
+            processes[`reads-${name}`] = child.pid;
+            return child;
+          },
+          measure: () => measureCpu(() => processes),
+          add,
+          say,
+        });
+      } finally {
+        for (const child of readChildren.reverse()) await stop(child);
+      }
     }
 
     // 5. Peak RSS.
@@ -337,6 +375,7 @@ async function main(): Promise<void> {
   const modes = picked
     ? picked.map((name) => allModes[name as keyof typeof allModes])
     : Object.values(allModes);
+  firstMode = modes[0];
   for (const mode of modes) await benchMode(mode);
   const header = ['beanstalkd', 'measure', 'value', 'baseline (same run)', 'ratio', 'CPU during the measure'];
   const table = rows.map((r) => [r.mode, r.what, r.value, r.baseline, r.ratio, r.cpu]);

@@ -20,11 +20,26 @@ import {
 
 /** How often a tally with something new is committed. */
 export const COMMIT_MS = 200;
+/**
+ * A live tally is committed at least this often, new counts or not: the maintenance pass
+ * retires tallies unchanged for 10 minutes (manager/totals.ts), and must only retire the dead.
+ */
+export const KEEP_ALIVE_MS = 60_000;
+/** After this long without a commit (an outage), look whether the tally was retired meanwhile. */
+const RETIRED_CHECK_AFTER_MS = 4 * 60_000;
 /** Maybes are kept this long in the tally (the fold reads them well before). */
 const MAYBE_KEEP_MS = 60 * 60 * 1000;
 
 export class Tally {
-  readonly id: string;
+  /** The tally's id: outcomes carry it. A new one if this tally was retired during an outage. */
+  id: string;
+  private readonly baseId: string;
+  private restarts = 0;
+  /** The counts as of the last successful commit: what a retirement would have folded. */
+  private committedCounts: Record<string, OutcomeCounts> = {};
+  private lastCommitAt = Date.now();
+  private due = false;
+  private readonly keepAlive: NodeJS.Timeout;
   private readonly store: Store;
   private readonly log: Logger;
   private readonly role: TallyDocument['role'];
@@ -34,6 +49,7 @@ export class Tally {
   private readonly pending = new Map<number, Record<string, OutcomeCounts>>();
   private readonly counts: Record<string, OutcomeCounts> = {};
   private maybes: MaybeCount[] = [];
+  private unsure: Array<{ job: string; k: number; at: Date }> = [];
   private readonly waiters: Array<{ k: number; resolve: () => void; reject: (error: Error) => void }> = [];
   private readonly settled: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
@@ -43,9 +59,16 @@ export class Tally {
 
   constructor(options: { id: string; store: Store; log: Logger; role: TallyDocument['role'] }) {
     this.id = options.id;
+    this.baseId = options.id;
     this.store = options.store;
     this.log = options.log;
     this.role = options.role;
+    this.keepAlive = setInterval(() => {
+      if (this.committedSeq === 0 || Date.now() - this.lastCommitAt < KEEP_ALIVE_MS) return;
+      this.due = true;
+      this.schedule();
+    }, KEEP_ALIVE_MS / 4);
+    this.keepAlive.unref();
   }
 
   /** The sequence number the next outcome is stored under. */
@@ -55,8 +78,17 @@ export class Tally {
     return k;
   }
 
-  /** The insert tagged `k` ended: `counted` if it stored an outcome, `maybe` if it found one stored before. */
-  settle(k: number, counted?: Pick<ResultDocument, 'type' | 'outcome'>, maybe?: MaybeCount): void {
+  /**
+   * The insert tagged `k` ended: `counted` if it stored an outcome, `maybe` if it found one
+   * stored before, `unsureJob` if it failed without a clear answer (it may be stored).
+   */
+  settle(
+    k: number,
+    counted?: Pick<ResultDocument, 'type' | 'outcome'>,
+    maybe?: MaybeCount,
+    unsureJob?: string,
+  ): void {
+    if (unsureJob !== undefined) this.unsure.push({ job: unsureJob, k, at: new Date() });
     if (counted) {
       const byType = this.pending.get(k) ?? {};
       addCounts(byType, { [counted.type]: { ...emptyCounts(), [counted.outcome]: 1 } });
@@ -89,6 +121,7 @@ export class Tally {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.timer);
+    clearInterval(this.keepAlive);
     await this.committing;
     await this.commit(true);
     for (const waiter of this.waiters.splice(0)) {
@@ -96,10 +129,37 @@ export class Tally {
     }
   }
 
+  /**
+   * After an outage longer than the retirement delay, the maintenance pass may have retired
+   * this tally with what it last committed. Then go on under a new id, counting only what came
+   * after that commit: writing the old id again would be dropped as a leftover.
+   */
+  private async checkRetired(): Promise<void> {
+    const totals = await this.store.findTotals();
+    if (totals?.retired[this.id] === undefined) return;
+    this.restarts += 1;
+    const fresh: Record<string, OutcomeCounts> = {};
+    for (const [type, counts] of Object.entries(this.counts)) {
+      const before = this.committedCounts[type] ?? emptyCounts();
+      fresh[type] = {
+        completed: counts.completed - before.completed,
+        failed: counts.failed - before.failed,
+        cancelled: counts.cancelled - before.cancelled,
+      };
+    }
+    for (const type of Object.keys(this.counts)) delete this.counts[type];
+    addCounts(this.counts, fresh);
+    this.log.warn(
+      { retired: this.id },
+      'outcome tally was retired during an outage; going on under a new id',
+    );
+    this.id = `${this.baseId}~${this.restarts}`;
+  }
+
   private schedule(): void {
     if (this.timer || this.stopped) return;
     // Nothing new to write and nobody waiting: no commit.
-    if (this.pending.size === 0 && this.waiters.length === 0 && this.inFlight.size === 0) return;
+    if (this.pending.size === 0 && this.waiters.length === 0 && this.inFlight.size === 0 && !this.due) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.committing ??= this.commit(false).finally(() => {
@@ -123,18 +183,25 @@ export class Tally {
     }
     const now = Date.now();
     this.maybes = this.maybes.filter((m) => now - m.at.getTime() < MAYBE_KEEP_MS).slice(-10_000);
+    this.unsure = this.unsure.filter((u) => now - u.at.getTime() < MAYBE_KEEP_MS).slice(-10_000);
     try {
+      if (this.committedSeq > 0 && now - this.lastCommitAt > RETIRED_CHECK_AFTER_MS)
+        await this.checkRetired();
       await this.store.saveTally({
         _id: this.id,
         role: this.role,
         seq: k,
         counts: this.counts,
         maybes: this.maybes,
+        unsure: this.unsure,
         updatedAt: new Date(now),
         ...(final ? { final: true } : {}),
       });
       if (this.failing) this.log.info('outcome tally stored again');
       this.failing = false;
+      this.due = false;
+      this.lastCommitAt = now;
+      this.committedCounts = structuredClone(this.counts);
       this.committedSeq = k;
       const ready = this.waiters.filter((w) => w.k <= k);
       for (const waiter of ready) {

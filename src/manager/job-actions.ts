@@ -22,6 +22,9 @@ export interface JobActionDeps {
   tally: Tally;
 }
 
+/** How long a cancel waits for its count to be committed before it answers anyway. */
+const COUNT_WAIT_MS = 2000;
+
 export function createJobActions(deps: JobActionDeps) {
   const { queue, store, log } = deps;
 
@@ -79,17 +82,34 @@ export function createJobActions(deps: JobActionDeps) {
             tally: { w: deps.tally.id, k },
           });
         } catch (error: unknown) {
-          deps.tally.settle(k);
+          // It may have landed all the same: a client's retry finds it (below) and counts it.
+          deps.tally.settle(k, undefined, undefined, id);
           throw error;
         }
-        deps.tally.settle(k, stored === 'inserted' ? { type, outcome: Outcome.CANCELLED } : undefined);
         if (stored === 'duplicate') {
           const winner = await store.findResult(id);
+          // Stored by someone whose tally may not have counted it (their write failed unanswered,
+          // or they died first): a maybe, decided by the fold like a worker's.
+          const maybe =
+            winner?.tally !== undefined
+              ? { job: id, ...winner.tally, type: winner.type, outcome: winner.outcome, at: new Date() }
+              : undefined;
+          deps.tally.settle(k, undefined, maybe);
           throw new AppError(
             ErrorCode.JOB_NOT_CANCELLABLE,
             `job ${id} finished first (${winner?.outcome ?? 'unknown'})`,
           );
         }
+        deps.tally.settle(k, { type, outcome: Outcome.CANCELLED });
+        // Answer once it is counted (a commit, a fraction of a second), unless the store is slow.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          deps.tally.committed(k).catch(() => undefined),
+          new Promise((resolve) => {
+            timer = setTimeout(resolve, COUNT_WAIT_MS);
+          }),
+        ]);
+        clearTimeout(timer);
         log.info({ jobId: id }, 'job cancelled');
         if (job?.group !== undefined) {
           await store.markGroupJob(job.group, { id, state: Outcome.CANCELLED, at: now, startedAt: now });

@@ -9,9 +9,9 @@
  *
  * A job's state is derived: from its settled segment when the maintenance pass has settled it
  * (a failed job is read again: a retry or cancel changes it), else from a point read of its
- * outcome, else from beanstalkd. Filters keep the matching jobs; one request examines at most
- * MAX_SEGMENTS_PER_REQUEST segments and reads at most ten outcomes per job asked for, and
- * answers with the cursor to go on from when it stopped early.
+ * outcome, else from beanstalkd. Filters keep the matching jobs; one request makes at most
+ * ten point reads per job asked for (segments and outcomes), and answers with the cursor to
+ * go on from when it stopped early.
  */
 import { AppError, ErrorCode } from '../errors.js';
 import { JOB_TYPE } from '../handlers/index.js';
@@ -62,8 +62,8 @@ export function formatCursor(position: LogPosition): string {
   return `${position.n}.${position.index}`;
 }
 
-/** Segments one request reads at most. */
-export const MAX_SEGMENTS_PER_REQUEST = 20;
+/** Segments read at once while walking down the log. */
+const SEGMENTS_AHEAD = 8;
 /** How far a job's creation time may run ahead of its segment's place in the log. */
 const CLOCK_SKEW_MS = 5_000;
 /** Outcomes read in parallel while resolving states. */
@@ -233,73 +233,97 @@ export function createJobListing(deps: { queue: QueueClient; store: Store }) {
         if (query.group !== undefined) return await listGroup(query, query.group);
         const meta = await store.log.readLogMeta();
         const head = await store.log.logHead(meta);
+        const floor = Math.max(1, meta.floor);
         const after = query.createdAfter;
-        let position: LogPosition;
-        if (query.cursor) position = query.cursor;
+        // The next segment to read, and below which index of it.
+        let n: number;
+        let below = Number.MAX_SAFE_INTEGER;
+        if (query.cursor) ({ n, index: below } = query.cursor);
         else if (query.createdBefore) {
           const before = new Date(query.createdBefore.getTime() + CLOCK_SKEW_MS);
-          const n = await store.log.segmentStartingBefore(before, meta.floor, head);
-          position = { n, index: Number.MAX_SAFE_INTEGER };
-        } else position = { n: head, index: Number.MAX_SAFE_INTEGER };
+          n = await store.log.segmentStartingBefore(before, floor, head);
+        } else n = head;
 
         const jobs: JobSummary[] = [];
         const maxReads = query.limit * 10;
         let reads = 0;
-        let segmentsRead = 0;
+        let ended = false;
         const matches = (entry: LogEntry) =>
           (query.type === undefined || entry.type === query.type) &&
           (query.createdAfter === undefined || entry.at >= query.createdAfter) &&
           (query.createdBefore === undefined || entry.at < query.createdBefore);
-
-        while (position.n >= Math.max(1, meta.floor)) {
-          if (segmentsRead >= MAX_SEGMENTS_PER_REQUEST || reads >= maxReads) {
-            return { jobs, nextCursor: formatCursor(position) };
-          }
-          const segment = await store.log.readSegment(position.n);
-          segmentsRead += 1;
-          if (segment && after !== undefined && segment.last.getTime() < after.getTime() - CLOCK_SKEW_MS)
-            break;
-          // Entries of this segment below the position, newest first, that pass the filters.
-          const candidates: number[] = [];
-          for (let index = Math.min(position.index, segment?.jobs.length ?? 0) - 1; index >= 0; index -= 1) {
-            if (segment && matches(segment.jobs[index] as LogEntry)) candidates.push(index);
-          }
-          while (segment && candidates.length > 0) {
-            const wanted = query.limit - jobs.length;
-            const chunk = candidates.splice(
-              0,
-              query.state === undefined ? wanted : Math.max(wanted, STATE_READS_IN_FLIGHT),
-            );
-            const states = await statesOf(
-              chunk.map((index) => ({
-                id: (segment.jobs[index] as LogEntry).id,
-                settled: segment.settled?.[index],
-              })),
-              query,
-            );
-            reads += states.reads;
-            for (const [k, index] of chunk.entries()) {
-              const found = states[k];
-              position = { n: position.n, index };
-              if (!found || (query.state !== undefined && found.state !== query.state)) continue;
-              const entry = segment.jobs[index] as LogEntry;
-              jobs.push({
-                id: entry.id,
-                type: entry.type,
-                state: found.state,
-                createdAt: entry.at.toISOString(),
-                ...(entry.group !== undefined ? { group: entry.group } : {}),
-                ...(found.finishedAt ? { finishedAt: found.finishedAt.toISOString() } : {}),
-              });
-              if (jobs.length === query.limit) return { jobs, nextCursor: formatCursor(position) };
+        /** Candidates read but not yet resolved, newest first. */
+        const pending: Array<{
+          n: number;
+          index: number;
+          entry: LogEntry;
+          settled: SettledEntry | undefined;
+        }> = [];
+        for (;;) {
+          const wanted =
+            query.state === undefined
+              ? query.limit - jobs.length
+              : Math.max(query.limit - jobs.length, STATE_READS_IN_FLIGHT * 2);
+          // Candidates: entries that pass the filters, newest first, from segments read a few
+          // at a time (small segments are common at the head: one per lone POST).
+          while (!ended && pending.length < wanted && reads < maxReads) {
+            if (n < floor) {
+              ended = true;
+              break;
             }
-            if (reads >= maxReads && candidates.length > 0) {
-              return { jobs, nextCursor: formatCursor(position) };
+            const numbers = Array.from({ length: Math.min(SEGMENTS_AHEAD, n - floor + 1) }, (_, k) => n - k);
+            const segments = await Promise.all(numbers.map((m) => store.log.readSegment(m)));
+            reads += numbers.length;
+            for (const segment of segments) {
+              if (
+                segment &&
+                after !== undefined &&
+                segment.last.getTime() < after.getTime() - CLOCK_SKEW_MS
+              ) {
+                ended = true;
+                break;
+              }
+              const jobsIn = segment?.jobs ?? [];
+              for (let index = Math.min(below, jobsIn.length) - 1; index >= 0; index -= 1) {
+                const entry = jobsIn[index] as LogEntry;
+                if (matches(entry)) pending.push({ n, index, entry, settled: segment?.settled?.[index] });
+              }
+              n -= 1;
+              below = Number.MAX_SAFE_INTEGER;
             }
           }
-          position = { n: position.n - 1, index: Number.MAX_SAFE_INTEGER };
+          if (pending.length === 0) {
+            // The log ends here, or this request's reads do: then go on from segment n.
+            return { jobs, nextCursor: ended ? null : formatCursor({ n: n + 1, index: 0 }) };
+          }
+          if (reads >= maxReads) {
+            // Out of reads: go on next time from the first candidate not yet resolved.
+            const next = pending[0] as (typeof pending)[number];
+            return { jobs, nextCursor: formatCursor({ n: next.n, index: next.index + 1 }) };
+          }
+          const chunk = pending.splice(0, wanted);
+          const states = await statesOf(
+            chunk.map((c) => ({ id: c.entry.id, settled: c.settled })),
+            query,
+          );
+          reads += states.reads;
+          for (const [k, candidate] of chunk.entries()) {
+            const found = states[k];
+            if (!found || (query.state !== undefined && found.state !== query.state)) continue;
+            const { entry } = candidate;
+            jobs.push({
+              id: entry.id,
+              type: entry.type,
+              state: found.state,
+              createdAt: entry.at.toISOString(),
+              ...(entry.group !== undefined ? { group: entry.group } : {}),
+              ...(found.finishedAt ? { finishedAt: found.finishedAt.toISOString() } : {}),
+            });
+            if (jobs.length === query.limit) {
+              return { jobs, nextCursor: formatCursor({ n: candidate.n, index: candidate.index }) };
+            }
+          }
         }
-        return { jobs, nextCursor: null };
       } catch (error: unknown) {
         throw toServiceError(error);
       }

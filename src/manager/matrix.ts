@@ -12,7 +12,6 @@ import { AppError, ErrorCode, isAppError } from '../errors.js';
 import { newJobId } from '../jobs/job-id.js';
 import type { QueueClient } from '../queue/index.js';
 import {
-  type GroupMark,
   type JobOptions,
   mapConcurrently,
   markResult,
@@ -188,26 +187,31 @@ export const LIVE_STATES_UP_TO = 200;
  * outcome, else beanstalkd's view): a few point reads however large the group.
  */
 export async function groupProgress(deps: { store: Store; queue: QueueClient }, id: string) {
-  const group = await deps.store.findGroup(id);
+  // Both reads at once: the marks need the member order only to decode.
+  const finding = deps.store.findGroup(id);
+  const [group, marks] = await Promise.all([
+    finding,
+    deps.store.readGroupMarks(
+      id,
+      finding.then((found) => found?.jobs.map((job) => job.id) ?? []),
+    ),
+  ]);
   if (!group) throw new AppError(ErrorCode.NOT_FOUND, `no group ${id}`);
-  const marks = await deps.store.readGroupMarks(id);
-  const ended = new Map<string, GroupMark>();
   const open: string[] = [];
   for (const job of group.jobs) {
-    const mark = marks[job.id];
-    if (mark && mark.state !== 'queued') ended.set(job.id, mark);
-    else open.push(job.id);
+    const mark = marks.get(job.id);
+    if (!mark || mark.state === 'queued') open.push(job.id);
   }
   const counts: Partial<Record<JobState | 'unfinished', number>> = {};
-  const add = (state: JobState | 'unfinished') => {
-    counts[state] = (counts[state] ?? 0) + 1;
+  const add = (state: JobState | 'unfinished', by = 1) => {
+    counts[state] = (counts[state] ?? 0) + by;
   };
   if (open.length <= LIVE_STATES_UP_TO) {
     const states = await mapConcurrently(open, POINT_READS_IN_FLIGHT, async (jobId) => {
       // A job may have ended a moment ago, its mark still on its way.
       const result = await deps.store.findResult(jobId);
       if (result) {
-        ended.set(jobId, {
+        marks.set(jobId, {
           id: jobId,
           state: result.outcome,
           at: result.finishedAt,
@@ -224,17 +228,33 @@ export async function groupProgress(deps: { store: Store; queue: QueueClient }, 
     });
     for (const state of states) if (state) add(state);
   } else {
-    for (let i = 0; i < open.length; i += 1) add('unfinished');
+    add('unfinished', open.length);
   }
-  const finishedMarks = [...ended.values()];
-  for (const mark of finishedMarks) add(mark.state as JobState);
-  const finished = finishedMarks.length;
-  const started = Math.min(...finishedMarks.map((m) => (m.startedAt ?? m.at).getTime()));
-  const last = Math.max(...finishedMarks.map((m) => m.at.getTime()));
+  let finished = 0;
+  let started = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  const failures: Array<{ id: string; combination: Combination; error: string }> = [];
+  const results: Array<{ id: string; combination: Combination; result?: unknown; resultOmitted?: true }> = [];
+  for (const job of group.jobs) {
+    const mark = marks.get(job.id);
+    if (!mark || mark.state === 'queued') continue;
+    finished += 1;
+    add(mark.state);
+    started = Math.min(started, (mark.startedAt ?? mark.at).getTime());
+    last = Math.max(last, mark.at.getTime());
+    if (mark.state === 'failed')
+      failures.push({ id: job.id, combination: job.combination, error: mark.error ?? '' });
+    else if (mark.state === 'completed') {
+      results.push({
+        id: job.id,
+        combination: job.combination,
+        ...(mark.result !== undefined ? { result: mark.result } : {}),
+        ...(mark.resultOmitted ? { resultOmitted: true as const } : {}),
+      });
+    }
+  }
   const seconds = finished > 0 ? Math.max(0.001, (last - started) / 1000) : 0;
-  const combinationOf = new Map(group.jobs.map((job) => [job.id, job.combination]));
   const done = finished === group.total;
-  const inOrder = group.jobs.flatMap((job) => ended.get(job.id) ?? []);
   return {
     group: id,
     type: group.type,
@@ -244,20 +264,7 @@ export async function groupProgress(deps: { store: Store; queue: QueueClient }, 
     done,
     counts,
     throughputPerSecond: finished > 0 ? Math.round((finished / seconds) * 100) / 100 : 0,
-    failures: inOrder
-      .filter((m) => m.state === 'failed')
-      .map((m) => ({ id: m.id, combination: combinationOf.get(m.id), error: m.error ?? '' })),
-    ...(done
-      ? {
-          results: inOrder
-            .filter((m) => m.state === 'completed')
-            .map((m) => ({
-              id: m.id,
-              combination: combinationOf.get(m.id),
-              ...(m.result !== undefined ? { result: m.result } : {}),
-              ...(m.resultOmitted ? { resultOmitted: true } : {}),
-            })),
-        }
-      : {}),
+    failures,
+    ...(done ? { results } : {}),
   };
 }

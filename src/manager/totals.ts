@@ -51,7 +51,11 @@ export async function foldTallies(store: Store, now: Date = new Date()): Promise
     const quiet = now.getTime() - tally.updatedAt.getTime();
     if (quiet > RETIRE_AFTER_MS || (tally.final && quiet > RETIRE_FINAL_AFTER_MS)) {
       addCounts(totals.counts, tally.counts);
-      totals.retired[tally._id] = { seq: tally.seq, at: now };
+      totals.retired[tally._id] = {
+        seq: tally.seq,
+        at: now,
+        ...(tally.unsure?.length ? { unsure: tally.unsure.map((u) => u.job) } : {}),
+      };
       retiring.push(tally._id);
       report.retired += 1;
     } else {
@@ -66,10 +70,12 @@ export async function foldTallies(store: Store, now: Date = new Date()): Promise
     const owner = live.get(maybe.w);
     const retired = totals.retired[maybe.w];
     const committedSeq = owner?.seq ?? retired?.seq;
-    if (committedSeq !== undefined && committedSeq >= maybe.k) {
+    const unsure =
+      owner?.unsure?.some((u) => u.job === maybe.job) ?? retired?.unsure?.includes(maybe.job) ?? false;
+    if (committedSeq !== undefined && committedSeq >= maybe.k && !unsure) {
       maybe.decided = 'dropped';
       report.dropped += 1;
-    } else if (retired || (!owner && now.getTime() - maybe.at.getTime() > RETIRE_AFTER_MS)) {
+    } else if (unsure || retired || (!owner && now.getTime() - maybe.at.getTime() > RETIRE_AFTER_MS)) {
       // Its process is gone without committing it (or never committed anything).
       maybe.decided = 'counted';
       addCounts(totals.counts, { [maybe.type]: { ...emptyCounts(), [maybe.outcome]: 1 } });

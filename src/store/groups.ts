@@ -1,16 +1,26 @@
-/** Matrix groups: the group document (its jobs) and its marks (store/group-marks.ts). */
-import type { Collection } from 'mongodb';
+/** Matrix groups: the group document and its jobs (marks are in group-marks.ts). */
+import type { Binary, Collection } from 'mongodb';
 import type { GroupDocument } from './documents.js';
 import { guard } from './guard.js';
+import { packJson, unpackJson } from './packed.js';
 
-export function groupQueries(groups: Collection<GroupDocument>) {
+type Member = GroupDocument['jobs'][number];
+
+/** As stored: the member list packed (packed.ts: 10,000 members read in milliseconds, not a second). */
+type StoredGroup = Omit<GroupDocument, 'jobs'> & { jobs: Binary };
+
+export function groupQueries(groups: Collection<StoredGroup>) {
   return {
     async insertGroup(doc: GroupDocument): Promise<void> {
-      await guard('insert group', () => groups.insertOne(doc));
+      const jobs = packJson(doc.jobs.map((job) => [job.id, job.combination]));
+      await guard('insert group', () => groups.insertOne({ ...doc, jobs }));
     },
 
-    findGroup(id: string): Promise<GroupDocument | null> {
-      return guard('find group', () => groups.findOne({ _id: id }));
+    async findGroup(id: string): Promise<GroupDocument | null> {
+      const stored = await guard('find group', () => groups.findOne({ _id: id }));
+      if (!stored) return null;
+      const members = unpackJson<Array<[string, Member['combination']]>>(stored.jobs);
+      return { ...stored, jobs: members.map(([memberId, combination]) => ({ id: memberId, combination })) };
     },
   };
 }

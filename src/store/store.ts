@@ -7,7 +7,6 @@ import { type Db, MongoClient } from 'mongodb';
 import { COLLECTIONS } from './collections.js';
 import type {
   AttemptDocument,
-  GroupDocument,
   IdempotencyDocument,
   JobDocument,
   LeaseDocument,
@@ -18,7 +17,7 @@ import { groupMarks } from './group-marks.js';
 import { groupQueries } from './groups.js';
 import { guard } from './guard.js';
 import { InsertBatcher, type InsertOutcome } from './insert-batcher.js';
-import { type JobLog, jobLog, type LogEntry, type LogMeta, type LogSegment } from './job-log.js';
+import { type JobLog, jobLog, type LogEntry, type LogMeta, type StoredSegment } from './job-log.js';
 import { maintenanceQueries } from './maintenance.js';
 import { observeMethods } from './observe.js';
 import { keepConnecting } from './reconnect.js';
@@ -52,7 +51,7 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     ...(options.onRetry ? { onRetry: options.onRetry } : {}),
   };
   const log = jobLog(
-    db.collection<LogSegment>(COLLECTIONS.jobLog),
+    db.collection<StoredSegment>(COLLECTIONS.jobLog),
     db.collection<LogMeta>(COLLECTIONS.jobLog),
   );
   /** Jobs whose segment append failed without an answer: the segment tried may hold them. */
@@ -94,7 +93,7 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
       leases: db.collection<LeaseDocument>('leases'),
     }),
     ...maintenanceQueries({ jobs, refs, results, attempts }),
-    ...groupQueries(db.collection<GroupDocument>(COLLECTIONS.groups)),
+    ...groupQueries(db.collection(COLLECTIONS.groups)),
     ...groupMarks(db.collection(COLLECTIONS.groupMarks)),
     ...tallyQueries(
       db.collection<TallyDocument>(COLLECTIONS.tallies),

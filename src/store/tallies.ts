@@ -10,7 +10,8 @@
  * - If the worker dies first, the job comes back, its outcome insert answers duplicate, and
  *   the worker that gets it notes a "maybe" (the job, and the tally that should count it) in
  *   its own tally. The fold decides each maybe once: counted, unless the first tally's
- *   committed `seq` reached k (it was counted there after all). A maybe waits while its
+ *   committed `seq` reached k (it was counted there after all) and that tally does not list
+ *   the job as unsure (its insert failed without an answer, so it was not counted there). A maybe waits while its
  *   tally's process may still commit, and is counted once that process is retired.
  * - A process is retired when its tally stopped changing long ago (or it said `final`): its
  *   counts move into `totals`, its `seq` is remembered for later maybes, and its document is
@@ -47,6 +48,11 @@ export interface TallyDocument {
   seq: number;
   counts: Record<string, OutcomeCounts>;
   maybes: MaybeCount[];
+  /**
+   * Outcomes whose insert failed without a clear answer (the server went away mid-write): they
+   * may be stored, uncounted here. A maybe for one of them is counted even though `seq` passed.
+   */
+  unsure?: Array<{ job: string; k: number; at: Date }>;
   updatedAt: Date;
   /** Written by a process that stopped cleanly: nothing more will come. */
   final?: boolean;
@@ -57,8 +63,8 @@ export interface TotalsDocument {
   _id: 'totals';
   /** Counts of retired processes and counted maybes. */
   counts: Record<string, OutcomeCounts>;
-  /** Retired tallies: their last committed seq, for maybes that arrive later. */
-  retired: Record<string, { seq: number; at: Date }>;
+  /** Retired tallies: their last committed seq and unsure outcomes, for maybes that arrive later. */
+  retired: Record<string, { seq: number; at: Date; unsure?: string[] }>;
   /** Maybes seen, by job id, with their decision. */
   maybes: Record<string, MaybeCount & { decided?: 'counted' | 'dropped' }>;
   foldedAt: Date;

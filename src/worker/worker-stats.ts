@@ -125,7 +125,8 @@ export function observeOutcomes(
         }
       }
     } catch (error: unknown) {
-      tally.settle(k);
+      // It may have landed all the same: a later delivery's maybe must count it.
+      tally.settle(k, undefined, undefined, doc._id);
       throw error;
     }
     tally.settle(k, outcome === 'inserted' ? doc : undefined, maybe);

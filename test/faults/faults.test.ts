@@ -25,6 +25,7 @@ function assertInvariants(report: ScenarioReport): void {
   assert.equal(report.strays, 0, 'no outcome for a job never accepted');
   assert.equal(report.wrongHashes, 0, 'every hash is right');
   assert.equal(report.notFoundAnswers, 0, 'no GET answered 404 for an accepted id');
+  assert.equal(report.counted, report.stored, 'GET /stats counts every stored outcome once');
 }
 
 /** The scenarios that cut an accept short run under both accept orders (ACCEPT_HOLD_SECONDS). */
@@ -60,11 +61,19 @@ describe('fault suite (real processes; npm run test:faults)', function () {
       'lost',
       'duplicated',
       'recovery s',
+      'counted / stored',
     ];
     const rows = reports.map((r) =>
-      [r.scenario, r.accepted, r.completed, r.failedAsExpected, r.lost, r.duplicated, r.recoverySeconds].map(
-        String,
-      ),
+      [
+        r.scenario,
+        r.accepted,
+        r.completed,
+        r.failedAsExpected,
+        r.lost,
+        r.duplicated,
+        r.recoverySeconds,
+        `${r.counted} / ${r.stored}`,
+      ].map(String),
     );
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
     const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;

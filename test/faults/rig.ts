@@ -17,6 +17,8 @@ import {
   startMongoServer,
   waitForPort,
 } from '../../src/local/servers.js';
+import { foldTallies, RETIRE_AFTER_MS, readOutcomeCounts } from '../../src/manager/totals.js';
+import { createStore } from '../../src/store/index.js';
 import { type SpawnedCli, spawnCli, startTcpProxy, type TcpProxy, waitFor } from '../support/harness.js';
 
 export interface ScenarioReport {
@@ -30,6 +32,9 @@ export interface ScenarioReport {
   notFoundAnswers: number;
   wrongHashes: number;
   recoverySeconds: number;
+  /** Outcomes stored, and outcomes counted by the tallies once every tally is folded (GET /stats). */
+  stored: number;
+  counted: number;
 }
 
 export interface RigOptions {
@@ -220,8 +225,11 @@ export class Rig {
         if (r.result?.hash !== hashPayload(body)) wrongHashes += 1;
       } else if (r.outcome === 'failed') failedAsExpected += 1;
     }
+    const { stored, counted } = await this.countOutcomes(results.length);
     return {
       scenario,
+      stored,
+      counted,
       accepted: ids.length,
       completed,
       failedAsExpected: Math.min(failedAsExpected, expectFailed),
@@ -232,6 +240,31 @@ export class Rig {
       wrongHashes,
       recoverySeconds: Math.round(recoverySeconds * 10) / 10,
     };
+  }
+
+  /**
+   * What GET /stats counts once every tally is settled: the manager (whose maintenance folds)
+   * is stopped, the workers stop cleanly (their last commit), and one fold runs as if the
+   * retirement delay had passed, retiring every tally and deciding every maybe.
+   */
+  private async countOutcomes(stored: number): Promise<{ stored: number; counted: number }> {
+    await this.manager.stop('SIGKILL');
+    await Promise.all(this.workers.filter(Boolean).map((w) => w.stop('SIGTERM')));
+    const store = createStore({
+      url: `mongodb://127.0.0.1:${this.mongoPort}`,
+      dbName: this.dbName,
+      timeoutMs: 5000,
+      insertRetryMs: 5000,
+    });
+    try {
+      await foldTallies(store, new Date(Date.now() + RETIRE_AFTER_MS + 60_000));
+      const counts = Object.values(await readOutcomeCounts(store));
+      const counted = counts.reduce((sum, c) => sum + c.completed + c.failed + c.cancelled, 0);
+      const now = await this.withDb((db) => db.collection('results').countDocuments());
+      return { stored: Math.max(stored, now), counted };
+    } finally {
+      await store.close();
+    }
   }
 
   async stop(): Promise<void> {
