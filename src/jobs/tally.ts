@@ -18,8 +18,14 @@ import {
   type TallyDocument,
 } from '../store/index.js';
 
-/** How often a tally with something new is committed. */
+/**
+ * A commit goes out as soon as an outcome waits for one and none is in flight (what arrives
+ * meanwhile goes with the next), at most one every MIN_COMMIT_GAP_MS; when nothing waits, new
+ * counts are committed within this.
+ */
 export const COMMIT_MS = 200;
+/** Commits under load: at most one per this many ms. */
+export const MIN_COMMIT_GAP_MS = 50;
 /**
  * A live tally is committed at least this often, new counts or not: the maintenance pass
  * retires tallies unchanged for 10 minutes (manager/totals.ts), and must only retire the dead.
@@ -53,6 +59,8 @@ export class Tally {
   private readonly waiters: Array<{ k: number; resolve: () => void; reject: (error: Error) => void }> = [];
   private readonly settled: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
+  private timerFast = false;
+  private lastCommitEndedAt = 0;
   private committing: Promise<void> | undefined;
   private failing = false;
   private stopped = false;
@@ -157,16 +165,29 @@ export class Tally {
   }
 
   private schedule(): void {
-    if (this.timer || this.stopped) return;
+    if (this.committing || this.stopped) return;
     // Nothing new to write and nobody waiting: no commit.
     if (this.pending.size === 0 && this.waiters.length === 0 && this.inFlight.size === 0 && !this.due) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.committing ??= this.commit(false).finally(() => {
-        this.committing = undefined;
-        if (this.waiters.length > 0 || this.pending.size > 0) this.schedule();
-      });
-    }, COMMIT_MS);
+    // Someone waits: commit now (after this turn, so that its neighbours join); else soon. While
+    // the store fails, retry at the slow pace.
+    const fast = this.waiters.length > 0 && !this.failing;
+    if (this.timer && (this.timerFast || !fast)) return;
+    clearTimeout(this.timer);
+    this.timerFast = fast;
+    // Back-to-back commits would compete with the outcome inserts for the store's write lock:
+    // at most one every MIN_COMMIT_GAP_MS.
+    const gap = Math.max(0, this.lastCommitEndedAt + MIN_COMMIT_GAP_MS - Date.now());
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.committing ??= this.commit(false).finally(() => {
+          this.committing = undefined;
+          this.lastCommitEndedAt = Date.now();
+          this.schedule();
+        });
+      },
+      fast ? gap : COMMIT_MS,
+    );
     this.timer.unref();
   }
 

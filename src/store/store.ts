@@ -56,8 +56,15 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
   );
   /** Jobs whose segment append failed without an answer: the segment tried may hold them. */
   const unsure = new Map<string, { n: number; token: string }>();
+  /** One append at a time from this process: concurrent ones would only race for numbers. */
+  let appending: Promise<unknown> = Promise.resolve();
   /** The job log's part of an insert batch: the segment first, so every record is in the log. */
-  async function logBatch(docs: JobDocument[]): Promise<void> {
+  function logBatch(docs: JobDocument[]): Promise<void> {
+    const run = appending.then(() => appendFor(docs));
+    appending = run.catch(() => undefined);
+    return run;
+  }
+  async function appendFor(docs: JobDocument[]): Promise<void> {
     let rest = docs;
     const tried = new Set(docs.flatMap((doc) => unsure.get(doc._id) ?? []));
     for (const attempt of tried) {
@@ -77,7 +84,9 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     }
     for (const doc of docs) unsure.delete(doc._id);
   }
-  const jobInserts = new InsertBatcher(jobs, { ...batcherOptions, prepare: logBatch });
+  // Two batches in flight: one appending its log segment while the other inserts its records
+  // (appends themselves go one at a time).
+  const jobInserts = new InsertBatcher(jobs, { ...batcherOptions, maxInFlight: 2, prepare: logBatch });
   const refInserts = new InsertBatcher(refs, batcherOptions);
   const resultInserts = new InsertBatcher(results, batcherOptions);
   /**

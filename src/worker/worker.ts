@@ -86,13 +86,23 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
     const slotLog = log.child({ slot });
     const workerName = `${config.workerName}:${slot}`;
     let failures = 0;
-    /** The last job's delete, still in flight while the next reserve goes out. */
+    /**
+     * Deletes of finished jobs still waiting for their outcome's tally commit. A blocking
+     * reserve would hold them back (one command at a time per connection), so while any wait
+     * the slot only takes jobs that are ready now; when none is, it lets them go out first.
+     */
     let deleting: Promise<void> | undefined;
     while (!stopping) {
       let job: Awaited<ReturnType<Consumer['reserve']>>;
       try {
-        inReserve.add(slot);
-        job = await consumer.reserve(config.reserveTimeoutSeconds);
+        job = deleting ? await consumer.reserve(0) : null;
+        if (!job) {
+          await deleting;
+          deleting = undefined;
+          if (stopping) break;
+          inReserve.add(slot);
+          job = await consumer.reserve(config.reserveTimeoutSeconds);
+        }
         failures = 0;
         noteQueue(false);
       } catch (error: unknown) {
@@ -115,7 +125,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       if (!job) continue;
       busy += 1;
       lastBusyAt = Date.now();
-      ({ deleting } = await runJob(job, {
+      const tail = await runJob(job, {
         consumer,
         store: observer.store,
         handlers: deps.handlers,
@@ -128,7 +138,9 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         signal: abort.signal,
         noteStore,
         counted: observer.counted,
-      }));
+      });
+      if (tail.deleting)
+        deleting = deleting ? Promise.all([deleting, tail.deleting]).then(() => undefined) : tail.deleting;
       busy -= 1;
       lastBusyAt = Date.now();
     }
