@@ -61,6 +61,7 @@ export class Tally {
   private timer: NodeJS.Timeout | undefined;
   private timerFast = false;
   private lastCommitEndedAt = 0;
+  private hurry = false;
   private committing: Promise<void> | undefined;
   private failing = false;
   private stopped = false;
@@ -124,6 +125,16 @@ export class Tally {
     });
   }
 
+  /** The next commit goes out without waiting out the gap: someone has nothing else to do. */
+  commitSoon(): void {
+    this.hurry = true;
+    if (this.timer && !this.committing) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.schedule();
+  }
+
   /** Commits what is counted, marked final. Idempotent. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -176,7 +187,8 @@ export class Tally {
     this.timerFast = fast;
     // Back-to-back commits would compete with the outcome inserts for the store's write lock:
     // at most one every MIN_COMMIT_GAP_MS.
-    const gap = Math.max(0, this.lastCommitEndedAt + MIN_COMMIT_GAP_MS - Date.now());
+    const gap = this.hurry ? 0 : Math.max(0, this.lastCommitEndedAt + MIN_COMMIT_GAP_MS - Date.now());
+    this.hurry = false;
     this.timer = setTimeout(
       () => {
         this.timer = undefined;
@@ -225,10 +237,8 @@ export class Tally {
       this.committedCounts = structuredClone(this.counts);
       this.committedSeq = k;
       const ready = this.waiters.filter((w) => w.k <= k);
-      for (const waiter of ready) {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        waiter.resolve();
-      }
+      this.waiters.splice(0, this.waiters.length, ...this.waiters.filter((w) => w.k > k));
+      for (const waiter of ready) waiter.resolve();
     } catch (error: unknown) {
       if (!this.failing)
         this.log.warn({ error: errorMessage(error) }, 'could not store the outcome tally; will retry');

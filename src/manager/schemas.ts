@@ -320,9 +320,19 @@ export const GroupSchema: JsonSchema = {
     excluded: count,
     finished: count,
     done: { type: 'boolean' },
-    counts: { type: 'object', additionalProperties: count, description: 'jobs by state' },
+    counts: {
+      type: 'object',
+      additionalProperties: count,
+      description:
+        'jobs by state; with more than 200 jobs open, those are counted as `unfinished` instead of by live state',
+    },
     throughputPerSecond: { type: 'number', minimum: 0 },
     failures: { type: 'array', items: { type: 'object' } },
-    results: { type: 'array', items: { type: 'object' }, description: 'once every job finished' },
+    results: {
+      type: 'array',
+      items: { type: 'object' },
+      description:
+        'once every job finished; a result over 2 KB is left out (resultOmitted: true): GET the job',
+    },
   },
 };

@@ -16,6 +16,8 @@ export interface WorkerObserver {
   readonly store: Store;
   /** Resolves once the job's stored outcome is counted in a committed tally (then it may be deleted). */
   counted(jobId: string): Promise<void>;
+  /** A slot waits for nothing but its deletes: commit the tally now. */
+  commitSoon(): void;
   readonly stats: WorkerStats;
   readonly heartbeat: Heartbeat;
   /** Last heartbeat (marked stopped), then the metrics server closes. Idempotent. */
@@ -52,6 +54,7 @@ export async function startObserver(
   return {
     store,
     counted,
+    commitSoon: () => tally.commitSoon(),
     stats,
     heartbeat,
     stop() {

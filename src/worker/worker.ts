@@ -97,6 +97,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       try {
         job = deleting ? await consumer.reserve(0) : null;
         if (!job) {
+          if (deleting) observer.commitSoon();
           await deleting;
           deleting = undefined;
           if (stopping) break;
