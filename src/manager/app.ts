@@ -15,7 +15,7 @@ import { createJobActions } from './job-actions.js';
 import { createJobListing, parseListQuery } from './job-listing.js';
 import { checkIdempotencyKey, type OptionSource, optionSource, parseJobOptions } from './job-options.js';
 import { createJobService, toServiceError } from './job-service.js';
-import { fanOut, groupProgress, type MatrixSpec, parseMatrixSpec } from './matrix.js';
+import { createGroupReader, fanOut, type MatrixSpec, parseMatrixSpec } from './matrix.js';
 import { createManagerMetrics } from './metrics.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { lookupOutcomes } from './outcomes.js';
@@ -94,6 +94,7 @@ export function createApp(deps: AppDeps): Koa {
       }),
   });
   const listing = createJobListing(deps);
+  const groups = createGroupReader(deps);
   const guardedFanOut = async (spec: MatrixSpec, options: OptionSource) => {
     try {
       const result = await fanOut(
@@ -221,7 +222,8 @@ export function createApp(deps: AppDeps): Koa {
       const id = jobIdOf(ctx);
       try {
         ctx.set('Cache-Control', 'no-store');
-        ctx.body = await groupProgress(deps, id);
+        ctx.type = 'application/json';
+        ctx.body = await groups.progress(id);
       } catch (error: unknown) {
         throw toServiceError(error);
       }

@@ -27,7 +27,7 @@ import {
   parseJobOptions,
   type RequestedJob,
 } from './job-options.js';
-import type { JobService } from './job-service.js';
+import { type JobService, settleEach } from './job-service.js';
 import { parsePayload, readTextBody } from './read-json-body.js';
 
 export interface BatchDeps {
@@ -155,13 +155,11 @@ export function batchRoute(deps: BatchDeps) {
       return;
     }
     if (items.length === 0) throw new AppError(ErrorCode.INVALID_BATCH, 'the batch has no items');
-    const settled = await Promise.allSettled(
-      items.map((item) =>
-        deps.jobs.accept(
-          item.request,
-          { text: item.text, bytes: Buffer.byteLength(item.text) },
-          item.idempotencyKey,
-        ),
+    const settled = await settleEach(items, (item) =>
+      deps.jobs.accept(
+        item.request,
+        { text: item.text, bytes: Buffer.byteLength(item.text) },
+        item.idempotencyKey,
       ),
     );
     let accepted = 0;

@@ -114,6 +114,13 @@ export function createJobActions(deps: JobActionDeps) {
         if (job?.group !== undefined) {
           await store.markGroupJob(job.group, { id, state: Outcome.CANCELLED, at: now, startedAt: now });
         }
+        await store.markState('cancelled', {
+          id,
+          state: Outcome.CANCELLED,
+          at: now,
+          type,
+          ...(job?.group !== undefined ? { group: job.group } : {}),
+        });
         await dropQueueCopy(id, queueLocation(job, ref)).catch((error: unknown) => {
           log.warn(
             { jobId: id, err: error },

@@ -19,6 +19,7 @@ import { jobIdTime, parseJobId } from '../jobs/job-id.js';
 import type { QueueClient } from '../queue/index.js';
 import {
   type GroupDocument,
+  type GroupMark,
   type LogEntry,
   mapConcurrently,
   type QueueLocation,
@@ -227,10 +228,62 @@ export function createJobListing(deps: { queue: QueueClient; store: Store }) {
     return { jobs, nextCursor: null };
   }
 
+  /**
+   * Failed or cancelled jobs, newest first by when they ended, from their marks (few, unlike
+   * the log): a mark counts while the job's outcome is still the one it marked.
+   */
+  async function listMarked(
+    query: ListQuery,
+    state: 'failed' | 'cancelled',
+  ): Promise<{ jobs: JobSummary[]; nextCursor: string | null }> {
+    let n = query.cursor ? query.cursor.n : await store.lastStateMark(state);
+    let below = query.cursor ? query.cursor.index : Number.MAX_SAFE_INTEGER;
+    const jobs: JobSummary[] = [];
+    const maxReads = query.limit * 10;
+    let reads = 0;
+    while (n >= 1) {
+      if (reads >= maxReads) return { jobs, nextCursor: formatCursor({ n, index: below }) };
+      const marks = (await store.readStateMarks(state, n)) ?? [];
+      reads += 1;
+      const candidates: number[] = [];
+      for (let i = Math.min(below, marks.length) - 1; i >= 0; i -= 1) {
+        const mark = marks[i] as GroupMark;
+        const createdAt = jobIdTime(mark.id);
+        if (query.type !== undefined && mark.type !== query.type) continue;
+        if (query.createdAfter !== undefined && createdAt < query.createdAfter) continue;
+        if (query.createdBefore !== undefined && createdAt >= query.createdBefore) continue;
+        candidates.push(i);
+      }
+      const outcomes = await mapConcurrently(candidates, STATE_READS_IN_FLIGHT, (i) =>
+        store.findResult((marks[i] as GroupMark).id),
+      );
+      reads += candidates.length;
+      for (const [k, i] of candidates.entries()) {
+        const mark = marks[i] as GroupMark;
+        const result = outcomes[k];
+        if (result?.outcome !== state || result.finishedAt.getTime() !== mark.at.getTime()) continue;
+        jobs.push({
+          id: mark.id,
+          type: result.type,
+          state,
+          createdAt: jobIdTime(mark.id).toISOString(),
+          ...(mark.group !== undefined ? { group: mark.group } : {}),
+          finishedAt: result.finishedAt.toISOString(),
+        });
+        if (jobs.length === query.limit) return { jobs, nextCursor: formatCursor({ n, index: i }) };
+      }
+      n -= 1;
+      below = Number.MAX_SAFE_INTEGER;
+    }
+    return { jobs, nextCursor: null };
+  }
+
   return {
     async list(query: ListQuery): Promise<{ jobs: JobSummary[]; nextCursor: string | null }> {
       try {
         if (query.group !== undefined) return await listGroup(query, query.group);
+        if (query.state === 'failed' || query.state === 'cancelled')
+          return await listMarked(query, query.state);
         const meta = await store.log.readLogMeta();
         const head = await store.log.logHead(meta);
         const floor = Math.max(1, meta.floor);
@@ -260,7 +313,7 @@ export function createJobListing(deps: { queue: QueueClient; store: Store }) {
           settled: SettledEntry | undefined;
         }> = [];
         for (;;) {
-          const wanted =
+          const wanted: number =
             query.state === undefined
               ? query.limit - jobs.length
               : Math.max(query.limit - jobs.length, STATE_READS_IN_FLIGHT * 2);
@@ -301,14 +354,14 @@ export function createJobListing(deps: { queue: QueueClient; store: Store }) {
             const next = pending[0] as (typeof pending)[number];
             return { jobs, nextCursor: formatCursor({ n: next.n, index: next.index + 1 }) };
           }
-          const chunk = pending.splice(0, wanted);
+          const chunk: typeof pending = pending.splice(0, wanted);
           const states = await statesOf(
             chunk.map((c) => ({ id: c.entry.id, settled: c.settled })),
             query,
           );
           reads += states.reads;
           for (const [k, candidate] of chunk.entries()) {
-            const found = states[k];
+            const found: { state: JobState; finishedAt?: Date } | null | undefined = states[k];
             if (!found || (query.state !== undefined && found.state !== query.state)) continue;
             const { entry } = candidate;
             jobs.push({

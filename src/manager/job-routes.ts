@@ -83,7 +83,7 @@ export const JOB_ROUTES: readonly RouteSpec[] = [
     tag: 'jobs',
     summary: 'List jobs, newest first: filter by state, type, group, creation time; cursor pages',
     description:
-      'Query: state, type, group (a matrix group id), created_after, created_before (ISO 8601), limit (1-500, default 50), cursor (the nextCursor of the previous page: an opaque position in the job log). Newest first, in the order jobs were recorded; pages stay stable while jobs are added. A request makes at most ten store reads per job asked for: a filter that matches little may answer fewer jobs than limit, with the nextCursor to go on from.',
+      'Query: state, type, group (a matrix group id), created_after, created_before (ISO 8601), limit (1-500, default 50), cursor (the nextCursor of the previous page: an opaque position in the job log). Newest first, in the order jobs were recorded (state=failed and state=cancelled: newest ended first); pages stay stable while jobs are added. A request makes at most ten store reads per job asked for: a filter that matches little may answer fewer jobs than limit, with the nextCursor to go on from.',
     responses: { 200: { description: 'a page of jobs', schema: JobListSchema } },
     errors: [ErrorCode.INVALID_QUERY, ...BACKENDS],
   },

@@ -19,7 +19,7 @@ import {
   type Store,
 } from '../store/index.js';
 import { type OptionSource, parseJobOptions } from './job-options.js';
-import { type JobService, toServiceError } from './job-service.js';
+import { type JobService, settleEach, toServiceError } from './job-service.js';
 import { type JobState, STATE_OF_QUEUE } from './job-views.js';
 import { findLiveCopy } from './queue-location.js';
 import { parsePayload } from './read-json-body.js';
@@ -135,12 +135,10 @@ export async function fanOut(deps: MatrixDeps, spec: MatrixSpec, options: Option
   for (const text of payloads) parsePayload(text, deps.maxJsonDepth);
   const group = newJobId();
   const ids = kept.map(() => newJobId());
-  const settled = await Promise.allSettled(
-    kept.map((combination, i) =>
-      deps.jobs.accept(
-        { ...request, matrix: { group, combination, id: ids[i] as string } },
-        { text: payloads[i]!, bytes: Buffer.byteLength(payloads[i]!) },
-      ),
+  const settled = await settleEach(kept, (combination, i) =>
+    deps.jobs.accept(
+      { ...request, matrix: { group, combination, id: ids[i] as string } },
+      { text: payloads[i]!, bytes: Buffer.byteLength(payloads[i]!) },
     ),
   );
   let accepted = 0;
@@ -186,6 +184,50 @@ export const LIVE_STATES_UP_TO = 200;
  * done. Reads the group, its marks, and, when few jobs are left, those jobs one by one (their
  * outcome, else beanstalkd's view): a few point reads however large the group.
  */
+/** Bytes of finished groups' answers kept per manager. */
+const CACHE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * GET /groups/<id>. A finished group's answer depends only on its group document (never
+ * changed) and its marks (numbered, never changed): it is kept, serialized, with the number
+ * of the last mark it read, and served again while no mark follows that one — one point read
+ * instead of reading and decoding the whole group.
+ */
+export function createGroupReader(deps: { store: Store; queue: QueueClient }) {
+  const kept = new Map<string, { last: number; body: string }>();
+  let bytes = 0;
+  const keep = (id: string, last: number, body: string) => {
+    if (body.length > CACHE_BYTES / 4) return;
+    kept.set(id, { last, body });
+    bytes += body.length;
+    for (const [oldest, entry] of kept) {
+      if (bytes <= CACHE_BYTES) break;
+      kept.delete(oldest);
+      bytes -= entry.body.length;
+    }
+  };
+  return {
+    /** The group's progress as JSON text. */
+    async progress(id: string): Promise<string> {
+      const cached = kept.get(id);
+      if (cached && !(await deps.store.groupMarkExists(id, cached.last + 1))) {
+        // Most recently used last.
+        kept.delete(id);
+        kept.set(id, cached);
+        return cached.body;
+      }
+      if (cached) {
+        kept.delete(id);
+        bytes -= cached.body.length;
+      }
+      const { view, last, settled } = await groupProgress(deps, id);
+      const body = JSON.stringify(view);
+      if (settled) keep(id, last, body);
+      return body;
+    },
+  };
+}
+
 export async function groupProgress(deps: { store: Store; queue: QueueClient }, id: string) {
   // Both reads at once: the marks need the member order only to decode.
   const finding = deps.store.findGroup(id);
@@ -255,7 +297,7 @@ export async function groupProgress(deps: { store: Store; queue: QueueClient }, 
   }
   const seconds = finished > 0 ? Math.max(0.001, (last - started) / 1000) : 0;
   const done = finished === group.total;
-  return {
+  const view = {
     group: id,
     type: group.type,
     total: group.total,
@@ -267,4 +309,6 @@ export async function groupProgress(deps: { store: Store; queue: QueueClient }, 
     failures,
     ...(done ? { results } : {}),
   };
+  // Settled: every job has a mark, so the answer depends on the marks alone.
+  return { view, last: marks.last, settled: open.length === 0 };
 }

@@ -19,6 +19,8 @@ export const COLLECTIONS = Object.freeze({
   groups: 'groups',
   /** What each job of a group ended as (group-marks.ts). */
   groupMarks: 'group_marks',
+  /** Failed and cancelled jobs, newest last (store.ts, stateMarkMethods). */
+  stateMarks: 'state_marks',
   workers: 'workers',
   /** One outcome tally per process that stores outcomes (tallies.ts). */
   tallies: 'tallies',

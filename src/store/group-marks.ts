@@ -34,6 +34,9 @@ export interface GroupMark {
   /** True when the result was too large to carry: GET /jobs/<id> has it. */
   resultOmitted?: boolean;
   error?: string;
+  /** The job's type and group: carried by the marks of failed and cancelled jobs (listing reads them). */
+  type?: string;
+  group?: string;
 }
 
 /** A mark as packed: dates as epoch milliseconds. */
@@ -223,7 +226,7 @@ export function groupMarks(collection: Collection<MarksDocument | SnapshotDocume
     async readGroupMarks(
       group: string,
       membersPromise: Promise<readonly string[]>,
-    ): Promise<Map<string, GroupMark>> {
+    ): Promise<Map<string, GroupMark> & { last: number }> {
       const snapshot = await guard('read group snapshot', () =>
         snapshots.findOne({ _id: snapshotId(group) }),
       );
@@ -259,7 +262,27 @@ export function groupMarks(collection: Collection<MarksDocument | SnapshotDocume
           if (!isDuplicateKey(error)) throw error;
         });
       }
-      return jobs;
+      // The last mark read: marks are numbered and never change, so a reader that finds no
+      // mark after it knows nothing changed (GroupProgress keeps its answer on that).
+      return Object.assign(jobs, { last: n - 1 });
+    },
+
+    /** Whether the group has a mark numbered `n`. */
+    async groupMarkExists(group: string, n: number): Promise<boolean> {
+      return exists(group)(n);
+    },
+
+    /** The marks numbered `n` of a key (null: none), for a reader walking them newest first. */
+    async readMarkDoc(group: string, n: number): Promise<GroupMark[] | null> {
+      const doc = await guard('read marks', () => docs.findOne({ _id: markId(group, n) }));
+      return doc ? unpack(doc.marks) : null;
+    },
+
+    /** The last number of a key's marks (0: none), probing from the last one this process knows. */
+    async lastMarkNumber(group: string): Promise<number> {
+      const last = await findLast(exists(group), lastKnown.get(group) ?? 0);
+      lastKnown.set(group, last);
+      return last;
     },
   };
 }

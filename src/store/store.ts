@@ -13,7 +13,7 @@ import type {
   QueueRefDocument,
   ResultDocument,
 } from './documents.js';
-import { groupMarks } from './group-marks.js';
+import { type GroupMark, type GroupMarks, groupMarks } from './group-marks.js';
 import { groupQueries } from './groups.js';
 import { guard } from './guard.js';
 import { InsertBatcher, type InsertOutcome } from './insert-batcher.js';
@@ -104,6 +104,7 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     ...maintenanceQueries({ jobs, refs, results, attempts }),
     ...groupQueries(db.collection(COLLECTIONS.groups)),
     ...groupMarks(db.collection(COLLECTIONS.groupMarks)),
+    ...stateMarkMethods(groupMarks(db.collection(COLLECTIONS.stateMarks))),
     ...tallyQueries(
       db.collection<TallyDocument>(COLLECTIONS.tallies),
       db.collection<TotalsDocument>(COLLECTIONS.totals),
@@ -163,6 +164,26 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
         clearTimeout(timer);
       }
       await close();
+    },
+  };
+}
+
+/**
+ * Failed and cancelled jobs, each in its own numbered marks (the same writer as a group's):
+ * `GET /jobs?state=failed` walks these newest first instead of the whole log, since such
+ * jobs are few. A job marked twice (failed, retried, failed again) is shown once: only the
+ * mark matching its current outcome counts.
+ */
+function stateMarkMethods(marks: GroupMarks) {
+  return {
+    markState(state: 'failed' | 'cancelled', mark: GroupMark): Promise<void> {
+      return marks.markGroupJob(`state:${state}`, mark);
+    },
+    readStateMarks(state: 'failed' | 'cancelled', n: number): Promise<GroupMark[] | null> {
+      return marks.readMarkDoc(`state:${state}`, n);
+    },
+    lastStateMark(state: 'failed' | 'cancelled'): Promise<number> {
+      return marks.lastMarkNumber(`state:${state}`);
     },
   };
 }

@@ -59,26 +59,35 @@ async function quietly(log: Logger, what: string, action: () => Promise<unknown>
 }
 
 /**
- * Marks a group job's outcome in its group (store/group-marks.ts): the outcome this run
- * stored, or, for a redelivered job, the one stored before (its first worker may have died
- * before marking it).
+ * Marks an outcome where listings look for it (store/group-marks.ts): a group job's in its
+ * group, a failed job's among the failed. The outcome this run stored, or, for a redelivered
+ * job, the one stored before (its first worker may have died before marking it).
  */
-async function markGroup(deps: RunJobDeps, envelope: Envelope, doc: ResultDocument, duplicate: boolean) {
-  if (envelope.group === undefined) return;
+async function markEnded(deps: RunJobDeps, envelope: Envelope, doc: ResultDocument, duplicate: boolean) {
+  if (envelope.group === undefined && doc.outcome !== 'failed' && !duplicate) return;
   const stored = duplicate ? await deps.store.findResult(doc._id) : doc;
   if (!stored) return;
-  await deps.store.markGroupJob(envelope.group, {
+  const mark = {
     id: stored._id,
     state: stored.outcome,
     at: stored.finishedAt,
     startedAt: stored.startedAt,
-    ...markResult(stored.result),
     ...(stored.error ? { error: stored.error.message } : {}),
-  });
+  };
+  if (envelope.group !== undefined) {
+    await deps.store.markGroupJob(envelope.group, { ...mark, ...markResult(stored.result) });
+  }
+  if (stored.outcome === 'failed') {
+    await deps.store.markState('failed', {
+      ...mark,
+      type: stored.type,
+      ...(envelope.group !== undefined ? { group: envelope.group } : {}),
+    });
+  }
 }
 
 /**
- * Stores an outcome (and marks it in its group); false (job released for later) when
+ * Stores an outcome (and marks it in its group, or among the failed); false (job released for later) when
  * MongoDB would not take it.
  */
 async function store(
@@ -95,7 +104,7 @@ async function store(
       log.info({ attempt: doc.attempt }, 'outcome was already stored (redelivered job)');
     else
       log.debug({ attempt: doc.attempt, outcome: doc.outcome, durationMs: doc.durationMs }, 'outcome stored');
-    await markGroup(deps, envelope, doc, stored === 'duplicate');
+    await markEnded(deps, envelope, doc, stored === 'duplicate');
     return true;
   } catch (error: unknown) {
     deps.noteStore?.(false, error);

@@ -232,6 +232,15 @@ describe('the job log on real servers', function () {
     assert.equal(done.results.length, 3);
     const marks = await f.store.readGroupMarks(group, Promise.resolve(jobs.map((j) => j.id)));
     assert.equal(marks.get(unmarked)?.state, 'completed', 'the delivery that found it stored marked it');
+    // A finished group's answer is kept while no mark follows: a new mark (a retry) shows at once.
+    const again = await request(f.app.callback()).get(`/groups/${group}`);
+    assert.deepEqual(again.body, done, 'the same answer, served again');
+    // What POST /jobs/<id>/retry does to a failed job (here to a completed one, for the test).
+    assert.ok(await f.store.deleteResult(unmarked, 'completed'));
+    await f.store.markGroupJob(group, { id: unmarked, state: 'queued', at: new Date() });
+    const retried = await request(f.app.callback()).get(`/groups/${group}`);
+    assert.equal(retried.body.done, false);
+    assert.equal(retried.body.finished, 2);
   });
 
   it('when jobs complete, then GET /stats counts each once from the tallies, and a cancel counts as cancelled', async () => {
@@ -277,5 +286,51 @@ describe('the job log on real servers', function () {
       tallies.some((t) => t.role === 'worker' && t.final === true),
       "the stopped worker's tally is final",
     );
+  });
+
+  it('when jobs fail, are retried and fail again, or are cancelled, then state filters list each once from their marks', async () => {
+    const post = (query: string, body: string) =>
+      request(f.app.callback()).post(`/jobs${query}`).set('Content-Type', 'application/json').send(body);
+    const failing = [];
+    for (let i = 0; i < 3; i += 1) {
+      failing.push(
+        (await post('?type=simulate&fail_rate=1&mean_ms=1&attempts=1', `{"f":${i}}`)).body.id as string,
+      );
+    }
+    for (let i = 0; i < 20; i += 1) await post('', `{"ok":${i}}`);
+    const later = (await post('?delay=600', '{"c":1}')).body.id as string;
+    assert.equal((await request(f.app.callback()).delete(`/jobs/${later}`)).status, 200);
+    const worker = await startWorker(
+      loadWorkerConfig({ ...workerEnvFor(f), WORKER_CONCURRENCY: '4', WORKER_RETRY_BASE_MS: '0' }),
+      {
+        handlers: builtinHandlers(),
+        log: silent,
+      },
+    );
+    workers.push(worker);
+    await waitFor('three failed', async () => (await list('?state=failed')).jobs.length === 3);
+    // Retry one: it fails again; it must still show once.
+    const again = failing[1] as string;
+    assert.equal((await request(f.app.callback()).post(`/jobs/${again}/retry`)).status, 202);
+    await waitFor('the retried job to fail again', async () => {
+      const job = await request(f.app.callback()).get(`/jobs/${again}`);
+      return job.body.state === 'failed' && job.body.attempts === 1 ? job.body : undefined;
+    });
+    const failed = await list('?state=failed');
+    assert.deepEqual(new Set(failed.jobs.map((j) => j.id)), new Set(failing));
+    assert.equal(failed.jobs.length, 3, 'no job twice');
+    assert.equal(failed.jobs[0]?.id, again, 'newest failure first');
+    const paged = await list('?state=failed&limit=2');
+    assert.equal(paged.jobs.length, 2);
+    const rest = await list(`?state=failed&limit=2&cursor=${paged.nextCursor}`);
+    assert.deepEqual(
+      [...paged.jobs, ...rest.jobs].map((j) => j.id),
+      failed.jobs.map((j) => j.id),
+    );
+    assert.deepEqual(
+      (await list('?state=cancelled')).jobs.map((j) => [j.id, j.state]),
+      [[later, 'cancelled']],
+    );
+    assert.deepEqual((await list('?state=failed&type=hash')).jobs, [], 'the type filter applies');
   });
 });
