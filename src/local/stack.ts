@@ -168,7 +168,7 @@ export async function runStack(options: StackOptions): Promise<void> {
     say(`  manager     ${base}/   POST a JSON job to / or /jobs, GET /jobs/<id>`);
     say(`  health      ${base}/healthz   ${base}/readyz`);
     say(`  beanstalkd  127.0.0.1:${beanstalkd.port}   binlog with fsync on every write, tube hash`);
-    say(`  MongoDB     ${mongoUrl}   (${mongo.name}) collections jobs, results, queue_refs`);
+    say(`  MongoDB     ${mongoUrl}   (${mongo.name}) jobs, results, job_log, … (README: Data model)`);
     say(`  browse it   npx mongosh ${mongoUrl}   (Mongo Express runs only in the Docker stack)`);
     say(
       `  workers     ${options.workers} processes, each job sleeps ${env.WORKER_WORK_DELAY_MS} ms to look like work`,

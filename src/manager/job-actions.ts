@@ -88,6 +88,17 @@ export function createJobActions(deps: JobActionDeps) {
         }
         if (stored === 'duplicate') {
           const winner = await store.findResult(id);
+          // Our own cancel, landed on an earlier try of the insert whose answer was lost.
+          if (
+            winner?.tally?.w === deps.tally.id &&
+            winner.tally.k === k &&
+            winner.startedAt.getTime() === now.getTime()
+          ) {
+            stored = 'inserted';
+          }
+        }
+        if (stored === 'duplicate') {
+          const winner = await store.findResult(id);
           // Stored by someone whose tally may not have counted it (their write failed unanswered,
           // or they died first): a maybe, decided by the fold like a worker's.
           const maybe =

@@ -94,6 +94,25 @@ export class WorkerStats {
 }
 
 /**
+ * Whether the stored outcome is this very run's, written by an earlier try of this insert
+ * (the insert batcher retries a batch whose answer was lost; what landed comes back as a
+ * duplicate): same tally and sequence number, same worker slot, same start.
+ */
+export function isThisOutcome(
+  stored: ResultDocument,
+  doc: ResultDocument,
+  tallyId: string,
+  k: number,
+): boolean {
+  return (
+    stored.tally?.w === tallyId &&
+    stored.tally.k === k &&
+    stored.worker === doc.worker &&
+    stored.startedAt.getTime() === doc.startedAt.getTime()
+  );
+}
+
+/**
  * The same store, but each outcome it stores is tagged and counted in this process's tally
  * (jobs/tally.ts) and reported to `onStored`. A duplicate — an outcome stored by an earlier
  * delivery — is not counted again: it becomes a maybe for the tally that should count it.
@@ -114,7 +133,10 @@ export function observeOutcomes(
       outcome = await store.saveResult({ ...doc, tally: { w: tally.id, k } });
       if (outcome === 'duplicate') {
         const stored = await store.findResult(doc._id);
-        if (stored?.tally) {
+        if (stored && isThisOutcome(stored, doc, tally.id, k)) {
+          // Our own insert, landed on an earlier try whose answer was lost: ours to count.
+          outcome = 'inserted';
+        } else if (stored?.tally) {
           maybe = {
             job: doc._id,
             ...stored.tally,

@@ -225,6 +225,21 @@ export class Rig {
         if (r.result?.hash !== hashPayload(body)) wrongHashes += 1;
       } else if (r.outcome === 'failed') failedAsExpected += 1;
     }
+    // A lost job fails the scenario: say where it stands, for whoever reads the failure.
+    for (const id of ids.filter((jobId) => !seen.has(jobId)).slice(0, 10)) {
+      const view = await fetch(`${this.base}/jobs/${id}`, { signal: AbortSignal.timeout(5000) })
+        .then((res) => res.text())
+        .catch((error: unknown) => String(error));
+      const [record, ref] = await this.withDb((db) =>
+        Promise.all([
+          db.collection('jobs').findOne({ _id: id as never }, { projection: { payload: 0 } }),
+          db.collection('queue_refs').findOne({ _id: id as never }),
+        ]),
+      );
+      process.stderr.write(
+        `lost job ${id}: GET ${view}\n  record ${JSON.stringify(record)}\n  queue ref ${JSON.stringify(ref)}\n`,
+      );
+    }
     const { stored, counted } = await this.countOutcomes(results.length);
     return {
       scenario,

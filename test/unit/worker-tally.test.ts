@@ -1,0 +1,80 @@
+/** A worker's outcome counting above the store (worker-stats.ts, observeOutcomes), over an in-memory stand-in. */
+import assert from 'node:assert/strict';
+import { Tally } from '../../src/jobs/tally.js';
+import { silentLogger } from '../../src/log.js';
+import type { ResultDocument, Store, TallyDocument } from '../../src/store/index.js';
+import { observeOutcomes } from '../../src/worker/worker-stats.js';
+
+function outcome(id: string, worker = 'w:1:0'): ResultDocument {
+  const at = new Date('2026-11-30T12:00:00Z');
+  return {
+    _id: id,
+    type: 'hash',
+    outcome: 'completed',
+    worker,
+    attempt: 1,
+    startedAt: at,
+    finishedAt: at,
+    durationMs: 0,
+  };
+}
+
+/** Stores outcomes in memory; `landLost` makes the next insert land but answer as a duplicate (a lost answer, retried). */
+function memoryStore() {
+  const results = new Map<string, ResultDocument>();
+  const tallies: TallyDocument[] = [];
+  let landLost = false;
+  const store = {
+    async saveResult(doc: ResultDocument) {
+      if (results.has(doc._id)) return 'duplicate' as const;
+      results.set(doc._id, doc);
+      if (landLost) {
+        landLost = false;
+        return 'duplicate' as const;
+      }
+      return 'inserted' as const;
+    },
+    findResult: async (id: string) => results.get(id) ?? null,
+    saveTally: async (doc: TallyDocument) => {
+      tallies.push(structuredClone(doc));
+    },
+    findTotals: async () => null,
+  };
+  return {
+    store: store as unknown as Store,
+    results,
+    last: () => tallies.at(-1),
+    loseNextAnswer: () => {
+      landLost = true;
+    },
+  };
+}
+
+describe('worker outcome counting (unit)', () => {
+  it('when an insert landed on a try whose answer was lost, then its duplicate is counted as this run’s, not as a maybe', async () => {
+    const m = memoryStore();
+    const tally = new Tally({ id: 'w#1', store: m.store, log: silentLogger(), role: 'worker' });
+    const { store, counted } = observeOutcomes(m.store, tally, () => undefined);
+    m.loseNextAnswer();
+    assert.equal(await store.saveResult(outcome('a')), 'inserted');
+    await counted('a');
+    assert.equal(m.last()?.counts.hash?.completed, 1);
+    assert.deepEqual(m.last()?.maybes, []);
+    await tally.stop();
+  });
+
+  it('when another delivery stored the outcome first, then it is not counted here but noted as a maybe for its tally', async () => {
+    const m = memoryStore();
+    m.results.set('b', { ...outcome('b', 'w:2:0'), tally: { w: 'w#2', k: 4 } });
+    const tally = new Tally({ id: 'w#1', store: m.store, log: silentLogger(), role: 'worker' });
+    const { store, counted } = observeOutcomes(m.store, tally, () => undefined);
+    assert.equal(await store.saveResult(outcome('b')), 'duplicate');
+    await counted('b');
+    assert.equal(m.last()?.counts.hash?.completed ?? 0, 0);
+    assert.deepEqual(
+      m.last()?.maybes.map((x) => [x.job, x.w, x.k]),
+      [['b', 'w#2', 4]],
+    );
+    await tally.stop();
+  });
+});
