@@ -19,6 +19,10 @@ import { backends, waitFor, withMongo } from '../support/harness.js';
 
 const silent = pino({ level: 'silent' });
 
+/** A reconciler over the fixture's servers that judges every job, however young. */
+const reconcilerFor = (f: AppFixture) =>
+  createReconciler({ queue: f.queue, store: f.store, log: silent, tubePrefix: f.tubePrefix, graceMs: 0 });
+
 function record(id: string, extra: Partial<JobDocument> = {}): JobDocument {
   return {
     _id: id,
@@ -117,13 +121,7 @@ describe('the job log on real servers', function () {
       (await list('')).jobs.map((j) => j.id),
       [real],
     );
-    const reconciler = createReconciler({
-      queue: f.queue,
-      store: f.store,
-      log: silent,
-      tubePrefix: f.tubePrefix,
-      graceMs: 0,
-    });
+    const reconciler = reconcilerFor(f);
     const report = await reconciler.pass(new Date(Date.now() + 1000));
     assert.equal(report.requeued, 0, 'a job never recorded is not put');
     assert.equal(report.settled, 2);
@@ -178,13 +176,7 @@ describe('the job log on real servers', function () {
     const keep = newJobId();
     await f.store.insertJob(record(keep));
     await f.store.saveResult(outcome(keep));
-    const reconciler = createReconciler({
-      queue: f.queue,
-      store: f.store,
-      log: silent,
-      tubePrefix: f.tubePrefix,
-      graceMs: 0,
-    });
+    const reconciler = reconcilerFor(f);
     await reconciler.pass(new Date(Date.now() + 1000));
     const retention = createRetention({ store: f.store, log: silent, retentionMs: 60_000 });
     const first = await retention.pass();
