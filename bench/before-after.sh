@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The write side of two versions in one run: `bash bench/before-after.sh COMMIT [ROUNDS]`
+# (POST /jobs, batch, end to end, drain, pickup)
 # checks COMMIT out into a temporary worktree (with its own FerretDB build, as its scripts
-# name it) and runs `npm run bench -- --only batch,e2e --binlog none` for it and for this
+# name it) and runs `npm run bench -- --only post,batch,e2e,pickup --binlog none` for it and for this
 # tree, alternating, ROUNDS times each (default 3), then prints every figure and the median
 # of each. Alternating spreads the machine's drift (seen here: ceilings moving 25 % between
 # runs minutes apart) over both sides.
@@ -21,13 +22,15 @@ fi
 
 run() { # $1: tree, $2: label, $3: round
   local out="$work/$2-$3.txt"
-  (cd "$1" && npm run bench -- --only batch,e2e --binlog none >"$out" 2>&1) || { cat "$out" >&2; exit 1; }
-  local batch e2e drain
+  (cd "$1" && npm run bench -- --only post,batch,e2e,pickup --binlog none >"$out" 2>&1) || { cat "$out" >&2; exit 1; }
+  local post batch e2e drain pickup
+  post=$(grep -m1 'POST /jobs req/s' "$out" | sed -E 's/.*\): ([0-9,]+) .*/\1/' | tr -d ,)
+  pickup=$(grep -m1 'pickup latency ms' "$out" | sed -E 's/.*: p50 ([0-9]+),.*/\1/')
   batch=$(grep -m1 'POST /jobs/batch jobs/s' "$out" | sed -E 's/.*\): ([0-9,]+) .*/\1/' | tr -d ,)
   e2e=$(grep -m1 'end to end jobs/s' "$out" | sed -E 's/.*drain: ([0-9,]+) .*/\1/' | tr -d ,)
   drain=$(grep -m1 'drain only jobs/s' "$out" | sed -E 's/.*beforehand \(job records already stored\): ([0-9,]+) .*/\1/' | tr -d ,)
-  echo "$2 $3 $batch $e2e $drain" >>"$work/figures"
-  echo "round $3 $2: batch $batch jobs/s, end to end $e2e jobs/s, drain $drain jobs/s" >&2
+  echo "$2 $3 $batch $e2e $drain $post $pickup" >>"$work/figures"
+  echo "round $3 $2: POST $post req/s, batch $batch jobs/s, end to end $e2e jobs/s, drain $drain jobs/s, pickup p50 $pickup ms" >&2
 }
 
 for round in $(seq 1 "$rounds"); do
@@ -41,7 +44,7 @@ rows = [line.split() for line in open(sys.argv[1])]
 print(f"\nwrite side, {len(rows)//2} alternating rounds each; before = {sys.argv[2]}, after = this tree")
 print("| measure | before (median) | after (median) | after / before | every run (before; after) |")
 print("| --- | --- | --- | --- | --- |")
-for i, name in [(2, "POST /jobs/batch jobs/s"), (3, "end to end jobs/s"), (4, "drain only jobs/s")]:
+for i, name in [(5, "POST /jobs req/s"), (2, "POST /jobs/batch jobs/s"), (3, "end to end jobs/s"), (4, "drain only jobs/s"), (6, "pickup p50 ms (lower is better)")]:
     b = [int(r[i]) for r in rows if r[0] == "before"]
     a = [int(r[i]) for r in rows if r[0] == "after"]
     mb, ma = statistics.median(b), statistics.median(a)

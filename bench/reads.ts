@@ -5,7 +5,7 @@
  *
  * History is loaded through the store's own batch path (createStore: job records with their
  * job-log segments, then outcomes, each coalesced into insertMany of 500), 99 % completed and
- * 1 % failed. The bench then writes those outcomes into the log's segments itself, as the
+ * 1 % failed (marked among the failed, as a worker does; not counted in any tally). The bench then writes those outcomes into the log's segments itself, as the
  * reconciler's settle step would after its passes (at its default pace, 2,000 jobs every
  * 10 s, a day's history is settled as it arrives); the newest 10,000 loaded jobs are left
  * unsettled, like the head of a live log. On top, each size gets jobs that are really queued
@@ -163,7 +163,17 @@ async function loadHistory(store: Store, count: number, say: (line: string) => v
           durationMs: 0,
         };
         outcomes.set(id, { outcome: doc.outcome, finishedAt: now });
-        return store.saveResult(doc);
+        // As a worker does: a failed outcome is also marked among the failed (GET /jobs?state=failed).
+        const marking = failed
+          ? store.markState('failed', {
+              id,
+              state: 'failed',
+              at: now,
+              type: 'hash',
+              error: 'bench: failed on purpose',
+            })
+          : undefined;
+        return Promise.all([store.saveResult(doc), marking]);
       }),
     );
     for (let i = 0; i < n; i += 97) sample.push(ids[i] as string);

@@ -9,7 +9,13 @@
  * too: a segment older than the keys' lifetime has its jobs' keys removed.
  */
 import type { Logger } from '../log.js';
-import type { LogEntry, LogMeta, SettledEntry, Store } from '../store/index.js';
+import {
+  type LogEntry,
+  type LogMeta,
+  SEGMENT_KEEP_MS,
+  type SettledEntry,
+  type Store,
+} from '../store/index.js';
 
 export interface RetentionDeps {
   store: Store;
@@ -114,10 +120,17 @@ export function createRetention(deps: RetentionDeps) {
             jobs: keep.map((i) => segment.jobs[i] as LogEntry),
             settled: keep.map((i) => settled[i] as SettledEntry),
           });
-          if (keep.length === 0 && n === floor) floor = n + 1;
           retainedThrough = n;
           n += 1;
         }
+      }
+      // The floor rises over emptied segments at the bottom, once SEGMENT_KEEP_MS old
+      // (job-log.ts, nextNumber): they are deleted by the next pass.
+      for (let steps = 0; floor <= retainedThrough && steps < maxPerPass; steps += 1) {
+        const segment = await store.log.readSegment(floor);
+        const oldEnough = segment && now.getTime() - segment.appendedAt.getTime() >= SEGMENT_KEEP_MS;
+        if (segment && (segment.jobs.length > 0 || !oldEnough)) break;
+        floor += 1;
       }
       const keys = await sweepKeys(meta, now);
       await store.log.saveLogMeta({

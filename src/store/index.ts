@@ -5,7 +5,14 @@ export * from './documents.js';
 export { isStoreUnavailable, StoreUnavailableError } from './errors.js';
 export { type GroupMark, markResult } from './group-marks.js';
 export type { InsertOutcome } from './insert-batcher.js';
-export type { JobLog, LogEntry, LogMeta, LogSegment, SettledEntry } from './job-log.js';
+export {
+  type JobLog,
+  type LogEntry,
+  type LogMeta,
+  type LogSegment,
+  SEGMENT_KEEP_MS,
+  type SettledEntry,
+} from './job-log.js';
 export type {
   ObserveStore,
   OutcomeCount,

@@ -27,9 +27,10 @@ export interface InsertBatcherOptions<T = never> {
   /** Called when an attempt failed and will be retried: for logging by state change. */
   onRetry?: (error: unknown) => void;
   /**
-   * Runs before a batch's insert for the documents not yet prepared (the job log: segment
-   * first, records second). If it throws, the batch fails or is retried as an insert would be;
-   * once it succeeded for a document, a retried insert does not run it again.
+   * Runs beside a batch's insert for the documents not yet prepared (the job log's segment).
+   * A document is answered only once both succeeded; a failed prepare is retried (or fails
+   * the document) as an insert would be; once it succeeded for a document, a retry does not
+   * run it again.
    */
   prepare?: (docs: T[]) => Promise<void>;
 }
@@ -81,26 +82,21 @@ export class InsertBatcher<T extends Document & { _id: string }> {
     });
   }
 
-  private async write(batch: Pending<T>[]): Promise<void> {
-    const now = Date.now();
-    for (const item of batch) {
-      item.firstTriedAt ??= now;
-      item.attempts += 1;
-    }
-    const retry: Pending<T>[] = [];
-    let retryCause: unknown;
+  private lastInsertError: unknown;
+
+  /** One insertMany of the batch; each item's fate goes into `fate` (never throws). */
+  private async insertBatch(
+    batch: Pending<T>[],
+    fate: Map<Pending<T>, InsertOutcome | 'retry' | { error: unknown }>,
+  ): Promise<void> {
     try {
-      const unprepared = batch.filter((item) => !item.prepared);
-      if (this.options.prepare && unprepared.length > 0) {
-        await this.options.prepare(unprepared.map((item) => item.doc));
-        for (const item of unprepared) item.prepared = true;
-      }
       await this.collection.insertMany(
         batch.map((item) => item.doc as OptionalUnlessRequiredId<T>),
         { ordered: false },
       );
-      for (const item of batch) item.resolve('inserted');
+      for (const item of batch) fate.set(item, 'inserted');
     } catch (error: unknown) {
+      this.lastInsertError = error;
       const writeErrors =
         error instanceof MongoBulkWriteError && error.writeErrors !== undefined
           ? [error.writeErrors].flat()
@@ -111,12 +107,10 @@ export class InsertBatcher<T extends Document & { _id: string }> {
         const failedAt = new Map(writeErrors.map((e) => [e.index, e]));
         batch.forEach((item, index) => {
           const writeError = failedAt.get(index);
-          if (writeError === undefined) item.resolve('inserted');
-          else if (writeError.code === DUPLICATE_KEY) item.resolve('duplicate');
-          else if (isDatabaseLocked(writeError.code, writeError.errmsg ?? '')) {
-            retry.push(item);
-            retryCause = error;
-          } else item.reject(error);
+          if (writeError === undefined) fate.set(item, 'inserted');
+          else if (writeError.code === DUPLICATE_KEY) fate.set(item, 'duplicate');
+          else if (isDatabaseLocked(writeError.code, writeError.errmsg ?? '')) fate.set(item, 'retry');
+          else fate.set(item, { error });
         });
       } else if (
         isTransientStoreError(error) ||
@@ -125,10 +119,50 @@ export class InsertBatcher<T extends Document & { _id: string }> {
       ) {
         // A bulk error that names no document failed as a whole (the driver wraps network
         // and server-selection failures this way): nothing can be assumed written.
-        retry.push(...batch);
-        retryCause = error;
+        for (const item of batch) fate.set(item, 'retry');
       } else {
-        for (const item of batch) item.reject(error);
+        for (const item of batch) fate.set(item, { error });
+      }
+    }
+  }
+
+  private async write(batch: Pending<T>[]): Promise<void> {
+    const now = Date.now();
+    for (const item of batch) {
+      item.firstTriedAt ??= now;
+      item.attempts += 1;
+    }
+    const retry: Pending<T>[] = [];
+    let retryCause: unknown;
+    /** Each item's fate from the insert, settled below once the prepare step is known too. */
+    const fate = new Map<Pending<T>, InsertOutcome | 'retry' | { error: unknown }>();
+    const unprepared = this.options.prepare ? batch.filter((item) => !item.prepared) : [];
+    // The prepare step goes out beside the insert, not before it: one round trip per batch.
+    // Until both succeeded for an item, it is not answered (a failed prepare is retried; its
+    // insert, tried again, answers duplicate).
+    const preparing =
+      this.options.prepare && unprepared.length > 0
+        ? this.options.prepare(unprepared.map((item) => item.doc))
+        : Promise.resolve();
+    const [prepared] = await Promise.allSettled([preparing, this.insertBatch(batch, fate)]);
+    if (prepared.status === 'fulfilled') for (const item of unprepared) item.prepared = true;
+    const prepareTransient =
+      prepared.status === 'rejected' &&
+      (isTransientStoreError(prepared.reason) || isStoreUnavailable(prepared.reason));
+    for (const item of batch) {
+      const result = fate.get(item) ?? 'retry';
+      if (result === 'retry') {
+        retry.push(item);
+        retryCause ??= this.lastInsertError;
+      } else if (typeof result === 'object') {
+        item.reject(result.error);
+      } else if (!item.prepared && prepared.status === 'rejected') {
+        if (prepareTransient) {
+          retry.push(item);
+          retryCause = prepared.reason;
+        } else item.reject(prepared.reason);
+      } else {
+        item.resolve(result);
       }
     }
     if (retry.length === 0) return;

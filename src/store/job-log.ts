@@ -6,9 +6,11 @@
  * - A segment is one coalesced insert batch of job records (up to 500): its number `n`
  *   (`_id` = n zero-padded, so a string and an index read), the jobs' id, type, group and
  *   creation time, one line per job (`id type createdAtMs [g:group] [k:keyHash]`): FerretDB
- *   reads 500 lines of text in about 3 ms, the same as 500 small objects in about 40. Managers append a batch's segment *before* inserting its records, so every
- *   record is in the log; a crash between the two leaves log entries without a record, which
- *   readers skip (the POST was never answered).
+ *   reads 500 lines of text in about 3 ms, the same as 500 small objects in about 40.
+ * - Managers write a batch's segment beside its records (one round trip) and answer a job only
+ *   once both landed, so every accepted job is in the log. A crash or failure between leaves
+ *   log entries without a record, which readers skip, or records without their segment, whose
+ *   POST was answered 503 (an Idempotency-Key retry puts such a job; nothing else runs it).
  * - Numbers are contiguous: a writer inserts at the number it believes next and, on a
  *   duplicate `_id`, finds the head again and retries. A writer moves on from n only once n
  *   exists, so no number is ever skipped, whatever writers die; a reader finds the head by
@@ -53,6 +55,8 @@ export interface LogSegment {
   last: Date;
   /** Tells a writer whose insert timed out whether it landed. */
   token: string;
+  /** When it was appended (the writer's clock). */
+  appendedAt: Date;
   /** Parallel to `jobs`, once every one of them has an outcome (or never got a record). */
   settled?: SettledEntry[];
 }
@@ -66,6 +70,7 @@ interface StoredSegment {
   first: Date;
   last: Date;
   token: string;
+  appendedAt: Date;
   /** Per job: `c|f|x finishedAtMs` (completed, failed, cancelled) or `-` (never recorded). */
   settled?: string;
 }
@@ -119,6 +124,7 @@ function toStored(segment: LogSegment): StoredSegment {
     first: segment.first,
     last: segment.last,
     token: segment.token,
+    appendedAt: segment.appendedAt,
     ...(segment.settled ? { settled: encodeSettled(segment.settled) } : {}),
   };
 }
@@ -131,6 +137,7 @@ function fromStored(stored: StoredSegment): LogSegment {
     first: stored.first,
     last: stored.last,
     token: stored.token,
+    appendedAt: stored.appendedAt ?? stored.last,
     ...(stored.settled !== undefined ? { settled: decodeSettled(stored.settled) } : {}),
   };
 }
@@ -150,6 +157,8 @@ export interface LogMeta {
 }
 
 const META_ID = 'meta';
+/** Retention leaves a segment in place at least this long after it was appended (see nextNumber). */
+export const SEGMENT_KEEP_MS = 10 * 60 * 1000;
 const WIDTH = 12;
 
 export function segmentId(n: number): string {
@@ -187,12 +196,30 @@ export function jobLog(segments: Collection<StoredSegment>, metaDocs: Collection
 
   const findHead = (from: number) => findLast(exists, from);
 
-  /** A number to append at: one past a segment seen to exist, or past the floor. */
+  /** When knownHead was last seen to exist (appended or probed). */
+  let knownHeadAt = 0;
+  const saw = (n: number) => {
+    if (n >= knownHead) {
+      knownHead = n;
+      knownHeadAt = Date.now();
+    }
+  };
+
+  /**
+   * A number to append at: one past a segment seen to exist, or past the floor. n = head + 1
+   * is right while the head exists: if another manager took n, the insert answers duplicate.
+   * Retention never deletes a segment appended less than SEGMENT_KEEP_MS ago, and every
+   * segment after knownHead was appended after knownHead was seen, so a head seen within
+   * half that time needs no new look; an older one is looked at again.
+   */
   async function nextNumber(): Promise<number> {
-    // n = head + 1 is right while the head exists: if another manager took n, the insert
-    // answers duplicate; if retention deleted the head meanwhile, n is still past it.
-    if (knownHead > 0 && (await exists(knownHead))) return knownHead + 1;
+    if (knownHead > 0 && Date.now() - knownHeadAt < SEGMENT_KEEP_MS / 2) return knownHead + 1;
+    if (knownHead > 0 && (await exists(knownHead))) {
+      knownHeadAt = Date.now();
+      return knownHead + 1;
+    }
     knownHead = await findHead((await readMeta()).floor - 1);
+    knownHeadAt = Date.now();
     return knownHead + 1;
   }
 
@@ -203,7 +230,7 @@ export function jobLog(segments: Collection<StoredSegment>, metaDocs: Collection
 
     /** The number of the newest segment (0 when the log is empty), from a fresh `meta`. */
     async logHead(meta: LogMeta): Promise<number> {
-      knownHead = await findHead(Math.max(knownHead, meta.floor - 1));
+      saw(await findHead(Math.max(knownHead, meta.floor - 1)));
       return knownHead;
     },
 
@@ -220,7 +247,13 @@ export function jobLog(segments: Collection<StoredSegment>, metaDocs: Collection
       const jobs = [...entries].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       const times = jobs.map((job) => job.at.getTime());
       const token = randomBytes(8).toString('hex');
-      const base = { jobs, first: new Date(Math.min(...times)), last: new Date(Math.max(...times)), token };
+      const base = {
+        jobs,
+        first: new Date(Math.min(...times)),
+        last: new Date(Math.max(...times)),
+        token,
+        appendedAt: new Date(),
+      };
       let n = await nextNumber();
       for (let round = 0; ; round += 1) {
         try {
@@ -228,7 +261,7 @@ export function jobLog(segments: Collection<StoredSegment>, metaDocs: Collection
           await guard('append log segment', () =>
             segments.insertOne(toStored({ _id: segmentId(n), n, ...base })),
           );
-          knownHead = Math.max(knownHead, n);
+          saw(n);
           return n;
         } catch (error: unknown) {
           if (!isDuplicateKey(error)) throw error;
@@ -237,12 +270,12 @@ export function jobLog(segments: Collection<StoredSegment>, metaDocs: Collection
           segments.findOne({ _id: segmentId(n) }, { projection: { token: 1 } }),
         );
         if (there?.token === token) {
-          knownHead = Math.max(knownHead, n);
+          saw(n);
           return n;
         }
         // Another manager took n: find the head again. Contention, not a failure.
         if (round > 1000) throw new Error('job log: could not append a segment');
-        knownHead = await findHead(n);
+        saw(await findHead(n));
         n = knownHead + 1;
       }
     },

@@ -58,7 +58,7 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
   const unsure = new Map<string, { n: number; token: string }>();
   /** One append at a time from this process: concurrent ones would only race for numbers. */
   let appending: Promise<unknown> = Promise.resolve();
-  /** The job log's part of an insert batch: the segment first, so every record is in the log. */
+  /** The job log's part of an insert batch: its segment, written beside the records (InsertBatcher.prepare). */
   function logBatch(docs: JobDocument[]): Promise<void> {
     const run = appending.then(() => appendFor(docs));
     appending = run.catch(() => undefined);

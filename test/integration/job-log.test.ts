@@ -12,7 +12,13 @@ import { jobIdTime, newJobId } from '../../src/jobs/job-id.js';
 import { startMaintenance } from '../../src/manager/maintenance.js';
 import { createReconciler } from '../../src/manager/reconciler.js';
 import { createRetention } from '../../src/manager/retention.js';
-import { createStore, type JobDocument, type ResultDocument, type Store } from '../../src/store/index.js';
+import {
+  createStore,
+  type JobDocument,
+  type ResultDocument,
+  SEGMENT_KEEP_MS,
+  type Store,
+} from '../../src/store/index.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
 import { type AppFixture, appFixture, workerEnvFor } from '../support/app-fixture.js';
 import { backends, waitFor, withMongo } from '../support/harness.js';
@@ -165,7 +171,7 @@ describe('the job log on real servers', function () {
     assert.equal(bad.body.error.code, 'INVALID_QUERY');
   });
 
-  it('when retention empties the oldest segments, then the floor rises, they are deleted a pass later, and keys go with their jobs', async () => {
+  it('when retention empties the oldest segments, then the floor rises once they are old enough, they are deleted a pass later, and keys go with their jobs', async () => {
     const old = new Date(Date.now() - 3_600_000);
     const oldIds = Array.from({ length: 3 }, () => newJobId());
     for (const id of oldIds) {
@@ -173,14 +179,18 @@ describe('the job log on real servers', function () {
       await f.store.claimIdempotencyKey(`key-${id}`, id, old, 60_000);
       await f.store.saveResult(outcome(id, old));
     }
-    const keep = newJobId();
+    const keep = newJobId(); // failed: retention keeps it
     await f.store.insertJob(record(keep));
-    await f.store.saveResult(outcome(keep));
+    await f.store.saveResult(outcome(keep, new Date(), { outcome: 'failed', error: { message: 'x' } }));
     const reconciler = reconcilerFor(f);
     await reconciler.pass(new Date(Date.now() + 1000));
     const retention = createRetention({ store: f.store, log: silent, retentionMs: 60_000 });
-    const first = await retention.pass();
-    assert.equal(first.removed, 3);
+    const early = await retention.pass();
+    assert.equal(early.removed, 3);
+    assert.equal(early.floor, 1, 'segments appended moments ago stay, empty (job-log.ts, nextNumber)');
+    // Ten minutes on: the floor rises over the three emptied segments.
+    const tenMinutesOn = new Date(Date.now() + SEGMENT_KEEP_MS);
+    const first = await retention.pass(tenMinutesOn);
     assert.equal(first.floor, 4, 'the three emptied segments are below the floor');
     assert.ok(await f.store.log.readSegment(1), 'still there for readers that read the old floor');
     for (const id of oldIds) {
@@ -191,7 +201,7 @@ describe('the job log on real servers', function () {
       );
       assert.equal(key, null, 'its idempotency key went with it');
     }
-    await retention.pass();
+    await retention.pass(tenMinutesOn);
     assert.equal(await f.store.log.readSegment(1), null, 'deleted one pass later');
     assert.deepEqual(
       (await list('')).jobs.map((j) => j.id),
