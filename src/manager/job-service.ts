@@ -6,7 +6,8 @@
  * where in `queue_refs` (not awaited by the answer). The window this leaves — recorded but not queued — is closed by
  * compensation (a failed put deletes the record before the 503) and, when even that fails,
  * by the record staying behind with no outcome and no queue copy, which GET reports and the
- * reconciler puts again.
+ * reconciler puts again. A put in doubt (sent, then no reply) may have queued the job: its
+ * record stays, the put is tried once more, and the answer is 202 either way.
  *
  * Hold and kick (ACCEPT_HOLD_SECONDS > 0, a job to run now): put it delayed by the hold, its
  * envelope marked `held`, insert the record with where it was put, then kick it. One
@@ -139,6 +140,12 @@ export function createJobService(deps: JobServiceDeps) {
     }
   }
 
+  /** True when a put failed after it went out: beanstalkd may have queued the job. */
+  function putInDoubt(error: unknown): boolean {
+    const cause = error instanceof AppError ? error.cause : error;
+    return isQueueError(cause) && cause.inDoubt;
+  }
+
   /** Hold and kick: put on hold, record with the location, kick. */
   async function putThenRecord(record: JobDocument, tube: string, body: string): Promise<void> {
     const id = record._id;
@@ -178,8 +185,23 @@ export function createJobService(deps: JobServiceDeps) {
     try {
       beanstalkId = await putJob(tube, body, record.options);
     } catch (error: unknown) {
-      await undoRecord(id, error);
-      throw error;
+      if (!putInDoubt(error)) {
+        await undoRecord(id, error);
+        throw error;
+      }
+      // beanstalkd may hold the job (its reply was lost), so the record stays: removing it
+      // would leave a copy that runs with no record. Put once more; if that fails too, the
+      // reconciler puts it once beanstalkd answers. A second copy costs a second run, never
+      // a second outcome.
+      try {
+        beanstalkId = await putJob(tube, body, record.options);
+      } catch (retryError: unknown) {
+        log.warn(
+          { jobId: id, err: retryError },
+          'job recorded; beanstalkd did not confirm its put, and the reconciler puts it again if it never landed',
+        );
+        return;
+      }
     }
     // Not awaited: recorded and queued is what the 202 promises, and the POST answers one
     // insert sooner. Until the ref lands, this process's store answers findQueueRef from it.

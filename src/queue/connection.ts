@@ -194,12 +194,14 @@ export class BeanstalkConnection {
       action();
       this.pump();
     };
-    const failOnClose = (error: QueueError) => settle(() => reject(error));
+    // Past this point the command has gone out: a close or a timeout leaves it in doubt.
+    const failOnClose = (error: QueueError) => settle(() => reject(error.inDoubtCopy()));
     this.inFlight.add(failOnClose);
     const timer = setTimeout(() => {
       const error = new QueueError(
         QueueErrorCode.TIMEOUT,
         `${name}: no answer from beanstalkd within ${timeoutMs} ms`,
+        { inDoubt: true },
       );
       settle(() => reject(error));
       // A late reply would be matched to the next command: this connection is done.

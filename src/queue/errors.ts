@@ -32,12 +32,27 @@ export class QueueError extends Error {
   readonly code: QueueErrorCode;
   /** For PUT_BURIED: the id of the job the server buried. */
   readonly jobId: string | undefined;
+  /**
+   * The command was written and the connection died (or timed out) before its reply: the
+   * server may have done it. A put in doubt may have queued its job.
+   */
+  readonly inDoubt: boolean;
 
-  constructor(code: QueueErrorCode, message: string, options: { cause?: unknown; jobId?: string } = {}) {
+  constructor(
+    code: QueueErrorCode,
+    message: string,
+    options: { cause?: unknown; jobId?: string; inDoubt?: boolean } = {},
+  ) {
     super(message, { cause: options.cause });
     this.name = 'QueueError';
     this.code = code;
     this.jobId = options.jobId;
+    this.inDoubt = options.inDoubt ?? false;
+  }
+
+  /** The same failure, for a command that had already gone out. */
+  inDoubtCopy(): QueueError {
+    return new QueueError(this.code, this.message, { cause: this, inDoubt: true });
   }
 }
 

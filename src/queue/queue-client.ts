@@ -104,8 +104,11 @@ export function createQueueClient(options: QueueClientOptions): QueueClient {
       }
       const put = connection.command('put', 'pipelined', (c) => c.put(body, putOptions));
       if (!using) return put;
-      const [, id] = await Promise.all([using, put]);
-      return id;
+      // put's own failure is the one to report: it says whether the job may be queued.
+      const [used, putting] = await Promise.allSettled([using, put]);
+      if (putting.status === 'rejected') throw putting.reason;
+      if (used.status === 'rejected') throw used.reason;
+      return putting.value;
     },
 
     async inspectJob(beanstalkId) {

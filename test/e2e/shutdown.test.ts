@@ -69,7 +69,8 @@ describe('graceful shutdown (processes)', function () {
     assert.ok(Date.now() - t0 < 8000, `stopped in ${Date.now() - t0} ms`);
     const view = await get(id);
     assert.equal(view.state, 'completed');
-    assert.equal(view.worker, 'graceful:0');
+    // Either of its two slots may have reserved it first.
+    assert.match(view.worker ?? '', /^graceful:[01]$/);
   });
 
   it('when a job outlasts the grace, then the worker releases it, exits 0, and another worker completes it', async () => {

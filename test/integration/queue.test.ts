@@ -11,7 +11,7 @@ import {
   type QueueClient,
   QueueErrorCode,
 } from '../../src/queue/index.js';
-import { backends, beanstalkRaw, isolation, tubeCounts, waitFor } from '../support/harness.js';
+import { backends, beanstalkRaw, isolation, startTcpProxy, tubeCounts, waitFor } from '../support/harness.js';
 
 const OPTIONS = { priority: 100, delay: 0, ttr: 60 };
 
@@ -286,7 +286,10 @@ describe('queue adapter on a real beanstalkd (jackd 2.2.2 defects)', function ()
         await withoutStrayErrors(async () => {
           const started = Date.now();
           await assert.rejects(hung.stats(), { code: QueueErrorCode.TIMEOUT });
-          await assert.rejects(hung.put(tube, '{}', OPTIONS), { code: QueueErrorCode.TIMEOUT });
+          await assert.rejects(hung.put(tube, '{}', OPTIONS), {
+            code: QueueErrorCode.TIMEOUT,
+            inDoubt: true,
+          });
           const elapsed = Date.now() - started;
           assert.ok(elapsed < 1500, `both timed out promptly (${elapsed} ms)`);
           await waitFor('the timed-out connections to be closed', () => sockets.size === 0, 2000);
@@ -297,14 +300,39 @@ describe('queue adapter on a real beanstalkd (jackd 2.2.2 defects)', function ()
     });
   });
 
-  it('when nothing listens, then calls reject UNAVAILABLE at once', async () => {
+  it('when nothing listens, then calls reject UNAVAILABLE at once, and a put that never went out is not in doubt', async () => {
     const nowhere = clientFor(1);
     try {
       const started = Date.now();
-      await assert.rejects(nowhere.put(tube, '{}', OPTIONS), { code: QueueErrorCode.UNAVAILABLE });
+      await assert.rejects(nowhere.put(tube, '{}', OPTIONS), {
+        code: QueueErrorCode.UNAVAILABLE,
+        inDoubt: false,
+      });
       assert.ok(Date.now() - started < 1500);
     } finally {
       await nowhere.close();
+    }
+  });
+
+  it('when the connection closes after a put went out, then put rejects in doubt and beanstalkd may hold the job', async () => {
+    const proxy = await startTcpProxy(port);
+    const cut = clientFor(proxy.port);
+    try {
+      await withoutStrayErrors(async () => {
+        await cut.put(tube, '{"first":1}', OPTIONS);
+        proxy.cutAfterNextPut();
+        await assert.rejects(cut.put(tube, '{"lost reply":1}', OPTIONS), {
+          code: QueueErrorCode.UNAVAILABLE,
+          inDoubt: true,
+        });
+        assert.equal((await tubeCounts(port, tube)).ready, 2, 'the put whose reply was lost landed');
+        // A fresh connection carries on.
+        await cut.put(tube, '{"after":1}', OPTIONS);
+        assert.equal((await tubeCounts(port, tube)).ready, 3);
+      });
+    } finally {
+      await cut.close();
+      await proxy.close();
     }
   });
 });

@@ -17,7 +17,7 @@ import type { QueueLocation, Store } from '../../src/store/index.js';
 import { backoffSeconds } from '../../src/worker/run-job.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
 import { type AppFixture, appFixture, workerEnvFor } from '../support/app-fixture.js';
-import { backends, beanstalkRaw, tubeCounts, waitFor, withMongo } from '../support/harness.js';
+import { backends, beanstalkRaw, startTcpProxy, tubeCounts, waitFor, withMongo } from '../support/harness.js';
 
 function capturingLogger() {
   const records: Array<Record<string, unknown>> = [];
@@ -319,6 +319,56 @@ describe('reliability on real servers', function () {
       assert.equal(fresh.status, 202);
     } finally {
       await g.close();
+    }
+  });
+
+  it("when beanstalkd's reply to a put is lost, then the record stays, the POST answers 202, and the job ends once", async () => {
+    const proxy = await startTcpProxy(port);
+    const g = await appFixture({
+      label: 'doubt',
+      beanstalkPort: proxy.port,
+      share: { tubePrefix: f.tubePrefix, dbName: f.dbName },
+    });
+    try {
+      const postVia = (body: string) =>
+        request(g.app.callback()).post('/jobs').set('Content-Type', 'application/json').send(body);
+      // The put is tried once more at once, and lands.
+      proxy.cutAfterNextPut();
+      const once = await postVia('{"doubt":1}');
+      assert.equal(once.status, 202);
+      assert.equal((await tubeCounts(port, f.tube)).ready, 2, 'the copy whose reply was lost, and the retry');
+      // The retry fails too: the record stays with no copy it can name, for the reconciler.
+      proxy.cutAfterNextPut({ refuseAfter: true });
+      const twice = await postVia('{"doubt":2}');
+      assert.equal(twice.status, 202);
+      proxy.pass();
+      assert.equal((await tubeCounts(port, f.tube)).ready, 3, "only the second job's lost-reply copy");
+      assert.ok(await f.store.findJob(twice.body.id), 'its record stays');
+      assert.equal(
+        (await view(twice.body.id)).queue,
+        null,
+        'GET shows it recorded, with no copy it can name',
+      );
+      assert.deepEqual(await reconcilerFor(f).pass(new Date(Date.now() + 1000)), {
+        checked: 2,
+        requeued: 1,
+        kicked: 0,
+        settled: 0,
+      });
+      await start(new Map(builtinHandlers()));
+      for (const [res, body] of [
+        [once, '{"doubt":1}'],
+        [twice, '{"doubt":2}'],
+      ] as const) {
+        const done = await waitFor('completion', stateIs(res.body.id, 'completed'));
+        assert.equal(done.result.hash, hashPayload(body));
+      }
+      await waitFor('every copy to be gone', async () => (await tubeCounts(port, f.tube)).current === 0);
+      const results = await withMongo(f.dbName, (db) => db.collection('results').countDocuments());
+      assert.equal(results, 2, 'one outcome per job');
+    } finally {
+      await g.close();
+      await proxy.close();
     }
   });
 

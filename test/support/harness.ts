@@ -213,6 +213,14 @@ export interface TcpProxy {
   port: number;
   /** Drops every open connection (both sides), as a network blip would; new ones still work. */
   cutAll(): void;
+  /**
+   * The next `put` goes through to beanstalkd, and the connection carrying it is cut before
+   * the reply comes back: a put in doubt. Afterwards new connections are refused while
+   * `refuseAfter` is set, until `pass()`.
+   */
+  cutAfterNextPut(options?: { refuseAfter?: boolean }): void;
+  /** Lets new connections through again. */
+  pass(): void;
   close(): Promise<void>;
 }
 
@@ -220,10 +228,18 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const { createServer, connect } = await import('node:net');
   const pairs = new Set<[Socket, Socket]>();
+  let cutNextPut: { refuseAfter: boolean } | undefined;
+  let refusing = false;
   const server = createServer((client) => {
+    if (refusing) {
+      client.on('error', () => undefined);
+      client.destroy();
+      return;
+    }
     const upstream = connect(targetPort, '127.0.0.1');
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
+    let cutOnReply = false;
     const drop = () => {
       client.destroy();
       upstream.destroy();
@@ -231,8 +247,18 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    client.on('data', (chunk: Buffer) => {
+      if (cutNextPut && /(^|\r\n)put /.test(chunk.toString('latin1'))) {
+        cutOnReply = true;
+        refusing = cutNextPut.refuseAfter;
+        cutNextPut = undefined;
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (cutOnReply) drop();
+      else client.write(chunk);
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const address = server.address();
@@ -247,6 +273,12 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   return {
     port,
     cutAll,
+    cutAfterNextPut(options = {}) {
+      cutNextPut = { refuseAfter: options.refuseAfter ?? false };
+    },
+    pass() {
+      refusing = false;
+    },
     async close() {
       cutAll();
       await new Promise((r) => server.close(r));
