@@ -220,6 +220,7 @@ export async function measureReads(ctx: ReadsContext): Promise<void> {
     QUEUE_TUBE_PREFIX: TUBE_PREFIX,
     LOG_LEVEL: 'warn',
     RECONCILE_INTERVAL_SECONDS: '0',
+    JOB_TYPES: `hash,${IDLE_TYPE}`,
   };
   const port = await freePort();
   const manager = ctx.spawn(

@@ -134,6 +134,8 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
         ...env,
         MANAGER_LISTEN_PORT: String(port),
         MANAGER_LISTEN_HOST: '127.0.0.1',
+        // The enqueue measures post to types no worker serves, so their jobs stay queued.
+        JOB_TYPES: 'hash,benchhttp,benchbatch',
       },
       profileDir,
     );

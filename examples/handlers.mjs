@@ -1,5 +1,7 @@
 // An example handler module: load it with
 //   distributed-workers worker --handlers examples/handlers.mjs --types wordcount,reverse
+// and let the manager accept its types (JOB_TYPES unset accepts only the built-in ones):
+//   distributed-workers manager --job-types hash,wordcount,reverse
 // Each export is a job type; a handler gets the parsed payload and a context
 // { jobId, type, attempt, rawPayload, params, log, signal } and returns an object to store.
 

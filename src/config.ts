@@ -51,6 +51,8 @@ export interface ManagerConfig extends CommonConfig {
     corsOrigins: readonly string[];
     bodyTimeoutMs: number;
     trustProxy: boolean;
+    /** Connections open at once; one more is closed as soon as it is accepted. */
+    maxConnections: number;
   };
   workerGoneAfterMs: number;
 }
@@ -85,6 +87,12 @@ class Reader {
     const setting = SETTINGS.find((s) => s.env === name);
     const value = this.env[name];
     return value === undefined || value === '' ? (setting?.default ?? '') : value.trim();
+  }
+
+  /** Set to anything, even blanks (which raw() trims away): "set" and "unset" can differ in meaning. */
+  given(name: string): boolean {
+    const value = this.env[name];
+    return value !== undefined && value !== '';
   }
 
   int(name: string, min: number, max: number): number {
@@ -189,32 +197,52 @@ function deepFreeze<T extends object>(value: T): Readonly<T> {
   return Object.freeze(value);
 }
 
-/** Parses `name:key` entries; never echoes a key in a problem. */
+/**
+ * Parses `name:key` entries; never echoes a key in a problem. A setting that is set must yield
+ * a key: an empty secret file or `API_KEYS=","` would otherwise turn auth off without a word.
+ * Only unset (or empty) API_KEYS and API_KEYS_FILE mean "no auth".
+ */
 function readApiKeys(r: Reader, readFile: (path: string) => string): Array<{ name: string; key: string }> {
-  const entries: string[] = r.raw('API_KEYS').split(/[,\n]/);
+  const sources: Array<{ setting: string; entries: string[] }> = [];
+  if (r.given('API_KEYS')) {
+    sources.push({ setting: 'API_KEYS', entries: r.raw('API_KEYS').split(/[,\n]/) });
+  }
   const file = r.raw('API_KEYS_FILE');
-  if (file !== '') {
+  if (r.given('API_KEYS_FILE') && file === '') {
+    r.problems.push('API_KEYS_FILE is set but names no file; unset it for no auth');
+  } else if (file !== '') {
     try {
-      entries.push(...readFile(file).split('\n'));
+      sources.push({ setting: `API_KEYS_FILE ${JSON.stringify(file)}`, entries: readFile(file).split('\n') });
     } catch {
       r.problems.push(`API_KEYS_FILE ${JSON.stringify(file)} cannot be read`);
     }
   }
   const keys: Array<{ name: string; key: string }> = [];
-  for (const [index, raw] of entries.entries()) {
-    const entry = raw.trim();
-    if (entry === '' || entry.startsWith('#')) continue;
-    const colon = entry.indexOf(':');
-    const name = colon > 0 ? entry.slice(0, colon).trim() : '';
-    const key = colon > 0 ? entry.slice(colon + 1).trim() : '';
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || !/^[\x21-\x7e]{16,256}$/.test(key)) {
-      r.problems.push(
-        `API key entry ${index + 1} must be name:key, the name 1-64 of A-Z a-z 0-9 _ . -, the key 16-256 visible ASCII characters`,
-      );
-      continue;
+  let index = 0;
+  for (const { setting, entries } of sources) {
+    let found = 0;
+    for (const raw of entries) {
+      index += 1;
+      const entry = raw.trim();
+      if (entry === '' || entry.startsWith('#')) continue;
+      found += 1;
+      const colon = entry.indexOf(':');
+      const name = colon > 0 ? entry.slice(0, colon).trim() : '';
+      const key = colon > 0 ? entry.slice(colon + 1).trim() : '';
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || !/^[\x21-\x7e]{16,256}$/.test(key)) {
+        r.problems.push(
+          `API key entry ${index} must be name:key, the name 1-64 of A-Z a-z 0-9 _ . -, the key 16-256 visible ASCII characters`,
+        );
+        continue;
+      }
+      if (keys.some((k) => k.name === name)) r.problems.push(`API key name ${name} appears twice`);
+      keys.push({ name, key });
     }
-    if (keys.some((k) => k.name === name)) r.problems.push(`API key name ${name} appears twice`);
-    keys.push({ name, key });
+    if (found === 0) {
+      r.problems.push(
+        `${setting} holds no name:key entry (only blanks, commas or # comments); unset it for no auth`,
+      );
+    }
   }
   return keys;
 }
@@ -248,6 +276,7 @@ export function loadManagerConfig(
     corsOrigins,
     bodyTimeoutMs: r.int('BODY_TIMEOUT_MS', 100, 600_000),
     trustProxy: r.bool('TRUST_PROXY'),
+    maxConnections: r.int('MANAGER_MAX_CONNECTIONS', 1, 1_000_000),
   };
   return finish(r, {
     ...common,

@@ -86,7 +86,8 @@ export const MANAGER_SETTINGS: readonly Setting[] = [
     env: 'JOB_TYPES',
     flag: 'job-types',
     default: '',
-    description: 'job types this manager accepts, comma separated; empty: any well-formed type',
+    description:
+      'job types this manager accepts, comma separated (add your --handlers types here); empty: the built-in hash, simulate, metrics',
     roles: ['manager'],
   },
   {
@@ -108,14 +109,15 @@ export const MANAGER_SETTINGS: readonly Setting[] = [
     flag: 'api-keys',
     default: '',
     description:
-      'API keys as name:key pairs, comma or newline separated (prefer API_KEYS_FILE); none: no auth',
+      'API keys as name:key pairs, comma or newline separated (prefer API_KEYS_FILE); unset: no auth; set but holding no key: the manager refuses to start',
     roles: ['manager'],
   },
   {
     env: 'API_KEYS_FILE',
     flag: 'api-keys-file',
     default: '',
-    description: 'file with one name:key per line (a Docker secret such as /run/secrets/api_keys)',
+    description:
+      'file with one name:key per line (a Docker secret such as /run/secrets/api_keys); a file with no key (empty or only # comments) stops the manager at start',
     roles: ['manager'],
   },
   {
@@ -129,7 +131,8 @@ export const MANAGER_SETTINGS: readonly Setting[] = [
     env: 'AUTH_OPS',
     flag: 'auth-ops',
     default: 'false',
-    description: 'with keys set, whether /healthz, /readyz and /metrics need a key (true or false)',
+    description:
+      'with keys set, whether /healthz, /readyz and /metrics need a key, however spelled (/METRICS, /readyz/) (true or false)',
     roles: ['manager'],
   },
   {
@@ -150,7 +153,15 @@ export const MANAGER_SETTINGS: readonly Setting[] = [
     env: 'BODY_TIMEOUT_MS',
     flag: 'body-timeout-ms',
     default: '10000',
-    description: 'a request body must arrive completely within this, else 408',
+    description:
+      'request headers, then the body, must each arrive within this, and a whole request within 3 times it, else 408',
+    roles: ['manager'],
+  },
+  {
+    env: 'MANAGER_MAX_CONNECTIONS',
+    flag: 'max-connections',
+    default: '1024',
+    description: 'connections open at once; one more is closed as soon as it is accepted',
     roles: ['manager'],
   },
   {

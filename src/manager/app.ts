@@ -15,12 +15,12 @@ import { createJobActions } from './job-actions.js';
 import { createJobListing, parseListQuery } from './job-listing.js';
 import { checkIdempotencyKey, type OptionSource, optionSource, parseJobOptions } from './job-options.js';
 import { createJobService, toServiceError } from './job-service.js';
-import { createGroupReader, fanOut, type MatrixSpec, parseMatrixSpec } from './matrix.js';
+import { createGroupReader, fanOut, MATRIX_BODY_BYTES, type MatrixSpec, parseMatrixSpec } from './matrix.js';
 import { createManagerMetrics } from './metrics.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { lookupOutcomes } from './outcomes.js';
 import { readJsonBody } from './read-json-body.js';
-import { mountRoutes, ROUTES } from './routes.js';
+import { answeringRoute, mountRoutes, ROUTES } from './routes.js';
 import {
   authenticate,
   corsPolicy,
@@ -50,7 +50,7 @@ export interface AppDeps {
   bodyTimeoutMs?: number;
   /** Take the client address from X-Forwarded-For. */
   trustProxy?: boolean;
-  /** Types this manager accepts; empty: any well-formed name. */
+  /** Types this manager accepts (JOB_TYPES); empty: the built-in ones. */
   allowedTypes?: readonly string[];
   batchMaxItems?: number;
   batchMaxBytes?: number;
@@ -104,8 +104,8 @@ export function createApp(deps: AppDeps): Koa {
           queue: deps.queue,
           defaultOptions: deps.defaultOptions,
           allowedTypes: deps.allowedTypes ?? [],
-          maxJsonDepth: deps.maxJsonDepth,
           maxItems: deps.batchMaxItems ?? 10_000,
+          maxBytes: deps.batchMaxBytes ?? 32 * 1024 * 1024,
           onAccepted: (type) => metrics.accepted(type),
         },
         spec,
@@ -206,13 +206,14 @@ export function createApp(deps: AppDeps): Koa {
       ctx.body = await actions.cancel(jobIdOf(ctx));
     },
     postMatrix: async (ctx) => {
+      // The template fits in one job; the axes and rules in MATRIX_BODY_BYTES.
       const body = await readJsonBody(ctx.req, {
-        limitBytes: deps.batchMaxBytes ?? 32 * 1024 * 1024,
+        limitBytes: MATRIX_BODY_BYTES + deps.maxJobSize(),
         maxDepth: deps.maxJsonDepth,
         timeoutMs: deps.bodyTimeoutMs ?? 10_000,
       });
       const { status, body: answer } = await guardedFanOut(
-        parseMatrixSpec(body.value),
+        parseMatrixSpec(body.value, body.text),
         optionSource(ctx.query, (name) => ctx.get(name)),
       );
       ctx.status = status;
@@ -283,7 +284,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(securityHeaders());
   const cors = corsPolicy(security.corsOrigins);
   if (cors) app.use(cors);
-  app.use(authenticate(security));
+  app.use(authenticate(security, (ctx) => answeringRoute(router, ROUTES, ctx)?.ops === true));
   const limit = rateLimit(security.rateLimitPerMinute);
   if (limit) app.use(limit);
   app.use(router.routes());

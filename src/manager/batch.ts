@@ -8,13 +8,15 @@
  *   fields override the request's options. Each payload is stored and hashed as its compact
  *   JSON (`JSON.stringify`), since a parsed array no longer knows its items' original bytes.
  *
- * Every item is validated before anything is recorded: one bad item refuses the whole
- * batch (400 INVALID_BATCH, listing each bad item), so a client never has to find out which
- * half went in. Valid batches are recorded with coalesced `insertMany` and queued with
- * pipelined puts. If a backend fails midway, items already accepted stay accepted, the
+ * Every item is validated before anything is recorded — its options, its depth (read from the
+ * text before it is parsed), its size once queued, its idempotency key (once per batch) — and
+ * one bad item refuses the whole batch (400 INVALID_BATCH, listing each bad item with its own
+ * code), so a client never has to find out which half went in. Valid batches are recorded
+ * with coalesced `insertMany` and queued with pipelined puts. If a backend fails midway, items already accepted stay accepted, the
  * others are undone one by one (or left for the reconciler, which notices records without a
- * queue copy); the answer lists each item's fate — 202 all accepted, 207 some, 503 none — and
- * per-item idempotency keys make resending the batch safe.
+ * queue copy); the answer lists each item's fate — 202 all accepted, 207 some, 503 none (422
+ * when none was for the client's reasons alone, such as a key reused with another payload) —
+ * and per-item idempotency keys make resending the batch safe.
  */
 import type Koa from 'koa';
 import { AppError, ErrorCode, isAppError } from '../errors.js';
@@ -28,7 +30,7 @@ import {
   type RequestedJob,
 } from './job-options.js';
 import { type JobService, settleEach } from './job-service.js';
-import { parsePayload, readTextBody } from './read-json-body.js';
+import { parsePayload, readTextBody, tooDeep, tooDeepElements } from './read-json-body.js';
 
 export interface BatchDeps {
   jobs: JobService;
@@ -51,6 +53,9 @@ interface BatchItem {
 type ItemProblem = { index: number; code: string; message: string };
 
 const ITEM_FIELDS = new Set<string>(['payload', 'idempotencyKey', ...OPTION_NAMES]);
+
+/** Levels a JSON batch adds around each payload: the array and the item object. */
+const ITEM_LEVELS = 2;
 
 function problem(index: number, error: unknown): ItemProblem {
   if (isAppError(error)) return { index, code: error.code, message: error.message };
@@ -84,6 +89,7 @@ function parseJsonItems(
     throw new AppError(ErrorCode.INVALID_BATCH, `at most ${deps.maxItems} items per batch`);
   const items: BatchItem[] = [];
   const problems: ItemProblem[] = [];
+  const keyIndex = new Map<string, number>();
   value.forEach((raw: unknown, index) => {
     try {
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || !('payload' in raw)) {
@@ -96,11 +102,20 @@ function parseJsonItems(
       const payloadText = JSON.stringify(item.payload);
       parsePayload(payloadText, deps.maxJsonDepth);
       const key = checkIdempotencyKey(item.idempotencyKey);
-      items.push({
-        request: parseJobOptions(itemSource(item, fallback), deps.defaultOptions, deps.allowedTypes),
-        text: payloadText,
-        ...(key !== undefined ? { idempotencyKey: key } : {}),
-      });
+      const request = parseJobOptions(itemSource(item, fallback), deps.defaultOptions, deps.allowedTypes);
+      deps.jobs.checkQueuedSize(request, payloadText);
+      if (key !== undefined) {
+        // Two items under one key is never a retry: which one would the key stand for?
+        const first = keyIndex.get(key);
+        if (first !== undefined) {
+          throw new AppError(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            `item ${first} has this idempotencyKey already; one key names one job`,
+          );
+        }
+        keyIndex.set(key, index);
+      }
+      items.push({ request, text: payloadText, ...(key !== undefined ? { idempotencyKey: key } : {}) });
     } catch (error: unknown) {
       problems.push(problem(index, error));
     }
@@ -123,12 +138,19 @@ function parseNdjsonItems(
   lines.forEach((line, index) => {
     try {
       parsePayload(line, deps.maxJsonDepth);
+      deps.jobs.checkQueuedSize(request, line);
       items.push({ request, text: line });
     } catch (error: unknown) {
       problems.push(problem(index, error));
     }
   });
   return { items, problems };
+}
+
+/** 400 INVALID_BATCH listing the bad items (the first 100): nothing was recorded. */
+function refuse(ctx: Koa.Context, problems: readonly ItemProblem[], message: string): void {
+  ctx.status = 400;
+  ctx.body = { error: { code: ErrorCode.INVALID_BATCH, message }, items: problems.slice(0, 100) };
 }
 
 export function batchRoute(deps: BatchDeps) {
@@ -139,19 +161,28 @@ export function batchRoute(deps: BatchDeps) {
       accepted: ['application/json', 'application/x-ndjson'],
     });
     const fallback = optionSource(ctx.query, (name) => ctx.get(name));
-    const { items, problems } =
-      body.type === 'application/x-ndjson'
-        ? parseNdjsonItems(body.text, deps, fallback)
-        : parseJsonItems(body.text, deps, fallback);
+    const ndjson = body.type === 'application/x-ndjson';
+    // Before JSON.parse: a JSON batch is parsed whole, so its too-deep items are found in the
+    // text (NDJSON lines go through parsePayload, which does the same per line).
+    const deep = ndjson ? [] : tooDeepElements(body.text, deps.maxJsonDepth + ITEM_LEVELS);
+    if (deep.length > 0) {
+      const { message } = tooDeep(deps.maxJsonDepth);
+      refuse(
+        ctx,
+        deep.map((index) => ({ index, code: ErrorCode.JSON_TOO_DEEP, message })),
+        `${deep.length} item(s) nest too deep; nothing was recorded`,
+      );
+      return;
+    }
+    const { items, problems } = ndjson
+      ? parseNdjsonItems(body.text, deps, fallback)
+      : parseJsonItems(body.text, deps, fallback);
     if (problems.length > 0) {
-      ctx.status = 400;
-      ctx.body = {
-        error: {
-          code: ErrorCode.INVALID_BATCH,
-          message: `${problems.length} of ${problems.length + items.length} items are invalid; nothing was recorded`,
-        },
-        items: problems.slice(0, 100),
-      };
+      refuse(
+        ctx,
+        problems,
+        `${problems.length} of ${problems.length + items.length} items are invalid; nothing was recorded`,
+      );
       return;
     }
     if (items.length === 0) throw new AppError(ErrorCode.INVALID_BATCH, 'the batch has no items');
@@ -163,6 +194,7 @@ export function batchRoute(deps: BatchDeps) {
       ),
     );
     let accepted = 0;
+    let backendFailed = false;
     const jobs = settled.map((outcome, index) => {
       if (outcome.status === 'fulfilled') {
         accepted += 1;
@@ -173,9 +205,10 @@ export function batchRoute(deps: BatchDeps) {
       const error = isAppError(outcome.reason)
         ? outcome.reason
         : new AppError(ErrorCode.INTERNAL, 'internal error');
+      if (error.status >= 500) backendFailed = true;
       return { index, error: { code: error.code, message: error.message } };
     });
-    ctx.status = accepted === items.length ? 202 : accepted === 0 ? 503 : 207;
+    ctx.status = accepted === items.length ? 202 : accepted > 0 ? 207 : backendFailed ? 503 : 422;
     ctx.body = { accepted, failed: items.length - accepted, jobs };
   };
 }

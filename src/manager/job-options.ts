@@ -4,7 +4,7 @@
  * handler parameters — `algorithm` for hash, `mean_ms` and `fail_rate` for simulate.
  */
 import { AppError, ErrorCode } from '../errors.js';
-import { DEFAULT_JOB_TYPE, HASH_ALGORITHMS, JOB_TYPE } from '../handlers/index.js';
+import { BUILTIN_TYPES, DEFAULT_JOB_TYPE, HASH_ALGORITHMS, JOB_TYPE } from '../handlers/index.js';
 import type { JobParams } from '../jobs/envelope.js';
 import type { JobOptions } from '../store/index.js';
 
@@ -31,6 +31,17 @@ export const OPTION_NAMES = [
 ] as const;
 
 const UINT32_MAX = 2 ** 32 - 1;
+
+/**
+ * The types accepted when JOB_TYPES is unset: the built-in handlers'. Each type a client
+ * posts becomes a beanstalkd tube and a series in /metrics for good, so types left open let
+ * any client make them without bound, and queue jobs that no worker will ever run. A cap on
+ * distinct types would bound the count but still take jobs nobody serves, and each manager
+ * replica would count (and forget on restart) its own types; a list says up front what runs,
+ * the same on every replica. Deployments with their own handlers (`worker --handlers`)
+ * name their types in JOB_TYPES.
+ */
+export const DEFAULT_ACCEPTED_TYPES: readonly string[] = BUILTIN_TYPES;
 
 function invalid(message: string): AppError {
   return new AppError(ErrorCode.INVALID_OPTION, message);
@@ -60,6 +71,7 @@ export function optionSource(
   };
 }
 
+/** A POST's type and options; `allowedTypes` empty means DEFAULT_ACCEPTED_TYPES. */
 export function parseJobOptions(
   source: OptionSource,
   defaults: JobOptions,
@@ -68,8 +80,12 @@ export function parseJobOptions(
   const type = source('type') ?? DEFAULT_JOB_TYPE;
   if (!JOB_TYPE.test(type))
     throw invalid('type must be lower-case letters, digits, _ and -, starting with a letter, at most 63');
-  if (allowedTypes.length > 0 && !allowedTypes.includes(type)) {
-    throw invalid(`unknown type ${type}; this manager accepts ${allowedTypes.join(', ')}`);
+  const accepted = allowedTypes.length > 0 ? allowedTypes : DEFAULT_ACCEPTED_TYPES;
+  if (!accepted.includes(type)) {
+    throw new AppError(
+      ErrorCode.UNKNOWN_JOB_TYPE,
+      `unknown type ${type}; this manager accepts ${accepted.join(', ')} (JOB_TYPES)`,
+    );
   }
   const read = (name: string, min: number, max: number, fallback: number) => {
     const text = source(name);

@@ -30,6 +30,7 @@ export const BACKENDS = [ErrorCode.QUEUE_UNAVAILABLE, ErrorCode.STORE_UNAVAILABL
 
 const JOB_OPTION_ERRORS = [
   ErrorCode.INVALID_OPTION,
+  ErrorCode.UNKNOWN_JOB_TYPE,
   ErrorCode.INVALID_IDEMPOTENCY_KEY,
   ErrorCode.REQUEST_TIMEOUT,
 ] as const;
@@ -42,7 +43,7 @@ const postJob = (path: string, operationId: string, summary: string): RouteSpec 
   tag: 'jobs',
   summary,
   description:
-    'Records the job in MongoDB, then queues it in beanstalkd; answers 202 only when both have it. Options (type, priority, delay, ttr, attempts, algorithm, mean_ms, fail_rate) come as query parameters or X-Job-* headers; an Idempotency-Key header makes a retry return the first job (200, Idempotent-Replayed: true).',
+    'Records the job in MongoDB, then queues it in beanstalkd; answers 202 only when both have it. Options (type, priority, delay, ttr, attempts, algorithm, mean_ms, fail_rate) come as query parameters or X-Job-* headers; type is one of JOB_TYPES (default: hash, simulate, metrics), else 400 UNKNOWN_JOB_TYPE. An Idempotency-Key header makes a retry of the same request (type, options and payload bytes) return the first job (200, Idempotent-Replayed: true); the key with another request is 422 IDEMPOTENCY_KEY_REUSED.',
   requestBody: { description: 'the job', schema: JobPayloadSchema, example: { example: 'data' } },
   responses: {
     200: {
@@ -56,7 +57,13 @@ const postJob = (path: string, operationId: string, summary: string): RouteSpec 
       headers: { Location: { description: '/jobs/{id} of the new job', schema: { type: 'string' } } },
     },
   },
-  errors: [...BODY_ERRORS, ErrorCode.INVALID_JOB, ...JOB_OPTION_ERRORS, ...BACKENDS],
+  errors: [
+    ...BODY_ERRORS,
+    ErrorCode.INVALID_JOB,
+    ...JOB_OPTION_ERRORS,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+    ...BACKENDS,
+  ],
 });
 
 const getJob = (path: string, operationId: string, summary: string): RouteSpec => ({
@@ -136,7 +143,7 @@ export const JOB_ROUTES: readonly RouteSpec[] = [
     tag: 'jobs',
     summary: 'Enqueue many jobs: NDJSON (one payload per line) or a JSON array of items',
     description:
-      'Every item is validated before anything is recorded (400 INVALID_BATCH lists the bad ones). 202 when all were accepted, 207 when some, 503 when none; each item says its id or its error, in order.',
+      "Every item is validated before anything is recorded — options, type, depth, size once queued (beanstalkd's max-job-size), an idempotencyKey used once per batch — and 400 INVALID_BATCH lists the bad ones, each with its code (e.g. JSON_TOO_DEEP, PAYLOAD_TOO_LARGE, IDEMPOTENCY_KEY_REUSED). 202 when all were accepted, 207 when some, 503 when none because a backend failed, 422 when none for the client's reasons (an idempotencyKey first used with another item: IDEMPOTENCY_KEY_REUSED); each item says its id or its error, in order.",
     requestBody: {
       description: 'the jobs',
       schema: BatchRequestSchema,
@@ -145,6 +152,11 @@ export const JOB_ROUTES: readonly RouteSpec[] = [
     responses: {
       202: { description: 'all accepted', schema: BatchResultSchema },
       207: { description: 'some accepted: see each item', schema: BatchResultSchema },
+      422: {
+        description:
+          'none accepted, each for a reason of the request (IDEMPOTENCY_KEY_REUSED): see each item',
+        schema: BatchResultSchema,
+      },
       503: { description: 'none accepted: a backend failed', schema: BatchResultSchema },
     },
     errors: [...BODY_ERRORS, ErrorCode.INVALID_BATCH, ...JOB_OPTION_ERRORS],
@@ -157,7 +169,7 @@ export const JOB_ROUTES: readonly RouteSpec[] = [
     tag: 'jobs',
     summary: 'Fan one request out into a job per combination of named axes, minus exclusions; one group id',
     description:
-      "Each job's payload is the template with its combination's keys set (stored and hashed as compact JSON). Options come from the query or X-Job-* headers. 202 all accepted, 207 some, 503 none. Follow it with GET /groups/{id}.",
+      "Each job's payload is the template with its combination's keys set (stored and hashed as compact JSON). Options come from the query or X-Job-* headers. 202 all accepted, 207 some, 503 none. Follow it with GET /groups/{id}. Bounds, checked before any job is built: 1-10 axes of 1-100 values; the axes' product at most ten times BATCH_MAX_ITEMS and at most BATCH_MAX_ITEMS kept; at most 1,000 rules and 2,000,000 rule checks (product x rules); each job within max-job-size (413) and all payloads within BATCH_MAX_BYTES (413); the body at most 1 MiB plus one job's size; no key twice in one object.",
     requestBody: {
       description: 'template, axes, exclusion rules',
       schema: MatrixRequestSchema,

@@ -83,6 +83,26 @@ export function hashIdempotencyKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
+/**
+ * What an Idempotency-Key promises to repeat: the type, the options and parameters that
+ * shape the job, and the payload's exact text (its bytes are what gets hashed and stored).
+ */
+function hashJobRequest(request: RequestedJob, payloadText: string): string {
+  const { type, options, params } = request;
+  const shape = [
+    type,
+    options.priority,
+    options.delay,
+    options.ttr,
+    options.maxAttempts,
+    Object.entries(params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  ];
+  return createHash('sha256').update(JSON.stringify(shape)).update('\n').update(payloadText).digest('hex');
+}
+
+/** An id of a job id's length, for sizing an envelope before the job has an id. */
+const SIZE_PROBE_ID = '00000000-0000-7000-8000-000000000000';
+
 export type AcceptResult = AcceptedJob & { replayed: boolean };
 
 /**
@@ -217,24 +237,21 @@ export function createJobService(deps: JobServiceDeps) {
     if (store.queueRefsInFlight() > MAX_REFS_IN_FLIGHT) await inserting;
   }
 
-  /** Records and queues one job under `id`; resolves only when both MongoDB and beanstalkd have it. */
-  async function recordAndQueue(
-    id: string,
-    request: RequestedJob,
-    payload: { text: string; bytes: number },
-    keyHash?: string,
-  ): Promise<AcceptedJob> {
-    // The id's own time: a GET that reads no record shows the same createdAt.
-    const createdAt = jobIdTime(id);
+  /** Hold and kick applies to jobs that run now. */
+  function isHeld(options: JobOptions): boolean {
+    return holdSeconds > 0 && options.delay === 0;
+  }
+
+  /** The job's beanstalkd body; PAYLOAD_TOO_LARGE when it would not fit max-job-size. */
+  function queuedBody(id: string, request: RequestedJob, payloadText: string): string {
     const { type, options, params } = request;
-    const hasParams = Object.keys(params).length > 0;
-    const held = holdSeconds > 0 && options.delay === 0;
+    const held = isHeld(options);
     const body = encodeEnvelope({
       id,
       type,
-      payload: payload.text,
+      payload: payloadText,
       maxAttempts: options.maxAttempts,
-      ...(hasParams ? { params } : {}),
+      ...(Object.keys(params).length > 0 ? { params } : {}),
       ...(held ? { held } : {}),
       ...(request.matrix ? { group: request.matrix.group } : {}),
     });
@@ -246,6 +263,22 @@ export function createJobService(deps: JobServiceDeps) {
         `the job is ${size} bytes once queued; beanstalkd accepts at most ${limit} (max-job-size)`,
       );
     }
+    return body;
+  }
+
+  /** Records and queues one job under `id`; resolves only when both MongoDB and beanstalkd have it. */
+  async function recordAndQueue(
+    id: string,
+    request: RequestedJob,
+    payload: { text: string; bytes: number },
+    keyHash?: string,
+  ): Promise<AcceptedJob> {
+    // The id's own time: a GET that reads no record shows the same createdAt.
+    const createdAt = jobIdTime(id);
+    const { type, options, params } = request;
+    const hasParams = Object.keys(params).length > 0;
+    const held = isHeld(options);
+    const body = queuedBody(id, request, payload.text);
     const record: JobDocument = {
       _id: id,
       type,
@@ -360,8 +393,18 @@ export function createJobService(deps: JobServiceDeps) {
 
   return {
     /**
+     * Throws PAYLOAD_TOO_LARGE when the job would not fit beanstalkd's max-job-size once
+     * queued, as accept would: a batch checks each item with it before recording any.
+     */
+    checkQueuedSize(request: RequestedJob, payloadText: string): void {
+      // Every job id is a UUIDv7 of the same length: any one sizes the envelope exactly.
+      queuedBody(request.matrix?.id ?? SIZE_PROBE_ID, request, payloadText);
+    },
+
+    /**
      * Records and queues one job. With an idempotency key, a key seen before answers with the
-     * job it created first (`replayed: true`) instead of creating another.
+     * job it created first (`replayed: true`) instead of creating another, if it comes with
+     * the same request; with another one it is IDEMPOTENCY_KEY_REUSED (422).
      */
     async accept(
       request: RequestedJob,
@@ -372,9 +415,23 @@ export function createJobService(deps: JobServiceDeps) {
       if (idempotencyKey === undefined)
         return { ...(await recordAndQueue(id, request, payload)), replayed: false };
       const keyHash = hashIdempotencyKey(idempotencyKey);
+      const requestHash = hashJobRequest(request, payload.text);
       try {
-        const claim = await store.claimIdempotencyKey(keyHash, id, new Date(), deps.idempotencyTtlMs);
+        const claim = await store.claimIdempotencyKey(
+          keyHash,
+          id,
+          new Date(),
+          deps.idempotencyTtlMs,
+          requestHash,
+        );
         if (!claim.claimed) {
+          // Keys claimed before requests were hashed carry none: they replay as they did.
+          if (claim.request !== undefined && claim.request !== requestHash) {
+            throw new AppError(
+              ErrorCode.IDEMPOTENCY_KEY_REUSED,
+              'this Idempotency-Key came first with another request (body, type or options); use a new key for a new job',
+            );
+          }
           const job = await store.findJob(claim.jobId);
           if (job) return await replay(claim.jobId, job);
           // The first request claimed the key and died before recording its job: finish it.

@@ -39,6 +39,7 @@ const DESCRIPTIONS: Readonly<Record<number, string>> = {
   405: 'method not allowed',
   413: 'payload too large',
   415: 'unsupported media type',
+  422: 'the Idempotency-Key came first with another request',
   500: 'internal error (a bug; logged)',
   503: 'a backend did not answer in time; try again',
 };

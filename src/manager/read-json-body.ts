@@ -49,18 +49,48 @@ function checkContentType(header: string | undefined, accepted: readonly string[
   return parsed.type;
 }
 
-/** Depth of the deepest array/object, counted without recursion so no input can blow the stack. */
-export function jsonDepthExceeds(value: unknown, maxDepth: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (node === null || typeof node !== 'object') continue;
-    if (depth > maxDepth) return true;
-    for (const child of Array.isArray(node) ? node : Object.values(node)) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const OPEN_ARRAY = 0x5b;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_ARRAY = 0x5d;
+const CLOSE_OBJECT = 0x7d;
+
+/**
+ * Finds nesting deeper than `maxDepth` in JSON text before it is parsed, so no input makes
+ * JSON.parse build a deep structure (2,000,000 levels: 0.9 s and 130 MB) or a recursive walk
+ * (JSON.stringify) overflow the stack on one. Answers the positions, in a top-level array,
+ * of the elements that reach too deep (the array counts as level 1); for any other top
+ * level, [0] when it does. Text that is not JSON is left to JSON.parse to refuse.
+ */
+export function tooDeepElements(text: string, maxDepth: number): number[] {
+  const found: number[] = [];
+  let depth = 0;
+  let element = 0;
+  let topIsArray = false;
+  let inString = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i += 1;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) {
+      inString = true;
+    } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+      depth += 1;
+      if (depth === 1) topIsArray = c === OPEN_ARRAY;
+      if (depth > maxDepth && found[found.length - 1] !== element) {
+        if (!topIsArray) return [0];
+        found.push(element);
+      }
+    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
+      depth -= 1;
+    } else if (c === COMMA && depth === 1) {
+      element += 1;
     }
   }
-  return false;
+  return found;
 }
 
 function rawBodyError(error: unknown, limitBytes: number): AppError {
@@ -140,8 +170,14 @@ export async function readTextBody(
   return { text, bytes: buffer.length, type };
 }
 
-/** Parses one job payload: JSON, an object or array, no deeper than `maxDepth`. */
+/** The error for a payload nested deeper than `maxDepth`. */
+export function tooDeep(maxDepth: number): AppError {
+  return new AppError(ErrorCode.JSON_TOO_DEEP, `a job payload may nest at most ${maxDepth} levels`);
+}
+
+/** Parses one job payload: JSON, an object or array, no deeper than `maxDepth` (checked before parsing). */
 export function parsePayload(text: string, maxDepth: number): unknown {
+  if (tooDeepElements(text, maxDepth).length > 0) throw tooDeep(maxDepth);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -150,9 +186,6 @@ export function parsePayload(text: string, maxDepth: number): unknown {
   }
   if (value === null || typeof value !== 'object') {
     throw new AppError(ErrorCode.INVALID_JOB, 'a job payload must be a JSON object or array');
-  }
-  if (jsonDepthExceeds(value, maxDepth)) {
-    throw new AppError(ErrorCode.JSON_TOO_DEEP, `a job payload may nest at most ${maxDepth} levels`);
   }
   return value;
 }

@@ -63,6 +63,8 @@ export interface RouteSpec {
   responses: Readonly<Record<number, RouteResponse>>;
   /** Error codes this route may answer with (the body is the Error schema). */
   errors: readonly ErrorCode[];
+  /** A probe or scrape endpoint: with keys set it needs one only when AUTH_OPS=true. */
+  ops?: true;
 }
 
 export const ROUTES: readonly RouteSpec[] = [
@@ -72,6 +74,7 @@ export const ROUTES: readonly RouteSpec[] = [
     operationId: 'healthz',
     handler: 'healthz',
     tag: 'observe',
+    ops: true,
     summary: 'Liveness: 200 while the process runs',
     responses: { 200: { description: 'alive', schema: HealthSchema } },
     errors: [],
@@ -82,6 +85,7 @@ export const ROUTES: readonly RouteSpec[] = [
     operationId: 'readyz',
     handler: 'readyz',
     tag: 'observe',
+    ops: true,
     summary: 'Readiness: beanstalkd and MongoDB both answer',
     responses: {
       200: { description: 'both backends answer', schema: ReadySchema },
@@ -95,6 +99,7 @@ export const ROUTES: readonly RouteSpec[] = [
     operationId: 'metrics',
     handler: 'metrics',
     tag: 'observe',
+    ops: true,
     summary: 'Prometheus metrics (jobs by type, queue depth, workers, HTTP durations)',
     responses: {
       200: {
@@ -143,6 +148,24 @@ export const ROUTES: readonly RouteSpec[] = [
 /** `/jobs/{id}` → `/jobs/:id`. */
 export function koaPath(path: string): string {
   return path.replace(/\{(\w+)\}/g, ':$1');
+}
+
+/**
+ * The table's route that will answer this request, or undefined when none will. It asks the
+ * router's own matcher (case-insensitive, optional trailing slash) rather than comparing the
+ * path, so `/METRICS/` is /metrics here exactly as in dispatch: a decision taken on the raw
+ * path let those spellings past AUTH_OPS. The first route layer answers because no handler
+ * calls next; ctx._matchedRoute would name the last one (`/{id}` also matches `/metrics`).
+ * Making the router strict and case-sensitive instead would have broken paths clients use
+ * (`GET /{id}/` is documented) and still left two matchers that must agree.
+ */
+export function answeringRoute(
+  router: Router,
+  routes: readonly RouteSpec[],
+  ctx: Pick<Context, 'method' | 'path'>,
+): RouteSpec | undefined {
+  const layer = router.match(ctx.path, ctx.method).pathAndMethod.find((l) => l.methods.length > 0);
+  return layer === undefined ? undefined : routes.find((r) => r.operationId === layer.name);
 }
 
 /**

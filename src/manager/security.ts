@@ -29,8 +29,6 @@ export const NO_SECURITY: SecurityOptions = Object.freeze({
   corsOrigins: [],
 });
 
-const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
-
 /** No sniffing, no framing, no referrer, no active content: this API only ever answers JSON. */
 export function securityHeaders(): Middleware {
   return async (ctx: Context, next: Next) => {
@@ -74,9 +72,9 @@ export function matchApiKey(
   return match;
 }
 
-function needsKey(ctx: Context, options: SecurityOptions): boolean {
+function needsKey(ctx: Context, options: SecurityOptions, isOpsRoute: (ctx: Context) => boolean): boolean {
   if (options.apiKeys.length === 0 || ctx.method === 'OPTIONS') return false;
-  if (OPS_PATHS.has(ctx.path)) return options.authOps;
+  if (isOpsRoute(ctx)) return options.authOps;
   if (ctx.method === 'GET' || ctx.method === 'HEAD') return options.authReads;
   return true;
 }
@@ -86,16 +84,22 @@ const unauthorized = (message: string) =>
     headers: { 'WWW-Authenticate': 'Bearer realm="distributed-workers"' },
   });
 
-/** Sets ctx.state.apiKey (the key's name) when a valid key was offered. */
-export function authenticate(options: SecurityOptions): Middleware {
+/**
+ * Sets ctx.state.apiKey (the key's name) when a valid key was offered. `isOpsRoute` says
+ * whether the route that will answer is /healthz, /readyz or /metrics, however the path is
+ * spelled; it must judge the request as the router will (see answeringRoute).
+ */
+export function authenticate(options: SecurityOptions, isOpsRoute: (ctx: Context) => boolean): Middleware {
   return async (ctx: Context, next: Next) => {
     const header = ctx.get('Authorization');
     if (header !== '' && options.apiKeys.length > 0) {
-      const match = /^Bearer ([\x21-\x7e]{1,256})$/.exec(header);
-      const name = match?.[1] ? matchApiKey(options.apiKeys, match[1]) : undefined;
+      // The scheme is case-insensitive (RFC 9110 §11.1); the single space and the key are not.
+      const match = /^([A-Za-z]+) ([\x21-\x7e]{1,256})$/.exec(header);
+      const key = match?.[1]?.toLowerCase() === 'bearer' ? match[2] : undefined;
+      const name = key === undefined ? undefined : matchApiKey(options.apiKeys, key);
       if (name === undefined) throw unauthorized('the API key is not valid');
       ctx.state.apiKey = name;
-    } else if (needsKey(ctx, options)) {
+    } else if (needsKey(ctx, options, isOpsRoute)) {
       throw unauthorized('send an API key: Authorization: Bearer <key>');
     }
     await next();

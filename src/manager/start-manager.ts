@@ -1,6 +1,5 @@
 /** Runs the manager: connects the adapters, serves HTTP, and closes everything on stop. */
 import { randomBytes } from 'node:crypto';
-import { createServer, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { ManagerConfig } from '../config.js';
@@ -9,6 +8,7 @@ import type { Logger } from '../log.js';
 import { createQueueClient } from '../queue/index.js';
 import { createStore } from '../store/index.js';
 import { createApp } from './app.js';
+import { createHttpServer } from './http-server.js';
 import { startMaintenance } from './maintenance.js';
 
 /** beanstalkd's default -z, used until the server has told us its own. */
@@ -127,25 +127,11 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     workerGoneAfterMs: config.workerGoneAfterMs,
     processMetrics: true,
   });
-  const server = createServer({ maxHeaderSize: 16_384 }, app.callback());
-  // Node answers malformed requests, oversized headers and header timeouts before Koa sees
-  // them, with a bare status line: give those a JSON error with a stable code too.
-  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) return socket.destroy();
-    const [status, code, message] =
-      error.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'HEADERS_TOO_LARGE', 'request headers larger than 16 KB']
-        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, 'REQUEST_TIMEOUT', 'the request did not arrive in time']
-          : [400, 'BAD_REQUEST', 'malformed HTTP request'];
-    const body = JSON.stringify({ error: { code, message } });
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+  const server = createHttpServer(app.callback(), {
+    bodyTimeoutMs: config.security.bodyTimeoutMs,
+    maxConnections: config.security.maxConnections,
+    log: log.child({ task: 'http' }),
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.listenPort, config.listenHost, () => {

@@ -103,6 +103,8 @@ export interface AttemptDocument {
 export interface IdempotencyDocument {
   _id: string;
   jobId: string;
+  /** SHA-256 of the first request (type, options, payload): a replay must match it. Absent on keys stored before. */
+  request?: string;
   createdAt: Date;
   expiresAt: Date;
 }

@@ -10,7 +10,8 @@ import { guard } from './guard.js';
 /** Failed runs kept per job (a job retried by hand again and again keeps its latest). */
 const MAX_ATTEMPTS_KEPT = 100;
 
-export type IdempotencyClaim = { claimed: true } | { claimed: false; jobId: string };
+/** A key taken for us, or the job it names and the hash of the request it came with (absent on old keys). */
+export type IdempotencyClaim = { claimed: true } | { claimed: false; jobId: string; request?: string };
 
 export function sideCollections(collections: {
   attempts: Collection<AttemptDocument>;
@@ -48,18 +49,21 @@ export function sideCollections(collections: {
     },
 
     /**
-     * Claims `keyHash` for `jobId`. When the key is already held by an unexpired claim, answers
-     * the job it names; an expired claim is replaced.
+     * Claims `keyHash` for `jobId`, remembering the hash of the request it came with. When the
+     * key is already held by an unexpired claim, answers the job it names and that claim's
+     * request hash (one point read by `_id`); an expired claim is replaced.
      */
     async claimIdempotencyKey(
       keyHash: string,
       jobId: string,
       now: Date,
       ttlMs: number,
+      requestHash?: string,
     ): Promise<IdempotencyClaim> {
       const doc: IdempotencyDocument = {
         _id: keyHash,
         jobId,
+        ...(requestHash !== undefined ? { request: requestHash } : {}),
         createdAt: now,
         expiresAt: new Date(now.getTime() + ttlMs),
       };
@@ -71,7 +75,13 @@ export function sideCollections(collections: {
           if (!isDuplicateKey(error)) throw error;
         }
         const held = await guard('read idempotency key', () => idempotency.findOne({ _id: keyHash }));
-        if (held && held.expiresAt > now) return { claimed: false, jobId: held.jobId };
+        if (held && held.expiresAt > now) {
+          return {
+            claimed: false,
+            jobId: held.jobId,
+            ...(held.request !== undefined ? { request: held.request } : {}),
+          };
+        }
         // Expired: drop it by `_id` (a filter on expiresAt too would scan on FerretDB). Two
         // clients reusing one expired key in the same instant could both get a new job.
         await guard('drop expired idempotency key', () => idempotency.deleteOne({ _id: keyHash }));

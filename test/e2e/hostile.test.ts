@@ -13,6 +13,7 @@ import {
   type SpawnedCli,
   spawnCli,
   stopAllSpawned,
+  withMongo,
 } from '../support/harness.js';
 
 const KEY = 'fuzz-key-5f3a9c1e7b2d4a60';
@@ -33,6 +34,46 @@ function raw(port: number, bytes: string): Promise<string> {
     socket.on('close', () => resolve(text));
     socket.on('error', reject);
     socket.connect(port, '127.0.0.1', () => socket.write(bytes));
+  });
+}
+
+/** What came back on a raw socket, and when the server closed it (ms after connecting). */
+interface Closed {
+  text: string;
+  closedAfterMs: number;
+}
+
+/**
+ * Opens a raw connection, sends `bytes`, then `trickle` every 200 ms if given, and resolves
+ * when the server closes it; rejects (and drops the socket) if that has not happened by
+ * `deadlineMs` after connecting.
+ */
+function closedWithin(port: number, bytes: string, deadlineMs: number, trickle?: string): Promise<Closed> {
+  return new Promise((resolve, reject) => {
+    const socket = new Socket();
+    let text = '';
+    let connectedAt = Date.now();
+    let drip: NodeJS.Timeout | undefined;
+    const deadline = setTimeout(() => {
+      clearInterval(drip);
+      socket.destroy();
+      reject(new Error(`still open ${deadlineMs} ms after connecting; got ${JSON.stringify(text)}`));
+    }, deadlineMs);
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    socket.on('close', () => {
+      clearTimeout(deadline);
+      clearInterval(drip);
+      resolve({ text, closedAfterMs: Date.now() - connectedAt });
+    });
+    // A reset instead of a clean close still closes the connection: 'close' follows.
+    socket.on('error', () => undefined);
+    socket.connect(port, '127.0.0.1', () => {
+      connectedAt = Date.now();
+      socket.write(bytes);
+      if (trickle !== undefined) drip = setInterval(() => socket.write(trickle), 200);
+    });
   });
 }
 
@@ -72,6 +113,72 @@ describe('hostile traffic against a spawned manager', function () {
     assert.equal(ok.status, 200, 'still healthy');
   });
 
+  // BODY_TIMEOUT_MS is 1000 here: headers within 1 s, a whole request within 3 s.
+  it('when a client sends half a request line and then nothing, then it gets 408 and is closed once BODY_TIMEOUT_MS has passed', async () => {
+    const { text, closedAfterMs } = await closedWithin(port, 'GET /hea', 1000 + 750);
+    assert.ok(closedAfterMs >= 950, `closed after ${closedAfterMs} ms, before the bound`);
+    assert.match(text, /^HTTP\/1\.1 408 /);
+    assert.match(text, /"code":"REQUEST_TIMEOUT"/);
+  });
+
+  it('when a request body trickles in and never ends, then the connection is cut once three times BODY_TIMEOUT_MS has passed', async () => {
+    const head = 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n';
+    const { text, closedAfterMs } = await closedWithin(port, head, 3000 + 1000, 'a');
+    assert.ok(closedAfterMs >= 2900, `closed after ${closedAfterMs} ms, before the bound`);
+    assert.match(text, /^HTTP\/1\.1 200 /, 'the app answered before the body was complete');
+  });
+
+  it('when a keep-alive connection sits idle after an answer, then it is closed about 5 s later', async () => {
+    const started = Date.now();
+    const { text, closedAfterMs } = await closedWithin(
+      port,
+      'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n',
+      5000 + 1500,
+    );
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    assert.match(text, /\r\nKeep-Alive: timeout=5\r\n/i);
+    assert.ok(closedAfterMs >= 4900, `closed after ${closedAfterMs} ms (${Date.now() - started} ms in all)`);
+  });
+
+  it('when a request has two Host headers, an invalid one, or none in HTTP/1.1, then it is answered 400 BAD_REQUEST', async () => {
+    const requests = [
+      'GET /healthz HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n',
+      'GET /healthz HTTP/1.1\r\nhost: a.example\r\nHOST: a.example\r\n\r\n',
+      'GET /healthz HTTP/1.0\r\nHost: a.example\r\nHost: b.example\r\n\r\n',
+      'GET /healthz HTTP/1.1\r\nHost: a.example b.example\r\n\r\n',
+      'GET /healthz HTTP/1.1\r\n\r\n',
+    ];
+    for (const request of requests) {
+      const answer = await raw(port, request);
+      const seen = `${JSON.stringify(request)} got ${JSON.stringify(answer)}`;
+      assert.match(answer, /^HTTP\/1\.1 400 /, seen);
+      assert.match(answer, /"code":"BAD_REQUEST"/, seen);
+      assert.match(answer, /\r\nConnection: close\r\n/i, seen);
+    }
+    const one = await raw(port, 'GET /healthz HTTP/1.1\r\nHost: a.example:8080\r\nConnection: close\r\n\r\n');
+    assert.match(one, /^HTTP\/1\.1 200 /, 'one valid Host is fine');
+    const old = await raw(port, 'GET /healthz HTTP/1.0\r\n\r\n');
+    assert.match(old, /^HTTP\/1\.1 200 /, 'HTTP/1.0 needs no Host');
+  });
+
+  it('when the request line has no HTTP version, or not HTTP/1.x, then it is answered 400 BAD_REQUEST', async () => {
+    const requests = [
+      'GET /healthz\r\n\r\n',
+      'GET /healthz\r\nHost: x\r\n\r\n',
+      `POST /jobs\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\n\r\n{"a":1}`,
+      'GET /healthz HTTP/0.9\r\n\r\n',
+      'GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n',
+    ];
+    for (const request of requests) {
+      const answer = await raw(port, request);
+      const seen = `${JSON.stringify(request)} got ${JSON.stringify(answer)}`;
+      assert.match(answer, /^HTTP\/1\.1 400 /, seen);
+      assert.match(answer, /"code":"BAD_REQUEST"/, seen);
+    }
+    const jobs = await withMongo(dbName, (db) => db.collection('jobs').countDocuments());
+    assert.equal(jobs, 0, 'the POST without a version recorded nothing');
+  });
+
   it('when 10,000 random requests arrive, then none gets a 5xx or hangs, and keys never reach the logs', async () => {
     const methods = fc.constantFrom('GET', 'POST', 'DELETE', 'PUT', 'PATCH', 'OPTIONS', 'HEAD');
     const idLike = fc.oneof(
@@ -88,13 +195,28 @@ describe('hostile traffic against a spawned manager', function () {
       idLike.map((id) => `/${encodeURIComponent(id)}`),
       idLike.map((id) => `/jobs/${encodeURIComponent(id)}/retry`),
       fc.constantFrom('/healthz', '/readyz', '/jobs/', '/jobs//retry', '/%', '/jobs?x=%0d%0a'),
+      // Shapes that found issue 24's defects: fan-out and batch routes, ops paths spelled otherwise.
+      fc.constantFrom('/jobs/matrix', '/jobs/batch', '/METRICS', '/metrics/', '/Readyz', '/HEALTHZ/'),
     );
+    const axis = (n: number) => Array.from({ length: n }, (_, i) => i);
     const bodies = fc.oneof(
       fc.json({ maxDepth: 4 }),
       fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
       fc.string({ maxLength: 200 }),
       fc.string({ unit: 'binary', maxLength: 200 }),
       fc.constantFrom('', '{', '[]', '{"a":1}', '\uFEFF{}', `${'['.repeat(200)}${']'.repeat(200)}`),
+      fc.constantFrom(
+        JSON.stringify({ axes: { a: axis(100), b: axis(100), c: axis(10), d: axis(100) } }),
+        JSON.stringify({
+          axes: { a: axis(100), b: axis(100), c: axis(10) },
+          exclude: Array.from({ length: 3000 }, (_, i) => ({ a: i % 100, b: [1, 2] })),
+        }),
+        JSON.stringify({ template: { big: 'x'.repeat(66_000) }, axes: { a: axis(100) } }),
+        '{"axes": {"a": [1, 2], "a": [3]}}',
+        '{"axes": {"__proto__": [1, 2]}}',
+        '{"axes": {"a": [1]}, "exclude": [{"toString": 1}]}',
+        `[{"payload": ${'['.repeat(100_000)}${']'.repeat(100_000)}}]`,
+      ),
     );
     const contentTypes = fc.constantFrom(
       'application/json',
@@ -108,7 +230,10 @@ describe('hostile traffic against a spawned manager', function () {
     // Mostly the right key, so that most requests get past authentication to the parsers.
     const auths = fc.oneof(
       { arbitrary: fc.constant(`Bearer ${KEY}`), weight: 8 },
-      { arbitrary: fc.constantFrom(`Bearer ${WRONG}`, '', 'Bearer', `Basic ${KEY}`), weight: 2 },
+      {
+        arbitrary: fc.constantFrom(`Bearer ${WRONG}`, '', 'Bearer', `Basic ${KEY}`, `bearer ${KEY}`),
+        weight: 2,
+      },
     );
     const requests = fc.record({
       method: methods,

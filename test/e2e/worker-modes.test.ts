@@ -30,6 +30,8 @@ describe('worker modes (processes)', function () {
       ...env,
       MANAGER_LISTEN_PORT: String(port),
       MANAGER_LISTEN_HOST: '127.0.0.1',
+      // The example module's types, beside the built-in one the batch-mode test posts.
+      JOB_TYPES: 'hash,wordcount,reverse',
     });
     await waitForPort(port, 15_000, manager.child);
     base = `http://127.0.0.1:${port}`;

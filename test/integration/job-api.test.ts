@@ -214,4 +214,127 @@ describe('job API on real servers', function () {
     assert.equal(done.result.hash, hashPayload(JSON.stringify({ i: 9_999 })));
     assert.ok(enqueueMs < 60_000, `enqueued in ${enqueueMs} ms`);
   });
+
+  const batch = (contentType: string, body: string, query = '') =>
+    request(f.app.callback()).post(`/jobs/batch${query}`).set('Content-Type', contentType).send(body);
+  const codes = (items: Array<{ index: number; code: string }>) => items.map((i) => [i.index, i.code]);
+  const storedJobs = () => withMongo(f.dbName, (db) => db.collection('jobs').countDocuments());
+
+  it('when one batch item would not fit beanstalkd once queued, then 400 INVALID_BATCH names it and nothing is stored or queued', async () => {
+    const payloads = [0, 1, 2, 3, 4].map((i) => (i === 3 ? { x: 'a'.repeat(70_000) } : { i }));
+    const asArray = await batch('application/json', JSON.stringify(payloads.map((payload) => ({ payload }))));
+    const asNdjson = await batch('application/x-ndjson', payloads.map((p) => JSON.stringify(p)).join('\n'));
+    for (const res of [asArray, asNdjson]) {
+      assert.equal(res.status, 400, JSON.stringify(res.body).slice(0, 300));
+      assert.equal(res.body.error.code, 'INVALID_BATCH');
+      assert.deepEqual(codes(res.body.items), [[3, 'PAYLOAD_TOO_LARGE']]);
+    }
+    assert.equal(await storedJobs(), 0);
+    assert.equal((await tubeCounts(port, f.tube)).total, 0);
+  });
+
+  it('when a batch item nests 100,000 levels deep, then 400 INVALID_BATCH names it as JSON_TOO_DEEP and nothing is stored', async () => {
+    const nested = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+    const deep = nested(100_000);
+    const asArray = await batch(
+      'application/json',
+      `[{"payload":{"ok":1}},{"payload":${deep}},{"payload":[]}]`,
+    );
+    const asNdjson = await batch('application/x-ndjson', `{"ok":1}\n${deep}\n[]\n`);
+    for (const res of [asArray, asNdjson]) {
+      assert.equal(res.status, 400, JSON.stringify(res.body).slice(0, 300));
+      assert.equal(res.body.error.code, 'INVALID_BATCH');
+      assert.deepEqual(codes(res.body.items), [[1, 'JSON_TOO_DEEP']]);
+    }
+    const justOver = await batch('application/json', `[{"payload":${nested(65)}}]`);
+    assert.deepEqual(codes(justOver.body.items), [[0, 'JSON_TOO_DEEP']]);
+    assert.equal(await storedJobs(), 0);
+    assert.equal((await tubeCounts(port, f.tube)).total, 0);
+    // The limit is the payload's own depth, whatever the item and the array around it add.
+    const atLimit = await batch('application/json', `[{"payload":${nested(64)}}]`);
+    assert.equal(atLimit.status, 202, JSON.stringify(atLimit.body).slice(0, 300));
+  });
+
+  it('when an Idempotency-Key comes back with another body, type or option, then 422 IDEMPOTENCY_KEY_REUSED and only the first job exists', async () => {
+    const keyed = (query: string, body: string) => post(query, body).set('Idempotency-Key', 'order-7');
+    const first = await keyed('', '{"a":1}');
+    assert.equal(first.status, 202);
+    const again = await keyed('', '{"a":1}');
+    assert.equal(again.status, 200);
+    assert.equal(again.headers['idempotent-replayed'], 'true');
+    assert.equal(again.body.id, first.body.id);
+    for (const [query, body] of [
+      ['', '{"a":2}'],
+      ['', '{"a": 1}'],
+      ['?type=simulate', '{"a":1}'],
+      ['?priority=5', '{"a":1}'],
+      ['?algorithm=sha1', '{"a":1}'],
+    ] as const) {
+      const res = await keyed(query, body);
+      assert.equal(res.status, 422, `${query} ${body}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error.code, 'IDEMPOTENCY_KEY_REUSED');
+    }
+    // A batch item with the same key: the same payload replays, another one is refused.
+    const json = (items: unknown[]) => batch('application/json', JSON.stringify(items));
+    const replayed = await json([{ payload: { a: 1 }, idempotencyKey: 'order-7' }]);
+    assert.equal(replayed.status, 202);
+    assert.deepEqual([replayed.body.jobs[0].id, replayed.body.jobs[0].replayed], [first.body.id, true]);
+    const reused = await json([{ payload: { a: 2 }, idempotencyKey: 'order-7' }]);
+    assert.equal(reused.status, 422, JSON.stringify(reused.body));
+    assert.equal(reused.body.jobs[0].error.code, 'IDEMPOTENCY_KEY_REUSED');
+    // One key twice in one batch is never a retry: the batch is refused before anything is stored.
+    const twice = await json([
+      { payload: { b: 1 }, idempotencyKey: 'pair' },
+      { payload: { b: 2 }, idempotencyKey: 'pair' },
+    ]);
+    assert.equal(twice.status, 400);
+    assert.equal(twice.body.error.code, 'INVALID_BATCH');
+    assert.deepEqual(codes(twice.body.items), [[1, 'IDEMPOTENCY_KEY_REUSED']]);
+    const jobs = await withMongo(f.dbName, (db) => db.collection('jobs').find({}).toArray());
+    assert.deepEqual(
+      jobs.map((j) => [j._id, j.type, j.payload, j.options.priority]),
+      [[first.body.id, 'hash', '{"a":1}', 1024]],
+    );
+    assert.equal((await tubeCounts(port, f.tube)).total, 1);
+    assert.equal((await tubeCounts(port, `${f.tubePrefix}simulate`)).total, 0);
+  });
+
+  it('when JOB_TYPES is unset and a type no built-in handler serves is posted, then 400 UNKNOWN_JOB_TYPE and no tube is made', async () => {
+    for (const type of ['nosuchtype', 'idle']) {
+      const res = await post(`?type=${type}`);
+      assert.equal(res.status, 400, type);
+      assert.equal(res.body.error.code, 'UNKNOWN_JOB_TYPE', type);
+      assert.match(res.body.error.message, /hash, simulate, metrics/);
+    }
+    const ndjson = await batch('application/x-ndjson', '{"a":1}\n', '?type=nosuchtype');
+    assert.deepEqual([ndjson.status, ndjson.body.error.code], [400, 'UNKNOWN_JOB_TYPE']);
+    const items = await batch(
+      'application/json',
+      JSON.stringify([{ payload: {} }, { payload: {}, type: 'x1' }]),
+    );
+    assert.deepEqual([items.status, codes(items.body.items)], [400, [[1, 'UNKNOWN_JOB_TYPE']]]);
+    const matrix = await request(f.app.callback())
+      .post('/jobs/matrix?type=nosuchtype')
+      .set('Content-Type', 'application/json')
+      .send('{"axes":{"n":[1,2]}}');
+    assert.deepEqual([matrix.status, matrix.body.error.code], [400, 'UNKNOWN_JOB_TYPE']);
+    assert.equal(await storedJobs(), 0);
+    for (const type of ['nosuchtype', 'idle', 'x1'])
+      assert.equal((await tubeCounts(port, `${f.tubePrefix}${type}`)).total, 0, type);
+    for (const type of ['hash', 'simulate', 'metrics'])
+      assert.equal((await post(`?type=${type}`)).status, 202);
+    assert.equal(await storedJobs(), 3);
+  });
+
+  it('when JOB_TYPES names a type of its own, then that type is accepted and a built-in left out is refused', async () => {
+    await f.close();
+    f = await appFixture({ label: 'api', allowedTypes: ['hash', 'wordcount'] });
+    assert.equal((await post('?type=wordcount')).status, 202);
+    const refused = await post('?type=simulate');
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error.code, 'UNKNOWN_JOB_TYPE');
+    assert.match(refused.body.error.message, /hash, wordcount/);
+    assert.equal((await tubeCounts(port, `${f.tubePrefix}wordcount`)).total, 1);
+    assert.equal((await tubeCounts(port, `${f.tubePrefix}simulate`)).total, 0);
+  });
 });

@@ -6,7 +6,7 @@ import { loadWorkerConfig } from '../../src/config.js';
 import { builtinHandlers } from '../../src/handlers/index.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
 import { type AppFixture, appFixture, workerEnvFor } from '../support/app-fixture.js';
-import { backends, beanstalkRaw, waitFor } from '../support/harness.js';
+import { backends, beanstalkRaw, tubeCounts, waitFor, withMongo } from '../support/harness.js';
 
 describe('listing and pausing on real servers', function () {
   this.timeout(120_000);
@@ -195,5 +195,89 @@ describe('listing and pausing on real servers', function () {
       (await request(f.app.callback()).get('/groups/01a20000-0000-7000-8000-000000000000')).status,
       404,
     );
+  });
+
+  it('when a matrix would cost too much or names axes ambiguously, then it answers 4xx before building anything and stores nothing', async () => {
+    const axis = (n: number) => Array.from({ length: n }, (_, i) => i);
+    const send = (text: string) =>
+      request(f.app.callback()).post('/jobs/matrix').set('Content-Type', 'application/json').send(text);
+    const refusals: Array<[string, string, number, string]> = [
+      // 10^7 combinations in under a kilobyte.
+      [
+        '100×100×10×100',
+        JSON.stringify({ axes: { a: axis(100), b: axis(100), c: axis(10), d: axis(100) } }),
+        400,
+        'INVALID_MATRIX',
+      ],
+      // 10^5 combinations × 3,000 rules.
+      [
+        '3,000 rules',
+        JSON.stringify({
+          axes: { a: axis(100), b: axis(100), c: axis(10) },
+          exclude: Array.from({ length: 3000 }, (_, i) => ({ a: i % 100, b: [1, 2] })),
+        }),
+        400,
+        'INVALID_MATRIX',
+      ],
+      // 10^5 combinations × 100 rules: more checks than allowed.
+      [
+        '10^5 × 100 rules',
+        JSON.stringify({
+          axes: { a: axis(100), b: axis(100), c: axis(10) },
+          exclude: Array.from({ length: 100 }, (_, i) => ({ a: i })),
+        }),
+        400,
+        'INVALID_MATRIX',
+      ],
+      // Each job's payload would be larger than beanstalkd takes.
+      [
+        '66 KB template',
+        JSON.stringify({ template: { big: 'x'.repeat(66_000) }, axes: { a: axis(100) } }),
+        413,
+        'PAYLOAD_TOO_LARGE',
+      ],
+      // 10,000 jobs of 20 KB: 200 MB of payloads.
+      [
+        '10,000 × 20 KB',
+        JSON.stringify({ template: { big: 'x'.repeat(20_000) }, axes: { a: axis(100), b: axis(100) } }),
+        413,
+        'PAYLOAD_TOO_LARGE',
+      ],
+      ['a repeated axis', '{"axes": {"a": [1, 2], "a": [3]}}', 400, 'INVALID_MATRIX'],
+      ['an escaped repeated axis', '{"axes": {"a": [1], "\\u0061": [3]}}', 400, 'INVALID_MATRIX'],
+      ['an axis named __proto__', '{"axes": {"a": [1], "__proto__": [1, 2]}}', 400, 'INVALID_MATRIX'],
+      [
+        'a rule naming an inherited name',
+        JSON.stringify({ axes: { a: [1, 2] }, exclude: [{ toString: 1 }] }),
+        400,
+        'INVALID_MATRIX',
+      ],
+      [
+        'a body past the matrix limit',
+        JSON.stringify({ axes: { a: [1] }, pad: 'x'.repeat(1_200_000) }),
+        413,
+        'PAYLOAD_TOO_LARGE',
+      ],
+    ];
+    for (const [label, text, status, code] of refusals) {
+      const res = await send(text);
+      assert.equal(res.status, status, `${label}: ${JSON.stringify(res.body).slice(0, 200)}`);
+      assert.equal(res.body.error.code, code, label);
+    }
+    const stored = await withMongo(f.dbName, async (db) =>
+      Promise.all(['jobs', 'groups'].map((name) => db.collection(name).countDocuments())),
+    );
+    assert.deepEqual(stored, [0, 0], 'no job and no group stored');
+    assert.equal((await tubeCounts(backends().beanstalk.port, f.tube)).total, 0, 'nothing queued');
+    // Within the bounds: 10^5 combinations and 20 rules that leave 10,000 (each rule drops a tenth of c).
+    const wide = await send(
+      JSON.stringify({
+        axes: { a: axis(100), b: axis(100), c: axis(10) },
+        exclude: Array.from({ length: 9 }, (_, i) => ({ c: i + 1 })),
+      }),
+    );
+    assert.equal(wide.status, 202, JSON.stringify(wide.body).slice(0, 200));
+    assert.equal(wide.body.total, 10_000);
+    assert.equal(wide.body.excluded, 90_000);
   });
 });

@@ -89,6 +89,86 @@ describe('security on real servers', function () {
     );
   });
 
+  it('when AUTH_OPS=true, then every spelling the router serves for /healthz, /readyz and /metrics needs the key', async () => {
+    // Reads open, as the probe ran it: a spelling that escapes the ops rule must not be caught
+    // by the read rule instead, or this test could not fail.
+    await withSecurity({ apiKeys: KEYS, authReads: false, authOps: true });
+    const app = f.app.callback();
+    const spellings = [
+      '/metrics',
+      '/Metrics',
+      '/METRICS',
+      '/metrics/',
+      '/readyz',
+      '/readyz/',
+      '/Readyz',
+      '/HEALTHZ',
+      '/HealthZ/',
+    ];
+    const answers: string[] = [];
+    for (const path of spellings) {
+      for (const method of ['get', 'head'] as const) {
+        const open = await request(app)[method](path);
+        const keyed = await request(app)[method](path).set('Authorization', `Bearer ${KEYS[1]!.key}`);
+        answers.push(
+          `${method.toUpperCase()} ${path}: ${open.status} without a key, ${keyed.status} with one`,
+        );
+      }
+    }
+    assert.deepEqual(
+      answers,
+      answers.map((a) => a.replace(/: .*/, ': 401 without a key, 200 with one')),
+    );
+    const scraped = await request(app).get('/METRICS/').set('Authorization', `Bearer ${KEYS[1]!.key}`);
+    assert.match(scraped.text, /^# HELP /m, 'the odd spelling reaches the metrics handler itself');
+  });
+
+  it('when ops endpoints are open, then only the ops routes are: look-alike, unknown and other-method paths still need a key', async () => {
+    await withSecurity({ apiKeys: KEYS });
+    const app = f.app.callback();
+    const key = `Bearer ${KEYS[0]!.key}`;
+    for (const path of ['/HEALTHZ', '/metrics/', '/Readyz/']) {
+      assert.equal((await request(app).get(path)).status, 200, `${path} is an ops route`);
+    }
+    const cases: Array<[string, () => request.Test, number]> = [
+      ['GET /STATS/', () => request(app).get('/STATS/'), 200],
+      ['GET /Workers', () => request(app).get('/Workers'), 200],
+      ['GET /metrics/x', () => request(app).get('/metrics/x'), 404],
+      ['GET /nope/x', () => request(app).get('/nope/x'), 404],
+      ['POST /metrics', () => request(app).post('/metrics'), 405],
+      [
+        'POST /Jobs/',
+        () => request(app).post('/Jobs/').set('Content-Type', 'application/json').send('{}'),
+        202,
+      ],
+    ];
+    for (const [name, send, keyedStatus] of cases) {
+      assert.equal((await send()).status, 401, `${name} without a key`);
+      assert.equal((await send().set('Authorization', key)).status, keyedStatus, `${name} with a key`);
+    }
+  });
+
+  it('when the scheme is spelled bearer in any case, then the key is accepted; everything else stays strict', async () => {
+    await withSecurity({ apiKeys: KEYS });
+    for (const scheme of ['bearer', 'BEARER', 'bEaReR']) {
+      const res = await postJob().set('Authorization', `${scheme} ${KEYS[0]!.key}`);
+      assert.equal(res.status, 202, scheme);
+    }
+    for (const header of [
+      `Bearer  ${KEYS[0]!.key}`,
+      `Bearer\t${KEYS[0]!.key}`,
+      `Bearer${KEYS[0]!.key}`,
+      `Bearers ${KEYS[0]!.key}`,
+      `Basic ${KEYS[0]!.key}`,
+      `bearer ${KEYS[0]!.key.toUpperCase()}`,
+      'bearer not-a-key-at-all-000000',
+    ]) {
+      const res = await postJob().set('Authorization', header);
+      assert.equal(res.status, 401, JSON.stringify(header));
+    }
+    assert.equal((await stored(f.dbName)).jobs, 3, 'only the three keyed requests stored a job');
+  });
+
   it('when a key is matched, then every key is compared and only an exact key matches', () => {
     assert.equal(matchApiKey(KEYS, KEYS[1]!.key), 'ops');
     assert.equal(matchApiKey(KEYS, `${KEYS[1]!.key}x`), undefined);

@@ -30,6 +30,8 @@ export interface AppFixtureOptions {
   acceptHoldSeconds?: number;
   security?: SecurityOptions;
   bodyTimeoutMs?: number;
+  /** JOB_TYPES: the types the manager accepts (default: the built-in ones). */
+  allowedTypes?: readonly string[];
 }
 
 export async function appFixture(options: AppFixtureOptions): Promise<AppFixture> {
@@ -65,6 +67,7 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
     ...(options.acceptHoldSeconds !== undefined ? { acceptHoldSeconds: options.acceptHoldSeconds } : {}),
     ...(options.security ? { security: options.security } : {}),
     ...(options.bodyTimeoutMs ? { bodyTimeoutMs: options.bodyTimeoutMs } : {}),
+    ...(options.allowedTypes ? { allowedTypes: options.allowedTypes } : {}),
   });
   return {
     app,

@@ -79,6 +79,12 @@ describe('config', () => {
     );
   });
 
+  it('when a connection cap is set, then the server gets it; none or zero is refused', () => {
+    assert.equal(loadManagerConfig({}).security.maxConnections, 1024);
+    assert.equal(loadManagerConfig({ MANAGER_MAX_CONNECTIONS: '3' }).security.maxConnections, 3);
+    assert.throws(() => loadManagerConfig({ MANAGER_MAX_CONNECTIONS: '0' }), ConfigError);
+  });
+
   it('when a number has junk around it, then it is refused rather than truncated', () => {
     assert.throws(() => loadManagerConfig({ MANAGER_LISTEN_PORT: '80abc' }), ConfigError);
     assert.throws(() => loadManagerConfig({ MANAGER_LISTEN_PORT: '8.5' }), ConfigError);
@@ -114,6 +120,58 @@ describe('config', () => {
           throw new Error('ENOENT');
         }),
       /API_KEYS_FILE/,
+    );
+  });
+
+  it('when API_KEYS is set but holds no key, then configuration refuses instead of turning auth off', () => {
+    for (const value of [',', ' ', ' , \n ', '#comment']) {
+      assert.throws(
+        () => loadManagerConfig({ API_KEYS: value }),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.problems.length === 1 &&
+          /^API_KEYS holds no name:key entry/.test(error.problems[0] ?? ''),
+        JSON.stringify(value),
+      );
+    }
+  });
+
+  it('when API_KEYS_FILE names an empty or comments-only file, then configuration refuses and names the file', () => {
+    for (const content of ['', '\n\n', '# keys go here\n  # name:key\n']) {
+      assert.throws(
+        () => loadManagerConfig({ API_KEYS_FILE: '/run/secrets/api_keys' }, () => content),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.problems.length === 1 &&
+          /API_KEYS_FILE "\/run\/secrets\/api_keys" holds no name:key entry/.test(error.problems[0] ?? ''),
+        JSON.stringify(content),
+      );
+    }
+    assert.throws(
+      () => loadManagerConfig({ API_KEYS_FILE: ' ' }, () => 'ops:ops-key-0123456789abcdef'),
+      (error: unknown) =>
+        error instanceof ConfigError && /API_KEYS_FILE is set but names no file/.test(error.problems.join()),
+      'a blank file name is set but names no file',
+    );
+    assert.throws(
+      () =>
+        loadManagerConfig(
+          { API_KEYS: 'ci:ci-key-0123456789abcdef', API_KEYS_FILE: '/run/secrets/api_keys' },
+          () => '',
+        ),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        /API_KEYS_FILE ".*" holds no name:key entry/.test(error.problems.join()),
+      'keys in API_KEYS do not excuse an empty file: its keys were meant to be there',
+    );
+  });
+
+  it('when neither API_KEYS nor API_KEYS_FILE is set (or both are empty), then there is no auth and no problem', () => {
+    assert.deepEqual(loadManagerConfig({}).security.apiKeys, []);
+    assert.deepEqual(
+      loadManagerConfig({ API_KEYS: '', API_KEYS_FILE: '' }, () => assert.fail('no file is read')).security
+        .apiKeys,
+      [],
     );
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { hashPayload } from '../../src/handlers/index.js';
 import { decodeEnvelope, encodeEnvelope } from '../../src/jobs/envelope.js';
 import { newJobId, parseJobId } from '../../src/jobs/job-id.js';
-import { jsonDepthExceeds } from '../../src/manager/read-json-body.js';
+import { tooDeepElements } from '../../src/manager/read-json-body.js';
 
 describe('job ids, envelopes, hashing, depth', () => {
   it('when ids are minted, then they are unique UUIDv7s that sort by creation', () => {
@@ -45,10 +45,13 @@ describe('job ids, envelopes, hashing, depth', () => {
     assert.notEqual(hashPayload('{"example": "data"}'), hashPayload('{"example":"data"}'));
   });
 
-  it('when nesting is deeper than the cap, then the depth check says so without recursing', () => {
-    const deep = JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`);
-    assert.equal(jsonDepthExceeds(deep, 64), true);
-    assert.equal(jsonDepthExceeds({ a: [{ b: 1 }] }, 3), false);
-    assert.equal(jsonDepthExceeds({ a: [{ b: {} }] }, 3), true);
+  it('when nesting is deeper than the cap, then the depth check says so from the text, before parsing', () => {
+    assert.deepEqual(tooDeepElements(`${'['.repeat(100_000)}${']'.repeat(100_000)}`, 64), [0]);
+    assert.deepEqual(tooDeepElements('{"a":[{"b":1}]}', 3), []);
+    assert.deepEqual(tooDeepElements('{"a":[{"b":{}}]}', 3), [0]);
+    // Brackets and escaped quotes inside strings are not nesting.
+    assert.deepEqual(tooDeepElements('{"a":"[[[{{{\\"[[["}', 2), []);
+    // In a top-level array, the elements that reach too deep, each once.
+    assert.deepEqual(tooDeepElements('[{"p":1}, [[[[]]]], {"p":"],["}, {"p":[[[[1],[2]]]]}]', 3), [1, 3]);
   });
 });
