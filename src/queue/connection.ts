@@ -1,5 +1,5 @@
 /**
- * One beanstalkd connection through one jackd client, made safe (FACTS.md, "jackd 2.2.2"):
+ * One beanstalkd connection through one jackd client, made safe (docs/facts.md, "jackd 2.2.2"):
  * - a reply with a body swallows bytes that follow it, so nothing is sent after a
  *   body-bearing command ("exclusive") until its reply is in; replies without a body
  *   ("pipelined": put, use, delete, ...) may share the connection, and may precede it;
@@ -14,10 +14,20 @@ import type { JackdClient } from 'jackd';
 import { normaliseQueueError, QueueError, QueueErrorCode } from './errors.js';
 
 const require = createRequire(import.meta.url);
-// jackd is CommonJS and `module.exports` is the class itself (FACTS.md); its d.ts says otherwise.
+// jackd is CommonJS and `module.exports` is the class itself (docs/facts.md, "Toolchain
+// versions"); its d.ts says otherwise.
 const Jackd = require('jackd') as typeof JackdClient;
 
 export type CommandMode = 'pipelined' | 'exclusive';
+
+/**
+ * Commands sent and not yet answered on one connection; the rest wait here, untimed. The
+ * command timeout measures the server, not our own queue: with 2,000 puts sent at once to a
+ * beanstalkd that fsyncs every write (`-b -f 0`, ~3,800 puts/s here) the last ones waited
+ * past the 2 s timeout behind the others, and the whole connection was dropped. 64 keep the
+ * pipeline full on loopback and bound a command's wait to 64 of the server's writes.
+ */
+export const MAX_IN_FLIGHT = 64;
 
 export interface ConnectionOptions {
   host: string;
@@ -159,7 +169,7 @@ export class BeanstalkConnection {
   }
 
   private pump(): void {
-    while (this.waiting.length > 0 && !this.exclusiveActive) {
+    while (this.waiting.length > 0 && !this.exclusiveActive && this.active < MAX_IN_FLIGHT) {
       const next = this.waiting[0]!;
       // A body-bearing reply must be the last one in flight (jackd swallows what follows it),
       // so nothing starts after an exclusive command until it is done; bodiless replies

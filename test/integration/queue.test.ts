@@ -1,9 +1,13 @@
 /**
  * The queue adapter against a real beanstalkd: one regression test per jackd defect in
- * FACTS.md. Queue state is checked with raw protocol commands, not through the adapter.
+ * docs/facts.md ("jackd 2.2.2"). Queue state is checked with raw protocol commands, not
+ * through the adapter.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type LocalServer, startBeanstalkd } from '../../src/local/servers.js';
 import {
   createConsumer,
@@ -242,6 +246,30 @@ describe('queue adapter on a real beanstalkd (jackd 2.2.2 defects)', function ()
       } finally {
         await consumer.close();
         await ownClient.close();
+      }
+    });
+
+    it('when thousands of puts are sent at once to a beanstalkd that fsyncs every write, then none times out waiting behind the others', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'dw-fsync-'));
+      own = await startBeanstalkd({ binlogDir: dir, fsyncMs: 0 });
+      // A timeout far above one put's time on the server, far below 10,000 puts' time.
+      const durable = clientFor(own.port, { commandTimeoutMs: 300 });
+      try {
+        const settled = await Promise.allSettled(
+          Array.from({ length: 10_000 }, (_, i) => durable.put(tube, `{"n":${i}}`, OPTIONS)),
+        );
+        const failed = settled.filter((r) => r.status === 'rejected');
+        assert.deepEqual(
+          failed.slice(0, 1).map((r) => String((r as PromiseRejectedResult).reason)),
+          [],
+          `${failed.length} puts failed`,
+        );
+        assert.equal((await tubeCounts(own.port, tube)).ready, 10_000);
+      } finally {
+        await durable.close();
+        await own.stop();
+        own = undefined;
+        rmSync(dir, { recursive: true, force: true });
       }
     });
 
