@@ -71,6 +71,11 @@ function onSignals(stop: () => Promise<void>): void {
   process.on('SIGINT', handler);
 }
 
+/** The key `load` sends: --api-key, else API_KEY from the environment (or .env); '' for none. */
+function apiKeyForLoad(flag: string | undefined): string {
+  return flag ?? process.env.API_KEY ?? '';
+}
+
 function failConfig(error: unknown): never {
   if (error instanceof ConfigError) {
     process.stderr.write(`${error.message}\n`);
@@ -146,6 +151,12 @@ async function main(): Promise<void> {
             type: 'boolean',
             default: false,
             describe: 'stop everything once the sample jobs are done',
+          })
+          .option('mongo-express', {
+            type: 'boolean',
+            default: true,
+            describe:
+              'run Mongo Express on a free port (--no-mongo-express: without it); user admin, password MONGO_EXPRESS_PASSWORD or a random one',
           }),
       async (argv) => {
         try {
@@ -156,6 +167,10 @@ async function main(): Promise<void> {
             logLevel: argv.logLevel,
             exitWhenDone: argv.exitWhenDone,
             cliPath: process.argv[1] ?? 'dist/index.js',
+            mongoExpress: argv.mongoExpress,
+            ...(process.env.MONGO_EXPRESS_PASSWORD
+              ? { mongoExpressPassword: process.env.MONGO_EXPRESS_PASSWORD }
+              : {}),
           });
         } catch (error: unknown) {
           if (!(error instanceof StackError)) throw error;
@@ -194,6 +209,12 @@ async function main(): Promise<void> {
             default: false,
             describe: 'print the summary as one JSON object',
           })
+          // No default shown from the environment: --help must never print the key.
+          .option('api-key', {
+            type: 'string',
+            describe:
+              'sent as Authorization: Bearer <key> on every request, for a manager with API_KEYS; never printed [env API_KEY]',
+          })
           .check((argv) => {
             for (const name of ['count', 'concurrency', 'batch-size'] as const) {
               const value = argv[name];
@@ -202,6 +223,9 @@ async function main(): Promise<void> {
             }
             if (!(argv.rate >= 0) || !(argv.wait > 0))
               throw new Error('--rate must be 0 or more, --wait more than 0');
+            const key = apiKeyForLoad(argv['api-key']);
+            if (key !== '' && !/^[\x21-\x7e]{1,256}$/.test(key))
+              throw new Error('--api-key (or API_KEY) must be 1-256 visible ASCII characters');
             return true;
           }),
       async (argv) => {
@@ -215,6 +239,7 @@ async function main(): Promise<void> {
             batchSize: argv.batchSize,
             waitTimeoutMs: argv.wait * 1000,
             progress: argv.progress,
+            apiKey: apiKeyForLoad(argv.apiKey),
           });
           process.stdout.write(`${argv.json ? JSON.stringify(summary) : formatSummary(summary)}\n`);
           process.exitCode = succeeded(summary) ? 0 : 1;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test harness and the local stack need when it is missing:
 # beanstalkd (Debian package) and FerretDB v1.24.2 with SQLite (built from the Go module
-# proxy, recipe in ../shared/FACTS.md, with scripts/ferretdb/*.patch applied so that reads by
+# proxy, recipe in docs/facts.md, "FerretDB", with scripts/ferretdb/*.patch applied so that reads by
 # `_id` use the index; cached under $DW_CACHE_DIR).
 # Prints nothing on success unless something had to be installed.
 set -euo pipefail

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The Docker engine and images for `npm run test:swarm` (test/swarm/), on a machine where no
-# Docker registry is reachable (FACTS.md, "Docker and Swarm on this machine"):
+# Docker registry is reachable (docs/facts.md, "Docker and Swarm on this machine"):
 #
 #   scripts/swarm-engine.sh install          docker.io and debootstrap from Debian, if missing
 #   scripts/swarm-engine.sh start DIR        its own dockerd: data root, exec root, pidfile and
 #                                            socket under DIR; prints DOCKER_HOST=unix://…
 #   scripts/swarm-engine.sh images           (DOCKER_HOST set) builds every image the stack needs
+#   scripts/swarm-engine.sh secrets DIR      writes DIR/secrets/ by running docker-compose.yml's
+#                                            own header lines in DIR (prints no secret)
+#   scripts/swarm-engine.sh secret-steps     prints those lines (test/deploy/ checks them)
 #   scripts/swarm-engine.sh stop DIR         stops that dockerd (by its pid) and deletes DIR
 #
 # It never talks to a Docker daemon it did not start: every docker command here runs with
@@ -14,9 +17,10 @@
 #   node:20-bookworm-slim      a stand-in: that base + this machine's node, npm and CA bundle
 #   distributed-workers:0.1.0  the project's Dockerfile, unchanged
 #   distributed-workers-beanstalkd:1.12   deploy/beanstalkd, unchanged
+#   distributed-workers-mongo-express:1.0.0   deploy/mongo-express, unchanged (npm ci inside)
 #   distributed-workers-ferretdb:1.24.2   FerretDB (SQLite backend) standing in for mongo
 # Cached in $DW_CACHE_DIR/swarm (default ~/.cache/distributed-workers/swarm): the debootstrap
-# tarball, and the four base images (not the app image) saved with `docker save`, keyed by a
+# tarball, and the five base images (not the app image) saved with `docker save`, keyed by a
 # hash of what they are built from.
 set -euo pipefail
 
@@ -40,12 +44,33 @@ install() {
   local missing=()
   command -v dockerd >/dev/null 2>&1 || [ -x /usr/sbin/dockerd ] || missing+=(docker.io)
   command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   [ ${#missing[@]} = 0 ] && return 0
   log "installing ${missing[*]} (apt-get)"
   quiet as_root apt-get update -qq
   # policy-rc.d / no systemd: the package's own daemon is not started here; if a system one
   # is, it is not ours and we leave it alone (we use our own socket).
-  DEBIAN_FRONTEND=noninteractive quiet as_root apt-get install -y -qq docker.io debootstrap
+  DEBIAN_FRONTEND=noninteractive quiet as_root apt-get install -y -qq "${missing[@]}"
+}
+
+# The lines of docker-compose.yml's header comment that write the secrets (every indented
+# command line there that writes under secrets/), without their "#   ".
+secret_steps() {
+  awk '!/^#/ { exit } /^#   / && /secrets\// { sub(/^#   /, ""); print }' "$root/docker-compose.yml"
+}
+
+# Writes the secrets as a user following the stack file's header would: its own lines, run in
+# DIR, so the test deploys what those instructions produce and the two cannot drift apart.
+# Nothing is printed: the files hold the API key.
+secrets() {
+  local dir=$1 steps
+  steps=$(secret_steps)
+  if [ -z "$steps" ]; then
+    log "docker-compose.yml's header has no lines that write secrets/"
+    return 1
+  fi
+  mkdir -p "$dir"
+  (cd "$dir" && umask 077 && bash -euo pipefail -c "$steps")
 }
 
 start() {
@@ -103,7 +128,8 @@ images() {
 
   # The key for the cached base images: everything they are built from.
   local key; key=$(
-    { sha256sum "$node_bin" "$ferretdb" /etc/ssl/certs/ca-certificates.crt "$root/deploy/beanstalkd/Dockerfile" "$0"
+    { sha256sum "$node_bin" "$ferretdb" /etc/ssl/certs/ca-certificates.crt "$root/deploy/beanstalkd/Dockerfile" "$0" \
+        "$root"/deploy/mongo-express/{Dockerfile,package.json,package-lock.json,start.cjs}
       cat "$npm_dir/package.json"; } | key_of
   )
   local saved="$swarm_cache/base-images-$key.tar"
@@ -145,12 +171,16 @@ EOF
     log "building distributed-workers-beanstalkd:1.12 (deploy/beanstalkd, unchanged)"
     quiet docker build -t distributed-workers-beanstalkd:1.12 "$root/deploy/beanstalkd"
 
+    # Mongo Express from its npm package, on the stand-in node base (npm ci inside the build).
+    log "building distributed-workers-mongo-express:1.0.0 (deploy/mongo-express, unchanged)"
+    quiet docker build -t distributed-workers-mongo-express:1.0.0 "$root/deploy/mongo-express"
+
     # 4. FerretDB with SQLite on /data/db (the volume the stack gives mongo).
     log "building distributed-workers-ferretdb:1.24.2"
     mkdir -p "$work/ferretdb"
     cp "$ferretdb" "$work/ferretdb/ferretdb"
     # The stack's health check runs `mongosh --quiet --eval "…ping…"`; FerretDB is ready when
-    # its port accepts connections (FACTS.md), so this stand-in checks just that.
+    # its port accepts connections (docs/facts.md, "FerretDB"), so this stand-in checks just that.
     printf '%s\n' '#!/bin/bash' '# Health-check stand-in for mongosh (distributed-workers test image): is 27017 open?' \
       'exec 3<>/dev/tcp/127.0.0.1/27017' >"$work/ferretdb/mongosh"
     chmod 755 "$work/ferretdb/mongosh"
@@ -170,7 +200,8 @@ EOF
     rm -f "$swarm_cache"/base-images-*.tar
     log "saving the base images to the cache"
     docker save -o "$saved.tmp" debian:12.11-slim node:20-bookworm-slim \
-      distributed-workers-beanstalkd:1.12 distributed-workers-ferretdb:1.24.2 && mv "$saved.tmp" "$saved"
+      distributed-workers-beanstalkd:1.12 distributed-workers-mongo-express:1.0.0 \
+      distributed-workers-ferretdb:1.24.2 && mv "$saved.tmp" "$saved"
   fi
 
   # 5. The app, from the project's Dockerfile as it is (never cached: it is what we test).
@@ -184,5 +215,7 @@ case "$cmd" in
   start) start "${2:?start DIR}" ;;
   stop) stop "${2:?stop DIR}" ;;
   images) images ;;
-  *) echo "usage: $0 install | start DIR | images | stop DIR" >&2; exit 2 ;;
+  secrets) secrets "${2:?secrets DIR}" ;;
+  secret-steps) secret_steps ;;
+  *) echo "usage: $0 install | start DIR | images | secrets DIR | secret-steps | stop DIR" >&2; exit 2 ;;
 esac

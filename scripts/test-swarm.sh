@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run test:swarm`: the stack file on a real one-node swarm (README, "Deploy"; issue
-# "Swarm for real"). Installs docker.io and debootstrap if missing, starts its own dockerd
-# under a temp dir (never any other daemon), builds the images with no registry, runs
+# "Swarm for real"). Installs docker.io and debootstrap if missing, writes the secrets with
+# the stack file's own header lines, starts its own dockerd under a temp dir (never any
+# other daemon), builds the images with no registry, runs
 # test/swarm/ (swarm init, stack deploy, the scenarios, stack rm, swarm leave), and always
 # stops that dockerd and deletes its dirs, also on failure or Ctrl-C.
 set -euo pipefail
@@ -35,6 +36,9 @@ trap 'exit 143' TERM
 
 bash scripts/swarm-engine.sh install
 lap "install check"
+# The secrets as docker-compose.yml's header tells users to write them, by running its own
+# lines in $dir (the test deploys with DW_SECRETS_DIR=$dir/secrets and reads the key there).
+bash scripts/swarm-engine.sh secrets "$dir"
 eval "export $(bash scripts/swarm-engine.sh start "$dir")"
 lap "dockerd started"
 bash scripts/swarm-engine.sh images

@@ -32,6 +32,10 @@ export interface ManagerConfig extends CommonConfig {
   listenHost: string;
   listenPort: number;
   maxJsonDepth: number;
+  /** A POST to a path outside the API's own names is a job, as in the original system. */
+  acceptAnyPath: boolean;
+  /** Accept payloads with `__proto__` or `constructor.prototype` keys (else 400 FORBIDDEN_KEY). */
+  allowPrototypeKeys: boolean;
   jobTtrSeconds: number;
   jobMaxAttempts: number;
   reconcileIntervalSeconds: number;
@@ -283,6 +287,8 @@ export function loadManagerConfig(
     listenHost: r.host('MANAGER_LISTEN_HOST'),
     listenPort: r.int('MANAGER_LISTEN_PORT', 0, 65535),
     maxJsonDepth: r.int('MAX_JSON_DEPTH', 1, 1000),
+    acceptAnyPath: r.bool('ACCEPT_ANY_PATH'),
+    allowPrototypeKeys: r.bool('ALLOW_PROTOTYPE_KEYS'),
     jobTtrSeconds: r.int('JOB_TTR_SECONDS', 1, 86_400),
     jobMaxAttempts: r.int('JOB_MAX_ATTEMPTS', 1, 1000),
     reconcileIntervalSeconds: r.int('RECONCILE_INTERVAL_SECONDS', 0, 86_400),

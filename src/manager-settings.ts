@@ -24,6 +24,22 @@ export const MANAGER_SETTINGS: readonly Setting[] = [
     roles: ['manager'],
   },
   {
+    env: 'ACCEPT_ANY_PATH',
+    flag: 'accept-any-path',
+    default: 'true',
+    description:
+      "a POST to any path outside the API's own (/jobs..., /groups..., /types..., /workers, /stats, /metrics, /healthz, /readyz, /openapi.json, in any case) is a job, as in the original system; false: only POST / and /jobs (true or false)",
+    roles: ['manager'],
+  },
+  {
+    env: 'ALLOW_PROTOTYPE_KEYS',
+    flag: 'allow-prototype-keys',
+    default: 'false',
+    description:
+      'accept payloads with a __proto__ key, or a constructor key holding a prototype key; false: 400 FORBIDDEN_KEY (true or false)',
+    roles: ['manager'],
+  },
+  {
     env: 'JOB_TTR_SECONDS',
     flag: 'job-ttr',
     default: '60',

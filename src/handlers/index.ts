@@ -7,7 +7,14 @@ import { metricsHandler } from './metrics.js';
 import { type SimulateDefaults, simulateHandler } from './simulate.js';
 import type { Handler, HandlerRegistry } from './types.js';
 
-export { HASH_ALGORITHM, HASH_ALGORITHMS, hashPayload } from './hash.js';
+export {
+  HASH_ALGORITHM,
+  HASH_ALGORITHMS,
+  HASH_ENCODING,
+  HASH_ENCODINGS,
+  type HashEncoding,
+  hashPayload,
+} from './hash.js';
 export type { Handler, HandlerContext, HandlerRegistry } from './types.js';
 
 export const DEFAULT_JOB_TYPE = 'hash';

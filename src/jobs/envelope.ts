@@ -3,7 +3,8 @@
  * `{"id":…,"type":…,"maxAttempts":…,"payload":"<the request body as text>"}`.
  * The payload travels as a JSON string so the worker hashes exactly the bytes the client
  * sent; the id lets anyone holding a beanstalkd id check which job it really is (beanstalkd
- * ids repeat after restarts, FACTS.md); maxAttempts tells the worker when to stop retrying.
+ * ids repeat after restarts, docs/facts.md "beanstalkd 1.12"); maxAttempts tells the worker
+ * when to stop retrying.
  * `held` marks a job put delayed before its record was stored: a worker that gets one that
  * was never kicked checks the record first (job-service.ts, "Order on accept").
  */

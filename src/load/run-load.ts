@@ -4,10 +4,13 @@
  * completed and failed counts with POST and end-to-end latency percentiles.
  *
  * Following 10,000 jobs one GET at a time would cost 10,000 point reads, each a full scan on
- * FerretDB (FACTS.md). Instead the wait asks POST /jobs/outcomes for the ids still open, a
- * few thousand per request (one store query each), and only once posting is over. End-to-end
- * latency is an outcome's finishedAt (the worker's clock) minus when the POST was sent (this
- * machine's clock): keep the clocks in sync when they are different machines.
+ * FerretDB (docs/facts.md, "FerretDB"). Instead the wait asks POST /jobs/outcomes for the ids
+ * still open, a few thousand per request (one store query each), and only once posting is
+ * over. End-to-end latency is an outcome's finishedAt (the worker's clock) minus when the POST
+ * was sent (this machine's clock): keep the clocks in sync when they are different machines.
+ *
+ * With an API key every request carries `Authorization: Bearer <key>`; the key is never
+ * printed, and a 401 ends the run at once with a message that says how to send one.
  */
 import { randomBytes } from 'node:crypto';
 import cliProgress from 'cli-progress';
@@ -28,6 +31,8 @@ export interface LoadOptions {
   waitTimeoutMs: number;
   /** Draw a progress bar on stderr (only where stderr is a terminal). */
   progress: boolean;
+  /** Sent as `Authorization: Bearer <key>` on every request when not empty; never printed. */
+  apiKey?: string;
 }
 
 /** A run that cannot start or go on (bad target, missing endpoint): the message says why. */
@@ -65,14 +70,31 @@ function progressBar(enabled: boolean) {
   );
 }
 
-async function ensureBatchRoute(base: string): Promise<void> {
+/** The request headers that carry the API key, if there is one. */
+function authHeaders(apiKey: string | undefined): Record<string, string> {
+  return apiKey ? { Authorization: `Bearer ${apiKey}` } : {};
+}
+
+/** Why a 401 came back, in words that name the way to fix it (and never the key). */
+function unauthorized(base: string, apiKey: string | undefined): LoadError {
+  return new LoadError(
+    apiKey
+      ? `the manager at ${base} refused the API key (HTTP 401): check API_KEY or --api-key against its API_KEYS`
+      : `the manager at ${base} wants an API key (HTTP 401): set API_KEY or pass --api-key`,
+  );
+}
+
+async function ensureBatchRoute(base: string, apiKey: string | undefined): Promise<void> {
   let paths: Record<string, Record<string, unknown>> | undefined;
+  let status = 0;
   try {
-    const res = await fetch(`${base}/openapi.json`);
+    const res = await fetch(`${base}/openapi.json`, { headers: authHeaders(apiKey) });
+    status = res.status;
     if (res.ok) paths = ((await res.json()) as { paths?: typeof paths }).paths;
   } catch {
     // Reported below like a missing route.
   }
+  if (status === 401) throw unauthorized(base, apiKey);
   if (!paths?.['/jobs/batch']?.post) {
     throw new LoadError(
       `--mode batch needs POST /jobs/batch, which the manager at ${base} does not serve (its /openapi.json does not list it; it comes with the Job API). Use --mode single.`,
@@ -82,7 +104,8 @@ async function ensureBatchRoute(base: string): Promise<void> {
 
 export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
   const base = options.url.replace(/\/+$/, '');
-  if (options.mode === 'batch') await ensureBatchRoute(base);
+  const auth = authHeaders(options.apiKey);
+  if (options.mode === 'batch') await ensureBatchRoute(base, options.apiKey);
   const run = randomBytes(4).toString('hex');
   const sent = new Map<string, Sent>();
   const rejected: Record<string, number> = {};
@@ -96,6 +119,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
   const perRequest = options.mode === 'batch' ? options.batchSize : 1;
   let next = 0;
   let done = 0;
+  /** Set by the first 401: every later request would be refused too, so the run ends. */
+  let refused: LoadError | undefined;
   bar?.start(options.count, 0, { phase: 'posting  ', speed: 0 });
 
   const post = async (first: number, size: number) => {
@@ -105,11 +130,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     try {
       const res = await fetch(`${base}${options.mode === 'batch' ? '/jobs/batch' : '/jobs'}`, {
         method: 'POST',
-        headers: { 'Content-Type': options.mode === 'batch' ? 'application/x-ndjson' : 'application/json' },
+        headers: {
+          ...auth,
+          'Content-Type': options.mode === 'batch' ? 'application/x-ndjson' : 'application/json',
+        },
         body: options.mode === 'batch' ? bodies.join('\n') : bodies[0]!,
       });
       const answer: unknown = await res.json().catch(() => undefined);
       postLatencies.push(performance.now() - t0);
+      if (res.status === 401) refused ??= unauthorized(base, options.apiKey);
       // 207: a batch of which some items were accepted (each item says which).
       if (res.status !== 202 && res.status !== 200 && res.status !== 207) {
         reject(String(res.status), size);
@@ -131,7 +160,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
 
   await Promise.all(
     Array.from({ length: Math.max(1, options.concurrency) }, async () => {
-      while (next < options.count) {
+      while (next < options.count && !refused) {
         const first = next;
         const size = Math.min(perRequest, options.count - first);
         next += size;
@@ -146,6 +175,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
       }
     }),
   );
+  if (refused) {
+    bar?.stop();
+    throw refused;
+  }
   const postSeconds = (performance.now() - started) / 1000;
 
   // Wait for every accepted job's outcome, asking only about the ones still open.
@@ -164,9 +197,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
       try {
         const res = await fetch(`${base}/jobs/outcomes`, {
           method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
+          headers: { ...auth, 'Content-Type': 'application/json' },
           body: JSON.stringify({ ids: ids.slice(i, i + LOOKUP_CHUNK) }),
         });
+        if (res.status === 401) throw unauthorized(base, options.apiKey);
         if (res.status === 404 || res.status === 405) {
           throw new LoadError(`the manager at ${base} has no POST /jobs/outcomes (an older version?)`);
         }

@@ -104,7 +104,11 @@ async function terminate(child: ChildProcess, signal: NodeJS.Signals, timeoutMs:
   clearTimeout(timer);
 }
 
-async function startProcess(
+/**
+ * Spawns a server, resolves once it listens on `port` (its stderr in the error otherwise).
+ * Its environment is ours unless `env` is given.
+ */
+export async function startProcess(
   name: string,
   command: string,
   args: string[],
@@ -112,8 +116,9 @@ async function startProcess(
   dataDir: string | undefined,
   keepData: boolean,
   ownProcessGroup = false,
+  env?: NodeJS.ProcessEnv,
 ): Promise<LocalServer> {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: ownProcessGroup });
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: ownProcessGroup, env });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);

@@ -1,9 +1,10 @@
 /**
  * `distributed-workers up` (`npm run stack`): the whole system on this machine without
- * Docker. Installs beanstalkd and FerretDB when missing, starts them with temporary data,
- * then a manager and N workers as child processes with prefixed, readable logs; posts
- * sample jobs and follows them; prints where everything is. Ctrl-C (or SIGTERM, SIGHUP)
- * stops workers first, then the manager, then MongoDB and beanstalkd, and removes the data.
+ * Docker. Installs beanstalkd, FerretDB and Mongo Express when missing, starts them with
+ * temporary data, then a manager and N workers as child processes with prefixed, readable
+ * logs; posts sample jobs and follows them; prints where everything is. Ctrl-C (or SIGTERM,
+ * SIGHUP) stops workers first, then the manager, then Mongo Express, MongoDB and beanstalkd,
+ * and removes the data.
  *
  * Every child runs in its own process group, so a terminal's Ctrl-C reaches only this
  * process, which then stops the others in order: workers still finishing a job need MongoDB
@@ -15,6 +16,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipePrefixed } from './child-logs.js';
+import {
+  installMongoExpress,
+  MONGO_EXPRESS_VERSION,
+  type MongoExpressServer,
+  mongoExpressDocumentUrl,
+  mongoExpressInstalled,
+  startMongoExpress,
+} from './mongo-express.js';
 import { type PostedJob, postSampleJobs, sampleProgress } from './sample-jobs.js';
 import {
   freePort,
@@ -38,6 +47,10 @@ export interface StackOptions {
   logLevel: string;
   /** The built CLI the children run (dist/index.js). */
   cliPath: string;
+  /** Run Mongo Express beside MongoDB (installed from npm on first use). */
+  mongoExpress: boolean;
+  /** Its basic-auth password (MONGO_EXPRESS_PASSWORD); random per run when absent. */
+  mongoExpressPassword?: string;
 }
 
 /** A problem the user can fix (busy port, sample jobs not done): shown without a stack trace. */
@@ -131,6 +144,17 @@ export async function runStack(options: StackOptions): Promise<void> {
   try {
     say('distributed-workers up: checking beanstalkd and FerretDB (installed on first run)...');
     installBackends();
+    if (options.mongoExpress && !mongoExpressInstalled()) {
+      say(`installing Mongo Express ${MONGO_EXPRESS_VERSION} from npm (once, about 15 s)...`);
+      try {
+        await installMongoExpress();
+      } catch (error: unknown) {
+        if (stopSignals.requested) return;
+        throw new StackError(
+          `${error instanceof Error ? error.message : String(error)}\npass --no-mongo-express to run without it`,
+        );
+      }
+    }
     if (options.port !== 0) await ensurePortFree(options.port);
     if (stopSignals.requested) return;
 
@@ -145,7 +169,19 @@ export async function runStack(options: StackOptions): Promise<void> {
     if (stopSignals.requested) return;
 
     const port = options.port === 0 ? await freePort() : options.port;
-    const mongoUrl = `${mongo.url}/distributed_workers`;
+    const dbName = 'distributed_workers';
+    const mongoUrl = `${mongo.url}/${dbName}`;
+    let mongoExpress: MongoExpressServer | undefined;
+    if (options.mongoExpress) {
+      mongoExpress = await startMongoExpress({
+        mongoUrl,
+        ...(options.mongoExpressPassword ? { password: options.mongoExpressPassword } : {}),
+        ownProcessGroup: true,
+        env: process.env,
+      });
+      servers.push(mongoExpress);
+      if (stopSignals.requested) return;
+    }
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       BEANSTALK_HOST: '127.0.0.1',
@@ -169,7 +205,17 @@ export async function runStack(options: StackOptions): Promise<void> {
     say(`  health      ${base}/healthz   ${base}/readyz`);
     say(`  beanstalkd  127.0.0.1:${beanstalkd.port}   binlog with fsync on every write, tube hash`);
     say(`  MongoDB     ${mongoUrl}   (${mongo.name}) jobs, results, job_log, … (README: Data model)`);
-    say(`  browse it   npx mongosh ${mongoUrl}   (Mongo Express runs only in the Docker stack)`);
+    if (mongoExpress) {
+      // The password is printed only when this run made it up: a given one stays unsaid.
+      const password = options.mongoExpressPassword
+        ? 'the one in MONGO_EXPRESS_PASSWORD'
+        : `${mongoExpress.password} (random, this run only)`;
+      say(
+        `  browse it   ${mongoExpress.url}db/${dbName}/   Mongo Express, user ${mongoExpress.user}, password ${password}`,
+      );
+    } else {
+      say(`  browse it   npx mongosh ${mongoUrl}   (Mongo Express is off: --no-mongo-express)`);
+    }
     say(
       `  workers     ${options.workers} processes, each job sleeps ${env.WORKER_WORK_DELAY_MS} ms to look like work`,
     );
@@ -204,6 +250,10 @@ export async function runStack(options: StackOptions): Promise<void> {
     say('');
     say('Where to look:');
     if (first) say(`  curl -s ${base}/jobs/${first.id}   # a sample job: state, result`);
+    if (first && mongoExpress)
+      say(
+        `  ${mongoExpressDocumentUrl(mongoExpress.url, dbName, 'results', first.id)}   # its result in Mongo Express`,
+      );
     say(`  curl -s -X POST -H 'Content-Type: application/json' -d '{"example":"data"}' ${base}/`);
     say(`  curl -s ${base}/readyz   # beanstalkd and MongoDB reachable?`);
     if (options.exitWhenDone) {
@@ -217,7 +267,7 @@ export async function runStack(options: StackOptions): Promise<void> {
   } finally {
     stopping = true;
     const started = servers.length + children.length > 0;
-    if (started) say('stopping: workers, then the manager, then MongoDB and beanstalkd...');
+    if (started) say('stopping: workers, then the manager, then Mongo Express, MongoDB and beanstalkd...');
     const workers = children.filter((child) => child.name !== 'manager');
     await Promise.all(workers.map(stopChild));
     await Promise.all(children.filter((child) => child.name === 'manager').map(stopChild));

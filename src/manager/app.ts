@@ -20,7 +20,7 @@ import { createManagerMetrics } from './metrics.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { lookupOutcomes } from './outcomes.js';
 import { readJsonBody } from './read-json-body.js';
-import { answeringRoute, mountRoutes, ROUTES } from './routes.js';
+import { ANY_PATH_ROUTE, answeringRoute, mountRoutes, ROUTES, takesAnyPath } from './routes.js';
 import {
   authenticate,
   corsPolicy,
@@ -60,6 +60,10 @@ export interface AppDeps {
   processMetrics?: boolean;
   /** This manager's outcome tally (cancellations); one is made when not given. */
   tally?: Tally;
+  /** ACCEPT_ANY_PATH: a POST to a path outside the API's own names is a job (default true). */
+  acceptAnyPath?: boolean;
+  /** ALLOW_PROTOTYPE_KEYS: accept payloads with `__proto__` or `constructor.prototype` keys (default false). */
+  allowPrototypeKeys?: boolean;
 }
 
 function idempotencyKeyOf(ctx: Koa.Context): string | undefined {
@@ -75,6 +79,14 @@ function jobIdOf(ctx: Koa.Context): string {
     );
   }
   return id;
+}
+
+/** GET's `?payload=`: `true` (the default) or `false`; anything else, or twice, is INVALID_QUERY. */
+function wantsPayload(ctx: Koa.Context): boolean {
+  const value = ctx.query.payload;
+  if (value === undefined || value === 'true') return true;
+  if (value === 'false') return false;
+  throw new AppError(ErrorCode.INVALID_QUERY, 'payload must be true or false, given once');
 }
 
 /** Largest JSON envelope around a payload of zero bytes (id, type and keys). */
@@ -135,6 +147,7 @@ export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.proxy = deps.trustProxy ?? false;
   const security = deps.security ?? NO_SECURITY;
+  const forbidPrototypeKeys = !(deps.allowPrototypeKeys ?? false);
   const router = new Router();
 
   const postJob = async (ctx: Koa.Context) => {
@@ -143,6 +156,7 @@ export function createApp(deps: AppDeps): Koa {
       limitBytes: Math.max(1, deps.maxJobSize() - ENVELOPE_OVERHEAD),
       maxDepth: deps.maxJsonDepth,
       timeoutMs: deps.bodyTimeoutMs ?? 10_000,
+      forbidPrototypeKeys,
     });
     const requested = parseJobOptions(
       optionSource(ctx.query, (name) => ctx.get(name)),
@@ -159,7 +173,7 @@ export function createApp(deps: AppDeps): Koa {
 
   const getJob = async (ctx: Koa.Context) => {
     const id = jobIdOf(ctx);
-    const view = await jobs.get(id);
+    const view = await jobs.get(id, { payload: wantsPayload(ctx) });
     if (view === null) throw new AppError(ErrorCode.NOT_FOUND, `no job ${id}`);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = view;
@@ -167,6 +181,7 @@ export function createApp(deps: AppDeps): Koa {
 
   const postBatch = batchRoute({
     jobs,
+    forbidPrototypeKeys,
     defaultOptions: deps.defaultOptions,
     allowedTypes: deps.allowedTypes ?? [],
     maxJsonDepth: deps.maxJsonDepth,
@@ -207,13 +222,16 @@ export function createApp(deps: AppDeps): Koa {
     },
     postMatrix: async (ctx) => {
       // The template fits in one job; the axes and rules in MATRIX_BODY_BYTES.
+      // The template is checked for prototype keys once it is found (parseMatrixSpec): axis
+      // names and rules have their own checks.
       const body = await readJsonBody(ctx.req, {
         limitBytes: MATRIX_BODY_BYTES + deps.maxJobSize(),
         maxDepth: deps.maxJsonDepth,
         timeoutMs: deps.bodyTimeoutMs ?? 10_000,
+        forbidPrototypeKeys: false,
       });
       const { status, body: answer } = await guardedFanOut(
-        parseMatrixSpec(body.value, body.text),
+        parseMatrixSpec(body.value, body.text, { forbidPrototypeKeys }),
         optionSource(ctx.query, (name) => ctx.get(name)),
       );
       ctx.status = status;
@@ -284,10 +302,19 @@ export function createApp(deps: AppDeps): Koa {
   app.use(securityHeaders());
   const cors = corsPolicy(security.corsOrigins);
   if (cors) app.use(cors);
-  app.use(authenticate(security, (ctx) => answeringRoute(router, ROUTES, ctx)?.ops === true));
+  const acceptAnyPath = deps.acceptAnyPath ?? true;
+  app.use(authenticate(security, (ctx) => answeringRoute(router, ROUTES, ctx, acceptAnyPath)?.ops === true));
   const limit = rateLimit(security.rateLimitPerMinute);
   if (limit) app.use(limit);
   app.use(router.routes());
+  if (acceptAnyPath) {
+    // Reached only when no route answered: a POST outside the API's own names is a job.
+    app.use(async (ctx, next) => {
+      if (!takesAnyPath(router, ROUTES, ctx)) return next();
+      ctx.state.route = ANY_PATH_ROUTE;
+      await postJob(ctx);
+    });
+  }
   app.use(router.allowedMethods());
   return app;
 }

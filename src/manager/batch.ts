@@ -1,8 +1,8 @@
 /**
  * `POST /jobs/batch`: many jobs in one request.
  *
- * - `application/x-ndjson`: one payload per line, exactly as sent (each line is stored and
- *   hashed byte for byte); options for all from the query or `X-Job-*` headers.
+ * - `application/x-ndjson`: one payload per line, exactly as sent (each line is stored byte
+ *   for byte, and that text is what a hash job digests); options for all from the query or `X-Job-*` headers.
  * - `application/json`: an array of `{"payload": …, "type"?, "priority"?, "delay"?, "ttr"?,
  *   "attempts"?, "algorithm"?, "mean_ms"?, "fail_rate"?, "idempotencyKey"?}`; per-item
  *   fields override the request's options. Each payload is stored and hashed as its compact
@@ -30,10 +30,12 @@ import {
   type RequestedJob,
 } from './job-options.js';
 import { type JobService, settleEach } from './job-service.js';
-import { parsePayload, readTextBody, tooDeep, tooDeepElements } from './read-json-body.js';
+import { forbiddenKey, parsePayload, readTextBody, tooDeep, tooDeepElements } from './read-json-body.js';
 
 export interface BatchDeps {
   jobs: JobService;
+  /** Refuse items whose payload holds a prototype key (FORBIDDEN_KEY). */
+  forbidPrototypeKeys: boolean;
   defaultOptions: JobOptions;
   allowedTypes: readonly string[];
   maxJsonDepth: number;
@@ -96,11 +98,16 @@ function parseJsonItems(
         throw new AppError(ErrorCode.INVALID_JOB, 'each item is an object with a payload');
       }
       const item = raw as Record<string, unknown>;
+      if (deps.forbidPrototypeKeys && Object.hasOwn(item, '__proto__'))
+        throw forbiddenKey(`$[${index}].__proto__`);
       const unknown = Object.keys(item).filter((key) => !ITEM_FIELDS.has(key));
       if (unknown.length > 0)
         throw new AppError(ErrorCode.INVALID_OPTION, `unknown item field(s): ${unknown.join(', ')}`);
       const payloadText = JSON.stringify(item.payload);
-      parsePayload(payloadText, deps.maxJsonDepth);
+      parsePayload(payloadText, {
+        maxDepth: deps.maxJsonDepth,
+        forbidPrototypeKeys: deps.forbidPrototypeKeys,
+      });
       const key = checkIdempotencyKey(item.idempotencyKey);
       const request = parseJobOptions(itemSource(item, fallback), deps.defaultOptions, deps.allowedTypes);
       deps.jobs.checkQueuedSize(request, payloadText);
@@ -137,7 +144,7 @@ function parseNdjsonItems(
   const problems: ItemProblem[] = [];
   lines.forEach((line, index) => {
     try {
-      parsePayload(line, deps.maxJsonDepth);
+      parsePayload(line, { maxDepth: deps.maxJsonDepth, forbidPrototypeKeys: deps.forbidPrototypeKeys });
       deps.jobs.checkQueuedSize(request, line);
       items.push({ request, text: line });
     } catch (error: unknown) {

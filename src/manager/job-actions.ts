@@ -10,8 +10,8 @@ import { isQueueError, type QueueClient, QueueErrorCode } from '../queue/index.j
 import { Outcome, type QueueLocation, type Store } from '../store/index.js';
 import { toServiceError } from './job-service.js';
 import type { JobState } from './job-views.js';
+import { putAgain } from './queue-copy.js';
 import { findLiveCopy, queueLocation } from './queue-location.js';
-import { putAgain } from './requeue.js';
 
 export interface JobActionDeps {
   queue: QueueClient;

@@ -1,10 +1,16 @@
 /**
  * Job options on POST, from query parameters or `X-Job-*` headers (the same name in either;
  * both given and different is an error): `type`, `priority`, `delay`, `ttr`, `attempts`, and
- * handler parameters — `algorithm` for hash, `mean_ms` and `fail_rate` for simulate.
+ * handler parameters — `algorithm` and `encoding` for hash, `mean_ms` and `fail_rate` for simulate.
  */
 import { AppError, ErrorCode } from '../errors.js';
-import { BUILTIN_TYPES, DEFAULT_JOB_TYPE, HASH_ALGORITHMS, JOB_TYPE } from '../handlers/index.js';
+import {
+  BUILTIN_TYPES,
+  DEFAULT_JOB_TYPE,
+  HASH_ALGORITHMS,
+  HASH_ENCODINGS,
+  JOB_TYPE,
+} from '../handlers/index.js';
 import type { JobParams } from '../jobs/envelope.js';
 import type { JobOptions } from '../store/index.js';
 
@@ -26,6 +32,7 @@ export const OPTION_NAMES = [
   'ttr',
   'attempts',
   'algorithm',
+  'encoding',
   'mean_ms',
   'fail_rate',
 ] as const;
@@ -104,6 +111,15 @@ export function parseJobOptions(
     if (!(HASH_ALGORITHMS as readonly string[]).includes(algorithm))
       throw invalid(`algorithm must be one of ${HASH_ALGORITHMS.join(', ')}`);
     params.algorithm = algorithm;
+  }
+  const encoding = source('encoding');
+  if (encoding !== undefined) {
+    if (type !== 'hash') throw invalid('encoding applies to type hash only');
+    if (!(HASH_ENCODINGS as readonly string[]).includes(encoding))
+      throw invalid(
+        `encoding must be one of ${HASH_ENCODINGS.join(', ')} (json: the payload text as a JSON string, as the original system hashed it; raw: the bytes as sent)`,
+      );
+    params.encoding = encoding;
   }
   const meanMs = source('mean_ms');
   const failRate = source('fail_rate');

@@ -43,7 +43,7 @@ const postJob = (path: string, operationId: string, summary: string): RouteSpec 
   tag: 'jobs',
   summary,
   description:
-    'Records the job in MongoDB, then queues it in beanstalkd; answers 202 only when both have it. Options (type, priority, delay, ttr, attempts, algorithm, mean_ms, fail_rate) come as query parameters or X-Job-* headers; type is one of JOB_TYPES (default: hash, simulate, metrics), else 400 UNKNOWN_JOB_TYPE. An Idempotency-Key header makes a retry of the same request (type, options and payload bytes) return the first job (200, Idempotent-Replayed: true); the key with another request is 422 IDEMPOTENCY_KEY_REUSED.',
+    'Records the job in MongoDB, then queues it in beanstalkd; answers 202 only when both have it. A payload holding a __proto__ key, or a constructor key holding a prototype key, is 400 FORBIDDEN_KEY (as Fastify refuses them) unless ALLOW_PROTOTYPE_KEYS=true. Options (type, priority, delay, ttr, attempts, algorithm, encoding, mean_ms, fail_rate) come as query parameters or X-Job-* headers; for hash, encoding=json (the default) digests the JSON string encoding of the payload text, as the original system did, encoding=raw the bytes as sent; type is one of JOB_TYPES (default: hash, simulate, metrics), else 400 UNKNOWN_JOB_TYPE. An Idempotency-Key header makes a retry of the same request (type, options and payload bytes) return the first job (200, Idempotent-Replayed: true); the key with another request is 422 IDEMPOTENCY_KEY_REUSED.',
   requestBody: { description: 'the job', schema: JobPayloadSchema, example: { example: 'data' } },
   responses: {
     200: {
@@ -60,6 +60,7 @@ const postJob = (path: string, operationId: string, summary: string): RouteSpec 
   errors: [
     ...BODY_ERRORS,
     ErrorCode.INVALID_JOB,
+    ErrorCode.FORBIDDEN_KEY,
     ...JOB_OPTION_ERRORS,
     ErrorCode.IDEMPOTENCY_KEY_REUSED,
     ...BACKENDS,
@@ -74,10 +75,17 @@ const getJob = (path: string, operationId: string, summary: string): RouteSpec =
   tag: 'jobs',
   summary,
   description:
-    "The job's state: its outcome once it has one (from MongoDB), else beanstalkd's live view while it waits or runs.",
+    "The job's state: its outcome once it has one (from MongoDB), else beanstalkd's live view while it waits or runs; and its payload, in every state, as the JSON value sent (parsed from the text stored at accept), unless ?payload=false.",
   pathParams: { id: JobIdSchema },
+  queryParams: {
+    payload: {
+      description:
+        'false: leave the payload out of the answer (one store read fewer for a finished job); default true',
+      schema: { type: 'string', enum: ['true', 'false'], default: 'true' },
+    },
+  },
   responses: { 200: { description: 'the job', schema: JobViewSchema } },
-  errors: [ErrorCode.INVALID_ID, ErrorCode.NOT_FOUND, ...BACKENDS],
+  errors: [ErrorCode.INVALID_ID, ErrorCode.INVALID_QUERY, ErrorCode.NOT_FOUND, ...BACKENDS],
 });
 
 /** In order: Koa tries routes in this order and the first handler answers, so `/{id}` is last. */
@@ -116,7 +124,11 @@ export const JOB_ROUTES: readonly RouteSpec[] = [
     responses: { 200: { description: 'resumed', schema: PauseSchema } },
     errors: [ErrorCode.INVALID_QUERY, ErrorCode.QUEUE_UNAVAILABLE],
   },
-  postJob('/', 'postJobAtRoot', 'Enqueue one JSON job (the original path)'),
+  postJob(
+    '/',
+    'postJobAtRoot',
+    "Enqueue one JSON job (the original path; with ACCEPT_ANY_PATH, any path outside the API's own names)",
+  ),
   postJob('/jobs', 'postJob', 'Enqueue one JSON job'),
   {
     method: 'POST',
@@ -143,7 +155,7 @@ export const JOB_ROUTES: readonly RouteSpec[] = [
     tag: 'jobs',
     summary: 'Enqueue many jobs: NDJSON (one payload per line) or a JSON array of items',
     description:
-      "Every item is validated before anything is recorded — options, type, depth, size once queued (beanstalkd's max-job-size), an idempotencyKey used once per batch — and 400 INVALID_BATCH lists the bad ones, each with its code (e.g. JSON_TOO_DEEP, PAYLOAD_TOO_LARGE, IDEMPOTENCY_KEY_REUSED). 202 when all were accepted, 207 when some, 503 when none because a backend failed, 422 when none for the client's reasons (an idempotencyKey first used with another item: IDEMPOTENCY_KEY_REUSED); each item says its id or its error, in order.",
+      "Every item is validated before anything is recorded — options, type, depth, size once queued (beanstalkd's max-job-size), an idempotencyKey used once per batch — and 400 INVALID_BATCH lists the bad ones, each with its code (e.g. JSON_TOO_DEEP, FORBIDDEN_KEY, PAYLOAD_TOO_LARGE, IDEMPOTENCY_KEY_REUSED). 202 when all were accepted, 207 when some, 503 when none because a backend failed, 422 when none for the client's reasons (an idempotencyKey first used with another item: IDEMPOTENCY_KEY_REUSED); each item says its id or its error, in order.",
     requestBody: {
       description: 'the jobs',
       schema: BatchRequestSchema,
@@ -169,7 +181,7 @@ export const JOB_ROUTES: readonly RouteSpec[] = [
     tag: 'jobs',
     summary: 'Fan one request out into a job per combination of named axes, minus exclusions; one group id',
     description:
-      "Each job's payload is the template with its combination's keys set (stored and hashed as compact JSON). Options come from the query or X-Job-* headers. 202 all accepted, 207 some, 503 none. Follow it with GET /groups/{id}. Bounds, checked before any job is built: 1-10 axes of 1-100 values; the axes' product at most ten times BATCH_MAX_ITEMS and at most BATCH_MAX_ITEMS kept; at most 1,000 rules and 2,000,000 rule checks (product x rules); each job within max-job-size (413) and all payloads within BATCH_MAX_BYTES (413); the body at most 1 MiB plus one job's size; no key twice in one object.",
+      "Each job's payload is the template with its combination's keys set (stored and hashed as compact JSON); a template holding a __proto__ key, or a constructor key holding a prototype key, is 400 FORBIDDEN_KEY unless ALLOW_PROTOTYPE_KEYS=true. Options come from the query or X-Job-* headers. 202 all accepted, 207 some, 503 none. Follow it with GET /groups/{id}. Bounds, checked before any job is built: 1-10 axes of 1-100 values; the axes' product at most ten times BATCH_MAX_ITEMS and at most BATCH_MAX_ITEMS kept; at most 1,000 rules and 2,000,000 rule checks (product x rules); each job within max-job-size (413) and all payloads within BATCH_MAX_BYTES (413); the body at most 1 MiB plus one job's size; no key twice in one object.",
     requestBody: {
       description: 'template, axes, exclusion rules',
       schema: MatrixRequestSchema,
@@ -184,7 +196,13 @@ export const JOB_ROUTES: readonly RouteSpec[] = [
       207: { description: 'some accepted: see each job', schema: MatrixResultSchema },
       503: { description: 'none accepted: a backend failed', schema: MatrixResultSchema },
     },
-    errors: [...BODY_ERRORS, ErrorCode.INVALID_MATRIX, ...JOB_OPTION_ERRORS, ErrorCode.STORE_UNAVAILABLE],
+    errors: [
+      ...BODY_ERRORS,
+      ErrorCode.INVALID_MATRIX,
+      ErrorCode.FORBIDDEN_KEY,
+      ...JOB_OPTION_ERRORS,
+      ErrorCode.STORE_UNAVAILABLE,
+    ],
   },
   {
     method: 'GET',

@@ -22,7 +22,6 @@
  */
 import { createHash } from 'node:crypto';
 import { AppError, ErrorCode } from '../errors.js';
-import { encodeEnvelope } from '../jobs/envelope.js';
 import { jobIdTime, newJobId } from '../jobs/job-id.js';
 import type { Logger } from '../log.js';
 import { isQueueError, isQueueUnavailable, type QueueClient, QueueErrorCode } from '../queue/index.js';
@@ -42,11 +41,12 @@ import {
   type JobView,
   liveView,
   mayHaveFailedRuns,
+  payloadValue,
   resultView,
   STATE_OF_QUEUE,
 } from './job-views.js';
+import { largestCopyBytes, putAgain, type QueueCopy, queueCopy, releaseHold } from './queue-copy.js';
 import { findLiveCopy, type LiveCopy } from './queue-location.js';
-import { putAgain, releaseHold } from './requeue.js';
 
 /** Queue refs a manager lets go unawaited before its answers wait for them again. */
 const MAX_REFS_IN_FLIGHT = 1000;
@@ -85,7 +85,7 @@ export function hashIdempotencyKey(key: string): string {
 
 /**
  * What an Idempotency-Key promises to repeat: the type, the options and parameters that
- * shape the job, and the payload's exact text (its bytes are what gets hashed and stored).
+ * shape the job, and the payload's exact text (what gets stored, and hashed).
  */
 function hashJobRequest(request: RequestedJob, payloadText: string): string {
   const { type, options, params } = request;
@@ -139,7 +139,7 @@ export function createJobService(deps: JobServiceDeps) {
   }
 
   /** put, with its failures in the client's terms (a BURIED put is removed again). */
-  async function putJob(tube: string, body: string, options: JobOptions): Promise<string> {
+  async function putJob({ tube, body, options }: QueueCopy): Promise<string> {
     try {
       return await queue.put(tube, body, options);
     } catch (error: unknown) {
@@ -167,11 +167,12 @@ export function createJobService(deps: JobServiceDeps) {
   }
 
   /** Hold and kick: put on hold, record with the location, kick. */
-  async function putThenRecord(record: JobDocument, tube: string, body: string): Promise<void> {
+  async function putThenRecord(record: JobDocument): Promise<void> {
     const id = record._id;
-    const beanstalkId = await putJob(tube, body, { ...record.options, delay: holdSeconds });
+    const copy = queueCopy(record, deps.tubePrefix, { first: true, holdSeconds });
+    const beanstalkId = await putJob(copy);
     try {
-      await store.insertJob({ ...record, queue: { server: queue.server, beanstalkId, tube } });
+      await store.insertJob({ ...record, queue: { server: queue.server, beanstalkId, tube: copy.tube } });
     } catch (error: unknown) {
       await queue.deleteJob(beanstalkId).catch((deleteError: unknown) => {
         log.warn(
@@ -194,8 +195,9 @@ export function createJobService(deps: JobServiceDeps) {
   }
 
   /** Record first: record, put, note where. */
-  async function recordThenPut(record: JobDocument, tube: string, body: string): Promise<void> {
+  async function recordThenPut(record: JobDocument): Promise<void> {
     const id = record._id;
+    const copy = queueCopy(record, deps.tubePrefix, { first: true });
     try {
       await store.insertJob(record);
     } catch (error: unknown) {
@@ -203,7 +205,7 @@ export function createJobService(deps: JobServiceDeps) {
     }
     let beanstalkId: string;
     try {
-      beanstalkId = await putJob(tube, body, record.options);
+      beanstalkId = await putJob(copy);
     } catch (error: unknown) {
       if (!putInDoubt(error)) {
         await undoRecord(id, error);
@@ -214,7 +216,7 @@ export function createJobService(deps: JobServiceDeps) {
       // reconciler puts it once beanstalkd answers. A second copy costs a second run, never
       // a second outcome.
       try {
-        beanstalkId = await putJob(tube, body, record.options);
+        beanstalkId = await putJob(copy);
       } catch (retryError: unknown) {
         log.warn(
           { jobId: id, err: retryError },
@@ -226,7 +228,7 @@ export function createJobService(deps: JobServiceDeps) {
     // Not awaited: recorded and queued is what the 202 promises, and the POST answers one
     // insert sooner. Until the ref lands, this process's store answers findQueueRef from it.
     const inserting = store
-      .insertQueueRef({ _id: id, server: queue.server, beanstalkId, tube, putAt: new Date() })
+      .insertQueueRef({ _id: id, server: queue.server, beanstalkId, tube: copy.tube, putAt: new Date() })
       .catch((error: unknown) => {
         // Accepted all the same. Without the ref GET cannot show live fields, and the
         // reconciler, finding no copy it can name, puts the job again (one outcome still).
@@ -242,20 +244,31 @@ export function createJobService(deps: JobServiceDeps) {
     return holdSeconds > 0 && options.delay === 0;
   }
 
-  /** The job's beanstalkd body; PAYLOAD_TOO_LARGE when it would not fit max-job-size. */
-  function queuedBody(id: string, request: RequestedJob, payloadText: string): string {
+  /** The job's record as accept stores it (`createdAt`: its id's own time). */
+  function recordOf(
+    id: string,
+    request: RequestedJob,
+    payload: { text: string; bytes: number },
+  ): JobDocument {
     const { type, options, params } = request;
-    const held = isHeld(options);
-    const body = encodeEnvelope({
-      id,
+    return {
+      _id: id,
       type,
-      payload: payloadText,
-      maxAttempts: options.maxAttempts,
-      ...(Object.keys(params).length > 0 ? { params } : {}),
-      ...(held ? { held } : {}),
-      ...(request.matrix ? { group: request.matrix.group } : {}),
-    });
-    const size = Buffer.byteLength(body);
+      payload: payload.text,
+      bytes: payload.bytes,
+      options,
+      ...(Object.keys(params).length > 0 ? { params: { ...params } } : {}),
+      ...(request.matrix
+        ? { group: request.matrix.group, combination: { ...request.matrix.combination } }
+        : {}),
+      // The id's own time: a GET that reads no record shows the same createdAt.
+      createdAt: jobIdTime(id),
+    };
+  }
+
+  /** PAYLOAD_TOO_LARGE unless every copy of the job fits beanstalkd's max-job-size. */
+  function checkFits(record: JobDocument): void {
+    const size = largestCopyBytes(record);
     const limit = deps.maxJobSize();
     if (size > limit) {
       throw new AppError(
@@ -263,7 +276,6 @@ export function createJobService(deps: JobServiceDeps) {
         `the job is ${size} bytes once queued; beanstalkd accepts at most ${limit} (max-job-size)`,
       );
     }
-    return body;
   }
 
   /** Records and queues one job under `id`; resolves only when both MongoDB and beanstalkd have it. */
@@ -273,54 +285,38 @@ export function createJobService(deps: JobServiceDeps) {
     payload: { text: string; bytes: number },
     keyHash?: string,
   ): Promise<AcceptedJob> {
-    // The id's own time: a GET that reads no record shows the same createdAt.
-    const createdAt = jobIdTime(id);
-    const { type, options, params } = request;
-    const hasParams = Object.keys(params).length > 0;
-    const held = isHeld(options);
-    const body = queuedBody(id, request, payload.text);
     const record: JobDocument = {
-      _id: id,
-      type,
-      payload: payload.text,
-      bytes: payload.bytes,
-      options,
-      ...(hasParams ? { params: { ...params } } : {}),
-      ...(request.matrix
-        ? { group: request.matrix.group, combination: { ...request.matrix.combination } }
-        : {}),
+      ...recordOf(id, request, payload),
       ...(keyHash !== undefined ? { idempotencyKey: keyHash } : {}),
-      createdAt,
     };
-    const tube = `${deps.tubePrefix}${type}`;
-    if (held) await putThenRecord(record, tube, body);
-    else await recordThenPut(record, tube, body);
+    checkFits(record);
+    if (isHeld(record.options)) await putThenRecord(record);
+    else await recordThenPut(record);
+    const { type, options, createdAt } = record;
     return { id, state: options.delay > 0 ? 'delayed' : 'queued', type, createdAt: createdAt.toISOString() };
   }
 
   /** A replayed key's job: shown as it is now, and put back in the queue if it never got there. */
   async function replay(id: string, job: JobDocument): Promise<AcceptResult> {
-    const { view, live } = await inspect(id);
+    const { view, live } = await inspect(id, false);
+    const createdAt = job.createdAt.toISOString();
     if (view && view.queue === null) {
       log.info({ jobId: id }, 'replayed job had no queue copy; putting it again');
-      await putAgain(queue, store, job, deps.tubePrefix);
-      return { id, state: 'queued', type: job.type, createdAt: job.createdAt.toISOString(), replayed: true };
+      const { delay } = await putAgain(queue, store, job, deps.tubePrefix);
+      return { id, state: delay > 0 ? 'delayed' : 'queued', type: job.type, createdAt, replayed: true };
     }
     if (live && (await releaseHold(queue, job, live))) {
       log.info({ jobId: id }, 'replayed job was still on hold; kicked it');
-      return {
-        id,
-        state: 'queued',
-        type: job.type,
-        createdAt: job.createdAt.toISOString(),
-        replayed: true,
-      };
+      return { id, state: 'queued', type: job.type, createdAt, replayed: true };
     }
     const state = view?.state ?? 'queued';
-    return { id, state, type: job.type, createdAt: job.createdAt.toISOString(), replayed: true };
+    return { id, state, type: job.type, createdAt, replayed: true };
   }
 
-  /** A finished job's view: the record only for outcomes older than `maxAttempts` in results. */
+  /**
+   * A finished job's view. The record (`job`: read already, null when there is none,
+   * undefined when not read) is read here only for outcomes stored without `maxAttempts`.
+   */
   async function finishedView(
     id: string,
     result: ResultDocument,
@@ -338,16 +334,36 @@ export function createJobService(deps: JobServiceDeps) {
    * read by the job's id, and only those the answer needs: a finished job costs one (its
    * outcome), a queued or running one its outcome's miss, its queue reference and beanstalkd's
    * stats-job and peek (the envelope gives type and attempt budget); the record is read only
-   * when nothing else locates the job, and the failed runs only when there may be some.
+   * when nothing else locates the job, and the failed runs only when there may be some. With
+   * `withPayload`, the record (which holds the payload) is read too, beside the outcome, so
+   * the answer waits for no extra round trip; a live copy's envelope carries the same text.
    */
-  async function inspect(id: string): Promise<{ view: JobView | null; live: LiveCopy | null }> {
-    const result = await store.findResult(id);
-    if (result) return { view: await finishedView(id, result), live: null };
+  async function inspect(
+    id: string,
+    withPayload: boolean,
+  ): Promise<{ view: JobView | null; live: LiveCopy | null }> {
+    const [result, record] = await Promise.all([
+      store.findResult(id),
+      withPayload ? store.findJob(id) : undefined,
+    ]);
+    const { view, live } = await viewOf(id, result, record);
+    if (!view || !withPayload) return { view, live };
+    const text = live?.envelope.payload ?? record?.payload;
+    return { view: text === undefined ? view : { ...view, payload: payloadValue(text) }, live };
+  }
+
+  /** inspect's view once the outcome (and, when asked for, the record) have been read. */
+  async function viewOf(
+    id: string,
+    result: ResultDocument | null,
+    record: JobDocument | null | undefined,
+  ): Promise<{ view: JobView | null; live: LiveCopy | null }> {
+    if (result) return { view: await finishedView(id, result, record), live: null };
+    let job = record;
     const ref = await store.findQueueRef(id);
-    let job: JobDocument | null | undefined;
     let location: QueueLocation | null = ref;
     if (!location) {
-      job = await store.findJob(id);
+      if (job === undefined) job = await store.findJob(id);
       if (!job) return { view: null, live: null };
       location = job.queue ?? null;
     }
@@ -375,7 +391,7 @@ export function createJobService(deps: JobServiceDeps) {
       const late = await store.findResult(id);
       if (late) return { view: await finishedView(id, late, job), live: null };
     }
-    job ??= await store.findJob(id);
+    if (job === undefined) job = await store.findJob(id);
     if (!job) return { view: null, live: null };
     const attempts = await store.findAttempts(id);
     const view: JobView = {
@@ -398,7 +414,7 @@ export function createJobService(deps: JobServiceDeps) {
      */
     checkQueuedSize(request: RequestedJob, payloadText: string): void {
       // Every job id is a UUIDv7 of the same length: any one sizes the envelope exactly.
-      queuedBody(request.matrix?.id ?? SIZE_PROBE_ID, request, payloadText);
+      checkFits(recordOf(request.matrix?.id ?? SIZE_PROBE_ID, request, { text: payloadText, bytes: 0 }));
     },
 
     /**
@@ -449,10 +465,13 @@ export function createJobService(deps: JobServiceDeps) {
       }
     },
 
-    /** The job's state: its outcome if it has one, else beanstalkd's live view. Null if unknown. */
-    async get(id: string): Promise<JobView | null> {
+    /**
+     * The job's state: its outcome if it has one, else beanstalkd's live view; with
+     * `payload`, the job's payload too. Null if unknown.
+     */
+    async get(id: string, options: { payload: boolean }): Promise<JobView | null> {
       try {
-        return (await inspect(id)).view;
+        return (await inspect(id, options.payload)).view;
       } catch (error: unknown) {
         throw toServiceError(error);
       }

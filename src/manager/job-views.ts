@@ -52,6 +52,8 @@ export interface JobView {
   startedAt?: string;
   finishedAt?: string;
   durationMs?: number;
+  /** The payload as sent, parsed from its stored text (GET leaves it out with `?payload=false`). */
+  payload?: unknown;
 }
 
 export const STATE_OF_QUEUE: Readonly<Record<JobStats['state'], JobState>> = {
@@ -99,6 +101,15 @@ export function resultView(
     finishedAt: result.finishedAt.toISOString(),
     durationMs: result.durationMs,
   };
+}
+
+/**
+ * A job's payload as a JSON value, from the exact text stored at accept (valid JSON, checked
+ * then). Parsing is lossy only where JSON.parse is: duplicate keys keep the last, numbers
+ * beyond double precision are rounded (1e400 shows as null); the stored text is untouched.
+ */
+export function payloadValue(text: string): unknown {
+  return JSON.parse(text);
 }
 
 export function liveView(stats: JobStats): LiveQueueView {

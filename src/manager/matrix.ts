@@ -22,6 +22,7 @@ import { type OptionSource, parseJobOptions } from './job-options.js';
 import { type JobService, settleEach, toServiceError } from './job-service.js';
 import { type JobState, STATE_OF_QUEUE } from './job-views.js';
 import { findLiveCopy } from './queue-location.js';
+import { forbiddenKey, prototypeKeyPath } from './read-json-body.js';
 
 type Value = string | number | boolean;
 type Combination = Record<string, Value>;
@@ -101,8 +102,16 @@ export function repeatedKey(text: string): string | undefined {
   return undefined;
 }
 
-/** Checks the body of a matrix request (`text`: the body as sent, for repeated keys). */
-export function parseMatrixSpec(value: unknown, text?: string): MatrixSpec {
+/**
+ * Checks the body of a matrix request (`text`: the body as sent, for repeated keys); with
+ * `forbidPrototypeKeys`, a template holding a prototype key is FORBIDDEN_KEY, as a single
+ * job's payload would be.
+ */
+export function parseMatrixSpec(
+  value: unknown,
+  text: string | undefined,
+  payloadRules: { forbidPrototypeKeys: boolean },
+): MatrixSpec {
   if (value === null || typeof value !== 'object' || Array.isArray(value))
     throw invalid('send {"template", "axes", "exclude"?}');
   const repeated = text === undefined ? undefined : repeatedKey(text);
@@ -112,6 +121,10 @@ export function parseMatrixSpec(value: unknown, text?: string): MatrixSpec {
   if (Object.keys(rest).length > 0) throw invalid(`unknown field(s): ${Object.keys(rest).join(', ')}`);
   if (template === null || typeof template !== 'object' || Array.isArray(template))
     throw invalid('template must be an object');
+  if (payloadRules.forbidPrototypeKeys) {
+    const found = prototypeKeyPath(template, text ?? JSON.stringify(template), '$.template');
+    if (found !== undefined) throw forbiddenKey(found);
+  }
   if (axes === null || typeof axes !== 'object' || Array.isArray(axes))
     throw invalid('axes must be an object of arrays');
   const axisEntries = Object.entries(axes as Record<string, unknown>);
@@ -228,13 +241,15 @@ function checkSizes(
     Object.defineProperty(longest, name, { value, enumerable: true, writable: true, configurable: true });
   }
   checkLargest(longest, payloadOf(spec.template, longest));
-  const templateBytes = Buffer.byteLength(JSON.stringify(spec.template));
-  let total = 0;
+  // `"name":value,` per axis, measured once per value rather than once per job.
+  const pairBytes = new Map<string, Map<Value, number>>();
+  for (const [name, values] of spec.axes) {
+    const nameBytes = Buffer.byteLength(JSON.stringify(name)) + 2;
+    pairBytes.set(name, new Map(values.map((v) => [v, nameBytes + Buffer.byteLength(JSON.stringify(v))])));
+  }
+  let total = kept.length * Buffer.byteLength(JSON.stringify(spec.template));
   for (const combo of kept) {
-    total += templateBytes;
-    for (const name in combo) {
-      total += Buffer.byteLength(JSON.stringify(name)) + 2 + Buffer.byteLength(JSON.stringify(combo[name]));
-    }
+    for (const name in combo) total += pairBytes.get(name)?.get(combo[name] as Value) ?? 0;
   }
   if (total > maxBytes) {
     throw new AppError(

@@ -99,14 +99,23 @@ function operation(route: RouteSpec): Record<string, unknown> {
     tags: [route.tag],
     summary: route.summary,
     ...(route.description ? { description: route.description } : {}),
-    ...(route.pathParams
+    ...(route.pathParams || route.queryParams
       ? {
-          parameters: Object.entries(route.pathParams).map(([name, schema]) => ({
-            name,
-            in: 'path',
-            required: true,
-            schema: ref(schema),
-          })),
+          parameters: [
+            ...Object.entries(route.pathParams ?? {}).map(([name, schema]) => ({
+              name,
+              in: 'path',
+              required: true,
+              schema: ref(schema),
+            })),
+            ...Object.entries(route.queryParams ?? {}).map(([name, { description, schema }]) => ({
+              name,
+              in: 'query',
+              required: false,
+              description,
+              schema: ref(schema),
+            })),
+          ],
         }
       : {}),
     ...(route.requestBody
@@ -141,7 +150,7 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[]): Record<strin
       title: 'distributed-workers',
       version: packageVersion(),
       description:
-        'A job system over plain HTTP: POST a JSON job, read its state and outcome back. Every error is `{"error":{"code","message"}}` with a stable code; any path or method not listed here answers 404 `NOT_FOUND` or 405 `METHOD_NOT_ALLOWED` (with `Allow`).',
+        'A job system over plain HTTP: POST a JSON job, read its state and outcome back. Every error is `{"error":{"code","message"}}` with a stable code; any path or method not listed here answers 404 `NOT_FOUND` or 405 `METHOD_NOT_ALLOWED` (with `Allow`), except that with ACCEPT_ANY_PATH (on by default), as in the original system, a POST to a path that does not begin with one of the names the API keeps for itself (/jobs, /groups, /types, /workers, /stats, /metrics, /healthz, /readyz, /openapi.json, in any case) is a job, exactly as `POST /`.',
     },
     tags: [
       { name: 'jobs', description: 'enqueue jobs and read them back' },

@@ -54,8 +54,16 @@ export async function lookupOutcomes(
 ): Promise<OutcomesView> {
   let value: unknown;
   try {
-    value = (await readJsonBody(req, { limitBytes: LIMIT_BYTES, maxDepth: 3, timeoutMs: bodyTimeoutMs }))
-      .value;
+    // Only `ids` is read from it, and nothing of it reaches a handler: prototype keys are the
+    // unknown fields parseLookup refuses.
+    value = (
+      await readJsonBody(req, {
+        limitBytes: LIMIT_BYTES,
+        maxDepth: 3,
+        timeoutMs: bodyTimeoutMs,
+        forbidPrototypeKeys: false,
+      })
+    ).value;
   } catch (error: unknown) {
     // readJsonBody speaks of job payloads; here a non-object is a malformed request.
     if (error instanceof AppError && error.code === ErrorCode.INVALID_JOB) {

@@ -1,8 +1,10 @@
 /**
- * Reads a JSON request body with the checks Koa's parsers leave out (FACTS.md, "Koa body
+ * Reads a JSON request body with the checks Koa's parsers leave out (docs/facts.md, "Koa body
  * parsing"): `application/json` required (JSON sent as text/plain is not silently `{}`),
- * a byte limit, strict UTF-8, an object or array at the top, a depth cap. Returns the exact
- * text received — that is what gets stored and hashed — beside the parsed value.
+ * a byte limit, strict UTF-8, an object or array at the top, a depth cap, and (as Fastify's
+ * default `onProtoPoisoning`/`onConstructorPoisoning: 'error'`) no key that can reach an
+ * object's prototype. Returns the exact text received — that is what gets stored and hashed —
+ * beside the parsed value.
  */
 import type { IncomingMessage } from 'node:http';
 import { parse as parseContentType } from 'content-type';
@@ -18,6 +20,8 @@ export interface JsonBody {
 export interface ReadJsonOptions {
   limitBytes: number;
   maxDepth: number;
+  /** Refuse `__proto__` and `constructor.prototype` keys anywhere in the body (FORBIDDEN_KEY). */
+  forbidPrototypeKeys: boolean;
   /** The whole body must arrive within this; a client that trickles or stalls gets 408. */
   timeoutMs: number;
 }
@@ -120,7 +124,7 @@ export interface TextBody {
 /** Reads a UTF-8 body of one of the accepted media types, within the size and time limits. */
 export async function readTextBody(
   req: IncomingMessage,
-  options: Omit<ReadJsonOptions, 'maxDepth'> & { accepted: readonly string[] },
+  options: Omit<ReadJsonOptions, 'maxDepth' | 'forbidPrototypeKeys'> & { accepted: readonly string[] },
 ): Promise<TextBody> {
   const type = checkContentType(req.headers['content-type'], options.accepted);
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
@@ -175,9 +179,66 @@ export function tooDeep(maxDepth: number): AppError {
   return new AppError(ErrorCode.JSON_TOO_DEEP, `a job payload may nest at most ${maxDepth} levels`);
 }
 
-/** Parses one job payload: JSON, an object or array, no deeper than `maxDepth` (checked before parsing). */
-export function parsePayload(text: string, maxDepth: number): unknown {
-  if (tooDeepElements(text, maxDepth).length > 0) throw tooDeep(maxDepth);
+const hasOwn = (value: object, key: string) => Object.hasOwn(value, key);
+
+const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/**
+ * Where a parsed JSON value holds a key that can reach an object's prototype once a handler
+ * merges or assigns it (`Object.assign`, a deep merge): a `__proto__` key, or a `constructor`
+ * key whose value is an object with a `prototype` key — what Fastify's secure-json-parse
+ * refuses. Answers its path (`$.a.__proto__`), or undefined. `text` is the JSON the value was
+ * parsed from: only text that spells one of those names (or escapes a character, as
+ * `"\u005f_proto__"` does) is walked. The value is no deeper than the depth cap, which is
+ * checked before parsing, so the walk's recursion is bounded.
+ */
+export function prototypeKeyPath(value: unknown, text: string, path = '$'): string | undefined {
+  if (!text.includes('__proto__') && !text.includes('\\u') && !text.includes('constructor')) return undefined;
+  return findPrototypeKey(value, path);
+}
+
+function findPrototypeKey(value: unknown, path: string): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = findPrototypeKey(item, `${path}[${index}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  for (const key of Object.keys(value)) {
+    const at = PLAIN_KEY.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+    if (key === '__proto__') return at;
+    const child: unknown = (value as Record<string, unknown>)[key];
+    if (key === 'constructor' && child !== null && typeof child === 'object' && hasOwn(child, 'prototype')) {
+      return `${at}.prototype`;
+    }
+    const found = findPrototypeKey(child, at);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** The error for a payload with a key that can reach a prototype, found at `path`. */
+export function forbiddenKey(path: string): AppError {
+  return new AppError(
+    ErrorCode.FORBIDDEN_KEY,
+    `a payload may not hold a __proto__ key, nor a constructor key holding a prototype key (found at ${path})`,
+  );
+}
+
+/** What a job payload must be beyond valid JSON: its depth cap, and whether prototype keys are refused. */
+export interface PayloadRules {
+  maxDepth: number;
+  forbidPrototypeKeys: boolean;
+}
+
+/**
+ * Parses one job payload: JSON, an object or array, no deeper than `maxDepth` (checked before
+ * parsing), without prototype keys when they are forbidden.
+ */
+export function parsePayload(text: string, rules: PayloadRules): unknown {
+  if (tooDeepElements(text, rules.maxDepth).length > 0) throw tooDeep(rules.maxDepth);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -187,10 +248,14 @@ export function parsePayload(text: string, maxDepth: number): unknown {
   if (value === null || typeof value !== 'object') {
     throw new AppError(ErrorCode.INVALID_JOB, 'a job payload must be a JSON object or array');
   }
+  if (rules.forbidPrototypeKeys) {
+    const found = prototypeKeyPath(value, text);
+    if (found !== undefined) throw forbiddenKey(found);
+  }
   return value;
 }
 
 export async function readJsonBody(req: IncomingMessage, options: ReadJsonOptions): Promise<JsonBody> {
   const { text, bytes } = await readTextBody(req, { ...options, accepted: ['application/json'] });
-  return { text, bytes, value: parsePayload(text, options.maxDepth) };
+  return { text, bytes, value: parsePayload(text, options) };
 }

@@ -24,8 +24,8 @@ import {
   type SettledEntry,
   type Store,
 } from '../store/index.js';
+import { putAgain, releaseHold } from './queue-copy.js';
 import { findLiveCopy } from './queue-location.js';
-import { putAgain, releaseHold } from './requeue.js';
 
 export interface ReconcilerDeps {
   queue: QueueClient;

@@ -58,6 +58,8 @@ export interface RouteSpec {
   summary: string;
   description?: string;
   pathParams?: Readonly<Record<string, JsonSchema>>;
+  /** Query parameters the operation reads (only those documented one by one). */
+  queryParams?: Readonly<Record<string, { description: string; schema: JsonSchema }>>;
   requestBody?: { description: string; schema: JsonSchema; example: unknown };
   /** Successful (and, for /readyz, expected 503) answers by status. */
   responses: Readonly<Record<number, RouteResponse>>;
@@ -151,21 +153,78 @@ export function koaPath(path: string): string {
 }
 
 /**
- * The table's route that will answer this request, or undefined when none will. It asks the
- * router's own matcher (case-insensitive, optional trailing slash) rather than comparing the
- * path, so `/METRICS/` is /metrics here exactly as in dispatch: a decision taken on the raw
- * path let those spellings past AUTH_OPS. The first route layer answers because no handler
- * calls next; ctx._matchedRoute would name the last one (`/{id}` also matches `/metrics`).
- * Making the router strict and case-sensitive instead would have broken paths clients use
- * (`GET /{id}/` is documented) and still left two matchers that must agree.
+ * The names the API keeps for itself, lower case: the first segment of every path in the
+ * table but `/` and `/{id}` (`/jobs`, `/groups`, `/types`, `/workers`, `/stats`, `/metrics`,
+ * `/healthz`, `/readyz`, `/openapi.json`). Taken from the table, so a new route's name is
+ * kept from the day it is added.
  */
-export function answeringRoute(
+export function ownPrefixes(routes: readonly RouteSpec[]): string[] {
+  const names = routes
+    .map((route) => route.path.split('/')[1] ?? '')
+    .filter((name) => name !== '' && !name.startsWith('{'));
+  return [...new Set(names.map((name) => `/${name.toLowerCase()}`))];
+}
+
+/** The `route` label HTTP metrics give a job POSTed to a path of the client's choosing. */
+export const ANY_PATH_ROUTE = '/*';
+
+/**
+ * ACCEPT_ANY_PATH: the original system took a POST to any path as a job. True for a POST that
+ * no route serves and whose path does not begin with one of the API's own names (in any
+ * case, as the router matches): `POST /submit` becomes a job, while `POST /jobs/bacth`,
+ * `POST /Stats` or `POST /jobss` stay a 404 or 405, so a typo in our own paths never does.
+ */
+export function takesAnyPath(
+  router: Router,
+  routes: readonly RouteSpec[],
+  ctx: Pick<Context, 'method' | 'path'>,
+): boolean {
+  return routeOf(router, routes, ctx) === undefined && outsideOwnNames(routes, ctx);
+}
+
+const prefixesOf = new WeakMap<readonly RouteSpec[], readonly string[]>();
+
+/** A POST whose path does not begin with one of the API's own names. */
+function outsideOwnNames(routes: readonly RouteSpec[], ctx: Pick<Context, 'method' | 'path'>): boolean {
+  if (ctx.method !== 'POST') return false;
+  let prefixes = prefixesOf.get(routes);
+  if (prefixes === undefined) {
+    prefixes = ownPrefixes(routes);
+    prefixesOf.set(routes, prefixes);
+  }
+  const path = ctx.path.toLowerCase();
+  return !prefixes.some((prefix) => path.startsWith(prefix));
+}
+
+/** The table's route the router itself will dispatch this request to, if any. */
+function routeOf(
   router: Router,
   routes: readonly RouteSpec[],
   ctx: Pick<Context, 'method' | 'path'>,
 ): RouteSpec | undefined {
   const layer = router.match(ctx.path, ctx.method).pathAndMethod.find((l) => l.methods.length > 0);
   return layer === undefined ? undefined : routes.find((r) => r.operationId === layer.name);
+}
+
+/**
+ * The table's route that will answer this request, or undefined when none will. It asks the
+ * router's own matcher (case-insensitive, optional trailing slash) rather than comparing the
+ * path, so `/METRICS/` is /metrics here exactly as in dispatch: a decision taken on the raw
+ * path let those spellings past AUTH_OPS. The first route layer answers because no handler
+ * calls next; ctx._matchedRoute would name the last one (`/{id}` also matches `/metrics`).
+ * Making the router strict and case-sensitive instead would have broken paths clients use
+ * (`GET /{id}/` is documented) and still left two matchers that must agree. With
+ * `acceptAnyPath`, a POST that takesAnyPath is answered by `POST /`'s route (and handler).
+ */
+export function answeringRoute(
+  router: Router,
+  routes: readonly RouteSpec[],
+  ctx: Pick<Context, 'method' | 'path'>,
+  acceptAnyPath = false,
+): RouteSpec | undefined {
+  const route = routeOf(router, routes, ctx);
+  if (route !== undefined || !acceptAnyPath || !outsideOwnNames(routes, ctx)) return route;
+  return routes.find((r) => r.method === 'POST' && r.path === '/');
 }
 
 /**

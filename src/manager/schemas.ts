@@ -27,7 +27,7 @@ export const JobIdSchema: JsonSchema = {
 export const JobPayloadSchema: JsonSchema = {
   type: ['object', 'array'],
   description:
-    "The job: any JSON object or array, sent as application/json (UTF-8), at most MAX_JSON_DEPTH levels deep and small enough to fit beanstalkd's max-job-size once queued. The `hash` result is the MD5 of these bytes exactly as received.",
+    "The job: any JSON object or array, sent as application/json (UTF-8), at most MAX_JSON_DEPTH levels deep and small enough to fit beanstalkd's max-job-size once queued. The text is stored exactly as received; the `hash` result is, by default, the MD5 of that text's JSON string encoding (JSON.stringify of the text, as the original system hashed it), or with ?encoding=raw of the bytes as received.",
   examples: [{ example: 'data' }],
 };
 
@@ -78,7 +78,7 @@ export const JobStateChangeSchema: JsonSchema = {
 
 export const BatchRequestSchema: JsonSchema = {
   description:
-    'application/json: an array of items, each `payload` (object or array) plus any option (type, priority, delay, ttr, attempts, algorithm, mean_ms, fail_rate) and an idempotencyKey; application/x-ndjson: one payload per line, options from the query.',
+    'application/json: an array of items, each `payload` (object or array) plus any option (type, priority, delay, ttr, attempts, algorithm, encoding, mean_ms, fail_rate) and an idempotencyKey; application/x-ndjson: one payload per line, options from the query.',
   type: 'array',
   items: {
     type: 'object',
@@ -160,12 +160,20 @@ export const JobViewSchema: JsonSchema = {
         properties: { attempt: count, worker: { type: 'string' }, error: { type: 'string' }, at: timestamp },
       },
     },
-    result: { type: 'object', description: 'What the handler returned; for `hash`: {algorithm, hash}.' },
+    result: {
+      type: 'object',
+      description: 'What the handler returned; for `hash`: {algorithm, encoding, hash}.',
+    },
     error: { type: 'object', required: ['message'], properties: { message: { type: 'string' } } },
     worker: { type: 'string', description: 'host:pid:slot (or WORKER_NAME:slot) of the worker that ran it' },
     startedAt: timestamp,
     finishedAt: timestamp,
     durationMs: count,
+    payload: {
+      type: ['object', 'array'],
+      description:
+        'The payload as sent, parsed from the exact text stored at accept (in every state; left out with ?payload=false, or once retention removed the job record). JSON.parse is lossy where JSON is ambiguous: a repeated key keeps its last value, 1e400 shows as null; the stored text, and so the hash, keep the bytes as sent.',
+    },
   },
 };
 

@@ -109,6 +109,8 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     log,
     tubePrefix: config.tubePrefix,
     maxJsonDepth: config.maxJsonDepth,
+    acceptAnyPath: config.acceptAnyPath,
+    allowPrototypeKeys: config.allowPrototypeKeys,
     defaultOptions: {
       priority: 1024,
       delay: 0,

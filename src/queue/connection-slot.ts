@@ -1,6 +1,7 @@
 /**
  * Holds one live connection and replaces it when it closes: every new connection is a new
- * jackd client (FACTS.md), set up again by `setup` (use/watch/ignore are per connection).
+ * jackd client (docs/facts.md, "jackd 2.2.2"), set up again by `setup` (use/watch/ignore are
+ * per connection).
  */
 import { BeanstalkConnection, type ConnectionOptions } from './connection.js';
 import { QueueError, QueueErrorCode } from './errors.js';

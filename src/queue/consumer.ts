@@ -1,9 +1,9 @@
 /**
  * A worker slot's own beanstalkd connection: it watches the worker's tubes, reserves with a
- * timeout (a blocking reserve blocks every later command on its connection, FACTS.md), and
- * deletes, releases, buries or touches the job it holds — beanstalkd only lets the
- * connection that reserved a job do that. A lost connection is replaced by a new client
- * that watches the same tubes again; the job it held goes back to ready on the server.
+ * timeout (a blocking reserve blocks every later command on its connection, docs/facts.md
+ * "jackd 2.2.2"), and deletes, releases, buries or touches the job it holds — beanstalkd only
+ * lets the connection that reserved a job do that. A lost connection is replaced by a new
+ * client that watches the same tubes again; the job it held goes back to ready on the server.
  */
 import type { ConnectionOptions } from './connection.js';
 import { ConnectionSlot } from './connection-slot.js';

@@ -51,7 +51,8 @@ export interface QueueClient {
   listTubes(): Promise<string[]>;
   /**
    * pause-tube, sent as a raw command (jackd's pauseTube omits the line ending and hangs
-   * the next command, FACTS.md). 0 seconds resumes. The tube is `use`d first so it exists.
+   * the next command, docs/facts.md "jackd 2.2.2"). 0 seconds resumes. The tube is `use`d
+   * first so it exists.
    */
   pauseTube(tube: string, seconds: number): Promise<void>;
   close(): Promise<void>;
@@ -92,7 +93,8 @@ export function createQueueClient(options: QueueClientOptions): QueueClient {
       // jackd turns ttr 0 into 60; beanstalkd treats 0 as 1: ask for what we mean.
       assertUint32('ttr', putOptions.ttr, 1);
       if (typeof body !== 'string' || body.length === 0) {
-        // jackd JSON-stringifies Buffers and throws on '' (FACTS.md): only non-empty strings go in.
+        // jackd JSON-stringifies Buffers and throws on '' (docs/facts.md, "jackd 2.2.2"): only
+        // non-empty strings go in.
         throw new QueueError(QueueErrorCode.INVALID_ARGUMENT, 'a job body must be a non-empty string');
       }
       const connection = await producer.get();

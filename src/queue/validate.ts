@@ -1,6 +1,7 @@
 /**
  * Guards for everything that is written into a protocol line: jackd puts ids, tubes and
- * numbers into commands unchecked, so `statsJob("2\r\ndelete 1")` deleted job 1 (FACTS.md).
+ * numbers into commands unchecked, so `statsJob("2\r\ndelete 1")` deleted job 1
+ * (docs/facts.md, "jackd 2.2.2").
  */
 import { QueueError, QueueErrorCode } from './errors.js';
 

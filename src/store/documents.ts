@@ -1,4 +1,4 @@
-/** The shapes stored in MongoDB (DESIGN.md, "Data model"). Every `_id` is a job id. */
+/** The shapes stored in MongoDB (README, "Data model: every read by key"). Every `_id` is a job id. */
 
 export interface JobOptions {
   priority: number;
@@ -14,7 +14,7 @@ export interface JobOptions {
 export interface JobDocument {
   _id: string;
   type: string;
-  /** The request body exactly as received (valid UTF-8 JSON text); the hash covers these bytes. */
+  /** The request body exactly as received (valid UTF-8 JSON text): what a `hash` job digests (see handlers/hash.ts). */
   payload: string;
   /** Size of the payload in bytes. */
   bytes: number;

@@ -1,7 +1,8 @@
 /**
  * Coalesces concurrent single-document inserts into `insertMany({ordered: false})`: on the
  * test server one insertMany of many documents costs about what one insertOne does
- * (FACTS.md), so the hot path stays fast under load without callers batching by hand.
+ * (docs/facts.md, "FerretDB"), so the hot path stays fast under load without callers
+ * batching by hand.
  *
  * Each caller learns its own document's fate: `inserted`, `duplicate` (code 11000: the
  * `_id` is already there), or an error. Transient failures (unreachable server, SQLite's

@@ -3,8 +3,9 @@
  * side collection (upserts are fine there: a handful of documents, written every few
  * seconds, off the hot path), bulk outcome lookups, and outcome counts.
  *
- * On FerretDB every query here scans its collection (FACTS.md): each function is one query
- * whatever the number of ids or types asked about, and none runs on the POST → result path.
+ * On FerretDB every query here scans its collection (docs/facts.md, "FerretDB"): each
+ * function is one query whatever the number of ids or types asked about, and none runs on
+ * the POST → result path.
  */
 import { type Collection, type Db, MongoServerError } from 'mongodb';
 import type { Outcome, ResultDocument } from './documents.js';

@@ -56,7 +56,10 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
   const tubes = types.map((type) => `${config.tubePrefix}${type}`);
   // Heartbeats, counts and /metrics; the slots store outcomes through `observer.store`.
   const observer = await startObserver(config, { store, types, log });
-  const abort = new AbortController();
+  // One stop signal per slot rather than one for all: every running handler listens on it,
+  // and more than 10 listeners on one AbortSignal (64 slots by default, up to 256) make Node
+  // print a MaxListenersExceededWarning. A slot runs one job at a time: one listener each.
+  const slotStops: AbortController[] = [];
   let stopping = false;
   let queueDown = false;
   const { min, max } = config.workDelayMs;
@@ -82,7 +85,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
   let lastBusyAt = Date.now();
   const inReserve = new Set<number>();
 
-  async function runSlot(slot: number, consumer: Consumer): Promise<void> {
+  async function runSlot(slot: number, consumer: Consumer, stopSignal: AbortSignal): Promise<void> {
     const slotLog = log.child({ slot });
     const workerName = `${config.workerName}:${slot}`;
     let failures = 0;
@@ -136,7 +139,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         retryBaseMs: config.retryBaseMs,
         retryCapMs: config.retryCapMs,
         jobTimeoutMs: config.jobTimeoutMs,
-        signal: abort.signal,
+        signal: stopSignal,
         noteStore,
         counted: observer.counted,
       });
@@ -157,11 +160,13 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       tubes,
     }),
   );
-  const slots = consumers.map((consumer, slot) =>
-    runSlot(slot, consumer).catch((error: unknown) => {
+  const slots = consumers.map((consumer, slot) => {
+    const stop = new AbortController();
+    slotStops.push(stop);
+    return runSlot(slot, consumer, stop.signal).catch((error: unknown) => {
       log.error({ slot, err: error }, 'worker slot ended unexpectedly');
-    }),
-  );
+    });
+  });
   const drained = config.exitWhenDrained ? watchForDrain() : new Promise<void>(() => undefined);
 
   /** Batch mode: polls the tubes while idle; resolves once all stayed empty for the idle time. */
@@ -229,7 +234,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         ]);
         if (!settled) {
           // Past the grace: abort the handlers; each slot releases its job before it ends.
-          abort.abort();
+          for (const stop of slotStops) stop.abort();
           await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
         }
         await Promise.all(consumers.map((consumer) => consumer.close()));

@@ -1,9 +1,11 @@
 /**
  * docker-compose.yml as Swarm's own parser (`docker stack config`) and docker-compose 1.29
  * (`docker-compose config`) render it: both must accept it, and the rendered services must
- * keep what matters (FACTS.md "Docker and Swarm", DESIGN.md "Where it runs").
+ * keep what matters (docs/facts.md "Docker and Swarm", README "Deploy").
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   type DeployTools,
   deployTools,
@@ -12,6 +14,7 @@ import {
   requireTool,
   runTool,
 } from '../support/deploy-tools.js';
+import { projectRoot } from '../support/harness.js';
 
 interface Service {
   image?: string;
@@ -195,6 +198,15 @@ for (const renderer of renderers) {
       assert.equal(express.environment?.ME_CONFIG_BASICAUTH_PASSWORD, undefined, 'no password in the file');
     });
 
+    it('when Mongo Express runs, then it is the image built from the npm package, behind a login, on the database the manager writes', () => {
+      const express = service('mongo-express');
+      assert.match(express.image ?? '', /^distributed-workers-mongo-express:1\.0\.0$/);
+      assert.equal(express.environment?.ME_CONFIG_MONGODB_URL, service('manager').environment?.MONGO_URL);
+      assert.equal(express.environment?.ME_CONFIG_BASICAUTH_USERNAME, 'admin');
+      // A set SERVER makes 1.0.0 ignore the URL and connect to SERVER:27017/ instead.
+      assert.equal(express.environment?.ME_CONFIG_MONGODB_SERVER, undefined);
+    });
+
     it('when services talk, then they do so over one encrypted overlay network', () => {
       const backend = stack.networks.backend;
       assert.equal(backend?.driver, 'overlay');
@@ -223,3 +235,28 @@ for (const renderer of renderers) {
     });
   });
 }
+
+describe('the Mongo Express image (deploy/mongo-express)', () => {
+  const read = (path: string) => readFileSync(join(projectRoot, path), 'utf8');
+
+  it("when built, then it starts from the app image's base and installs mongo-express 1.0.0 as locked", () => {
+    const base = (dockerfile: string) => [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+    const dockerfile = read('deploy/mongo-express/Dockerfile');
+    assert.deepEqual(base(dockerfile), [base(read('Dockerfile')).at(-1)], "the app runtime stage's base");
+    assert.match(
+      dockerfile,
+      /^RUN npm ci --omit=dev --ignore-scripts /m,
+      'the tree as package-lock.json pins it',
+    );
+    const manifest = JSON.parse(read('deploy/mongo-express/package.json')) as {
+      dependencies: Record<string, string>;
+    };
+    assert.deepEqual(manifest.dependencies, { 'mongo-express': '1.0.0' }, 'an exact version, nothing else');
+    const lock = JSON.parse(read('deploy/mongo-express/package-lock.json')) as {
+      packages: Record<string, { version?: string; integrity?: string }>;
+    };
+    const locked = lock.packages['node_modules/mongo-express'];
+    assert.equal(locked?.version, '1.0.0');
+    assert.match(locked?.integrity ?? '', /^sha512-/);
+  });
+});

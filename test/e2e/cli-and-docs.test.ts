@@ -44,6 +44,20 @@ describe('CLI and docs', function () {
     }
   });
 
+  it("when load --help lists its options, then README's bulk-loading section names each of them", () => {
+    const help = execFileSync(process.execPath, [cliPath, 'load', '--help'], { encoding: 'utf8' });
+    const flags = [...help.matchAll(/^\s+--([a-z-]+)/gm)]
+      .map((match) => match[1] ?? '')
+      .filter((flag) => flag !== 'help' && flag !== 'version');
+    assert.ok(flags.includes('api-key'), `flags found in --help: ${flags.join(', ')}`);
+    const section = readme.slice(readme.indexOf('### Bulk loading'), readme.indexOf('### OpenAPI'));
+    for (const flag of flags) {
+      // A boolean that is on by default is documented by how it is turned off.
+      assert.match(section, new RegExp(`(?:^|[\\s\`])--(?:no-)?${flag}\\b`, 'm'), `README names --${flag}`);
+    }
+    assert.match(section, /`API_KEY`/, 'and the variable --api-key falls back to');
+  });
+
   it('when an unknown command or flag is given, then the CLI says so and exits non-zero', () => {
     assert.throws(() => execFileSync(process.execPath, [cliPath, 'mangaer'], { stdio: 'pipe' }));
     assert.throws(() =>
@@ -55,8 +69,9 @@ describe('CLI and docs', function () {
     const cache: Record<string, string> = process.env.DW_CACHE_DIR
       ? { DW_CACHE_DIR: process.env.DW_CACHE_DIR }
       : {};
+    // Without Mongo Express: this is about the alias (test/e2e/local-stack.test.ts checks it).
     const demo = spawnCli(
-      ['demo', '--port', '0', '--jobs', '5', '--workers', '2', '--exit-when-done'],
+      ['demo', '--port', '0', '--jobs', '5', '--workers', '2', '--exit-when-done', '--no-mongo-express'],
       cache,
     );
     const { code } = await demo.exited;

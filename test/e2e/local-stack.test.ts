@@ -1,18 +1,27 @@
 /**
  * `distributed-workers up` (npm run stack) as a user runs it in a terminal: everything starts,
- * the sample jobs complete, and Ctrl-C — SIGINT to the whole foreground process group — leaves
- * no process and no data directory behind.
+ * the sample jobs complete, Mongo Express shows a job's stored result behind its login, and
+ * Ctrl-C — SIGINT to the whole foreground process group — leaves no process and no data
+ * directory behind.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { installMongoExpress } from '../../src/local/mongo-express.js';
 import { cliPath, projectRoot, waitFor } from '../support/harness.js';
 import { descendants, type ProcessInfo, stillRunning } from '../support/processes.js';
 
 describe('the local stack (npm run stack)', function () {
   this.timeout(180_000);
   let stack: ChildProcess | undefined;
+
+  before(async function () {
+    // The stack installs it on first use too; here with this process's environment (the
+    // stack below gets only PATH and HOME), and outside the test's own deadlines.
+    this.timeout(300_000);
+    await installMongoExpress();
+  });
 
   afterEach(() => {
     // Only if the test failed half-way: the stack's whole group, its children are separate groups.
@@ -34,7 +43,7 @@ describe('the local stack (npm run stack)', function () {
       assert.match(section, new RegExp(`\\| \`--${flag}\`\\s+\\|`), `README lists --${flag}`);
   });
 
-  it('when Ctrl-C reaches it after the sample jobs completed, then every process it started is gone', async () => {
+  it("when the sample jobs completed, then Mongo Express shows one's stored result behind its login, and after Ctrl-C every process it started is gone", async () => {
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
     if (process.env.DW_CACHE_DIR) env.DW_CACHE_DIR = process.env.DW_CACHE_DIR;
     // Its own process group, as a terminal gives a foreground command.
@@ -77,9 +86,12 @@ describe('the local stack (npm run stack)', function () {
     assert.equal(has(/ferretdb|mongod/).length, 1, 'one MongoDB-wire server');
     assert.equal(has(/index\.js manager$/).length, 1, 'one manager');
     assert.equal(has(/index\.js worker --name worker-\d$/).length, 2, 'two workers');
+    assert.equal(has(/mongo-express/).length, 1, 'one Mongo Express');
     for (const info of started) {
       assert.match(output, new RegExp(`\\b${info.pid}\\b`), `the stack names process ${info.pid} it started`);
     }
+
+    await assertMongoExpressShowsAJob(output);
 
     process.kill(-pid, 'SIGINT');
     const code = await Promise.race([
@@ -102,5 +114,45 @@ describe('the local stack (npm run stack)', function () {
       positions.every((at, i) => at >= 0 && (i === 0 || at > (positions[i - 1] ?? -1))),
       `workers stop before the manager, the manager before the servers: ${positions.join(', ')}`,
     );
+    assert.doesNotMatch(output, /Warning/, 'no Node warning (such as MaxListenersExceededWarning)');
   });
 });
+
+/**
+ * The Mongo Express the stack printed, asked as a user would: a sample job's document in the
+ * stack's database shows that job's hash with the printed login, and nothing without it.
+ */
+async function assertMongoExpressShowsAJob(output: string): Promise<void> {
+  const printed =
+    /browse it\s+(http:\/\/127\.0\.0\.1:\d+\/)db\/distributed_workers\/\s+Mongo Express, user (\S+), password ([0-9a-f]{32}) /.exec(
+      output,
+    );
+  assert.ok(printed, 'the stack prints where Mongo Express is, with its user and random password');
+  const [, base = '', user = '', password = ''] = printed;
+  const jobUrl = /curl -s (http:\/\/127\.0\.0\.1:\d+\/jobs\/(\S+))\s+# a sample job/.exec(output);
+  assert.ok(jobUrl, 'the stack names a sample job');
+  const [, url = '', id = ''] = jobUrl;
+  const job = (await (await fetch(url)).json()) as { state: string; result?: { hash?: string } };
+  assert.equal(job.state, 'completed');
+  const hash = job.result?.hash;
+  assert.match(hash ?? '', /^[0-9a-f]{32}$/);
+
+  // Mongo Express 1.0.0's document page: /db/<db>/<collection>/<the _id as a JSON string>.
+  const page = `${base}db/distributed_workers/results/${encodeURIComponent(JSON.stringify(id))}`;
+  const login = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  const shown = await fetch(page, { headers: { Authorization: login }, redirect: 'manual' });
+  const html = await shown.text();
+  assert.equal(shown.status, 200, html.slice(0, 300));
+  assert.ok(html.includes(hash ?? '-'), "the page shows the job's stored hash");
+  assert.ok(html.includes(id), "the page shows the job's id");
+
+  const anonymous = await fetch(page, { redirect: 'manual' });
+  await anonymous.body?.cancel();
+  assert.equal(anonymous.status, 401, 'no login, no page');
+  const wrong = await fetch(page, {
+    headers: { Authorization: `Basic ${Buffer.from(`${user}:not-${password}`).toString('base64')}` },
+    redirect: 'manual',
+  });
+  await wrong.body?.cancel();
+  assert.equal(wrong.status, 401, 'a wrong password, no page');
+}

@@ -1,13 +1,16 @@
 /**
  * Observing the real processes: /readyz following beanstalkd down and back, /workers
- * following spawned workers, the `load` command with 10,000 jobs, test.sh, pretty logs.
+ * following spawned workers, the `load` command with 10,000 jobs, test.sh, both with an API
+ * key, pretty logs.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { freePort, type LocalServer, startBeanstalkd, waitForPort } from '../../src/local/servers.js';
 import {
   backendEnv,
+  cliPath,
   dropDatabase,
   isolation,
   projectRoot,
@@ -58,6 +61,25 @@ describe('observing the system as processes (end to end)', function () {
   };
   const count = (collection: string, filter: Record<string, unknown> = {}) =>
     withMongo(dbName, (db) => db.collection(collection).countDocuments(filter));
+  /** Runs ./test.sh against the manager with only PATH (and `extra`) in its environment. */
+  const runTestSh = async (jobs: number, extra: Record<string, string> = {}) => {
+    const target = base.replace('http://', '');
+    const child = spawn('bash', [join(projectRoot, 'test.sh'), target, String(jobs)], {
+      env: { PATH: process.env.PATH ?? '', PARALLEL: '8', ...extra },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const code = await new Promise<number | null>((done) => child.once('exit', done));
+    return { code, output };
+  };
+  /** A key the manager accepts (API_KEYS), unlike any other text the processes print. */
+  const newApiKey = () => `bulk-${randomBytes(16).toString('hex')}`;
 
   beforeEach(() => {
     const iso = isolation('obs');
@@ -218,19 +240,7 @@ describe('observing the system as processes (end to end)', function () {
 
   it('when test.sh posts 200 jobs in parallel, then it prints its summary and every job is recorded and queued', async () => {
     await startManager();
-    const target = base.replace('http://', '');
-    const child = spawn('bash', [join(projectRoot, 'test.sh'), target, '200'], {
-      env: { PATH: process.env.PATH ?? '', PARALLEL: '8' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const code = await new Promise<number | null>((done) => child.once('exit', done));
+    const { code, output } = await runTestSh(200);
     assert.equal(code, 0, output);
     assert.match(output, /^sent: +200 to http:\/\/127\.0\.0\.1:\d+\/ \(8 at a time\)$/m);
     assert.match(output, /^accepted: 200 \(HTTP 202\)$/m);
@@ -246,6 +256,86 @@ describe('observing the system as processes (end to end)', function () {
     const numbers = new Set(payloads.map((doc) => (JSON.parse(String(doc.payload)) as { n: number }).n));
     assert.equal(numbers.size, 200, 'each job once');
     assert.equal((await tubeCounts(Number(env.BEANSTALK_PORT), tube)).ready, 200, 'all queued (no workers)');
+  });
+
+  it('when the manager wants an API key, then test.sh sends API_KEY as a Bearer token, every job is accepted, and the key is printed nowhere', async () => {
+    const key = newApiKey();
+    const manager = await startManager({ API_KEYS: `bulk:${key}` });
+
+    const withKey = await runTestSh(50, { API_KEY: key });
+    assert.equal(withKey.code, 0, withKey.output);
+    assert.match(withKey.output, /^sent: +50 to http:\/\/127\.0\.0\.1:\d+\/ \(8 at a time, with API_KEY\)$/m);
+    assert.match(withKey.output, /^accepted: 50 \(HTTP 202\)$/m);
+
+    const without = await runTestSh(20);
+    assert.equal(without.code, 1, without.output);
+    assert.match(without.output, /^ {2}20 × HTTP 401 \(the manager wants an API key: set API_KEY\)$/m);
+    assert.equal(await count('jobs'), 50, 'recorded: only the 50 sent with the key');
+    assert.equal((await tubeCounts(Number(env.BEANSTALK_PORT), tube)).ready, 50, 'and queued');
+
+    const wrong = await runTestSh(5, { API_KEY: `${key}x` });
+    assert.equal(wrong.code, 1, wrong.output);
+    assert.match(wrong.output, /^ {2}5 × HTTP 401 \(the manager refused API_KEY\)$/m);
+
+    for (const output of [without.output, withKey.output, wrong.output, ...manager.lines])
+      assert.ok(!output.includes(key), `the key is printed nowhere: ${output}`);
+  });
+
+  it('when the manager wants an API key, then `load` sends API_KEY or --api-key as a Bearer token, says what is missing on 401, and prints the key nowhere', async () => {
+    const key = newApiKey();
+    const manager = await startManager({ API_KEYS: `bulk:${key}` });
+    const worker = startWorker('k1', { WORKER_CONCURRENCY: '8', LOG_LEVEL: 'warn' });
+    const load = async (args: string[], extra: Record<string, string> = {}) => {
+      const run = spawnCli(['load', '--url', base, '--no-progress', ...args], extra);
+      const { code } = await run.exited;
+      return { code, output: run.lines.join('\n') };
+    };
+
+    const fromEnv = await load(['--count', '200'], { API_KEY: key });
+    assert.equal(fromEnv.code, 0, fromEnv.output);
+    assert.match(fromEnv.output, /^accepted: +200$/m);
+    assert.match(fromEnv.output, /^result: every job accepted and completed$/m);
+
+    // Batch mode also reads /openapi.json first, with the key.
+    const fromFlag = await load([
+      '--count',
+      '100',
+      '--mode',
+      'batch',
+      '--batch-size',
+      '50',
+      '--api-key',
+      key,
+    ]);
+    assert.equal(fromFlag.code, 0, fromFlag.output);
+    assert.match(fromFlag.output, /^result: every job accepted and completed$/m);
+
+    const none = await load(['--count', '100']);
+    assert.equal(none.code, 2, none.output);
+    assert.match(
+      none.output,
+      /^load: the manager at \S+ wants an API key \(HTTP 401\): set API_KEY or pass --api-key$/m,
+    );
+    const refused = await load(['--count', '100', '--api-key', `${key}x`], { API_KEY: key });
+    assert.equal(refused.code, 2, `--api-key wins over API_KEY: ${refused.output}`);
+    assert.match(refused.output, /^load: the manager at \S+ refused the API key \(HTTP 401\)/m);
+
+    const help = execFileSync(process.execPath, [cliPath, 'load', '--help'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', API_KEY: key },
+    });
+    assert.match(help, /--api-key\b.*\[env API_KEY\]/s);
+
+    assert.equal(
+      await count('results', { outcome: 'completed' }),
+      300,
+      'the 300 sent with the key completed',
+    );
+    assert.equal(await count('jobs'), 300, 'and nothing else was recorded');
+    for (const output of [fromEnv.output, fromFlag.output, none.output, refused.output, help])
+      assert.ok(!output.includes(key), `the key is printed nowhere: ${output}`);
+    for (const line of [...manager.lines, ...worker.lines])
+      assert.ok(!line.includes(key), `nor logged: ${line}`);
   });
 
   it('when --pretty is given, then the log lines are readable text, not JSON', async () => {

@@ -23,8 +23,9 @@ interface JobAnswer {
   state: string;
   attempts: number;
   queue?: Record<string, number | string> | null;
-  result?: { algorithm: string; hash: string };
+  result?: { algorithm: string; encoding: string; hash: string };
   worker?: string;
+  payload?: unknown;
 }
 
 describe('the system as processes (end to end)', function () {
@@ -79,7 +80,7 @@ describe('the system as processes (end to end)', function () {
     await dropDatabase(dbName);
   });
 
-  it('when the original README flow runs, then GET shows the job waiting or running with beanstalkd fields, then completed with its MD5', async () => {
+  it("when the original README flow runs, then GET shows the job waiting or running with beanstalkd fields, then completed with the original's MD5 and the payload", async () => {
     await startManager();
     startWorker('slow', { WORKER_CONCURRENCY: '1', WORKER_WORK_DELAY_MS: '1500' });
     // curl -X POST -H 'Content-Type: application/json' -d '{"example":"data"}' http://host:8080/
@@ -99,7 +100,14 @@ describe('the system as processes (end to end)', function () {
       const view = await getJob(accepted.id);
       return view.state === 'completed' ? view : undefined;
     });
-    assert.deepEqual(done.result, { algorithm: 'md5', hash: 'd8d1c0011055fc1d9852c40cf8fbf592' });
+    // The original README's answer: {"_id":1,"hash":"09ee943c4fa33cd5a355eb7a4e38f7ef","payload":"{\"example\":\"data\"}"}
+    assert.deepEqual(done.result, {
+      algorithm: 'md5',
+      encoding: 'json',
+      hash: '09ee943c4fa33cd5a355eb7a4e38f7ef',
+    });
+    assert.deepEqual(done.payload, { example: 'data' });
+    assert.deepEqual(running.payload, { example: 'data' }, 'the payload in every state');
     assert.match(done.worker ?? '', /^slow:0$/);
   });
 

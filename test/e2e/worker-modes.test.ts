@@ -1,6 +1,10 @@
-/** Spawned workers: a user's handler module, chosen types, and batch mode (exit when drained). */
+/**
+ * Spawned workers: a user's handler module, chosen types, batch mode (exit when drained), and
+ * the most slots a worker may run without a warning.
+ */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { loadWorkerConfig } from '../../src/config.js';
 import { freePort, waitForPort } from '../../src/local/servers.js';
 import {
   backendEnv,
@@ -81,6 +85,49 @@ describe('worker modes (processes)', function () {
     assert.match(missing.lines.join('\n'), /no handler for type\(s\) nosuchtype/);
     const broken = spawnCli(['worker', '--handlers', join(projectRoot, 'package.json')], env);
     assert.equal((await broken.exited).code, 1);
+  });
+
+  it('when a worker runs the most slots WORKER_CONCURRENCY allows, all busy, and stops past its grace, then it prints no Warning', async () => {
+    const most = 256;
+    assert.equal(loadWorkerConfig({ WORKER_CONCURRENCY: String(most) }).concurrency, most);
+    assert.throws(() => loadWorkerConfig({ WORKER_CONCURRENCY: String(most + 1) }), 'the largest allowed');
+    const body = Array.from({ length: 2 * most + 50 }, (_, i) => JSON.stringify({ slotLoad: i })).join('\n');
+    const res = await fetch(`${base}/jobs/batch`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-ndjson' },
+      body,
+    });
+    assert.equal(res.status, 202, await res.text());
+    // Each job holds its slot for 3 s: every slot runs one at once, so one stop signal shared
+    // by all would carry 256 abort listeners (Node warns past 10).
+    const worker = spawnCli(['worker', '--name', 'widest'], {
+      ...env,
+      WORKER_CONCURRENCY: String(most),
+      WORKER_WORK_DELAY_MS: '3000',
+      WORKER_SHUTDOWN_GRACE_MS: '300',
+    });
+    const results = () => withMongo(dbName, (db) => db.collection('results').countDocuments({}));
+    await waitFor(
+      'the first wave of jobs, one per slot, to complete',
+      async () => (await results()) >= most,
+      60_000,
+    );
+    // The second wave is in hand: stopping past the 300 ms grace aborts every slot's run.
+    await worker.stop('SIGTERM');
+    assert.equal((await worker.exited).code, 0, worker.lines.join('\n'));
+    const slots = await withMongo(dbName, (db) =>
+      db
+        .collection('results')
+        .aggregate([{ $group: { _id: '$worker' } }])
+        .toArray(),
+    );
+    assert.equal(slots.length, most, 'every slot ran a job');
+    assert.ok(
+      worker.records().some((r) => r.msg === 'worker stopped' && r.graceful === false),
+      'the stop went past the grace (the abort path ran)',
+    );
+    const warnings = worker.lines.filter((line) => /Warning/.test(line));
+    assert.deepEqual(warnings, [], 'no Node warning in the output');
   });
 
   it('when three batch-mode workers drain 500 jobs, then all complete and every worker exits 0', async () => {

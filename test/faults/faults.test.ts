@@ -1,8 +1,9 @@
 /**
  * The fault suite: each scenario runs real processes under a steady stream of POSTs,
- * injects a fault, recovers, drains, and checks DESIGN.md's invariants: every job accepted
- * with a 2xx has exactly one outcome, no outcome exists for a job never accepted, every hash
- * is right, and no GET answered 404 for an accepted id. Prints a table at the end.
+ * injects a fault, recovers, drains, and checks the invariants (README, "How one outcome per
+ * job is guaranteed"): every job accepted with a 2xx has exactly one outcome, no outcome
+ * exists for a job never accepted, every hash is right, and no GET answered 404 for an
+ * accepted id. Prints a table at the end.
  *
  * The fault durations below (a process kept stopped for N seconds) are part of each
  * scenario, not waits for a condition.

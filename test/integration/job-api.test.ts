@@ -78,6 +78,8 @@ describe('job API on real servers', function () {
       '?attempts=101',
       '?type=Bad%20Type',
       '?type=simulate&algorithm=sha1',
+      '?encoding=base64',
+      '?type=simulate&encoding=raw',
       '?algorithm=crc32',
       '?type=simulate&fail_rate=2',
       '?fail_rate=0.5',
@@ -113,14 +115,163 @@ describe('job API on real servers', function () {
     assert.ok(Date.parse(h.startedAt) <= Date.parse(l.startedAt), 'the urgent job started first');
   });
 
-  it('when hash is asked for sha1 or sha256, then that digest of the exact bytes is stored', async () => {
+  it("when the original README's job is posted, then its result is the original's digest; encoding=raw digests the bytes as sent", async () => {
     await startWorkers();
+    const result = async (res: request.Response) => {
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      const done = await waitFor('outcome', finished(res.body.id));
+      const stored = await withMongo(f.dbName, (db) =>
+        db.collection('results').findOne({ _id: res.body.id }),
+      );
+      assert.deepEqual(stored?.result, done.result, 'GET shows what is stored');
+      return done.result;
+    };
+    // curl -X POST localhost:8080 -H "Content-Type: application/json" --data '{"example":"data"}'
+    const original = await request(f.app.callback())
+      .post('/')
+      .set('Content-Type', 'application/json')
+      .send('{"example":"data"}');
+    assert.deepEqual(await result(original), {
+      algorithm: 'md5',
+      encoding: 'json',
+      hash: '09ee943c4fa33cd5a355eb7a4e38f7ef',
+    });
+    assert.deepEqual(await result(await post('?encoding=raw', '{"example":"data"}')), {
+      algorithm: 'md5',
+      encoding: 'raw',
+      hash: 'd8d1c0011055fc1d9852c40cf8fbf592',
+    });
     const body = '{"example": "data"}';
-    const sha = await post('?algorithm=sha256', body);
-    const done = await waitFor('outcome', finished(sha.body.id));
-    assert.deepEqual(done.result, { algorithm: 'sha256', hash: hashPayload(body, 'sha256') });
-    const sha1 = await post('?algorithm=sha1', body);
-    assert.equal((await waitFor('outcome', finished(sha1.body.id))).result.hash, hashPayload(body, 'sha1'));
+    assert.deepEqual(await result(await post('?algorithm=sha256', body)), {
+      algorithm: 'sha256',
+      encoding: 'json',
+      hash: hashPayload(body, 'sha256'),
+    });
+    const byHeader = await request(f.app.callback())
+      .post('/jobs?algorithm=sha1')
+      .set('Content-Type', 'application/json')
+      .set('X-Job-Encoding', 'raw')
+      .send(body);
+    assert.deepEqual(await result(byHeader), {
+      algorithm: 'sha1',
+      encoding: 'raw',
+      hash: hashPayload(body, 'sha1', 'raw'),
+    });
+    // Per batch item too (a JSON item's payload is its compact JSON).
+    const items = await request(f.app.callback())
+      .post('/jobs/batch')
+      .set('Content-Type', 'application/json')
+      .send(
+        JSON.stringify([{ payload: { example: 'data' }, encoding: 'raw' }, { payload: { example: 'data' } }]),
+      );
+    assert.equal(items.status, 202, JSON.stringify(items.body));
+    const [raw, json] = await Promise.all(
+      items.body.jobs.map((job: { id: string }) => waitFor('outcome', finished(job.id))),
+    );
+    assert.equal(raw.result.hash, 'd8d1c0011055fc1d9852c40cf8fbf592');
+    assert.equal(json.result.hash, '09ee943c4fa33cd5a355eb7a4e38f7ef');
+  });
+
+  it('when a job is read in any state, then GET gives its payload back as sent; ?payload=false leaves it out, and another value is a 400', async () => {
+    const payloadOf = async (id: string, query = '') =>
+      (await request(f.app.callback()).get(`/jobs/${id}${query}`)).body;
+    const body = (n: number) =>
+      `{"example": "data", "n": ${n}, "list": [1, 2.5, "x", null], "nested": {"é": true}}`;
+    const cases: Array<[string, request.Response, number]> = [];
+    cases.push(['delayed', await post('?delay=600', body(1)), 1]);
+    const cancelled = await post('?delay=600', body(2));
+    assert.equal((await request(f.app.callback()).delete(`/jobs/${cancelled.body.id}`)).status, 200);
+    cases.push(['cancelled', cancelled, 2]);
+    cases.push(['queued', await post('', body(3)), 3]);
+    // Recorded, its beanstalkd copy gone: the payload comes from the record.
+    const lost = await post('', body(4));
+    const ref = await waitFor(
+      'its queue reference',
+      async () => (await f.store.findQueueRef(lost.body.id)) ?? undefined,
+    );
+    await f.queue.deleteJob(ref.beanstalkId);
+    cases.push(['queued', lost, 4]);
+    for (const [state, res, n] of cases) {
+      const v = await payloadOf(res.body.id);
+      assert.equal(v.state, state, JSON.stringify(v));
+      assert.deepEqual(v.payload, JSON.parse(body(n)), state);
+      assert.equal('payload' in (await payloadOf(res.body.id, '?payload=false')), false, state);
+      assert.deepEqual((await payloadOf(res.body.id, '?payload=true')).payload, v.payload, state);
+    }
+    assert.equal((await payloadOf(lost.body.id)).queue, null);
+    await startWorkers();
+    const running = await post('?type=simulate&mean_ms=600000', body(5));
+    const completed = await post('', body(6));
+    const failed = await post('?type=simulate&fail_rate=1&mean_ms=1&attempts=1', body(7));
+    await waitFor('the simulate job to run', async () => (await view(running.body.id)).state === 'running');
+    await waitFor('the others to end', async () =>
+      (await Promise.all([completed, failed].map((r) => view(r.body.id)))).every((v) =>
+        ['completed', 'failed'].includes(v.state),
+      ),
+    );
+    for (const [state, res, n] of [
+      ['running', running, 5],
+      ['completed', completed, 6],
+      ['failed', failed, 7],
+    ] as const) {
+      const v = await payloadOf(res.body.id);
+      assert.equal(v.state, state);
+      assert.deepEqual(v.payload, JSON.parse(body(n)), state);
+      assert.equal('payload' in (await payloadOf(res.body.id, '?payload=false')), false, state);
+    }
+    // The original's path answers the same.
+    const atRoot = await request(f.app.callback()).get(`/${completed.body.id}/`);
+    assert.deepEqual(atRoot.body.payload, JSON.parse(body(6)));
+    for (const query of ['?payload=no', '?payload=', '?payload=FALSE', '?payload=true&payload=false']) {
+      const res = await request(f.app.callback()).get(`/jobs/${completed.body.id}${query}`);
+      assert.equal(res.status, 400, query);
+      assert.equal(res.body.error.code, 'INVALID_QUERY', query);
+    }
+  });
+
+  it('when a finished job is read, then its payload costs one point read of its record, beside the outcome read, and none with ?payload=false', async () => {
+    const reads: Array<{ method: string; startedAt: number; endedAt?: number }> = [];
+    await f.close();
+    f = await appFixture({
+      label: 'api',
+      wrapStore: (store) =>
+        new Proxy(store, {
+          get(target, name, receiver) {
+            const value = Reflect.get(target, name, receiver);
+            if (typeof name !== 'string' || !name.startsWith('find') || typeof value !== 'function')
+              return value;
+            return async (...args: unknown[]) => {
+              const read: (typeof reads)[number] = { method: name, startedAt: performance.now() };
+              reads.push(read);
+              try {
+                return await value.apply(target, args);
+              } finally {
+                read.endedAt = performance.now();
+              }
+            };
+          },
+        }),
+    });
+    await startWorkers();
+    const res = await post('', '{"example":"data"}');
+    await waitFor('completion', async () => (await view(res.body.id)).state === 'completed');
+    reads.length = 0;
+    const without = await request(f.app.callback()).get(`/jobs/${res.body.id}?payload=false`);
+    assert.equal(without.body.state, 'completed');
+    assert.deepEqual(
+      reads.map((r) => r.method),
+      ['findResult'],
+      'a first-attempt completion: its outcome only',
+    );
+    reads.length = 0;
+    const withPayload = await request(f.app.callback()).get(`/jobs/${res.body.id}`);
+    assert.deepEqual(withPayload.body.payload, { example: 'data' });
+    assert.deepEqual(reads.map((r) => r.method).sort(), ['findJob', 'findResult']);
+    const [a, b] = reads as [(typeof reads)[number], (typeof reads)[number]];
+    assert.ok(
+      a.startedAt < (b.endedAt ?? 0) && b.startedAt < (a.endedAt ?? 0),
+      'the two reads overlap: the answer waits for one round trip',
+    );
   });
 
   it('when simulate runs at a 30 % failure rate, then about 30 % of the outcomes are failures', async () => {

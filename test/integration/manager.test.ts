@@ -66,6 +66,72 @@ describe('manager HTTP API on real servers', function () {
     assert.equal((await tubeCounts(port, f.tube)).ready, 1);
   });
 
+  it("when a JSON job is POSTed to a path of its own, then it is a job as POST / makes it (the original took any path); paths under the API's own names stay 404 or 405", async () => {
+    const body = '{"example":"data"}';
+    const postTo = (path: string, text = body, type = 'application/json') =>
+      request(f.app.callback()).post(path).set('Content-Type', type).send(text);
+    const ids: string[] = [];
+    for (const path of ['/submit', '/queue/add/', '/a/b/c?priority=5', `/${newJobId()}`]) {
+      const res = await postTo(path);
+      assert.equal(res.status, 202, `${path}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.headers.location, `/jobs/${res.body.id}`, path);
+      assert.deepEqual([res.body.state, res.body.type], ['queued', 'hash'], path);
+      const job = await withMongo(f.dbName, (db) => db.collection('jobs').findOne({ _id: res.body.id }));
+      assert.equal(job?.payload, body, path);
+      ids.push(res.body.id);
+    }
+    const prioritised = await request(f.app.callback()).get(`/jobs/${ids[2]}`);
+    assert.equal(prioritised.body.queue.priority, 5, 'options apply as on POST /');
+    // The same checks as POST /: nothing that POST / refuses becomes a job elsewhere.
+    assert.equal((await postTo('/submit', body, 'text/plain')).status, 415);
+    assert.equal((await postTo('/submit', '7')).body.error.code, 'INVALID_JOB');
+    assert.equal((await postTo('/submit?type=nosuchtype')).body.error.code, 'UNKNOWN_JOB_TYPE');
+    // A typo in our own paths, in any case, is never a job.
+    for (const path of [
+      '/jobs/bacth',
+      '/jobs/x/y',
+      '/Jobs/Matrix/x',
+      '/jobss',
+      '/JOBS.json',
+      '/groups',
+      '/groups/x/y',
+      '/types/hash',
+      '/types/hash/pause/now',
+      '/workers/1',
+      '/Stats',
+      '/metrics',
+      '/healthz/x',
+      '/readyz',
+      '/openapi.json',
+    ]) {
+      const res = await postTo(path);
+      assert.ok([404, 405].includes(res.status), `${path}: ${res.status} ${JSON.stringify(res.body)}`);
+      assert.match(res.body.error.code, /^(NOT_FOUND|METHOD_NOT_ALLOWED)$/, path);
+    }
+    assert.equal((await storedCounts(f.dbName)).jobs, ids.length);
+    assert.equal((await tubeCounts(port, f.tube)).total, ids.length);
+    const metrics = (await request(f.app.callback()).get('/metrics')).text;
+    assert.match(
+      metrics,
+      /dw_http_request_duration_seconds_count\{method="POST",route="\/\*",status="202"\} 4/,
+    );
+    assert.ok(!metrics.includes('/submit') && !metrics.includes('/queue/add'), 'no raw path becomes a label');
+
+    const strict = await appFixture({ label: 'strict', acceptAnyPath: false });
+    try {
+      for (const path of ['/submit', '/a/b/c']) {
+        const res = await request(strict.app.callback())
+          .post(path)
+          .set('Content-Type', 'application/json')
+          .send(body);
+        assert.ok([404, 405].includes(res.status), `ACCEPT_ANY_PATH=false: ${path} ${res.status}`);
+      }
+      assert.equal((await storedCounts(strict.dbName)).jobs, 0);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('when a body has spacing and non-ASCII text, then the exact bytes are stored and queued', async () => {
     const body = '[ {"name": "Zoë 😀"},\n  1e400, 12345678901234567890, {"a":1,"a":2} ]';
     const res = await request(f.app.callback())

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import request from 'supertest';
 import { loadWorkerConfig } from '../../src/config.js';
 import { builtinHandlers, type Handler, hashPayload } from '../../src/handlers/index.js';
-import { encodeEnvelope } from '../../src/jobs/envelope.js';
+import { decodeEnvelope, encodeEnvelope } from '../../src/jobs/envelope.js';
 import { newJobId } from '../../src/jobs/job-id.js';
 import { hashIdempotencyKey } from '../../src/manager/job-service.js';
 import { startMaintenance } from '../../src/manager/maintenance.js';
@@ -43,6 +43,22 @@ async function locate(store: Store, id: string): Promise<QueueLocation> {
     const [job, ref] = await Promise.all([store.findJob(id), store.findQueueRef(id)]);
     return queueLocation(job, ref) ?? undefined;
   });
+}
+
+/** A copy as beanstalkd holds it, read with raw commands: its stats-job fields and its envelope. */
+async function rawCopy(port: number, beanstalkId: string) {
+  const stats = await beanstalkRaw(port, `stats-job ${beanstalkId}`);
+  assert.equal(stats.reply.startsWith('OK'), true, `stats-job ${beanstalkId}: ${stats.reply}`);
+  const field = (name: string) => new RegExp(`^${name}: (.*)$`, 'm').exec(stats.body ?? '')?.[1];
+  const peeked = await beanstalkRaw(port, `peek ${beanstalkId}`);
+  return {
+    state: field('state'),
+    priority: Number(field('pri')),
+    delay: Number(field('delay')),
+    ttr: Number(field('ttr')),
+    reserves: Number(field('reserves')),
+    envelope: decodeEnvelope(peeked.body ?? ''),
+  };
 }
 
 /** A reconciler over the fixture's servers that judges every job, however young. */
@@ -168,6 +184,150 @@ describe('reliability on real servers', function () {
     assert.equal(again.body.error.code, 'JOB_NOT_RETRYABLE');
     const results = await withMongo(f.dbName, (db) => db.collection('results').find({}).toArray());
     assert.equal(results.length, 1);
+  });
+
+  /** Options and a parameter away from every default: each must survive a copy put again. */
+  const SHAPED = '?algorithm=sha256&priority=7&ttr=33&delay=1&attempts=2';
+  /** The copy a job's newest queue location names, once it is not `previous` any more. */
+  const newCopy = async (id: string, previous: string) => {
+    const location = await waitFor('the new copy', async () => {
+      const now = await locate(f.store, id);
+      return now.beanstalkId !== previous ? now : undefined;
+    });
+    return { location, copy: await rawCopy(port, location.beanstalkId) };
+  };
+  /** What every copy put again of a SHAPED job must be. */
+  const assertShapedCopy = (copy: Awaited<ReturnType<typeof rawCopy>>, id: string, body: string) => {
+    assert.deepEqual(
+      {
+        priority: copy.priority,
+        ttr: copy.ttr,
+        delay: copy.delay,
+        state: copy.state,
+        reserves: copy.reserves,
+      },
+      { priority: 7, ttr: 33, delay: 0, state: 'ready', reserves: 0 },
+      'priority and ttr kept; the delay, long past, not waited again; a fresh attempt budget',
+    );
+    assert.deepEqual(copy.envelope, {
+      id,
+      type: 'hash',
+      payload: body,
+      maxAttempts: 2,
+      params: { algorithm: 'sha256' },
+      requeued: true,
+    });
+  };
+  const completesWithSha256 = async (id: string, body: string) => {
+    await start(new Map(builtinHandlers()));
+    const done = await waitFor('completion', stateIs(id, 'completed'));
+    assert.equal(done.result.algorithm, 'sha256');
+    assert.equal(done.result.hash, hashPayload(body, 'sha256'));
+  };
+  /** Posts a SHAPED job and waits until its delay is over (beanstalkd says ready). */
+  const postShaped = async (body: string, headers: Record<string, string> = {}) => {
+    const res = await request(f.app.callback())
+      .post(`/jobs${SHAPED}`)
+      .set('Content-Type', 'application/json')
+      .set(headers)
+      .send(body);
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const first = await locate(f.store, res.body.id);
+    const copy = await waitFor('its delay to end', async () => {
+      const now = await rawCopy(port, first.beanstalkId);
+      return now.state === 'ready' ? now : undefined;
+    });
+    assert.deepEqual([copy.priority, copy.ttr, copy.delay], [7, 33, 1]);
+    return { id: res.body.id as string, first };
+  };
+
+  it('when a failed job with a parameter and its own priority, ttr and delay is retried, then its new copy keeps them, does not wait out the delay again, and completes', async () => {
+    const body = '{"retry":"shaped"}';
+    const { id, first } = await postShaped(body);
+    const { handler } = switchableHandler();
+    const failing = await start(new Map([['hash', handler]]), { WORKER_RETRY_BASE_MS: '0' });
+    await waitFor('the failed outcome', stateIs(id, 'failed'));
+    await waitFor('the copy to be buried', async () => (await tubeCounts(port, f.tube)).buried === 1);
+    await failing.worker.stop(2000);
+    const retried = await request(f.app.callback()).post(`/jobs/${id}/retry`);
+    assert.equal(retried.status, 202);
+    const { copy } = await newCopy(id, first.beanstalkId);
+    assertShapedCopy(copy, id, body);
+    await completesWithSha256(id, body);
+  });
+
+  it('when a lost copy of a job with a parameter and its own priority, ttr and delay is put back by the reconciler, then the new copy keeps them and completes', async () => {
+    const body = '{"reconcile":"shaped"}';
+    const { id, first } = await postShaped(body);
+    assert.equal((await beanstalkRaw(port, `delete ${first.beanstalkId}`)).reply, 'DELETED');
+    const report = await reconcilerFor(f).pass(new Date(Date.now() + 1000));
+    assert.equal(report.requeued, 1);
+    const { copy } = await newCopy(id, first.beanstalkId);
+    assertShapedCopy(copy, id, body);
+    await completesWithSha256(id, body);
+  });
+
+  it('when an idempotent replay finds its job with no copy, then the copy it puts keeps the parameter, priority and ttr, and completes', async () => {
+    const body = '{"replay":"shaped"}';
+    const key = { 'Idempotency-Key': `shaped-${newJobId()}` };
+    const { id, first } = await postShaped(body, key);
+    assert.equal((await beanstalkRaw(port, `delete ${first.beanstalkId}`)).reply, 'DELETED');
+    const replayed = await request(f.app.callback())
+      .post(`/jobs${SHAPED}`)
+      .set('Content-Type', 'application/json')
+      .set(key)
+      .send(body);
+    assert.equal(replayed.status, 200);
+    assert.deepEqual([replayed.body.id, replayed.body.state], [id, 'queued']);
+    const { copy } = await newCopy(id, first.beanstalkId);
+    assertShapedCopy(copy, id, body);
+    await completesWithSha256(id, body);
+  });
+
+  it("when a job would fill beanstalkd's max-job-size, then it is accepted only if the copy a retry puts fits too, and the largest accepted one can be retried", async () => {
+    const limit = (await f.queue.stats()).maxJobSize;
+    assert.equal(limit, 65_535, "the test server keeps beanstalkd's default max-job-size");
+    // Quotes grow once queued (a payload travels as a JSON string), so the queued size can
+    // reach the limit while the body stays under the manager's body limit.
+    const bodyOf = (padding: number) => JSON.stringify({ q: '"'.repeat(400), pad: 'a'.repeat(padding) });
+    const firstCopyBytes = (payload: string) =>
+      Buffer.byteLength(
+        encodeEnvelope({
+          id: newJobId(),
+          type: 'hash',
+          payload,
+          maxAttempts: 1,
+          params: { algorithm: 'sha256' },
+        }),
+      );
+    const padFor = (bytes: number) => bytes - firstCopyBytes(bodyOf(0));
+    const requeuedMark = Buffer.byteLength(',"requeued":true');
+    // Its first copy fits, one put again would not: refused before anything is stored.
+    const edge = bodyOf(padFor(limit - 4));
+    assert.equal(firstCopyBytes(edge), limit - 4);
+    const postSized = (text: string) =>
+      request(f.app.callback())
+        .post('/jobs?algorithm=sha256&attempts=1')
+        .set('Content-Type', 'application/json')
+        .send(text);
+    const refused = await postSized(edge);
+    assert.equal(refused.status, 413, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, 'PAYLOAD_TOO_LARGE');
+    assert.equal(await withMongo(f.dbName, (db) => db.collection('jobs').countDocuments()), 0);
+    assert.equal((await tubeCounts(port, f.tube)).total, 0);
+    // The largest accepted job: its copy put again is exactly max-job-size.
+    const { handler } = switchableHandler();
+    const failing = await start(new Map([['hash', handler]]), { WORKER_RETRY_BASE_MS: '0' });
+    const largest = bodyOf(padFor(limit - requeuedMark));
+    const accepted = await postSized(largest);
+    assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+    await waitFor('the failed outcome', stateIs(accepted.body.id, 'failed'));
+    await failing.worker.stop(2000);
+    const retried = await request(f.app.callback()).post(`/jobs/${accepted.body.id}/retry`);
+    assert.equal(retried.status, 202, JSON.stringify(retried.body));
+    await start(new Map(builtinHandlers()));
+    const done = await waitFor('completion', stateIs(accepted.body.id, 'completed'));
+    assert.equal(done.result.hash, hashPayload(largest, 'sha256'));
   });
 
   it('when a queued job is cancelled, then it gets a cancelled outcome and leaves beanstalkd; cancelling again is a 409', async () => {

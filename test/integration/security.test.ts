@@ -148,6 +148,28 @@ describe('security on real servers', function () {
     }
   });
 
+  it('when keys are set and a job is POSTed to a path of its own (ACCEPT_ANY_PATH), then it needs a key exactly as POST /jobs does', async () => {
+    await withSecurity({ apiKeys: KEYS, authOps: false, authReads: false });
+    const app = f.app.callback();
+    const key = `Bearer ${KEYS[0]!.key}`;
+    const send = (path: string) => request(app).post(path).set('Content-Type', 'application/json').send('{}');
+    for (const path of ['/submit', '/a/b', `/${newJobId()}`]) {
+      const none = await send(path);
+      assert.equal(none.status, 401, `${path} without a key`);
+      assert.equal(none.body.error.code, 'UNAUTHORIZED');
+      assert.equal((await send(path).set('Authorization', 'Bearer not-a-key-at-all-000000')).status, 401);
+    }
+    // Not even a look-alike of an open ops route gets past without a key.
+    for (const path of ['/healthzz', '/METRICS/x', '/readyz/now']) {
+      assert.equal((await send(path)).status, 401, `${path} without a key`);
+      assert.ok([404, 405].includes((await send(path).set('Authorization', key)).status), path);
+    }
+    assert.deepEqual(await stored(f.dbName), { jobs: 0, results: 0 }, 'nothing stored for a 401');
+    const ok = await send('/submit').set('Authorization', key);
+    assert.equal(ok.status, 202);
+    assert.deepEqual(await stored(f.dbName), { jobs: 1, results: 0 });
+  });
+
   it('when the scheme is spelled bearer in any case, then the key is accepted; everything else stays strict', async () => {
     await withSecurity({ apiKeys: KEYS });
     for (const scheme of ['bearer', 'BEARER', 'bEaReR']) {
@@ -286,14 +308,15 @@ describe('security on real servers', function () {
     assert.equal((await request(app).get('/healthz')).status, 200);
   });
 
-  it('when valid but odd JSON arrives, then it is accepted exactly as sent (documented), and __proto__ changes nothing', async () => {
+  it('when valid but odd JSON arrives, then it is accepted exactly as sent (documented)', async () => {
     await withSecurity({});
     const bodies = [
       '{"huge":123456789012345678901234567890123456789012345678901234567890,"tiny":1e-400,"inf":1e400}',
       '{"dup":1,"dup":2}',
       JSON.stringify(Array.from({ length: 10_000 }, (_, i) => i % 10)),
       '{"nul":"\\u0000","emoji":"😀"}',
-      '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}',
+      // As Fastify: constructor alone, or prototype elsewhere, is not a prototype key.
+      '{"constructor":"x","prototype":{"a":1},"c":{"constructor":{"name":"y"}}}',
     ];
     for (const body of bodies) {
       const res = await postJob(body);
@@ -301,6 +324,66 @@ describe('security on real servers', function () {
       const job = await withMongo(f.dbName, (db) => db.collection('jobs').findOne({ _id: res.body.id }));
       assert.equal(job?.payload, body, 'stored byte for byte');
     }
+    assert.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype was touched');
+  });
+
+  const PROTOTYPE_KEYS = [
+    '{"__proto__":{"polluted":true}}',
+    '{"a":[1,{"constructor":{"prototype":{"polluted":true}}}]}',
+    '{"\\u005f_proto__":{"polluted":true}}',
+  ];
+
+  it('when a payload holds a __proto__ or constructor.prototype key, then 400 FORBIDDEN_KEY, alone, in a batch or in a matrix template, and nothing is stored', async () => {
+    await withSecurity({});
+    const app = f.app.callback();
+    const json = (path: string, body: string, type = 'application/json') =>
+      request(app).post(path).set('Content-Type', type).send(body);
+    for (const body of PROTOTYPE_KEYS) {
+      for (const path of ['/jobs', '/']) {
+        const res = await json(path, body);
+        assert.equal(res.status, 400, `${path} ${body}`);
+        assert.equal(res.body.error.code, 'FORBIDDEN_KEY', body);
+        assert.match(res.body.error.message, /__proto__|constructor/);
+      }
+      const ndjson = await json('/jobs/batch', `{"ok":1}\n${body}\n`, 'application/x-ndjson');
+      assert.equal(ndjson.status, 400, body);
+      assert.equal(ndjson.body.error.code, 'INVALID_BATCH');
+      assert.deepEqual(
+        ndjson.body.items.map((i: { index: number; code: string }) => [i.index, i.code]),
+        [[1, 'FORBIDDEN_KEY']],
+      );
+      const items = await json('/jobs/batch', `[{"payload":{"ok":1}},{"payload":${body}}]`);
+      assert.deepEqual(
+        [items.status, items.body.items.map((i: { index: number; code: string }) => [i.index, i.code])],
+        [400, [[1, 'FORBIDDEN_KEY']]],
+        body,
+      );
+      const matrix = await json('/jobs/matrix', `{"template":${body},"axes":{"n":[1,2]}}`);
+      assert.deepEqual([matrix.status, matrix.body.error?.code], [400, 'FORBIDDEN_KEY'], body);
+    }
+    const itemKey = await json('/jobs/batch', '[{"payload":{},"__proto__":{"polluted":true}}]');
+    assert.deepEqual(
+      itemKey.body.items.map((i: { index: number; code: string }) => [i.index, i.code]),
+      [[0, 'FORBIDDEN_KEY']],
+    );
+    assert.deepEqual(await stored(f.dbName), { jobs: 0, results: 0 });
+    assert.equal((await tubeCounts(port, f.tube)).total, 0);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  it('when ALLOW_PROTOTYPE_KEYS is on, then such payloads are accepted and stored byte for byte, and no prototype is touched', async () => {
+    f = await appFixture({ label: 'sec', allowPrototypeKeys: true });
+    for (const body of PROTOTYPE_KEYS) {
+      const res = await postJob(body);
+      assert.equal(res.status, 202, body);
+      const job = await withMongo(f.dbName, (db) => db.collection('jobs').findOne({ _id: res.body.id }));
+      assert.equal(job?.payload, body, 'stored byte for byte');
+    }
+    const matrix = await request(f.app.callback())
+      .post('/jobs/matrix')
+      .set('Content-Type', 'application/json')
+      .send(`{"template":${PROTOTYPE_KEYS[0]},"axes":{"n":[1]}}`);
+    assert.equal(matrix.status, 202, JSON.stringify(matrix.body));
     assert.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype was touched');
   });
 

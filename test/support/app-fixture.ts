@@ -32,6 +32,12 @@ export interface AppFixtureOptions {
   bodyTimeoutMs?: number;
   /** JOB_TYPES: the types the manager accepts (default: the built-in ones). */
   allowedTypes?: readonly string[];
+  /** ACCEPT_ANY_PATH (default: the app's, on). */
+  acceptAnyPath?: boolean;
+  /** ALLOW_PROTOTYPE_KEYS (default: the app's, off). */
+  allowPrototypeKeys?: boolean;
+  /** What the app sees of the store (e.g. one that counts reads); the fixture keeps the real one. */
+  wrapStore?: (store: Store) => Store;
 }
 
 export async function appFixture(options: AppFixtureOptions): Promise<AppFixture> {
@@ -52,7 +58,7 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
   const maxJobSize = options.maxJobSize ?? 65_535;
   const app = createApp({
     queue,
-    store,
+    store: options.wrapStore ? options.wrapStore(store) : store,
     log: silentLogger(),
     tubePrefix,
     maxJsonDepth: 64,
@@ -68,6 +74,8 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
     ...(options.security ? { security: options.security } : {}),
     ...(options.bodyTimeoutMs ? { bodyTimeoutMs: options.bodyTimeoutMs } : {}),
     ...(options.allowedTypes ? { allowedTypes: options.allowedTypes } : {}),
+    ...(options.acceptAnyPath !== undefined ? { acceptAnyPath: options.acceptAnyPath } : {}),
+    ...(options.allowPrototypeKeys !== undefined ? { allowPrototypeKeys: options.allowPrototypeKeys } : {}),
   });
   return {
     app,

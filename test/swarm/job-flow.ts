@@ -4,7 +4,9 @@
  * being replaced answers 503 or drops the connection), then the check reads MongoDB's
  * `jobs` and `results` (FerretDB's published port) and POST /jobs/outcomes.
  */
+import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
+import { loadManagerConfig } from '../../src/config.js';
 import { hashPayload } from '../../src/handlers/index.js';
 import { waitFor } from '../support/harness.js';
 
@@ -18,11 +20,23 @@ export interface ScenarioRow {
   seconds: number;
 }
 
-export const API_KEY = `swarmtest${Date.now().toString(36)}0123456789`;
 const RUN = Date.now().toString(36);
+let apiKey: string | undefined;
+
+/**
+ * The key in the stack's api_keys secret, which scripts/test-swarm.sh wrote with the stack
+ * file's own header lines (DW_SWARM_DIR/secrets), read with the manager's own parser.
+ */
+export function stackApiKey(): string {
+  apiKey ??= loadManagerConfig({
+    API_KEYS_FILE: join(process.env.DW_SWARM_DIR ?? '', 'secrets', 'api_keys'),
+  }).security.apiKeys[0]?.key;
+  if (apiKey === undefined) throw new Error('no API key in the api_keys secret');
+  return apiKey;
+}
 
 export function authHeaders(): Record<string, string> {
-  return { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' };
+  return { Authorization: `Bearer ${stackApiKey()}`, 'Content-Type': 'application/json' };
 }
 
 export class JobFlow {

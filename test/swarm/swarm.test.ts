@@ -5,7 +5,7 @@
  * duplicated jobs on MongoDB and /jobs/outcomes; the table is printed at the end.
  */
 import { strict as assert } from 'node:assert';
-import { writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot, waitFor } from '../support/harness.js';
 import {
@@ -17,12 +17,22 @@ import {
   serviceTasks,
   userCommand,
 } from './docker.js';
-import { API_KEY, authHeaders, drainAndCheck, formatTable, JobFlow, type ScenarioRow } from './job-flow.js';
+import {
+  authHeaders,
+  drainAndCheck,
+  formatTable,
+  JobFlow,
+  type ScenarioRow,
+  stackApiKey,
+  withDb,
+} from './job-flow.js';
 
 const MANAGER_PORT = 8080;
 const MONGO_PORT = Number(process.env.DW_SWARM_MONGO_PORT ?? 37017);
 const MONGO_URL = `mongodb://127.0.0.1:${MONGO_PORT}/?directConnection=true`;
 const BASE = `http://127.0.0.1:${MANAGER_PORT}`;
+/** Mongo Express, published in host mode by the override. */
+const MONGO_EXPRESS = 'http://127.0.0.1:8081/';
 const rows: ScenarioRow[] = [];
 const timings: Array<[string, number]> = [];
 
@@ -86,12 +96,9 @@ describe('Swarm for real: the stack file on a one-node swarm', function () {
       await userCommand(['swarm', 'init', '--advertise-addr', '127.0.0.1']);
       const node = (await docker(['node', 'ls', '-q'])).trim();
       await userCommand(['node', 'update', '--label-add', 'distributed-workers.data=true', node]);
-      const secrets = deployEnv().DW_SECRETS_DIR;
-      await docker(['version']); // the engine is up (and the directory exists, below)
-      const { mkdirSync } = await import('node:fs');
-      mkdirSync(secrets, { recursive: true, mode: 0o700 });
-      writeFileSync(join(secrets, 'api_keys'), `swarm-test:${API_KEY}\n`, { mode: 0o600 });
-      writeFileSync(join(secrets, 'mongo_express_password'), `${API_KEY}x\n`, { mode: 0o600 });
+      // scripts/test-swarm.sh wrote the secrets with docker-compose.yml's own header lines:
+      // the manager must start on what a user following them gets.
+      stackApiKey();
       await userCommand(
         [
           'stack',
@@ -139,6 +146,7 @@ describe('Swarm for real: the stack file on a one-node swarm', function () {
     assert.deepEqual(replicas.get('worker'), [2, 2]);
     assert.deepEqual(replicas.get('beanstalkd'), [1, 1]);
     assert.deepEqual(replicas.get('mongo'), [1, 1]);
+    assert.deepEqual(replicas.get('mongo-express'), [1, 1]);
     const services = await userCommand(['stack', 'services', STACK]);
     assert.match(services, /dw_manager\s+replicated\s+1\/1/);
     rows.push({
@@ -352,5 +360,55 @@ describe('Swarm for real: the stack file on a one-node swarm', function () {
       assert.equal(res.status, 200, `${base} answers GET`);
       await res.body?.cancel();
     }
+  });
+
+  it("8. when Mongo Express is asked with the stack's password, then it shows the database and a stored job's hash; without the password it answers 401", async () => {
+    const started = Date.now();
+    // The secret as scripts/test-swarm.sh wrote it with docker-compose.yml's own header lines.
+    const password =
+      readFileSync(join(process.env.DW_SWARM_DIR ?? '', 'secrets', 'mongo_express_password'), 'utf8')
+        .split(/\r?\n/)[0]
+        ?.trim() ?? '';
+    assert.ok(password, 'a Mongo Express password in the secret');
+    const login = { Authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` };
+    const get = async (url: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(10_000) });
+      return { status: res.status, html: await res.text() };
+    };
+    // One job the earlier scenarios completed, read from MongoDB itself.
+    const stored = await withDb(MONGO_URL, (db) =>
+      db.collection<{ _id: string; result?: { hash?: string } }>('results').findOne({ outcome: 'completed' }),
+    );
+    const hash = stored?.result?.hash;
+    assert.ok(stored && hash, 'a completed result in MongoDB');
+
+    const database = await waitFor(
+      'Mongo Express to show the database',
+      async () => {
+        const page = await get(`${MONGO_EXPRESS}db/distributed_workers/`, login).catch(() => undefined);
+        return page?.status === 200 ? page : undefined;
+      },
+      120_000,
+      1000,
+    );
+    assert.match(database.html, /results/, 'the database page lists the results collection');
+    assert.match(database.html, /jobs/, 'and the jobs collection');
+    // Mongo Express 1.0.0's document page: /db/<db>/<collection>/<the _id as a JSON string>.
+    const document = await get(
+      `${MONGO_EXPRESS}db/distributed_workers/results/${encodeURIComponent(JSON.stringify(stored._id))}`,
+      login,
+    );
+    assert.equal(document.status, 200, document.html.slice(0, 300));
+    assert.ok(document.html.includes(hash), "the document page shows the job's hash");
+    assert.equal((await get(`${MONGO_EXPRESS}db/distributed_workers/`)).status, 401, 'no login, no page');
+    rows.push({
+      scenario: '8 mongo-express',
+      accepted: 0,
+      completed: 0,
+      lost: 0,
+      duplicated: 0,
+      wrongHashes: 0,
+      seconds: (Date.now() - started) / 1000,
+    });
   });
 });

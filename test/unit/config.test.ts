@@ -11,6 +11,22 @@ describe('config', () => {
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.beanstalk));
   });
 
+  it('when the original answers are asked about, then a POST to any path is a job and prototype keys are refused by default; each can be switched', () => {
+    const defaults = loadManagerConfig({});
+    assert.equal(defaults.acceptAnyPath, true);
+    assert.equal(defaults.allowPrototypeKeys, false);
+    const switched = loadManagerConfig({ ACCEPT_ANY_PATH: 'false', ALLOW_PROTOTYPE_KEYS: 'true' });
+    assert.equal(switched.acceptAnyPath, false);
+    assert.equal(switched.allowPrototypeKeys, true);
+    assert.throws(
+      () => loadManagerConfig({ ACCEPT_ANY_PATH: 'sometimes', ALLOW_PROTOTYPE_KEYS: 'maybe' }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.problems.some((p) => p.startsWith('ACCEPT_ANY_PATH')) &&
+        error.problems.some((p) => p.startsWith('ALLOW_PROTOTYPE_KEYS')),
+    );
+  });
+
   it('when the original variable names are set, then they are used', () => {
     const config = loadManagerConfig({
       BEANSTALK_HOST: 'beanstalkd',
