@@ -71,7 +71,7 @@ docker_with_stack_config() {
 report() {
   local name=$1; shift
   local path
-  if path=$("$@"); then echo "$name=$path"; else echo "$name="; log "$name: not available, its checks will be skipped"; fi
+  if path=$("$@"); then echo "$name=$path"; else echo "$name="; log "$name: not available; its checks are skipped (in CI they fail)"; fi
 }
 
 report docker-compose docker_compose

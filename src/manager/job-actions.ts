@@ -7,7 +7,7 @@ import { AppError, ErrorCode } from '../errors.js';
 import type { Tally } from '../jobs/tally.js';
 import type { Logger } from '../log.js';
 import { isQueueError, type QueueClient, QueueErrorCode } from '../queue/index.js';
-import { Outcome, type QueueLocation, type Store } from '../store/index.js';
+import { Outcome, type QueueLocation, RESULT_PAYLOAD_BYTES, type Store } from '../store/index.js';
 import { toServiceError } from './job-service.js';
 import type { JobState } from './job-views.js';
 import { putAgain } from './queue-copy.js';
@@ -80,6 +80,9 @@ export function createJobActions(deps: JobActionDeps) {
             finishedAt: now,
             durationMs: 0,
             tally: { w: deps.tally.id, k },
+            ...(job && Buffer.byteLength(job.payload) <= RESULT_PAYLOAD_BYTES
+              ? { payload: job.payload }
+              : {}),
           });
         } catch (error: unknown) {
           // It may have landed all the same: a client's retry finds it (below) and counts it.

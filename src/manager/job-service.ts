@@ -195,11 +195,16 @@ export function createJobService(deps: JobServiceDeps) {
   }
 
   /** Record first: record, put, note where. */
-  async function recordThenPut(record: JobDocument): Promise<void> {
+  async function recordThenPut(
+    record: JobDocument,
+    finishing: boolean,
+  ): Promise<'queued' | 'recorded elsewhere'> {
     const id = record._id;
     const copy = queueCopy(record, deps.tubePrefix, { first: true });
     try {
-      await store.insertJob(record);
+      // A duplicate is our own insert retried after a lost answer, unless we are finishing
+      // another request's job: then that request recorded it and puts it.
+      if ((await store.insertJob(record)) === 'duplicate' && finishing) return 'recorded elsewhere';
     } catch (error: unknown) {
       throw toServiceError(error);
     }
@@ -222,7 +227,7 @@ export function createJobService(deps: JobServiceDeps) {
           { jobId: id, err: retryError },
           'job recorded; beanstalkd did not confirm its put, and the reconciler puts it again if it never landed',
         );
-        return;
+        return 'queued';
       }
     }
     // Not awaited: recorded and queued is what the 202 promises, and the POST answers one
@@ -237,6 +242,7 @@ export function createJobService(deps: JobServiceDeps) {
     // Past a bound, answers wait for their refs again: a flood of batches faster than the
     // store must not pile refs up in memory (measured: manager peak RSS 140 -> 164 MB).
     if (store.queueRefsInFlight() > MAX_REFS_IN_FLIGHT) await inserting;
+    return 'queued';
   }
 
   /** Hold and kick applies to jobs that run now. */
@@ -278,22 +284,31 @@ export function createJobService(deps: JobServiceDeps) {
     }
   }
 
-  /** Records and queues one job under `id`; resolves only when both MongoDB and beanstalkd have it. */
+  /**
+   * Records and queues one job under `id`; resolves only when both MongoDB and beanstalkd have
+   * it. `finishing`: the id is another request's, whose claim on an Idempotency-Key is all we
+   * found; if that request records the job first, its answer is the replay's.
+   */
   async function recordAndQueue(
     id: string,
     request: RequestedJob,
     payload: { text: string; bytes: number },
     keyHash?: string,
-  ): Promise<AcceptedJob> {
+    finishing = false,
+  ): Promise<AcceptResult> {
     const record: JobDocument = {
       ...recordOf(id, request, payload),
       ...(keyHash !== undefined ? { idempotencyKey: keyHash } : {}),
     };
     checkFits(record);
     if (isHeld(record.options)) await putThenRecord(record);
-    else await recordThenPut(record);
+    else if ((await recordThenPut(record, finishing)) === 'recorded elsewhere') {
+      const job = await store.findJob(id);
+      if (job) return await replay(id, job);
+    }
     const { type, options, createdAt } = record;
-    return { id, state: options.delay > 0 ? 'delayed' : 'queued', type, createdAt: createdAt.toISOString() };
+    const state = options.delay > 0 ? 'delayed' : 'queued';
+    return { id, state, type, createdAt: createdAt.toISOString(), replayed: false };
   }
 
   /** A replayed key's job: shown as it is now, and put back in the queue if it never got there. */
@@ -335,35 +350,31 @@ export function createJobService(deps: JobServiceDeps) {
    * outcome), a queued or running one its outcome's miss, its queue reference and beanstalkd's
    * stats-job and peek (the envelope gives type and attempt budget); the record is read only
    * when nothing else locates the job, and the failed runs only when there may be some. With
-   * `withPayload`, the record (which holds the payload) is read too, beside the outcome, so
-   * the answer waits for no extra round trip; a live copy's envelope carries the same text.
+   * `withPayload`, the payload comes from what was read already — the outcome (which carries
+   * payloads up to RESULT_PAYLOAD_BYTES), the live copy's envelope, or the record — and the
+   * record is read for it only when none of them had it.
    */
   async function inspect(
     id: string,
     withPayload: boolean,
   ): Promise<{ view: JobView | null; live: LiveCopy | null }> {
-    const [result, record] = await Promise.all([
-      store.findResult(id),
-      withPayload ? store.findJob(id) : undefined,
-    ]);
-    const { view, live } = await viewOf(id, result, record);
+    const { view, live, text } = await viewOf(id, await store.findResult(id));
     if (!view || !withPayload) return { view, live };
-    const text = live?.envelope.payload ?? record?.payload;
-    return { view: text === undefined ? view : { ...view, payload: payloadValue(text) }, live };
+    const payload = text ?? (await store.findJob(id))?.payload;
+    return { view: payload === undefined ? view : { ...view, payload: payloadValue(payload) }, live };
   }
 
-  /** inspect's view once the outcome (and, when asked for, the record) have been read. */
+  /** inspect's view once the outcome has been read, with the payload's text if a read had it. */
   async function viewOf(
     id: string,
     result: ResultDocument | null,
-    record: JobDocument | null | undefined,
-  ): Promise<{ view: JobView | null; live: LiveCopy | null }> {
-    if (result) return { view: await finishedView(id, result, record), live: null };
-    let job = record;
+  ): Promise<{ view: JobView | null; live: LiveCopy | null; text?: string | undefined }> {
+    if (result) return { view: await finishedView(id, result), live: null, text: result.payload };
+    let job: JobDocument | null | undefined;
     const ref = await store.findQueueRef(id);
     let location: QueueLocation | null = ref;
     if (!location) {
-      if (job === undefined) job = await store.findJob(id);
+      job = await store.findJob(id);
       if (!job) return { view: null, live: null };
       location = job.queue ?? null;
     }
@@ -384,12 +395,14 @@ export function createJobService(deps: JobServiceDeps) {
         // without a delay of their own are held.
         queue: { ...liveView(stats), ...(envelope.held ? { delay: 0 } : {}) },
       };
-      return { view, live };
+      return { view, live, text: envelope.payload };
     }
     if (location) {
       // Gone from beanstalkd: it may have finished between our reads.
       const late = await store.findResult(id);
-      if (late) return { view: await finishedView(id, late, job), live: null };
+      if (late) {
+        return { view: await finishedView(id, late, job), live: null, text: late.payload ?? job?.payload };
+      }
     }
     if (job === undefined) job = await store.findJob(id);
     if (!job) return { view: null, live: null };
@@ -404,8 +417,56 @@ export function createJobService(deps: JobServiceDeps) {
       attempts: attempts.length,
       queue: null,
     };
-    return { view, live: null };
+    return { view, live: null, text: job.payload };
   }
+
+  /** Accept under an Idempotency-Key (one at a time per key in this process). */
+  async function acceptWithKey(
+    fresh: string,
+    request: RequestedJob,
+    payload: { text: string; bytes: number },
+    keyHash: string,
+  ): Promise<AcceptResult> {
+    const requestHash = hashJobRequest(request, payload.text);
+    let id = fresh;
+    let finishing = false;
+    try {
+      const claim = await store.claimIdempotencyKey(
+        keyHash,
+        id,
+        new Date(),
+        deps.idempotencyTtlMs,
+        requestHash,
+      );
+      if (!claim.claimed) {
+        // Keys claimed before requests were hashed carry none: they replay as they did.
+        if (claim.request !== undefined && claim.request !== requestHash) {
+          throw new AppError(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            'this Idempotency-Key came first with another request (body, type or options); use a new key for a new job',
+          );
+        }
+        const job = await store.findJob(claim.jobId);
+        if (job) return await replay(claim.jobId, job);
+        // The request that claimed the key has not recorded its job (it died, or another
+        // manager is between the two): record it under that request's id.
+        id = claim.jobId;
+        finishing = true;
+      }
+    } catch (error: unknown) {
+      throw toServiceError(error);
+    }
+    try {
+      return await recordAndQueue(id, request, payload, keyHash, finishing);
+    } catch (error: unknown) {
+      // Nothing was accepted: let the client's retry start afresh.
+      await store.releaseIdempotencyKey(keyHash, id).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Accepts with a key under way in this process, by key hash. */
+  const acceptsByKey = new Map<string, Promise<AcceptResult>>();
 
   return {
     /**
@@ -427,41 +488,21 @@ export function createJobService(deps: JobServiceDeps) {
       payload: { text: string; bytes: number },
       idempotencyKey?: string,
     ): Promise<AcceptResult> {
-      let id = request.matrix?.id ?? newJobId();
-      if (idempotencyKey === undefined)
-        return { ...(await recordAndQueue(id, request, payload)), replayed: false };
+      const id = request.matrix?.id ?? newJobId();
+      if (idempotencyKey === undefined) return await recordAndQueue(id, request, payload);
+      // One request per key at a time in this process: the others wait for it and replay
+      // its job. Unserialized, a replay that came between the first request's insert and its
+      // put found no queue copy and put one (20 POSTs with one key made up to 20 copies).
       const keyHash = hashIdempotencyKey(idempotencyKey);
-      const requestHash = hashJobRequest(request, payload.text);
+      const before = acceptsByKey.get(keyHash);
+      const accepting = (before ?? Promise.resolve())
+        .catch(() => undefined)
+        .then(() => acceptWithKey(id, request, payload, keyHash));
+      acceptsByKey.set(keyHash, accepting);
       try {
-        const claim = await store.claimIdempotencyKey(
-          keyHash,
-          id,
-          new Date(),
-          deps.idempotencyTtlMs,
-          requestHash,
-        );
-        if (!claim.claimed) {
-          // Keys claimed before requests were hashed carry none: they replay as they did.
-          if (claim.request !== undefined && claim.request !== requestHash) {
-            throw new AppError(
-              ErrorCode.IDEMPOTENCY_KEY_REUSED,
-              'this Idempotency-Key came first with another request (body, type or options); use a new key for a new job',
-            );
-          }
-          const job = await store.findJob(claim.jobId);
-          if (job) return await replay(claim.jobId, job);
-          // The first request claimed the key and died before recording its job: finish it.
-          id = claim.jobId;
-        }
-      } catch (error: unknown) {
-        throw toServiceError(error);
-      }
-      try {
-        return { ...(await recordAndQueue(id, request, payload, keyHash)), replayed: false };
-      } catch (error: unknown) {
-        // Nothing was accepted: let the client's retry start afresh.
-        await store.releaseIdempotencyKey(keyHash, id).catch(() => undefined);
-        throw error;
+        return await accepting;
+      } finally {
+        if (acceptsByKey.get(keyHash) === accepting) acceptsByKey.delete(keyHash);
       }
     },
 

@@ -56,6 +56,9 @@ export const Outcome = Object.freeze({
 } as const);
 export type Outcome = (typeof Outcome)[keyof typeof Outcome];
 
+/** Payloads up to this size ride along in their outcome (ResultDocument.payload). */
+export const RESULT_PAYLOAD_BYTES = 4096;
+
 /** `results`: exactly one outcome per job; the unique `_id` is the exactly-once guarantee. */
 export interface ResultDocument {
   _id: string;
@@ -77,6 +80,11 @@ export interface ResultDocument {
   requeued?: boolean;
   /** Whose outcome tally counts it, under which sequence number (store/tallies.ts). */
   tally?: { w: string; k: number };
+  /**
+   * The payload's text, copied from the job when it is at most RESULT_PAYLOAD_BYTES, so that
+   * GET of a finished job answers with its payload from this one document.
+   */
+  payload?: string;
   startedAt: Date;
   finishedAt: Date;
   durationMs: number;

@@ -26,7 +26,15 @@ export function maintenanceQueries(collections: {
   return {
     /** Records where a job was put again (re-queue, retry): replaces the old reference. */
     async replaceQueueRef(doc: QueueRefDocument): Promise<void> {
-      await guard('replace queue ref', () => refs.replaceOne({ _id: doc._id }, doc, { upsert: true }));
+      const replace = () => refs.replaceOne({ _id: doc._id }, doc, { upsert: true });
+      try {
+        await guard('replace queue ref', replace);
+      } catch (error: unknown) {
+        // Two upserts of one new _id at once: the loser's insert half fails with 11000
+        // (MongoDB documents it; FerretDB does the same). The document exists now: replace it.
+        if (!isDuplicateKey(error)) throw error;
+        await guard('replace queue ref', replace);
+      }
     },
 
     /**

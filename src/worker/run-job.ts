@@ -11,7 +11,14 @@ import type { HandlerRegistry } from '../handlers/index.js';
 import { decodeEnvelope, type Envelope } from '../jobs/envelope.js';
 import type { Logger } from '../log.js';
 import type { Consumer, ReservedJob } from '../queue/index.js';
-import { type JobDocument, markResult, Outcome, type ResultDocument, type Store } from '../store/index.js';
+import {
+  type JobDocument,
+  markResult,
+  Outcome,
+  RESULT_PAYLOAD_BYTES,
+  type ResultDocument,
+  type Store,
+} from '../store/index.js';
 import { runHandler } from './run-handler.js';
 
 export interface RunJobDeps {
@@ -136,6 +143,11 @@ function outcomeDoc(
     attempt,
     maxAttempts: envelope.maxAttempts,
     ...(envelope.requeued ? { requeued: true } : {}),
+    // Read back by GET with the outcome, instead of a second read of the job's record.
+    ...(envelope.payload.length <= RESULT_PAYLOAD_BYTES &&
+    Buffer.byteLength(envelope.payload) <= RESULT_PAYLOAD_BYTES
+      ? { payload: envelope.payload }
+      : {}),
     startedAt,
     finishedAt,
     durationMs: finishedAt.getTime() - startedAt.getTime(),

@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
 import { SETTINGS } from '../../src/config.js';
 import { ErrorCode } from '../../src/errors.js';
-import { cliPath, projectRoot, spawnCli, stopAllSpawned } from '../support/harness.js';
+import { cliPath, projectRoot, spawnCli, stopAllSpawned, waitFor } from '../support/harness.js';
+import { hashProblems, readStoredJobs, type StoredJob } from '../support/stored-hashes.js';
 
 const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
 const envExample = readFileSync(join(projectRoot, '.env.example'), 'utf8');
@@ -74,9 +76,40 @@ describe('CLI and docs', function () {
       ['demo', '--port', '0', '--jobs', '5', '--workers', '2', '--exit-when-done', '--no-mongo-express'],
       cache,
     );
+    let exited = false;
+    void demo.exited.then(() => {
+      exited = true;
+    });
+    // Its MongoDB goes with it: read the stored jobs while it runs, from the URL it prints,
+    // until all five are completed (or it has stopped).
+    const url = await waitFor(
+      'the stack to print its MongoDB URL',
+      () => (exited ? 'exited' : /MongoDB\s+(mongodb:\/\/\S+)/.exec(demo.lines.join('\n'))?.[1]),
+      120_000,
+    );
+    let stored: StoredJob[] = [];
+    if (url !== 'exited') {
+      const client = new MongoClient(url, { serverSelectionTimeoutMS: 2000 });
+      try {
+        await waitFor(
+          'five completed jobs stored',
+          async () => {
+            if (exited) return true;
+            const jobs = await readStoredJobs(client.db());
+            if (jobs.length === 5 && jobs.every((job) => job.outcome !== undefined)) stored = jobs;
+            return stored.length > 0;
+          },
+          120_000,
+        );
+      } finally {
+        await client.close();
+      }
+    }
     const { code } = await demo.exited;
     const output = demo.lines.join('\n');
     assert.equal(code, 0, output);
+    assert.equal(stored.length, 5, 'the five sample jobs were read from its MongoDB before it stopped');
+    assert.deepEqual(hashProblems(stored), [], 'each stored hash is the MD5 of its stored payload');
     assert.match(output, /all 5 completed; every hash is the MD5 of its payload/);
     assert.match(output, /Where to look:/);
     assert.match(output, /stopped; no process of the stack is left running/);

@@ -17,6 +17,7 @@ import {
 } from '../support/harness.js';
 
 const KEY = 'fuzz-key-5f3a9c1e7b2d4a60';
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const WRONG = 'fuzz-key-00000000000000000';
 
 /** Sends raw bytes and returns what comes back until the server closes (or 3 s). */
@@ -245,6 +246,17 @@ describe('hostile traffic against a spawned manager', function () {
     const samples = fc.sample(requests, { numRuns: 10_000, seed: 20261123 });
     const statuses = new Map<number, number>();
     const bad: string[] = [];
+    // Requests that change things, sent without a valid key (none, a wrong one, another
+    // scheme): authentication is the first middleware that can refuse a request (after the
+    // metrics, error boundary and security headers, which refuse nothing; CORS is off), and
+    // what Node itself answers before Koa (400 malformed, 431 headers over 16 KB, 408 slow)
+    // these well-formed, prompt requests never trip. So every one must be a 401.
+    const validAuth = new Set([`Bearer ${KEY}`, `bearer ${KEY}`]);
+    let unkeyedMutating = 0;
+    const unkeyedNot401: string[] = [];
+    /** Ids in the 2xx answers to mutating requests: every job stored must be one of them. */
+    const answeredIds = new Set<string>();
+    let answered2xx = 0;
     let next = 0;
     const started = Date.now();
     await Promise.all(
@@ -262,9 +274,18 @@ describe('hostile traffic against a spawned manager', function () {
               ...(hasBody ? { body: r.body } : {}),
               signal: AbortSignal.timeout(5000),
             });
-            await res.arrayBuffer();
+            const text = await res.text();
             statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
             if (res.status >= 500) bad.push(`${res.status} ${r.method} ${r.path}`);
+            if (hasBody && !validAuth.has(r.auth)) {
+              unkeyedMutating += 1;
+              if (res.status !== 401) unkeyedNot401.push(`${res.status} ${r.method} ${r.path} (${r.auth})`);
+            }
+            // Only what creating requests answered: a listing's ids would name every job.
+            if (hasBody && res.status >= 200 && res.status < 300) {
+              answered2xx += 1;
+              for (const [id] of text.matchAll(UUID)) answeredIds.add(id.toLowerCase());
+            }
           } catch (error: unknown) {
             // fetch itself refuses some inputs (invalid URLs or headers): those never left the client.
             if (error instanceof TypeError && !/fetch failed/.test(String(error.message))) continue;
@@ -275,6 +296,25 @@ describe('hostile traffic against a spawned manager', function () {
     );
     const sent = [...statuses.values()].reduce((a, b) => a + b, 0);
     assert.deepEqual(bad.slice(0, 10), [], `${bad.length} requests got a 5xx or no answer`);
+    assert.ok(unkeyedMutating >= 500, `${unkeyedMutating} mutating requests went without a valid key`);
+    assert.deepEqual(
+      unkeyedNot401.slice(0, 10),
+      [],
+      `${unkeyedNot401.length} of ${unkeyedMutating} mutating requests without a valid key were not refused 401`,
+    );
+    const storedIds = await withMongo(dbName, (db) =>
+      db
+        .collection('jobs')
+        .find({}, { projection: { _id: 1 } })
+        .map((doc) => String(doc._id))
+        .toArray(),
+    );
+    assert.ok(
+      storedIds.length <= answeredIds.size,
+      `${storedIds.length} jobs stored, ${answeredIds.size} ids answered by ${answered2xx} mutating 2xx requests`,
+    );
+    const unanswered = storedIds.filter((id) => !answeredIds.has(id));
+    assert.deepEqual(unanswered.slice(0, 10), [], `${unanswered.length} stored jobs no 2xx answer named`);
     assert.ok(sent >= 9_000, `${sent} requests were answered`);
     assert.ok(
       (statuses.get(202) ?? 0) > 0 && (statuses.get(401) ?? 0) > 0,

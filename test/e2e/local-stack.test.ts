@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
 import { installMongoExpress } from '../../src/local/mongo-express.js';
 import { cliPath, projectRoot, waitFor } from '../support/harness.js';
 import { descendants, type ProcessInfo, stillRunning } from '../support/processes.js';
+import { hashProblems, readStoredJobs } from '../support/stored-hashes.js';
 
 describe('the local stack (npm run stack)', function () {
   this.timeout(180_000);
@@ -70,6 +72,7 @@ describe('the local stack (npm run stack)', function () {
       100,
     );
     assert.match(output, /all 5 completed; every hash is the MD5 of its payload/);
+    await assertStoredHashes(output);
     assert.match(
       output,
       /\[manager\] \S+ INFO {2}manager listening/,
@@ -117,6 +120,22 @@ describe('the local stack (npm run stack)', function () {
     assert.doesNotMatch(output, /Warning/, 'no Node warning (such as MaxListenersExceededWarning)');
   });
 });
+
+/** The sample jobs as the stack's MongoDB (the URL it printed) holds them: five, each with the right hash. */
+async function assertStoredHashes(output: string): Promise<void> {
+  const url = /MongoDB\s+(mongodb:\/\/\S+)/.exec(output)?.[1];
+  assert.ok(url, 'the stack prints its MongoDB URL');
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000 });
+  try {
+    const jobs = await readStoredJobs(client.db());
+    assert.equal(jobs.length, 5, 'the five sample jobs are stored');
+    assert.deepEqual(hashProblems(jobs), [], 'each stored hash is the MD5 of its stored payload');
+    const readme = jobs.find((job) => job.payload === '{"example":"data"}');
+    assert.equal(readme?.result?.hash, '09ee943c4fa33cd5a355eb7a4e38f7ef', "the original README's answer");
+  } finally {
+    await client.close();
+  }
+}
 
 /**
  * The Mongo Express the stack printed, asked as a user would: a sample job's document in the

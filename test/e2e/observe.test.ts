@@ -170,7 +170,13 @@ describe('observing the system as processes (end to end)', function () {
       assert.deepEqual(w.types, ['hash', 'simulate', 'metrics']);
       assert.equal(w.concurrency, 2);
       assert.equal(w.failed, 0);
-      assert.ok(w.avgDurationMs === null || w.avgDurationMs >= 5, `${w.name} average ${w.avgDurationMs}`);
+      // Every worker ran some of the 60 (beanstalkd hands jobs to waiting reserves in turn), so
+      // each has an average, and it includes the simulated 5-20 ms of work.
+      assert.ok(w.completed > 0, `${w.name} completed jobs`);
+      assert.ok(
+        typeof w.avgDurationMs === 'number' && w.avgDurationMs >= 5,
+        `${w.name} average ${w.avgDurationMs}`,
+      );
       const inMongo = stored.filter((r) => r._id.startsWith(`${w.name}:`)).reduce((sum, r) => sum + r.n, 0);
       assert.equal(w.completed, inMongo, `${w.name}'s count matches its outcomes in MongoDB`);
     }

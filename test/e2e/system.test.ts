@@ -17,6 +17,7 @@ import {
   waitFor,
   withMongo,
 } from '../support/harness.js';
+import { jobRuns } from '../support/job-runs.js';
 
 interface JobAnswer {
   id: string;
@@ -113,7 +114,10 @@ describe('the system as processes (end to end)', function () {
 
   it('when 1,000 jobs are posted concurrently to 3 worker processes, then each completes once with the right hash', async () => {
     await startManager();
-    const workers = ['w1', 'w2', 'w3'].map((name) => startWorker(name, { WORKER_CONCURRENCY: '8' }));
+    // Debug: each worker logs one line per finished run, which is what is counted below.
+    const workers = ['w1', 'w2', 'w3'].map((name) =>
+      startWorker(name, { WORKER_CONCURRENCY: '8', LOG_LEVEL: 'debug' }),
+    );
     const bodies = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ job: i, text: `payload ${i} ✓` }));
     const ids: string[] = new Array(bodies.length);
     let next = 0;
@@ -129,7 +133,20 @@ describe('the system as processes (end to end)', function () {
     assert.equal(new Set(ids).size, 1000);
     await waitFor('1,000 outcomes', async () => (await results()).length >= 1000, 90_000, 250);
     const stored = await results();
-    assert.equal(stored.length, 1000, 'exactly one outcome per job');
+    // Outcomes are keyed by job id, so 1,000 of them cannot show a job that ran twice: the
+    // workers' own lines count the runs.
+    assert.equal(stored.length, 1000, 'an outcome for every job');
+    const runs = await waitFor('a finished run logged for every job', () => {
+      const byJob = jobRuns(workers);
+      return ids.every((id) => byJob.has(id)) ? byJob : undefined;
+    });
+    const ranTwice = ids.filter((id) => runs.get(id)!.length !== 1);
+    assert.deepEqual(
+      ranTwice.slice(0, 5).map((id) => ({ id, runs: runs.get(id) })),
+      [],
+      `${ranTwice.length} jobs ran more than once`,
+    );
+    assert.equal(runs.size, 1000, 'no run of a job that was not posted');
     const byId = new Map(stored.map((r) => [String(r._id), r]));
     for (const [i, id] of ids.entries()) {
       const outcome = byId.get(id);
@@ -154,12 +171,16 @@ describe('the system as processes (end to end)', function () {
 
   it('when a worker is killed with SIGKILL mid-job, then another worker completes it and there is one outcome', async () => {
     await startManager();
-    const doomed = startWorker('doomed', { WORKER_CONCURRENCY: '1', WORKER_WORK_DELAY_MS: '60000' });
+    const doomed = startWorker('doomed', {
+      WORKER_CONCURRENCY: '1',
+      WORKER_WORK_DELAY_MS: '60000',
+      LOG_LEVEL: 'debug',
+    });
     const body = '{"survive":"sigkill"}';
     const { id } = await postJob(body);
     await waitFor('the doomed worker to hold the job', async () => (await getJob(id)).state === 'running');
     await doomed.stop('SIGKILL');
-    const rescuer = startWorker('rescuer', { WORKER_CONCURRENCY: '1' });
+    const rescuer = startWorker('rescuer', { WORKER_CONCURRENCY: '1', LOG_LEVEL: 'debug' });
     const done = await waitFor('the job to complete elsewhere', async () => {
       const view = await getJob(id);
       return view.state === 'completed' ? view : undefined;
@@ -169,6 +190,11 @@ describe('the system as processes (end to end)', function () {
     assert.equal(done.attempts, 2, 'the second delivery');
     assert.equal((await results()).length, 1);
     await rescuer.stop();
+    assert.deepEqual(
+      jobRuns([doomed, rescuer]).get(id),
+      [{ jobId: id, ending: 'stored', attempt: 2, process: 1 }],
+      "one run, the rescuer's, finished",
+    );
   });
 
   it('when a job is delivered twice (its first worker lost its connection mid-job), then there is one outcome and no failure is logged', async () => {
@@ -180,6 +206,7 @@ describe('the system as processes (end to end)', function () {
     const proxy = await startTcpProxy(Number(env.BEANSTALK_PORT));
     try {
       const stale = startWorker('stale', {
+        LOG_LEVEL: 'debug',
         WORKER_CONCURRENCY: '1',
         WORKER_WORK_DELAY_MS: '3000',
         BEANSTALK_PORT: String(proxy.port),
@@ -188,7 +215,7 @@ describe('the system as processes (end to end)', function () {
       const { id } = await postJob(body);
       await waitFor('the stale worker to hold the job', async () => (await getJob(id)).state === 'running');
       proxy.cutAll();
-      const quick = startWorker('quick', { WORKER_CONCURRENCY: '1' });
+      const quick = startWorker('quick', { WORKER_CONCURRENCY: '1', LOG_LEVEL: 'debug' });
       const done = await waitFor('the quick worker to complete it', async () => {
         const view = await getJob(id);
         return view.state === 'completed' ? view : undefined;
@@ -203,6 +230,17 @@ describe('the system as processes (end to end)', function () {
       const stored = await results();
       assert.equal(stored.length, 1);
       assert.equal(stored[0]?.result?.hash, hashPayload(body));
+      // Both deliveries ran to the end; only the quick one's inserted the outcome.
+      assert.deepEqual(
+        jobRuns([stale, quick])
+          .get(id)
+          ?.map((run) => [run.process, run.attempt, run.ending])
+          .sort(),
+        [
+          [0, 1, 'alreadyStored'],
+          [1, 2, 'stored'],
+        ],
+      );
       const problems = [stale, quick].flatMap((w) =>
         w.records().filter((r) => Number(r.level) >= 40 && r.jobId === id),
       );

@@ -1,9 +1,11 @@
 /**
  * The fault suite: each scenario runs real processes under a steady stream of POSTs,
  * injects a fault, recovers, drains, and checks the invariants (README, "How one outcome per
- * job is guaranteed"): every job accepted with a 2xx has exactly one outcome, no outcome
- * exists for a job never accepted, every hash is right, and no GET answered 404 for an
- * accepted id. Prints a table at the end.
+ * job is guaranteed"): every job accepted with a 2xx ran at least once and has an outcome,
+ * which exactly one run inserted (a redelivered job may run twice: delivery is at least
+ * once), no outcome exists for a job never accepted, every hash is right, and no GET answered
+ * 404 for an accepted id. Where a fault must hit a worker holding jobs, the scenario waits
+ * until it does and then checks that another delivery finished them. Prints a table at the end.
  *
  * The fault durations below (a process kept stopped for N seconds) are part of each
  * scenario, not waits for a condition.
@@ -12,21 +14,53 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBeanstalkd, startMongoServer } from '../../src/local/servers.js';
-import { tubeCounts, waitFor } from '../support/harness.js';
-import { Rig, type RigOptions, type ScenarioReport } from './rig.js';
+import { type SpawnedCli, tubeCounts } from '../support/harness.js';
+import { type Hit, Rig, type RigOptions, type ScenarioReport } from './rig.js';
 
-const reports: ScenarioReport[] = [];
+const reports: Array<ScenarioReport & { hits: string }> = [];
 const hold = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function assertInvariants(report: ScenarioReport): void {
-  reports.push(report);
+/** `hits`: what the fault hit, for the table. */
+function assertInvariants(report: ScenarioReport, hits = ''): void {
+  reports.push({ ...report, hits });
   assert.ok(report.accepted > 0, 'jobs were accepted');
   assert.equal(report.lost, 0, 'every accepted job has an outcome');
-  assert.equal(report.duplicated, 0, 'no job has two outcomes');
+  assert.equal(report.neverRan, 0, 'every accepted job ran at least once');
+  assert.equal(report.storedTwice, 0, 'no job had its outcome inserted by two runs');
   assert.equal(report.strays, 0, 'no outcome for a job never accepted');
   assert.equal(report.wrongHashes, 0, 'every hash is right');
   assert.equal(report.notFoundAnswers, 0, 'no GET answered 404 for an accepted id');
   assert.equal(report.counted, report.stored, 'GET /stats counts every stored outcome once');
+}
+
+/** The jobs the hit workers held, and those beanstalkd handed out again after the hit. */
+function redeliveries(rig: Rig, hits: readonly Hit[]) {
+  const held = hits.flatMap((hit) => hit.held.map((id) => ({ id, hit })));
+  const again = held.filter(({ id, hit }) => rig.deliveries(id) > (hit.deliveredBefore.get(id) ?? 0));
+  return { held, again };
+}
+
+/**
+ * Each job a hit worker held was handed out again by beanstalkd after the hit and finished
+ * by a run of another process that began at a later delivery (beanstalkd's `reserves` at 2
+ * or more: stored there, or found stored). Fails naming the jobs that were not; returns how
+ * many were held.
+ */
+function assertFinishedByAnotherDelivery(rig: Rig, hits: readonly Hit[]): number {
+  const runs = rig.runs();
+  const { held, again } = redeliveries(rig, hits);
+  assert.ok(held.length > 0, 'the hit workers held jobs');
+  const missing = held
+    .filter(({ id, hit }) => {
+      const hitProcess = rig.everyWorker.indexOf(hit.worker);
+      const later = (runs.get(id) ?? []).filter((run) => run.attempt >= 2 && run.process !== hitProcess);
+      return !again.some((a) => a.id === id) || later.length === 0;
+    })
+    .map(
+      ({ id }) => `${id}: delivered ${rig.deliveries(id)} times, runs ${JSON.stringify(runs.get(id) ?? [])}`,
+    );
+  assert.deepEqual(missing, [], 'every job held when the worker was hit was finished by another delivery');
+  return held.length;
 }
 
 /** The scenarios that cut an accept short run under both accept orders (ACCEPT_HOLD_SECONDS). */
@@ -60,9 +94,12 @@ describe('fault suite (real processes; npm run test:faults)', function () {
       'completed',
       'failed as expected',
       'lost',
-      'duplicated',
+      'stored twice',
+      'runs',
+      'ran 2+ times',
       'recovery s',
       'counted / stored',
+      'what the fault hit',
     ];
     const rows = reports.map((r) =>
       [
@@ -71,9 +108,12 @@ describe('fault suite (real processes; npm run test:faults)', function () {
         r.completed,
         r.failedAsExpected,
         r.lost,
-        r.duplicated,
+        r.storedTwice,
+        r.runs,
+        r.ranTwice,
         r.recoverySeconds,
         `${r.counted} / ${r.stored}`,
+        r.hits,
       ].map(String),
     );
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
@@ -84,25 +124,60 @@ describe('fault suite (real processes; npm run test:faults)', function () {
   });
 
   it('1. when workers are SIGKILLed mid-flow (before and after their outcome writes), then every job still ends once', async () => {
-    const r = await run();
+    const r = await run({ watchWorkers: true });
     const faultAt = Date.now();
-    for (const index of [0, 1, 0]) {
-      await r.workers[index]!.stop('SIGKILL');
+    // The first kill lands while a held job has not stored its outcome yet, the second while
+    // one has and waits for its delete, the third whenever the worker holds anything.
+    const windows: Array<(held: string[], worker: SpawnedCli) => boolean> = [
+      (held, worker) => held.some((id) => !Rig.hasStored(worker, id)),
+      (held, worker) => held.some((id) => Rig.hasStored(worker, id)),
+      () => true,
+    ];
+    const hits: Hit[] = [];
+    for (const [round, index] of [0, 1, 0].entries()) {
+      hits.push(await r.hitWhileHolding(index, (worker) => worker.stop('SIGKILL'), windows[round]));
       r.startWorker(index);
       await r.acceptMore(60);
     }
-    assertInvariants(await r.drainAndCheck('worker SIGKILL ×3', faultAt));
+    const report = await r.drainAndCheck('worker SIGKILL ×3', faultAt);
+    const runs = r.runs();
+    let after = 0;
+    let before = 0;
+    for (const { worker, held } of hits) {
+      const hitProcess = r.everyWorker.indexOf(worker);
+      for (const id of held) {
+        const storedOwn = (runs.get(id) ?? []).some(
+          (run) => run.process === hitProcess && run.ending === 'stored',
+        );
+        if (storedOwn) after += 1;
+        else before += 1;
+      }
+    }
+    const held = assertFinishedByAnotherDelivery(r, hits);
+    assertInvariants(report, `${held} jobs held: ${before} before, ${after} after their outcome write`);
+    assert.ok(before > 0 && after > 0, `both windows were hit (${before} before, ${after} after)`);
   });
 
   it("2. when a worker is frozen (SIGSTOP) past its jobs' TTR and then resumes, then every job still ends once", async () => {
-    const r = await run({ managerEnv: { JOB_TTR_SECONDS: '3' } });
-    const frozen = r.workers[0]!;
+    const r = await run({ watchWorkers: true, managerEnv: { JOB_TTR_SECONDS: '3' } });
+    const hit = await r.hitWhileHolding(0, (worker) => {
+      worker.child.kill('SIGSTOP');
+    });
     const faultAt = Date.now();
-    frozen.child.kill('SIGSTOP');
     await r.acceptMore(100);
     await hold(5000);
-    frozen.child.kill('SIGCONT');
-    assertInvariants(await r.drainAndCheck('worker SIGSTOP past TTR', faultAt));
+    hit.worker.child.kill('SIGCONT');
+    const report = await r.drainAndCheck('worker SIGSTOP past TTR', faultAt);
+    // beanstalkd 1.12 keeps a frozen worker's jobs reserved past their TTR until its connection
+    // acts (README, Known limits; seen here with time-left -4 s): whether they are handed out
+    // again, after the worker resumes, or finished by it alone is a race. The jobs it held must
+    // end once either way (the invariants); how many went to another delivery is reported.
+    const { held, again } = redeliveries(r, [hit]);
+    assert.ok(held.length > 0, 'the frozen worker held jobs');
+    assertInvariants(
+      report,
+      `${held.length} jobs held by the frozen worker, ${again.length} delivered again`,
+    );
   });
 
   for (const [label, managerEnv] of ACCEPT_ORDERS) {
@@ -147,9 +222,13 @@ describe('fault suite (real processes; npm run test:faults)', function () {
     const faultAt = Date.now();
     await r.mongo.kill();
     await hold(10_000);
+    const restartedAt = Date.now();
     r.mongo = await startMongoServer({ port: r.mongoPort, dataDir: join(r.dataDir, 'mongo') });
     await r.acceptMore(100);
-    assertInvariants(await r.drainAndCheck('MongoDB down 10 s', faultAt));
+    const report = await r.drainAndCheck('MongoDB down 10 s', faultAt);
+    const unavailable = r.unavailableAt.filter((at) => at >= faultAt && at <= restartedAt).length;
+    assertInvariants(report, `${unavailable} GETs answered 503 while it was down`);
+    assert.ok(unavailable > 0, 'GETs of accepted ids answered 503 while MongoDB was down');
   });
 
   for (const [label, managerEnv] of ACCEPT_ORDERS) {
@@ -209,14 +288,21 @@ describe('fault suite (real processes; npm run test:faults)', function () {
   });
 
   it("8. when a worker's connection drops mid-job (the job is delivered twice), then every job still ends once", async () => {
-    const r = await run({ proxyFirstWorker: true });
+    const r = await run({ watchWorkers: true });
     const faultAt = Date.now();
+    const hits: Hit[] = [];
     for (let round = 0; round < 3; round += 1) {
-      r.proxy!.cutAll();
+      hits.push(await r.hitWhileHolding(0, () => r.proxies[0]!.proxy.cutAll()));
       await r.acceptMore(50);
     }
     const report = await r.drainAndCheck('worker connection cut ×3', faultAt);
-    await waitFor('the workers to have logged', () => r.workers[0]!.lines.length > 0);
-    assertInvariants(report);
+    // A cut puts back what the connection held, and beanstalkd hands it out again, to the
+    // other worker or to this one reconnected — unless the cut worker's own run gets there
+    // first: it goes on, stores the outcome and deletes the job by id on its new connection,
+    // which beanstalkd allows for a ready job. So some, not every, held job is delivered twice.
+    const { held, again } = redeliveries(r, hits);
+    assert.ok(held.length > 0, 'the worker held jobs at the cuts');
+    assert.ok(again.length > 0, `beanstalkd delivered some of the ${held.length} held jobs again`);
+    assertInvariants(report, `${held.length} jobs held at the cuts, ${again.length} delivered again`);
   });
 });

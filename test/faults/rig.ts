@@ -2,8 +2,11 @@
  * A whole system of real processes for one fault scenario: its own beanstalkd (binlog,
  * fsync before every answer) and MongoDB-wire server, a manager, workers, a steady stream of
  * POSTs from clients that retry with an Idempotency-Key, and a reader that GETs accepted
- * ids and counts any 404. After the fault and a drain, `check()` reads MongoDB and says
- * what was lost, duplicated, wrongly stored or wrongly answered.
+ * ids and counts 404s and 503s. Workers log at debug level, one line per finished run
+ * (test/support/job-runs.ts); with `watchWorkers` each one talks to beanstalkd through its own
+ * proxy that knows which jobs it holds. After the fault and a drain, `drainAndCheck()` reads
+ * MongoDB and the workers' lines and says what was lost, stored twice, wrongly stored, wrongly
+ * answered, and how often jobs ran.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +23,8 @@ import {
 import { foldTallies, RETIRE_AFTER_MS, readOutcomeCounts } from '../../src/manager/totals.js';
 import { createStore } from '../../src/store/index.js';
 import { type SpawnedCli, spawnCli, startTcpProxy, type TcpProxy, waitFor } from '../support/harness.js';
+import { jobRuns, type Run, storedBy } from '../support/job-runs.js';
+import { ReserveWatch } from './reserve-watch.js';
 
 export interface ScenarioReport {
   scenario: string;
@@ -27,7 +32,14 @@ export interface ScenarioReport {
   completed: number;
   failedAsExpected: number;
   lost: number;
-  duplicated: number;
+  /** Jobs whose outcome two runs each inserted: two outcomes for one job. */
+  storedTwice: number;
+  /** Runs whose handler finished (stored, found stored, not stored, or failed an attempt). */
+  runs: number;
+  /** Jobs that ran to the end more than once (at-least-once delivery allows it). */
+  ranTwice: number;
+  /** Accepted jobs no worker logged a finished run of. */
+  neverRan: number;
   strays: number;
   notFoundAnswers: number;
   wrongHashes: number;
@@ -41,8 +53,15 @@ export interface RigOptions {
   workers?: number;
   managerEnv?: Record<string, string>;
   workerEnv?: Record<string, string>;
-  /** Put worker 0's beanstalkd connection through a proxy the scenario can cut. */
-  proxyFirstWorker?: boolean;
+  /** Each worker talks to beanstalkd through its own proxy, which the scenario can cut and ask what the worker holds. */
+  watchWorkers?: boolean;
+}
+
+/** A worker hit while it held jobs: which, and how often each had been delivered by then. */
+export interface Hit {
+  worker: SpawnedCli;
+  held: string[];
+  deliveredBefore: Map<string, number>;
 }
 
 export class Rig {
@@ -51,7 +70,10 @@ export class Rig {
   mongo!: LocalServer & { url: string };
   manager!: SpawnedCli;
   workers: SpawnedCli[] = [];
-  proxy: TcpProxy | undefined;
+  /** Every worker process started, the replaced ones too: their lines are the runs. */
+  readonly everyWorker: SpawnedCli[] = [];
+  /** With `watchWorkers`, worker i's proxy and what it sees. */
+  readonly proxies: Array<{ proxy: TcpProxy; watch: ReserveWatch }> = [];
   managerPort = 0;
   beanstalkPort = 0;
   mongoPort = 0;
@@ -59,6 +81,8 @@ export class Rig {
   /** Accepted job id → the body sent. */
   readonly accepted = new Map<string, string>();
   notFoundAnswers = 0;
+  /** When a GET of an accepted id answered 503. */
+  readonly unavailableAt: number[] = [];
   private loadRunning = false;
   private loadDone: Promise<void> = Promise.resolve();
   private readerDone: Promise<void> = Promise.resolve();
@@ -87,8 +111,12 @@ export class Rig {
     this.mongoPort = this.mongo.port;
     this.managerPort = await freePort();
     await this.startManager();
-    if (this.options.proxyFirstWorker) this.proxy = await startTcpProxy(this.beanstalkPort);
-    for (let i = 0; i < (this.options.workers ?? 2); i += 1) this.startWorker(i);
+    const workers = this.options.workers ?? 2;
+    for (let i = 0; i < workers && this.options.watchWorkers; i += 1) {
+      const watch = new ReserveWatch();
+      this.proxies.push({ proxy: await startTcpProxy(this.beanstalkPort, watch), watch });
+    }
+    for (let i = 0; i < workers; i += 1) this.startWorker(i);
   }
 
   async startManager(): Promise<void> {
@@ -104,9 +132,10 @@ export class Rig {
   }
 
   startWorker(index: number): SpawnedCli {
-    const port = index === 0 && this.proxy ? this.proxy.port : this.beanstalkPort;
+    const port = this.proxies[index]?.proxy.port ?? this.beanstalkPort;
     const worker = spawnCli(['worker'], {
       ...this.env(),
+      LOG_LEVEL: 'debug',
       BEANSTALK_PORT: String(port),
       WORKER_NAME: `w${index}-${Date.now() % 100_000}`,
       WORKER_CONCURRENCY: '4',
@@ -114,7 +143,57 @@ export class Rig {
       ...this.options.workerEnv,
     });
     this.workers[index] = worker;
+    this.everyWorker.push(worker);
     return worker;
+  }
+
+  /**
+   * Waits until worker `index` holds a job that `also` accepts (any, by default), then
+   * hits it with `fault` at once; says which jobs it held.
+   */
+  async hitWhileHolding(
+    index: number,
+    fault: (worker: SpawnedCli) => void | Promise<void>,
+    also: (held: string[], worker: SpawnedCli) => boolean = () => true,
+  ): Promise<Hit> {
+    const { watch } = this.proxies[index] ?? {};
+    if (!watch) throw new Error('hitWhileHolding needs watchWorkers');
+    const worker = this.workers[index]!;
+    // Taken in the same turn as the fault: nothing the proxies pass comes in between.
+    const { held, deliveredBefore } = await waitFor(
+      `worker ${index} to hold a job`,
+      () => {
+        const now = watch.held();
+        if (now.length === 0 || !also(now, worker)) return undefined;
+        return { held: now, deliveredBefore: new Map(now.map((id) => [id, this.deliveries(id)])) };
+      },
+      20_000,
+      5,
+    );
+    await fault(worker);
+    // A delete the worker wrote just before the hit may still have been on its way through
+    // the proxy: once the proxy has read what had arrived, a job it let go without being
+    // handed out again was not held after all.
+    await new Promise((resolve) => setImmediate(resolve));
+    const kept = held.filter(
+      (id) => !watch.wasLetGo(id) || this.deliveries(id) > (deliveredBefore.get(id) ?? 0),
+    );
+    return { worker, held: kept, deliveredBefore };
+  }
+
+  /** How many times beanstalkd has handed this job to any watched worker. */
+  deliveries(jobId: string): number {
+    return this.proxies.reduce((sum, { watch }) => sum + watch.deliveries(jobId), 0);
+  }
+
+  /** Whether `worker` has logged inserting the outcome of `jobId`. */
+  static hasStored(worker: SpawnedCli, jobId: string): boolean {
+    return worker.lines.some((line) => line.includes(jobId) && line.includes('"msg":"outcome stored"'));
+  }
+
+  /** Every finished run so far, by job id; `process` indexes `everyWorker`. */
+  runs(): Map<string, Run[]> {
+    return jobRuns(this.everyWorker);
   }
 
   /** Posts jobs at about `perSecond` with 8 clients, each retrying its job with its key until accepted. */
@@ -158,6 +237,7 @@ export class Rig {
           try {
             const res = await fetch(`${this.base}/jobs/${id}`, { signal: AbortSignal.timeout(5000) });
             if (res.status === 404) this.notFoundAnswers += 1;
+            if (res.status === 503) this.unavailableAt.push(Date.now());
             await res.body?.cancel();
           } catch {
             // The manager is down: no answer is not a wrong answer.
@@ -212,8 +292,7 @@ export class Rig {
     ).catch(() => undefined);
     const recoverySeconds = (Date.now() - faultAt) / 1000;
     const results = await this.withDb((db) => db.collection('results').find({}).toArray());
-    const seen = new Map<string, number>();
-    for (const r of results) seen.set(String(r._id), (seen.get(String(r._id)) ?? 0) + 1);
+    const seen = new Set(results.map((r) => String(r._id)));
     let completed = 0;
     let failedAsExpected = 0;
     let wrongHashes = 0;
@@ -240,7 +319,12 @@ export class Rig {
         `lost job ${id}: GET ${view}\n  record ${JSON.stringify(record)}\n  queue ref ${JSON.stringify(ref)}\n`,
       );
     }
+    // The workers stop here: every line of theirs is in once this returns.
     const { stored, counted } = await this.countOutcomes(results.length);
+    const runs = this.runs();
+    const storedTwice = [...runs.values()].filter((jobRuns) => storedBy(jobRuns) > 1);
+    for (const twice of storedTwice.slice(0, 10))
+      process.stderr.write(`outcome stored twice: ${JSON.stringify(twice)}\n`);
     return {
       scenario,
       stored,
@@ -249,7 +333,10 @@ export class Rig {
       completed,
       failedAsExpected: Math.min(failedAsExpected, expectFailed),
       lost: ids.filter((id) => !seen.has(id)).length + Math.max(0, failedAsExpected - expectFailed),
-      duplicated: [...seen.values()].filter((n) => n > 1).length,
+      storedTwice: storedTwice.length,
+      runs: [...runs.values()].reduce((sum, jobRuns) => sum + jobRuns.length, 0),
+      ranTwice: [...runs.values()].filter((jobRuns) => jobRuns.length > 1).length,
+      neverRan: ids.filter((id) => !runs.has(id)).length,
       strays: results.filter((r) => !this.accepted.has(String(r._id))).length,
       notFoundAnswers: this.notFoundAnswers,
       wrongHashes,
@@ -285,7 +372,7 @@ export class Rig {
   async stop(): Promise<void> {
     this.loadRunning = false;
     await Promise.all([this.manager, ...this.workers].filter(Boolean).map((p) => p.stop('SIGKILL')));
-    await this.proxy?.close();
+    await Promise.all(this.proxies.map(({ proxy }) => proxy.close()));
     await this.beanstalkd?.stop();
     await this.mongo?.stop();
     rmSync(this.dataDir, { recursive: true, force: true });

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import request from 'supertest';
 import { loadWorkerConfig } from '../../src/config.js';
 import { builtinHandlers } from '../../src/handlers/index.js';
+import { jobIdTime } from '../../src/jobs/job-id.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
 import { type AppFixture, appFixture, workerEnvFor } from '../support/app-fixture.js';
 import { backends, beanstalkRaw, tubeCounts, waitFor, withMongo } from '../support/harness.js';
@@ -40,34 +41,72 @@ describe('listing and pausing on real servers', function () {
     await f.close();
   });
 
-  it('when 1,000 jobs are added while a client pages through, then it sees every earlier job once, newest first', async () => {
-    const before = new Set(await batch(300));
-    let adding = true;
+  it('when 1,000 jobs are added while a client pages through, then it sees exactly the jobs recorded before it began, once each, newest first', async () => {
+    const before = await batch(300);
+    // The pager and the adder take turns, each waiting for the other: batch k's POST starts
+    // with page k's GET (k = 1..10, after the first page), and page k+1 is read only once
+    // batch k has landed. Every batch lands after one page was read and before another.
+    const added: string[][] = [];
+    const landedAfterPages: number[] = [];
+    let pagesRead = 0;
+    let pageStarted: () => void = () => undefined;
+    let pagingDone = false;
     const adder = (async () => {
-      for (let round = 0; round < 10; round += 1) await batch(100);
-      adding = false;
+      for (let round = 0; round < 10; round += 1) {
+        await new Promise<void>((r) => {
+          pageStarted = r;
+        });
+        if (pagingDone) return;
+        added.push(await batch(100));
+        landedAfterPages.push(pagesRead);
+      }
     })();
     const seen: string[] = [];
     let cursor: string | null = null;
-    let pages = 0;
-    let pagesWhileAdding = 0;
     do {
-      if (adding) pagesWhileAdding += 1;
-      const res = await list(`?limit=50${cursor ? `&cursor=${cursor}` : ''}`);
+      const page = pagesRead;
+      if (page >= 2) {
+        await waitFor(
+          `the batch begun with page ${page - 1} to land`,
+          () => added.length >= Math.min(page - 1, 10),
+        );
+      }
+      const fetching: Promise<Awaited<ReturnType<typeof list>>> = list(
+        `?limit=25${cursor ? `&cursor=${cursor}` : ''}`,
+      ).then((res) => res);
+      // Not with the first page: the jobs it is to show are the ones recorded before it.
+      if (page >= 1) pageStarted();
+      const res = await fetching;
       assert.equal(res.status, 200, JSON.stringify(res.body));
       seen.push(...res.body.jobs.map((j: { id: string }) => j.id));
+      pagesRead += 1;
       cursor = res.body.nextCursor;
-      pages += 1;
     } while (cursor !== null);
+    pagingDone = true;
+    pageStarted();
     await adder;
-    assert.ok(pagesWhileAdding > 0, 'pages were read while jobs were being added');
-    assert.equal(new Set(seen).size, seen.length, 'no duplicates');
-    for (const id of before) assert.ok(seen.includes(id), `earlier job ${id} is listed`);
-    assert.deepEqual([...seen].sort().reverse(), seen, 'newest first');
-    assert.ok(pages >= 6, `${pages} pages`);
+    assert.ok(pagesRead >= 12, `${pagesRead} pages`);
+    assert.deepEqual(
+      landedAfterPages.map((pages) => pages >= 1 && pages < pagesRead),
+      Array.from({ length: 10 }, () => true),
+      `each batch landed between two pages (after ${landedAfterPages.join(', ')} of ${pagesRead} pages)`,
+    );
+    assert.deepEqual(
+      seen,
+      [...before].sort().reverse(),
+      'the 300 jobs recorded before the first page, each once, newest first; none added since',
+    );
+    const top = await list('?limit=100');
+    assert.deepEqual(
+      top.body.jobs.map((j: { id: string }) => j.id),
+      [...(added.at(-1) ?? [])].sort().reverse(),
+      'the jobs added meanwhile are listed from the top',
+    );
   });
 
   it('when filtered by state, type and time, then only matching jobs come back; bad queries are 400 INVALID_QUERY', async () => {
+    const ids = (res: { body: { jobs: Array<{ id: string }> } }) => res.body.jobs.map((j) => j.id).sort();
+    const sorted = (values: string[]) => [...values].sort();
     const hashes = await batch(20);
     const simulated = await batch(5, '?type=simulate&mean_ms=1');
     await startWorkers();
@@ -75,16 +114,32 @@ describe('listing and pausing on real servers', function () {
       const res = await list('?state=completed&limit=100');
       return res.body.jobs.length === 25;
     });
+    // A cut after every job so far (ids carry their creation time in ms) and before the next.
+    const cut = Math.max(...[...hashes, ...simulated].map((id) => jobIdTime(id).getTime())) + 1;
+    await waitFor('the clock to pass the cut', () => Date.now() > cut);
     const queuedLater = await batch(3, '?delay=600');
     const delayed = await list('?state=delayed');
-    assert.deepEqual(delayed.body.jobs.map((j: { id: string }) => j.id).sort(), [...queuedLater].sort());
+    assert.deepEqual(ids(delayed), sorted(queuedLater));
     assert.ok(delayed.body.jobs.every((j: { state: string }) => j.state === 'delayed'));
     const sims = await list('?type=simulate&state=completed');
-    assert.deepEqual(sims.body.jobs.map((j: { id: string }) => j.id).sort(), [...simulated].sort());
-    const all = await list('?limit=500');
-    const oldest = all.body.jobs.find((j: { id: string }) => j.id === hashes[0]);
-    const newer = await list(`?created_after=${encodeURIComponent(oldest.createdAt)}&limit=500`);
-    assert.ok(newer.body.jobs.length >= 28 - 20, 'the time filter keeps later jobs');
+    assert.deepEqual(ids(sims), sorted(simulated));
+    const at = (ms: number) => encodeURIComponent(new Date(ms).toISOString());
+    const cases: Array<[string, string[]]> = [
+      [`?created_after=${at(cut)}&limit=500`, queuedLater],
+      [`?created_before=${at(cut)}&limit=500`, [...hashes, ...simulated]],
+      [`?created_before=${at(cut)}&type=simulate`, simulated],
+      [
+        `?created_after=${at(jobIdTime(hashes[0]!).getTime())}&limit=500`,
+        [...hashes, ...simulated, ...queuedLater],
+      ],
+      [`?created_after=${at(cut)}&state=completed`, []],
+      [`?created_before=${at(jobIdTime(hashes[0]!).getTime())}`, []],
+    ];
+    for (const [query, expected] of cases) {
+      const res = await list(query);
+      assert.equal(res.status, 200, `${query}: ${JSON.stringify(res.body)}`);
+      assert.deepEqual(ids(res), sorted(expected), query);
+    }
     for (const bad of [
       '?limit=0',
       '?limit=501',

@@ -25,13 +25,17 @@ function capturingLogger() {
   return { log, records };
 }
 
-/** A handler that fails while `failing` is true, and counts its calls. */
+/**
+ * A handler that fails while `failing` is true, and counts its calls. Like the built-in hash
+ * handler it honours the job's `algorithm` parameter, so a copy that lost it shows.
+ */
 function switchableHandler() {
   const state = { failing: true, calls: 0 };
   const handler: Handler = async (_payload, context) => {
     state.calls += 1;
     if (state.failing) throw new Error(`boom ${context.attempt}`);
-    return { algorithm: 'md5', hash: hashPayload(context.rawPayload) };
+    const algorithm = String(context.params.algorithm ?? 'md5');
+    return { algorithm, hash: hashPayload(context.rawPayload, algorithm) };
   };
   return { state, handler };
 }
@@ -57,6 +61,8 @@ async function rawCopy(port: number, beanstalkId: string) {
     delay: Number(field('delay')),
     ttr: Number(field('ttr')),
     reserves: Number(field('reserves')),
+    timeouts: Number(field('timeouts')),
+    timeLeft: Number(field('time-left')),
     envelope: decodeEnvelope(peeked.body ?? ''),
   };
 }
@@ -345,76 +351,167 @@ describe('reliability on real servers', function () {
     assert.equal(missing.status, 404);
   });
 
-  it('when a cancel races a worker finishing the same job, then exactly one outcome is stored and the loser sees it', async () => {
+  /**
+   * A hash handler that holds each job until `release()`: `started` lists the jobs it began,
+   * `completed` counts, per job, the runs that got to return their result.
+   */
+  function gatedHandler() {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => {
       release = r;
     });
-    let started = false;
-    const held: Handler = async (_p, context) => {
-      started = true;
+    const started: string[] = [];
+    const completed = new Map<string, number>();
+    const handler: Handler = async (_p, context) => {
+      started.push(context.jobId);
       await gate;
+      completed.set(context.jobId, (completed.get(context.jobId) ?? 0) + 1);
       return { algorithm: 'md5', hash: hashPayload(context.rawPayload) };
     };
-    const { records } = await start(new Map([['hash', held]]));
+    return { handler, started, completed, release: () => release() };
+  }
+
+  it("when a cancel is stored while a worker still runs the job, then the worker's outcome insert loses: the job stays cancelled and the handler's result is not stored", async () => {
+    const gated = gatedHandler();
+    const { records } = await start(new Map([['hash', gated.handler]]));
     const { body: accepted } = await post('{"race":1}');
-    await waitFor('the worker to hold the job', () => started);
+    await waitFor('the worker to hold the job', () => gated.started.includes(accepted.id));
     const cancel = await request(f.app.callback()).delete(`/jobs/${accepted.id}`);
     assert.equal(cancel.status, 200, 'the cancel was stored first');
-    release();
+    assert.deepEqual(cancel.body, { id: accepted.id, state: 'cancelled' });
+    gated.release();
     await waitFor('the worker to see the cancel', () =>
       records.some(
         (r) => r.jobId === accepted.id && r.msg === 'outcome was already stored (redelivered job)',
       ),
     );
+    assert.equal(gated.completed.get(accepted.id), 1, 'the handler did finish, once');
     const results = await withMongo(f.dbName, (db) => db.collection('results').find({}).toArray());
-    assert.equal(results.length, 1);
-    assert.equal(results[0]?.outcome, 'cancelled');
-    await waitFor('the job to leave beanstalkd', async () => (await tubeCounts(port, f.tube)).reserved === 0);
-    assert.equal((await tubeCounts(port, f.tube)).ready, 0);
+    assert.deepEqual(
+      results.map((r) => [r._id, r.outcome, r.worker, r.result]),
+      [[accepted.id, 'cancelled', 'manager', undefined]],
+      "one outcome, the cancel's; the handler's result is nowhere",
+    );
+    const shown = await view(accepted.id);
+    assert.equal(shown.state, 'cancelled');
+    assert.equal(shown.result, undefined);
+    await waitFor('the job to leave beanstalkd', async () => (await tubeCounts(port, f.tube)).current === 0);
   });
 
-  it('when a job runs past its TTR, then the worker keeps it alive with touches and it is delivered once', async () => {
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((r) => {
-      release = r;
+  it("when a worker's outcome lands between a cancel's read and its insert, then the cancel answers 409 and the job stays completed", async () => {
+    const gated = gatedHandler();
+    // The manager's store, with the cancel's outcome insert held until the test lets it go:
+    // the cancel has read "no outcome yet" by then, so it must lose on the insert itself.
+    let cancelInserting: () => void = () => undefined;
+    const cancelReachedInsert = new Promise<void>((r) => {
+      cancelInserting = r;
     });
-    const slow: Handler = async (_p, context) => {
-      await gate;
-      return { hash: hashPayload(context.rawPayload) };
-    };
+    let letCancelInsert: () => void = () => undefined;
+    const cancelMayInsert = new Promise<void>((r) => {
+      letCancelInsert = r;
+    });
+    const g = await appFixture({
+      label: 'race',
+      share: { tubePrefix: f.tubePrefix, dbName: f.dbName },
+      wrapStore: (store) =>
+        new Proxy(store, {
+          get(target, name, receiver) {
+            const value = Reflect.get(target, name, receiver);
+            if (name !== 'saveResult' || typeof value !== 'function') return value;
+            return async (...args: unknown[]) => {
+              cancelInserting();
+              await cancelMayInsert;
+              return value.apply(target, args);
+            };
+          },
+        }),
+    });
+    try {
+      await start(new Map([['hash', gated.handler]]));
+      const body = '{"race":2}';
+      const { body: accepted } = await post(body);
+      await waitFor('the worker to hold the job', () => gated.started.includes(accepted.id));
+      const cancelling = request(g.app.callback())
+        .delete(`/jobs/${accepted.id}`)
+        .then((res) => res);
+      await cancelReachedInsert;
+      gated.release();
+      const stored = await waitFor("the worker's outcome", async () => {
+        const doc = await f.store.findResult(accepted.id);
+        return doc ?? undefined;
+      });
+      assert.equal(stored.outcome, 'completed');
+      letCancelInsert();
+      const cancel = await cancelling;
+      assert.equal(cancel.status, 409, JSON.stringify(cancel.body));
+      assert.equal(cancel.body.error.code, 'JOB_NOT_CANCELLABLE');
+      assert.match(cancel.body.error.message, /finished first \(completed\)/);
+      const shown = await view(accepted.id);
+      assert.equal(shown.state, 'completed');
+      assert.equal(shown.result.hash, hashPayload(body));
+      assert.equal(gated.completed.get(accepted.id), 1);
+      const results = await withMongo(f.dbName, (db) => db.collection('results').find({}).toArray());
+      assert.deepEqual(
+        results.map((r) => [r._id, r.outcome]),
+        [[accepted.id, 'completed']],
+      );
+      // A cancel that comes after is refused before it writes anything.
+      const late = await request(f.app.callback()).delete(`/jobs/${accepted.id}`);
+      assert.equal(late.status, 409);
+      assert.equal(late.body.error.code, 'JOB_NOT_CANCELLABLE');
+      assert.equal((await view(accepted.id)).state, 'completed');
+      await waitFor(
+        'the job to leave beanstalkd',
+        async () => (await tubeCounts(port, f.tube)).current === 0,
+      );
+    } finally {
+      letCancelInsert();
+      gated.release();
+      await g.close();
+    }
+  });
+
+  it('when a job runs past its TTR, then touches keep it reserved by its first worker well past the TTR, and it is delivered once', async () => {
+    const ttrSeconds = 2;
+    const gated = gatedHandler();
     const g = await appFixture({
       label: 'ttr',
-      ttr: 2,
+      ttr: ttrSeconds,
       share: { tubePrefix: f.tubePrefix, dbName: f.dbName },
     });
     try {
-      await start(new Map([['hash', slow]]), { WORKER_CONCURRENCY: '1' });
+      await start(new Map([['hash', gated.handler]]), { WORKER_CONCURRENCY: '1' });
       const res = await request(g.app.callback())
         .post('/jobs')
         .set('Content-Type', 'application/json')
         .send('{"long":1}');
       const ref = await locate(g.store, res.body.id);
-      // Sample time-left over more than two TTRs (a measurement window, not a wait for a
-      // condition): touches keep renewing it, and nobody else ever reserves the job.
-      let samples = 0;
-      for (const at = Date.now(); Date.now() - at < 5000; await new Promise((r) => setTimeout(r, 250))) {
-        const stats = await beanstalkRaw(port, `stats-job ${ref.beanstalkId}`);
-        if (!/state: reserved/.test(stats.body ?? '')) continue;
-        samples += 1;
-        const timeLeft = Number(/time-left: (-?\d+)/.exec(stats.body ?? '')?.[1]);
-        assert.ok(timeLeft >= 0, `time-left ${timeLeft} stayed positive`);
-        assert.equal(
-          Number(/reserves: (\d+)/.exec(stats.body ?? '')?.[1]),
-          1,
-          'never handed to another worker',
+      await waitFor('the handler to start', () => gated.started.includes(res.body.id));
+      const startedAt = Date.now();
+      // The reserve came before the handler started, so once the handler has run for 2½
+      // TTRs the reservation is older still: untouched, beanstalkd would have taken the job
+      // back (timeouts 1, state ready) after one TTR. Every sample up to then must show the
+      // first reservation, still held; the last one is taken past 2½ TTRs.
+      const pastMs = 2.5 * ttrSeconds * 1000;
+      for (;;) {
+        const heldMs = Date.now() - startedAt;
+        const copy = await rawCopy(port, ref.beanstalkId);
+        assert.deepEqual(
+          { state: copy.state, reserves: copy.reserves, timeouts: copy.timeouts, ttr: copy.ttr },
+          { state: 'reserved', reserves: 1, timeouts: 0, ttr: ttrSeconds },
+          `after the handler ran ${heldMs} ms`,
         );
+        assert.ok(copy.timeLeft >= 0, `time-left ${copy.timeLeft} after ${heldMs} ms`);
+        if (heldMs >= pastMs) break;
+        await new Promise((r) => setTimeout(r, 250));
       }
-      assert.ok(samples >= 5, `sampled the reserved job ${samples} times`);
-      release();
+      gated.release();
       await waitFor('completion', async () => (await view(res.body.id)).state === 'completed');
+      assert.deepEqual(gated.started, [res.body.id], 'never handed to the handler again');
+      assert.equal(gated.completed.get(res.body.id), 1);
+      assert.equal((await f.store.findResult(res.body.id))?.attempt, 1);
     } finally {
-      release();
+      gated.release();
       await g.close();
     }
   });
@@ -456,6 +553,40 @@ describe('reliability on real servers', function () {
     const bad = await post('{"pay":1}', { 'Idempotency-Key': 'with space' });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, 'INVALID_IDEMPOTENCY_KEY');
+  });
+
+  it('when 20 POSTs with one Idempotency-Key arrive at once, then exactly one job is recorded and queued, and every answer names it', async () => {
+    const key = `burst-${newJobId()}`;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => post('{"burst":1}', { 'Idempotency-Key': key })),
+    );
+    const ids = new Set(answers.map((res) => res.body.id));
+    const said = answers.map((res) => `${res.status} ${JSON.stringify(res.body)}`);
+    assert.equal(ids.size, 1, said.join('\n'));
+    const [id] = ids;
+    const jobs = await withMongo(f.dbName, (db) => db.collection('jobs').find({}).toArray());
+    assert.deepEqual(
+      jobs.map((j) => j._id),
+      [id],
+      'one record',
+    );
+    const counts = await tubeCounts(port, f.tube);
+    assert.deepEqual(
+      { total: counts.total, ready: counts.ready },
+      { total: 1, ready: 1 },
+      `one copy ever put in beanstalkd (answers: ${answers.map((res) => res.status).join(' ')})`,
+    );
+    const keys = await withMongo(f.dbName, (db) => db.collection('idempotency_keys').find({}).toArray());
+    assert.deepEqual(
+      keys.map((k) => [k._id, k.jobId]),
+      [[hashIdempotencyKey(key), id]],
+      'the key still names the job',
+    );
+    assert.deepEqual(
+      answers.map((res) => res.status).sort((a, b) => a - b),
+      [...Array.from({ length: 19 }, () => 200), 202],
+      'one 202 that created the job, 19 replays',
+    );
   });
 
   it('when a key has expired, then the same key creates a new job', async () => {
@@ -631,6 +762,37 @@ describe('reliability on real servers', function () {
     const newRef = await locate(f.store, lost.id);
     assert.notEqual(newRef.beanstalkId, otherRef.beanstalkId);
     assert.equal((await tubeCounts(port, f.tube)).ready, 2);
+    const copies = await Promise.all([newRef, otherRef].map((ref) => rawCopy(port, ref.beanstalkId)));
+    assert.deepEqual(
+      copies.map((copy) => [copy.envelope?.id, copy.envelope?.payload, copy.envelope?.requeued]),
+      [
+        [lost.id, '{"mine":1}', true],
+        [other.id, '{"other":1}', undefined],
+      ],
+      "the new copy is the lost job's; the other job's copy is untouched",
+    );
+  });
+
+  it('when a lost copy of a job still in its delay is put back, then the new copy waits only what is left of the delay', async () => {
+    const res = await request(f.app.callback())
+      .post('/jobs?delay=600')
+      .set('Content-Type', 'application/json')
+      .send('{"later":1}');
+    assert.equal(res.status, 202);
+    const first = await locate(f.store, res.body.id);
+    assert.equal((await beanstalkRaw(port, `delete ${first.beanstalkId}`)).reply, 'DELETED');
+    const judgedAt = Date.now() + 1000;
+    assert.equal((await reconcilerFor(f).pass(new Date(judgedAt))).requeued, 1);
+    const { copy } = await newCopy(res.body.id, first.beanstalkId);
+    const createdAt = Date.parse(res.body.createdAt);
+    // What is left of 600 s between the job's creation and now, in whole seconds.
+    const leftAtMost = Math.ceil((createdAt + 600_000 - (judgedAt - 1000)) / 1000);
+    assert.equal(copy.state, 'delayed');
+    assert.ok(
+      copy.delay <= leftAtMost && copy.delay >= leftAtMost - 5,
+      `delay ${copy.delay} s, ${leftAtMost} s left`,
+    );
+    assert.deepEqual(copy.envelope?.requeued, true);
   });
 
   it('when two managers run maintenance, then only the lease holder works; retention removes old finished jobs and keeps failed ones', async () => {

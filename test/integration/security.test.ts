@@ -7,9 +7,11 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { newJobId } from '../../src/jobs/job-id.js';
+import { ROUTES, type RouteSpec } from '../../src/manager/routes.js';
 import { matchApiKey, type SecurityOptions } from '../../src/manager/security.js';
+import { COLLECTIONS } from '../../src/store/collections.js';
 import { type AppFixture, appFixture } from '../support/app-fixture.js';
-import { backends, tubeCounts, withMongo } from '../support/harness.js';
+import { backends, beanstalkRaw, tubeCounts, waitFor, withMongo } from '../support/harness.js';
 
 const KEYS = [
   { name: 'ci', key: 'ci-key-0123456789abcdef' },
@@ -21,6 +23,65 @@ async function stored(dbName: string) {
     jobs: await db.collection('jobs').countDocuments(),
     results: await db.collection('results').countDocuments(),
   }));
+}
+
+/** Documents in every collection the store owns. */
+async function storedEverywhere(dbName: string): Promise<Record<string, number>> {
+  return withMongo(dbName, async (db) => {
+    const counts: Record<string, number> = {};
+    for (const name of Object.values(COLLECTIONS)) counts[name] = await db.collection(name).countDocuments();
+    return counts;
+  });
+}
+
+/** Every tube under `prefix` with what it holds, has held and whether it is paused. */
+async function tubesUnder(port: number, prefix: string): Promise<Record<string, string>> {
+  const { body = '' } = await beanstalkRaw(port, 'list-tubes');
+  const tubes = body
+    .split('\n')
+    .map((line) => line.replace(/^- /, '').trim())
+    .filter((tube) => tube.startsWith(prefix));
+  const state: Record<string, string> = {};
+  for (const tube of tubes) {
+    const { body: stats = '' } = await beanstalkRaw(port, `stats-tube ${tube}`);
+    state[tube] = stats
+      .split('\n')
+      .filter((line) => /^(current-jobs-\w+|total-jobs|pause): /.test(line))
+      .join(', ');
+  }
+  return state;
+}
+
+const MUTATING: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Query strings some routes need to do anything at all, by operationId. */
+const SAMPLE_QUERY: Readonly<Record<string, string>> = { pauseType: '?seconds=60' };
+
+/**
+ * The route's request as a client that means it would send it: each `{param}` filled in, the
+ * documented example body, the query it needs. A route with a parameter this does not know
+ * fails here, so that it gets a sample value instead of escaping the matrix.
+ */
+function routeRequest(
+  app: ReturnType<AppFixture['app']['callback']>,
+  route: RouteSpec,
+  params: Readonly<Record<string, string>>,
+  method: string = route.method,
+): request.Test {
+  const path = route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const value = params[name];
+    if (value === undefined) throw new Error(`no sample value for {${name}} in ${route.path}: add one`);
+    return encodeURIComponent(value);
+  });
+  const test = request(app)[method.toLowerCase() as 'get'](`${path}${SAMPLE_QUERY[route.operationId] ?? ''}`);
+  return route.requestBody
+    ? test.set('Content-Type', 'application/json').send(JSON.stringify(route.requestBody.example))
+    : test;
+}
+
+/** Whether the README's rule asks a key of this route, with keys set. */
+function keyRequired(route: RouteSpec, settings: { authReads: boolean; authOps: boolean }): boolean {
+  if (route.ops) return settings.authOps;
+  return MUTATING.has(route.method) || settings.authReads;
 }
 
 describe('security on real servers', function () {
@@ -51,6 +112,117 @@ describe('security on real servers', function () {
   afterEach(async () => {
     await f?.close();
   });
+
+  it('when keys are set, then every mutating route of the route table answers 401 without a key, with a wrong one or in another scheme, and nothing is stored or queued', async () => {
+    await withSecurity({ apiKeys: KEYS });
+    const app = f.app.callback();
+    const mutating = ROUTES.filter((route) => MUTATING.has(route.method));
+    assert.ok(
+      mutating.some((r) => r.method === 'DELETE') && mutating.filter((r) => r.method === 'POST').length >= 6,
+      `the table's mutating routes: ${mutating.map((r) => `${r.method} ${r.path}`).join(', ')}`,
+    );
+    const refused = async (params: Record<string, string>) => {
+      const answers: string[] = [];
+      for (const route of mutating) {
+        for (const [offered, header] of [
+          ['no key', undefined],
+          ['a wrong key', 'Bearer not-a-key-at-all-000000'],
+          ['a key as Basic', `Basic ${KEYS[0]!.key}`],
+        ] as const) {
+          const send = routeRequest(app, route, params);
+          const res = await (header === undefined ? send : send.set('Authorization', header));
+          answers.push(
+            `${route.method} ${route.path} with ${offered}: ${res.status} ${res.body?.error?.code}`,
+          );
+        }
+      }
+      assert.deepEqual(
+        answers,
+        answers.map((a) => a.replace(/: .*/, ': 401 UNAUTHORIZED')),
+      );
+    };
+
+    // Nothing there yet: a refused request must leave every collection and tube empty.
+    await refused({ id: newJobId(), type: 'hash' });
+    const empty = await storedEverywhere(f.dbName);
+    assert.deepEqual(
+      Object.entries(empty).filter(([, n]) => n > 0),
+      [],
+      'nothing stored, jobs, results and groups included',
+    );
+    assert.deepEqual(await tubesUnder(port, f.tubePrefix), {}, 'nothing queued');
+
+    // A real job: without a key it can be neither cancelled nor retried, its type not paused.
+    const keyed = `Bearer ${KEYS[0]!.key}`;
+    const job = await postJob('{"target":1}').set('Authorization', keyed);
+    assert.equal(job.status, 202);
+    // Its queue reference lands after the answer: let it, or the comparison below sees it arrive.
+    await waitFor('the queue reference', async () => (await storedEverywhere(f.dbName)).queue_refs === 1);
+    const before = { stored: await storedEverywhere(f.dbName), queued: await tubesUnder(port, f.tubePrefix) };
+    await refused({ id: job.body.id, type: 'hash' });
+    assert.deepEqual(
+      { stored: await storedEverywhere(f.dbName), queued: await tubesUnder(port, f.tubePrefix) },
+      before,
+      'a refused request changed nothing',
+    );
+
+    // With the key the same requests reach their routes and change things: the checks above
+    // compare states that these requests do move.
+    const reached: string[] = [];
+    for (const route of mutating) {
+      const res = await routeRequest(app, route, { id: job.body.id, type: 'hash' }).set(
+        'Authorization',
+        keyed,
+      );
+      if (res.status === 401 || res.status >= 500)
+        reached.push(`${route.method} ${route.path}: ${res.status}`);
+    }
+    assert.deepEqual(reached, [], 'with the key no route answers 401 or 5xx');
+    assert.notDeepEqual(
+      { stored: await storedEverywhere(f.dbName), queued: await tubesUnder(port, f.tubePrefix) },
+      before,
+    );
+  });
+
+  for (const settings of [
+    { authReads: true, authOps: false },
+    { authReads: false, authOps: false },
+    { authReads: true, authOps: true },
+    { authReads: false, authOps: true },
+  ]) {
+    it(`when AUTH_READS=${settings.authReads} and AUTH_OPS=${settings.authOps}, then every read route of the route table needs a key exactly as the settings say`, async () => {
+      await withSecurity({ apiKeys: KEYS, ...settings });
+      const app = f.app.callback();
+      const reads = ROUTES.filter((route) => !MUTATING.has(route.method));
+      assert.ok(reads.some((r) => r.ops) && reads.some((r) => !r.ops), 'the table has ops and read routes');
+      const params = { id: newJobId(), type: 'hash' };
+      const answers: string[] = [];
+      const expected: string[] = [];
+      for (const route of reads) {
+        // HEAD is served wherever GET is.
+        for (const method of route.method === 'GET' ? ['GET', 'HEAD'] : [route.method]) {
+          const name = `${method} ${route.path}`;
+          const none = await routeRequest(app, route, params, method);
+          const wrong = await routeRequest(app, route, params, method).set(
+            'Authorization',
+            'Bearer not-a-key-at-all-000000',
+          );
+          const right = await routeRequest(app, route, params, method).set(
+            'Authorization',
+            `Bearer ${KEYS[1]!.key}`,
+          );
+          const is401 = (status: number) => (status === 401 ? '401' : 'not 401');
+          answers.push(
+            `${name}: ${is401(none.status)} without a key, ${is401(wrong.status)} with a wrong one, ${is401(right.status)} with one`,
+          );
+          expected.push(
+            `${name}: ${keyRequired(route, settings) ? '401' : 'not 401'} without a key, 401 with a wrong one, not 401 with one`,
+          );
+        }
+      }
+      assert.deepEqual(answers, expected);
+    });
+  }
 
   it('when keys are set, then mutating needs a valid Bearer key: 401 without or with a wrong one, 202 with the right one', async () => {
     await withSecurity({ apiKeys: KEYS });

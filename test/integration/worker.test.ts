@@ -214,8 +214,42 @@ describe('worker on real servers', function () {
     }
   });
 
-  it('when stopped while idle, then it stops within about one reserve timeout; a job in hand finishes first', async () => {
-    const { log } = capturingLogger();
+  it('when stopped while idle, then it ends its waiting reserves at once instead of waiting out the reserve timeout', async () => {
+    const { log, records } = capturingLogger();
+    const reserveTimeoutSeconds = 20;
+    worker = await startWorker(
+      configFor({
+        WORKER_CONCURRENCY: '2',
+        WORKER_RESERVE_TIMEOUT_SECONDS: String(reserveTimeoutSeconds),
+      }),
+      { handlers: builtinHandlers(), log },
+    );
+    // Both slots are inside a blocking reserve on the (empty) tube.
+    const waiting = () =>
+      beanstalkRaw(port, `stats-tube ${f.tube}`).then((r) =>
+        Number(/^current-waiting: (\d+)$/m.exec(r.body ?? '')?.[1] ?? 0),
+      );
+    await waitFor('both slots to wait in reserve', async () => (await waiting()) === 2);
+    const t0 = Date.now();
+    await worker.stop(60_000);
+    const stoppedMs = Date.now() - t0;
+    worker = undefined;
+    // A stop that let the reserves run out would take the whole reserve timeout (20 s; the
+    // grace, 60 s, never cuts it short); ending them takes milliseconds. Half the timeout
+    // leaves a loaded machine all the room it needs and still tells the two apart.
+    assert.ok(
+      stoppedMs < (reserveTimeoutSeconds * 1000) / 2,
+      `stopped in ${stoppedMs} ms; the reserve timeout is ${reserveTimeoutSeconds} s`,
+    );
+    assert.equal(await waiting(), 0, 'no connection is left waiting in beanstalkd');
+    assert.deepEqual(
+      records.filter((r) => r.msg === 'worker stopped').map((r) => r.graceful),
+      [true],
+    );
+  });
+
+  it('when stopped with a job in hand, then the job finishes and is stored before the worker stops', async () => {
+    const { log, records } = capturingLogger();
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => {
       release = r;
@@ -232,20 +266,37 @@ describe('worker on real servers', function () {
     });
     const id = await post('{"slow":1}');
     await waitFor('the handler to start', () => started);
-    const stopping = worker.stop(5000);
-    setTimeout(release, 200);
-    const t0 = Date.now();
+    const stopping = worker.stop(30_000);
+    await waitFor('the worker to start stopping', () => records.some((r) => r.msg === 'worker stopping'));
+    assert.equal(await f.store.findResult(id), null, 'still running when the stop began');
+    release();
     await stopping;
     worker = undefined;
-    assert.ok(Date.now() - t0 < 3000);
     assert.equal((await view(id)).state, 'completed', 'the job in hand finished before the worker stopped');
+    assert.deepEqual(
+      records.filter((r) => r.msg === 'worker stopped').map((r) => r.graceful),
+      [true],
+      'within the grace, not cut short',
+    );
+    assert.equal((await tubeCounts(port, f.tube)).current, 0, 'and it left beanstalkd');
   });
 
-  it('when two workers share 200 jobs, then each job has exactly one outcome with the right hash', async () => {
+  it('when two workers share 200 jobs, then each job ran to completion exactly once and has the right hash', async () => {
     const { log } = capturingLogger();
-    worker = await startWorker(configFor({ WORKER_CONCURRENCY: '4' }), { handlers: builtinHandlers(), log });
+    // The built-in hash handler, counting per job the runs that returned a result: an
+    // outcome's unique `_id` hides a second run, this count does not.
+    const hash = builtinHandlers().get('hash');
+    assert.ok(hash);
+    const completions = new Map<string, number>();
+    const counting: Handler = async (payload, context) => {
+      const result = await hash(payload, context);
+      completions.set(context.jobId, (completions.get(context.jobId) ?? 0) + 1);
+      return result;
+    };
+    const handlers = new Map([['hash', counting]]);
+    worker = await startWorker(configFor({ WORKER_CONCURRENCY: '4' }), { handlers, log });
     const other = await startWorker(configFor({ WORKER_CONCURRENCY: '4', WORKER_NAME: 'itest2' }), {
-      handlers: builtinHandlers(),
+      handlers,
       log,
     });
     try {
@@ -255,9 +306,22 @@ describe('worker on real servers', function () {
         'all outcomes',
         async () => (await withMongo(f.dbName, (db) => db.collection('results').countDocuments())) === 200,
       );
+      // Every copy gone: nothing left that could still run a job again.
+      await waitFor(
+        'every copy to leave beanstalkd',
+        async () => (await tubeCounts(port, f.tube)).current === 0,
+      );
+      assert.equal((await tubeCounts(port, f.tube)).total, 200, 'one copy put per job');
       const results = await withMongo(f.dbName, (db) => db.collection('results').find({}).toArray());
       const byId = new Map(results.map((r) => [String(r._id), r]));
       for (const [i, id] of ids.entries()) assert.equal(byId.get(id)?.result?.hash, hashPayload(bodies[i]!));
+      const ranOtherThanOnce = ids.filter((id) => completions.get(id) !== 1);
+      assert.deepEqual(
+        ranOtherThanOnce.map((id) => [id, completions.get(id) ?? 0]),
+        [],
+        'every job ran to completion exactly once',
+      );
+      assert.equal(completions.size, 200, 'and no other job ran');
     } finally {
       await other.stop(2000);
     }

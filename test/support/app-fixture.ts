@@ -22,6 +22,8 @@ export interface AppFixtureOptions {
   /** Reuse another fixture's tube prefix and database. */
   share?: { tubePrefix: string; dbName: string };
   beanstalkPort?: number;
+  /** The queue client's connect and command timeouts (default 1000 and 2000 ms). */
+  queueTimeoutsMs?: { connect: number; command: number };
   mongoUrl?: string;
   maxJobSize?: number;
   ttr?: number;
@@ -46,8 +48,8 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
   const queue = createQueueClient({
     host: servers.beanstalk.host,
     port: options.beanstalkPort ?? servers.beanstalk.port,
-    connectTimeoutMs: 1000,
-    commandTimeoutMs: 2000,
+    connectTimeoutMs: options.queueTimeoutsMs?.connect ?? 1000,
+    commandTimeoutMs: options.queueTimeoutsMs?.command ?? 2000,
   });
   const store = createStore({
     url: options.mongoUrl ?? servers.mongoUrl,

@@ -224,26 +224,40 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
+/** Sees what a proxy passes, per connection (numbered from 1), without changing it. */
+export interface ProxyTap {
+  /** Bytes the client sent and the proxy forwarded. */
+  sent(connection: number, chunk: Buffer): void;
+  /** Bytes the target answered and the proxy forwarded. */
+  received(connection: number, chunk: Buffer): void;
+  closed(connection: number): void;
+}
+
 /** A loopback TCP proxy to `targetPort`, so a test can cut one process's connections. */
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+export async function startTcpProxy(targetPort: number, tap?: ProxyTap): Promise<TcpProxy> {
   const { createServer, connect } = await import('node:net');
   const pairs = new Set<[Socket, Socket]>();
   let cutNextPut: { refuseAfter: boolean } | undefined;
   let refusing = false;
+  let connections = 0;
   const server = createServer((client) => {
     if (refusing) {
       client.on('error', () => undefined);
       client.destroy();
       return;
     }
+    const connection = ++connections;
     const upstream = connect(targetPort, '127.0.0.1');
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
     let cutOnReply = false;
+    let open = true;
     const drop = () => {
       client.destroy();
       upstream.destroy();
       pairs.delete(pair);
+      if (open) tap?.closed(connection);
+      open = false;
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
@@ -254,10 +268,14 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         cutNextPut = undefined;
       }
       upstream.write(chunk);
+      tap?.sent(connection, chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
       if (cutOnReply) drop();
-      else client.write(chunk);
+      else {
+        client.write(chunk);
+        tap?.received(connection, chunk);
+      }
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
