@@ -158,6 +158,8 @@ async function loadHistory(store: Store, count: number, say: (line: string) => v
           worker: 'bench-loader',
           attempt: 1,
           maxAttempts: 3,
+          // As a worker stores it: a small payload rides along with its outcome.
+          payload: JSON.stringify({ n: done + i }),
           startedAt: now,
           finishedAt: now,
           durationMs: 0,
