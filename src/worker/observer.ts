@@ -24,6 +24,14 @@ export interface WorkerObserver {
   stop(): Promise<void>;
 }
 
+/**
+ * How long one outcome write may take before the job is released for later: the insert
+ * retries, plus a last try bounded by the driver's timeouts on each side.
+ */
+export function outcomeDeadlineMs(config: Readonly<WorkerConfig>): number {
+  return config.storeRetryMs + 2 * config.mongo.timeoutMs + 1000;
+}
+
 export async function startObserver(
   config: Readonly<WorkerConfig>,
   options: { store: Store; types: readonly string[]; log: Logger },
@@ -36,10 +44,15 @@ export async function startObserver(
   const stats = new WorkerStats();
   const id = instanceId(config.workerName);
   const tally = new Tally({ id, store: options.store, log: options.log, role: 'worker' });
-  const { store, counted } = observeOutcomes(options.store, tally, (doc) => {
-    stats.record(doc);
-    metrics.record(doc);
-  });
+  const { store, counted } = observeOutcomes(
+    options.store,
+    tally,
+    (doc) => {
+      stats.record(doc);
+      metrics.record(doc);
+    },
+    outcomeDeadlineMs(config),
+  );
   const heartbeat = startHeartbeat({
     id,
     store: options.store,

@@ -19,7 +19,7 @@ import {
   type ResultDocument,
   type Store,
 } from '../store/index.js';
-import { runHandler } from './run-handler.js';
+import { runHandler, touchIntervalMs } from './run-handler.js';
 
 export interface RunJobDeps {
   consumer: Consumer;
@@ -33,6 +33,11 @@ export interface RunJobDeps {
   retryCapMs: number;
   /** Hard limit on one handler run (0: none). */
   jobTimeoutMs: number;
+  /**
+   * How long the outcome write (with its retries) may take before the job is released for
+   * later and the slot moves on, whatever the write is stuck on.
+   */
+  outcomeDeadlineMs: number;
   /** Aborted when the worker stops for good: the job in hand is released, not failed. */
   signal: AbortSignal;
   /** Told whether the store took the last write, to log outages once. */
@@ -95,7 +100,9 @@ async function markEnded(deps: RunJobDeps, envelope: Envelope, doc: ResultDocume
 
 /**
  * Stores an outcome (and marks it in its group, or among the failed); false (job released for later) when
- * MongoDB would not take it.
+ * MongoDB would not take it, or did not answer within `outcomeDeadlineMs`. The job is touched
+ * while it waits: beanstalkd 1.12 may never time out a job whose connection stays quiet
+ * (docs/facts.md), so a job must never sit reserved and silent on an answer that may not come.
  */
 async function store(
   deps: RunJobDeps,
@@ -103,8 +110,9 @@ async function store(
   envelope: Envelope,
   doc: ResultDocument,
   log: Logger,
+  ttrSeconds: number,
 ): Promise<boolean> {
-  try {
+  const writing = (async () => {
     const stored = await deps.store.saveResult(doc);
     deps.noteStore?.(true);
     if (stored === 'duplicate')
@@ -112,6 +120,25 @@ async function store(
     else
       log.debug({ attempt: doc.attempt, outcome: doc.outcome, durationMs: doc.durationMs }, 'outcome stored');
     await markEnded(deps, envelope, doc, stored === 'duplicate');
+  })();
+  // Settled below either way; a write that answers after the deadline must not go unhandled.
+  writing.catch(() => undefined);
+  const toucher = setInterval(() => {
+    deps.consumer.touch(job.beanstalkId).catch(() => undefined);
+  }, touchIntervalMs(ttrSeconds));
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), deps.outcomeDeadlineMs);
+  });
+  try {
+    if ((await Promise.race([writing, deadline])) === 'late') {
+      log.error(
+        { attempt: doc.attempt, waitedMs: deps.outcomeDeadlineMs },
+        'the outcome write did not settle in time; releasing the job for later',
+      );
+      await releaseForLater(deps, job);
+      return false;
+    }
     return true;
   } catch (error: unknown) {
     deps.noteStore?.(false, error);
@@ -119,11 +146,18 @@ async function store(
       { error: errorMessage(error) },
       'could not store the outcome (or its group mark); releasing the job for later',
     );
-    await deps.consumer
-      .release(job.beanstalkId, { priority: 0, delay: STORE_RETRY_RELEASE_DELAY_S })
-      .catch(() => undefined);
+    await releaseForLater(deps, job);
     return false;
+  } finally {
+    clearInterval(toucher);
+    clearTimeout(timer);
   }
+}
+
+function releaseForLater(deps: RunJobDeps, job: ReservedJob): Promise<void> {
+  return deps.consumer
+    .release(job.beanstalkId, { priority: 0, delay: STORE_RETRY_RELEASE_DELAY_S })
+    .catch(() => undefined);
 }
 
 /** The outcome document of this run, finished now. */
@@ -169,9 +203,10 @@ async function finishAsFailed(
   message: string,
   startedAt: Date,
   log: Logger,
+  ttr: number,
 ): Promise<void> {
   const doc = outcomeDoc(deps, envelope, attempt, startedAt, { outcome: Outcome.FAILED, error: { message } });
-  if (!(await store(deps, job, envelope, doc, log))) return;
+  if (!(await store(deps, job, envelope, doc, log, ttr))) return;
   // Kept buried, not deleted: POST /jobs/:id/retry brings it back.
   await quietly(log, 'bury the failed job', async () => {
     await deps.counted?.(envelope.id);
@@ -200,9 +235,7 @@ async function isRecorded(
       { error: errorMessage(error) },
       'could not look up the record of a job never kicked; releasing it',
     );
-    await deps.consumer
-      .release(job.beanstalkId, { priority: 0, delay: STORE_RETRY_RELEASE_DELAY_S })
-      .catch(() => undefined);
+    await releaseForLater(deps, job);
     return false;
   }
   // The record names another copy when a client's retry (same Idempotency-Key) put the job
@@ -256,7 +289,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
     const reason = `no handler for type ${envelope.type}`;
     jobLog.warn({ reason }, 'burying a job that cannot run');
     await recordFailure(deps, envelope, attempt, reason, jobLog);
-    await finishAsFailed(deps, job, envelope, attempt, reason, startedAt, jobLog);
+    await finishAsFailed(deps, job, envelope, attempt, reason, startedAt, jobLog, ttr);
     return DONE;
   }
 
@@ -286,7 +319,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
         { attempt, maxAttempts: envelope.maxAttempts, error: run.message },
         'job failed for good; burying it',
       );
-      await finishAsFailed(deps, job, envelope, attempt, run.message, startedAt, jobLog);
+      await finishAsFailed(deps, job, envelope, attempt, run.message, startedAt, jobLog, ttr);
       return DONE;
     }
     const delay = backoffSeconds(attempt, deps.retryBaseMs, deps.retryCapMs);
@@ -304,7 +337,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
     outcome: Outcome.COMPLETED,
     result: run.result,
   });
-  if (!(await store(deps, job, envelope, doc, jobLog))) return DONE;
+  if (!(await store(deps, job, envelope, doc, jobLog, ttr))) return DONE;
   // Not awaited here: the job leaves beanstalkd once its outcome is counted (a tally commit,
   // within a fraction of a second), while the slot goes on with its next job; the slot waits
   // for it before it stops.

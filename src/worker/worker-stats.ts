@@ -10,6 +10,7 @@ import {
   Outcome,
   type ResultDocument,
   type Store,
+  StoreUnavailableError,
   type WorkerBucket,
   type WorkerTypeCounts,
 } from '../store/index.js';
@@ -123,6 +124,7 @@ export function observeOutcomes(
   store: Store,
   tally: Tally,
   onStored: (doc: ResultDocument) => void,
+  deadlineMs: number,
 ): { store: Store; counted: (jobId: string) => Promise<void> } {
   const tags = new Map<string, number>();
   const saveResult: Store['saveResult'] = async (doc) => {
@@ -130,7 +132,13 @@ export function observeOutcomes(
     let maybe: MaybeCount | undefined;
     let outcome: Awaited<ReturnType<Store['saveResult']>>;
     try {
-      outcome = await store.saveResult({ ...doc, tally: { w: tally.id, k } });
+      // A write that never answers must not hold back every later count (tags commit in
+      // order): past the deadline it is settled as one that may have landed.
+      outcome = await withDeadline(
+        store.saveResult({ ...doc, tally: { w: tally.id, k } }),
+        deadlineMs,
+        () => new StoreUnavailableError(`MongoDB did not answer the outcome write within ${deadlineMs} ms`),
+      );
       if (outcome === 'duplicate') {
         const stored = await store.findResult(doc._id);
         if (stored && isThisOutcome(stored, doc, tally.id, k)) {
@@ -165,4 +173,14 @@ export function observeOutcomes(
       return k === undefined ? Promise.resolve() : tally.committed(k);
     },
   };
+}
+
+/** `promise`, or a rejection with `late()` once `ms` have passed without an answer. */
+function withDeadline<T>(promise: Promise<T>, ms: number, late: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(late()), ms);
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }

@@ -16,7 +16,7 @@ import {
   QueueErrorCode,
 } from '../queue/index.js';
 import { createStore, type Store } from '../store/index.js';
-import { startObserver } from './observer.js';
+import { outcomeDeadlineMs, startObserver } from './observer.js';
 import { runJob } from './run-job.js';
 
 export interface RunningWorker {
@@ -139,6 +139,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         retryBaseMs: config.retryBaseMs,
         retryCapMs: config.retryCapMs,
         jobTimeoutMs: config.jobTimeoutMs,
+        outcomeDeadlineMs: outcomeDeadlineMs(config),
         signal: stopSignal,
         noteStore,
         counted: observer.counted,

@@ -318,6 +318,11 @@ export class Rig {
       process.stderr.write(
         `lost job ${id}: GET ${view}\n  record ${JSON.stringify(record)}\n  queue ref ${JSON.stringify(ref)}\n`,
       );
+      // What the workers said about it, for whoever reads the failure.
+      const said = this.everyWorker.flatMap((w, i) =>
+        w.lines.filter((line) => line.includes(id)).map((line) => `  worker ${i}: ${line}\n`),
+      );
+      process.stderr.write(said.slice(-20).join(''));
     }
     // The workers stop here: every line of theirs is in once this returns.
     const { stored, counted } = await this.countOutcomes(results.length);

@@ -24,8 +24,13 @@ function memoryStore() {
   const results = new Map<string, ResultDocument>();
   const tallies: TallyDocument[] = [];
   let landLost = false;
+  let hangNext = false;
   const store = {
     async saveResult(doc: ResultDocument) {
+      if (hangNext) {
+        hangNext = false;
+        return new Promise<never>(() => undefined);
+      }
       if (results.has(doc._id)) return 'duplicate' as const;
       results.set(doc._id, doc);
       if (landLost) {
@@ -47,6 +52,9 @@ function memoryStore() {
     loseNextAnswer: () => {
       landLost = true;
     },
+    hangNextWrite: () => {
+      hangNext = true;
+    },
   };
 }
 
@@ -54,7 +62,7 @@ describe('worker outcome counting (unit)', () => {
   it('when an insert landed on a try whose answer was lost, then its duplicate is counted as this run’s, not as a maybe', async () => {
     const m = memoryStore();
     const tally = new Tally({ id: 'w#1', store: m.store, log: silentLogger(), role: 'worker' });
-    const { store, counted } = observeOutcomes(m.store, tally, () => undefined);
+    const { store, counted } = observeOutcomes(m.store, tally, () => undefined, 60_000);
     m.loseNextAnswer();
     assert.equal(await store.saveResult(outcome('a')), 'inserted');
     await counted('a');
@@ -67,7 +75,7 @@ describe('worker outcome counting (unit)', () => {
     const m = memoryStore();
     m.results.set('b', { ...outcome('b', 'w:2:0'), tally: { w: 'w#2', k: 4 } });
     const tally = new Tally({ id: 'w#1', store: m.store, log: silentLogger(), role: 'worker' });
-    const { store, counted } = observeOutcomes(m.store, tally, () => undefined);
+    const { store, counted } = observeOutcomes(m.store, tally, () => undefined, 60_000);
     assert.equal(await store.saveResult(outcome('b')), 'duplicate');
     await counted('b');
     assert.equal(m.last()?.counts.hash?.completed ?? 0, 0);
@@ -75,6 +83,19 @@ describe('worker outcome counting (unit)', () => {
       m.last()?.maybes.map((x) => [x.job, x.w, x.k]),
       [['b', 'w#2', 4]],
     );
+    await tally.stop();
+  });
+
+  it('when an outcome write never answers, then it fails at the deadline and later outcomes are still counted', async () => {
+    const m = memoryStore();
+    const tally = new Tally({ id: 'w#1', store: m.store, log: silentLogger(), role: 'worker' });
+    const { store, counted } = observeOutcomes(m.store, tally, () => undefined, 200);
+    m.hangNextWrite();
+    await assert.rejects(store.saveResult(outcome('stuck')), { name: 'StoreUnavailableError' });
+    assert.equal(await store.saveResult(outcome('next')), 'inserted');
+    // Tags commit in order: this resolves only because the stuck write's tag was settled.
+    await counted('next');
+    assert.equal(m.last()?.counts.hash?.completed, 1);
     await tally.stop();
   });
 });
