@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { config as loadDotenv } from 'dotenv';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ConfigError, loadManagerConfig, loadWorkerConfig, SETTINGS } from './src/config.js';
+import { ConfigError, loadManagerConfig, loadWorkerConfig, SETTINGS } from './src/config/config.js';
 import { builtinHandlers, loadHandlers, selectTypes } from './src/handlers/index.js';
 import { LoadError, runLoad } from './src/load/run-load.js';
 import { formatSummary, succeeded } from './src/load/summary.js';

@@ -95,11 +95,6 @@ export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
 }
 
-/** True for errors that mean a backend could not be reached in time (answer 503). */
-export function isUnavailableError(error: unknown): boolean {
-  return isAppError(error) && error.status === 503;
-}
-
 /** The message of any thrown value, for logs. Never includes payloads. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;

@@ -12,6 +12,25 @@ export interface LoggerOptions {
   pretty?: boolean;
 }
 
+/**
+ * The one key for errors is `err`: its type, message, code and stack, and its cause's message
+ * — never its other fields, which can carry the documents or bodies of the failed operation
+ * (a driver's bulk-write error holds the documents it could not insert).
+ */
+export function serializeError(error: unknown): Record<string, unknown> | unknown {
+  if (!(error instanceof Error)) return error === undefined ? undefined : { message: String(error) };
+  const { code } = error as { code?: unknown };
+  return {
+    type: error.name,
+    message: error.message,
+    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
+    ...(error.stack ? { stack: error.stack } : {}),
+    ...(error.cause !== undefined
+      ? { cause: error.cause instanceof Error ? error.cause.message : String(error.cause) }
+      : {}),
+  };
+}
+
 export function createLogger(
   level: LogLevel,
   base: Record<string, unknown> = {},
@@ -21,6 +40,7 @@ export function createLogger(
     level,
     base: { pid: process.pid, ...base },
     timestamp: pino.stdTimeFunctions.isoTime,
+    serializers: { err: serializeError },
     redact: {
       paths: ['authorization', 'headers.authorization', 'payload', '*.payload'],
       censor: '[redacted]',

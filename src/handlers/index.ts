@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { hashHandler } from './hash.js';
-import { metricsHandler } from './metrics.js';
+import { metricsHandler } from './host-metrics.js';
 import { type SimulateDefaults, simulateHandler } from './simulate.js';
 import type { Handler, HandlerRegistry } from './types.js';
 

@@ -6,7 +6,6 @@
  * waits for the inserts tagged with it, and writes the counts with `seq` = that number. A
  * worker waits for `committed(k)` before it deletes the job whose outcome it tagged k.
  */
-import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
   addCounts,
@@ -240,8 +239,7 @@ export class Tally {
       this.waiters.splice(0, this.waiters.length, ...this.waiters.filter((w) => w.k > k));
       for (const waiter of ready) waiter.resolve();
     } catch (error: unknown) {
-      if (!this.failing)
-        this.log.warn({ error: errorMessage(error) }, 'could not store the outcome tally; will retry');
+      if (!this.failing) this.log.warn({ err: error }, 'could not store the outcome tally; will retry');
       this.failing = true;
     }
   }

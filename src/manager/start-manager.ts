@@ -2,14 +2,13 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import type { ManagerConfig } from '../config.js';
-import { errorMessage } from '../errors.js';
+import type { ManagerConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { createQueueClient } from '../queue/index.js';
 import { createStore } from '../store/index.js';
-import { createApp } from './app.js';
-import { createHttpServer } from './http-server.js';
-import { startMaintenance } from './maintenance.js';
+import { startBackgroundPasses } from './background/background-passes.js';
+import { createApp } from './http/app.js';
+import { createHttpServer } from './http/http-server.js';
 
 /** beanstalkd's default -z, used until the server has told us its own. */
 export const DEFAULT_MAX_JOB_SIZE = 65_535;
@@ -75,10 +74,7 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     (ok, error) =>
       ok
         ? log.info({ beanstalkd: queue.server, maxJobSize }, 'beanstalkd reachable')
-        : log.warn(
-            { beanstalkd: queue.server, error: errorMessage(error) },
-            'beanstalkd unreachable; retrying',
-          ),
+        : log.warn({ beanstalkd: queue.server, err: error }, 'beanstalkd unreachable; retrying'),
   );
   const stopWatchingStore = keepTrying(
     async () => {
@@ -89,9 +85,9 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     (ok, error) =>
       ok
         ? log.info({ db: config.mongo.dbName }, 'MongoDB reachable')
-        : log.warn({ db: config.mongo.dbName, error: errorMessage(error) }, 'MongoDB unreachable; retrying'),
+        : log.warn({ db: config.mongo.dbName, err: error }, 'MongoDB unreachable; retrying'),
   );
-  const maintenance = startMaintenance({
+  const maintenance = startBackgroundPasses({
     queue,
     store,
     log: log.child({ task: 'maintenance' }),

@@ -13,15 +13,6 @@ export {
   SEGMENT_KEEP_MS,
   type SettledEntry,
 } from './job-log.js';
-export type {
-  ObserveStore,
-  OutcomeCount,
-  OutcomeSummary,
-  WorkerBucket,
-  WorkerDocument,
-  WorkerTypeCounts,
-} from './observe.js';
-export { DURATION_BUCKETS_SECONDS } from './observe.js';
 export { mapConcurrently, POINT_READS_IN_FLIGHT } from './point-reads.js';
 export type { IdempotencyClaim } from './side-collections.js';
 export { createStore, type Store, type StoreOptions } from './store.js';
@@ -33,3 +24,12 @@ export {
   type TallyDocument,
   type TotalsDocument,
 } from './tallies.js';
+export type {
+  OutcomeCount,
+  OutcomeSummary,
+  WorkerBucket,
+  WorkerDocument,
+  WorkerReportStore,
+  WorkerTypeCounts,
+} from './worker-reports.js';
+export { DURATION_BUCKETS_SECONDS } from './worker-reports.js';

@@ -4,6 +4,7 @@
  * the reconciler, retention) and in small side collections.
  */
 import { type Db, MongoClient } from 'mongodb';
+import { backgroundWrites } from './background-writes.js';
 import { COLLECTIONS } from './collections.js';
 import type {
   AttemptDocument,
@@ -18,11 +19,10 @@ import { groupQueries } from './groups.js';
 import { guard } from './guard.js';
 import { InsertBatcher, type InsertOutcome } from './insert-batcher.js';
 import { type JobLog, jobLog, type LogEntry, type LogMeta, type StoredSegment } from './job-log.js';
-import { maintenanceQueries } from './maintenance.js';
-import { observeMethods } from './observe.js';
 import { keepConnecting } from './reconnect.js';
 import { sideCollections } from './side-collections.js';
 import { type TallyDocument, type TotalsDocument, tallyQueries } from './tallies.js';
+import { workerReportQueries } from './worker-reports.js';
 
 export interface StoreOptions {
   url: string;
@@ -101,7 +101,7 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
       idempotency: db.collection<IdempotencyDocument>('idempotency_keys'),
       leases: db.collection<LeaseDocument>('leases'),
     }),
-    ...maintenanceQueries({ jobs, refs, results, attempts }),
+    ...backgroundWrites({ jobs, refs, results, attempts }),
     ...groupQueries(db.collection(COLLECTIONS.groups)),
     ...groupMarks(db.collection(COLLECTIONS.groupMarks)),
     ...stateMarkMethods(groupMarks(db.collection(COLLECTIONS.stateMarks))),
@@ -151,7 +151,7 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     async ping(): Promise<void> {
       await guard('ping', () => db.command({ ping: 1 }));
     },
-    ...observeMethods(db, guard, options.timeoutMs),
+    ...workerReportQueries(db, guard, options.timeoutMs),
     async close(): Promise<void> {
       if (refsInFlight.size > 0) {
         let timer: NodeJS.Timeout | undefined;

@@ -7,7 +7,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store, WorkerDocument } from '../store/index.js';
 import type { WorkerStats } from './worker-stats.js';
@@ -72,7 +71,7 @@ export function startHeartbeat(options: HeartbeatOptions): Heartbeat {
         failing = false;
       },
       (error: unknown) => {
-        if (!failing) log.warn({ error: errorMessage(error) }, 'could not store a heartbeat; will retry');
+        if (!failing) log.warn({ err: error }, 'could not store a heartbeat; will retry');
         failing = true;
       },
     );

@@ -50,7 +50,7 @@ export async function runHandler(options: RunHandlerOptions): Promise<HandlerRun
   const timeout =
     options.jobTimeoutMs > 0 ? setTimeout(() => abort('timeout'), options.jobTimeoutMs) : undefined;
   const toucher = setInterval(() => {
-    options.touch().catch((error: unknown) => log.debug({ error: errorMessage(error) }, 'touch failed'));
+    options.touch().catch((error: unknown) => log.debug({ err: error }, 'touch failed'));
   }, touchIntervalMs(options.ttrSeconds));
   const aborted = new Promise<never>((_, reject) => {
     controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });

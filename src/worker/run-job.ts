@@ -6,7 +6,6 @@
  * and is buried (kept for retry). Never throws: whatever goes wrong ends in a log line and
  * the job buried, released, or left for beanstalkd to hand out again.
  */
-import { errorMessage } from '../errors.js';
 import type { HandlerRegistry } from '../handlers/index.js';
 import { decodeEnvelope, type Envelope } from '../jobs/envelope.js';
 import type { Logger } from '../log.js';
@@ -65,7 +64,7 @@ async function quietly(log: Logger, what: string, action: () => Promise<unknown>
     await action();
     return true;
   } catch (error: unknown) {
-    log.warn({ error: errorMessage(error) }, `could not ${what}`);
+    log.warn({ err: error }, `could not ${what}`);
     return false;
   }
 }
@@ -142,10 +141,7 @@ async function store(
     return true;
   } catch (error: unknown) {
     deps.noteStore?.(false, error);
-    log.warn(
-      { error: errorMessage(error) },
-      'could not store the outcome (or its group mark); releasing the job for later',
-    );
+    log.warn({ err: error }, 'could not store the outcome (or its group mark); releasing the job for later');
     await releaseForLater(deps, job);
     return false;
   } finally {
@@ -216,7 +212,7 @@ async function finishAsFailed(
 
 /**
  * A job put on hold and never kicked: its manager died or gave up between the put and the
- * kick (job-service.ts). It runs only if its record was stored and names this copy (or no
+ * kick (manager/jobs/accept.ts). It runs only if its record was stored and names this copy (or no
  * copy: a manager accepting record-first finished it); otherwise it is deleted. True when it
  * may run.
  */
@@ -231,10 +227,7 @@ async function isRecorded(
     record = await deps.store.findJob(envelope.id);
   } catch (error: unknown) {
     deps.noteStore?.(false, error);
-    log.warn(
-      { error: errorMessage(error) },
-      'could not look up the record of a job never kicked; releasing it',
-    );
+    log.warn({ err: error }, 'could not look up the record of a job never kicked; releasing it');
     await releaseForLater(deps, job);
     return false;
   }
@@ -279,7 +272,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
     kicks = stats.kicks;
   } catch (error: unknown) {
     // The connection went away: beanstalkd has already put the job back for another worker.
-    jobLog.warn({ error: errorMessage(error) }, 'lost the job before starting it');
+    jobLog.warn({ err: error }, 'lost the job before starting it');
     return DONE;
   }
   if (envelope.held && kicks === 0 && !(await isRecorded(deps, job, envelope, jobLog))) return DONE;
@@ -316,7 +309,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
     await recordFailure(deps, envelope, attempt, run.message, jobLog);
     if (attempt >= envelope.maxAttempts) {
       jobLog.warn(
-        { attempt, maxAttempts: envelope.maxAttempts, error: run.message },
+        { attempt, maxAttempts: envelope.maxAttempts, reason: run.message },
         'job failed for good; burying it',
       );
       await finishAsFailed(deps, job, envelope, attempt, run.message, startedAt, jobLog, ttr);
@@ -324,7 +317,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
     }
     const delay = backoffSeconds(attempt, deps.retryBaseMs, deps.retryCapMs);
     jobLog.warn(
-      { attempt, maxAttempts: envelope.maxAttempts, retryInSeconds: delay, error: run.message },
+      { attempt, maxAttempts: envelope.maxAttempts, retryInSeconds: delay, reason: run.message },
       'job attempt failed',
     );
     await quietly(jobLog, 'release the job for a retry', () =>
@@ -347,10 +340,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
   })().catch((error: unknown) => {
     // Its TTR passed or its connection dropped and another worker has it now, or the worker
     // stopped before the outcome was counted: whoever gets it next finds the outcome stored.
-    jobLog.info(
-      { error: errorMessage(error) },
-      'job not deleted (no longer ours, or not yet counted); outcome kept',
-    );
+    jobLog.info({ err: error }, 'job not deleted (no longer ours, or not yet counted); outcome kept');
   });
   return { deleting };
 }

@@ -120,7 +120,7 @@ export function isThisOutcome(
  * `counted(jobId)` resolves once the job's outcome is in a committed tally: only then may
  * its job leave beanstalkd.
  */
-export function observeOutcomes(
+export function tallyOutcomes(
   store: Store,
   tally: Tally,
   onStored: (doc: ResultDocument) => void,

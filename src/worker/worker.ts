@@ -4,8 +4,7 @@
  * capped backoff; the loop itself never dies. stop() stops reserving, lets jobs in hand
  * finish within the grace period, then closes (beanstalkd puts unfinished jobs back).
  */
-import type { WorkerConfig } from '../config.js';
-import { errorMessage } from '../errors.js';
+import type { WorkerConfig } from '../config/config.js';
 import type { HandlerRegistry } from '../handlers/index.js';
 import type { Logger } from '../log.js';
 import {
@@ -16,7 +15,7 @@ import {
   QueueErrorCode,
 } from '../queue/index.js';
 import { createStore, type Store } from '../store/index.js';
-import { outcomeDeadlineMs, startObserver } from './observer.js';
+import { outcomeDeadlineMs, startReporting } from './reporting.js';
 import { runJob } from './run-job.js';
 
 export interface RunningWorker {
@@ -54,8 +53,8 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
     });
   const types = [...deps.handlers.keys()];
   const tubes = types.map((type) => `${config.tubePrefix}${type}`);
-  // Heartbeats, counts and /metrics; the slots store outcomes through `observer.store`.
-  const observer = await startObserver(config, { store, types, log });
+  // Heartbeats, counts and /metrics; the slots store outcomes through `reporting.store`.
+  const reporting = await startReporting(config, { store, types, log });
   // One stop signal per slot rather than one for all: every running handler listens on it,
   // and more than 10 listeners on one AbortSignal (64 slots by default, up to 256) make Node
   // print a MaxListenersExceededWarning. A slot runs one job at a time: one listener each.
@@ -68,15 +67,14 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
   const noteQueue = (down: boolean, error?: unknown) => {
     if (down === queueDown) return;
     queueDown = down;
-    if (down) log.warn({ error: errorMessage(error) }, 'beanstalkd unavailable; retrying with backoff');
+    if (down) log.warn({ err: error }, 'beanstalkd unavailable; retrying with backoff');
     else log.info('beanstalkd reachable again');
   };
   let storeDown = false;
   const noteStore = (ok: boolean, error?: unknown) => {
     if (ok !== storeDown) return;
     storeDown = !ok;
-    if (storeDown)
-      log.warn({ error: errorMessage(error) }, 'MongoDB unavailable; outcomes wait in beanstalkd');
+    if (storeDown) log.warn({ err: error }, 'MongoDB unavailable; outcomes wait in beanstalkd');
     else log.info('MongoDB reachable again');
   };
 
@@ -100,7 +98,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       try {
         job = deleting ? await consumer.reserve(0) : null;
         if (!job) {
-          if (deleting) observer.commitSoon();
+          if (deleting) reporting.commitSoon();
           await deleting;
           deleting = undefined;
           if (stopping) break;
@@ -131,7 +129,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       lastBusyAt = Date.now();
       const tail = await runJob(job, {
         consumer,
-        store: observer.store,
+        store: reporting.store,
         handlers: deps.handlers,
         log: slotLog,
         workerName,
@@ -142,7 +140,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         outcomeDeadlineMs: outcomeDeadlineMs(config),
         signal: stopSignal,
         noteStore,
-        counted: observer.counted,
+        counted: reporting.counted,
       });
       if (tail.deleting)
         deleting = deleting ? Promise.all([deleting, tail.deleting]).then(() => undefined) : tail.deleting;
@@ -239,7 +237,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
           await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
         }
         await Promise.all(consumers.map((consumer) => consumer.close()));
-        await observer.stop();
+        await reporting.stop();
         if (ownStore) await store.close();
         log.info({ graceful: settled }, 'worker stopped');
       })();

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadManagerConfig } from '../../src/config.js';
+import { loadManagerConfig } from '../../src/config/config.js';
 import { projectRoot } from '../support/harness.js';
 
 const read = (path: string) => readFileSync(join(projectRoot, path), 'utf8');

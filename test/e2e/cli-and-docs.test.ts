@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { SETTINGS } from '../../src/config.js';
+import { SETTINGS } from '../../src/config/config.js';
 import { ErrorCode } from '../../src/errors.js';
 import { cliPath, projectRoot, spawnCli, stopAllSpawned, waitFor } from '../support/harness.js';
 import { hashProblems, readStoredJobs, type StoredJob } from '../support/stored-hashes.js';

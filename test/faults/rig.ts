@@ -20,7 +20,7 @@ import {
   startMongoServer,
   waitForPort,
 } from '../../src/local/servers.js';
-import { foldTallies, RETIRE_AFTER_MS, readOutcomeCounts } from '../../src/manager/totals.js';
+import { foldTallies, RETIRE_AFTER_MS, readOutcomeCounts } from '../../src/manager/stats/totals.js';
 import { createStore } from '../../src/store/index.js';
 import { type SpawnedCli, spawnCli, startTcpProxy, type TcpProxy, waitFor } from '../support/harness.js';
 import { jobRuns, type Run, storedBy } from '../support/job-runs.js';

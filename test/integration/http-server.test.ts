@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import { type AddressInfo, Socket } from 'node:net';
 import { pino } from 'pino';
-import { createHttpServer } from '../../src/manager/http-server.js';
+import { createHttpServer } from '../../src/manager/http/http-server.js';
 import { type AppFixture, appFixture } from '../support/app-fixture.js';
 import { waitFor } from '../support/harness.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { cpus, totalmem } from 'node:os';
 import { pino } from 'pino';
 import request from 'supertest';
-import { loadWorkerConfig } from '../../src/config.js';
+import { loadWorkerConfig } from '../../src/config/config.js';
 import { builtinHandlers, hashPayload } from '../../src/handlers/index.js';
 import { RESULT_PAYLOAD_BYTES } from '../../src/store/index.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';

@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import request from 'supertest';
-import { loadWorkerConfig } from '../../src/config.js';
+import { loadWorkerConfig } from '../../src/config/config.js';
 import { builtinHandlers } from '../../src/handlers/index.js';
 import { jobIdTime, newJobId } from '../../src/jobs/job-id.js';
-import { startMaintenance } from '../../src/manager/maintenance.js';
-import { createReconciler } from '../../src/manager/reconciler.js';
-import { createRetention } from '../../src/manager/retention.js';
+import { startBackgroundPasses } from '../../src/manager/background/background-passes.js';
+import { createReconciler } from '../../src/manager/background/reconciler.js';
+import { createRetention } from '../../src/manager/background/retention.js';
 import {
   createStore,
   type JobDocument,
@@ -266,7 +266,7 @@ describe('the job log on real servers', function () {
     assert.equal(stats.totals.cancelled, 1);
     await worker.stop(2000);
     workers.splice(0);
-    const maintenance = startMaintenance({
+    const maintenance = startBackgroundPasses({
       queue: f.queue,
       store: f.store,
       log: silent,

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import request from 'supertest';
-import { loadWorkerConfig } from '../../src/config.js';
+import { loadWorkerConfig } from '../../src/config/config.js';
 import { builtinHandlers } from '../../src/handlers/index.js';
 import { jobIdTime } from '../../src/jobs/job-id.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import request from 'supertest';
-import { loadWorkerConfig } from '../../src/config.js';
+import { loadWorkerConfig } from '../../src/config/config.js';
 import { builtinHandlers } from '../../src/handlers/index.js';
 import { newJobId } from '../../src/jobs/job-id.js';
 import { freePort } from '../../src/local/servers.js';
-import { createApp } from '../../src/manager/app.js';
+import { createApp } from '../../src/manager/http/app.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
 import { type AppFixture, appFixture, workerEnvFor } from '../support/app-fixture.js';
 import { backends, tubeCounts, waitFor, withMongo } from '../support/harness.js';

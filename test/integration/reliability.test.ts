@@ -5,14 +5,14 @@
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import request from 'supertest';
-import { loadWorkerConfig } from '../../src/config.js';
+import { loadWorkerConfig } from '../../src/config/config.js';
 import { builtinHandlers, type Handler, hashPayload } from '../../src/handlers/index.js';
 import { decodeEnvelope, encodeEnvelope } from '../../src/jobs/envelope.js';
 import { newJobId } from '../../src/jobs/job-id.js';
-import { hashIdempotencyKey } from '../../src/manager/job-service.js';
-import { startMaintenance } from '../../src/manager/maintenance.js';
-import { queueLocation } from '../../src/manager/queue-location.js';
-import { createReconciler } from '../../src/manager/reconciler.js';
+import { startBackgroundPasses } from '../../src/manager/background/background-passes.js';
+import { createReconciler } from '../../src/manager/background/reconciler.js';
+import { hashIdempotencyKey } from '../../src/manager/jobs/accept.js';
+import { queueLocation } from '../../src/manager/jobs/queue-location.js';
 import type { QueueLocation, Store } from '../../src/store/index.js';
 import { backoffSeconds } from '../../src/worker/run-job.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
@@ -806,8 +806,8 @@ describe('reliability on real servers', function () {
       intervalMs: 0,
       retentionMs: 60_000,
     };
-    const a = startMaintenance({ ...common, holder: 'manager-a' });
-    const b = startMaintenance({ ...common, holder: 'manager-b' });
+    const a = startBackgroundPasses({ ...common, holder: 'manager-a' });
+    const b = startBackgroundPasses({ ...common, holder: 'manager-b' });
     try {
       const now = Date.now();
       const old = new Date(now - 120_000);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import request from 'supertest';
-import { loadWorkerConfig } from '../../src/config.js';
+import { loadWorkerConfig } from '../../src/config/config.js';
 import { builtinHandlers, type Handler, hashPayload } from '../../src/handlers/index.js';
 import { encodeEnvelope } from '../../src/jobs/envelope.js';
 import { newJobId } from '../../src/jobs/job-id.js';
@@ -242,7 +242,9 @@ describe('worker on real servers', function () {
       records.some(
         (r) =>
           r.msg === 'could not store the outcome (or its group mark); releasing the job for later' &&
-          String(r.error).includes('did not answer the outcome write within 1900 ms'),
+          String((r.err as { message?: string } | undefined)?.message).includes(
+            'did not answer the outcome write within 1900 ms',
+          ),
       ),
     );
     const released = await view(stuck);

@@ -1,8 +1,8 @@
 /** A manager app on the real test servers, with its own tube prefix and database. */
 import type Koa from 'koa';
 import { silentLogger } from '../../src/log.js';
-import { createApp } from '../../src/manager/app.js';
-import type { SecurityOptions } from '../../src/manager/security.js';
+import { createApp } from '../../src/manager/http/app.js';
+import type { SecurityOptions } from '../../src/manager/http/security.js';
 import { createQueueClient, type QueueClient } from '../../src/queue/index.js';
 import { createStore, type Store } from '../../src/store/index.js';
 import { backendEnv, backends, dropDatabase, isolation } from './harness.js';

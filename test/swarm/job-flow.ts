@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { loadManagerConfig } from '../../src/config.js';
+import { loadManagerConfig } from '../../src/config/config.js';
 import { hashPayload } from '../../src/handlers/index.js';
 import { waitFor } from '../support/harness.js';
 

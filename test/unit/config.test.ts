@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ConfigError, loadManagerConfig, loadWorkerConfig } from '../../src/config.js';
+import { ConfigError, loadManagerConfig, loadWorkerConfig } from '../../src/config/config.js';
 
 describe('config', () => {
   it('when nothing is set, then the defaults match the original system', () => {

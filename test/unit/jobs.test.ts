@@ -5,7 +5,7 @@ import { type HandlerContext, hashPayload } from '../../src/handlers/index.js';
 import { decodeEnvelope, encodeEnvelope } from '../../src/jobs/envelope.js';
 import { newJobId, parseJobId } from '../../src/jobs/job-id.js';
 import { silentLogger } from '../../src/log.js';
-import { parsePayload, prototypeKeyPath, tooDeepElements } from '../../src/manager/read-json-body.js';
+import { parsePayload, prototypeKeyPath, tooDeepElements } from '../../src/manager/http/read-json-body.js';
 
 function handlerContext(rawPayload: string, params: HandlerContext['params']): HandlerContext {
   return {

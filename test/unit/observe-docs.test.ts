@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/log.js';
-import { createManagerMetrics, type ManagerMetricsDeps } from '../../src/manager/metrics.js';
-import { ROUTES } from '../../src/manager/routes.js';
-import { createWorkerMetrics } from '../../src/worker/metrics.js';
+import { createManagerMetrics, type ManagerMetricsDeps } from '../../src/manager/http/prometheus.js';
+import { ROUTES } from '../../src/manager/http/routes.js';
+import { createWorkerMetrics } from '../../src/worker/prometheus.js';
 import { projectRoot } from '../support/harness.js';
 
 const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');

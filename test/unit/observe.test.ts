@@ -1,13 +1,13 @@
 /** The observing parts that need no server: counts, buckets, schemas, the route table, settings. */
 import assert from 'node:assert/strict';
-import { loadManagerConfig, loadWorkerConfig } from '../../src/config.js';
+import { loadManagerConfig, loadWorkerConfig } from '../../src/config/config.js';
 import { newJobId, parseJobId } from '../../src/jobs/job-id.js';
 import { percentile, spread } from '../../src/load/percentiles.js';
 import { formatSummary, type LoadSummary, succeeded } from '../../src/load/summary.js';
-import { parseLookup } from '../../src/manager/outcomes.js';
-import { typeOfTube } from '../../src/manager/queue-depth.js';
-import { koaPath, ROUTES } from '../../src/manager/routes.js';
-import { JOB_ID_PATTERN, MAX_LOOKUP_IDS } from '../../src/manager/schemas.js';
+import { koaPath, ROUTES } from '../../src/manager/http/routes.js';
+import { JOB_ID_PATTERN, MAX_LOOKUP_IDS } from '../../src/manager/http/schemas.js';
+import { parseLookup } from '../../src/manager/jobs/outcomes.js';
+import { typeOfTube } from '../../src/manager/stats/queue-depth.js';
 import { DURATION_BUCKETS_SECONDS } from '../../src/store/index.js';
 import { durationBucketIndex, RECENT_WINDOW_SECONDS, WorkerStats } from '../../src/worker/worker-stats.js';
 

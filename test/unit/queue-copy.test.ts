@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { decodeEnvelope } from '../../src/jobs/envelope.js';
 import { jobIdTime, newJobId } from '../../src/jobs/job-id.js';
-import { largestCopyBytes, queueCopy } from '../../src/manager/queue-copy.js';
+import { largestCopyBytes, queueCopy } from '../../src/manager/jobs/queue-copy.js';
 import type { JobDocument } from '../../src/store/index.js';
 
 function record(overrides: Partial<JobDocument> = {}): JobDocument {

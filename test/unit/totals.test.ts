@@ -1,6 +1,6 @@
 /** The outcome-count fold (manager/totals.ts) over an in-memory stand-in for its four store calls. */
 import assert from 'node:assert/strict';
-import { foldTallies, RETIRE_AFTER_MS, readOutcomeCounts } from '../../src/manager/totals.js';
+import { foldTallies, RETIRE_AFTER_MS, readOutcomeCounts } from '../../src/manager/stats/totals.js';
 import type { MaybeCount, Store, TallyDocument, TotalsDocument } from '../../src/store/index.js';
 
 function memoryStore() {

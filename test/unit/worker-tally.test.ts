@@ -1,9 +1,9 @@
-/** A worker's outcome counting above the store (worker-stats.ts, observeOutcomes), over an in-memory stand-in. */
+/** A worker's outcome counting above the store (worker-stats.ts, tallyOutcomes), over an in-memory stand-in. */
 import assert from 'node:assert/strict';
 import { Tally } from '../../src/jobs/tally.js';
 import { silentLogger } from '../../src/log.js';
 import type { ResultDocument, Store, TallyDocument } from '../../src/store/index.js';
-import { observeOutcomes } from '../../src/worker/worker-stats.js';
+import { tallyOutcomes } from '../../src/worker/worker-stats.js';
 
 function outcome(id: string, worker = 'w:1:0'): ResultDocument {
   const at = new Date('2026-11-30T12:00:00Z');
@@ -62,7 +62,7 @@ describe('worker outcome counting (unit)', () => {
   it('when an insert landed on a try whose answer was lost, then its duplicate is counted as this run’s, not as a maybe', async () => {
     const m = memoryStore();
     const tally = new Tally({ id: 'w#1', store: m.store, log: silentLogger(), role: 'worker' });
-    const { store, counted } = observeOutcomes(m.store, tally, () => undefined, 60_000);
+    const { store, counted } = tallyOutcomes(m.store, tally, () => undefined, 60_000);
     m.loseNextAnswer();
     assert.equal(await store.saveResult(outcome('a')), 'inserted');
     await counted('a');
@@ -75,7 +75,7 @@ describe('worker outcome counting (unit)', () => {
     const m = memoryStore();
     m.results.set('b', { ...outcome('b', 'w:2:0'), tally: { w: 'w#2', k: 4 } });
     const tally = new Tally({ id: 'w#1', store: m.store, log: silentLogger(), role: 'worker' });
-    const { store, counted } = observeOutcomes(m.store, tally, () => undefined, 60_000);
+    const { store, counted } = tallyOutcomes(m.store, tally, () => undefined, 60_000);
     assert.equal(await store.saveResult(outcome('b')), 'duplicate');
     await counted('b');
     assert.equal(m.last()?.counts.hash?.completed ?? 0, 0);
@@ -89,7 +89,7 @@ describe('worker outcome counting (unit)', () => {
   it('when an outcome write never answers, then it fails at the deadline and later outcomes are still counted', async () => {
     const m = memoryStore();
     const tally = new Tally({ id: 'w#1', store: m.store, log: silentLogger(), role: 'worker' });
-    const { store, counted } = observeOutcomes(m.store, tally, () => undefined, 200);
+    const { store, counted } = tallyOutcomes(m.store, tally, () => undefined, 200);
     m.hangNextWrite();
     await assert.rejects(store.saveResult(outcome('stuck')), { name: 'StoreUnavailableError' });
     assert.equal(await store.saveResult(outcome('next')), 'inserted');

@@ -1,0 +1,144 @@
+/** `GET /groups/<id>`: a matrix group's progress, read by key and kept once finished. */
+import { AppError, ErrorCode } from '../../errors.js';
+import type { QueueClient } from '../../queue/index.js';
+import { mapConcurrently, markResult, POINT_READS_IN_FLIGHT, type Store } from '../../store/index.js';
+import { findLiveCopy } from '../jobs/queue-location.js';
+import { type JobState, STATE_OF_QUEUE } from '../jobs/views.js';
+import type { Combination } from './matrix-spec.js';
+
+/** Unfinished jobs whose live state a progress read looks up one by one; past this they are counted as `unfinished`. */
+export const LIVE_STATES_UP_TO = 200;
+
+/**
+ * A group's progress: counts by state, finished/total, throughput, failures, results when
+ * done. Reads the group, its marks, and, when few jobs are left, those jobs one by one (their
+ * outcome, else beanstalkd's view): a few point reads however large the group.
+ */
+/** Bytes of finished groups' answers kept per manager. */
+const CACHE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * GET /groups/<id>. A finished group's answer depends only on its group document (never
+ * changed) and its marks (numbered, never changed): it is kept, serialized, with the number
+ * of the last mark it read, and served again while no mark follows that one — one point read
+ * instead of reading and decoding the whole group.
+ */
+export function createGroupReader(deps: { store: Store; queue: QueueClient }) {
+  const kept = new Map<string, { last: number; body: string }>();
+  let bytes = 0;
+  const keep = (id: string, last: number, body: string) => {
+    if (body.length > CACHE_BYTES / 4) return;
+    kept.set(id, { last, body });
+    bytes += body.length;
+    for (const [oldest, entry] of kept) {
+      if (bytes <= CACHE_BYTES) break;
+      kept.delete(oldest);
+      bytes -= entry.body.length;
+    }
+  };
+  return {
+    /** The group's progress as JSON text. */
+    async progress(id: string): Promise<string> {
+      const cached = kept.get(id);
+      if (cached && !(await deps.store.groupMarkExists(id, cached.last + 1))) {
+        // Most recently used last.
+        kept.delete(id);
+        kept.set(id, cached);
+        return cached.body;
+      }
+      if (cached) {
+        kept.delete(id);
+        bytes -= cached.body.length;
+      }
+      const { view, last, settled } = await groupProgress(deps, id);
+      const body = JSON.stringify(view);
+      if (settled) keep(id, last, body);
+      return body;
+    },
+  };
+}
+
+export async function groupProgress(deps: { store: Store; queue: QueueClient }, id: string) {
+  // Both reads at once: the marks need the member order only to decode.
+  const finding = deps.store.findGroup(id);
+  const [group, marks] = await Promise.all([
+    finding,
+    deps.store.readGroupMarks(
+      id,
+      finding.then((found) => found?.jobs.map((job) => job.id) ?? []),
+    ),
+  ]);
+  if (!group) throw new AppError(ErrorCode.NOT_FOUND, `no group ${id}`);
+  const open: string[] = [];
+  for (const job of group.jobs) {
+    const mark = marks.get(job.id);
+    if (!mark || mark.state === 'queued') open.push(job.id);
+  }
+  const counts: Partial<Record<JobState | 'unfinished', number>> = {};
+  const add = (state: JobState | 'unfinished', by = 1) => {
+    counts[state] = (counts[state] ?? 0) + by;
+  };
+  if (open.length <= LIVE_STATES_UP_TO) {
+    const states = await mapConcurrently(open, POINT_READS_IN_FLIGHT, async (jobId) => {
+      // A job may have ended a moment ago, its mark still on its way.
+      const result = await deps.store.findResult(jobId);
+      if (result) {
+        marks.set(jobId, {
+          id: jobId,
+          state: result.outcome,
+          at: result.finishedAt,
+          startedAt: result.startedAt,
+          ...markResult(result.result),
+          ...(result.error ? { error: result.error.message } : {}),
+        });
+        return null;
+      }
+      const ref = await deps.store.findQueueRef(jobId);
+      const location = ref ?? (await deps.store.findJob(jobId))?.queue ?? null;
+      const live = await findLiveCopy(deps.queue, jobId, location);
+      return live ? STATE_OF_QUEUE[live.stats.state] : 'queued';
+    });
+    for (const state of states) if (state) add(state);
+  } else {
+    add('unfinished', open.length);
+  }
+  let finished = 0;
+  let started = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  const failures: Array<{ id: string; combination: Combination; error: string }> = [];
+  const results: Array<{ id: string; combination: Combination; result?: unknown; resultOmitted?: true }> = [];
+  for (const job of group.jobs) {
+    const mark = marks.get(job.id);
+    if (!mark || mark.state === 'queued') continue;
+    finished += 1;
+    add(mark.state);
+    started = Math.min(started, (mark.startedAt ?? mark.at).getTime());
+    last = Math.max(last, mark.at.getTime());
+    if (mark.state === 'failed')
+      failures.push({ id: job.id, combination: job.combination, error: mark.error ?? '' });
+    else if (mark.state === 'completed') {
+      results.push({
+        id: job.id,
+        combination: job.combination,
+        ...(mark.result !== undefined ? { result: mark.result } : {}),
+        ...(mark.resultOmitted ? { resultOmitted: true as const } : {}),
+      });
+    }
+  }
+  const seconds = finished > 0 ? Math.max(0.001, (last - started) / 1000) : 0;
+  const done = finished === group.total;
+  const view = {
+    group: id,
+    type: group.type,
+    total: group.total,
+    excluded: group.excluded,
+    finished,
+    done,
+    counts,
+    throughputPerSecond: finished > 0 ? Math.round((finished / seconds) * 100) / 100 : 0,
+    failures,
+    ...(done ? { results } : {}),
+  };
+  // Settled: every job has a mark, so the answer depends on the marks alone.
+  return { view, last: marks.last, settled: open.length === 0 };
+}

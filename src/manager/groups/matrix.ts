@@ -1,0 +1,135 @@
+/**
+ * `POST /jobs/matrix`: one request fanned out into a job per combination of named axes
+ * (e.g. spec × browser × viewport), minus the combinations an exclusion rule matches; all
+ * of them share a group id (checking and expanding the body: matrix-spec.ts; the
+ * group's progress: group-progress.ts).
+ *
+ * Body: `{"template": {…}, "axes": {"browser": ["chrome","firefox"], …},
+ * "exclude": [{"browser": "firefox", "viewport": "mobile"}]}`; options (type, priority, …)
+ * from the query or `X-Job-*` headers as for one job. Each job's payload is the template with
+ * its combination's keys set, stored and hashed as compact JSON.
+ */
+import { AppError, ErrorCode, isAppError } from '../../errors.js';
+import { newJobId } from '../../jobs/job-id.js';
+import type { QueueClient } from '../../queue/index.js';
+import type { JobOptions, Store } from '../../store/index.js';
+import { type JobService, settleEach, toServiceError } from '../jobs/accept.js';
+import { type OptionSource, parseJobOptions } from '../jobs/options.js';
+import { type Combination, combinations, type MatrixSpec, type Value } from './matrix-spec.js';
+
+/** A job's payload: the template with its combination's keys set, as compact JSON. */
+function payloadOf(template: Record<string, unknown>, combo: Combination): string {
+  return JSON.stringify({ ...template, ...combo });
+}
+
+/**
+ * Refuses, before any job is built, a matrix whose largest job would not fit in beanstalkd
+ * (`checkLargest`, given that job's payload: the template with each axis's longest value) or
+ * whose payloads together exceed `maxBytes` (the template plus each kept combination's keys).
+ */
+function checkSizes(
+  spec: MatrixSpec,
+  kept: Combination[],
+  checkLargest: (combination: Combination, payload: string) => void,
+  maxBytes: number,
+): void {
+  const escapedLength = (v: Value) => JSON.stringify(JSON.stringify(v)).length;
+  const longest: Combination = {};
+  for (const [name, values] of spec.axes) {
+    const value = values.reduce((a, b) => (escapedLength(b) > escapedLength(a) ? b : a));
+    Object.defineProperty(longest, name, { value, enumerable: true, writable: true, configurable: true });
+  }
+  checkLargest(longest, payloadOf(spec.template, longest));
+  // `"name":value,` per axis, measured once per value rather than once per job.
+  const pairBytes = new Map<string, Map<Value, number>>();
+  for (const [name, values] of spec.axes) {
+    const nameBytes = Buffer.byteLength(JSON.stringify(name)) + 2;
+    pairBytes.set(name, new Map(values.map((v) => [v, nameBytes + Buffer.byteLength(JSON.stringify(v))])));
+  }
+  let total = kept.length * Buffer.byteLength(JSON.stringify(spec.template));
+  for (const combo of kept) {
+    for (const name in combo) total += pairBytes.get(name)?.get(combo[name] as Value) ?? 0;
+  }
+  if (total > maxBytes) {
+    throw new AppError(
+      ErrorCode.PAYLOAD_TOO_LARGE,
+      `the matrix's payloads come to about ${total} bytes; at most ${maxBytes} (BATCH_MAX_BYTES)`,
+    );
+  }
+}
+
+export interface MatrixDeps {
+  jobs: JobService;
+  store: Store;
+  queue: QueueClient;
+  defaultOptions: JobOptions;
+  allowedTypes: readonly string[];
+  maxItems: number;
+  /** Bytes all of a matrix's payloads may come to (as a batch's body). */
+  maxBytes: number;
+  /** Told about each newly accepted job (metrics). */
+  onAccepted?: (type: string) => void;
+}
+
+/**
+ * Creates the group's jobs, then the group: 202 all accepted, 207 some, 503 none (as
+ * batches). The group document lists the jobs that were accepted, with their combinations;
+ * when none was, no group is stored. Every limit is checked before the first job is
+ * accepted, and payloads are built as their jobs are accepted, a bounded number at a time.
+ */
+export async function fanOut(deps: MatrixDeps, spec: MatrixSpec, options: OptionSource) {
+  const request = parseJobOptions(options, deps.defaultOptions, deps.allowedTypes);
+  const { kept, excluded } = combinations(spec, deps.maxItems);
+  const group = newJobId();
+  const ids = kept.map(() => newJobId());
+  checkSizes(
+    spec,
+    kept,
+    (combination, payload) =>
+      deps.jobs.checkQueuedSize(
+        { ...request, matrix: { group, combination, id: ids[0] as string } },
+        payload,
+      ),
+    deps.maxBytes,
+  );
+  const settled = await settleEach(kept, (combination, i) => {
+    const text = payloadOf(spec.template, combination);
+    return deps.jobs.accept(
+      { ...request, matrix: { group, combination, id: ids[i] as string } },
+      { text, bytes: Buffer.byteLength(text) },
+    );
+  });
+  let accepted = 0;
+  const jobs = settled.map((outcome, index) => {
+    if (outcome.status === 'fulfilled') {
+      accepted += 1;
+      deps.onAccepted?.(request.type);
+      return { index, id: outcome.value.id, combination: kept[index] };
+    }
+    const error = isAppError(outcome.reason)
+      ? outcome.reason
+      : new AppError(ErrorCode.INTERNAL, 'internal error');
+    return { index, combination: kept[index], error: { code: error.code, message: error.message } };
+  });
+  if (accepted > 0) {
+    const members = jobs.flatMap((job) =>
+      job.id !== undefined ? [{ id: job.id, combination: job.combination as Combination }] : [],
+    );
+    try {
+      await deps.store.insertGroup({
+        _id: group,
+        type: request.type,
+        total: members.length,
+        axes: Object.fromEntries(spec.axes),
+        excluded,
+        createdAt: new Date(),
+        jobs: members,
+      });
+    } catch (error: unknown) {
+      // The jobs are accepted and run; only their group's view is missing. Say so.
+      throw toServiceError(error);
+    }
+  }
+  const status = accepted === kept.length ? 202 : accepted === 0 ? 503 : 207;
+  return { status, body: { group, total: kept.length, excluded, accepted, jobs } };
+}

@@ -1,0 +1,346 @@
+/**
+ * JSON Schema (2020-12, as OpenAPI 3.1 uses it) for the jobs part of the HTTP API (the
+ * observing endpoints' are in ops-schemas.ts). The route table (routes.ts) points at these objects, the OpenAPI document is built
+ * from them, and the request checks read their limits from them: one description, no drift.
+ * The tests validate real answers against these same objects.
+ */
+import { ErrorCode } from '../../errors.js';
+
+/** A JSON Schema object; kept loose on purpose (it is data for the document and validators). */
+export type JsonSchema = Readonly<Record<string, unknown>>;
+
+/** What parseJobId accepts (any case); a unit test checks the two agree. */
+export const JOB_ID_PATTERN =
+  '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-7[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$';
+
+/** Building blocks shared with ops-schemas.ts. */
+export const timestamp = { type: 'string', format: 'date-time' } as const;
+export const count = { type: 'integer', minimum: 0 } as const;
+
+export const JobIdSchema: JsonSchema = {
+  type: 'string',
+  pattern: JOB_ID_PATTERN,
+  description: 'A job id: a UUIDv7 minted by the manager (time-sortable); any letter case is accepted.',
+  examples: ['01a2088b-df96-7646-bd15-7540a8817d53'],
+};
+
+export const JobPayloadSchema: JsonSchema = {
+  type: ['object', 'array'],
+  description:
+    "The job: any JSON object or array, sent as application/json (UTF-8), at most MAX_JSON_DEPTH levels deep and small enough to fit beanstalkd's max-job-size once queued. The text is stored exactly as received; the `hash` result is, by default, the MD5 of that text's JSON string encoding (JSON.stringify of the text, as the original system hashed it), or with ?encoding=raw of the bytes as received.",
+  examples: [{ example: 'data' }],
+};
+
+export const JobStateSchema: JsonSchema = {
+  type: 'string',
+  enum: ['queued', 'delayed', 'running', 'buried', 'completed', 'failed', 'cancelled'],
+};
+
+export const ErrorSchema: JsonSchema = {
+  type: 'object',
+  required: ['error'],
+  additionalProperties: false,
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      additionalProperties: false,
+      properties: {
+        code: { type: 'string', enum: Object.values(ErrorCode) },
+        message: { type: 'string' },
+      },
+    },
+  },
+};
+
+export const AcceptedJobSchema: JsonSchema = {
+  type: 'object',
+  required: ['id', 'state', 'type', 'createdAt'],
+  additionalProperties: false,
+  properties: {
+    id: JobIdSchema,
+    state: {
+      type: 'string',
+      enum: ['queued', 'delayed', 'running', 'buried', 'completed', 'failed', 'cancelled'],
+    },
+    type: { type: 'string' },
+    createdAt: timestamp,
+  },
+};
+
+/** The answer to a cancel or a retry. */
+export const JobStateChangeSchema: JsonSchema = {
+  type: 'object',
+  required: ['id', 'state'],
+  additionalProperties: false,
+  properties: { id: { type: 'string' }, state: { type: 'string', enum: ['queued', 'cancelled'] } },
+};
+
+export const BatchRequestSchema: JsonSchema = {
+  description:
+    'application/json: an array of items, each `payload` (object or array) plus any option (type, priority, delay, ttr, attempts, algorithm, encoding, mean_ms, fail_rate) and an idempotencyKey; application/x-ndjson: one payload per line, options from the query.',
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['payload'],
+    properties: {
+      payload: { type: ['object', 'array'] },
+      type: { type: 'string' },
+      priority: { type: 'integer', minimum: 0 },
+      delay: { type: 'integer', minimum: 0 },
+      ttr: { type: 'integer', minimum: 1 },
+      attempts: { type: 'integer', minimum: 1, maximum: 100 },
+      idempotencyKey: { type: 'string', minLength: 1, maxLength: 255 },
+    },
+  },
+};
+
+export const BatchResultSchema: JsonSchema = {
+  type: 'object',
+  required: ['accepted', 'failed', 'jobs'],
+  properties: {
+    accepted: count,
+    failed: count,
+    jobs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['index'],
+        properties: {
+          index: count,
+          id: { type: 'string' },
+          state: { type: 'string' },
+          type: { type: 'string' },
+          createdAt: timestamp,
+          replayed: { type: 'boolean' },
+          error: { type: 'object', required: ['code', 'message'] },
+        },
+      },
+    },
+  },
+};
+
+const QueueViewSchema = {
+  type: ['object', 'null'],
+  description:
+    "beanstalkd's live `stats-job` fields while it holds the job (seconds); null when the job is recorded but beanstalkd has no copy of it.",
+  required: ['tube', 'priority', 'age', 'delay', 'ttr', 'timeLeft', 'reserves', 'timeouts', 'releases'],
+  properties: {
+    tube: { type: 'string' },
+    priority: count,
+    age: count,
+    delay: count,
+    ttr: count,
+    timeLeft: { type: 'integer' },
+    reserves: count,
+    timeouts: count,
+    releases: count,
+    buries: count,
+    kicks: count,
+  },
+} as const;
+
+export const JobViewSchema: JsonSchema = {
+  type: 'object',
+  required: ['id', 'type', 'state', 'createdAt', 'attempts'],
+  properties: {
+    id: JobIdSchema,
+    type: { type: 'string' },
+    state: JobStateSchema,
+    createdAt: timestamp,
+    attempts: count,
+    maxAttempts: count,
+    queue: QueueViewSchema,
+    errors: {
+      type: 'array',
+      description: 'each failed run: attempt, worker, error message, time',
+      items: {
+        type: 'object',
+        required: ['attempt', 'worker', 'error', 'at'],
+        properties: { attempt: count, worker: { type: 'string' }, error: { type: 'string' }, at: timestamp },
+      },
+    },
+    result: {
+      type: 'object',
+      description: 'What the handler returned; for `hash`: {algorithm, encoding, hash}.',
+    },
+    error: { type: 'object', required: ['message'], properties: { message: { type: 'string' } } },
+    worker: { type: 'string', description: 'host:pid:slot (or WORKER_NAME:slot) of the worker that ran it' },
+    startedAt: timestamp,
+    finishedAt: timestamp,
+    durationMs: count,
+    payload: {
+      type: ['object', 'array'],
+      description:
+        'The payload as sent, parsed from the exact text stored at accept (in every state; left out with ?payload=false, or once retention removed the job record). JSON.parse is lossy where JSON is ambiguous: a repeated key keeps its last value, 1e400 shows as null; the stored text, and so the hash, keep the bytes as sent.',
+    },
+  },
+};
+
+/** Most ids one lookup may carry: one query on the store, whatever the number. */
+export const MAX_LOOKUP_IDS = 10_000;
+
+export const OutcomesRequestSchema: JsonSchema = {
+  type: 'object',
+  required: ['ids'],
+  additionalProperties: false,
+  properties: {
+    ids: { type: 'array', minItems: 1, maxItems: MAX_LOOKUP_IDS, items: JobIdSchema },
+  },
+  examples: [{ ids: ['01a2088b-df96-7646-bd15-7540a8817d53'] }],
+};
+
+export const OutcomesSchema: JsonSchema = {
+  type: 'object',
+  required: ['outcomes', 'unfinished'],
+  additionalProperties: false,
+  properties: {
+    outcomes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'type', 'state', 'worker', 'startedAt', 'finishedAt', 'durationMs'],
+        additionalProperties: false,
+        properties: {
+          id: JobIdSchema,
+          type: { type: 'string' },
+          state: { type: 'string', enum: ['completed', 'failed', 'cancelled'] },
+          worker: { type: 'string' },
+          startedAt: timestamp,
+          finishedAt: timestamp,
+          durationMs: count,
+        },
+      },
+    },
+    unfinished: {
+      type: 'array',
+      items: JobIdSchema,
+      description: 'the ids asked about that have no outcome (yet); unknown ids land here too',
+    },
+  },
+};
+
+export const JobTypeSchema: JsonSchema = {
+  type: 'string',
+  pattern: '^[a-z][a-z0-9_-]{0,62}$',
+  description: 'A job type (also its beanstalkd tube, after QUEUE_TUBE_PREFIX).',
+};
+
+export const JobListSchema: JsonSchema = {
+  type: 'object',
+  required: ['jobs', 'nextCursor'],
+  additionalProperties: false,
+  properties: {
+    jobs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'type', 'state', 'createdAt'],
+        additionalProperties: false,
+        properties: {
+          id: JobIdSchema,
+          type: { type: 'string' },
+          state: JobStateSchema,
+          createdAt: timestamp,
+          group: JobIdSchema,
+          finishedAt: timestamp,
+        },
+      },
+    },
+    nextCursor: {
+      type: ['string', 'null'],
+      description: 'pass as ?cursor= for the next page; null at the end',
+    },
+  },
+};
+
+export const PauseSchema: JsonSchema = {
+  type: 'object',
+  required: ['type', 'paused', 'seconds'],
+  additionalProperties: false,
+  properties: { type: { type: 'string' }, paused: { type: 'boolean' }, seconds: count },
+};
+
+const axisValue = { type: ['string', 'number', 'boolean'] } as const;
+
+export const MatrixRequestSchema: JsonSchema = {
+  type: 'object',
+  required: ['axes'],
+  additionalProperties: false,
+  properties: {
+    template: { type: 'object', description: 'the payload every job starts from' },
+    axes: {
+      type: 'object',
+      additionalProperties: { type: 'array', items: axisValue, minItems: 1, maxItems: 100 },
+    },
+    exclude: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: { oneOf: [axisValue, { type: 'array', items: axisValue }] },
+      },
+      description: 'a combination matching every entry of any rule is left out',
+    },
+  },
+};
+
+export const MatrixResultSchema: JsonSchema = {
+  type: 'object',
+  required: ['group', 'total', 'excluded', 'accepted', 'jobs'],
+  properties: {
+    group: JobIdSchema,
+    total: count,
+    excluded: count,
+    accepted: count,
+    jobs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['index', 'combination'],
+        properties: {
+          index: count,
+          id: JobIdSchema,
+          combination: { type: 'object' },
+          error: { type: 'object' },
+        },
+      },
+    },
+  },
+};
+
+export const GroupSchema: JsonSchema = {
+  type: 'object',
+  required: [
+    'group',
+    'type',
+    'total',
+    'excluded',
+    'finished',
+    'done',
+    'counts',
+    'throughputPerSecond',
+    'failures',
+  ],
+  properties: {
+    group: JobIdSchema,
+    type: { type: 'string' },
+    total: count,
+    excluded: count,
+    finished: count,
+    done: { type: 'boolean' },
+    counts: {
+      type: 'object',
+      additionalProperties: count,
+      description:
+        'jobs by state; with more than 200 jobs open, those are counted as `unfinished` instead of by live state',
+    },
+    throughputPerSecond: { type: 'number', minimum: 0 },
+    failures: { type: 'array', items: { type: 'object' } },
+    results: {
+      type: 'array',
+      items: { type: 'object' },
+      description:
+        'once every job finished; a result over 2 KB is left out (resultOmitted: true): GET the job',
+    },
+  },
+};

@@ -1,0 +1,385 @@
+/**
+ * `GET /jobs`: jobs newest first, filtered by state, type, group and creation time, in pages
+ * joined by a cursor. It walks the job log (store/job-log.ts) down from its newest segment:
+ * every job is in exactly one segment, segments are numbered in the order they were
+ * appended, and a cursor names a position in that order ("segment.index"), so jobs added
+ * while a client pages through land above its cursor and never shift the pages: no job is
+ * shown twice, none recorded before the walk is skipped. Within a few milliseconds (and the
+ * clock difference between managers) that order is creation order.
+ *
+ * A job's state is derived: from its settled segment when the maintenance pass has settled it
+ * (a failed job is read again: a retry or cancel changes it), else from a point read of its
+ * outcome, else from beanstalkd. Filters keep the matching jobs; one request makes at most
+ * ten point reads per job asked for (segments and outcomes), and answers with the cursor to
+ * go on from when it stopped early.
+ */
+import { AppError, ErrorCode } from '../../errors.js';
+import { JOB_TYPE } from '../../handlers/index.js';
+import { jobIdTime, parseJobId } from '../../jobs/job-id.js';
+import type { QueueClient } from '../../queue/index.js';
+import {
+  type GroupDocument,
+  type GroupMark,
+  type LogEntry,
+  mapConcurrently,
+  type QueueLocation,
+  type SettledEntry,
+  type Store,
+} from '../../store/index.js';
+import { toServiceError } from './accept.js';
+import { findLiveCopy } from './queue-location.js';
+import { type JobState, STATE_OF_QUEUE } from './views.js';
+
+export const MAX_LIST_LIMIT = 500;
+const STATES: readonly JobState[] = [
+  'queued',
+  'delayed',
+  'running',
+  'buried',
+  'completed',
+  'failed',
+  'cancelled',
+];
+
+export interface ListQuery {
+  state?: JobState;
+  type?: string;
+  group?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
+  limit: number;
+  cursor?: LogPosition;
+}
+
+/** A place in the job log: the jobs of segment `n` below index `index`, then older segments. */
+export interface LogPosition {
+  n: number;
+  index: number;
+}
+
+const CURSOR = /^(\d{1,15})\.(\d{1,6})$/;
+
+export function formatCursor(position: LogPosition): string {
+  return `${position.n}.${position.index}`;
+}
+
+/** Segments read at once while walking down the log. */
+const SEGMENTS_AHEAD = 8;
+/** How far a job's creation time may run ahead of its segment's place in the log. */
+const CLOCK_SKEW_MS = 5_000;
+/** Outcomes read in parallel while resolving states. */
+const STATE_READS_IN_FLIGHT = 16;
+
+export interface JobSummary {
+  id: string;
+  type: string;
+  state: JobState;
+  createdAt: string;
+  group?: string;
+  finishedAt?: string;
+}
+
+function invalid(message: string): AppError {
+  return new AppError(ErrorCode.INVALID_QUERY, message);
+}
+
+function date(name: string, text: string): Date {
+  const value = new Date(text);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(value.getTime()))
+    throw invalid(`${name} must be an ISO 8601 time`);
+  return value;
+}
+
+/** Reads and checks the query string of GET /jobs. */
+export function parseListQuery(query: Readonly<Record<string, string | string[] | undefined>>): ListQuery {
+  const one = (name: string): string | undefined => {
+    const value = query[name];
+    if (Array.isArray(value)) throw invalid(`${name} is given more than once`);
+    return value;
+  };
+  const known = new Set(['state', 'type', 'group', 'created_after', 'created_before', 'limit', 'cursor']);
+  const unknown = Object.keys(query).filter((name) => !known.has(name));
+  if (unknown.length > 0) throw invalid(`unknown query parameter(s): ${unknown.join(', ')}`);
+  const result: ListQuery = { limit: 50 };
+  const state = one('state');
+  if (state !== undefined) {
+    if (!(STATES as readonly string[]).includes(state))
+      throw invalid(`state must be one of ${STATES.join(', ')}`);
+    result.state = state as JobState;
+  }
+  const type = one('type');
+  if (type !== undefined) {
+    if (!JOB_TYPE.test(type)) throw invalid('type is not a job type');
+    result.type = type;
+  }
+  const group = one('group');
+  if (group !== undefined) {
+    const id = parseJobId(group);
+    if (id === null) throw invalid('group must be a UUIDv7');
+    result.group = id;
+  }
+  const cursor = one('cursor');
+  if (cursor !== undefined) {
+    const match = CURSOR.exec(cursor);
+    if (!match) throw invalid('cursor must be the nextCursor of an earlier page');
+    result.cursor = { n: Number(match[1]), index: Number(match[2]) };
+  }
+  const after = one('created_after');
+  if (after !== undefined) result.createdAfter = date('created_after', after);
+  const before = one('created_before');
+  if (before !== undefined) result.createdBefore = date('created_before', before);
+  const limit = one('limit');
+  if (limit !== undefined) {
+    if (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > MAX_LIST_LIMIT) {
+      throw invalid(`limit must be an integer from 1 to ${MAX_LIST_LIMIT}`);
+    }
+    result.limit = Number(limit);
+  }
+  return result;
+}
+
+export function createJobListing(deps: { queue: QueueClient; store: Store }) {
+  const { queue, store } = deps;
+  const wantsLive = (query: ListQuery) =>
+    query.state === undefined || ['queued', 'delayed', 'running', 'buried'].includes(query.state);
+
+  /** The state of a job with no outcome: beanstalkd's view of its copy, null when it has no record. */
+  async function liveState(id: string): Promise<JobState | null> {
+    let location: QueueLocation | null = await store.findQueueRef(id);
+    if (!location) {
+      const job = await store.findJob(id);
+      // In the log but not recorded: its POST failed (or its insert is still on its way).
+      if (!job) return null;
+      location = job.queue ?? null;
+    }
+    const live = await findLiveCopy(queue, id, location);
+    return live ? STATE_OF_QUEUE[live.stats.state] : 'queued';
+  }
+
+  /**
+   * States of some entries of one segment: settled ones from the segment (failed ones read
+   * again), the rest from a point read of the outcome and then beanstalkd. Null: leave it out
+   * (no record, or a pending job when only finished states are asked for).
+   */
+  async function statesOf(
+    entries: Array<{ id: string; settled?: SettledEntry | undefined }>,
+    query: ListQuery,
+  ): Promise<Array<{ state: JobState; finishedAt?: Date } | null> & { reads: number }> {
+    let reads = 0;
+    const states = await mapConcurrently(entries, STATE_READS_IN_FLIGHT, async (entry) => {
+      const { settled } = entry;
+      if (settled === null) return null;
+      if (settled && settled.outcome !== 'failed')
+        return { state: settled.outcome, finishedAt: settled.finishedAt };
+      reads += 1;
+      const result = await store.findResult(entry.id);
+      if (result) return { state: result.outcome, finishedAt: result.finishedAt };
+      if (!wantsLive(query)) return null;
+      const state = await liveState(entry.id);
+      return state === null ? null : { state };
+    });
+    return Object.assign(states, { reads });
+  }
+
+  /** A group's jobs, newest first, from its group document (cursor "0.index" into its list). */
+  async function listGroup(
+    query: ListQuery,
+    id: string,
+  ): Promise<{ jobs: JobSummary[]; nextCursor: string | null }> {
+    const group = await store.findGroup(id);
+    if (!group || (query.type !== undefined && query.type !== group.type))
+      return { jobs: [], nextCursor: null };
+    const jobs: JobSummary[] = [];
+    let index = Math.min(query.cursor?.index ?? group.jobs.length, group.jobs.length);
+    let reads = 0;
+    while (index > 0) {
+      if (reads >= query.limit * 10) return { jobs, nextCursor: formatCursor({ n: 0, index }) };
+      const chunk: number[] = [];
+      for (
+        let i = index - 1;
+        i >= 0 && chunk.length < Math.max(query.limit - jobs.length, STATE_READS_IN_FLIGHT);
+        i -= 1
+      ) {
+        chunk.push(i);
+      }
+      const members = chunk.map((i) => group.jobs[i] as GroupDocument['jobs'][number]);
+      const states = await statesOf(members, query);
+      reads += states.reads;
+      for (const [k, i] of chunk.entries()) {
+        index = i;
+        const found = states[k];
+        const member = members[k] as GroupDocument['jobs'][number];
+        const createdAt = jobIdTime(member.id);
+        if (query.createdAfter !== undefined && createdAt < query.createdAfter) continue;
+        if (query.createdBefore !== undefined && createdAt >= query.createdBefore) continue;
+        if (!found || (query.state !== undefined && found.state !== query.state)) continue;
+        jobs.push({
+          id: member.id,
+          type: group.type,
+          state: found.state,
+          createdAt: createdAt.toISOString(),
+          group: id,
+          ...(found.finishedAt ? { finishedAt: found.finishedAt.toISOString() } : {}),
+        });
+        if (jobs.length === query.limit)
+          return { jobs, nextCursor: index > 0 ? formatCursor({ n: 0, index }) : null };
+      }
+    }
+    return { jobs, nextCursor: null };
+  }
+
+  /**
+   * Failed or cancelled jobs, newest first by when they ended, from their marks (few, unlike
+   * the log): a mark counts while the job's outcome is still the one it marked.
+   */
+  async function listMarked(
+    query: ListQuery,
+    state: 'failed' | 'cancelled',
+  ): Promise<{ jobs: JobSummary[]; nextCursor: string | null }> {
+    let n = query.cursor ? query.cursor.n : await store.lastStateMark(state);
+    let below = query.cursor ? query.cursor.index : Number.MAX_SAFE_INTEGER;
+    const jobs: JobSummary[] = [];
+    const maxReads = query.limit * 10;
+    let reads = 0;
+    while (n >= 1) {
+      if (reads >= maxReads) return { jobs, nextCursor: formatCursor({ n, index: below }) };
+      const marks = (await store.readStateMarks(state, n)) ?? [];
+      reads += 1;
+      const candidates: number[] = [];
+      for (let i = Math.min(below, marks.length) - 1; i >= 0; i -= 1) {
+        const mark = marks[i] as GroupMark;
+        const createdAt = jobIdTime(mark.id);
+        if (query.type !== undefined && mark.type !== query.type) continue;
+        if (query.createdAfter !== undefined && createdAt < query.createdAfter) continue;
+        if (query.createdBefore !== undefined && createdAt >= query.createdBefore) continue;
+        candidates.push(i);
+      }
+      const outcomes = await mapConcurrently(candidates, STATE_READS_IN_FLIGHT, (i) =>
+        store.findResult((marks[i] as GroupMark).id),
+      );
+      reads += candidates.length;
+      for (const [k, i] of candidates.entries()) {
+        const mark = marks[i] as GroupMark;
+        const result = outcomes[k];
+        if (result?.outcome !== state || result.finishedAt.getTime() !== mark.at.getTime()) continue;
+        jobs.push({
+          id: mark.id,
+          type: result.type,
+          state,
+          createdAt: jobIdTime(mark.id).toISOString(),
+          ...(mark.group !== undefined ? { group: mark.group } : {}),
+          finishedAt: result.finishedAt.toISOString(),
+        });
+        if (jobs.length === query.limit) return { jobs, nextCursor: formatCursor({ n, index: i }) };
+      }
+      n -= 1;
+      below = Number.MAX_SAFE_INTEGER;
+    }
+    return { jobs, nextCursor: null };
+  }
+
+  return {
+    async list(query: ListQuery): Promise<{ jobs: JobSummary[]; nextCursor: string | null }> {
+      try {
+        if (query.group !== undefined) return await listGroup(query, query.group);
+        if (query.state === 'failed' || query.state === 'cancelled')
+          return await listMarked(query, query.state);
+        const meta = await store.log.readLogMeta();
+        const head = await store.log.logHead(meta);
+        const floor = Math.max(1, meta.floor);
+        const after = query.createdAfter;
+        // The next segment to read, and below which index of it.
+        let n: number;
+        let below = Number.MAX_SAFE_INTEGER;
+        if (query.cursor) ({ n, index: below } = query.cursor);
+        else if (query.createdBefore) {
+          const before = new Date(query.createdBefore.getTime() + CLOCK_SKEW_MS);
+          n = await store.log.segmentStartingBefore(before, floor, head);
+        } else n = head;
+
+        const jobs: JobSummary[] = [];
+        const maxReads = query.limit * 10;
+        let reads = 0;
+        let ended = false;
+        const matches = (entry: LogEntry) =>
+          (query.type === undefined || entry.type === query.type) &&
+          (query.createdAfter === undefined || entry.at >= query.createdAfter) &&
+          (query.createdBefore === undefined || entry.at < query.createdBefore);
+        /** Candidates read but not yet resolved, newest first. */
+        const pending: Array<{
+          n: number;
+          index: number;
+          entry: LogEntry;
+          settled: SettledEntry | undefined;
+        }> = [];
+        for (;;) {
+          const wanted: number =
+            query.state === undefined
+              ? query.limit - jobs.length
+              : Math.max(query.limit - jobs.length, STATE_READS_IN_FLIGHT * 2);
+          // Candidates: entries that pass the filters, newest first, from segments read a few
+          // at a time (small segments are common at the head: one per lone POST).
+          while (!ended && pending.length < wanted && reads < maxReads) {
+            if (n < floor) {
+              ended = true;
+              break;
+            }
+            const numbers = Array.from({ length: Math.min(SEGMENTS_AHEAD, n - floor + 1) }, (_, k) => n - k);
+            const segments = await Promise.all(numbers.map((m) => store.log.readSegment(m)));
+            reads += numbers.length;
+            for (const segment of segments) {
+              if (
+                segment &&
+                after !== undefined &&
+                segment.last.getTime() < after.getTime() - CLOCK_SKEW_MS
+              ) {
+                ended = true;
+                break;
+              }
+              const jobsIn = segment?.jobs ?? [];
+              for (let index = Math.min(below, jobsIn.length) - 1; index >= 0; index -= 1) {
+                const entry = jobsIn[index] as LogEntry;
+                if (matches(entry)) pending.push({ n, index, entry, settled: segment?.settled?.[index] });
+              }
+              n -= 1;
+              below = Number.MAX_SAFE_INTEGER;
+            }
+          }
+          if (pending.length === 0) {
+            // The log ends here, or this request's reads do: then go on from segment n.
+            return { jobs, nextCursor: ended ? null : formatCursor({ n: n + 1, index: 0 }) };
+          }
+          if (reads >= maxReads) {
+            // Out of reads: go on next time from the first candidate not yet resolved.
+            const next = pending[0] as (typeof pending)[number];
+            return { jobs, nextCursor: formatCursor({ n: next.n, index: next.index + 1 }) };
+          }
+          const chunk: typeof pending = pending.splice(0, wanted);
+          const states = await statesOf(
+            chunk.map((c) => ({ id: c.entry.id, settled: c.settled })),
+            query,
+          );
+          reads += states.reads;
+          for (const [k, candidate] of chunk.entries()) {
+            const found: { state: JobState; finishedAt?: Date } | null | undefined = states[k];
+            if (!found || (query.state !== undefined && found.state !== query.state)) continue;
+            const { entry } = candidate;
+            jobs.push({
+              id: entry.id,
+              type: entry.type,
+              state: found.state,
+              createdAt: entry.at.toISOString(),
+              ...(entry.group !== undefined ? { group: entry.group } : {}),
+              ...(found.finishedAt ? { finishedAt: found.finishedAt.toISOString() } : {}),
+            });
+            if (jobs.length === query.limit) {
+              return { jobs, nextCursor: formatCursor({ n: candidate.n, index: candidate.index }) };
+            }
+          }
+        }
+      } catch (error: unknown) {
+        throw toServiceError(error);
+      }
+    },
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * Finding a job's copy in beanstalkd. A job's record carries where it was first put; a
+ * `queue_refs` document, when there is one, says where it was put since (or where a job
+ * recorded before its put went), and wins.
+ */
+import { decodeEnvelope, type Envelope } from '../../jobs/envelope.js';
+import type { QueueClient, QueuedJob } from '../../queue/index.js';
+import type { JobDocument, QueueLocation, QueueRefDocument } from '../../store/index.js';
+
+/** Where the job's newest copy was put, or null if nothing says. */
+export function queueLocation(
+  job: JobDocument | null | undefined,
+  ref: QueueRefDocument | null | undefined,
+): QueueLocation | null {
+  return ref ?? job?.queue ?? null;
+}
+
+/** A job's copy in beanstalkd now, with its body decoded. */
+export type LiveCopy = QueuedJob & { envelope: Envelope };
+
+/**
+ * The job's live copy, or null when beanstalkd no longer has it, it was put under another
+ * server, or its beanstalkd id now names another job (ids repeat after restarts).
+ */
+export async function findLiveCopy(
+  queue: QueueClient,
+  id: string,
+  location: QueueLocation | null,
+): Promise<LiveCopy | null> {
+  if (!location || location.server !== queue.server) return null;
+  const live = await queue.inspectJob(location.beanstalkId);
+  const envelope = live && decodeEnvelope(live.body);
+  return live && envelope?.id === id ? { ...live, envelope } : null;
+}

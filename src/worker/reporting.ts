@@ -1,0 +1,82 @@
+/**
+ * Everything a worker does to be observed, started and stopped as one: counts of the
+ * outcomes it stores (WorkerStats), its heartbeats, and its own /metrics server when
+ * WORKER_METRICS_PORT is set. The worker loop sees `store`, which counts as it saves.
+ */
+import type { WorkerConfig } from '../config/config.js';
+import { Tally } from '../jobs/tally.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+import { type Heartbeat, instanceId, startHeartbeat } from './heartbeat.js';
+import { createWorkerMetrics, type MetricsServer, startMetricsServer } from './prometheus.js';
+import { tallyOutcomes, WorkerStats } from './worker-stats.js';
+
+export interface WorkerReporting {
+  /** The worker's store, counting each outcome it newly stores. */
+  readonly store: Store;
+  /** Resolves once the job's stored outcome is counted in a committed tally (then it may be deleted). */
+  counted(jobId: string): Promise<void>;
+  /** A slot waits for nothing but its deletes: commit the tally now. */
+  commitSoon(): void;
+  readonly stats: WorkerStats;
+  readonly heartbeat: Heartbeat;
+  /** Last heartbeat (marked stopped), then the metrics server closes. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * How long one outcome write may take before the job is released for later: the insert
+ * retries, plus a last try bounded by the driver's timeouts on each side.
+ */
+export function outcomeDeadlineMs(config: Readonly<WorkerConfig>): number {
+  return config.storeRetryMs + 2 * config.mongo.timeoutMs + 1000;
+}
+
+export async function startReporting(
+  config: Readonly<WorkerConfig>,
+  options: { store: Store; types: readonly string[]; log: Logger },
+): Promise<WorkerReporting> {
+  const served = config.metricsPort > 0;
+  const metrics = createWorkerMetrics({ processMetrics: served, types: options.types });
+  const server: MetricsServer | undefined = served
+    ? await startMetricsServer(metrics.registry, config.metricsPort, '0.0.0.0', options.log)
+    : undefined;
+  const stats = new WorkerStats();
+  const id = instanceId(config.workerName);
+  const tally = new Tally({ id, store: options.store, log: options.log, role: 'worker' });
+  const { store, counted } = tallyOutcomes(
+    options.store,
+    tally,
+    (doc) => {
+      stats.record(doc);
+      metrics.record(doc);
+    },
+    outcomeDeadlineMs(config),
+  );
+  const heartbeat = startHeartbeat({
+    id,
+    store: options.store,
+    log: options.log,
+    stats,
+    intervalMs: config.heartbeatMs,
+    name: config.workerName,
+    types: options.types,
+    concurrency: config.concurrency,
+  });
+  let stopped: Promise<void> | undefined;
+  return {
+    store,
+    counted,
+    commitSoon: () => tally.commitSoon(),
+    stats,
+    heartbeat,
+    stop() {
+      stopped ??= (async () => {
+        await tally.stop();
+        await heartbeat.stop();
+        await server?.close();
+      })();
+      return stopped;
+    },
+  };
+}
