@@ -9,11 +9,12 @@
  * from the query or `X-Job-*` headers as for one job. Each job's payload is the template with
  * its combination's keys set, stored and hashed as compact JSON.
  */
-import { AppError, ErrorCode, isAppError } from '../../errors.js';
+import { AppError, ErrorCode } from '../../errors.js';
 import { newJobId } from '../../jobs/job-id.js';
 import type { QueueClient } from '../../queue/index.js';
 import type { JobOptions, Store } from '../../store/index.js';
-import { type JobService, settleEach, toServiceError } from '../jobs/accept.js';
+import { toAppError } from '../error-answers.js';
+import { type JobService, settleEach } from '../jobs/accept.js';
 import { type OptionSource, parseJobOptions } from '../jobs/options.js';
 import { type Combination, combinations, type MatrixSpec, type Value } from './matrix-spec.js';
 
@@ -106,29 +107,22 @@ export async function fanOut(deps: MatrixDeps, spec: MatrixSpec, options: Option
       deps.onAccepted?.(request.type);
       return { index, id: outcome.value.id, combination: kept[index] };
     }
-    const error = isAppError(outcome.reason)
-      ? outcome.reason
-      : new AppError(ErrorCode.INTERNAL, 'internal error');
+    const error = toAppError(outcome.reason);
     return { index, combination: kept[index], error: { code: error.code, message: error.message } };
   });
   if (accepted > 0) {
     const members = jobs.flatMap((job) =>
       job.id !== undefined ? [{ id: job.id, combination: job.combination as Combination }] : [],
     );
-    try {
-      await deps.store.insertGroup({
-        _id: group,
-        type: request.type,
-        total: members.length,
-        axes: Object.fromEntries(spec.axes),
-        excluded,
-        createdAt: new Date(),
-        jobs: members,
-      });
-    } catch (error: unknown) {
-      // The jobs are accepted and run; only their group's view is missing. Say so.
-      throw toServiceError(error);
-    }
+    await deps.store.insertGroup({
+      _id: group,
+      type: request.type,
+      total: members.length,
+      axes: Object.fromEntries(spec.axes),
+      excluded,
+      createdAt: new Date(),
+      jobs: members,
+    });
   }
   const status = accepted === kept.length ? 202 : accepted === 0 ? 503 : 207;
   return { status, body: { group, total: kept.length, excluded, accepted, jobs } };

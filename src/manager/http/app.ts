@@ -12,7 +12,7 @@ import type { JobOptions, Store } from '../../store/index.js';
 import { createGroupReader } from '../groups/group-progress.js';
 import { fanOut } from '../groups/matrix.js';
 import { MATRIX_BODY_BYTES, type MatrixSpec, parseMatrixSpec } from '../groups/matrix-spec.js';
-import { createJobService, toServiceError } from '../jobs/accept.js';
+import { createJobService } from '../jobs/accept.js';
 import { createJobActions } from '../jobs/actions.js';
 import { batchRoute } from '../jobs/batch.js';
 import { createJobListing, parseListQuery } from '../jobs/listing.js';
@@ -110,34 +110,26 @@ export function createApp(deps: AppDeps): Koa {
   const listing = createJobListing(deps);
   const groups = createGroupReader(deps);
   const guardedFanOut = async (spec: MatrixSpec, options: OptionSource) => {
-    try {
-      const result = await fanOut(
-        {
-          jobs,
-          store: deps.store,
-          queue: deps.queue,
-          defaultOptions: deps.defaultOptions,
-          allowedTypes: deps.allowedTypes ?? [],
-          maxItems: deps.batchMaxItems ?? 10_000,
-          maxBytes: deps.batchMaxBytes ?? 32 * 1024 * 1024,
-          onAccepted: (type) => metrics.accepted(type),
-        },
-        spec,
-        options,
-      );
-      return result;
-    } catch (error: unknown) {
-      throw toServiceError(error);
-    }
+    const result = await fanOut(
+      {
+        jobs,
+        store: deps.store,
+        queue: deps.queue,
+        defaultOptions: deps.defaultOptions,
+        allowedTypes: deps.allowedTypes ?? [],
+        maxItems: deps.batchMaxItems ?? 10_000,
+        maxBytes: deps.batchMaxBytes ?? 32 * 1024 * 1024,
+        onAccepted: (type) => metrics.accepted(type),
+      },
+      spec,
+      options,
+    );
+    return result;
   };
   const pauseType = async (type: string | undefined, seconds: number) => {
     if (type === undefined || !JOB_TYPE.test(type))
       throw new AppError(ErrorCode.INVALID_QUERY, 'not a job type');
-    try {
-      await deps.queue.pauseTube(`${deps.tubePrefix}${type}`, seconds);
-    } catch (error: unknown) {
-      throw toServiceError(error);
-    }
+    await deps.queue.pauseTube(`${deps.tubePrefix}${type}`, seconds);
     deps.log.info({ type, seconds }, seconds > 0 ? 'type paused' : 'type resumed');
     return { type, paused: seconds > 0, seconds };
   };
@@ -241,13 +233,9 @@ export function createApp(deps: AppDeps): Koa {
     },
     getGroup: async (ctx) => {
       const id = jobIdOf(ctx);
-      try {
-        ctx.set('Cache-Control', 'no-store');
-        ctx.type = 'application/json';
-        ctx.body = await groups.progress(id);
-      } catch (error: unknown) {
-        throw toServiceError(error);
-      }
+      ctx.set('Cache-Control', 'no-store');
+      ctx.type = 'application/json';
+      ctx.body = await groups.progress(id);
     },
     listJobs: async (ctx) => {
       ctx.set('Cache-Control', 'no-store');
@@ -280,12 +268,7 @@ export function createApp(deps: AppDeps): Koa {
       ctx.body = openapi;
     },
     listWorkers: async (ctx) => {
-      let workers: Awaited<ReturnType<typeof listLiveWorkers>>;
-      try {
-        workers = await listLiveWorkers(deps.store, workerGoneAfterMs);
-      } catch (error: unknown) {
-        throw toServiceError(error);
-      }
+      const workers = await listLiveWorkers(deps.store, workerGoneAfterMs);
       ctx.set('Cache-Control', 'no-store');
       ctx.body = { workers, goneAfterMs: workerGoneAfterMs };
     },

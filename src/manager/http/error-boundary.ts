@@ -4,8 +4,9 @@
  * (500) are logged with their stack; 503s are logged as warnings; client mistakes not at all.
  */
 import type { Context, Next } from 'koa';
-import { AppError, ErrorCode, isAppError } from '../../errors.js';
+import { AppError, ErrorCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { toAppError } from '../error-answers.js';
 
 function send(ctx: Context, error: AppError): void {
   ctx.status = error.status;
@@ -38,15 +39,14 @@ export function errorBoundary(log: Logger) {
         }
       }
     } catch (error: unknown) {
-      if (isAppError(error)) {
+      const answer = toAppError(error);
+      if (answer.code === ErrorCode.INTERNAL) {
+        log.error({ err: error, method: ctx.method, path: ctx.path }, 'unexpected error');
+      } else if (answer.status >= 500) {
         // Backend outages are logged once per state change by the health watchers, not per request.
-        if (error.status >= 500)
-          log.debug({ code: error.code, err: error.cause ?? error, path: ctx.path }, error.message);
-        send(ctx, error);
-        return;
+        log.debug({ code: answer.code, err: answer.cause ?? answer, path: ctx.path }, answer.message);
       }
-      log.error({ err: error, method: ctx.method, path: ctx.path }, 'unexpected error');
-      send(ctx, new AppError(ErrorCode.INTERNAL, 'internal error'));
+      send(ctx, answer);
     }
   };
 }

@@ -24,9 +24,8 @@ import { createHash } from 'node:crypto';
 import { AppError, ErrorCode } from '../../errors.js';
 import { jobIdTime, newJobId } from '../../jobs/job-id.js';
 import type { Logger } from '../../log.js';
-import { isQueueError, isQueueUnavailable, type QueueClient, QueueErrorCode } from '../../queue/index.js';
+import { isQueueError, type QueueClient, QueueErrorCode } from '../../queue/index.js';
 import {
-  isStoreUnavailable,
   type JobDocument,
   type JobOptions,
   mapConcurrently,
@@ -63,19 +62,6 @@ export interface JobServiceDeps {
   idempotencyTtlMs: number;
   /** 0: record first. Otherwise: put on hold this many seconds, record, kick. */
   acceptHoldSeconds?: number;
-}
-
-/** Maps backend failures to the 503s clients see; everything else passes through. */
-export function toServiceError(error: unknown): unknown {
-  if (isStoreUnavailable(error)) {
-    return new AppError(ErrorCode.STORE_UNAVAILABLE, 'MongoDB is unavailable; try again', { cause: error });
-  }
-  if (isQueueUnavailable(error)) {
-    return new AppError(ErrorCode.QUEUE_UNAVAILABLE, 'beanstalkd is unavailable; try again', {
-      cause: error,
-    });
-  }
-  return error;
 }
 
 /** Keys are stored hashed: a client's key may be something it would rather not leave in our database. */
@@ -180,7 +166,7 @@ export function createJobService(deps: JobServiceDeps) {
           'job not recorded, and its held copy could not be removed; a worker drops it when the hold ends',
         );
       });
-      throw toServiceError(error);
+      throw error;
     }
     try {
       await queue.kickJob(beanstalkId);
@@ -201,13 +187,9 @@ export function createJobService(deps: JobServiceDeps) {
   ): Promise<'queued' | 'recorded elsewhere'> {
     const id = record._id;
     const copy = queueCopy(record, deps.tubePrefix, { first: true });
-    try {
-      // A duplicate is our own insert retried after a lost answer, unless we are finishing
-      // another request's job: then that request recorded it and puts it.
-      if ((await store.insertJob(record)) === 'duplicate' && finishing) return 'recorded elsewhere';
-    } catch (error: unknown) {
-      throw toServiceError(error);
-    }
+    // A duplicate is our own insert retried after a lost answer, unless we are finishing
+    // another request's job: then that request recorded it and puts it.
+    if ((await store.insertJob(record)) === 'duplicate' && finishing) return 'recorded elsewhere';
     let beanstalkId: string;
     try {
       beanstalkId = await putJob(copy);
@@ -430,31 +412,27 @@ export function createJobService(deps: JobServiceDeps) {
     const requestHash = hashJobRequest(request, payload.text);
     let id = fresh;
     let finishing = false;
-    try {
-      const claim = await store.claimIdempotencyKey(
-        keyHash,
-        id,
-        new Date(),
-        deps.idempotencyTtlMs,
-        requestHash,
-      );
-      if (!claim.claimed) {
-        // Keys claimed before requests were hashed carry none: they replay as they did.
-        if (claim.request !== undefined && claim.request !== requestHash) {
-          throw new AppError(
-            ErrorCode.IDEMPOTENCY_KEY_REUSED,
-            'this Idempotency-Key came first with another request (body, type or options); use a new key for a new job',
-          );
-        }
-        const job = await store.findJob(claim.jobId);
-        if (job) return await replay(claim.jobId, job);
-        // The request that claimed the key has not recorded its job (it died, or another
-        // manager is between the two): record it under that request's id.
-        id = claim.jobId;
-        finishing = true;
+    const claim = await store.claimIdempotencyKey(
+      keyHash,
+      id,
+      new Date(),
+      deps.idempotencyTtlMs,
+      requestHash,
+    );
+    if (!claim.claimed) {
+      // Keys claimed before requests were hashed carry none: they replay as they did.
+      if (claim.request !== undefined && claim.request !== requestHash) {
+        throw new AppError(
+          ErrorCode.IDEMPOTENCY_KEY_REUSED,
+          'this Idempotency-Key came first with another request (body, type or options); use a new key for a new job',
+        );
       }
-    } catch (error: unknown) {
-      throw toServiceError(error);
+      const job = await store.findJob(claim.jobId);
+      if (job) return await replay(claim.jobId, job);
+      // The request that claimed the key has not recorded its job (it died, or another
+      // manager is between the two): record it under that request's id.
+      id = claim.jobId;
+      finishing = true;
     }
     try {
       return await recordAndQueue(id, request, payload, keyHash, finishing);
@@ -511,11 +489,7 @@ export function createJobService(deps: JobServiceDeps) {
      * `payload`, the job's payload too. Null if unknown.
      */
     async get(id: string, options: { payload: boolean }): Promise<JobView | null> {
-      try {
-        return (await inspect(id, options.payload)).view;
-      } catch (error: unknown) {
-        throw toServiceError(error);
-      }
+      return (await inspect(id, options.payload)).view;
     },
   };
 }

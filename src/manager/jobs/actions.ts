@@ -8,7 +8,6 @@ import type { Tally } from '../../jobs/tally.js';
 import type { Logger } from '../../log.js';
 import { isQueueError, type QueueClient, QueueErrorCode } from '../../queue/index.js';
 import { Outcome, type QueueLocation, RESULT_PAYLOAD_BYTES, type Store } from '../../store/index.js';
-import { toServiceError } from './accept.js';
 import { putAgain } from './queue-copy.js';
 import { findLiveCopy, queueLocation } from './queue-location.js';
 import type { JobState } from './views.js';
@@ -41,11 +40,7 @@ export function createJobActions(deps: JobActionDeps) {
   }
 
   async function guarded<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error: unknown) {
-      throw toServiceError(error);
-    }
+    return await fn();
   }
 
   return {

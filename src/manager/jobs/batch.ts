@@ -21,6 +21,7 @@
 import type Koa from 'koa';
 import { AppError, ErrorCode, isAppError } from '../../errors.js';
 import type { JobOptions } from '../../store/index.js';
+import { toAppError } from '../error-answers.js';
 import {
   forbiddenKey,
   parsePayload,
@@ -215,9 +216,7 @@ export function batchRoute(deps: BatchDeps) {
         if (!replayed) deps.onAccepted?.(job.type);
         return { index, ...job, ...(replayed ? { replayed } : {}) };
       }
-      const error = isAppError(outcome.reason)
-        ? outcome.reason
-        : new AppError(ErrorCode.INTERNAL, 'internal error');
+      const error = toAppError(outcome.reason);
       if (error.status >= 500) backendFailed = true;
       return { index, error: { code: error.code, message: error.message } };
     });

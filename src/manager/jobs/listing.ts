@@ -26,7 +26,6 @@ import {
   type SettledEntry,
   type Store,
 } from '../../store/index.js';
-import { toServiceError } from './accept.js';
 import { findLiveCopy } from './queue-location.js';
 import { type JobState, STATE_OF_QUEUE } from './views.js';
 
@@ -280,105 +279,97 @@ export function createJobListing(deps: { queue: QueueClient; store: Store }) {
 
   return {
     async list(query: ListQuery): Promise<{ jobs: JobSummary[]; nextCursor: string | null }> {
-      try {
-        if (query.group !== undefined) return await listGroup(query, query.group);
-        if (query.state === 'failed' || query.state === 'cancelled')
-          return await listMarked(query, query.state);
-        const meta = await store.log.readLogMeta();
-        const head = await store.log.logHead(meta);
-        const floor = Math.max(1, meta.floor);
-        const after = query.createdAfter;
-        // The next segment to read, and below which index of it.
-        let n: number;
-        let below = Number.MAX_SAFE_INTEGER;
-        if (query.cursor) ({ n, index: below } = query.cursor);
-        else if (query.createdBefore) {
-          const before = new Date(query.createdBefore.getTime() + CLOCK_SKEW_MS);
-          n = await store.log.segmentStartingBefore(before, floor, head);
-        } else n = head;
+      if (query.group !== undefined) return await listGroup(query, query.group);
+      if (query.state === 'failed' || query.state === 'cancelled')
+        return await listMarked(query, query.state);
+      const meta = await store.log.readLogMeta();
+      const head = await store.log.logHead(meta);
+      const floor = Math.max(1, meta.floor);
+      const after = query.createdAfter;
+      // The next segment to read, and below which index of it.
+      let n: number;
+      let below = Number.MAX_SAFE_INTEGER;
+      if (query.cursor) ({ n, index: below } = query.cursor);
+      else if (query.createdBefore) {
+        const before = new Date(query.createdBefore.getTime() + CLOCK_SKEW_MS);
+        n = await store.log.segmentStartingBefore(before, floor, head);
+      } else n = head;
 
-        const jobs: JobSummary[] = [];
-        const maxReads = query.limit * 10;
-        let reads = 0;
-        let ended = false;
-        const matches = (entry: LogEntry) =>
-          (query.type === undefined || entry.type === query.type) &&
-          (query.createdAfter === undefined || entry.at >= query.createdAfter) &&
-          (query.createdBefore === undefined || entry.at < query.createdBefore);
-        /** Candidates read but not yet resolved, newest first. */
-        const pending: Array<{
-          n: number;
-          index: number;
-          entry: LogEntry;
-          settled: SettledEntry | undefined;
-        }> = [];
-        for (;;) {
-          const wanted: number =
-            query.state === undefined
-              ? query.limit - jobs.length
-              : Math.max(query.limit - jobs.length, STATE_READS_IN_FLIGHT * 2);
-          // Candidates: entries that pass the filters, newest first, from segments read a few
-          // at a time (small segments are common at the head: one per lone POST).
-          while (!ended && pending.length < wanted && reads < maxReads) {
-            if (n < floor) {
+      const jobs: JobSummary[] = [];
+      const maxReads = query.limit * 10;
+      let reads = 0;
+      let ended = false;
+      const matches = (entry: LogEntry) =>
+        (query.type === undefined || entry.type === query.type) &&
+        (query.createdAfter === undefined || entry.at >= query.createdAfter) &&
+        (query.createdBefore === undefined || entry.at < query.createdBefore);
+      /** Candidates read but not yet resolved, newest first. */
+      const pending: Array<{
+        n: number;
+        index: number;
+        entry: LogEntry;
+        settled: SettledEntry | undefined;
+      }> = [];
+      for (;;) {
+        const wanted: number =
+          query.state === undefined
+            ? query.limit - jobs.length
+            : Math.max(query.limit - jobs.length, STATE_READS_IN_FLIGHT * 2);
+        // Candidates: entries that pass the filters, newest first, from segments read a few
+        // at a time (small segments are common at the head: one per lone POST).
+        while (!ended && pending.length < wanted && reads < maxReads) {
+          if (n < floor) {
+            ended = true;
+            break;
+          }
+          const numbers = Array.from({ length: Math.min(SEGMENTS_AHEAD, n - floor + 1) }, (_, k) => n - k);
+          const segments = await Promise.all(numbers.map((m) => store.log.readSegment(m)));
+          reads += numbers.length;
+          for (const segment of segments) {
+            if (segment && after !== undefined && segment.last.getTime() < after.getTime() - CLOCK_SKEW_MS) {
               ended = true;
               break;
             }
-            const numbers = Array.from({ length: Math.min(SEGMENTS_AHEAD, n - floor + 1) }, (_, k) => n - k);
-            const segments = await Promise.all(numbers.map((m) => store.log.readSegment(m)));
-            reads += numbers.length;
-            for (const segment of segments) {
-              if (
-                segment &&
-                after !== undefined &&
-                segment.last.getTime() < after.getTime() - CLOCK_SKEW_MS
-              ) {
-                ended = true;
-                break;
-              }
-              const jobsIn = segment?.jobs ?? [];
-              for (let index = Math.min(below, jobsIn.length) - 1; index >= 0; index -= 1) {
-                const entry = jobsIn[index] as LogEntry;
-                if (matches(entry)) pending.push({ n, index, entry, settled: segment?.settled?.[index] });
-              }
-              n -= 1;
-              below = Number.MAX_SAFE_INTEGER;
+            const jobsIn = segment?.jobs ?? [];
+            for (let index = Math.min(below, jobsIn.length) - 1; index >= 0; index -= 1) {
+              const entry = jobsIn[index] as LogEntry;
+              if (matches(entry)) pending.push({ n, index, entry, settled: segment?.settled?.[index] });
             }
-          }
-          if (pending.length === 0) {
-            // The log ends here, or this request's reads do: then go on from segment n.
-            return { jobs, nextCursor: ended ? null : formatCursor({ n: n + 1, index: 0 }) };
-          }
-          if (reads >= maxReads) {
-            // Out of reads: go on next time from the first candidate not yet resolved.
-            const next = pending[0] as (typeof pending)[number];
-            return { jobs, nextCursor: formatCursor({ n: next.n, index: next.index + 1 }) };
-          }
-          const chunk: typeof pending = pending.splice(0, wanted);
-          const states = await statesOf(
-            chunk.map((c) => ({ id: c.entry.id, settled: c.settled })),
-            query,
-          );
-          reads += states.reads;
-          for (const [k, candidate] of chunk.entries()) {
-            const found: { state: JobState; finishedAt?: Date } | null | undefined = states[k];
-            if (!found || (query.state !== undefined && found.state !== query.state)) continue;
-            const { entry } = candidate;
-            jobs.push({
-              id: entry.id,
-              type: entry.type,
-              state: found.state,
-              createdAt: entry.at.toISOString(),
-              ...(entry.group !== undefined ? { group: entry.group } : {}),
-              ...(found.finishedAt ? { finishedAt: found.finishedAt.toISOString() } : {}),
-            });
-            if (jobs.length === query.limit) {
-              return { jobs, nextCursor: formatCursor({ n: candidate.n, index: candidate.index }) };
-            }
+            n -= 1;
+            below = Number.MAX_SAFE_INTEGER;
           }
         }
-      } catch (error: unknown) {
-        throw toServiceError(error);
+        if (pending.length === 0) {
+          // The log ends here, or this request's reads do: then go on from segment n.
+          return { jobs, nextCursor: ended ? null : formatCursor({ n: n + 1, index: 0 }) };
+        }
+        if (reads >= maxReads) {
+          // Out of reads: go on next time from the first candidate not yet resolved.
+          const next = pending[0] as (typeof pending)[number];
+          return { jobs, nextCursor: formatCursor({ n: next.n, index: next.index + 1 }) };
+        }
+        const chunk: typeof pending = pending.splice(0, wanted);
+        const states = await statesOf(
+          chunk.map((c) => ({ id: c.entry.id, settled: c.settled })),
+          query,
+        );
+        reads += states.reads;
+        for (const [k, candidate] of chunk.entries()) {
+          const found: { state: JobState; finishedAt?: Date } | null | undefined = states[k];
+          if (!found || (query.state !== undefined && found.state !== query.state)) continue;
+          const { entry } = candidate;
+          jobs.push({
+            id: entry.id,
+            type: entry.type,
+            state: found.state,
+            createdAt: entry.at.toISOString(),
+            ...(entry.group !== undefined ? { group: entry.group } : {}),
+            ...(found.finishedAt ? { finishedAt: found.finishedAt.toISOString() } : {}),
+          });
+          if (jobs.length === query.limit) {
+            return { jobs, nextCursor: formatCursor({ n: candidate.n, index: candidate.index }) };
+          }
+        }
       }
     },
   };

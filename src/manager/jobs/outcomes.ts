@@ -8,7 +8,6 @@ import { parseJobId } from '../../jobs/job-id.js';
 import type { OutcomeSummary, Store } from '../../store/index.js';
 import { readJsonBody } from '../http/read-json-body.js';
 import { MAX_LOOKUP_IDS } from '../http/schemas.js';
-import { toServiceError } from './accept.js';
 
 /** 10,000 ids of 36 characters, quoted and separated, with room for spacing. */
 const LIMIT_BYTES = 1_048_576;
@@ -72,12 +71,7 @@ export async function lookupOutcomes(
     throw error;
   }
   const ids = parseLookup(value);
-  let found: OutcomeSummary[];
-  try {
-    found = await store.findOutcomes(ids);
-  } catch (error: unknown) {
-    throw toServiceError(error);
-  }
+  const found = await store.findOutcomes(ids);
   const done = new Set(found.map((doc) => doc._id));
   return {
     outcomes: found.map((doc) => ({

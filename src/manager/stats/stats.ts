@@ -10,7 +10,6 @@
 
 import type { QueueClient } from '../../queue/index.js';
 import type { OutcomeCounts, Store } from '../../store/index.js';
-import { toServiceError } from '../jobs/accept.js';
 import { readQueueDepth } from './queue-depth.js';
 import { readOutcomeCounts } from './totals.js';
 import { isLive } from './workers.js';
@@ -67,15 +66,11 @@ export function createStatsService(deps: StatsServiceDeps) {
       let depth: Awaited<ReturnType<typeof readQueueDepth>>;
       let outcomes: Record<string, OutcomeCounts>;
       let workers: Awaited<ReturnType<Store['listWorkers']>>;
-      try {
-        [depth, outcomes, workers] = await Promise.all([
-          readQueueDepth(deps.queue, deps.tubePrefix),
-          readOutcomeCounts(deps.store),
-          deps.store.listWorkers(new Date(now - THROUGHPUT_WINDOW_SECONDS * 1000)),
-        ]);
-      } catch (error: unknown) {
-        throw toServiceError(error);
-      }
+      [depth, outcomes, workers] = await Promise.all([
+        readQueueDepth(deps.queue, deps.tubePrefix),
+        readOutcomeCounts(deps.store),
+        deps.store.listWorkers(new Date(now - THROUGHPUT_WINDOW_SECONDS * 1000)),
+      ]);
 
       const byType = new Map<string, TypeCounts>();
       const of = (type: string) => {

@@ -1,0 +1,21 @@
+/**
+ * The one place an error becomes an answer: an AppError answers as itself, a backend that
+ * could not be reached in time answers 503 with its code, anything else is unexpected (500).
+ * The error boundary uses it for a request, batch and matrix fan-out for each item.
+ */
+import { AppError, ErrorCode, isAppError } from '../errors.js';
+import { isQueueUnavailable } from '../queue/index.js';
+import { isStoreUnavailable } from '../store/index.js';
+
+export function toAppError(error: unknown): AppError {
+  if (isAppError(error)) return error;
+  if (isStoreUnavailable(error)) {
+    return new AppError(ErrorCode.STORE_UNAVAILABLE, 'MongoDB is unavailable; try again', { cause: error });
+  }
+  if (isQueueUnavailable(error)) {
+    return new AppError(ErrorCode.QUEUE_UNAVAILABLE, 'beanstalkd is unavailable; try again', {
+      cause: error,
+    });
+  }
+  return new AppError(ErrorCode.INTERNAL, 'internal error', { cause: error });
+}
