@@ -7,7 +7,9 @@ import { setFlagsFromString } from 'node:v8';
 import { config as loadDotenv } from 'dotenv';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ConfigError, loadManagerConfig, loadWorkerConfig, SETTINGS } from './src/config/config.js';
+import { ConfigError, loadManagerConfig, loadWorkerConfig } from './src/config/config.js';
+import { helpText } from './src/config/describe-settings.js';
+import { type Role, settingsOf } from './src/config/settings.js';
 import { builtinHandlers, loadHandlers, selectTypes } from './src/handlers/index.js';
 import { LoadError, runLoad } from './src/load/run-load.js';
 import { formatSummary, succeeded } from './src/load/summary.js';
@@ -23,16 +25,18 @@ import { startWorker } from './src/worker/worker.js';
 // (NODE_OPTIONS does not accept it).
 setFlagsFromString('--heap-growing-percent=30');
 
-type Role = 'manager' | 'worker';
-
+/**
+ * A flag per setting of the role, described from its declaration. Flags carry no yargs default
+ * or choices: an absent flag leaves the variable (or .env) in charge, and the config module
+ * checks every value and reports the bad ones together.
+ */
 function withSettings(role: Role) {
   return (y: Argv) => {
     let out = y;
-    for (const setting of SETTINGS.filter((s) => s.roles.includes(role))) {
+    for (const setting of settingsOf(role)) {
       out = out.option(setting.flag, {
-        type:
-          setting.boolean || setting.default === 'true' || setting.default === 'false' ? 'boolean' : 'string',
-        describe: `${setting.description} [env ${setting.env}]${setting.default ? ` [default: ${setting.default}]` : ''}`,
+        type: setting.kind === 'bool' ? 'boolean' : 'string',
+        describe: helpText(setting),
       });
     }
     return out;
@@ -42,7 +46,7 @@ function withSettings(role: Role) {
 /** The environment (with .env) overridden by whichever flags were given. */
 function environment(role: Role, argv: Record<string, unknown>): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...process.env };
-  for (const setting of SETTINGS.filter((s) => s.roles.includes(role))) {
+  for (const setting of settingsOf(role)) {
     const value = argv[setting.flag];
     if (typeof value === 'string') env[setting.env] = value;
     if (typeof value === 'boolean') env[setting.env] = String(value);

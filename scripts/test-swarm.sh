@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm run test:swarm`: the stack file on a real one-node swarm (README, "Deploy"; issue
+# `npm run test:swarm`: the stack file on a real one-node swarm (docs/deploy.md; issue
 # "Swarm for real"). Installs docker.io and debootstrap if missing, writes the secrets with
 # the stack file's own header lines, starts its own dockerd under a temp dir (never any
 # other daemon), builds the images with no registry, runs

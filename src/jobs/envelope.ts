@@ -7,6 +7,7 @@
  * when to stop retrying.
  * `held` marks a job put delayed before its record was stored: a worker that gets one that
  * was never kicked checks the record first (manager/jobs/accept.ts, "Order on accept").
+ * This is the body's format; a body is built from a job's record only by jobs/queue-copy.ts.
  */
 
 export interface Envelope {

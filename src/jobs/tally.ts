@@ -1,5 +1,5 @@
 /**
- * This process's tally of the outcomes it stores (store/tallies.ts has the whole scheme).
+ * This process's tally of the outcomes it stores (store/reports/tallies.ts has the whole scheme).
  *
  * Before an outcome's insert it takes a sequence number (`tag`); once the insert settles it
  * is counted under that number (`settle`). Every COMMIT_MS a commit closes the open number,
@@ -13,7 +13,7 @@ import {
   type MaybeCount,
   type OutcomeCounts,
   type ResultDocument,
-  type Store,
+  type TallyCommits,
   type TallyDocument,
 } from '../store/index.js';
 
@@ -45,7 +45,7 @@ export class Tally {
   private lastCommitAt = Date.now();
   private due = false;
   private readonly keepAlive: NodeJS.Timeout;
-  private readonly store: Store;
+  private readonly store: TallyCommits;
   private readonly log: Logger;
   private readonly role: TallyDocument['role'];
   private open = 1;
@@ -65,7 +65,7 @@ export class Tally {
   private failing = false;
   private stopped = false;
 
-  constructor(options: { id: string; store: Store; log: Logger; role: TallyDocument['role'] }) {
+  constructor(options: { id: string; store: TallyCommits; log: Logger; role: TallyDocument['role'] }) {
     this.id = options.id;
     this.baseId = options.id;
     this.store = options.store;

@@ -204,7 +204,9 @@ export async function runStack(options: StackOptions): Promise<void> {
     say(`  manager     ${base}/   POST a JSON job to / or /jobs, GET /jobs/<id>`);
     say(`  health      ${base}/healthz   ${base}/readyz`);
     say(`  beanstalkd  127.0.0.1:${beanstalkd.port}   binlog with fsync on every write, tube hash`);
-    say(`  MongoDB     ${mongoUrl}   (${mongo.name}) jobs, results, job_log, … (README: Data model)`);
+    say(
+      `  MongoDB     ${mongoUrl}   (${mongo.name}) jobs, results, job_log, … (docs/architecture.md: Data model)`,
+    );
     if (mongoExpress) {
       // The password is printed only when this run made it up: a given one stays unsaid.
       const password = options.mongoExpressPassword

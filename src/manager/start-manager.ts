@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import type { ManagerConfig } from '../config/config.js';
+import { type ManagerConfig, queueConnection } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { createQueueClient } from '../queue/index.js';
 import { createStore } from '../store/index.js';
@@ -52,12 +52,7 @@ function keepTrying(
 }
 
 export async function startManager(config: Readonly<ManagerConfig>, log: Logger): Promise<RunningManager> {
-  const queue = createQueueClient({
-    host: config.beanstalk.host,
-    port: config.beanstalk.port,
-    connectTimeoutMs: config.beanstalk.timeoutMs,
-    commandTimeoutMs: config.beanstalk.timeoutMs,
-  });
+  const queue = createQueueClient(queueConnection(config));
   const store = createStore({
     url: config.mongo.url,
     dbName: config.mongo.dbName,

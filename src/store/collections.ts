@@ -9,7 +9,7 @@ export const COLLECTIONS = Object.freeze({
   queueRefs: 'queue_refs',
   /** One outcome per finished job: the exactly-once guarantee. */
   results: 'results',
-  /** Every accepted job in numbered segments: the path that walks jobs (job-log.ts). */
+  /** Every accepted job in numbered segments: the path that walks jobs (log/job-log.ts). */
   jobLog: 'job_log',
   /** A job's failed runs, one document per job. */
   attempts: 'attempts',
@@ -17,12 +17,12 @@ export const COLLECTIONS = Object.freeze({
   leases: 'leases',
   /** A matrix group and its jobs. */
   groups: 'groups',
-  /** What each job of a group ended as (group-marks.ts). */
+  /** What each job of a group ended as (groups/group-marks.ts). */
   groupMarks: 'group_marks',
-  /** Failed and cancelled jobs, newest last (store.ts, stateMarkMethods). */
+  /** Failed and cancelled jobs, newest last (groups/state-marks.ts). */
   stateMarks: 'state_marks',
   workers: 'workers',
-  /** One outcome tally per process that stores outcomes (tallies.ts). */
+  /** One outcome tally per process that stores outcomes (reports/tallies.ts). */
   tallies: 'tallies',
   /** The tallies of processes gone for good, folded by the maintenance pass. */
   totals: 'totals',

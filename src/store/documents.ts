@@ -1,4 +1,4 @@
-/** The shapes stored in MongoDB (README, "Data model: every read by key"). Every `_id` is a job id. */
+/** The shapes stored in MongoDB (docs/architecture.md, "Data model: every read by key"). Every `_id` is a job id. */
 
 export interface JobOptions {
   priority: number;
@@ -78,7 +78,7 @@ export interface ResultDocument {
    * copies may have failed runs: GET reads `attempts` then, as it does for attempt > 1.
    */
   requeued?: boolean;
-  /** Whose outcome tally counts it, under which sequence number (store/tallies.ts). */
+  /** Whose outcome tally counts it, under which sequence number (store/reports/tallies.ts). */
   tally?: { w: string; k: number };
   /**
    * The payload's text, copied from the job when it is at most RESULT_PAYLOAD_BYTES, so that

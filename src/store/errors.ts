@@ -29,7 +29,7 @@ export function isTransientStoreError(error: unknown): boolean {
   if (error instanceof MongoNetworkError || error instanceof MongoServerSelectionError) return true;
   if (!(error instanceof MongoError)) return false;
   if (isDatabaseLocked(error.code, error.message)) return true;
-  // insertMany's form of MongoTopologyClosedError (the client reconnects: see reconnect.ts).
+  // insertMany's form of MongoTopologyClosedError (the client reconnects: see driver/reconnect.ts).
   if (error instanceof MongoBulkWriteError && error.message === 'Topology is closed') return true;
   if (error.hasErrorLabel('RetryableWriteError') || error.hasErrorLabel('TransientTransactionError'))
     return true;

@@ -1,21 +1,24 @@
-/** The only code that talks to MongoDB. */
+/**
+ * The only code that talks to MongoDB. Callers take the roles they use (roles.ts: JobRecords,
+ * Outcomes, Heartbeats, …); `Store` is all of them.
+ */
 
 export { COLLECTIONS } from './collections.js';
 export * from './documents.js';
+export type { InsertOutcome } from './driver/insert-batcher.js';
+export { mapConcurrently, POINT_READS_IN_FLIGHT } from './driver/point-reads.js';
 export { isStoreUnavailable, StoreUnavailableError } from './errors.js';
-export { type GroupMark, markResult } from './group-marks.js';
-export type { InsertOutcome } from './insert-batcher.js';
+export { type GroupMark, markResult } from './groups/group-marks.js';
 export {
   type JobLog,
+  type JobLogReader,
   type LogEntry,
   type LogMeta,
   type LogSegment,
   SEGMENT_KEEP_MS,
   type SettledEntry,
-} from './job-log.js';
-export { mapConcurrently, POINT_READS_IN_FLIGHT } from './point-reads.js';
-export type { IdempotencyClaim } from './side-collections.js';
-export { createStore, type Store, type StoreOptions } from './store.js';
+} from './log/job-log.js';
+export type { IdempotencyClaim } from './records/side-collections.js';
 export {
   addCounts,
   emptyCounts,
@@ -23,13 +26,29 @@ export {
   type OutcomeCounts,
   type TallyDocument,
   type TotalsDocument,
-} from './tallies.js';
+} from './reports/tallies.js';
 export type {
   OutcomeCount,
   OutcomeSummary,
   WorkerBucket,
   WorkerDocument,
-  WorkerReportStore,
   WorkerTypeCounts,
-} from './worker-reports.js';
-export { DURATION_BUCKETS_SECONDS } from './worker-reports.js';
+} from './reports/worker-reports.js';
+export { DURATION_BUCKETS_SECONDS } from './reports/worker-reports.js';
+export type {
+  Groups,
+  Heartbeats,
+  JobRecords,
+  Listing,
+  Maintenance,
+  MarkedState,
+  Observing,
+  Outcomes,
+  Requeues,
+  Store,
+  StoreConnection,
+  Tallies,
+  TallyCommits,
+  WorkerReportStore,
+} from './roles.js';
+export { createStore, type StoreOptions } from './store.js';

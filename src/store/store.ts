@@ -4,7 +4,6 @@
  * the reconciler, retention) and in small side collections.
  */
 import { type Db, MongoClient } from 'mongodb';
-import { backgroundWrites } from './background-writes.js';
 import { COLLECTIONS } from './collections.js';
 import type {
   AttemptDocument,
@@ -14,15 +13,19 @@ import type {
   QueueRefDocument,
   ResultDocument,
 } from './documents.js';
-import { type GroupMark, type GroupMarks, groupMarks } from './group-marks.js';
-import { groupQueries } from './groups.js';
-import { guard } from './guard.js';
-import { InsertBatcher, type InsertOutcome } from './insert-batcher.js';
-import { type JobLog, jobLog, type LogEntry, type LogMeta, type StoredSegment } from './job-log.js';
-import { keepConnecting } from './reconnect.js';
-import { sideCollections } from './side-collections.js';
-import { type TallyDocument, type TotalsDocument, tallyQueries } from './tallies.js';
-import { workerReportQueries } from './worker-reports.js';
+import { guard } from './driver/guard.js';
+import { InsertBatcher, type InsertOutcome } from './driver/insert-batcher.js';
+import { keepConnecting } from './driver/reconnect.js';
+import { groupMarks } from './groups/group-marks.js';
+import { groupQueries } from './groups/groups.js';
+import { stateMarkMethods } from './groups/state-marks.js';
+import { segmentPerBatch } from './log/batch-segments.js';
+import { jobLog, type LogMeta, type StoredSegment } from './log/job-log.js';
+import { backgroundWrites } from './records/background-writes.js';
+import { sideCollections } from './records/side-collections.js';
+import { type TallyDocument, type TotalsDocument, tallyQueries } from './reports/tallies.js';
+import { workerReportQueries } from './reports/worker-reports.js';
+import type { Store } from './roles.js';
 
 export interface StoreOptions {
   url: string;
@@ -35,7 +38,7 @@ export interface StoreOptions {
   onRetry?: (error: unknown) => void;
 }
 
-function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<void>) {
+function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<void>): Store {
   const jobs = db.collection<JobDocument>('jobs');
   const refs = db.collection<QueueRefDocument>('queue_refs');
   const results = db.collection<ResultDocument>('results');
@@ -54,39 +57,13 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     db.collection<StoredSegment>(COLLECTIONS.jobLog),
     db.collection<LogMeta>(COLLECTIONS.jobLog),
   );
-  /** Jobs whose segment append failed without an answer: the segment tried may hold them. */
-  const unsure = new Map<string, { n: number; token: string }>();
-  /** One append at a time from this process: concurrent ones would only race for numbers. */
-  let appending: Promise<unknown> = Promise.resolve();
-  /** The job log's part of an insert batch: its segment, written beside the records (InsertBatcher.prepare). */
-  function logBatch(docs: JobDocument[]): Promise<void> {
-    const run = appending.then(() => appendFor(docs));
-    appending = run.catch(() => undefined);
-    return run;
-  }
-  async function appendFor(docs: JobDocument[]): Promise<void> {
-    let rest = docs;
-    const tried = new Set(docs.flatMap((doc) => unsure.get(doc._id) ?? []));
-    for (const attempt of tried) {
-      if (await log.holdsAppend(attempt)) rest = rest.filter((doc) => unsure.get(doc._id) !== attempt);
-    }
-    if (rest.length > 0) {
-      const entries: LogEntry[] = rest.map((doc) => ({
-        id: doc._id,
-        type: doc.type,
-        ...(doc.group !== undefined ? { group: doc.group } : {}),
-        ...(doc.idempotencyKey !== undefined ? { key: doc.idempotencyKey } : {}),
-        at: doc.createdAt,
-      }));
-      await log.appendSegment(entries, (attempt) => {
-        for (const doc of rest) unsure.set(doc._id, attempt);
-      });
-    }
-    for (const doc of docs) unsure.delete(doc._id);
-  }
   // Two batches in flight: one appending its log segment while the other inserts its records
   // (appends themselves go one at a time).
-  const jobInserts = new InsertBatcher(jobs, { ...batcherOptions, maxInFlight: 2, prepare: logBatch });
+  const jobInserts = new InsertBatcher(jobs, {
+    ...batcherOptions,
+    maxInFlight: 2,
+    prepare: segmentPerBatch(log),
+  });
   const refInserts = new InsertBatcher(refs, batcherOptions);
   const resultInserts = new InsertBatcher(results, batcherOptions);
   /**
@@ -109,8 +86,8 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
       db.collection<TallyDocument>(COLLECTIONS.tallies),
       db.collection<TotalsDocument>(COLLECTIONS.totals),
     ),
-    /** The job log (job-log.ts): how listing, the reconciler and retention walk jobs. */
-    log: log as JobLog,
+    /** The job log (log/job-log.ts): how listing, the reconciler and retention walk jobs. */
+    log,
 
     /** Records an accepted job. A duplicate can only be our own earlier attempt landing. */
     async insertJob(doc: JobDocument): Promise<InsertOutcome> {
@@ -167,28 +144,6 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     },
   };
 }
-
-/**
- * Failed and cancelled jobs, each in its own numbered marks (the same writer as a group's):
- * `GET /jobs?state=failed` walks these newest first instead of the whole log, since such
- * jobs are few. A job marked twice (failed, retried, failed again) is shown once: only the
- * mark matching its current outcome counts.
- */
-function stateMarkMethods(marks: GroupMarks) {
-  return {
-    markState(state: 'failed' | 'cancelled', mark: GroupMark): Promise<void> {
-      return marks.markGroupJob(`state:${state}`, mark);
-    },
-    readStateMarks(state: 'failed' | 'cancelled', n: number): Promise<GroupMark[] | null> {
-      return marks.readMarkDoc(`state:${state}`, n);
-    },
-    lastStateMark(state: 'failed' | 'cancelled'): Promise<number> {
-      return marks.lastMarkNumber(`state:${state}`);
-    },
-  };
-}
-
-export type Store = ReturnType<typeof createCoreStore>;
 
 export function createStore(options: StoreOptions): Store {
   const client = new MongoClient(options.url, {

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../log.js';
-import type { Store, WorkerDocument } from '../store/index.js';
+import type { Heartbeats, WorkerDocument } from '../store/index.js';
 import type { WorkerStats } from './worker-stats.js';
 
 /** Worker documents not seen for this long are deleted when a worker starts (no TTL index on FerretDB). */
@@ -21,7 +21,7 @@ export function instanceId(name: string): string {
 
 export interface HeartbeatOptions {
   id: string;
-  store: Store;
+  store: Heartbeats;
   log: Logger;
   stats: WorkerStats;
   intervalMs: number;

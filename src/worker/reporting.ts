@@ -6,14 +6,15 @@
 import type { WorkerConfig } from '../config/config.js';
 import { Tally } from '../jobs/tally.js';
 import type { Logger } from '../log.js';
-import type { Store } from '../store/index.js';
+import type { Heartbeats, TallyCommits } from '../store/index.js';
 import { type Heartbeat, instanceId, startHeartbeat } from './heartbeat.js';
 import { createWorkerMetrics, type MetricsServer, startMetricsServer } from './prometheus.js';
+import type { RunJobStore } from './run-job.js';
 import { tallyOutcomes, WorkerStats } from './worker-stats.js';
 
 export interface WorkerReporting {
   /** The worker's store, counting each outcome it newly stores. */
-  readonly store: Store;
+  readonly store: RunJobStore;
   /** Resolves once the job's stored outcome is counted in a committed tally (then it may be deleted). */
   counted(jobId: string): Promise<void>;
   /** A slot waits for nothing but its deletes: commit the tally now. */
@@ -34,7 +35,7 @@ export function outcomeDeadlineMs(config: Readonly<WorkerConfig>): number {
 
 export async function startReporting(
   config: Readonly<WorkerConfig>,
-  options: { store: Store; types: readonly string[]; log: Logger },
+  options: { store: RunJobStore & TallyCommits & Heartbeats; types: readonly string[]; log: Logger },
 ): Promise<WorkerReporting> {
   const served = config.metricsPort > 0;
   const metrics = createWorkerMetrics({ processMetrics: served, types: options.types });

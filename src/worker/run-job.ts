@@ -12,17 +12,21 @@ import type { Logger } from '../log.js';
 import type { Consumer, ReservedJob } from '../queue/index.js';
 import {
   type JobDocument,
+  type JobRecords,
   markResult,
   Outcome,
+  type Outcomes,
   RESULT_PAYLOAD_BYTES,
   type ResultDocument,
-  type Store,
 } from '../store/index.js';
 import { runHandler, touchIntervalMs } from './run-handler.js';
 
+/** What a slot uses of the store: how a job ends, and a held job's record (isRecorded). */
+export type RunJobStore = Outcomes & Pick<JobRecords, 'findJob'>;
+
 export interface RunJobDeps {
   consumer: Consumer;
-  store: Store;
+  store: RunJobStore;
   handlers: HandlerRegistry;
   log: Logger;
   workerName: string;
@@ -70,7 +74,7 @@ async function quietly(log: Logger, what: string, action: () => Promise<unknown>
 }
 
 /**
- * Marks an outcome where listings look for it (store/group-marks.ts): a group job's in its
+ * Marks an outcome where listings look for it (store/groups/group-marks.ts): a group job's in its
  * group, a failed job's among the failed. The outcome this run stored, or, for a redelivered
  * job, the one stored before (its first worker may have died before marking it).
  */

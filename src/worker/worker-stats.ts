@@ -8,8 +8,8 @@ import {
   DURATION_BUCKETS_SECONDS,
   type MaybeCount,
   Outcome,
+  type Outcomes,
   type ResultDocument,
-  type Store,
   StoreUnavailableError,
   type WorkerBucket,
   type WorkerTypeCounts,
@@ -120,17 +120,17 @@ export function isThisOutcome(
  * `counted(jobId)` resolves once the job's outcome is in a committed tally: only then may
  * its job leave beanstalkd.
  */
-export function tallyOutcomes(
-  store: Store,
+export function tallyOutcomes<S extends Pick<Outcomes, 'saveResult' | 'findResult'>>(
+  store: S,
   tally: Tally,
   onStored: (doc: ResultDocument) => void,
   deadlineMs: number,
-): { store: Store; counted: (jobId: string) => Promise<void> } {
+): { store: S; counted: (jobId: string) => Promise<void> } {
   const tags = new Map<string, number>();
-  const saveResult: Store['saveResult'] = async (doc) => {
+  const saveResult: Outcomes['saveResult'] = async (doc) => {
     const k = tally.tag();
     let maybe: MaybeCount | undefined;
-    let outcome: Awaited<ReturnType<Store['saveResult']>>;
+    let outcome: Awaited<ReturnType<Outcomes['saveResult']>>;
     try {
       // A write that never answers must not hold back every later count (tags commit in
       // order): past the deadline it is settled as one that may have landed.
@@ -166,7 +166,7 @@ export function tallyOutcomes(
   };
   return {
     // Delegates every other method to the store itself, whatever its shape.
-    store: Object.create(store, { saveResult: { value: saveResult } }) as Store,
+    store: Object.create(store, { saveResult: { value: saveResult } }) as S,
     counted(jobId) {
       const k = tags.get(jobId);
       tags.delete(jobId);

@@ -4,8 +4,9 @@
  * capped backoff; the loop itself never dies. stop() stops reserving, lets jobs in hand
  * finish within the grace period, then closes (beanstalkd puts unfinished jobs back).
  */
-import type { WorkerConfig } from '../config/config.js';
+import { queueConnection, type WorkerConfig } from '../config/config.js';
 import type { HandlerRegistry } from '../handlers/index.js';
+import { tubeName } from '../jobs/queue-copy.js';
 import type { Logger } from '../log.js';
 import {
   type Consumer,
@@ -52,7 +53,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       insertRetryMs: config.storeRetryMs,
     });
   const types = [...deps.handlers.keys()];
-  const tubes = types.map((type) => `${config.tubePrefix}${type}`);
+  const tubes = types.map((type) => tubeName(config.tubePrefix, type));
   // Heartbeats, counts and /metrics; the slots store outcomes through `reporting.store`.
   const reporting = await startReporting(config, { store, types, log });
   // One stop signal per slot rather than one for all: every running handler listens on it,
@@ -151,13 +152,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
   }
 
   const consumers = Array.from({ length: config.concurrency }, () =>
-    createConsumer({
-      host: config.beanstalk.host,
-      port: config.beanstalk.port,
-      connectTimeoutMs: config.beanstalk.timeoutMs,
-      commandTimeoutMs: config.beanstalk.timeoutMs,
-      tubes,
-    }),
+    createConsumer({ ...queueConnection(config), tubes }),
   );
   const slots = consumers.map((consumer, slot) => {
     const stop = new AbortController();
@@ -170,13 +165,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
 
   /** Batch mode: polls the tubes while idle; resolves once all stayed empty for the idle time. */
   function watchForDrain(): Promise<void> {
-    const queue = createQueueClient({
-      host: config.beanstalk.host,
-      port: config.beanstalk.port,
-      connectTimeoutMs: config.beanstalk.timeoutMs,
-      commandTimeoutMs: config.beanstalk.timeoutMs,
-      inspectors: 1,
-    });
+    const queue = createQueueClient({ ...queueConnection(config), inspectors: 1 });
     const isEmpty = async () => {
       for (const tube of tubes) {
         try {

@@ -1,7 +1,7 @@
 /**
  * docker-compose.yml as Swarm's own parser (`docker stack config`) and docker-compose 1.29
  * (`docker-compose config`) render it: both must accept it, and the rendered services must
- * keep what matters (docs/facts.md "Docker and Swarm", README "Deploy").
+ * keep what matters (docs/facts.md "Docker and Swarm", docs/deploy.md).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

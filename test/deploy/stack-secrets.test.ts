@@ -92,10 +92,12 @@ describe("the stack file's secret steps", () => {
       assert.doesNotMatch(read(file), /writeFile/, `${file} writes no file of its own`);
   });
 
-  it("when the README shows the secret steps, then they are the header's commands", () => {
-    const readme = read('README.md');
-    const section = readme.slice(readme.indexOf('### The stack file'), readme.indexOf('### One machine'));
+  it("when docs/deploy.md shows the secret steps, then they are the header's commands", () => {
+    const deploy = read('docs/deploy.md');
+    const start = deploy.indexOf('## The stack file');
+    assert.ok(start >= 0, 'docs/deploy.md has a "The stack file" section');
+    const section = deploy.slice(start, deploy.indexOf('## One machine', start));
     for (const command of headerSecretSteps().flatMap((step) => step.split(' && ')))
-      assert.ok(section.includes(command), `README's "The stack file" shows: ${command}`);
+      assert.ok(section.includes(command), `docs/deploy.md's "The stack file" shows: ${command}`);
   });
 });

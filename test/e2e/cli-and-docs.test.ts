@@ -1,4 +1,4 @@
-/** The README, `.env.example`, `--help` and the code agree; the local stack's `demo` alias works. */
+/** The README and docs/, `.env.example`, `--help` and the code agree; the local stack's `demo` alias works. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -23,14 +23,16 @@ describe('CLI and docs', function () {
     assert.match(readFileSync(join(projectRoot, '.ci', 'run'), 'utf8'), /npm ci && npm test/);
   });
 
-  it('when settings and error codes change, then README and .env.example list every one', () => {
+  it('when settings and error codes change, then docs/settings.md, docs/api.md and .env.example list every one', () => {
+    const settingsDoc = readFileSync(join(projectRoot, 'docs', 'settings.md'), 'utf8');
+    const apiDoc = readFileSync(join(projectRoot, 'docs', 'api.md'), 'utf8');
     for (const setting of SETTINGS) {
       const row = new RegExp(`\\|\\s*\`${setting.env}\`\\s*\\|\\s*\`--${setting.flag}\`\\s*\\|`);
-      assert.match(readme, row, `README's table lists ${setting.env} with --${setting.flag}`);
+      assert.match(settingsDoc, row, `docs/settings.md's table lists ${setting.env} with --${setting.flag}`);
       assert.ok(envExample.includes(setting.env), `.env.example lists ${setting.env}`);
     }
     for (const code of Object.values(ErrorCode))
-      assert.ok(readme.includes(`\`${code}\``), `README lists ${code}`);
+      assert.ok(apiDoc.includes(`\`${code}\``), `docs/api.md lists ${code}`);
   });
 
   it('when --help is asked of each role, then it lists every flag of that role with its variable', () => {
@@ -46,16 +48,24 @@ describe('CLI and docs', function () {
     }
   });
 
-  it("when load --help lists its options, then README's bulk-loading section names each of them", () => {
+  it('when load --help lists its options, then the bulk-loading section of docs/operations.md names each of them', () => {
     const help = execFileSync(process.execPath, [cliPath, 'load', '--help'], { encoding: 'utf8' });
     const flags = [...help.matchAll(/^\s+--([a-z-]+)/gm)]
       .map((match) => match[1] ?? '')
       .filter((flag) => flag !== 'help' && flag !== 'version');
     assert.ok(flags.includes('api-key'), `flags found in --help: ${flags.join(', ')}`);
-    const section = readme.slice(readme.indexOf('### Bulk loading'), readme.indexOf('### OpenAPI'));
+    const operations = readFileSync(join(projectRoot, 'docs', 'operations.md'), 'utf8');
+    const start = operations.indexOf('## Bulk loading');
+    assert.ok(start >= 0, 'docs/operations.md has a Bulk loading section');
+    const end = operations.indexOf('\n## ', start + 1);
+    const section = operations.slice(start, end === -1 ? undefined : end);
     for (const flag of flags) {
       // A boolean that is on by default is documented by how it is turned off.
-      assert.match(section, new RegExp(`(?:^|[\\s\`])--(?:no-)?${flag}\\b`, 'm'), `README names --${flag}`);
+      assert.match(
+        section,
+        new RegExp(`(?:^|[\\s\`])--(?:no-)?${flag}\\b`, 'm'),
+        `docs/operations.md names --${flag}`,
+      );
     }
     assert.match(section, /`API_KEY`/, 'and the variable --api-key falls back to');
   });

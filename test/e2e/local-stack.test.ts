@@ -33,16 +33,19 @@ describe('the local stack (npm run stack)', function () {
     }
   });
 
-  it("when up --help lists its options, then the README's Local stack table lists each of them", () => {
+  it('when up --help lists its options, then the Local stack table of docs/operations.md lists each of them', () => {
     const help = execFileSync(process.execPath, [cliPath, 'up', '--help'], { encoding: 'utf8' });
     const flags = [...help.matchAll(/^\s+--([a-z-]+)/gm)]
       .map((match) => match[1])
       .filter((flag) => flag !== 'help' && flag !== 'version');
     assert.ok(flags.length >= 5, `flags found in --help: ${flags.join(', ')}`);
-    const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('## Local stack'), readme.indexOf('## HTTP API'));
+    const operations = readFileSync(join(projectRoot, 'docs', 'operations.md'), 'utf8');
+    const start = operations.indexOf('## Local stack');
+    assert.ok(start >= 0, 'docs/operations.md has a Local stack section');
+    const end = operations.indexOf('\n## ', start + 1);
+    const section = operations.slice(start, end === -1 ? undefined : end);
     for (const flag of flags)
-      assert.match(section, new RegExp(`\\| \`--${flag}\`\\s+\\|`), `README lists --${flag}`);
+      assert.match(section, new RegExp(`\\| \`--${flag}\`\\s+\\|`), `docs/operations.md lists --${flag}`);
   });
 
   it("when the sample jobs completed, then Mongo Express shows one's stored result behind its login, and after Ctrl-C every process it started is gone", async () => {

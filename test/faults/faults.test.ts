@@ -1,7 +1,7 @@
 /**
  * The fault suite: each scenario runs real processes under a steady stream of POSTs,
- * injects a fault, recovers, drains, and checks the invariants (README, "How one outcome per
- * job is guaranteed"): every job accepted with a 2xx ran at least once and has an outcome,
+ * injects a fault, recovers, drains, and checks the invariants (docs/reliability.md, "How one
+ * outcome per job is guaranteed"): every job accepted with a 2xx ran at least once and has an outcome,
  * which exactly one run inserted (a redelivered job may run twice: delivery is at least
  * once), no outcome exists for a job never accepted, every hash is right, and no GET answered
  * 404 for an accepted id. Where a fault must hit a worker holding jobs, the scenario waits
@@ -169,7 +169,7 @@ describe('fault suite (real processes; npm run test:faults)', function () {
     hit.worker.child.kill('SIGCONT');
     const report = await r.drainAndCheck('worker SIGSTOP past TTR', faultAt);
     // beanstalkd 1.12 keeps a frozen worker's jobs reserved past their TTR until its connection
-    // acts (README, Known limits; seen here with time-left -4 s): whether they are handed out
+    // acts (docs/known-limits.md; seen here with time-left -4 s): whether they are handed out
     // again, after the worker resumes, or finished by it alone is a race. The jobs it held must
     // end once either way (the invariants); how many went to another delivery is reported.
     const { held, again } = redeliveries(r, [hit]);

@@ -11,7 +11,7 @@ import { decodeEnvelope, encodeEnvelope } from '../../src/jobs/envelope.js';
 import { newJobId } from '../../src/jobs/job-id.js';
 import { startBackgroundPasses } from '../../src/manager/background/background-passes.js';
 import { createReconciler } from '../../src/manager/background/reconciler.js';
-import { hashIdempotencyKey } from '../../src/manager/jobs/accept.js';
+import { hashIdempotencyKey } from '../../src/manager/jobs/idempotency.js';
 import { queueLocation } from '../../src/manager/jobs/queue-location.js';
 import type { QueueLocation, Store } from '../../src/store/index.js';
 import { backoffSeconds } from '../../src/worker/run-job.js';

@@ -78,7 +78,7 @@ function routeRequest(
     : test;
 }
 
-/** Whether the README's rule asks a key of this route, with keys set. */
+/** Whether the rule in docs/reliability.md ("Security") asks a key of this route, with keys set. */
 function keyRequired(route: RouteSpec, settings: { authReads: boolean; authOps: boolean }): boolean {
   if (route.ops) return settings.authOps;
   return MUTATING.has(route.method) || settings.authReads;

@@ -1,7 +1,7 @@
 /**
  * Hash jobs as MongoDB holds them: each job's payload text from `jobs` beside its outcome from
  * `results`, checked against what a default `hash` job must store, computed here rather than
- * with the code under test: the MD5 of the payload's JSON string encoding (README, "What is
+ * with the code under test: the MD5 of the payload's JSON string encoding (docs/api.md, "What is
  * hashed"; src/handlers/hash.ts hashPayload with encoding `json`). What a process prints about
  * its hashes is its own opinion; this reads the stored ones.
  */

@@ -39,7 +39,7 @@ function redact(text: string): string {
 }
 
 /**
- * Runs a command a user would run (the README shows these) and appends it with its output to
+ * Runs a command a user would run (docs/deploy.md shows these) and appends it with its output to
  * the transcript file DW_SWARM_TRANSCRIPT, when set.
  */
 export async function userCommand(args: string[], env: Record<string, string> = {}): Promise<string> {

@@ -1,4 +1,4 @@
-/** The README names every route of the route table and every metric the code exports. */
+/** The docs name every route of the route table (docs/api.md) and every metric the code exports (docs/operations.md). */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,17 +8,18 @@ import { ROUTES } from '../../src/manager/http/routes.js';
 import { createWorkerMetrics } from '../../src/worker/prometheus.js';
 import { projectRoot } from '../support/harness.js';
 
-const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
+const api = readFileSync(join(projectRoot, 'docs', 'api.md'), 'utf8');
+const operations = readFileSync(join(projectRoot, 'docs', 'operations.md'), 'utf8');
 
-describe('README and the observing code agree', () => {
-  it('when the route table changes, then the README lists every route', () => {
+describe('the docs and the observing code agree', () => {
+  it('when the route table changes, then docs/api.md lists every route', () => {
     for (const route of ROUTES) {
       const shown = `\`${route.method} ${route.path.replace(/\{(\w+)\}/g, '<$1>')}\``;
-      assert.ok(readme.includes(shown), `README lists ${shown}`);
+      assert.ok(api.includes(shown), `docs/api.md lists ${shown}`);
     }
   });
 
-  it('when metrics are added, then the README names every one the manager and workers export', () => {
+  it('when metrics are added, then docs/operations.md names every one the manager and workers export', () => {
     // Nothing is read from the backends until a scrape: the registries only need the metric names.
     const manager = createManagerMetrics({
       log: silentLogger(),
@@ -31,6 +32,6 @@ describe('README and the observing code agree', () => {
       (metric) => metric.name,
     );
     assert.ok(names.length >= 10, names.join(', '));
-    for (const name of names) assert.ok(readme.includes(`\`${name}`), `README names ${name}`);
+    for (const name of names) assert.ok(operations.includes(`\`${name}`), `docs/operations.md names ${name}`);
   });
 });

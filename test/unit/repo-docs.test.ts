@@ -63,7 +63,7 @@ function markdownFiles(folder: string): string[] {
 }
 
 describe('the repository points only to what it holds', () => {
-  it('when a file names the facts file, then it names one in the repository, and the README lists it', () => {
+  it('when a file names the facts file, then it names one in the repository, and the README and the layout list it', () => {
     const dangling: string[] = [];
     let mentions = 0;
     for (const file of repositoryFiles()) {
@@ -80,8 +80,13 @@ describe('the repository points only to what it holds', () => {
     assert.deepEqual(dangling, [], 'references to a facts file the repository does not hold');
     assert.ok(mentions >= 15, `the code and docs do refer to it (${mentions} mentions)`);
     const readme = readFileSync(join(projectRoot, 'README.md'), 'utf8');
-    const layout = readme.slice(readme.indexOf('## Layout'), readme.indexOf('## Known limits'));
-    assert.match(layout, /^docs\/facts\.md\s/m, "README's Layout lists it");
+    assert.match(readme, /\]\(docs\/facts\.md\)/, "the README's map of docs/ links it");
+    const architecture = readFileSync(join(projectRoot, 'docs', 'architecture.md'), 'utf8');
+    const start = architecture.indexOf('## Module map');
+    assert.ok(start >= 0, 'docs/architecture.md has a Module map');
+    const end = architecture.indexOf('\n## ', start + 1);
+    const layout = architecture.slice(start, end === -1 ? undefined : end);
+    assert.match(layout, /^docs\/facts\.md\s/m, "docs/architecture.md's layout lists it");
   });
 
   it('when README.md or docs/ link to a relative path, then the file exists, with the heading the link names', () => {

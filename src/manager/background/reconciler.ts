@@ -14,6 +14,7 @@
  * reads settled segments with one read each, and examines at most `maxPerPass` jobs;
  * every read is a point read by `_id`.
  */
+import { putAgain, releaseHold } from '../../jobs/queue-copy.js';
 import type { Logger } from '../../log.js';
 import type { QueueClient } from '../../queue/index.js';
 import {
@@ -24,7 +25,6 @@ import {
   type SettledEntry,
   type Store,
 } from '../../store/index.js';
-import { putAgain, releaseHold } from '../jobs/queue-copy.js';
 import { findLiveCopy } from '../jobs/queue-location.js';
 
 export interface ReconcilerDeps {

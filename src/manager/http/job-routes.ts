@@ -1,6 +1,6 @@
 /** The jobs part of the route table (routes.ts): submitting, reading, steering jobs. */
 import { ErrorCode } from '../../errors.js';
-import type { RouteSpec } from './routes.js';
+import { BACKENDS, type RouteSpec } from './route-spec.js';
 import {
   AcceptedJobSchema,
   BatchRequestSchema,
@@ -26,7 +26,6 @@ const BODY_ERRORS = [
   ErrorCode.UNSUPPORTED_MEDIA_TYPE,
   ErrorCode.PAYLOAD_TOO_LARGE,
 ] as const;
-export const BACKENDS = [ErrorCode.QUEUE_UNAVAILABLE, ErrorCode.STORE_UNAVAILABLE] as const;
 
 const JOB_OPTION_ERRORS = [
   ErrorCode.INVALID_OPTION,

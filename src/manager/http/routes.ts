@@ -7,7 +7,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ErrorCode } from '../../errors.js';
-import { BACKENDS, JOB_ROUTES } from './job-routes.js';
+import { JOB_ROUTES } from './job-routes.js';
 import {
   HealthSchema,
   MetricsSchema,
@@ -16,58 +16,9 @@ import {
   StatsSchema,
   WorkersSchema,
 } from './ops-schemas.js';
-import type { JsonSchema } from './schemas.js';
+import { BACKENDS, type HandlerName, type RouteSpec } from './route-spec.js';
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-
-/** The handlers createApp must provide: one per name, checked by the compiler. */
-export type HandlerName =
-  | 'healthz'
-  | 'readyz'
-  | 'metrics'
-  | 'openapi'
-  | 'listWorkers'
-  | 'stats'
-  | 'postJob'
-  | 'lookupOutcomes'
-  | 'getJob'
-  | 'postBatch'
-  | 'cancelJob'
-  | 'retryJob'
-  | 'listJobs'
-  | 'pauseType'
-  | 'resumeType'
-  | 'postMatrix'
-  | 'getGroup';
-
-export interface RouteResponse {
-  description: string;
-  /** `application/json` unless said otherwise. */
-  contentType?: string;
-  schema: JsonSchema;
-  headers?: Readonly<Record<string, { description: string; schema: JsonSchema }>>;
-}
-
-export interface RouteSpec {
-  method: HttpMethod;
-  /** OpenAPI form (`/jobs/{id}`); the Koa form (`/jobs/:id`) is derived from it. */
-  path: string;
-  operationId: string;
-  handler: HandlerName;
-  tag: 'jobs' | 'observe';
-  summary: string;
-  description?: string;
-  pathParams?: Readonly<Record<string, JsonSchema>>;
-  /** Query parameters the operation reads (only those documented one by one). */
-  queryParams?: Readonly<Record<string, { description: string; schema: JsonSchema }>>;
-  requestBody?: { description: string; schema: JsonSchema; example: unknown };
-  /** Successful (and, for /readyz, expected 503) answers by status. */
-  responses: Readonly<Record<number, RouteResponse>>;
-  /** Error codes this route may answer with (the body is the Error schema). */
-  errors: readonly ErrorCode[];
-  /** A probe or scrape endpoint: with keys set it needs one only when AUTH_OPS=true. */
-  ops?: true;
-}
+export type { HandlerName, HttpMethod, RouteResponse, RouteSpec } from './route-spec.js';
 
 export const ROUTES: readonly RouteSpec[] = [
   {

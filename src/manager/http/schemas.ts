@@ -5,6 +5,7 @@
  * The tests validate real answers against these same objects.
  */
 import { ErrorCode } from '../../errors.js';
+import { JOB_TYPE } from '../../handlers/index.js';
 
 /** A JSON Schema object; kept loose on purpose (it is data for the document and validators). */
 export type JsonSchema = Readonly<Record<string, unknown>>;
@@ -222,7 +223,7 @@ export const OutcomesSchema: JsonSchema = {
 
 export const JobTypeSchema: JsonSchema = {
   type: 'string',
-  pattern: '^[a-z][a-z0-9_-]{0,62}$',
+  pattern: JOB_TYPE.source,
   description: 'A job type (also its beanstalkd tube, after QUEUE_TUBE_PREFIX).',
 };
 

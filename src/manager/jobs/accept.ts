@@ -1,6 +1,10 @@
 /**
- * Accepting a job and reading one back, over the two adapters. Two orders on accept, both
- * leaving nothing run that is not recorded; which one is ACCEPT_HOLD_SECONDS's choice.
+ * The job service: accepting a job (here), an Idempotency-Key's claim and replay
+ * (idempotency.ts), and reading a job back (inspect.ts). A job's copy in beanstalkd — tube,
+ * envelope, put, hold and kick — is built and written by jobs/queue-copy.ts.
+ *
+ * Order on accept. Two orders, both leaving nothing run that is not recorded; which one is
+ * ACCEPT_HOLD_SECONDS's choice.
  *
  * Record first (the default, and always for a delayed job): insert the record, put, then note
  * where in `queue_refs` (not awaited by the answer). The window this leaves — recorded but not queued — is closed by
@@ -20,32 +24,16 @@
  *
  * Duplicate deliveries that either order may cause are harmless: one outcome per job.
  */
-import { createHash } from 'node:crypto';
 import { AppError, ErrorCode } from '../../errors.js';
 import { jobIdTime, newJobId } from '../../jobs/job-id.js';
+import { isPutInDoubt, kickHeld, largestCopyBytes, putCopy, queueCopy } from '../../jobs/queue-copy.js';
 import type { Logger } from '../../log.js';
-import { isQueueError, type QueueClient, QueueErrorCode } from '../../queue/index.js';
-import {
-  type JobDocument,
-  type JobOptions,
-  mapConcurrently,
-  type QueueLocation,
-  type ResultDocument,
-  type Store,
-} from '../../store/index.js';
+import type { QueueClient } from '../../queue/index.js';
+import { type JobDocument, type JobOptions, mapConcurrently, type Store } from '../../store/index.js';
+import { type AcceptResult, createIdempotentAccept } from './idempotency.js';
+import { createJobInspector } from './inspect.js';
 import type { RequestedJob } from './options.js';
-import { largestCopyBytes, putAgain, type QueueCopy, queueCopy, releaseHold } from './queue-copy.js';
-import { findLiveCopy, type LiveCopy } from './queue-location.js';
-import {
-  type AcceptedJob,
-  attemptViews,
-  type JobView,
-  liveView,
-  mayHaveFailedRuns,
-  payloadValue,
-  resultView,
-  STATE_OF_QUEUE,
-} from './views.js';
+import type { JobView } from './views.js';
 
 /** Queue refs a manager lets go unawaited before its answers wait for them again. */
 const MAX_REFS_IN_FLIGHT = 1000;
@@ -64,32 +52,8 @@ export interface JobServiceDeps {
   acceptHoldSeconds?: number;
 }
 
-/** Keys are stored hashed: a client's key may be something it would rather not leave in our database. */
-export function hashIdempotencyKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
-}
-
-/**
- * What an Idempotency-Key promises to repeat: the type, the options and parameters that
- * shape the job, and the payload's exact text (what gets stored, and hashed).
- */
-function hashJobRequest(request: RequestedJob, payloadText: string): string {
-  const { type, options, params } = request;
-  const shape = [
-    type,
-    options.priority,
-    options.delay,
-    options.ttr,
-    options.maxAttempts,
-    Object.entries(params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-  ];
-  return createHash('sha256').update(JSON.stringify(shape)).update('\n').update(payloadText).digest('hex');
-}
-
 /** An id of a job id's length, for sizing an envelope before the job has an id. */
 const SIZE_PROBE_ID = '00000000-0000-7000-8000-000000000000';
-
-export type AcceptResult = AcceptedJob & { replayed: boolean };
 
 /**
  * Accepts in flight at once for one request (a batch, a matrix): enough for full insert
@@ -111,6 +75,7 @@ export function settleEach<T, R>(items: readonly T[], fn: (item: T, index: numbe
 export function createJobService(deps: JobServiceDeps) {
   const { queue, store, log } = deps;
   const holdSeconds = deps.acceptHoldSeconds ?? 0;
+  const inspector = createJobInspector(deps);
 
   async function undoRecord(id: string, reason: unknown): Promise<void> {
     try {
@@ -124,39 +89,11 @@ export function createJobService(deps: JobServiceDeps) {
     }
   }
 
-  /** put, with its failures in the client's terms (a BURIED put is removed again). */
-  async function putJob({ tube, body, options }: QueueCopy): Promise<string> {
-    try {
-      return await queue.put(tube, body, options);
-    } catch (error: unknown) {
-      if (isQueueError(error, QueueErrorCode.PUT_BURIED) && error.jobId !== undefined) {
-        await queue.deleteJob(error.jobId).catch(() => undefined);
-      }
-      if (isQueueError(error, QueueErrorCode.JOB_TOO_BIG)) {
-        throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, "the job is larger than beanstalkd's max-job-size", {
-          cause: error,
-        });
-      }
-      if (isQueueError(error)) {
-        throw new AppError(ErrorCode.QUEUE_UNAVAILABLE, 'beanstalkd did not take the job; try again', {
-          cause: error,
-        });
-      }
-      throw error;
-    }
-  }
-
-  /** True when a put failed after it went out: beanstalkd may have queued the job. */
-  function putInDoubt(error: unknown): boolean {
-    const cause = error instanceof AppError ? error.cause : error;
-    return isQueueError(cause) && cause.inDoubt;
-  }
-
   /** Hold and kick: put on hold, record with the location, kick. */
   async function putThenRecord(record: JobDocument): Promise<void> {
     const id = record._id;
     const copy = queueCopy(record, deps.tubePrefix, { first: true, holdSeconds });
-    const beanstalkId = await putJob(copy);
+    const beanstalkId = await putCopy(queue, copy);
     try {
       await store.insertJob({ ...record, queue: { server: queue.server, beanstalkId, tube: copy.tube } });
     } catch (error: unknown) {
@@ -169,7 +106,7 @@ export function createJobService(deps: JobServiceDeps) {
       throw error;
     }
     try {
-      await queue.kickJob(beanstalkId);
+      await kickHeld(queue, beanstalkId);
     } catch (error: unknown) {
       // Recorded and queued all the same: a worker runs it when the hold ends (it finds the
       // record), or, if beanstalkd lost it, the reconciler puts it again.
@@ -192,9 +129,9 @@ export function createJobService(deps: JobServiceDeps) {
     if ((await store.insertJob(record)) === 'duplicate' && finishing) return 'recorded elsewhere';
     let beanstalkId: string;
     try {
-      beanstalkId = await putJob(copy);
+      beanstalkId = await putCopy(queue, copy);
     } catch (error: unknown) {
-      if (!putInDoubt(error)) {
+      if (!isPutInDoubt(error)) {
         await undoRecord(id, error);
         throw error;
       }
@@ -203,7 +140,7 @@ export function createJobService(deps: JobServiceDeps) {
       // reconciler puts it once beanstalkd answers. A second copy costs a second run, never
       // a second outcome.
       try {
-        beanstalkId = await putJob(copy);
+        beanstalkId = await putCopy(queue, copy);
       } catch (retryError: unknown) {
         log.warn(
           { jobId: id, err: retryError },
@@ -269,7 +206,8 @@ export function createJobService(deps: JobServiceDeps) {
   /**
    * Records and queues one job under `id`; resolves only when both MongoDB and beanstalkd have
    * it. `finishing`: the id is another request's, whose claim on an Idempotency-Key is all we
-   * found; if that request records the job first, its answer is the replay's.
+   * found; if that request records the job first, it is `recordedElsewhere` and the answer is
+   * the replay's (idempotency.ts).
    */
   async function recordAndQueue(
     id: string,
@@ -277,174 +215,24 @@ export function createJobService(deps: JobServiceDeps) {
     payload: { text: string; bytes: number },
     keyHash?: string,
     finishing = false,
-  ): Promise<AcceptResult> {
+  ): Promise<{ accepted: AcceptResult; recordedElsewhere: boolean }> {
     const record: JobDocument = {
       ...recordOf(id, request, payload),
       ...(keyHash !== undefined ? { idempotencyKey: keyHash } : {}),
     };
     checkFits(record);
+    let recordedElsewhere = false;
     if (isHeld(record.options)) await putThenRecord(record);
-    else if ((await recordThenPut(record, finishing)) === 'recorded elsewhere') {
-      const job = await store.findJob(id);
-      if (job) return await replay(id, job);
-    }
+    else recordedElsewhere = (await recordThenPut(record, finishing)) === 'recorded elsewhere';
     const { type, options, createdAt } = record;
     const state = options.delay > 0 ? 'delayed' : 'queued';
-    return { id, state, type, createdAt: createdAt.toISOString(), replayed: false };
-  }
-
-  /** A replayed key's job: shown as it is now, and put back in the queue if it never got there. */
-  async function replay(id: string, job: JobDocument): Promise<AcceptResult> {
-    const { view, live } = await inspect(id, false);
-    const createdAt = job.createdAt.toISOString();
-    if (view && view.queue === null) {
-      log.info({ jobId: id }, 'replayed job had no queue copy; putting it again');
-      const { delay } = await putAgain(queue, store, job, deps.tubePrefix);
-      return { id, state: delay > 0 ? 'delayed' : 'queued', type: job.type, createdAt, replayed: true };
-    }
-    if (live && (await releaseHold(queue, job, live))) {
-      log.info({ jobId: id }, 'replayed job was still on hold; kicked it');
-      return { id, state: 'queued', type: job.type, createdAt, replayed: true };
-    }
-    const state = view?.state ?? 'queued';
-    return { id, state, type: job.type, createdAt, replayed: true };
-  }
-
-  /**
-   * A finished job's view. The record (`job`: read already, null when there is none,
-   * undefined when not read) is read here only for outcomes stored without `maxAttempts`.
-   */
-  async function finishedView(
-    id: string,
-    result: ResultDocument,
-    job?: JobDocument | null,
-  ): Promise<JobView> {
-    const [record, attempts] = await Promise.all([
-      job !== undefined || result.maxAttempts !== undefined ? (job ?? null) : store.findJob(id),
-      mayHaveFailedRuns(result) ? store.findAttempts(id) : [],
-    ]);
-    return resultView(record, result, attempts);
-  }
-
-  /**
-   * The job's view, and its live copy in beanstalkd when it has one. Every read is a point
-   * read by the job's id, and only those the answer needs: a finished job costs one (its
-   * outcome), a queued or running one its outcome's miss, its queue reference and beanstalkd's
-   * stats-job and peek (the envelope gives type and attempt budget); the record is read only
-   * when nothing else locates the job, and the failed runs only when there may be some. With
-   * `withPayload`, the payload comes from what was read already — the outcome (which carries
-   * payloads up to RESULT_PAYLOAD_BYTES), the live copy's envelope, or the record — and the
-   * record is read for it only when none of them had it.
-   */
-  async function inspect(
-    id: string,
-    withPayload: boolean,
-  ): Promise<{ view: JobView | null; live: LiveCopy | null }> {
-    const { view, live, text } = await viewOf(id, await store.findResult(id));
-    if (!view || !withPayload) return { view, live };
-    const payload = text ?? (await store.findJob(id))?.payload;
-    return { view: payload === undefined ? view : { ...view, payload: payloadValue(payload) }, live };
-  }
-
-  /** inspect's view once the outcome has been read, with the payload's text if a read had it. */
-  async function viewOf(
-    id: string,
-    result: ResultDocument | null,
-  ): Promise<{ view: JobView | null; live: LiveCopy | null; text?: string | undefined }> {
-    if (result) return { view: await finishedView(id, result), live: null, text: result.payload };
-    let job: JobDocument | null | undefined;
-    const ref = await store.findQueueRef(id);
-    let location: QueueLocation | null = ref;
-    if (!location) {
-      job = await store.findJob(id);
-      if (!job) return { view: null, live: null };
-      location = job.queue ?? null;
-    }
-    const live = await findLiveCopy(queue, id, location);
-    if (live) {
-      const { stats, envelope } = live;
-      const ranBefore = envelope.requeued === true || stats.reserves > (stats.state === 'reserved' ? 1 : 0);
-      const attempts = ranBefore ? await store.findAttempts(id) : [];
-      const view: JobView = {
-        id,
-        type: envelope.type,
-        createdAt: (job?.createdAt ?? jobIdTime(id)).toISOString(),
-        maxAttempts: envelope.maxAttempts,
-        ...(attempts.length > 0 ? { errors: attemptViews(attempts) } : {}),
-        state: STATE_OF_QUEUE[stats.state],
-        attempts: stats.reserves,
-        // A held copy's beanstalkd delay is its accept hold (ended by the kick); only jobs
-        // without a delay of their own are held.
-        queue: { ...liveView(stats), ...(envelope.held ? { delay: 0 } : {}) },
-      };
-      return { view, live, text: envelope.payload };
-    }
-    if (location) {
-      // Gone from beanstalkd: it may have finished between our reads.
-      const late = await store.findResult(id);
-      if (late) {
-        return { view: await finishedView(id, late, job), live: null, text: late.payload ?? job?.payload };
-      }
-    }
-    if (job === undefined) job = await store.findJob(id);
-    if (!job) return { view: null, live: null };
-    const attempts = await store.findAttempts(id);
-    const view: JobView = {
-      id,
-      type: job.type,
-      createdAt: job.createdAt.toISOString(),
-      maxAttempts: job.options.maxAttempts,
-      ...(attempts.length > 0 ? { errors: attemptViews(attempts) } : {}),
-      state: 'queued',
-      attempts: attempts.length,
-      queue: null,
+    return {
+      accepted: { id, state, type, createdAt: createdAt.toISOString(), replayed: false },
+      recordedElsewhere,
     };
-    return { view, live: null, text: job.payload };
   }
 
-  /** Accept under an Idempotency-Key (one at a time per key in this process). */
-  async function acceptWithKey(
-    fresh: string,
-    request: RequestedJob,
-    payload: { text: string; bytes: number },
-    keyHash: string,
-  ): Promise<AcceptResult> {
-    const requestHash = hashJobRequest(request, payload.text);
-    let id = fresh;
-    let finishing = false;
-    const claim = await store.claimIdempotencyKey(
-      keyHash,
-      id,
-      new Date(),
-      deps.idempotencyTtlMs,
-      requestHash,
-    );
-    if (!claim.claimed) {
-      // Keys claimed before requests were hashed carry none: they replay as they did.
-      if (claim.request !== undefined && claim.request !== requestHash) {
-        throw new AppError(
-          ErrorCode.IDEMPOTENCY_KEY_REUSED,
-          'this Idempotency-Key came first with another request (body, type or options); use a new key for a new job',
-        );
-      }
-      const job = await store.findJob(claim.jobId);
-      if (job) return await replay(claim.jobId, job);
-      // The request that claimed the key has not recorded its job (it died, or another
-      // manager is between the two): record it under that request's id.
-      id = claim.jobId;
-      finishing = true;
-    }
-    try {
-      return await recordAndQueue(id, request, payload, keyHash, finishing);
-    } catch (error: unknown) {
-      // Nothing was accepted: let the client's retry start afresh.
-      await store.releaseIdempotencyKey(keyHash, id).catch(() => undefined);
-      throw error;
-    }
-  }
-
-  /** Accepts with a key under way in this process, by key hash. */
-  const acceptsByKey = new Map<string, Promise<AcceptResult>>();
+  const acceptWithKey = createIdempotentAccept({ ...deps, inspector, recordAndQueue });
 
   return {
     /**
@@ -467,21 +255,8 @@ export function createJobService(deps: JobServiceDeps) {
       idempotencyKey?: string,
     ): Promise<AcceptResult> {
       const id = request.matrix?.id ?? newJobId();
-      if (idempotencyKey === undefined) return await recordAndQueue(id, request, payload);
-      // One request per key at a time in this process: the others wait for it and replay
-      // its job. Unserialized, a replay that came between the first request's insert and its
-      // put found no queue copy and put one (20 POSTs with one key made up to 20 copies).
-      const keyHash = hashIdempotencyKey(idempotencyKey);
-      const before = acceptsByKey.get(keyHash);
-      const accepting = (before ?? Promise.resolve())
-        .catch(() => undefined)
-        .then(() => acceptWithKey(id, request, payload, keyHash));
-      acceptsByKey.set(keyHash, accepting);
-      try {
-        return await accepting;
-      } finally {
-        if (acceptsByKey.get(keyHash) === accepting) acceptsByKey.delete(keyHash);
-      }
+      if (idempotencyKey === undefined) return (await recordAndQueue(id, request, payload)).accepted;
+      return await acceptWithKey(id, request, payload, idempotencyKey);
     },
 
     /**
@@ -489,7 +264,7 @@ export function createJobService(deps: JobServiceDeps) {
      * `payload`, the job's payload too. Null if unknown.
      */
     async get(id: string, options: { payload: boolean }): Promise<JobView | null> {
-      return (await inspect(id, options.payload)).view;
+      return (await inspector.inspect(id, options.payload)).view;
     },
   };
 }

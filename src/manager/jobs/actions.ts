@@ -4,11 +4,11 @@
  * race on the same unique `_id`, and whichever lands first is the job's outcome.
  */
 import { AppError, ErrorCode } from '../../errors.js';
+import { putAgain } from '../../jobs/queue-copy.js';
 import type { Tally } from '../../jobs/tally.js';
 import type { Logger } from '../../log.js';
 import { isQueueError, type QueueClient, QueueErrorCode } from '../../queue/index.js';
 import { Outcome, type QueueLocation, RESULT_PAYLOAD_BYTES, type Store } from '../../store/index.js';
-import { putAgain } from './queue-copy.js';
 import { findLiveCopy, queueLocation } from './queue-location.js';
 import type { JobState } from './views.js';
 

@@ -11,11 +11,9 @@
  * (a failed job is read again: a retry or cancel changes it), else from a point read of its
  * outcome, else from beanstalkd. Filters keep the matching jobs; one request makes at most
  * ten point reads per job asked for (segments and outcomes), and answers with the cursor to
- * go on from when it stopped early.
+ * go on from when it stopped early. The query itself is read and checked in list-query.ts.
  */
-import { AppError, ErrorCode } from '../../errors.js';
-import { JOB_TYPE } from '../../handlers/index.js';
-import { jobIdTime, parseJobId } from '../../jobs/job-id.js';
+import { jobIdTime } from '../../jobs/job-id.js';
 import type { QueueClient } from '../../queue/index.js';
 import {
   type GroupDocument,
@@ -26,41 +24,9 @@ import {
   type SettledEntry,
   type Store,
 } from '../../store/index.js';
+import { formatCursor, type ListQuery } from './list-query.js';
 import { findLiveCopy } from './queue-location.js';
 import { type JobState, STATE_OF_QUEUE } from './views.js';
-
-export const MAX_LIST_LIMIT = 500;
-const STATES: readonly JobState[] = [
-  'queued',
-  'delayed',
-  'running',
-  'buried',
-  'completed',
-  'failed',
-  'cancelled',
-];
-
-export interface ListQuery {
-  state?: JobState;
-  type?: string;
-  group?: string;
-  createdAfter?: Date;
-  createdBefore?: Date;
-  limit: number;
-  cursor?: LogPosition;
-}
-
-/** A place in the job log: the jobs of segment `n` below index `index`, then older segments. */
-export interface LogPosition {
-  n: number;
-  index: number;
-}
-
-const CURSOR = /^(\d{1,15})\.(\d{1,6})$/;
-
-export function formatCursor(position: LogPosition): string {
-  return `${position.n}.${position.index}`;
-}
 
 /** Segments read at once while walking down the log. */
 const SEGMENTS_AHEAD = 8;
@@ -78,65 +44,7 @@ export interface JobSummary {
   finishedAt?: string;
 }
 
-function invalid(message: string): AppError {
-  return new AppError(ErrorCode.INVALID_QUERY, message);
-}
-
-function date(name: string, text: string): Date {
-  const value = new Date(text);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(value.getTime()))
-    throw invalid(`${name} must be an ISO 8601 time`);
-  return value;
-}
-
-/** Reads and checks the query string of GET /jobs. */
-export function parseListQuery(query: Readonly<Record<string, string | string[] | undefined>>): ListQuery {
-  const one = (name: string): string | undefined => {
-    const value = query[name];
-    if (Array.isArray(value)) throw invalid(`${name} is given more than once`);
-    return value;
-  };
-  const known = new Set(['state', 'type', 'group', 'created_after', 'created_before', 'limit', 'cursor']);
-  const unknown = Object.keys(query).filter((name) => !known.has(name));
-  if (unknown.length > 0) throw invalid(`unknown query parameter(s): ${unknown.join(', ')}`);
-  const result: ListQuery = { limit: 50 };
-  const state = one('state');
-  if (state !== undefined) {
-    if (!(STATES as readonly string[]).includes(state))
-      throw invalid(`state must be one of ${STATES.join(', ')}`);
-    result.state = state as JobState;
-  }
-  const type = one('type');
-  if (type !== undefined) {
-    if (!JOB_TYPE.test(type)) throw invalid('type is not a job type');
-    result.type = type;
-  }
-  const group = one('group');
-  if (group !== undefined) {
-    const id = parseJobId(group);
-    if (id === null) throw invalid('group must be a UUIDv7');
-    result.group = id;
-  }
-  const cursor = one('cursor');
-  if (cursor !== undefined) {
-    const match = CURSOR.exec(cursor);
-    if (!match) throw invalid('cursor must be the nextCursor of an earlier page');
-    result.cursor = { n: Number(match[1]), index: Number(match[2]) };
-  }
-  const after = one('created_after');
-  if (after !== undefined) result.createdAfter = date('created_after', after);
-  const before = one('created_before');
-  if (before !== undefined) result.createdBefore = date('created_before', before);
-  const limit = one('limit');
-  if (limit !== undefined) {
-    if (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > MAX_LIST_LIMIT) {
-      throw invalid(`limit must be an integer from 1 to ${MAX_LIST_LIMIT}`);
-    }
-    result.limit = Number(limit);
-  }
-  return result;
-}
-
+/** The page builder of GET /jobs, over the store and the queue it is given. */
 export function createJobListing(deps: { queue: QueueClient; store: Store }) {
   const { queue, store } = deps;
   const wantsLive = (query: ListQuery) =>

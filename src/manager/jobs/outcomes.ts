@@ -3,6 +3,7 @@
  * thousands of jobs (`load`). The body is checked against OutcomesRequestSchema's own limits.
  */
 import type { IncomingMessage } from 'node:http';
+import { MANAGER_SETTINGS } from '../../config/manager-settings.js';
 import { AppError, ErrorCode } from '../../errors.js';
 import { parseJobId } from '../../jobs/job-id.js';
 import type { OutcomeSummary, Store } from '../../store/index.js';
@@ -49,7 +50,7 @@ export function parseLookup(value: unknown): string[] {
 export async function lookupOutcomes(
   req: IncomingMessage,
   store: Store,
-  bodyTimeoutMs = 10_000,
+  bodyTimeoutMs = MANAGER_SETTINGS.BODY_TIMEOUT_MS.default,
 ): Promise<OutcomesView> {
   let value: unknown;
   try {

@@ -1,8 +1,9 @@
 /**
  * Jobs in beanstalkd per type and state, read at the moment they are asked for: `list-tubes`,
- * then `stats-tube` for each of this system's tubes (`${QUEUE_TUBE_PREFIX}${type}`).
+ * then `stats-tube` for each of this system's tubes (jobs/queue-copy.ts names them).
  */
 import { DEFAULT_JOB_TYPE } from '../../handlers/index.js';
+import { tubeName, typeOfTube } from '../../jobs/queue-copy.js';
 import { isQueueError, type QueueClient, QueueErrorCode } from '../../queue/index.js';
 
 export interface TypeDepth {
@@ -17,21 +18,13 @@ export interface TypeDepth {
 /** Bound on the tubes read per call: each is one round trip. */
 export const MAX_TUBES = 200;
 
-/** The job type a tube carries, or null when the tube is not one of ours. */
-export function typeOfTube(tube: string, prefix: string): string | null {
-  if (!tube.startsWith(prefix) || tube.length === prefix.length) return null;
-  // Without a prefix every tube is ours except beanstalkd's own `default`.
-  if (prefix === '' && tube === 'default') return null;
-  return tube.slice(prefix.length);
-}
-
 /** Depth per type; the default type is always listed (zeros when its tube does not exist yet). */
 export async function readQueueDepth(queue: QueueClient, prefix: string): Promise<TypeDepth[]> {
   const tubes = (await queue.listTubes())
     .filter((tube) => typeOfTube(tube, prefix) !== null)
     .sort()
     .slice(0, MAX_TUBES);
-  const defaultTube = `${prefix}${DEFAULT_JOB_TYPE}`;
+  const defaultTube = tubeName(prefix, DEFAULT_JOB_TYPE);
   if (!tubes.includes(defaultTube)) tubes.unshift(defaultTube);
   const depths: TypeDepth[] = [];
   for (const tube of tubes) {

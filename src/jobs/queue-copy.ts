@@ -1,0 +1,164 @@
+/**
+ * A job's copy in beanstalkd, owned here alone: the tube's name (`tubeName`, and back again
+ * with `typeOfTube`), the body built from the job's record (the envelope, jobs/envelope.ts),
+ * the put options, and the writes that put, hold and kick it. Accept puts the first copy
+ * (manager/jobs/accept.ts, "Order on accept"); retry, an idempotent replay whose job never
+ * reached the queue, and the reconciler put it again (`putAgain`); a replay and the
+ * reconciler kick a copy a dead manager left on its accept hold (`releaseHold`). Every copy
+ * of a job carries the same type, payload, parameters, attempt budget, group, priority and
+ * TTR; they differ only in the marks below and in the delay. The worker names its tubes here
+ * too, so this module imports nothing from the manager.
+ */
+import { AppError, ErrorCode } from '../errors.js';
+import {
+  isQueueError,
+  type PutOptions,
+  type QueueClient,
+  type QueuedJob,
+  QueueErrorCode,
+} from '../queue/index.js';
+import type { JobDocument, Store } from '../store/index.js';
+import { type Envelope, encodeEnvelope } from './envelope.js';
+
+/** The tube a job type's copies go to: the one place a tube name is built. */
+export function tubeName(prefix: string, type: string): string {
+  return `${prefix}${type}`;
+}
+
+/** The job type a tube carries (tubeName read back), or null when the tube is not one of ours. */
+export function typeOfTube(tube: string, prefix: string): string | null {
+  if (!tube.startsWith(prefix) || tube.length === prefix.length) return null;
+  // Without a prefix every tube is ours except beanstalkd's own `default`.
+  if (prefix === '' && tube === 'default') return null;
+  return tube.slice(prefix.length);
+}
+
+/** What a copy needs to be put: where, what, how. */
+export interface QueueCopy {
+  tube: string;
+  body: string;
+  options: PutOptions;
+}
+
+/**
+ * Which copy: the first one, put at accept (on an accept hold of `holdSeconds` when given), or
+ * one put again at `now`. A copy put again starts a fresh attempt budget and keeps the job's
+ * own schedule: it waits what is left of the job's delay, counted from its creation, so a
+ * lost copy of a job delayed an hour does not wait another hour, and a retried job (whose
+ * delay is long past) runs now.
+ */
+export type CopyKind = { first: true; holdSeconds?: number } | { again: true; now: Date };
+
+/** Whole seconds left of the job's delay at `now` (beanstalkd counts in seconds). */
+function delayLeft(job: JobDocument, now: Date): number {
+  const runsAt = job.createdAt.getTime() + job.options.delay * 1000;
+  return Math.max(0, Math.ceil((runsAt - now.getTime()) / 1000));
+}
+
+/** The job's copy of this kind: the one function that builds a beanstalkd body for a job. */
+export function queueCopy(job: JobDocument, tubePrefix: string, kind: CopyKind): QueueCopy {
+  const held = 'first' in kind && kind.holdSeconds !== undefined && kind.holdSeconds > 0;
+  const again = 'again' in kind;
+  const body = encodeEnvelope({
+    id: job._id,
+    type: job.type,
+    payload: job.payload,
+    maxAttempts: job.options.maxAttempts,
+    ...(job.params && Object.keys(job.params).length > 0 ? { params: job.params } : {}),
+    ...(held ? { held: true } : {}),
+    ...(again ? { requeued: true } : {}),
+    ...(job.group !== undefined ? { group: job.group } : {}),
+  });
+  const delay = again ? delayLeft(job, kind.now) : held ? (kind.holdSeconds ?? 0) : job.options.delay;
+  return {
+    tube: tubeName(tubePrefix, job.type),
+    body,
+    options: { priority: job.options.priority, delay, ttr: job.options.ttr },
+  };
+}
+
+/**
+ * Bytes of the job's largest copy: one put again (its `requeued` mark is longer than an
+ * accept hold's `held`). Accept refuses a job unless this fits beanstalkd's max-job-size, so
+ * every copy the job will ever need fits too: a job accepted at the very edge could otherwise
+ * never be retried or put back by the reconciler (beanstalkd answers JOB_TOO_BIG).
+ */
+export function largestCopyBytes(job: JobDocument): number {
+  return Buffer.byteLength(queueCopy(job, '', { again: true, now: job.createdAt }).body);
+}
+
+/**
+ * Puts a copy, with its failures in the client's terms: PAYLOAD_TOO_LARGE for one over
+ * max-job-size, QUEUE_UNAVAILABLE for any other beanstalkd failure (a BURIED put is removed
+ * again). Answers the copy's beanstalkd id.
+ */
+export async function putCopy(queue: QueueClient, { tube, body, options }: QueueCopy): Promise<string> {
+  try {
+    return await queue.put(tube, body, options);
+  } catch (error: unknown) {
+    if (isQueueError(error, QueueErrorCode.PUT_BURIED) && error.jobId !== undefined) {
+      await queue.deleteJob(error.jobId).catch(() => undefined);
+    }
+    if (isQueueError(error, QueueErrorCode.JOB_TOO_BIG)) {
+      throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, "the job is larger than beanstalkd's max-job-size", {
+        cause: error,
+      });
+    }
+    if (isQueueError(error)) {
+      throw new AppError(ErrorCode.QUEUE_UNAVAILABLE, 'beanstalkd did not take the job; try again', {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+/** True when a putCopy failed after the put went out: beanstalkd may have queued the job. */
+export function isPutInDoubt(error: unknown): boolean {
+  const cause = error instanceof AppError ? error.cause : error;
+  return isQueueError(cause) && cause.inDoubt;
+}
+
+/** Ends the accept hold of a copy put with one (`holdSeconds`): it is ready now. */
+export async function kickHeld(queue: QueueClient, beanstalkId: string): Promise<void> {
+  await queue.kickJob(beanstalkId);
+}
+
+/**
+ * Puts a recorded job into beanstalkd again and notes where; a fresh copy starts with no
+ * reserves. Answers the copy's beanstalkd id and its delay (what is left of the job's own).
+ */
+export async function putAgain(
+  queue: QueueClient,
+  store: Store,
+  job: JobDocument,
+  tubePrefix: string,
+): Promise<{ beanstalkId: string; delay: number }> {
+  const { tube, body, options } = queueCopy(job, tubePrefix, { again: true, now: new Date() });
+  const beanstalkId = await queue.put(tube, body, options);
+  await store.replaceQueueRef({ _id: job._id, server: queue.server, beanstalkId, tube, putAt: new Date() });
+  return { beanstalkId, delay: options.delay };
+}
+
+/**
+ * Kicks a copy still on the hold it was put with: its manager died or gave up between put
+ * and kick (manager/jobs/accept.ts), and it would otherwise wait out the whole hold. Used by an
+ * idempotent replay and by the reconciler, with the copy as found in beanstalkd. True if it
+ * was kicked.
+ */
+export async function releaseHold(
+  queue: QueueClient,
+  job: JobDocument,
+  live: QueuedJob & { envelope: Envelope },
+): Promise<boolean> {
+  if (job.options.delay > 0 || live.stats.state !== 'delayed' || live.stats.kicks > 0) return false;
+  if (!live.envelope.held) return false;
+  try {
+    await kickHeld(queue, live.stats.id);
+    return true;
+  } catch (error: unknown) {
+    // Gone or reserved meanwhile: nothing left to release.
+    if (isQueueError(error, QueueErrorCode.NOT_FOUND)) return false;
+    throw error;
+  }
+}

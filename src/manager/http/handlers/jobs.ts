@@ -1,0 +1,101 @@
+/** The handlers of `/jobs` (and the original `POST /`, `GET /{id}`): submit, read, list, steer. */
+import type { Context } from 'koa';
+import { AppError, ErrorCode } from '../../../errors.js';
+import type { JobOptions, Store } from '../../../store/index.js';
+import type { JobService } from '../../jobs/accept.js';
+import type { createJobActions } from '../../jobs/actions.js';
+import { batchRoute } from '../../jobs/batch.js';
+import { parseListQuery } from '../../jobs/list-query.js';
+import type { createJobListing } from '../../jobs/listing.js';
+import { checkIdempotencyKey, optionSource, parseJobOptions } from '../../jobs/options.js';
+import { lookupOutcomes } from '../../jobs/outcomes.js';
+import { readJsonBody } from '../read-json-body.js';
+import { jobIdIn } from './job-id.js';
+
+/** What a submitted job (one, a batch, a matrix) is checked against, defaults resolved. */
+export interface AcceptLimits {
+  defaultOptions: JobOptions;
+  /** JOB_TYPES; empty: the built-in ones. */
+  allowedTypes: readonly string[];
+  /** beanstalkd's max-job-size as last read from the server. */
+  maxJobSize: () => number;
+  maxJsonDepth: number;
+  /** A request body must arrive within this. */
+  bodyTimeoutMs: number;
+  /** Refuse payloads holding a prototype key (FORBIDDEN_KEY). */
+  forbidPrototypeKeys: boolean;
+  /** A batch's or a matrix's number of jobs and payload bytes. */
+  maxItems: number;
+  maxBytes: number;
+}
+
+export interface JobHandlerDeps {
+  jobs: JobService;
+  actions: ReturnType<typeof createJobActions>;
+  listing: ReturnType<typeof createJobListing>;
+  store: Store;
+  limits: AcceptLimits;
+  /** Told about each newly accepted job (metrics). */
+  onAccepted: (type: string) => void;
+}
+
+/** Largest JSON envelope around a payload of zero bytes (id, type and keys). */
+const ENVELOPE_OVERHEAD = 128;
+
+/** GET's `?payload=`: `true` (the default) or `false`; anything else, or twice, is INVALID_QUERY. */
+function wantsPayload(ctx: Context): boolean {
+  const value = ctx.query.payload;
+  if (value === undefined || value === 'true') return true;
+  if (value === 'false') return false;
+  throw new AppError(ErrorCode.INVALID_QUERY, 'payload must be true or false, given once');
+}
+
+/** postJob, getJob, postBatch, cancelJob, retryJob, listJobs and lookupOutcomes, by their route-table names. */
+export function jobHandlers(deps: JobHandlerDeps) {
+  const { jobs, actions, listing, limits } = deps;
+  return {
+    postJob: async (ctx: Context) => {
+      const key = checkIdempotencyKey(ctx.get('Idempotency-Key'));
+      const body = await readJsonBody(ctx.req, {
+        limitBytes: Math.max(1, limits.maxJobSize() - ENVELOPE_OVERHEAD),
+        maxDepth: limits.maxJsonDepth,
+        timeoutMs: limits.bodyTimeoutMs,
+        forbidPrototypeKeys: limits.forbidPrototypeKeys,
+      });
+      const requested = parseJobOptions(
+        optionSource(ctx.query, (name) => ctx.get(name)),
+        limits.defaultOptions,
+        limits.allowedTypes,
+      );
+      const { replayed, ...accepted } = await jobs.accept(requested, body, key);
+      if (!replayed) deps.onAccepted(accepted.type);
+      ctx.status = replayed ? 200 : 202;
+      if (replayed) ctx.set('Idempotent-Replayed', 'true');
+      ctx.set('Location', `/jobs/${accepted.id}`);
+      ctx.body = accepted;
+    },
+    getJob: async (ctx: Context) => {
+      const id = jobIdIn(ctx);
+      const view = await jobs.get(id, { payload: wantsPayload(ctx) });
+      if (view === null) throw new AppError(ErrorCode.NOT_FOUND, `no job ${id}`);
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = view;
+    },
+    postBatch: batchRoute({ jobs, ...limits, onAccepted: deps.onAccepted }),
+    cancelJob: async (ctx: Context) => {
+      ctx.body = await actions.cancel(jobIdIn(ctx));
+    },
+    retryJob: async (ctx: Context) => {
+      ctx.status = 202;
+      ctx.body = await actions.retry(jobIdIn(ctx));
+    },
+    listJobs: async (ctx: Context) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = await listing.list(parseListQuery(ctx.query));
+    },
+    lookupOutcomes: async (ctx: Context) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = await lookupOutcomes(ctx.req, deps.store, limits.bodyTimeoutMs);
+    },
+  };
+}

@@ -1,0 +1,59 @@
+/** The handlers that observe the system: probes, metrics, the OpenAPI document, workers, stats. */
+import type { Context } from 'koa';
+import type { QueueClient } from '../../../queue/index.js';
+import type { Store } from '../../../store/index.js';
+import type { createStatsService } from '../../stats/stats.js';
+import { listLiveWorkers } from '../../stats/workers.js';
+import type { ManagerMetrics } from '../prometheus.js';
+
+export interface ObserveHandlerDeps {
+  queue: QueueClient;
+  store: Store;
+  metrics: ManagerMetrics;
+  stats: ReturnType<typeof createStatsService>;
+  /** The document /openapi.json serves, built once. */
+  openapi: Record<string, unknown>;
+  /** GET /workers leaves out workers not heard from for this long. */
+  workerGoneAfterMs: number;
+}
+
+/** healthz, readyz, metrics, openapi, listWorkers and stats, by their route-table names. */
+export function observeHandlers(deps: ObserveHandlerDeps) {
+  const { metrics, workerGoneAfterMs } = deps;
+  return {
+    healthz: (ctx: Context) => {
+      ctx.body = { status: 'ok' };
+    },
+    readyz: async (ctx: Context) => {
+      const [mongodb, beanstalkd] = await Promise.all([
+        deps.store.ping().then(
+          () => 'ok',
+          () => 'unavailable',
+        ),
+        deps.queue.stats().then(
+          () => 'ok',
+          () => 'unavailable',
+        ),
+      ]);
+      const ready = mongodb === 'ok' && beanstalkd === 'ok';
+      ctx.status = ready ? 200 : 503;
+      ctx.body = { status: ready ? 'ready' : 'unavailable', beanstalkd, mongodb };
+    },
+    metrics: async (ctx: Context) => {
+      ctx.set('Content-Type', metrics.registry.contentType);
+      ctx.body = await metrics.registry.metrics();
+    },
+    openapi: (ctx: Context) => {
+      ctx.body = deps.openapi;
+    },
+    listWorkers: async (ctx: Context) => {
+      const workers = await listLiveWorkers(deps.store, workerGoneAfterMs);
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { workers, goneAfterMs: workerGoneAfterMs };
+    },
+    stats: async (ctx: Context) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = await deps.stats.stats();
+    },
+  };
+}

@@ -1,0 +1,44 @@
+/** The handlers of `/types/{type}`: pause a job type's tube for a while, or resume it. */
+import type { Context } from 'koa';
+import { AppError, ErrorCode } from '../../../errors.js';
+import { JOB_TYPE } from '../../../handlers/index.js';
+import { tubeName } from '../../../jobs/queue-copy.js';
+import type { Logger } from '../../../log.js';
+import type { QueueClient } from '../../../queue/index.js';
+
+export interface PauseHandlerDeps {
+  queue: QueueClient;
+  log: Logger;
+  tubePrefix: string;
+}
+
+/** The longest pause beanstalkd is asked for: 30 days. */
+const MAX_PAUSE_SECONDS = 2_592_000;
+
+/** pauseType and resumeType, by their route-table names. */
+export function pauseHandlers(deps: PauseHandlerDeps) {
+  const pause = async (type: string | undefined, seconds: number) => {
+    if (type === undefined || !JOB_TYPE.test(type))
+      throw new AppError(ErrorCode.INVALID_QUERY, 'not a job type');
+    await deps.queue.pauseTube(tubeName(deps.tubePrefix, type), seconds);
+    deps.log.info({ type, seconds }, seconds > 0 ? 'type paused' : 'type resumed');
+    return { type, paused: seconds > 0, seconds };
+  };
+  return {
+    pauseType: async (ctx: Context) => {
+      const seconds = ctx.query.seconds;
+      if (
+        typeof seconds !== 'string' ||
+        !/^\d{1,7}$/.test(seconds) ||
+        Number(seconds) < 1 ||
+        Number(seconds) > MAX_PAUSE_SECONDS
+      ) {
+        throw new AppError(ErrorCode.INVALID_QUERY, 'seconds must be an integer from 1 to 2592000 (30 days)');
+      }
+      ctx.body = await pause(ctx.params.type, Number(seconds));
+    },
+    resumeType: async (ctx: Context) => {
+      ctx.body = await pause(ctx.params.type, 0);
+    },
+  };
+}

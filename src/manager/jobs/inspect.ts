@@ -1,0 +1,126 @@
+/**
+ * Inspecting one job (GET /jobs/:id, and an idempotent replay's look at its job): its outcome
+ * from the store when it has one, else its live state from beanstalkd, found through its
+ * queue reference or its record (queue-location.ts), else its record alone.
+ */
+import { jobIdTime } from '../../jobs/job-id.js';
+import type { QueueClient } from '../../queue/index.js';
+import type { JobDocument, QueueLocation, ResultDocument, Store } from '../../store/index.js';
+import { findLiveCopy, type LiveCopy } from './queue-location.js';
+import {
+  attemptViews,
+  type JobView,
+  liveView,
+  mayHaveFailedRuns,
+  payloadValue,
+  resultView,
+  STATE_OF_QUEUE,
+} from './views.js';
+
+export interface JobInspectorDeps {
+  queue: QueueClient;
+  store: Store;
+}
+
+/** A job's view, and its live copy in beanstalkd when it has one. */
+export interface Inspection {
+  view: JobView | null;
+  live: LiveCopy | null;
+}
+
+export function createJobInspector(deps: JobInspectorDeps) {
+  const { queue, store } = deps;
+
+  /**
+   * A finished job's view. The record (`job`: read already, null when there is none,
+   * undefined when not read) is read here only for outcomes stored without `maxAttempts`.
+   */
+  async function finishedView(
+    id: string,
+    result: ResultDocument,
+    job?: JobDocument | null,
+  ): Promise<JobView> {
+    const [record, attempts] = await Promise.all([
+      job !== undefined || result.maxAttempts !== undefined ? (job ?? null) : store.findJob(id),
+      mayHaveFailedRuns(result) ? store.findAttempts(id) : [],
+    ]);
+    return resultView(record, result, attempts);
+  }
+
+  /** inspect's view once the outcome has been read, with the payload's text if a read had it. */
+  async function viewOf(
+    id: string,
+    result: ResultDocument | null,
+  ): Promise<Inspection & { text?: string | undefined }> {
+    if (result) return { view: await finishedView(id, result), live: null, text: result.payload };
+    let job: JobDocument | null | undefined;
+    const ref = await store.findQueueRef(id);
+    let location: QueueLocation | null = ref;
+    if (!location) {
+      job = await store.findJob(id);
+      if (!job) return { view: null, live: null };
+      location = job.queue ?? null;
+    }
+    const live = await findLiveCopy(queue, id, location);
+    if (live) {
+      const { stats, envelope } = live;
+      const ranBefore = envelope.requeued === true || stats.reserves > (stats.state === 'reserved' ? 1 : 0);
+      const attempts = ranBefore ? await store.findAttempts(id) : [];
+      const view: JobView = {
+        id,
+        type: envelope.type,
+        createdAt: (job?.createdAt ?? jobIdTime(id)).toISOString(),
+        maxAttempts: envelope.maxAttempts,
+        ...(attempts.length > 0 ? { errors: attemptViews(attempts) } : {}),
+        state: STATE_OF_QUEUE[stats.state],
+        attempts: stats.reserves,
+        // A held copy's beanstalkd delay is its accept hold (ended by the kick); only jobs
+        // without a delay of their own are held.
+        queue: { ...liveView(stats), ...(envelope.held ? { delay: 0 } : {}) },
+      };
+      return { view, live, text: envelope.payload };
+    }
+    if (location) {
+      // Gone from beanstalkd: it may have finished between our reads.
+      const late = await store.findResult(id);
+      if (late) {
+        return { view: await finishedView(id, late, job), live: null, text: late.payload ?? job?.payload };
+      }
+    }
+    if (job === undefined) job = await store.findJob(id);
+    if (!job) return { view: null, live: null };
+    const attempts = await store.findAttempts(id);
+    const view: JobView = {
+      id,
+      type: job.type,
+      createdAt: job.createdAt.toISOString(),
+      maxAttempts: job.options.maxAttempts,
+      ...(attempts.length > 0 ? { errors: attemptViews(attempts) } : {}),
+      state: 'queued',
+      attempts: attempts.length,
+      queue: null,
+    };
+    return { view, live: null, text: job.payload };
+  }
+
+  return {
+    /**
+     * The job's view, and its live copy in beanstalkd when it has one. Every read is a point
+     * read by the job's id, and only those the answer needs: a finished job costs one (its
+     * outcome), a queued or running one its outcome's miss, its queue reference and
+     * beanstalkd's stats-job and peek (the envelope gives type and attempt budget); the record
+     * is read only when nothing else locates the job, and the failed runs only when there may
+     * be some. With `withPayload`, the payload comes from what was read already — the outcome
+     * (which carries payloads up to RESULT_PAYLOAD_BYTES), the live copy's envelope, or the
+     * record — and the record is read for it only when none of them had it.
+     */
+    async inspect(id: string, withPayload: boolean): Promise<Inspection> {
+      const { view, live, text } = await viewOf(id, await store.findResult(id));
+      if (!view || !withPayload) return { view, live };
+      const payload = text ?? (await store.findJob(id))?.payload;
+      return { view: payload === undefined ? view : { ...view, payload: payloadValue(payload) }, live };
+    },
+  };
+}
+
+export type JobInspector = ReturnType<typeof createJobInspector>;

@@ -1,0 +1,137 @@
+/**
+ * What the observing endpoints read and the workers' heartbeats write: the small `workers`
+ * side collection (upserts are fine there: a handful of documents, written every few
+ * seconds, off the hot path), bulk outcome lookups, and outcome counts.
+ *
+ * On FerretDB every query here scans its collection (docs/facts.md, "FerretDB"): each
+ * function is one query whatever the number of ids or types asked about, and none runs on
+ * the POST → result path.
+ */
+import { type Collection, type Db, MongoServerError } from 'mongodb';
+import type { Outcome, ResultDocument } from '../documents.js';
+import { mapConcurrently, POINT_READS_IN_FLIGHT } from '../driver/point-reads.js';
+import { StoreUnavailableError } from '../errors.js';
+
+/** Upper bounds (seconds) of the processing-duration histogram, on workers and the manager alike. */
+export const DURATION_BUCKETS_SECONDS: readonly number[] = Object.freeze([
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+]);
+
+/** One per-second bucket of outcomes a worker stored (epoch second `t`). */
+export interface WorkerBucket {
+  t: number;
+  completed: number;
+  failed: number;
+}
+
+/** Counts for one job type since the worker process started. */
+export interface WorkerTypeCounts {
+  type: string;
+  completed: number;
+  failed: number;
+  /** Sum of the jobs' durations, in ms: the average is this over completed + failed. */
+  durationMsTotal: number;
+  /**
+   * Jobs per duration bucket: `durationBuckets[i]` counts durations in
+   * (DURATION_BUCKETS_SECONDS[i-1], DURATION_BUCKETS_SECONDS[i]]; one more entry at the end for
+   * anything longer. Not cumulative (Prometheus' `le` buckets are the running sums).
+   */
+  durationBuckets: number[];
+}
+
+/** `workers`: one per worker process, replaced by each heartbeat. */
+export interface WorkerDocument {
+  /** This process's instance: name, then a suffix unique to this start. */
+  _id: string;
+  name: string;
+  host: string;
+  pid: number;
+  types: string[];
+  concurrency: number;
+  state: 'running' | 'stopped';
+  completed: number;
+  failed: number;
+  avgDurationMs: number | null;
+  byType: WorkerTypeCounts[];
+  /** Non-empty per-second buckets of the last few minutes, oldest first. */
+  recent: WorkerBucket[];
+  heartbeatMs: number;
+  startedAt: Date;
+  /** The worker's clock at its last heartbeat. */
+  lastSeen: Date;
+  stoppedAt?: Date;
+}
+
+/** What a bulk lookup says about one finished job. */
+export type OutcomeSummary = Pick<
+  ResultDocument,
+  '_id' | 'type' | 'outcome' | 'worker' | 'startedAt' | 'finishedAt' | 'durationMs'
+>;
+
+export interface OutcomeCount {
+  type: string;
+  outcome: Outcome;
+  count: number;
+}
+
+type Guard = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+
+/** MongoDB's MaxTimeMSExpired. */
+const MAX_TIME_EXPIRED = 50;
+
+/** The observing methods of the store (roles.ts: Heartbeats, Observing), over the store's own database and error guard. */
+export function workerReportQueries(db: Db, guard: Guard, timeoutMs: number) {
+  const workers: Collection<WorkerDocument> = db.collection('workers');
+  const results: Collection<ResultDocument> = db.collection('results');
+  const bounded = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await guard(what, fn);
+    } catch (error: unknown) {
+      if (error instanceof MongoServerError && error.code === MAX_TIME_EXPIRED) {
+        throw new StoreUnavailableError(`MongoDB took longer than ${timeoutMs} ms (${what})`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  };
+  return {
+    async saveWorker(doc: WorkerDocument): Promise<void> {
+      await guard('save worker', () => workers.replaceOne({ _id: doc._id }, doc, { upsert: true }));
+    },
+    listWorkers(seenSince: Date): Promise<WorkerDocument[]> {
+      return guard('list workers', () =>
+        workers
+          .find({ lastSeen: { $gte: seenSince } })
+          .sort({ name: 1, startedAt: 1 })
+          .limit(1000)
+          .toArray(),
+      );
+    },
+    async removeWorkersSeenBefore(before: Date): Promise<number> {
+      const { deletedCount } = await guard('remove old workers', () =>
+        workers.deleteMany({ lastSeen: { $lt: before } }),
+      );
+      return deletedCount;
+    },
+    async findOutcomes(ids: readonly string[]): Promise<OutcomeSummary[]> {
+      const projection = { type: 1, outcome: 1, worker: 1, startedAt: 1, finishedAt: 1, durationMs: 1 };
+      // One point read per id, a few at a time: `$in` is not an index read on FerretDB.
+      const found = await mapConcurrently(ids, POINT_READS_IN_FLIGHT, (id) =>
+        guard('find outcome', () => results.findOne<OutcomeSummary>({ _id: id }, { projection })),
+      );
+      return found.filter((doc): doc is OutcomeSummary => doc !== null);
+    },
+    async countOutcomes(): Promise<OutcomeCount[]> {
+      const rows = await bounded('count outcomes', () =>
+        results
+          .aggregate<{ _id: { type: string; outcome: Outcome }; count: number }>(
+            [{ $group: { _id: { type: '$type', outcome: '$outcome' }, count: { $sum: 1 } } }],
+            { maxTimeMS: timeoutMs },
+          )
+          .toArray(),
+      );
+      return rows.map((row) => ({ type: row._id.type, outcome: row._id.outcome, count: row.count }));
+    },
+  };
+}

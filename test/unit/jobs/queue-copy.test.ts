@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { decodeEnvelope } from '../../../src/jobs/envelope.js';
+import { jobIdTime, newJobId } from '../../../src/jobs/job-id.js';
+import { largestCopyBytes, queueCopy } from '../../../src/jobs/queue-copy.js';
+import type { JobDocument } from '../../../src/store/index.js';
+
+function record(overrides: Partial<JobDocument> = {}): JobDocument {
+  const id = newJobId();
+  return {
+    _id: id,
+    type: 'hash',
+    payload: '{"example":"data"}',
+    bytes: 18,
+    options: { priority: 7, delay: 30, ttr: 33, maxAttempts: 2 },
+    params: { algorithm: 'sha256', encoding: 'raw' },
+    group: newJobId(),
+    createdAt: jobIdTime(id),
+    ...overrides,
+  };
+}
+
+describe("a job's queue copy, built from its record", () => {
+  it('when the first copy is built, then it carries the record: tube, envelope, priority, delay, ttr', () => {
+    const job = record();
+    const copy = queueCopy(job, 'pre-', { first: true });
+    assert.equal(copy.tube, 'pre-hash');
+    assert.deepEqual(copy.options, { priority: 7, delay: 30, ttr: 33 });
+    assert.deepEqual(decodeEnvelope(copy.body), {
+      id: job._id,
+      type: 'hash',
+      payload: job.payload,
+      maxAttempts: 2,
+      params: { algorithm: 'sha256', encoding: 'raw' },
+      group: job.group,
+    });
+  });
+
+  it('when a copy is put on an accept hold, then it is delayed by the hold and marked held', () => {
+    const job = record({ options: { priority: 7, delay: 0, ttr: 33, maxAttempts: 2 } });
+    const copy = queueCopy(job, '', { first: true, holdSeconds: 12 });
+    assert.deepEqual(copy.options, { priority: 7, delay: 12, ttr: 33 });
+    assert.equal(decodeEnvelope(copy.body)?.held, true);
+  });
+
+  it("when a copy is put again, then it is marked requeued, keeps everything else and waits only what is left of the job's delay", () => {
+    const job = record();
+    const at = (ms: number) => new Date(job.createdAt.getTime() + ms);
+    const again = (ms: number) => queueCopy(job, 'pre-', { again: true, now: at(ms) });
+    const first = decodeEnvelope(queueCopy(job, 'pre-', { first: true }).body);
+    assert.deepEqual(decodeEnvelope(again(0).body), { ...first, requeued: true });
+    assert.deepEqual(again(0).options, { priority: 7, delay: 30, ttr: 33 });
+    assert.equal(again(10_500).options.delay, 20, 'rounded up to whole seconds');
+    assert.equal(again(30_000).options.delay, 0);
+    assert.equal(again(3_600_000).options.delay, 0, 'a retried job whose delay is long past runs now');
+  });
+
+  it('when a job is sized, then its largest copy is the one put again, and every other copy is no larger', () => {
+    const job = record({ options: { priority: 7, delay: 0, ttr: 33, maxAttempts: 2 } });
+    const size = (body: string) => Buffer.byteLength(body);
+    const largest = largestCopyBytes(job);
+    assert.equal(largest, size(queueCopy(job, '', { again: true, now: new Date() }).body));
+    assert.ok(size(queueCopy(job, '', { first: true }).body) < largest);
+    assert.ok(size(queueCopy(job, '', { first: true, holdSeconds: 5 }).body) < largest);
+  });
+});
