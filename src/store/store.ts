@@ -118,8 +118,11 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
       return guard('find result', () => results.findOne({ _id: id }));
     },
     async findQueueRef(id: string): Promise<QueueRefDocument | null> {
+      // Taken before the read: a ref that lands while the read is out leaves the map and may
+      // still be missing from what the read saw (seen: a cancel that found no copy to delete).
+      const inFlight = refsInFlight.get(id)?.doc;
       const stored = await guard('find queue ref', () => refs.findOne({ _id: id }));
-      return stored ?? refsInFlight.get(id)?.doc ?? null;
+      return stored ?? inFlight ?? refsInFlight.get(id)?.doc ?? null;
     },
     /** Removes a job record whose put failed (compensation; off the hot path). */
     async deleteJob(id: string): Promise<void> {

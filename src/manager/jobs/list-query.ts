@@ -65,8 +65,12 @@ function invalid(message: string): AppError {
 
 function date(name: string, text: string): Date {
   const value = new Date(text);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(value.getTime()))
-    throw invalid(`${name} must be an ISO 8601 time`);
+  const day = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
+  if (!day || Number.isNaN(value.getTime())) throw invalid(`${name} must be an ISO 8601 time`);
+  // Node reads 2024-02-30 as March 1st: a day past its month's end is refused, not moved.
+  const [year, month, dayOfMonth] = day.slice(1).map(Number) as [number, number, number];
+  if (dayOfMonth > new Date(Date.UTC(year, month, 0)).getUTCDate())
+    throw invalid(`${name} must be an ISO 8601 time (${text.slice(0, 10)} is not a day)`);
   return value;
 }
 

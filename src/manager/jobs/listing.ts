@@ -149,7 +149,12 @@ export function createJobListing(deps: { queue: QueueClient; store: Store }) {
     const maxReads = query.limit * 10;
     let reads = 0;
     while (n >= 1) {
-      if (reads >= maxReads) return { jobs, nextCursor: formatCursor({ n, index: below }) };
+      if (reads >= maxReads) {
+        // Not started on document n: "below index 0 of n + 1" (a cursor's index must stay
+        // within the cursor format, which MAX_SAFE_INTEGER does not).
+        const next = below === Number.MAX_SAFE_INTEGER ? { n: n + 1, index: 0 } : { n, index: below };
+        return { jobs, nextCursor: formatCursor(next) };
+      }
       const marks = (await store.readStateMarks(state, n)) ?? [];
       reads += 1;
       const candidates: number[] = [];

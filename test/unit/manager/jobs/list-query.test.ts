@@ -103,6 +103,22 @@ describe('GET /jobs query (manager/jobs/list-query)', () => {
     }
   });
 
+  it('when a time bound names a day past the end of its month, then it is INVALID_QUERY, not the next month', () => {
+    assert.throws(
+      () => parseListQuery({ created_after: '2024-02-30' }),
+      invalidQuery(/created_after must be an ISO 8601 time \(2024-02-30 is not a day\)/),
+    );
+    assert.throws(
+      () => parseListQuery({ created_before: '2023-02-29T00:00:00Z' }),
+      invalidQuery(/not a day/),
+    );
+    assert.equal(
+      parseListQuery({ created_after: '2024-02-29' }).createdAfter?.toISOString(),
+      '2024-02-29T00:00:00.000Z',
+      'a leap day is a day',
+    );
+  });
+
   it('when a time bound has an offset, then it is read as that instant', () => {
     const query = parseListQuery({ created_after: '2024-06-01T12:00:00+02:00' });
 
