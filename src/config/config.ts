@@ -47,6 +47,7 @@ export interface ManagerConfig extends CommonConfig {
   jobTypes: readonly string[];
   batchMaxItems: number;
   batchMaxBytes: number;
+  maxWaiters: number;
   security: {
     apiKeys: readonly ApiKey[];
     authReads: boolean;
@@ -166,6 +167,7 @@ export function loadManagerConfig(
     jobTypes: r.read(m.JOB_TYPES),
     batchMaxItems: r.read(m.BATCH_MAX_ITEMS),
     batchMaxBytes: r.read(m.BATCH_MAX_BYTES),
+    maxWaiters: r.read(m.MAX_WAITERS),
     security,
     workerGoneAfterMs: r.read(m.WORKER_GONE_AFTER_MS),
   });

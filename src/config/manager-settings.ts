@@ -84,6 +84,14 @@ export const MANAGER_SETTINGS = declareSettings(['manager'], {
       max: 1000,
       description: 'deliveries of a job before a failing one is buried with a failed outcome',
     }),
+    MAX_WAITERS: int({
+      flag: 'max-waiters',
+      default: 10_000,
+      min: 1,
+      max: 1_000_000,
+      description:
+        'most `GET /jobs/<id>?wait=` requests waiting at once on one manager; one more answers 503 TOO_MANY_WAITERS',
+    }),
     BATCH_MAX_ITEMS: int({
       flag: 'batch-max-items',
       default: 10_000,

@@ -5,10 +5,15 @@
  * is counted under that number (`settle`). Every COMMIT_MS a commit closes the open number,
  * waits for the inserts tagged with it, and writes the counts with `seq` = that number. A
  * worker waits for `committed(k)` before it deletes the job whose outcome it tagged k.
+ *
+ * A commit that saw jobs end first writes them into the tally's next completion notice
+ * (store/reports/completions.ts), then saves the tally with `notices` = that number, which
+ * seals it: managers follow the notices to wake clients waiting on those jobs.
  */
 import type { Logger } from '../log.js';
 import {
   addCounts,
+  type CompletionEntry,
   emptyCounts,
   type MaybeCount,
   type OutcomeCounts,
@@ -34,6 +39,11 @@ export const KEEP_ALIVE_MS = 60_000;
 const RETIRED_CHECK_AFTER_MS = 4 * 60_000;
 /** Maybes are kept this long in the tally (the fold reads them well before). */
 const MAYBE_KEEP_MS = 60 * 60 * 1000;
+/**
+ * Most entries one notice carries: while the store is down they pile up; past this the
+ * oldest are left out (their waiters answer at their deadline instead of at once).
+ */
+const MAX_NOTICE_ENTRIES = 20_000;
 
 export class Tally {
   /** The tally's id: outcomes carry it. A new one if this tally was retired during an outage. */
@@ -52,6 +62,12 @@ export class Tally {
   private committedSeq = 0;
   private readonly inFlight = new Map<number, number>();
   private readonly pending = new Map<number, Record<string, OutcomeCounts>>();
+  /** Jobs seen ending, by tag, not yet in a commit. */
+  private readonly pendingEnds = new Map<number, CompletionEntry[]>();
+  /** Ends taken by a commit whose notice is not sealed yet. */
+  private unnoticed: CompletionEntry[] = [];
+  /** The last notice sealed (the tally saved after it). */
+  private sealedNotices = 0;
   private readonly counts: Record<string, OutcomeCounts> = {};
   private maybes: MaybeCount[] = [];
   private unsure: Array<{ job: string; k: number; at: Date }> = [];
@@ -92,7 +108,7 @@ export class Tally {
    */
   settle(
     k: number,
-    counted?: Pick<ResultDocument, 'type' | 'outcome'>,
+    counted?: Pick<ResultDocument, 'type' | 'outcome'> & Partial<Pick<ResultDocument, '_id' | 'finishedAt'>>,
     maybe?: MaybeCount,
     unsureJob?: string,
   ): void {
@@ -101,8 +117,14 @@ export class Tally {
       const byType = this.pending.get(k) ?? {};
       addCounts(byType, { [counted.type]: { ...emptyCounts(), [counted.outcome]: 1 } });
       this.pending.set(k, byType);
+      if (counted._id !== undefined)
+        this.noteEnd(k, { id: counted._id, state: counted.outcome, at: counted.finishedAt ?? new Date() });
     }
-    if (maybe) this.maybes.push(maybe);
+    if (maybe) {
+      this.maybes.push(maybe);
+      // Found ended already: its first process may have died before its notice went out.
+      this.noteEnd(k, { id: maybe.job, state: maybe.outcome, at: maybe.at });
+    }
     const left = (this.inFlight.get(k) ?? 1) - 1;
     if (left > 0) this.inFlight.set(k, left);
     else this.inFlight.delete(k);
@@ -132,6 +154,12 @@ export class Tally {
       this.timer = undefined;
     }
     this.schedule();
+  }
+
+  private noteEnd(k: number, entry: CompletionEntry): void {
+    const ends = this.pendingEnds.get(k) ?? [];
+    ends.push(entry);
+    this.pendingEnds.set(k, ends);
   }
 
   /** Commits what is counted, marked final. Idempotent. */
@@ -172,6 +200,8 @@ export class Tally {
       'outcome tally was retired during an outage; going on under a new id',
     );
     this.id = `${this.baseId}~${this.restarts}`;
+    // A new id starts its own ring of notices.
+    this.sealedNotices = 0;
   }
 
   private schedule(): void {
@@ -213,12 +243,31 @@ export class Tally {
       addCounts(this.counts, byType);
       this.pending.delete(tag);
     }
+    for (const [tag, ends] of this.pendingEnds) {
+      if (tag > k) continue;
+      this.unnoticed.push(...ends);
+      this.pendingEnds.delete(tag);
+    }
+    if (this.unnoticed.length > MAX_NOTICE_ENTRIES)
+      this.unnoticed = this.unnoticed.slice(-MAX_NOTICE_ENTRIES);
     const now = Date.now();
     this.maybes = this.maybes.filter((m) => now - m.at.getTime() < MAYBE_KEEP_MS).slice(-10_000);
     this.unsure = this.unsure.filter((u) => now - u.at.getTime() < MAYBE_KEEP_MS).slice(-10_000);
     try {
       if (this.committedSeq > 0 && now - this.lastCommitAt > RETIRED_CHECK_AFTER_MS)
         await this.checkRetired();
+      // The ends go out in the next notice, sealed by the tally saved after it; a notice
+      // written again (its tally's save failed) carries these and whatever ended since.
+      const ends = this.unnoticed.length;
+      const notices = ends > 0 ? this.sealedNotices + 1 : this.sealedNotices;
+      if (ends > 0) {
+        await this.store.saveNotice({
+          tally: this.id,
+          n: notices,
+          at: new Date(now),
+          entries: this.unnoticed,
+        });
+      }
       await this.store.saveTally({
         _id: this.id,
         role: this.role,
@@ -228,7 +277,10 @@ export class Tally {
         unsure: this.unsure,
         updatedAt: new Date(now),
         ...(final ? { final: true } : {}),
+        notices,
       });
+      this.sealedNotices = notices;
+      this.unnoticed.splice(0, ends);
       if (this.failing) this.log.info('outcome tally stored again');
       this.failing = false;
       this.due = false;

@@ -116,6 +116,7 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     allowedTypes: config.jobTypes,
     batchMaxItems: config.batchMaxItems,
     batchMaxBytes: config.batchMaxBytes,
+    maxWaiters: config.maxWaiters,
     maxJobSize: () => maxJobSize,
     workerGoneAfterMs: config.workerGoneAfterMs,
     processMetrics: true,

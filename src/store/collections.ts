@@ -26,6 +26,8 @@ export const COLLECTIONS = Object.freeze({
   tallies: 'tallies',
   /** The tallies of processes gone for good, folded by the maintenance pass. */
   totals: 'totals',
+  /** Which jobs each tally commit saw end: a ring of notices per tally (reports/completions.ts). */
+  completions: 'completions',
 } as const);
 
 export type CollectionName = (typeof COLLECTIONS)[keyof typeof COLLECTIONS];

@@ -20,6 +20,11 @@ export {
 } from './log/job-log.js';
 export type { IdempotencyClaim } from './records/side-collections.js';
 export {
+  type CompletionEntry,
+  NOTICE_SLOTS,
+  type NoticeDocument,
+} from './reports/completions.js';
+export {
   addCounts,
   emptyCounts,
   type MaybeCount,
@@ -36,6 +41,7 @@ export type {
 } from './reports/worker-reports.js';
 export { DURATION_BUCKETS_SECONDS } from './reports/worker-reports.js';
 export type {
+  Completions,
   Groups,
   Heartbeats,
   JobRecords,

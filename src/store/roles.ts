@@ -25,6 +25,7 @@ import type { InsertOutcome } from './driver/insert-batcher.js';
 import type { GroupMark } from './groups/group-marks.js';
 import type { JobLog, JobLogReader } from './log/job-log.js';
 import type { IdempotencyClaim } from './records/side-collections.js';
+import type { NoticeDocument } from './reports/completions.js';
 import type { TallyDocument, TotalsDocument } from './reports/tallies.js';
 import type { OutcomeCount, OutcomeSummary, WorkerDocument } from './reports/worker-reports.js';
 
@@ -144,8 +145,20 @@ export interface WorkerReportStore extends Heartbeats, Observing {}
 export interface TallyCommits {
   /** Replaces this process's tally (its only writer). */
   saveTally(doc: TallyDocument): Promise<void>;
+  /** Writes one completion notice of this process's tally (reports/completions.ts). */
+  saveNotice(doc: Omit<NoticeDocument, '_id'>): Promise<void>;
   /** The folded totals: whether this process's tally was retired meanwhile. */
   findTotals(): Promise<TotalsDocument | null>;
+}
+
+/** Following the tallies' completion notices: how a manager learns which jobs ended. */
+export interface Completions {
+  /** Every tally not yet retired (a few documents however many jobs there were). */
+  listTallies(): Promise<TallyDocument[]>;
+  /** One tally by id: how far its notices are sealed. */
+  findTally(id: string): Promise<TallyDocument | null>;
+  /** Notice `n` of a tally, or null when its slot holds another. */
+  findNotice(tally: string, n: number): Promise<NoticeDocument | null>;
 }
 
 /** Every tally and the totals: what the maintenance pass folds, and GET /stats reads. */
@@ -153,6 +166,8 @@ export interface Tallies extends TallyCommits {
   /** Every tally not yet retired (a few documents however many jobs there were). */
   listTallies(): Promise<TallyDocument[]>;
   deleteTally(id: string): Promise<void>;
+  /** Removes a retired tally's notices (it wrote `written`). */
+  deleteNotices(tally: string, written: number): Promise<void>;
   saveTotals(doc: TotalsDocument): Promise<void>;
 }
 
@@ -185,6 +200,7 @@ export interface Store
     Heartbeats,
     Observing,
     Tallies,
+    Completions,
     Maintenance,
     StoreConnection {
   log: JobLog;

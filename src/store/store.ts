@@ -23,6 +23,7 @@ import { segmentPerBatch } from './log/batch-segments.js';
 import { jobLog, type LogMeta, type StoredSegment } from './log/job-log.js';
 import { backgroundWrites } from './records/background-writes.js';
 import { sideCollections } from './records/side-collections.js';
+import { completionQueries, type NoticeDocument } from './reports/completions.js';
 import { type TallyDocument, type TotalsDocument, tallyQueries } from './reports/tallies.js';
 import { workerReportQueries } from './reports/worker-reports.js';
 import type { Store } from './roles.js';
@@ -85,6 +86,10 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     ...tallyQueries(
       db.collection<TallyDocument>(COLLECTIONS.tallies),
       db.collection<TotalsDocument>(COLLECTIONS.totals),
+    ),
+    ...completionQueries(
+      db.collection<NoticeDocument>(COLLECTIONS.completions),
+      db.collection<TallyDocument>(COLLECTIONS.tallies),
     ),
     /** The job log (log/job-log.ts): how listing, the reconciler and retention walk jobs. */
     log,

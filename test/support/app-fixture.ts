@@ -40,6 +40,8 @@ export interface AppFixtureOptions {
   allowPrototypeKeys?: boolean;
   /** What the app sees of the store (e.g. one that counts reads); the fixture keeps the real one. */
   wrapStore?: (store: Store) => Store;
+  /** MAX_WAITERS (default: the app's). */
+  maxWaiters?: number;
 }
 
 export async function appFixture(options: AppFixtureOptions): Promise<AppFixture> {
@@ -78,6 +80,7 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
     ...(options.allowedTypes ? { allowedTypes: options.allowedTypes } : {}),
     ...(options.acceptAnyPath !== undefined ? { acceptAnyPath: options.acceptAnyPath } : {}),
     ...(options.allowPrototypeKeys !== undefined ? { allowPrototypeKeys: options.allowPrototypeKeys } : {}),
+    ...(options.maxWaiters !== undefined ? { maxWaiters: options.maxWaiters } : {}),
   });
   return {
     app,

@@ -11,6 +11,7 @@ import type { JobOptions, Store } from '../../store/index.js';
 import { createGroupReader } from '../groups/group-progress.js';
 import { createJobService } from '../jobs/accept.js';
 import { createJobActions } from '../jobs/actions.js';
+import { CompletionFollower } from '../jobs/completion-follower.js';
 import { createJobListing } from '../jobs/listing.js';
 import { createStatsService } from '../stats/stats.js';
 import { errorBoundary } from './error-boundary.js';
@@ -53,6 +54,8 @@ export interface AppDeps {
   allowedTypes?: readonly string[];
   batchMaxItems?: number;
   batchMaxBytes?: number;
+  /** MAX_WAITERS: most `GET ?wait=` requests waiting at once. */
+  maxWaiters?: number;
   /** GET /workers and /metrics leave out workers not heard from for this long (default 15 s). */
   workerGoneAfterMs?: number;
   /** Node's process metrics in /metrics (the real manager); off by default for tests. */
@@ -79,7 +82,16 @@ export function createApp(deps: AppDeps): Koa {
   const actions = createJobActions({ ...deps, tally });
   const workerGoneAfterMs = deps.workerGoneAfterMs ?? MANAGER_SETTINGS.WORKER_GONE_AFTER_MS.default;
   const observed = { ...deps, workerGoneAfterMs };
-  const metrics = createManagerMetrics({ ...observed, processMetrics: deps.processMetrics ?? false });
+  const follower = new CompletionFollower({
+    store: deps.store,
+    log: deps.log,
+    maxWaiters: deps.maxWaiters ?? MANAGER_SETTINGS.MAX_WAITERS.default,
+  });
+  const metrics = createManagerMetrics({
+    ...observed,
+    processMetrics: deps.processMetrics ?? false,
+    waiting: () => follower.waiting,
+  });
   const onAccepted = (type: string) => metrics.accepted(type);
   const limits: AcceptLimits = {
     defaultOptions: deps.defaultOptions,
@@ -99,6 +111,7 @@ export function createApp(deps: AppDeps): Koa {
     store,
     limits,
     onAccepted,
+    follower,
   });
 
   const router = new Router();

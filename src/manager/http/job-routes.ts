@@ -74,7 +74,7 @@ const getJob = (path: string, operationId: string, summary: string): RouteSpec =
   tag: 'jobs',
   summary,
   description:
-    "The job's state: its outcome once it has one (from MongoDB), else beanstalkd's live view while it waits or runs; and its payload, in every state, as the JSON value sent (parsed from the text stored at accept), unless ?payload=false.",
+    "The job's state: its outcome once it has one (from MongoDB), else beanstalkd's live view while it waits or runs; and its payload, in every state, as the JSON value sent (parsed from the text stored at accept), unless ?payload=false. With ?wait=N (1-60 seconds) it answers as soon as the job is completed, failed or cancelled — on any worker or manager — or after N seconds with the state it has then (long-poll; docs/completion-design.md).",
   pathParams: { id: JobIdSchema },
   queryParams: {
     payload: {
@@ -82,9 +82,20 @@ const getJob = (path: string, operationId: string, summary: string): RouteSpec =
         'false: leave the payload out of the answer (one store read fewer for a finished job); default true',
       schema: { type: 'string', enum: ['true', 'false'], default: 'true' },
     },
+    wait: {
+      description:
+        'seconds to wait for the job to end before answering (0-60, default 0: answer at once); a job already ended answers at once',
+      schema: { type: 'integer', minimum: 0, maximum: 60, default: 0 },
+    },
   },
   responses: { 200: { description: 'the job', schema: JobViewSchema } },
-  errors: [ErrorCode.INVALID_ID, ErrorCode.INVALID_QUERY, ErrorCode.NOT_FOUND, ...BACKENDS],
+  errors: [
+    ErrorCode.INVALID_ID,
+    ErrorCode.INVALID_QUERY,
+    ErrorCode.NOT_FOUND,
+    ErrorCode.TOO_MANY_WAITERS,
+    ...BACKENDS,
+  ],
 });
 
 /** In order: Koa tries routes in this order and the first handler answers, so `/{id}` is last. */

@@ -10,7 +10,7 @@
  * Reading heartbeats costs one query on the small `workers` collection per scrape.
  */
 import type { Context, Next } from 'koa';
-import { Counter, collectDefaultMetrics, Histogram, type Metric, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from 'prom-client';
 import { DEFAULT_JOB_TYPE } from '../../handlers/index.js';
 import type { Logger } from '../../log.js';
 import type { QueueClient } from '../../queue/index.js';
@@ -26,6 +26,8 @@ export interface ManagerMetricsDeps {
   workerGoneAfterMs: number;
   /** Node's own process metrics (CPU, memory, event loop); off in tests that build many apps. */
   processMetrics: boolean;
+  /** How many `GET ?wait=` requests wait now. */
+  waiting?: () => number;
 }
 
 export interface ManagerMetrics {
@@ -66,6 +68,18 @@ export function createManagerMetrics(deps: ManagerMetricsDeps): ManagerMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+
+  const { waiting } = deps;
+  if (waiting) {
+    new Gauge({
+      name: 'dw_waiting_requests',
+      help: 'GET /jobs/<id>?wait= requests waiting for their job to end on this manager',
+      registers: [registry],
+      collect() {
+        this.set(waiting());
+      },
+    });
+  }
 
   // Every scrape-time metric of one scrape shares one read of each backend.
   let reading: Promise<Snapshot> | undefined;

@@ -109,7 +109,7 @@ export function createJobActions(deps: JobActionDeps) {
             `job ${id} finished first (${winner?.outcome ?? 'unknown'})`,
           );
         }
-        deps.tally.settle(k, { type, outcome: Outcome.CANCELLED });
+        deps.tally.settle(k, { type, outcome: Outcome.CANCELLED, _id: id, finishedAt: now });
         // Answer once it is counted (a commit, a fraction of a second), unless the store is slow.
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([

@@ -91,7 +91,12 @@ export async function foldTallies(store: Store, now: Date = new Date()): Promise
   }
   totals.foldedAt = now;
   await store.saveTotals(totals);
-  for (const id of [...leftovers, ...retiring]) await store.deleteTally(id);
+  const written = new Map(tallies.map((t) => [t._id, t.notices ?? 0]));
+  for (const id of [...leftovers, ...retiring]) {
+    // Its notices first: once the tally is gone, nothing says how many it wrote.
+    await store.deleteNotices(id, written.get(id) ?? 0);
+    await store.deleteTally(id);
+  }
   return report;
 }
 

@@ -56,6 +56,8 @@ export interface TallyDocument {
   updatedAt: Date;
   /** Written by a process that stopped cleanly: nothing more will come. */
   final?: boolean;
+  /** Its completion notices up to this number are written (sealed; reports/completions.ts). */
+  notices?: number;
 }
 
 /** `totals`: folded by the maintenance pass only (one writer under its lease). */

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { Tally } from '../../../src/jobs/tally.js';
 import { silentLogger } from '../../../src/log.js';
-import type { ResultDocument, Store, TallyDocument } from '../../../src/store/index.js';
+import type { NoticeDocument, ResultDocument, Store, TallyDocument } from '../../../src/store/index.js';
 import { tallyOutcomes } from '../../../src/worker/worker-stats.js';
 
 function outcome(id: string, worker = 'w:1:0'): ResultDocument {
@@ -23,6 +23,7 @@ function outcome(id: string, worker = 'w:1:0'): ResultDocument {
 function memoryStore() {
   const results = new Map<string, ResultDocument>();
   const tallies: TallyDocument[] = [];
+  const notices: Array<Omit<NoticeDocument, '_id'>> = [];
   let landLost = false;
   let hangNext = false;
   const store = {
@@ -43,12 +44,16 @@ function memoryStore() {
     saveTally: async (doc: TallyDocument) => {
       tallies.push(structuredClone(doc));
     },
+    saveNotice: async (doc: Omit<NoticeDocument, '_id'>) => {
+      notices.push(structuredClone(doc));
+    },
     findTotals: async () => null,
   };
   return {
     store: store as unknown as Store,
     results,
     last: () => tallies.at(-1),
+    notices,
     loseNextAnswer: () => {
       landLost = true;
     },
@@ -96,6 +101,31 @@ describe('worker outcome counting (unit)', () => {
     // Tags commit in order: this resolves only because the stuck write's tag was settled.
     await counted('next');
     assert.equal(m.last()?.counts.hash?.completed, 1);
+    await tally.stop();
+  });
+
+  it('when outcomes are counted, then the commit names them in a notice it seals, found-stored ones too', async () => {
+    const m = memoryStore();
+    m.results.set('old', { ...outcome('old', 'w:2:0'), tally: { w: 'w#2', k: 1 } });
+    const tally = new Tally({ id: 'w#1', store: m.store, log: silentLogger(), role: 'worker' });
+    const { store, counted } = tallyOutcomes(m.store, tally, () => undefined, 60_000);
+    await store.saveResult(outcome('new'));
+    await store.saveResult(outcome('old'));
+    await Promise.all([counted('new'), counted('old')]);
+    assert.deepEqual(
+      m.notices.map((n) => [n.tally, n.n, n.entries.map((e) => [e.id, e.state])]),
+      [
+        [
+          'w#1',
+          1,
+          [
+            ['new', 'completed'],
+            ['old', 'completed'],
+          ],
+        ],
+      ],
+    );
+    assert.equal(m.last()?.notices, 1, 'the tally saved after it seals notice 1');
     await tally.stop();
   });
 });

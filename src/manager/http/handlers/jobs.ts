@@ -5,6 +5,7 @@ import type { JobOptions, Store } from '../../../store/index.js';
 import type { JobService } from '../../jobs/accept.js';
 import type { createJobActions } from '../../jobs/actions.js';
 import { batchRoute } from '../../jobs/batch.js';
+import type { CompletionFollower } from '../../jobs/completion-follower.js';
 import { parseListQuery } from '../../jobs/list-query.js';
 import type { createJobListing } from '../../jobs/listing.js';
 import { checkIdempotencyKey, optionSource, parseJobOptions } from '../../jobs/options.js';
@@ -37,10 +38,29 @@ export interface JobHandlerDeps {
   limits: AcceptLimits;
   /** Told about each newly accepted job (metrics). */
   onAccepted: (type: string) => void;
+  /** Wakes a `GET ?wait=` when its job ends on any worker or manager. */
+  follower: CompletionFollower;
 }
 
 /** Largest JSON envelope around a payload of zero bytes (id, type and keys). */
 const ENVELOPE_OVERHEAD = 128;
+
+/** Longest `?wait=` in seconds. */
+export const MAX_WAIT_SECONDS = 60;
+/** A job in one of these states answers a wait at once. */
+const FINAL_STATES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
+
+/** GET's `?wait=`: whole seconds from 0 to 60 (0: no wait); anything else, or twice, is INVALID_QUERY. */
+function waitSeconds(ctx: Context): number {
+  const value = ctx.query.wait;
+  if (value === undefined) return 0;
+  if (typeof value !== 'string' || !/^\d{1,2}$/.test(value) || Number(value) > MAX_WAIT_SECONDS)
+    throw new AppError(
+      ErrorCode.INVALID_QUERY,
+      `wait must be a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}, given once`,
+    );
+  return Number(value);
+}
 
 /** GET's `?payload=`: `true` (the default) or `false`; anything else, or twice, is INVALID_QUERY. */
 function wantsPayload(ctx: Context): boolean {
@@ -76,7 +96,28 @@ export function jobHandlers(deps: JobHandlerDeps) {
     },
     getJob: async (ctx: Context) => {
       const id = jobIdIn(ctx);
-      const view = await jobs.get(id, { payload: wantsPayload(ctx) });
+      const payload = wantsPayload(ctx);
+      const wait = waitSeconds(ctx);
+      // Registered before the first read: an end after it is in a notice the follower reads.
+      const closed = new AbortController();
+      const onClose = () => closed.abort();
+      const waiter = wait > 0 ? await deps.follower.register(id, wait * 1000, closed.signal) : null;
+      if (wait > 0 && !waiter)
+        throw new AppError(ErrorCode.TOO_MANY_WAITERS, 'too many requests are waiting; try again', {
+          headers: { 'Retry-After': '1' },
+        });
+      let view: Awaited<ReturnType<JobService['get']>>;
+      try {
+        view = await jobs.get(id, { payload });
+        if (waiter && view !== null && !FINAL_STATES.has(view.state)) {
+          ctx.res.once('close', onClose);
+          // A client gone meanwhile ends the wait; its answer goes nowhere.
+          if ((await waiter.until) !== 'aborted') view = await jobs.get(id, { payload });
+        }
+      } finally {
+        waiter?.cancel();
+        ctx.res.off('close', onClose);
+      }
       if (view === null) throw new AppError(ErrorCode.NOT_FOUND, `no job ${id}`);
       ctx.set('Cache-Control', 'no-store');
       ctx.body = view;

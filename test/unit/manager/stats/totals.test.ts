@@ -6,6 +6,7 @@ import type { MaybeCount, Store, TallyDocument, TotalsDocument } from '../../../
 function memoryStore() {
   const tallies = new Map<string, TallyDocument>();
   let totals: TotalsDocument | null = null;
+  const deletedNotices: Array<[string, number]> = [];
   const store = {
     listTallies: async () => [...tallies.values()].map((t) => structuredClone(t)),
     findTotals: async () => (totals ? structuredClone(totals) : null),
@@ -15,8 +16,11 @@ function memoryStore() {
     deleteTally: async (id: string) => {
       tallies.delete(id);
     },
+    deleteNotices: async (tally: string, written: number) => {
+      deletedNotices.push([tally, written]);
+    },
   };
-  return { store: store as unknown as Store, tallies, totals: () => totals };
+  return { store: store as unknown as Store, tallies, totals: () => totals, deletedNotices };
 }
 
 const t0 = new Date('2026-11-30T12:00:00Z');
@@ -55,10 +59,11 @@ describe('outcome tallies: the fold', () => {
 
   it('when a tally has been quiet past the retirement delay, then its counts move into the totals once', async () => {
     const m = memoryStore();
-    m.tallies.set('dead', tally('dead', 7, 40));
+    m.tallies.set('dead', tally('dead', 7, 40, { notices: 5 }));
     m.tallies.set('live', tally('live', 1, 2, { updatedAt: later(RETIRE_AFTER_MS) }));
     assert.equal((await foldTallies(m.store, later(RETIRE_AFTER_MS + 1))).retired, 1);
     assert.equal(m.tallies.has('dead'), false, 'its document is deleted');
+    assert.deepEqual(m.deletedNotices, [['dead', 5]], 'and its completion notices with it');
     assert.equal(m.totals()?.retired.dead?.seq, 7);
     await foldTallies(m.store, later(RETIRE_AFTER_MS + 2));
     assert.deepEqual(await readOutcomeCounts(m.store), { hash: { completed: 42, failed: 0, cancelled: 0 } });

@@ -1,0 +1,183 @@
+/**
+ * How a manager learns that a job ended anywhere (docs/completion-design.md): it follows
+ * every live outcome tally's completion notices with point reads — a tally document and its
+ * new notices each tick — and wakes the requests waiting on the jobs they name. It runs only
+ * while someone waits: idle, it reads nothing and holds no timer.
+ *
+ * Nothing is missed: a waiter is registered, then the follower's starting points are read,
+ * then the waiter reads its job. An end stored before that read is in what the read sees; an
+ * end after the starting points is in a notice the follower reads next.
+ */
+import type { Logger } from '../../log.js';
+import { type Completions, mapConcurrently, POINT_READS_IN_FLIGHT } from '../../store/index.js';
+
+export interface FollowerOptions {
+  store: Completions;
+  log: Logger;
+  /** How often the live tallies are read for new notices while someone waits. */
+  pollMs?: number;
+  /** How often the list of live tallies is read again: how soon a new process is followed. */
+  listMs?: number;
+  /** Most waiting requests at once; past it, wait() refuses. */
+  maxWaiters: number;
+}
+
+export type WaitEnd = 'ended' | 'timeout' | 'aborted';
+
+export class CompletionFollower {
+  private readonly store: Completions;
+  private readonly log: Logger;
+  private readonly pollMs: number;
+  private readonly listMs: number;
+  readonly maxWaiters: number;
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private count = 0;
+  /** Each tally followed, and the last notice read from it. */
+  private positions: Map<string, number> | undefined;
+  private starting: Promise<void> | undefined;
+  private listedAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private failing = false;
+
+  constructor(options: FollowerOptions) {
+    this.store = options.store;
+    this.log = options.log;
+    this.pollMs = options.pollMs ?? 25;
+    this.listMs = options.listMs ?? 250;
+    this.maxWaiters = options.maxWaiters;
+  }
+
+  /** How many requests wait now. */
+  get waiting(): number {
+    return this.count;
+  }
+
+  /** Whether it is following the tallies now (someone waits). */
+  get following(): boolean {
+    return this.positions !== undefined || this.timer !== undefined;
+  }
+
+  /**
+   * Registers a wait on `id` and resolves once the follower is reading from a point before
+   * now (read the job after this); `until` then resolves when a notice names the job, `ms`
+   * pass, or `signal` aborts. Null when the waiters are full.
+   */
+  async register(
+    id: string,
+    ms: number,
+    signal?: AbortSignal,
+  ): Promise<{ until: Promise<WaitEnd>; cancel: () => void } | null> {
+    if (this.count >= this.maxWaiters) return null;
+    let finish: (end: WaitEnd) => void = () => undefined;
+    const until = new Promise<WaitEnd>((resolve) => {
+      finish = resolve;
+    });
+    const wake = () => done('ended');
+    const onAbort = () => done('aborted');
+    const timer = setTimeout(() => done('timeout'), ms);
+    const set = this.waiters.get(id) ?? new Set();
+    set.add(wake);
+    this.waiters.set(id, set);
+    this.count += 1;
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let settled = false;
+    const done = (end: WaitEnd) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      set.delete(wake);
+      if (set.size === 0 && this.waiters.get(id) === set) this.waiters.delete(id);
+      this.count -= 1;
+      if (this.count === 0) this.idle();
+      finish(end);
+    };
+    try {
+      await this.start();
+    } catch (error: unknown) {
+      done('aborted');
+      throw error;
+    }
+    return { until, cancel: () => done('aborted') };
+  }
+
+  /** Reads where each live tally's notices stand, once per busy spell. */
+  private start(): Promise<void> {
+    if (this.positions) return Promise.resolve();
+    this.starting ??= (async () => {
+      try {
+        const tallies = await this.store.listTallies();
+        this.positions = new Map(tallies.map((t) => [t._id, t.notices ?? 0]));
+        this.listedAt = Date.now();
+        this.schedule();
+      } finally {
+        this.starting = undefined;
+      }
+    })();
+    return this.starting;
+  }
+
+  private idle(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.positions = undefined;
+  }
+
+  private schedule(): void {
+    if (this.timer || this.count === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.ticking) return;
+      this.ticking = true;
+      void this.tick().finally(() => {
+        this.ticking = false;
+        this.schedule();
+      });
+    }, this.pollMs);
+  }
+
+  private async tick(): Promise<void> {
+    const positions = this.positions;
+    if (!positions) return;
+    try {
+      if (Date.now() - this.listedAt >= this.listMs) {
+        const live = await this.store.listTallies();
+        this.listedAt = Date.now();
+        const ids = new Set(live.map((t) => t._id));
+        // A tally first seen now belongs to a process that started since: from its first notice.
+        for (const id of ids) if (!positions.has(id)) positions.set(id, 0);
+        for (const id of positions.keys()) if (!ids.has(id)) positions.delete(id);
+      }
+      await mapConcurrently([...positions.keys()], POINT_READS_IN_FLIGHT, (id) => this.follow(id, positions));
+      if (this.failing) this.log.info('completion notices readable again');
+      this.failing = false;
+    } catch (error: unknown) {
+      if (!this.failing)
+        this.log.warn(
+          { err: error },
+          'could not read completion notices; waiting requests answer at their deadline',
+        );
+      this.failing = true;
+    }
+  }
+
+  /** Reads the notices `tally` sealed since the last one read, and wakes their waiters. */
+  private async follow(tally: string, positions: Map<string, number>): Promise<void> {
+    const from = positions.get(tally) ?? 0;
+    const doc = await this.store.findTally(tally);
+    const sealed = doc?.notices ?? 0;
+    if (sealed <= from) return;
+    for (let n = from + 1; n <= sealed; n += 1) {
+      const notice = await this.store.findNotice(tally, n);
+      // Its slot holds a later notice: this follower fell a whole ring behind.
+      if (!notice) continue;
+      for (const entry of notice.entries) {
+        const set = this.waiters.get(entry.id);
+        if (set) for (const wake of [...set]) wake();
+      }
+      positions.set(tally, n);
+    }
+    positions.set(tally, sealed);
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Completion notices (docs/completion-design.md): beside each commit of its outcome tally, a
+ * process writes the final states that commit counted into one notice, so that every manager
+ * can learn which jobs ended by following each live tally with point reads — at a cost per
+ * process, not per waiting client, job or year of history.
+ *
+ * A tally's notices are numbered 1, 2, 3 … and kept in a ring of NOTICE_SLOTS documents per
+ * tally (`_id` "<tally id>:<slot>", replaced in place), so they need no retention pass; the
+ * fold deletes a retired tally's slots. A notice counts once the tally document saved after
+ * it says `notices` >= its number (it is sealed): a notice written again before that, with
+ * more entries, is never read half-way.
+ */
+import type { Collection } from 'mongodb';
+import type { Outcome } from '../documents.js';
+import { guard } from '../driver/guard.js';
+import type { TallyDocument } from './tallies.js';
+
+/** How many notices a tally keeps: a follower more than this many behind skips the rest. */
+export const NOTICE_SLOTS = 1024;
+
+/** One job that reached a final state. */
+export interface CompletionEntry {
+  id: string;
+  state: Outcome;
+  at: Date;
+}
+
+/** `completions`: one slot of a tally's ring of notices. */
+export interface NoticeDocument {
+  _id: string;
+  tally: string;
+  n: number;
+  at: Date;
+  entries: CompletionEntry[];
+}
+
+export function noticeSlotId(tally: string, n: number): string {
+  return `${tally}:${n % NOTICE_SLOTS}`;
+}
+
+export function completionQueries(notices: Collection<NoticeDocument>, tallies: Collection<TallyDocument>) {
+  return {
+    /** Writes notice `n` of its tally into its slot (replacing what the slot held). */
+    async saveNotice(doc: Omit<NoticeDocument, '_id'>): Promise<void> {
+      const _id = noticeSlotId(doc.tally, doc.n);
+      await guard('save notice', () => notices.replaceOne({ _id }, doc, { upsert: true }));
+    },
+
+    /** Notice `n` of `tally`, or null when its slot holds another one (or none). */
+    async findNotice(tally: string, n: number): Promise<NoticeDocument | null> {
+      const doc = await guard('find notice', () => notices.findOne({ _id: noticeSlotId(tally, n) }));
+      return doc?.n === n && doc.tally === tally ? doc : null;
+    },
+
+    /** One tally document by its id: how far its notices are sealed. */
+    findTally(id: string): Promise<TallyDocument | null> {
+      return guard('find tally', () => tallies.findOne({ _id: id }));
+    },
+
+    /** Removes the notice slots of a retired tally that wrote `written` notices. */
+    async deleteNotices(tally: string, written: number): Promise<void> {
+      const slots = Math.min(written, NOTICE_SLOTS);
+      if (slots === 0) return;
+      await guard('delete notices', () =>
+        notices.bulkWrite(
+          Array.from({ length: slots }, (_, slot) => ({
+            deleteOne: { filter: { _id: `${tally}:${slot}` } },
+          })),
+          { ordered: false },
+        ),
+      );
+    },
+  };
+}

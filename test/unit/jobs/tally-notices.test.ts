@@ -1,0 +1,77 @@
+/** The completion notices a tally writes with its commits (jobs/tally.ts), over a scripted stand-in store. */
+import assert from 'node:assert/strict';
+import { Tally } from '../../../src/jobs/tally.js';
+import { silentLogger } from '../../../src/log.js';
+import type { NoticeDocument, TallyCommits, TallyDocument } from '../../../src/store/index.js';
+
+const at = new Date('2026-11-30T12:00:00Z');
+const ended = (id: string) => ({ _id: id, type: 'hash', outcome: 'completed' as const, finishedAt: at });
+
+function scriptedStore() {
+  const notices: Array<Omit<NoticeDocument, '_id'>> = [];
+  const tallies: TallyDocument[] = [];
+  let failTallies = 0;
+  const store: TallyCommits = {
+    async saveNotice(doc) {
+      notices.push(structuredClone(doc));
+    },
+    async saveTally(doc) {
+      if (failTallies > 0) {
+        failTallies -= 1;
+        throw new Error('store down');
+      }
+      tallies.push(structuredClone(doc));
+    },
+    findTotals: async () => null,
+  };
+  return {
+    store,
+    notices,
+    tallies,
+    failNextTallies: (n: number) => {
+      failTallies = n;
+    },
+  };
+}
+
+describe('completion notices of a tally (jobs/tally)', () => {
+  it('when a commit fails after its notice went out, then the next writes the same notice again with everything since, and seals it', async () => {
+    const s = scriptedStore();
+    const tally = new Tally({ id: 'w#1', store: s.store, log: silentLogger(), role: 'worker' });
+    s.failNextTallies(1);
+    const k1 = tally.tag();
+    tally.settle(k1, ended('a'));
+    const first = tally.committed(k1);
+    const k2 = tally.tag();
+    tally.settle(k2, ended('b'));
+    await first;
+    await tally.committed(k2);
+    const sealed = s.tallies.at(-1);
+    assert.equal(sealed?.notices, 1, 'one notice sealed');
+    // Notice 1 went out once alone (its tally save failed), then again with b as well.
+    const ones = s.notices.filter((n) => n.n === 1).map((n) => n.entries.map((e) => e.id));
+    assert.deepEqual(ones.at(-1), ['a', 'b'], 'the sealed version names both');
+    assert.ok(ones.length >= 2, 'written again, not numbered anew');
+    const k3 = tally.tag();
+    tally.settle(k3, ended('c'));
+    await tally.committed(k3);
+    assert.deepEqual(
+      s.notices.at(-1) && [s.notices.at(-1)?.n, s.notices.at(-1)?.entries.map((e) => e.id)],
+      [2, ['c']],
+      'the next commit starts notice 2 with only what is new',
+    );
+    assert.equal(s.tallies.at(-1)?.notices, 2);
+    await tally.stop();
+  });
+
+  it('when a commit counts nothing that ended, then it writes no notice and keeps the sealed number', async () => {
+    const s = scriptedStore();
+    const tally = new Tally({ id: 'w#1', store: s.store, log: silentLogger(), role: 'worker' });
+    const k = tally.tag();
+    tally.settle(k);
+    await tally.committed(k);
+    assert.equal(s.notices.length, 0);
+    assert.equal(s.tallies.at(-1)?.notices, 0);
+    await tally.stop();
+  });
+});

@@ -1,0 +1,96 @@
+/** How a manager follows the tallies' completion notices (manager/jobs/completion-follower), over a stand-in store. */
+import assert from 'node:assert/strict';
+import { silentLogger } from '../../../../src/log.js';
+import { CompletionFollower } from '../../../../src/manager/jobs/completion-follower.js';
+import type { Completions, NoticeDocument, TallyDocument } from '../../../../src/store/index.js';
+import { waitFor } from '../../../support/harness.js';
+
+const at = new Date('2026-11-30T12:00:00Z');
+
+/** Tallies with the notice number each has sealed, and their notices by "tally:n". */
+function noticeBoard() {
+  const sealed = new Map<string, number>();
+  const notices = new Map<string, NoticeDocument>();
+  let reads = 0;
+  const store: Completions = {
+    listTallies: async () => [...sealed].map(([id, n]) => ({ _id: id, notices: n }) as TallyDocument),
+    findTally: async (id) => {
+      reads += 1;
+      const n = sealed.get(id);
+      return n === undefined ? null : ({ _id: id, notices: n } as TallyDocument);
+    },
+    findNotice: async (tally, n) => notices.get(`${tally}:${n}`) ?? null,
+  };
+  return {
+    store,
+    reads: () => reads,
+    /** Writes notice n of `tally` naming `ids`; `seal` also moves the tally past it. */
+    write(tally: string, n: number, ids: string[], seal = true) {
+      notices.set(`${tally}:${n}`, {
+        _id: `${tally}:${n}`,
+        tally,
+        n,
+        at,
+        entries: ids.map((id) => ({ id, state: 'completed' as const, at })),
+      });
+      if (seal) sealed.set(tally, n);
+    },
+    seal(tally: string, n: number) {
+      sealed.set(tally, n);
+    },
+  };
+}
+
+const follower = (board: ReturnType<typeof noticeBoard>, maxWaiters = 10) =>
+  new CompletionFollower({ store: board.store, log: silentLogger(), pollMs: 5, listMs: 20, maxWaiters });
+
+describe('following completion notices (manager/jobs/completion-follower)', () => {
+  it('when a sealed notice names the job, then its waiter wakes; one written but not yet sealed does not wake it', async () => {
+    const board = noticeBoard();
+    board.seal('w#1', 3);
+    const f = follower(board);
+    const wait = await f.register('job-x', 5000);
+    assert.ok(wait);
+    board.write('w#1', 4, ['job-x'], false);
+    const readsBefore = board.reads();
+    await waitFor('two more reads of the tally', () => board.reads() >= readsBefore + 2, 2000, 1);
+    assert.equal(f.waiting, 1, 'not sealed: not read, still waiting');
+    board.seal('w#1', 4);
+    assert.equal(await wait.until, 'ended');
+    assert.equal(f.waiting, 0);
+  });
+
+  it('when a process starts after the follower, then its notices are read from the first', async () => {
+    const board = noticeBoard();
+    board.seal('w#1', 0);
+    const f = follower(board);
+    const wait = await f.register('job-y', 5000);
+    board.write('w#2', 1, ['job-y']);
+    assert.equal(await wait?.until, 'ended');
+  });
+
+  it('when a notice slot holds another (a whole ring behind), then it is skipped and later ones still wake', async () => {
+    const board = noticeBoard();
+    board.seal('w#1', 0);
+    const f = follower(board);
+    const wait = await f.register('job-z', 5000);
+    board.seal('w#1', 1); // notice 1 is gone
+    board.write('w#1', 2, ['job-z']);
+    assert.equal(await wait?.until, 'ended');
+  });
+
+  it('when the deadline passes or the client leaves, then the wait ends so, and an idle follower reads nothing', async () => {
+    const board = noticeBoard();
+    board.seal('w#1', 0);
+    const f = follower(board, 2);
+    const timing = await f.register('a', 50);
+    const leaving = new AbortController();
+    const left = await f.register('b', 5000, leaving.signal);
+    assert.equal(await f.register('c', 5000), null, 'past MAX_WAITERS');
+    leaving.abort();
+    assert.equal(await left?.until, 'aborted');
+    assert.equal(await timing?.until, 'timeout');
+    assert.equal(f.waiting, 0);
+    assert.equal(f.following, false, 'nobody waits: the follower holds no timer and reads nothing');
+  });
+});
