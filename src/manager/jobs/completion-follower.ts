@@ -69,6 +69,7 @@ export class CompletionFollower {
     signal?: AbortSignal,
   ): Promise<{ until: Promise<WaitEnd>; cancel: () => void } | null> {
     if (this.count >= this.maxWaiters) return null;
+    if (signal?.aborted) return { until: Promise.resolve('aborted'), cancel: () => undefined };
     let finish: (end: WaitEnd) => void = () => undefined;
     const until = new Promise<WaitEnd>((resolve) => {
       finish = resolve;

@@ -98,20 +98,21 @@ export function jobHandlers(deps: JobHandlerDeps) {
       const id = jobIdIn(ctx);
       const payload = wantsPayload(ctx);
       const wait = waitSeconds(ctx);
-      // Registered before the first read: an end after it is in a notice the follower reads.
+      // A client that goes away, at any point, ends its wait; its answer goes nowhere.
       const closed = new AbortController();
       const onClose = () => closed.abort();
-      const waiter = wait > 0 ? await deps.follower.register(id, wait * 1000, closed.signal) : null;
-      if (wait > 0 && !waiter)
-        throw new AppError(ErrorCode.TOO_MANY_WAITERS, 'too many requests are waiting; try again', {
-          headers: { 'Retry-After': '1' },
-        });
+      if (wait > 0) ctx.res.once('close', onClose);
+      let waiter: Awaited<ReturnType<CompletionFollower['register']>> = null;
       let view: Awaited<ReturnType<JobService['get']>>;
       try {
+        // Registered before the first read: an end after it is in a notice the follower reads.
+        waiter = wait > 0 ? await deps.follower.register(id, wait * 1000, closed.signal) : null;
+        if (wait > 0 && !waiter)
+          throw new AppError(ErrorCode.TOO_MANY_WAITERS, 'too many requests are waiting; try again', {
+            headers: { 'Retry-After': '1' },
+          });
         view = await jobs.get(id, { payload });
         if (waiter && view !== null && !FINAL_STATES.has(view.state)) {
-          ctx.res.once('close', onClose);
-          // A client gone meanwhile ends the wait; its answer goes nowhere.
           if ((await waiter.until) !== 'aborted') view = await jobs.get(id, { payload });
         }
       } finally {

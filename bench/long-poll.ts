@@ -1,0 +1,238 @@
+/**
+ * `npm run bench:long-poll`: how soon `GET /jobs/<id>?wait=N` answers once a job ends, beside
+ * a client polling GET every 100 ms (the baseline, measured in the same run), and what 10,000
+ * waiting requests cost one manager. Built manager and worker on their own beanstalkd and
+ * FerretDB. Latency is from the outcome's `finishedAt` (stamped by the worker when the handler
+ * returned, before its insert and tally commit) to the client holding the answer.
+ * Not a test: it prints figures (issue "completion push": within 100 ms p99 of the outcome
+ * being stored; 10,000 waiters on one manager under 150 MB RSS).
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MongoClient } from 'mongodb';
+import {
+  freePort,
+  installBackends,
+  startBeanstalkd,
+  startMongoServer,
+  waitForPort,
+} from '../src/local/servers.js';
+import { spawnNode, stop } from './clients.js';
+import { fmt, pct } from './format.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(root, 'dist', 'index.js');
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const quick = process.argv.includes('--quick');
+/** Only the cost of many waiting requests. */
+const waitersOnly = process.argv.includes('--waiters-only');
+const SEQUENTIAL = quick ? 50 : 200;
+const CONCURRENT = quick ? 200 : 1000;
+const MANY = quick ? 2000 : 10_000;
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
+}
+
+const summary = (ms: number[]) => {
+  const sorted = [...ms].sort((a, b) => a - b);
+  return `p50 ${fmt(pct(sorted, 50))}, p90 ${fmt(pct(sorted, 90))}, p99 ${fmt(pct(sorted, 99))}, max ${fmt(sorted.at(-1) ?? Number.NaN)} ms (n=${sorted.length})`;
+};
+
+interface View {
+  id: string;
+  state: string;
+  finishedAt?: string;
+}
+
+async function postJobs(base: string, count: number, query = ''): Promise<string[]> {
+  const ids: string[] = [];
+  for (let start = 0; start < count; start += 1000) {
+    const lines = Array.from({ length: Math.min(1000, count - start) }, (_, i) =>
+      JSON.stringify({ i: start + i }),
+    );
+    const res = await fetch(`${base}/jobs/batch${query}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-ndjson' },
+      body: lines.join('\n'),
+    });
+    const answer = (await res.json()) as { jobs: Array<{ id: string }> };
+    ids.push(...answer.jobs.map((job) => job.id));
+  }
+  return ids;
+}
+
+async function getView(url: string, signal?: AbortSignal): Promise<View> {
+  const res = await fetch(url, { ...(signal ? { signal } : {}) });
+  return (await res.json()) as View;
+}
+
+/** Milliseconds from the job's end to now, once the answer says it ended. */
+const sinceEnd = (view: View) => (view.finishedAt ? Date.now() - Date.parse(view.finishedAt) : Number.NaN);
+
+async function waiting(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(/^dw_waiting_requests (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+}
+
+async function main(): Promise<void> {
+  installBackends();
+  const beanstalkd = await startBeanstalkd({});
+  const mongo = await startMongoServer();
+  const port = await freePort();
+  const env = {
+    BEANSTALK_PORT: String(beanstalkd.port),
+    MONGO_URL: mongo.url,
+    MONGO_DB: 'bench-long-poll',
+    LOG_LEVEL: 'warn',
+  };
+  const manager = spawnNode([cli, 'manager'], {
+    ...env,
+    MANAGER_LISTEN_PORT: String(port),
+    MANAGER_LISTEN_HOST: '127.0.0.1',
+    MANAGER_MAX_CONNECTIONS: String(MANY + 1000),
+    MAX_WAITERS: String(MANY + 1000),
+  });
+  // Each job takes 150-250 ms: a waiter asked right after the POST is in place before it ends.
+  const worker = spawnNode([cli, 'worker'], { ...env, WORKER_WORK_DELAY_MS: '150-250' });
+  const base = `http://127.0.0.1:${port}`;
+  const pid = manager.pid as number;
+  try {
+    await waitForPort(port, 30_000, manager);
+    say(`long-poll bench${quick ? ' (quick)' : ''}: one manager, one worker (64 slots, jobs of 150-250 ms)`);
+
+    if (!waitersOnly) {
+      await latencies(base);
+      await noticeLag(mongo.url);
+    }
+    await manyWaiting(base, pid);
+  } finally {
+    await stop(worker);
+    await stop(manager);
+    await mongo.stop();
+    await beanstalkd.stop();
+  }
+}
+
+/** The worker's part: from a job's end to the commit whose notice names it (the notice's `at`). */
+async function noticeLag(url: string): Promise<void> {
+  const client = new MongoClient(url);
+  try {
+    const notices = await client.db('bench-long-poll').collection('completions').find({}).toArray();
+    const lags = notices.flatMap((notice) =>
+      (notice.entries as Array<{ at: Date }>).map((entry) => notice.at.getTime() - entry.at.getTime()),
+    );
+    say(`of which the worker's part, end -> the commit naming it: ${summary(lags)}`);
+  } finally {
+    await client.close();
+  }
+}
+
+/** End -> client latency: GET polling beside ?wait, one job at a time, then many at once. */
+async function latencies(base: string): Promise<void> {
+  // One job at a time: the baseline polls every 100 ms, then the same with ?wait=30.
+  const polled: number[] = [];
+  let polls = 0;
+  for (let i = 0; i < SEQUENTIAL; i += 1) {
+    const [id] = await postJobs(base, 1);
+    for (;;) {
+      polls += 1;
+      const view = await getView(`${base}/jobs/${id}?payload=false`);
+      if (view.state === 'completed') {
+        polled.push(sinceEnd(view));
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  say(
+    `baseline, GET every 100 ms, one job at a time: end -> client ${summary(polled)}; ${fmt(polls / SEQUENTIAL, 1)} GETs a job`,
+  );
+  const waited: number[] = [];
+  for (let i = 0; i < SEQUENTIAL; i += 1) {
+    const [id] = await postJobs(base, 1);
+    const view = await getView(`${base}/jobs/${id}?payload=false&wait=30`);
+    if (view.state === 'completed') waited.push(sinceEnd(view));
+  }
+  say(`GET ?wait=30, one job at a time: end -> client ${summary(waited)}; 1 GET a job`);
+
+  // Many at once: the jobs wait out a 5 s delay while their waiters connect (a few hundred at
+  // a time: see manyWaiting), then all run within a few seconds of each other.
+  const ids = await postJobs(base, CONCURRENT, '?delay=5');
+  // Each latency is taken when its answer arrives, not once they all have.
+  const answers: Array<Promise<number>> = [];
+  for (let start = 0; start < ids.length; start += 250) {
+    for (const id of ids.slice(start, start + 250))
+      answers.push(
+        getView(`${base}/jobs/${id}?payload=false&wait=60`).then((view) =>
+          view.state === 'completed' ? sinceEnd(view) : Number.NaN,
+        ),
+      );
+    const deadline = Date.now() + 5000;
+    while ((await waiting(base)) < answers.length && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+  }
+  const ended = (await Promise.all(answers)).filter((ms) => !Number.isNaN(ms));
+  say(
+    `GET ?wait=60, ${fmt(CONCURRENT)} jobs ending within seconds of each other, a waiter on each: end -> client ${summary(ended)}`,
+  );
+}
+
+/** What waiting costs: jobs delayed past the wait, so nothing ends while they wait. */
+async function manyWaiting(base: string, pid: number): Promise<void> {
+  const idleRss = rssMb(pid);
+  const held = await postJobs(base, MANY, '?delay=600');
+  const leaving = held.map(() => new AbortController());
+  let refused = 0;
+  let firstRefusal = '';
+  const opened = Date.now();
+  // Opened 500 at a time: 10,000 connections at once overflow the listen backlog (511 here),
+  // and the client's SYN retries then measure the kernel, not the manager.
+  const pending: Array<Promise<void>> = [];
+  let count = 0;
+  for (let start = 0; start < held.length; start += 500) {
+    for (let i = start; i < Math.min(start + 500, held.length); i += 1) {
+      pending.push(
+        getView(`${base}/jobs/${held[i]}?payload=false&wait=60`, leaving[i]?.signal).then(
+          () => undefined,
+          (error: unknown) => {
+            if (leaving[i]?.signal.aborted) return;
+            refused += 1;
+            firstRefusal ||= String((error as { cause?: unknown }).cause ?? error);
+          },
+        ),
+      );
+    }
+    const deadline = Date.now() + 20_000;
+    while (count < pending.length - refused && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      count = await waiting(base);
+    }
+  }
+  say(
+    `${fmt(count)} of ${fmt(MANY)} requests waiting ${fmt((Date.now() - opened) / 1000, 1)} s after they were sent`,
+  );
+  const rss = rssMb(pid);
+  const health: number[] = [];
+  for (let i = 0; i < 20; i += 1) {
+    const started = performance.now();
+    await (await fetch(`${base}/healthz`)).arrayBuffer();
+    health.push(performance.now() - started);
+  }
+  if (refused > 0) say(`${fmt(refused)} waiting requests failed (the first: ${firstRefusal})`);
+  say(
+    `${fmt(count)} requests waiting: manager RSS ${fmt(rss)} MB (${fmt(idleRss)} MB before they came); /healthz meanwhile ${summary(health)}`,
+  );
+  for (const controller of leaving) controller.abort();
+  await Promise.all(pending);
+  const after = Date.now() + 20_000;
+  while ((await waiting(base)) > 0 && Date.now() < after) await new Promise((r) => setTimeout(r, 200));
+  say(`after the clients left: ${fmt(await waiting(base))} waiting`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
