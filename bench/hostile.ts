@@ -17,7 +17,7 @@ import {
   startMongoServer,
   waitForPort,
 } from '../src/local/servers.js';
-import { spawnNode, stop } from './clients.js';
+import { rssMb, spawnNode, stop } from './clients.js';
 import { fmt, pct } from './format.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -92,11 +92,6 @@ const KINDS: Kind[] = [
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
 }
 
 /** /healthz latencies (ms), one request at a time, until `until` settles. */

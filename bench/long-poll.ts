@@ -7,7 +7,6 @@
  * Not a test: it prints figures (issue "completion push": within 100 ms p99 of the outcome
  * being stored; 10,000 waiters on one manager under 150 MB RSS).
  */
-import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
@@ -18,7 +17,7 @@ import {
   startMongoServer,
   waitForPort,
 } from '../src/local/servers.js';
-import { spawnNode, stop } from './clients.js';
+import { rssMb, spawnNode, stop } from './clients.js';
 import { fmt, pct } from './format.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,11 +29,6 @@ const waitersOnly = process.argv.includes('--waiters-only');
 const SEQUENTIAL = quick ? 50 : 200;
 const CONCURRENT = quick ? 200 : 1000;
 const MANY = quick ? 2000 : 10_000;
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
-}
 
 const summary = (ms: number[]) => {
   const sorted = [...ms].sort((a, b) => a - b);
