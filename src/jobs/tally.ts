@@ -170,6 +170,12 @@ export class Tally {
     clearInterval(this.keepAlive);
     await this.committing;
     await this.commit(true);
+    // A last commit that failed (a transient store error at shutdown) is tried again, briefly:
+    // the outcomes it carries are counted nowhere else until the fold decides their maybes.
+    for (let attempt = 1; this.failing && attempt <= 3; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      await this.commit(true);
+    }
     for (const waiter of this.waiters.splice(0)) {
       waiter.reject(new Error('the outcome tally stopped before counting this outcome'));
     }

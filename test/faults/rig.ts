@@ -368,10 +368,47 @@ export class Rig {
       const counts = Object.values(await readOutcomeCounts(store));
       const counted = counts.reduce((sum, c) => sum + c.completed + c.failed + c.cancelled, 0);
       const now = await this.withDb((db) => db.collection('results').countDocuments());
+      if (counted !== Math.max(stored, now)) await this.explainCounts();
       return { stored: Math.max(stored, now), counted };
     } finally {
       await store.close();
     }
+  }
+
+  /**
+   * For whoever reads a count that does not match: the stored outcomes no folded tally and no
+   * counted maybe accounts for, what the workers logged about each, and their tally warnings.
+   */
+  private async explainCounts(): Promise<void> {
+    const [results, totals] = await this.withDb((db) =>
+      Promise.all([
+        db
+          .collection('results')
+          .find({}, { projection: { payload: 0, result: 0 } })
+          .toArray(),
+        db.collection('totals').findOne({ _id: 'totals' as never }),
+      ]),
+    );
+    const retired = (totals?.retired ?? {}) as Record<string, { seq: number; unsure?: string[] }>;
+    const maybes = (totals?.maybes ?? {}) as Record<string, { decided?: string }>;
+    const uncounted = results.filter((r) => {
+      const tally = r.tally as { w: string; k: number } | undefined;
+      const folded = tally ? retired[tally.w] : undefined;
+      const inTally = folded !== undefined && tally !== undefined && folded.seq >= tally.k;
+      const unsure = folded?.unsure?.includes(String(r._id)) ?? false;
+      return !(inTally && !unsure) && maybes[String(r._id)]?.decided !== 'counted';
+    });
+    for (const r of uncounted.slice(0, 5)) {
+      process.stderr.write(
+        `uncounted outcome ${JSON.stringify(r)}; maybe ${JSON.stringify(maybes[String(r._id)])}\n`,
+      );
+      for (const [i, w] of this.everyWorker.entries())
+        for (const line of w.lines.filter((l) => l.includes(String(r._id))).slice(-10))
+          process.stderr.write(`  worker ${i}: ${line}\n`);
+    }
+    for (const [i, w] of this.everyWorker.entries())
+      for (const line of w.lines.filter((l) => l.includes('tally')).slice(-10))
+        process.stderr.write(`  worker ${i} (tally): ${line}\n`);
   }
 
   async stop(): Promise<void> {

@@ -74,4 +74,16 @@ describe('completion notices of a tally (jobs/tally)', () => {
     assert.equal(s.tallies.at(-1)?.notices, 0);
     await tally.stop();
   });
+
+  it('when the last commit at stop fails once, then it is tried again and the final counts are saved', async () => {
+    const s = scriptedStore();
+    const tally = new Tally({ id: 'w#1', store: s.store, log: silentLogger(), role: 'worker' });
+    tally.settle(tally.tag(), ended('last'));
+    s.failNextTallies(1);
+    await tally.stop();
+    const saved = s.tallies.at(-1);
+    assert.equal(saved?.final, true, 'the final commit landed');
+    assert.equal(saved?.counts.hash?.completed, 1);
+    assert.equal(saved?.notices, 1);
+  });
 });
