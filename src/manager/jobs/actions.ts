@@ -39,132 +39,122 @@ export function createJobActions(deps: JobActionDeps) {
     }
   }
 
-  async function guarded<T>(fn: () => Promise<T>): Promise<T> {
-    return await fn();
-  }
-
   return {
     /** Cancels a job that has not completed: queued, delayed, running or failed. */
-    cancel(id: string): Promise<{ id: string; state: JobState }> {
-      return guarded(async () => {
-        const [result, job, ref] = await Promise.all([
-          store.findResult(id),
-          store.findJob(id),
-          store.findQueueRef(id),
-        ]);
-        if (!result && !job) throw new AppError(ErrorCode.NOT_FOUND, `no job ${id}`);
-        if (result && result.outcome !== Outcome.FAILED) {
-          throw new AppError(
-            ErrorCode.JOB_NOT_CANCELLABLE,
-            `job ${id} is ${result.outcome}; only unfinished or failed jobs can be cancelled`,
-          );
-        }
-        if (result) await store.deleteResult(id, Outcome.FAILED);
-        const now = new Date();
-        const type = job?.type ?? result?.type ?? 'unknown';
-        const k = deps.tally.tag();
-        let stored: Awaited<ReturnType<Store['saveResult']>>;
-        try {
-          stored = await store.saveResult({
-            _id: id,
-            type,
-            outcome: Outcome.CANCELLED,
-            worker: 'manager',
-            attempt: result?.attempt ?? 0,
-            startedAt: now,
-            finishedAt: now,
-            durationMs: 0,
-            tally: { w: deps.tally.id, k },
-            ...(job && Buffer.byteLength(job.payload) <= RESULT_PAYLOAD_BYTES
-              ? { payload: job.payload }
-              : {}),
-          });
-        } catch (error: unknown) {
-          // It may have landed all the same: a client's retry finds it (below) and counts it.
-          deps.tally.settle(k, undefined, undefined, id);
-          throw error;
-        }
-        if (stored === 'duplicate') {
-          const winner = await store.findResult(id);
-          // Our own cancel, landed on an earlier try of the insert whose answer was lost.
-          if (
-            winner?.tally?.w === deps.tally.id &&
-            winner.tally.k === k &&
-            winner.startedAt.getTime() === now.getTime()
-          ) {
-            stored = 'inserted';
-          }
-        }
-        if (stored === 'duplicate') {
-          const winner = await store.findResult(id);
-          // Stored by someone whose tally may not have counted it (their write failed unanswered,
-          // or they died first): a maybe, decided by the fold like a worker's.
-          const maybe =
-            winner?.tally !== undefined
-              ? { job: id, ...winner.tally, type: winner.type, outcome: winner.outcome, at: new Date() }
-              : undefined;
-          deps.tally.settle(k, undefined, maybe);
-          throw new AppError(
-            ErrorCode.JOB_NOT_CANCELLABLE,
-            `job ${id} finished first (${winner?.outcome ?? 'unknown'})`,
-          );
-        }
-        deps.tally.settle(k, { type, outcome: Outcome.CANCELLED, _id: id, finishedAt: now });
-        // Answer once it is counted (a commit, a fraction of a second), unless the store is slow.
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          deps.tally.committed(k).catch(() => undefined),
-          new Promise((resolve) => {
-            timer = setTimeout(resolve, COUNT_WAIT_MS);
-          }),
-        ]);
-        clearTimeout(timer);
-        log.info({ jobId: id }, 'job cancelled');
-        if (job?.group !== undefined) {
-          await store.markGroupJob(job.group, { id, state: Outcome.CANCELLED, at: now, startedAt: now });
-        }
-        await store.markState('cancelled', {
-          id,
-          state: Outcome.CANCELLED,
-          at: now,
+    async cancel(id: string): Promise<{ id: string; state: JobState }> {
+      const [result, job, ref] = await Promise.all([
+        store.findResult(id),
+        store.findJob(id),
+        store.findQueueRef(id),
+      ]);
+      if (!result && !job) throw new AppError(ErrorCode.NOT_FOUND, `no job ${id}`);
+      if (result && result.outcome !== Outcome.FAILED) {
+        throw new AppError(
+          ErrorCode.JOB_NOT_CANCELLABLE,
+          `job ${id} is ${result.outcome}; only unfinished or failed jobs can be cancelled`,
+        );
+      }
+      if (result) await store.deleteResult(id, Outcome.FAILED);
+      const now = new Date();
+      const type = job?.type ?? result?.type ?? 'unknown';
+      const k = deps.tally.tag();
+      let stored: Awaited<ReturnType<Store['saveResult']>>;
+      try {
+        stored = await store.saveResult({
+          _id: id,
           type,
-          ...(job?.group !== undefined ? { group: job.group } : {}),
+          outcome: Outcome.CANCELLED,
+          worker: 'manager',
+          attempt: result?.attempt ?? 0,
+          startedAt: now,
+          finishedAt: now,
+          durationMs: 0,
+          tally: { w: deps.tally.id, k },
+          ...(job && Buffer.byteLength(job.payload) <= RESULT_PAYLOAD_BYTES ? { payload: job.payload } : {}),
         });
-        await dropQueueCopy(id, queueLocation(job, ref)).catch((error: unknown) => {
-          log.warn(
-            { jobId: id, err: error },
-            'cancelled, but its beanstalkd copy could not be removed; workers will skip it',
-          );
-        });
-        return { id, state: 'cancelled' as const };
+      } catch (error: unknown) {
+        // It may have landed all the same: a client's retry finds it (below) and counts it.
+        deps.tally.settle(k, undefined, undefined, id);
+        throw error;
+      }
+      if (stored === 'duplicate') {
+        const winner = await store.findResult(id);
+        // Our own cancel, landed on an earlier try of the insert whose answer was lost.
+        if (
+          winner?.tally?.w === deps.tally.id &&
+          winner.tally.k === k &&
+          winner.startedAt.getTime() === now.getTime()
+        ) {
+          stored = 'inserted';
+        }
+      }
+      if (stored === 'duplicate') {
+        const winner = await store.findResult(id);
+        // Stored by someone whose tally may not have counted it (their write failed unanswered,
+        // or they died first): a maybe, decided by the fold like a worker's.
+        const maybe =
+          winner?.tally !== undefined
+            ? { job: id, ...winner.tally, type: winner.type, outcome: winner.outcome, at: new Date() }
+            : undefined;
+        deps.tally.settle(k, undefined, maybe);
+        throw new AppError(
+          ErrorCode.JOB_NOT_CANCELLABLE,
+          `job ${id} finished first (${winner?.outcome ?? 'unknown'})`,
+        );
+      }
+      deps.tally.settle(k, { type, outcome: Outcome.CANCELLED, _id: id, finishedAt: now });
+      // Answer once it is counted (a commit, a fraction of a second), unless the store is slow.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        deps.tally.committed(k).catch(() => undefined),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, COUNT_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      log.info({ jobId: id }, 'job cancelled');
+      if (job?.group !== undefined) {
+        await store.markGroupJob(job.group, { id, state: Outcome.CANCELLED, at: now, startedAt: now });
+      }
+      await store.markState('cancelled', {
+        id,
+        state: Outcome.CANCELLED,
+        at: now,
+        type,
+        ...(job?.group !== undefined ? { group: job.group } : {}),
       });
+      await dropQueueCopy(id, queueLocation(job, ref)).catch((error: unknown) => {
+        log.warn(
+          { jobId: id, err: error },
+          'cancelled, but its beanstalkd copy could not be removed; workers will skip it',
+        );
+      });
+      return { id, state: 'cancelled' as const };
     },
 
     /** Brings a failed job back: its failed outcome removed, a fresh copy queued with a full attempt budget. */
-    retry(id: string): Promise<{ id: string; state: JobState }> {
-      return guarded(async () => {
-        const [result, job, ref] = await Promise.all([
-          store.findResult(id),
-          store.findJob(id),
-          store.findQueueRef(id),
-        ]);
-        if (!job) throw new AppError(ErrorCode.NOT_FOUND, `no job ${id}`);
-        if (result?.outcome !== Outcome.FAILED) {
-          throw new AppError(
-            ErrorCode.JOB_NOT_RETRYABLE,
-            `job ${id} is ${result?.outcome ?? 'not finished'}; only failed jobs can be retried`,
-          );
-        }
-        if (!(await store.deleteResult(id, Outcome.FAILED))) {
-          throw new AppError(ErrorCode.JOB_NOT_RETRYABLE, `job ${id} changed while retrying it; look again`);
-        }
-        await dropQueueCopy(id, queueLocation(job, ref));
-        if (job.group !== undefined)
-          await store.markGroupJob(job.group, { id, state: 'queued', at: new Date() });
-        await putAgain(queue, store, job, deps.tubePrefix);
-        log.info({ jobId: id }, 'job retried');
-        return { id, state: 'queued' as const };
-      });
+    async retry(id: string): Promise<{ id: string; state: JobState }> {
+      const [result, job, ref] = await Promise.all([
+        store.findResult(id),
+        store.findJob(id),
+        store.findQueueRef(id),
+      ]);
+      if (!job) throw new AppError(ErrorCode.NOT_FOUND, `no job ${id}`);
+      if (result?.outcome !== Outcome.FAILED) {
+        throw new AppError(
+          ErrorCode.JOB_NOT_RETRYABLE,
+          `job ${id} is ${result?.outcome ?? 'not finished'}; only failed jobs can be retried`,
+        );
+      }
+      if (!(await store.deleteResult(id, Outcome.FAILED))) {
+        throw new AppError(ErrorCode.JOB_NOT_RETRYABLE, `job ${id} changed while retrying it; look again`);
+      }
+      await dropQueueCopy(id, queueLocation(job, ref));
+      if (job.group !== undefined)
+        await store.markGroupJob(job.group, { id, state: 'queued', at: new Date() });
+      await putAgain(queue, store, job, deps.tubePrefix);
+      log.info({ jobId: id }, 'job retried');
+      return { id, state: 'queued' as const };
     },
   };
 }
