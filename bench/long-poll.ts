@@ -7,6 +7,7 @@
  * Not a test: it prints figures (issue "completion push": within 100 ms p99 of the outcome
  * being stored; 10,000 waiters on one manager under 150 MB RSS).
  */
+import { setMaxListeners } from 'node:events';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
@@ -102,6 +103,7 @@ async function main(): Promise<void> {
       await noticeLag(mongo.url);
     }
     await manyWaiting(base, pid);
+    await bareFloor();
   } finally {
     await stop(worker);
     await stop(manager);
@@ -224,6 +226,42 @@ async function manyWaiting(base: string, pid: number): Promise<void> {
   const after = Date.now() + 20_000;
   while ((await waiting(base)) > 0 && Date.now() < after) await new Promise((r) => setTimeout(r, 200));
   say(`after the clients left: ${fmt(await waiting(base))} waiting`);
+}
+
+/**
+ * The floor under manyWaiting, in the same run: a bare `node:http` server that holds every
+ * request it gets and does nothing else, opened to the same way (500 at a time).
+ */
+async function bareFloor(): Promise<void> {
+  const port = await freePort();
+  const server = spawnNode(
+    [
+      '-e',
+      `const held = []; require('node:http').createServer((req, res) => held.push(res)).listen(${port}, '127.0.0.1');`,
+    ],
+    {},
+  );
+  try {
+    await waitForPort(port, 10_000, server);
+    const pid = server.pid as number;
+    const idle = rssMb(pid);
+    const leaving = new AbortController();
+    setMaxListeners(MANY + 10, leaving.signal);
+    const pending: Array<Promise<unknown>> = [];
+    for (let start = 0; start < MANY; start += 500) {
+      for (let i = start; i < Math.min(start + 500, MANY); i += 1)
+        pending.push(fetch(`http://127.0.0.1:${port}/x`, { signal: leaving.signal }).catch(() => undefined));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    say(
+      `the floor: a bare node:http server holding ${fmt(MANY)} requests: RSS ${fmt(rssMb(pid))} MB (${fmt(idle)} MB before they came)`,
+    );
+    leaving.abort();
+    await Promise.all(pending);
+  } finally {
+    await stop(server);
+  }
 }
 
 main().catch((error: unknown) => {

@@ -12,6 +12,8 @@ import { type ApiKey, readApiKeys } from './api-keys.js';
 import { MANAGER_SETTINGS } from './manager-settings.js';
 import { ConfigError, type Env, SettingsReader } from './reader.js';
 import { SHARED_SETTINGS } from './shared-settings.js';
+import { SHARED_WEBHOOK_SETTINGS, WORKER_WEBHOOK_SETTINGS } from './webhook-settings.js';
+import { readWebhookSecret, readWebhookUrls } from './webhooks.js';
 import { WORKER_SETTINGS } from './worker-settings.js';
 
 export { ConfigError } from './reader.js';
@@ -48,6 +50,13 @@ export interface ManagerConfig extends CommonConfig {
   batchMaxItems: number;
   batchMaxBytes: number;
   maxWaiters: number;
+  events: {
+    maxStreams: number;
+    window: number;
+    resumeMs: number;
+    heartbeatMs: number;
+    maxBufferBytes: number;
+  };
   security: {
     apiKeys: readonly ApiKey[];
     authReads: boolean;
@@ -60,6 +69,14 @@ export interface ManagerConfig extends CommonConfig {
     maxConnections: number;
   };
   workerGoneAfterMs: number;
+  /** What a POST's `callback_url` is checked against (the secret itself stays with the workers). */
+  webhooks: {
+    /** WEBHOOK_SECRET is set: callback URLs are accepted. */
+    enabled: boolean;
+    allowPrivate: boolean;
+    /** WEBHOOK_URLS: type → URL, for jobs posted without one. */
+    urls: Readonly<Record<string, string>>;
+  };
 }
 
 export interface WorkerConfig extends CommonConfig {
@@ -80,6 +97,18 @@ export interface WorkerConfig extends CommonConfig {
   heartbeatMs: number;
   /** 0: no metrics server. */
   metricsPort: number;
+  webhooks: {
+    /** WEBHOOK_SECRET; '' (none): this worker delivers no webhooks. */
+    secret: string;
+    allowPrivate: boolean;
+    /** 0: this worker delivers no webhooks. */
+    concurrency: number;
+    connectTimeoutMs: number;
+    responseTimeoutMs: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    retryCapMs: number;
+  };
 }
 
 /** What a beanstalkd client of either role connects with: one timeout bounds connecting and each command. */
@@ -168,9 +197,26 @@ export function loadManagerConfig(
     batchMaxItems: r.read(m.BATCH_MAX_ITEMS),
     batchMaxBytes: r.read(m.BATCH_MAX_BYTES),
     maxWaiters: r.read(m.MAX_WAITERS),
+    events: {
+      maxStreams: r.read(m.MAX_EVENT_STREAMS),
+      window: r.read(m.EVENT_WINDOW),
+      resumeMs: r.read(m.EVENT_RESUME_MS),
+      heartbeatMs: r.read(m.EVENT_HEARTBEAT_MS),
+      maxBufferBytes: r.read(m.EVENT_STREAM_BUFFER_BYTES),
+    },
     security,
     workerGoneAfterMs: r.read(m.WORKER_GONE_AFTER_MS),
+    webhooks: readManagerWebhooks(r, readFile),
   });
+}
+
+function readManagerWebhooks(
+  r: SettingsReader,
+  readFile: (path: string) => string,
+): ManagerConfig['webhooks'] {
+  const secret = readWebhookSecret(r, readFile);
+  const allowPrivate = r.read(SHARED_WEBHOOK_SETTINGS.WEBHOOK_ALLOW_PRIVATE);
+  return { enabled: secret !== '', allowPrivate, urls: readWebhookUrls(r, secret, allowPrivate) };
 }
 
 /**
@@ -188,7 +234,10 @@ function readAcceptHold(r: SettingsReader, mongoTimeoutMs: number): number {
   return seconds;
 }
 
-export function loadWorkerConfig(env: Env): Readonly<WorkerConfig> {
+export function loadWorkerConfig(
+  env: Env,
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): Readonly<WorkerConfig> {
   const r = new SettingsReader(env);
   const w = WORKER_SETTINGS;
   const common = readCommon(r);
@@ -215,5 +264,15 @@ export function loadWorkerConfig(env: Env): Readonly<WorkerConfig> {
     drainIdleMs: r.read(w.WORKER_DRAIN_IDLE_MS),
     heartbeatMs: r.read(w.WORKER_HEARTBEAT_MS),
     metricsPort: r.read(w.WORKER_METRICS_PORT),
+    webhooks: {
+      secret: readWebhookSecret(r, readFile),
+      allowPrivate: r.read(SHARED_WEBHOOK_SETTINGS.WEBHOOK_ALLOW_PRIVATE),
+      concurrency: r.read(WORKER_WEBHOOK_SETTINGS.WEBHOOK_CONCURRENCY),
+      connectTimeoutMs: r.read(WORKER_WEBHOOK_SETTINGS.WEBHOOK_CONNECT_TIMEOUT_MS),
+      responseTimeoutMs: r.read(WORKER_WEBHOOK_SETTINGS.WEBHOOK_TIMEOUT_MS),
+      maxAttempts: r.read(WORKER_WEBHOOK_SETTINGS.WEBHOOK_MAX_ATTEMPTS),
+      retryBaseMs: r.read(WORKER_WEBHOOK_SETTINGS.WEBHOOK_RETRY_BASE_MS),
+      retryCapMs: r.read(WORKER_WEBHOOK_SETTINGS.WEBHOOK_RETRY_CAP_MS),
+    },
   });
 }

@@ -92,6 +92,45 @@ export const MANAGER_SETTINGS = declareSettings(['manager'], {
       description:
         'most `GET /jobs/<id>?wait=` requests waiting at once on one manager; one more answers 503 TOO_MANY_WAITERS',
     }),
+    MAX_EVENT_STREAMS: int({
+      flag: 'max-event-streams',
+      default: 1_000,
+      min: 1,
+      max: 1_000_000,
+      description:
+        'most `GET /events` streams open at once on one manager; one more answers 503 TOO_MANY_STREAMS (each also holds one of MANAGER_MAX_CONNECTIONS)',
+    }),
+    EVENT_WINDOW: int({
+      flag: 'event-window',
+      default: 10_000,
+      min: 1,
+      max: 1_000_000,
+      description:
+        'events a manager keeps for clients that reconnect with `Last-Event-ID`; one that missed more is sent a `reset` event',
+    }),
+    EVENT_RESUME_MS: int({
+      flag: 'event-resume-ms',
+      default: 60_000,
+      min: 0,
+      max: 3_600_000,
+      description:
+        'after its last event stream closes, a manager keeps following events this long, so a client reconnecting within it misses nothing',
+    }),
+    EVENT_HEARTBEAT_MS: int({
+      flag: 'event-heartbeat-ms',
+      default: 15_000,
+      min: 100,
+      max: 300_000,
+      description: 'a comment line on every idle event stream this often, so proxies keep it open',
+    }),
+    EVENT_STREAM_BUFFER_BYTES: int({
+      flag: 'event-stream-buffer-bytes',
+      default: 1_048_576,
+      min: 1_024,
+      max: 1_073_741_824,
+      description:
+        'an event stream whose unsent bytes stay above this for 5 s, or pass 8 times it, is closed (its client reconnects with `Last-Event-ID`)',
+    }),
     BATCH_MAX_ITEMS: int({
       flag: 'batch-max-items',
       default: 10_000,

@@ -13,6 +13,12 @@ export interface HandlerContext {
   log: Logger;
   /** Aborted when the worker gives up on the job (shutdown). */
   signal: AbortSignal;
+  /**
+   * Reports how far the job is: `percent` 0–100, `data` optional JSON of at most 1 KB. Shown
+   * in GET /jobs/<id> and the event stream; stored at most once a second (the latest wins).
+   * Throws RangeError on a bad value.
+   */
+  progress(percent: number, data?: unknown): void;
 }
 
 /** A job type's code: the payload parsed from JSON, and what to store as the result. */

@@ -24,6 +24,8 @@ export interface Envelope {
   requeued?: boolean;
   /** The matrix group the job belongs to: its outcome is marked there (store/group-marks.ts). */
   group?: string;
+  /** The job's callback URL: its end is delivered there (webhooks/), known without a read. */
+  callback?: string;
 }
 
 export type JobParams = Readonly<Record<string, string | number>>;
@@ -37,6 +39,7 @@ export function encodeEnvelope(envelope: Envelope): string {
     ...(envelope.held ? { held: true } : {}),
     ...(envelope.requeued ? { requeued: true } : {}),
     ...(envelope.group !== undefined ? { group: envelope.group } : {}),
+    ...(envelope.callback !== undefined ? { callback: envelope.callback } : {}),
     payload: envelope.payload,
   });
 }
@@ -50,7 +53,10 @@ export function decodeEnvelope(body: string): Envelope | null {
     return null;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
-  const { id, type, payload, maxAttempts, params, held, requeued, group } = value as Record<string, unknown>;
+  const { id, type, payload, maxAttempts, params, held, requeued, group, callback } = value as Record<
+    string,
+    unknown
+  >;
   if (typeof id !== 'string' || typeof type !== 'string' || typeof payload !== 'string') return null;
   const attempts =
     typeof maxAttempts === 'number' && Number.isInteger(maxAttempts) && maxAttempts > 0 ? maxAttempts : 1;
@@ -69,5 +75,6 @@ export function decodeEnvelope(body: string): Envelope | null {
     ...(held === true ? { held: true } : {}),
     ...(requeued === true ? { requeued: true } : {}),
     ...(typeof group === 'string' ? { group } : {}),
+    ...(typeof callback === 'string' && callback !== '' ? { callback } : {}),
   };
 }

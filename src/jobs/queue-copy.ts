@@ -10,6 +10,7 @@
  * too, so this module imports nothing from the manager.
  */
 import { AppError, ErrorCode } from '../errors.js';
+import { JOB_TYPE } from '../handlers/index.js';
 import {
   isQueueError,
   type PutOptions,
@@ -25,12 +26,16 @@ export function tubeName(prefix: string, type: string): string {
   return `${prefix}${type}`;
 }
 
-/** The job type a tube carries (tubeName read back), or null when the tube is not one of ours. */
+/**
+ * The job type a tube carries (tubeName read back), or null when the tube is not a job type's:
+ * not ours, or ours but no type's name (the webhook deliveries' `<prefix>_webhooks`).
+ */
 export function typeOfTube(tube: string, prefix: string): string | null {
   if (!tube.startsWith(prefix) || tube.length === prefix.length) return null;
   // Without a prefix every tube is ours except beanstalkd's own `default`.
   if (prefix === '' && tube === 'default') return null;
-  return tube.slice(prefix.length);
+  const type = tube.slice(prefix.length);
+  return JOB_TYPE.test(type) ? type : null;
 }
 
 /** What a copy needs to be put: where, what, how. */
@@ -68,6 +73,7 @@ export function queueCopy(job: JobDocument, tubePrefix: string, kind: CopyKind):
     ...(held ? { held: true } : {}),
     ...(again ? { requeued: true } : {}),
     ...(job.group !== undefined ? { group: job.group } : {}),
+    ...(job.callback !== undefined ? { callback: job.callback } : {}),
   });
   const delay = again ? delayLeft(job, kind.now) : held ? (kind.holdSeconds ?? 0) : job.options.delay;
   return {

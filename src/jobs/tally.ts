@@ -16,6 +16,7 @@ import {
   type CompletionEntry,
   emptyCounts,
   type MaybeCount,
+  type NoticeEvent,
   type OutcomeCounts,
   type ResultDocument,
   type TallyCommits,
@@ -66,6 +67,8 @@ export class Tally {
   private readonly pendingEnds = new Map<number, CompletionEntry[]>();
   /** Ends taken by a commit whose notice is not sealed yet. */
   private unnoticed: CompletionEntry[] = [];
+  /** Starts and progress not in a sealed notice yet (they need no outcome insert). */
+  private events: NoticeEvent[] = [];
   /** The last notice sealed (the tally saved after it). */
   private sealedNotices = 0;
   private readonly counts: Record<string, OutcomeCounts> = {};
@@ -108,7 +111,8 @@ export class Tally {
    */
   settle(
     k: number,
-    counted?: Pick<ResultDocument, 'type' | 'outcome'> & Partial<Pick<ResultDocument, '_id' | 'finishedAt'>>,
+    counted?: Pick<ResultDocument, 'type' | 'outcome'> &
+      Partial<Pick<ResultDocument, '_id' | 'finishedAt' | 'group'>>,
     maybe?: MaybeCount,
     unsureJob?: string,
   ): void {
@@ -118,12 +122,18 @@ export class Tally {
       addCounts(byType, { [counted.type]: { ...emptyCounts(), [counted.outcome]: 1 } });
       this.pending.set(k, byType);
       if (counted._id !== undefined)
-        this.noteEnd(k, { id: counted._id, state: counted.outcome, at: counted.finishedAt ?? new Date() });
+        this.noteEnd(k, {
+          id: counted._id,
+          state: counted.outcome,
+          at: counted.finishedAt ?? new Date(),
+          type: counted.type,
+          ...(counted.group !== undefined ? { group: counted.group } : {}),
+        });
     }
     if (maybe) {
       this.maybes.push(maybe);
       // Found ended already: its first process may have died before its notice went out.
-      this.noteEnd(k, { id: maybe.job, state: maybe.outcome, at: maybe.at });
+      this.noteEnd(k, { id: maybe.job, state: maybe.outcome, at: maybe.at, type: maybe.type });
     }
     const left = (this.inFlight.get(k) ?? 1) - 1;
     if (left > 0) this.inFlight.set(k, left);
@@ -153,6 +163,18 @@ export class Tally {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
+    this.schedule();
+  }
+
+  /**
+   * A job started a run or reported progress: it goes out in the next notice (within
+   * COMMIT_MS), for the event stream. Never waited for.
+   */
+  noteEvent(event: NoticeEvent): void {
+    // Past the bound (the store is down) new ones are dropped: a commit in flight counts on
+    // the ones it took staying first.
+    if (this.stopped || this.events.length >= MAX_NOTICE_ENTRIES) return;
+    this.events.push(event);
     this.schedule();
   }
 
@@ -213,7 +235,14 @@ export class Tally {
   private schedule(): void {
     if (this.committing || this.stopped) return;
     // Nothing new to write and nobody waiting: no commit.
-    if (this.pending.size === 0 && this.waiters.length === 0 && this.inFlight.size === 0 && !this.due) return;
+    if (
+      this.pending.size === 0 &&
+      this.waiters.length === 0 &&
+      this.inFlight.size === 0 &&
+      this.events.length === 0 &&
+      !this.due
+    )
+      return;
     // Someone waits: commit now (after this turn, so that its neighbours join); else soon. While
     // the store fails, retry at the slow pace.
     const fast = this.waiters.length > 0 && !this.failing;
@@ -265,13 +294,15 @@ export class Tally {
       // The ends go out in the next notice, sealed by the tally saved after it; a notice
       // written again (its tally's save failed) carries these and whatever ended since.
       const ends = this.unnoticed.length;
-      const notices = ends > 0 ? this.sealedNotices + 1 : this.sealedNotices;
-      if (ends > 0) {
+      const events = this.events.length;
+      const notices = ends > 0 || events > 0 ? this.sealedNotices + 1 : this.sealedNotices;
+      if (notices > this.sealedNotices) {
         await this.store.saveNotice({
           tally: this.id,
           n: notices,
           at: new Date(now),
-          entries: this.unnoticed,
+          entries: this.unnoticed.slice(0, ends),
+          ...(events > 0 ? { events: this.events.slice(0, events) } : {}),
         });
       }
       await this.store.saveTally({
@@ -287,6 +318,7 @@ export class Tally {
       });
       this.sealedNotices = notices;
       this.unnoticed.splice(0, ends);
+      this.events.splice(0, events);
       if (this.failing) this.log.info('outcome tally stored again');
       this.failing = false;
       this.due = false;

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { createQueueClient } from '../queue/index.js';
 import { createStore } from '../store/index.js';
 import { startBackgroundPasses } from './background/background-passes.js';
-import { createApp } from './http/app.js';
+import { createApp, createEventHub, createFollower } from './http/app.js';
 import { createHttpServer } from './http/http-server.js';
 
 /** beanstalkd's default -z, used until the server has told us its own. */
@@ -94,6 +94,8 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     idempotencyTtlMs: config.idempotencyTtlSeconds * 1000,
   });
 
+  const follower = createFollower({ store, log, maxWaiters: config.maxWaiters });
+  const eventHub = createEventHub(follower, log, config.events);
   const app = createApp({
     queue,
     store,
@@ -117,7 +119,11 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     batchMaxItems: config.batchMaxItems,
     batchMaxBytes: config.batchMaxBytes,
     maxWaiters: config.maxWaiters,
+    follower,
+    eventHub,
+    events: config.events,
     maxJobSize: () => maxJobSize,
+    webhooks: config.webhooks,
     workerGoneAfterMs: config.workerGoneAfterMs,
     processMetrics: true,
   });
@@ -157,6 +163,8 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
         log.info('manager stopping');
         stopWatchingQueue();
         stopWatchingStore();
+        // Event streams never end on their own: end them, or the server would wait for them.
+        eventHub.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

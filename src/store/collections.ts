@@ -28,6 +28,10 @@ export const COLLECTIONS = Object.freeze({
   totals: 'totals',
   /** Which jobs each tally commit saw end: a ring of notices per tally (reports/completions.ts). */
   completions: 'completions',
+  /** The latest progress of each running job that reported one (records/progress.ts). */
+  progress: 'progress',
+  /** How each job's webhook went: attempts, last status, delivered (records/deliveries.ts). */
+  deliveries: 'deliveries',
 } as const);
 
 export type CollectionName = (typeof COLLECTIONS)[keyof typeof COLLECTIONS];

@@ -27,6 +27,8 @@ export interface JobDocument {
   combination?: Record<string, string | number | boolean>;
   /** The hash of the Idempotency-Key it was accepted with, if any. */
   idempotencyKey?: string;
+  /** Where its end is POSTed (`callback_url`, or its type's WEBHOOK_URLS default), checked at accept. */
+  callback?: string;
   createdAt: Date;
   /** Where the job was first put, when it was put before its record was stored. */
   queue?: QueueLocation;
@@ -80,6 +82,10 @@ export interface ResultDocument {
   requeued?: boolean;
   /** Whose outcome tally counts it, under which sequence number (store/reports/tallies.ts). */
   tally?: { w: string; k: number };
+  /** The job has a callback URL: its delivery is in `deliveries` (GET reads it only then). */
+  webhook?: boolean;
+  /** The matrix group the job belongs to (event filters by group read it). */
+  group?: string;
   /**
    * The payload's text, copied from the job when it is at most RESULT_PAYLOAD_BYTES, so that
    * GET of a finished job answers with its payload from this one document.

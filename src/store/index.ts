@@ -18,11 +18,14 @@ export {
   SEGMENT_KEEP_MS,
   type SettledEntry,
 } from './log/job-log.js';
+export type { DeliveryDocument } from './records/deliveries.js';
+export type { ProgressDocument } from './records/progress.js';
 export type { IdempotencyClaim } from './records/side-collections.js';
 export {
   type CompletionEntry,
   NOTICE_SLOTS,
   type NoticeDocument,
+  type NoticeEvent,
 } from './reports/completions.js';
 export {
   addCounts,
@@ -42,6 +45,7 @@ export type {
 export { DURATION_BUCKETS_SECONDS } from './reports/worker-reports.js';
 export type {
   Completions,
+  Deliveries,
   Groups,
   Heartbeats,
   JobRecords,
@@ -50,6 +54,7 @@ export type {
   MarkedState,
   Observing,
   Outcomes,
+  Progress,
   Requeues,
   Store,
   StoreConnection,

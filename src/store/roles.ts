@@ -24,6 +24,8 @@ import type {
 import type { InsertOutcome } from './driver/insert-batcher.js';
 import type { GroupMark } from './groups/group-marks.js';
 import type { JobLog, JobLogReader } from './log/job-log.js';
+import type { DeliveryDocument } from './records/deliveries.js';
+import type { ProgressDocument } from './records/progress.js';
 import type { IdempotencyClaim } from './records/side-collections.js';
 import type { NoticeDocument } from './reports/completions.js';
 import type { TallyDocument, TotalsDocument } from './reports/tallies.js';
@@ -161,6 +163,18 @@ export interface Completions {
   findNotice(tally: string, n: number): Promise<NoticeDocument | null>;
 }
 
+/** A running job's progress (records/progress.ts): the worker writes it, GET reads it. */
+export interface Progress {
+  saveProgress(doc: ProgressDocument): Promise<void>;
+  findProgress(id: string): Promise<ProgressDocument | null>;
+}
+
+/** How a job's webhook went (records/deliveries.ts): the delivery loop writes it, GET reads it. */
+export interface Deliveries {
+  findDelivery(jobId: string): Promise<DeliveryDocument | null>;
+  saveDelivery(doc: DeliveryDocument): Promise<void>;
+}
+
 /** Every tally and the totals: what the maintenance pass folds, and GET /stats reads. */
 export interface Tallies extends TallyCommits {
   /** Every tally not yet retired (a few documents however many jobs there were). */
@@ -201,6 +215,8 @@ export interface Store
     Observing,
     Tallies,
     Completions,
+    Progress,
+    Deliveries,
     Maintenance,
     StoreConnection {
   log: JobLog;

@@ -22,6 +22,8 @@ import { stateMarkMethods } from './groups/state-marks.js';
 import { segmentPerBatch } from './log/batch-segments.js';
 import { jobLog, type LogMeta, type StoredSegment } from './log/job-log.js';
 import { backgroundWrites } from './records/background-writes.js';
+import { type DeliveryDocument, deliveryQueries } from './records/deliveries.js';
+import { type ProgressDocument, progressQueries } from './records/progress.js';
 import { sideCollections } from './records/side-collections.js';
 import { completionQueries, type NoticeDocument } from './reports/completions.js';
 import { type TallyDocument, type TotalsDocument, tallyQueries } from './reports/tallies.js';
@@ -79,7 +81,14 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
       idempotency: db.collection<IdempotencyDocument>('idempotency_keys'),
       leases: db.collection<LeaseDocument>('leases'),
     }),
-    ...backgroundWrites({ jobs, refs, results, attempts }),
+    ...backgroundWrites({
+      jobs,
+      refs,
+      results,
+      attempts,
+      progress: db.collection<ProgressDocument>(COLLECTIONS.progress),
+      deliveries: db.collection<DeliveryDocument>(COLLECTIONS.deliveries),
+    }),
     ...groupQueries(db.collection(COLLECTIONS.groups)),
     ...groupMarks(db.collection(COLLECTIONS.groupMarks)),
     ...stateMarkMethods(groupMarks(db.collection(COLLECTIONS.stateMarks))),
@@ -91,6 +100,8 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
       db.collection<NoticeDocument>(COLLECTIONS.completions),
       db.collection<TallyDocument>(COLLECTIONS.tallies),
     ),
+    ...progressQueries(db.collection<ProgressDocument>(COLLECTIONS.progress)),
+    ...deliveryQueries(db.collection<DeliveryDocument>(COLLECTIONS.deliveries)),
     /** The job log (log/job-log.ts): how listing, the reconciler and retention walk jobs. */
     log,
 

@@ -1,18 +1,23 @@
 /**
  * A worker's own Prometheus metrics, served on WORKER_METRICS_PORT when it is set: jobs
- * completed and failed by type and a processing-duration histogram, counted in this process.
+ * completed and failed by type and a processing-duration histogram, and webhook delivery
+ * attempts by result with the time from a job's end to its webhook, counted in this process.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import { DURATION_BUCKETS_SECONDS, Outcome } from '../store/index.js';
+import type { DeliveryMetrics } from '../webhooks/delivery-loop.js';
 import type { StoredOutcome } from './worker-stats.js';
 
-export interface WorkerMetrics {
+export interface WorkerMetrics extends DeliveryMetrics {
   readonly registry: Registry;
   record(doc: StoredOutcome): void;
 }
+
+/** From a job's end to its webhook's 2xx, in seconds: a first try within a second, retries up to a day. */
+const WEBHOOK_LATENCY_BUCKETS_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86_400];
 
 export function createWorkerMetrics(options: {
   processMetrics: boolean;
@@ -39,13 +44,30 @@ export function createWorkerMetrics(options: {
     buckets: [...DURATION_BUCKETS_SECONDS],
     registers: [registry],
   });
+  const deliveries = new Counter({
+    name: 'dw_worker_webhook_attempts_total',
+    help: 'Webhook delivery attempts this worker process made, by result: delivered (2xx), failed (tried again later), gave_up (attempts spent, buried)',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'dw_worker_webhook_latency_seconds',
+    help: "From a job's end (its stored finishedAt) to its webhook's 2xx, retries included, for the webhooks this worker process delivered",
+    buckets: WEBHOOK_LATENCY_BUCKETS_SECONDS,
+    registers: [registry],
+  });
   // Series exist from the start (at 0), so a first scrape already shows every type.
   for (const type of options.types) {
     completed.inc({ type }, 0);
     failed.inc({ type }, 0);
   }
+  for (const result of ['delivered', 'failed', 'gave_up']) deliveries.inc({ result }, 0);
   return {
     registry,
+    attempt(result, endToDeliveryMs) {
+      deliveries.inc({ result });
+      if (endToDeliveryMs !== undefined) latency.observe(Math.max(0, endToDeliveryMs) / 1000);
+    },
     record(doc) {
       if (doc.outcome === Outcome.COMPLETED) completed.inc({ type: doc.type });
       else if (doc.outcome === Outcome.FAILED) failed.inc({ type: doc.type });

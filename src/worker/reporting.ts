@@ -6,9 +6,15 @@
 import type { WorkerConfig } from '../config/config.js';
 import { Tally } from '../jobs/tally.js';
 import type { Logger } from '../log.js';
-import type { Heartbeats, TallyCommits } from '../store/index.js';
+import type { Heartbeats, Progress, TallyCommits } from '../store/index.js';
 import { type Heartbeat, instanceId, startHeartbeat } from './heartbeat.js';
-import { createWorkerMetrics, type MetricsServer, startMetricsServer } from './prometheus.js';
+import { createJobEvents, type JobEvents } from './job-events.js';
+import {
+  createWorkerMetrics,
+  type MetricsServer,
+  startMetricsServer,
+  type WorkerMetrics,
+} from './prometheus.js';
 import type { RunJobStore } from './run-job.js';
 import { tallyOutcomes, WorkerStats } from './worker-stats.js';
 
@@ -19,7 +25,11 @@ export interface WorkerReporting {
   counted(jobId: string): Promise<void>;
   /** A slot waits for nothing but its deletes: commit the tally now. */
   commitSoon(): void;
+  /** Starts and progress, for the event stream (through the tally's notices). */
+  readonly events: JobEvents;
   readonly stats: WorkerStats;
+  /** This process's /metrics (the webhook deliveries count there too). */
+  readonly metrics: WorkerMetrics;
   readonly heartbeat: Heartbeat;
   /** Last heartbeat (marked stopped), then the metrics server closes. Idempotent. */
   stop(): Promise<void>;
@@ -35,7 +45,11 @@ export function outcomeDeadlineMs(config: Readonly<WorkerConfig>): number {
 
 export async function startReporting(
   config: Readonly<WorkerConfig>,
-  options: { store: RunJobStore & TallyCommits & Heartbeats; types: readonly string[]; log: Logger },
+  options: {
+    store: RunJobStore & TallyCommits & Heartbeats & Pick<Progress, 'saveProgress'>;
+    types: readonly string[];
+    log: Logger;
+  },
 ): Promise<WorkerReporting> {
   const served = config.metricsPort > 0;
   const metrics = createWorkerMetrics({ processMetrics: served, types: options.types });
@@ -69,7 +83,9 @@ export async function startReporting(
     store,
     counted,
     commitSoon: () => tally.commitSoon(),
+    events: createJobEvents({ tally, store: options.store, log: options.log }),
     stats,
+    metrics,
     heartbeat,
     stop() {
       stopped ??= (async () => {

@@ -5,7 +5,7 @@
  * not wait for a handler that ignores its signal.
  */
 import { errorMessage } from '../errors.js';
-import type { Handler } from '../handlers/index.js';
+import type { Handler, HandlerContext } from '../handlers/index.js';
 import type { Envelope } from '../jobs/envelope.js';
 import type { Logger } from '../log.js';
 
@@ -24,6 +24,8 @@ export interface RunHandlerOptions {
   jobTimeoutMs: number;
   stopSignal: AbortSignal;
   log: Logger;
+  /** The handler's `context.progress` (none: progress goes nowhere). */
+  progress?: HandlerContext['progress'];
 }
 
 class RunAborted extends Error {}
@@ -71,6 +73,7 @@ export async function runHandler(options: RunHandlerOptions): Promise<HandlerRun
         params: envelope.params ?? {},
         log,
         signal: controller.signal,
+        progress: options.progress ?? (() => undefined),
       }),
       aborted,
     ]);

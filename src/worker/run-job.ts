@@ -9,53 +9,38 @@
 import type { HandlerRegistry } from '../handlers/index.js';
 import { decodeEnvelope, type Envelope } from '../jobs/envelope.js';
 import type { Logger } from '../log.js';
-import type { Consumer, ReservedJob } from '../queue/index.js';
-import {
-  type JobDocument,
-  type JobRecords,
-  markResult,
-  Outcome,
-  type Outcomes,
-  RESULT_PAYLOAD_BYTES,
-  type ResultDocument,
-} from '../store/index.js';
-import { runHandler, touchIntervalMs } from './run-handler.js';
+import type { ReservedJob } from '../queue/index.js';
+import { type JobDocument, type JobRecords, Outcome, type Outcomes } from '../store/index.js';
+import type { JobEvents } from './job-events.js';
+import { runHandler } from './run-handler.js';
+import { type OutcomeWriteDeps, outcomeDoc, releaseForLater, storeOutcome } from './store-outcome.js';
 
 /** What a slot uses of the store: how a job ends, and a held job's record (isRecorded). */
 export type RunJobStore = Outcomes & Pick<JobRecords, 'findJob'>;
 
-export interface RunJobDeps {
-  consumer: Consumer;
+export interface RunJobDeps extends OutcomeWriteDeps {
   store: RunJobStore;
   handlers: HandlerRegistry;
   log: Logger;
-  workerName: string;
   /** Simulated work before the handler runs, in ms (0 for none). */
   pickWorkDelayMs: () => number;
   retryBaseMs: number;
   retryCapMs: number;
   /** Hard limit on one handler run (0: none). */
   jobTimeoutMs: number;
-  /**
-   * How long the outcome write (with its retries) may take before the job is released for
-   * later and the slot moves on, whatever the write is stuck on.
-   */
-  outcomeDeadlineMs: number;
   /** Aborted when the worker stops for good: the job in hand is released, not failed. */
   signal: AbortSignal;
-  /** Told whether the store took the last write, to log outages once. */
-  noteStore?: (ok: boolean, error?: unknown) => void;
   /**
    * Resolves once the job's stored outcome is counted in a committed tally (jobs/tally.ts);
    * the job leaves beanstalkd (delete, bury) only then. Absent: at once.
    */
   counted?: (jobId: string) => Promise<void>;
+  /** Told when a job starts and what progress its handler reports (the event stream). */
+  events?: JobEvents;
 }
 
 /** Priority for jobs we bury: after anything a client sends by default. */
 const BURY_PRIORITY = 2 ** 31;
-/** How long a job waits in beanstalkd after its outcome could not be stored. */
-const STORE_RETRY_RELEASE_DELAY_S = 5;
 
 /** Seconds to wait before the next attempt: base × 2^(attempt-1), capped; beanstalkd counts whole seconds. */
 export function backoffSeconds(attempt: number, baseMs: number, capMs: number): number {
@@ -71,121 +56,6 @@ async function quietly(log: Logger, what: string, action: () => Promise<unknown>
     log.warn({ err: error }, `could not ${what}`);
     return false;
   }
-}
-
-/**
- * Marks an outcome where listings look for it (store/groups/group-marks.ts): a group job's in its
- * group, a failed job's among the failed. The outcome this run stored, or, for a redelivered
- * job, the one stored before (its first worker may have died before marking it).
- */
-async function markEnded(deps: RunJobDeps, envelope: Envelope, doc: ResultDocument, duplicate: boolean) {
-  if (envelope.group === undefined && doc.outcome !== 'failed' && !duplicate) return;
-  const stored = duplicate ? await deps.store.findResult(doc._id) : doc;
-  if (!stored) return;
-  const mark = {
-    id: stored._id,
-    state: stored.outcome,
-    at: stored.finishedAt,
-    startedAt: stored.startedAt,
-    ...(stored.error ? { error: stored.error.message } : {}),
-  };
-  if (envelope.group !== undefined) {
-    await deps.store.markGroupJob(envelope.group, { ...mark, ...markResult(stored.result) });
-  }
-  if (stored.outcome === 'failed') {
-    await deps.store.markState('failed', {
-      ...mark,
-      type: stored.type,
-      ...(envelope.group !== undefined ? { group: envelope.group } : {}),
-    });
-  }
-}
-
-/**
- * Stores an outcome (and marks it in its group, or among the failed); false (job released for later) when
- * MongoDB would not take it, or did not answer within `outcomeDeadlineMs`. The job is touched
- * while it waits: beanstalkd 1.12 may never time out a job whose connection stays quiet
- * (docs/facts.md), so a job must never sit reserved and silent on an answer that may not come.
- */
-async function store(
-  deps: RunJobDeps,
-  job: ReservedJob,
-  envelope: Envelope,
-  doc: ResultDocument,
-  log: Logger,
-  ttrSeconds: number,
-): Promise<boolean> {
-  const writing = (async () => {
-    const stored = await deps.store.saveResult(doc);
-    deps.noteStore?.(true);
-    if (stored === 'duplicate')
-      log.info({ attempt: doc.attempt }, 'outcome was already stored (redelivered job)');
-    else
-      log.debug({ attempt: doc.attempt, outcome: doc.outcome, durationMs: doc.durationMs }, 'outcome stored');
-    await markEnded(deps, envelope, doc, stored === 'duplicate');
-  })();
-  // Settled below either way; a write that answers after the deadline must not go unhandled.
-  writing.catch(() => undefined);
-  const toucher = setInterval(() => {
-    deps.consumer.touch(job.beanstalkId).catch(() => undefined);
-  }, touchIntervalMs(ttrSeconds));
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), deps.outcomeDeadlineMs);
-  });
-  try {
-    if ((await Promise.race([writing, deadline])) === 'late') {
-      log.error(
-        { attempt: doc.attempt, waitedMs: deps.outcomeDeadlineMs },
-        'the outcome write did not settle in time; releasing the job for later',
-      );
-      await releaseForLater(deps, job);
-      return false;
-    }
-    return true;
-  } catch (error: unknown) {
-    deps.noteStore?.(false, error);
-    log.warn({ err: error }, 'could not store the outcome (or its group mark); releasing the job for later');
-    await releaseForLater(deps, job);
-    return false;
-  } finally {
-    clearInterval(toucher);
-    clearTimeout(timer);
-  }
-}
-
-function releaseForLater(deps: RunJobDeps, job: ReservedJob): Promise<void> {
-  return deps.consumer
-    .release(job.beanstalkId, { priority: 0, delay: STORE_RETRY_RELEASE_DELAY_S })
-    .catch(() => undefined);
-}
-
-/** The outcome document of this run, finished now. */
-function outcomeDoc(
-  deps: RunJobDeps,
-  envelope: Envelope,
-  attempt: number,
-  startedAt: Date,
-  ending: Pick<ResultDocument, 'outcome' | 'result' | 'error'>,
-): ResultDocument {
-  const finishedAt = new Date();
-  return {
-    _id: envelope.id,
-    type: envelope.type,
-    ...ending,
-    worker: deps.workerName,
-    attempt,
-    maxAttempts: envelope.maxAttempts,
-    ...(envelope.requeued ? { requeued: true } : {}),
-    // Read back by GET with the outcome, instead of a second read of the job's record.
-    ...(envelope.payload.length <= RESULT_PAYLOAD_BYTES &&
-    Buffer.byteLength(envelope.payload) <= RESULT_PAYLOAD_BYTES
-      ? { payload: envelope.payload }
-      : {}),
-    startedAt,
-    finishedAt,
-    durationMs: finishedAt.getTime() - startedAt.getTime(),
-  };
 }
 
 /** Keeps a failed run's error for the job's history (best effort). */
@@ -206,7 +76,7 @@ async function finishAsFailed(
   ttr: number,
 ): Promise<void> {
   const doc = outcomeDoc(deps, envelope, attempt, startedAt, { outcome: Outcome.FAILED, error: { message } });
-  if (!(await store(deps, job, envelope, doc, log, ttr))) return;
+  if (!(await storeOutcome(deps, job, envelope, doc, log, ttr))) return;
   // Kept buried, not deleted: POST /jobs/:id/retry brings it back.
   await quietly(log, 'bury the failed job', async () => {
     await deps.counted?.(envelope.id);
@@ -290,6 +160,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
     return DONE;
   }
 
+  deps.events?.started(envelope, attempt);
   const run = await runHandler({
     handler,
     envelope,
@@ -300,7 +171,9 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
     jobTimeoutMs: deps.jobTimeoutMs,
     stopSignal: deps.signal,
     log: jobLog,
+    ...(deps.events ? { progress: deps.events.progressFor(envelope, attempt) } : {}),
   });
+  deps.events?.ended(envelope.id);
 
   if (run.kind === 'stopped') {
     jobLog.info({ attempt }, 'worker stopping: job released for another worker');
@@ -334,7 +207,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
     outcome: Outcome.COMPLETED,
     result: run.result,
   });
-  if (!(await store(deps, job, envelope, doc, jobLog, ttr))) return DONE;
+  if (!(await storeOutcome(deps, job, envelope, doc, jobLog, ttr))) return DONE;
   // Not awaited here: the job leaves beanstalkd once its outcome is counted (a tally commit,
   // within a fraction of a second), while the slot goes on with its next job; the slot waits
   // for it before it stops.

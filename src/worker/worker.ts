@@ -18,6 +18,7 @@ import {
 import { createStore, type Store } from '../store/index.js';
 import { outcomeDeadlineMs, startReporting } from './reporting.js';
 import { runJob } from './run-job.js';
+import { startWorkerWebhooks } from './webhooks.js';
 
 export interface RunningWorker {
   readonly name: string;
@@ -56,6 +57,8 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
   const tubes = types.map((type) => tubeName(config.tubePrefix, type));
   // Heartbeats, counts and /metrics; the slots store outcomes through `reporting.store`.
   const reporting = await startReporting(config, { store, types, log });
+  // Slots queue the deliveries of jobs with a callback URL; a loop delivers them (webhooks.ts).
+  const webhooks = startWorkerWebhooks(config, { store, log, metrics: reporting.metrics });
   // One stop signal per slot rather than one for all: every running handler listens on it,
   // and more than 10 listeners on one AbortSignal (64 slots by default, up to 256) make Node
   // print a MaxListenersExceededWarning. A slot runs one job at a time: one listener each.
@@ -142,6 +145,8 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         signal: stopSignal,
         noteStore,
         counted: reporting.counted,
+        events: reporting.events,
+        enqueueDelivery: webhooks.enqueueDelivery,
       });
       if (tail.deleting)
         deleting = deleting ? Promise.all([deleting, tail.deleting]).then(() => undefined) : tail.deleting;
@@ -215,6 +220,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         for (const wake of idleWakers) wake();
         // Slots waiting in reserve hold no job: closing their connection ends the wait now.
         for (const slot of inReserve) void consumers[slot]?.close();
+        const delivering = webhooks.stopDelivering(graceMs);
         const all = Promise.all(slots);
         const settled = await Promise.race([
           all.then(() => true),
@@ -226,6 +232,8 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
           await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
         }
         await Promise.all(consumers.map((consumer) => consumer.close()));
+        await delivering;
+        await webhooks.close();
         await reporting.stop();
         if (ownStore) await store.close();
         log.info({ graceful: settled }, 'worker stopped');

@@ -12,6 +12,7 @@ import { matchApiKey, type SecurityOptions } from '../../src/manager/http/securi
 import { COLLECTIONS } from '../../src/store/collections.js';
 import { type AppFixture, appFixture } from '../support/app-fixture.js';
 import { backends, beanstalkRaw, tubeCounts, waitFor, withMongo } from '../support/harness.js';
+import { firstChunkOnly } from '../support/sse-client.js';
 
 const KEYS = [
   { name: 'ci', key: 'ci-key-0123456789abcdef' },
@@ -72,7 +73,11 @@ function routeRequest(
     if (value === undefined) throw new Error(`no sample value for {${name}} in ${route.path}: add one`);
     return encodeURIComponent(value);
   });
-  const test = request(app)[method.toLowerCase() as 'get'](`${path}${SAMPLE_QUERY[route.operationId] ?? ''}`);
+  const plain = request(app)[method.toLowerCase() as 'get'](
+    `${path}${SAMPLE_QUERY[route.operationId] ?? ''}`,
+  );
+  // An event stream never ends: its head tells whether it was let in.
+  const test = route.responses[200]?.contentType === 'text/event-stream' ? firstChunkOnly(plain) : plain;
   return route.requestBody
     ? test.set('Content-Type', 'application/json').send(JSON.stringify(route.requestBody.example))
     : test;

@@ -1,8 +1,10 @@
 /** A manager app on the real test servers, with its own tube prefix and database. */
 import type Koa from 'koa';
+import { MANAGER_SETTINGS } from '../../src/config/manager-settings.js';
 import { silentLogger } from '../../src/log.js';
-import { createApp } from '../../src/manager/http/app.js';
+import { createApp, createEventHub, createFollower } from '../../src/manager/http/app.js';
 import type { SecurityOptions } from '../../src/manager/http/security.js';
+import type { WebhookPolicy } from '../../src/manager/jobs/callback.js';
 import { createQueueClient, type QueueClient } from '../../src/queue/index.js';
 import { createStore, type Store } from '../../src/store/index.js';
 import { backendEnv, backends, dropDatabase, isolation } from './harness.js';
@@ -42,6 +44,16 @@ export interface AppFixtureOptions {
   wrapStore?: (store: Store) => Store;
   /** MAX_WAITERS (default: the app's). */
   maxWaiters?: number;
+  /** What `callback_url` is checked against (default: webhooks off, as without WEBHOOK_SECRET). */
+  webhooks?: WebhookPolicy;
+  /** GET /events settings (default: the app's). */
+  events?: {
+    maxStreams?: number;
+    window?: number;
+    resumeMs?: number;
+    heartbeatMs?: number;
+    maxBufferBytes?: number;
+  };
 }
 
 export async function appFixture(options: AppFixtureOptions): Promise<AppFixture> {
@@ -60,6 +72,7 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
     insertRetryMs: 1000,
   });
   const maxJobSize = options.maxJobSize ?? 65_535;
+  const events = options.events ? eventDeps(store, options.events) : undefined;
   const app = createApp({
     queue,
     store: options.wrapStore ? options.wrapStore(store) : store,
@@ -81,6 +94,8 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
     ...(options.acceptAnyPath !== undefined ? { acceptAnyPath: options.acceptAnyPath } : {}),
     ...(options.allowPrototypeKeys !== undefined ? { allowPrototypeKeys: options.allowPrototypeKeys } : {}),
     ...(options.maxWaiters !== undefined ? { maxWaiters: options.maxWaiters } : {}),
+    ...(options.webhooks !== undefined ? { webhooks: options.webhooks } : {}),
+    ...(events ?? {}),
   });
   return {
     app,
@@ -90,6 +105,7 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
     dbName,
     tube: `${tubePrefix}hash`,
     async close() {
+      events?.eventHub.close();
       await Promise.all([queue.close(), store.close()]);
       if (!options.share) await dropDatabase(dbName);
     },
@@ -99,4 +115,18 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
 /** The environment a worker needs to serve this fixture's tubes and database. */
 export function workerEnvFor(f: Pick<AppFixture, 'dbName' | 'tubePrefix'>): Record<string, string> {
   return backendEnv(f);
+}
+
+/** An event hub and stream settings from the fixture's options, the app's defaults elsewhere. */
+function eventDeps(store: Store, events: NonNullable<AppFixtureOptions['events']>) {
+  const log = silentLogger();
+  const follower = createFollower({ store, log });
+  return {
+    follower,
+    eventHub: createEventHub(follower, log, events),
+    events: {
+      heartbeatMs: events.heartbeatMs ?? MANAGER_SETTINGS.EVENT_HEARTBEAT_MS.default,
+      maxBufferBytes: events.maxBufferBytes ?? MANAGER_SETTINGS.EVENT_STREAM_BUFFER_BYTES.default,
+    },
+  };
 }

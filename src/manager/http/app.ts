@@ -8,13 +8,16 @@ import { Tally } from '../../jobs/tally.js';
 import type { Logger } from '../../log.js';
 import type { QueueClient } from '../../queue/index.js';
 import type { JobOptions, Store } from '../../store/index.js';
+import { EventHub } from '../events/event-hub.js';
 import { createGroupReader } from '../groups/group-progress.js';
 import { createJobService } from '../jobs/accept.js';
 import { createJobActions } from '../jobs/actions.js';
+import type { WebhookPolicy } from '../jobs/callback.js';
 import { CompletionFollower } from '../jobs/completion-follower.js';
 import { createJobListing } from '../jobs/listing.js';
 import { createStatsService } from '../stats/stats.js';
 import { errorBoundary } from './error-boundary.js';
+import { eventHandlers } from './handlers/events.js';
 import { groupHandlers } from './handlers/groups.js';
 import { parseIdParam } from './handlers/job-id.js';
 import { type AcceptLimits, jobHandlers } from './handlers/jobs.js';
@@ -56,6 +59,14 @@ export interface AppDeps {
   batchMaxBytes?: number;
   /** MAX_WAITERS: most `GET ?wait=` requests waiting at once. */
   maxWaiters?: number;
+  /** What a POST's `callback_url` is checked against (ManagerConfig.webhooks); absent: webhooks off. */
+  webhooks?: WebhookPolicy;
+  /** How completions reach this manager; one is made when not given. */
+  follower?: CompletionFollower;
+  /** The event streams' hub (the manager closes it on stop); one is made when not given. */
+  eventHub?: EventHub;
+  /** GET /events: EVENT_HEARTBEAT_MS and EVENT_STREAM_BUFFER_BYTES. */
+  events?: { heartbeatMs: number; maxBufferBytes: number };
   /** GET /workers and /metrics leave out workers not heard from for this long (default 15 s). */
   workerGoneAfterMs?: number;
   /** Node's process metrics in /metrics (the real manager); off by default for tests. */
@@ -82,15 +93,13 @@ export function createApp(deps: AppDeps): Koa {
   const actions = createJobActions({ ...deps, tally });
   const workerGoneAfterMs = deps.workerGoneAfterMs ?? MANAGER_SETTINGS.WORKER_GONE_AFTER_MS.default;
   const observed = { ...deps, workerGoneAfterMs };
-  const follower = new CompletionFollower({
-    store: deps.store,
-    log: deps.log,
-    maxWaiters: deps.maxWaiters ?? MANAGER_SETTINGS.MAX_WAITERS.default,
-  });
+  const follower = deps.follower ?? createFollower(deps);
+  const hub = deps.eventHub ?? createEventHub(follower, deps.log);
   const metrics = createManagerMetrics({
     ...observed,
     processMetrics: deps.processMetrics ?? false,
     waiting: () => follower.waiting,
+    streams: () => hub.size,
   });
   const onAccepted = (type: string) => metrics.accepted(type);
   const limits: AcceptLimits = {
@@ -130,10 +139,30 @@ export function createApp(deps: AppDeps): Koa {
     ...jobRoutes,
     ...groupHandlers({ jobs, groups: createGroupReader(deps), store, queue, limits, onAccepted }),
     ...pauseHandlers(deps),
+    ...eventHandlers({
+      hub,
+      log: deps.log,
+      heartbeatMs: deps.events?.heartbeatMs ?? MANAGER_SETTINGS.EVENT_HEARTBEAT_MS.default,
+      maxBufferBytes: deps.events?.maxBufferBytes ?? MANAGER_SETTINGS.EVENT_STREAM_BUFFER_BYTES.default,
+      onDropped: () => metrics.streamDropped(),
+    }),
   });
 
   const app = new Koa();
   app.proxy = deps.trustProxy ?? false;
+  // Errors Koa meets outside the middleware (a response stream that fails: a client gone
+  // mid-answer, an event stream reset) would otherwise go to stderr as bare stacks.
+  app.on('error', (error: unknown) => {
+    const code = (error as { code?: unknown }).code;
+    if (
+      code === 'ECONNRESET' ||
+      code === 'EPIPE' ||
+      code === 'ECONNABORTED' ||
+      code === 'ERR_STREAM_PREMATURE_CLOSE'
+    )
+      return;
+    deps.log.warn({ err: error }, 'HTTP response failed');
+  });
   const security = deps.security ?? NO_SECURITY;
   app.use(metrics.httpMiddleware());
   app.use(errorBoundary(deps.log));
@@ -155,4 +184,28 @@ export function createApp(deps: AppDeps): Koa {
   }
   app.use(router.allowedMethods());
   return app;
+}
+
+/** The follower of completion notices (long-poll and events), MAX_WAITERS given. */
+export function createFollower(deps: Pick<AppDeps, 'store' | 'log' | 'maxWaiters'>): CompletionFollower {
+  return new CompletionFollower({
+    store: deps.store,
+    log: deps.log,
+    maxWaiters: deps.maxWaiters ?? MANAGER_SETTINGS.MAX_WAITERS.default,
+  });
+}
+
+/** The event streams' hub with the settings' defaults, or the ones given. */
+export function createEventHub(
+  follower: CompletionFollower,
+  log: Logger,
+  settings: { maxStreams?: number; window?: number; resumeMs?: number } = {},
+): EventHub {
+  return new EventHub({
+    follower,
+    log,
+    maxStreams: settings.maxStreams ?? MANAGER_SETTINGS.MAX_EVENT_STREAMS.default,
+    window: settings.window ?? MANAGER_SETTINGS.EVENT_WINDOW.default,
+    lingerMs: settings.resumeMs ?? MANAGER_SETTINGS.EVENT_RESUME_MS.default,
+  });
 }

@@ -30,9 +30,14 @@ const BODY_ERRORS = [
 const JOB_OPTION_ERRORS = [
   ErrorCode.INVALID_OPTION,
   ErrorCode.UNKNOWN_JOB_TYPE,
+  ErrorCode.INVALID_CALLBACK_URL,
+  ErrorCode.WEBHOOKS_DISABLED,
   ErrorCode.INVALID_IDEMPOTENCY_KEY,
   ErrorCode.REQUEST_TIMEOUT,
 ] as const;
+
+const CALLBACK_URL_DESCRIPTION =
+  'where to POST a signed JSON event when the job ends (completed, failed for good, cancelled); http or https, at most 2,048 characters, no user:pass@, and a public address unless WEBHOOK_ALLOW_PRIVATE=true, else 400 INVALID_CALLBACK_URL; 400 WEBHOOKS_DISABLED when the manager has no WEBHOOK_SECRET. Without it: the WEBHOOK_URLS default of the job type, if any (docs/completion-design.md, Webhooks)';
 
 const postJob = (path: string, operationId: string, summary: string): RouteSpec => ({
   method: 'POST',
@@ -42,7 +47,16 @@ const postJob = (path: string, operationId: string, summary: string): RouteSpec 
   tag: 'jobs',
   summary,
   description:
-    'Records the job in MongoDB, then queues it in beanstalkd; answers 202 only when both have it. A payload holding a __proto__ key, or a constructor key holding a prototype key, is 400 FORBIDDEN_KEY (as Fastify refuses them) unless ALLOW_PROTOTYPE_KEYS=true. Options (type, priority, delay, ttr, attempts, algorithm, encoding, mean_ms, fail_rate) come as query parameters or X-Job-* headers; for hash, encoding=json (the default) digests the JSON string encoding of the payload text, as the original system did, encoding=raw the bytes as sent; type is one of JOB_TYPES (default: hash, simulate, metrics), else 400 UNKNOWN_JOB_TYPE. An Idempotency-Key header makes a retry of the same request (type, options and payload bytes) return the first job (200, Idempotent-Replayed: true); the key with another request is 422 IDEMPOTENCY_KEY_REUSED.',
+    'Records the job in MongoDB, then queues it in beanstalkd; answers 202 only when both have it. A payload holding a __proto__ key, or a constructor key holding a prototype key, is 400 FORBIDDEN_KEY (as Fastify refuses them) unless ALLOW_PROTOTYPE_KEYS=true. Options (type, priority, delay, ttr, attempts, algorithm, encoding, mean_ms, fail_rate, callback_url) come as query parameters or X-Job-* headers; for hash, encoding=json (the default) digests the JSON string encoding of the payload text, as the original system did, encoding=raw the bytes as sent; type is one of JOB_TYPES (default: hash, simulate, metrics), else 400 UNKNOWN_JOB_TYPE. An Idempotency-Key header makes a retry of the same request (type, options and payload bytes) return the first job (200, Idempotent-Replayed: true); the key with another request is 422 IDEMPOTENCY_KEY_REUSED.',
+  queryParams: {
+    callback_url: { description: CALLBACK_URL_DESCRIPTION, schema: { type: 'string', maxLength: 2048 } },
+  },
+  headerParams: {
+    'X-Job-Callback-Url': {
+      description: 'the same as ?callback_url= (both given and different: 400 INVALID_OPTION)',
+      schema: { type: 'string', maxLength: 2048 },
+    },
+  },
   requestBody: { description: 'the job', schema: JobPayloadSchema, example: { example: 'data' } },
   responses: {
     200: {

@@ -99,7 +99,7 @@ function operation(route: RouteSpec): Record<string, unknown> {
     tags: [route.tag],
     summary: route.summary,
     ...(route.description ? { description: route.description } : {}),
-    ...(route.pathParams || route.queryParams
+    ...(route.pathParams || route.queryParams || route.headerParams
       ? {
           parameters: [
             ...Object.entries(route.pathParams ?? {}).map(([name, schema]) => ({
@@ -111,6 +111,13 @@ function operation(route: RouteSpec): Record<string, unknown> {
             ...Object.entries(route.queryParams ?? {}).map(([name, { description, schema }]) => ({
               name,
               in: 'query',
+              required: false,
+              description,
+              schema: ref(schema),
+            })),
+            ...Object.entries(route.headerParams ?? {}).map(([name, { description, schema }]) => ({
+              name,
+              in: 'header',
               required: false,
               description,
               schema: ref(schema),

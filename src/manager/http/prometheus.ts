@@ -28,11 +28,15 @@ export interface ManagerMetricsDeps {
   processMetrics: boolean;
   /** How many `GET ?wait=` requests wait now. */
   waiting?: () => number;
+  /** How many `GET /events` streams are open now. */
+  streams?: () => number;
 }
 
 export interface ManagerMetrics {
   readonly registry: Registry;
   accepted(type: string): void;
+  /** An event stream was closed because its client did not keep up. */
+  streamDropped(): void;
   /** Times every request; the route label is the pattern a route handler left in ctx.state.route. */
   httpMiddleware(): (ctx: Context, next: Next) => Promise<void>;
 }
@@ -69,7 +73,22 @@ export function createManagerMetrics(deps: ManagerMetricsDeps): ManagerMetrics {
     registers: [registry],
   });
 
-  const { waiting } = deps;
+  const { waiting, streams } = deps;
+  if (streams) {
+    new Gauge({
+      name: 'dw_event_streams',
+      help: 'GET /events streams open on this manager',
+      registers: [registry],
+      collect() {
+        this.set(streams());
+      },
+    });
+  }
+  const dropped = new Counter({
+    name: 'dw_event_streams_dropped_total',
+    help: 'GET /events streams closed because their client left too many bytes unread',
+    registers: [registry],
+  });
   if (waiting) {
     new Gauge({
       name: 'dw_waiting_requests',
@@ -189,6 +208,9 @@ export function createManagerMetrics(deps: ManagerMetricsDeps): ManagerMetrics {
     registry,
     accepted(type) {
       accepted.inc({ type });
+    },
+    streamDropped() {
+      dropped.inc();
     },
     httpMiddleware() {
       return async (ctx, next) => {

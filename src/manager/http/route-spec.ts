@@ -25,7 +25,8 @@ export type HandlerName =
   | 'pauseType'
   | 'resumeType'
   | 'postMatrix'
-  | 'getGroup';
+  | 'getGroup'
+  | 'streamEvents';
 
 export interface RouteResponse {
   description: string;
@@ -47,6 +48,8 @@ export interface RouteSpec {
   pathParams?: Readonly<Record<string, JsonSchema>>;
   /** Query parameters the operation reads (only those documented one by one). */
   queryParams?: Readonly<Record<string, { description: string; schema: JsonSchema }>>;
+  /** Request headers the operation reads (only those documented one by one). */
+  headerParams?: Readonly<Record<string, { description: string; schema: JsonSchema }>>;
   requestBody?: { description: string; schema: JsonSchema; example: unknown };
   /** Successful (and, for /readyz, expected 503) answers by status. */
   responses: Readonly<Record<number, RouteResponse>>;

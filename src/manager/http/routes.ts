@@ -95,6 +95,35 @@ export const ROUTES: readonly RouteSpec[] = [
     responses: { 200: { description: 'the counts', schema: StatsSchema } },
     errors: [...BACKENDS],
   },
+  {
+    method: 'GET',
+    path: '/events',
+    operationId: 'streamEvents',
+    handler: 'streamEvents',
+    tag: 'observe',
+    summary: 'Server-sent events: jobs accepted, started, making progress and ending',
+    description:
+      'A text/event-stream. Each event has `id: <epoch>-<n>`, `event:` one of accepted, started, progress, completed, failed, cancelled, and `data:` JSON `{id, state, at, type, group?, attempt?, percent?, data?}`. A comment line every EVENT_HEARTBEAT_MS. Reconnecting with `Last-Event-ID` to the same manager within EVENT_RESUME_MS of the last stream closing, and within the last EVENT_WINDOW events, sends what was missed; otherwise an `event: reset` comes first (read the current state, then follow). A client that leaves more than EVENT_STREAM_BUFFER_BYTES unread is disconnected. Events are at least as fresh as the tallies commit them (about 0.2 s); an event may come twice after a process restart.',
+    queryParams: {
+      type: {
+        description: 'only jobs of this type',
+        schema: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$' },
+      },
+      group: {
+        description: 'only jobs of this matrix group (its id)',
+        schema: { type: 'string', format: 'uuid' },
+      },
+      id: { description: 'only this job', schema: { type: 'string', format: 'uuid' } },
+    },
+    responses: {
+      200: {
+        description: 'the stream (never ends on its own)',
+        contentType: 'text/event-stream',
+        schema: { type: 'string', description: 'server-sent events (text/event-stream)' },
+      },
+    },
+    errors: [ErrorCode.INVALID_QUERY, ErrorCode.TOO_MANY_STREAMS, ErrorCode.STORE_UNAVAILABLE],
+  },
   ...JOB_ROUTES,
 ];
 

@@ -141,6 +141,32 @@ const QueueViewSchema = {
   },
 } as const;
 
+const WebhookViewSchema = {
+  type: 'object',
+  description:
+    "Jobs with a callback URL (`callback_url` or the type's WEBHOOK_URLS default): where the job's end is POSTed, and how that went. Before the job ends: url, attempts 0, delivered false.",
+  required: ['url', 'attempts', 'delivered'],
+  properties: {
+    url: { type: 'string' },
+    deliveryId: {
+      type: 'string',
+      description: "the X-DW-Delivery of this end's delivery: `<job id>.<state>.<finishedAt in ms>`",
+    },
+    attempts: count,
+    lastStatus: {
+      type: ['integer', 'string'],
+      description:
+        "the last attempt's HTTP status, or why it had none: invalid_url, private_address, dns, refused, unreachable, connect_timeout, timeout, reset, tls, error",
+    },
+    lastAttemptAt: timestamp,
+    delivered: { type: 'boolean', description: 'a 2xx was answered' },
+    gaveUp: {
+      type: 'boolean',
+      description: 'WEBHOOK_MAX_ATTEMPTS spent without a 2xx: the delivery is buried in beanstalkd',
+    },
+  },
+} as const;
+
 export const JobViewSchema: JsonSchema = {
   type: 'object',
   required: ['id', 'type', 'state', 'createdAt', 'attempts'],
@@ -170,10 +196,22 @@ export const JobViewSchema: JsonSchema = {
     startedAt: timestamp,
     finishedAt: timestamp,
     durationMs: count,
+    webhook: WebhookViewSchema,
     payload: {
       type: ['object', 'array'],
       description:
         'The payload as sent, parsed from the exact text stored at accept (in every state; left out with ?payload=false, or once retention removed the job record). JSON.parse is lossy where JSON is ambiguous: a repeated key keeps its last value, 1e400 shows as null; the stored text, and so the hash, keep the bytes as sent.',
+    },
+    progress: {
+      type: 'object',
+      description:
+        'While the job runs: what its handler last reported with `context.progress(percent, data?)` in this run (stored at most once a second per job).',
+      required: ['percent', 'at'],
+      properties: {
+        percent: { type: 'number', minimum: 0, maximum: 100 },
+        data: { description: 'what the handler passed along (JSON, at most 1 KB)' },
+        at: timestamp,
+      },
     },
   },
 };

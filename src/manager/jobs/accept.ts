@@ -30,6 +30,7 @@ import { isPutInDoubt, kickHeld, largestCopyBytes, putCopy, queueCopy } from '..
 import type { Logger } from '../../log.js';
 import type { QueueClient } from '../../queue/index.js';
 import { type JobDocument, type JobOptions, mapConcurrently, type Store } from '../../store/index.js';
+import { resolveCallback, type WebhookPolicy } from './callback.js';
 import { type AcceptResult, createIdempotentAccept } from './idempotency.js';
 import { createJobInspector } from './inspect.js';
 import type { RequestedJob } from './options.js';
@@ -50,6 +51,8 @@ export interface JobServiceDeps {
   idempotencyTtlMs: number;
   /** 0: record first. Otherwise: put on hold this many seconds, record, kick. */
   acceptHoldSeconds?: number;
+  /** What `callback_url` is checked against; absent: webhooks off (WEBHOOKS_DISABLED). */
+  webhooks?: WebhookPolicy;
 }
 
 /** An id of a job id's length, for sizing an envelope before the job has an id. */
@@ -169,13 +172,14 @@ export function createJobService(deps: JobServiceDeps) {
     return holdSeconds > 0 && options.delay === 0;
   }
 
-  /** The job's record as accept stores it (`createdAt`: its id's own time). */
+  /** The job's record as accept stores it (`createdAt`: its id's own time); a bad callback URL throws. */
   function recordOf(
     id: string,
     request: RequestedJob,
     payload: { text: string; bytes: number },
   ): JobDocument {
     const { type, options, params } = request;
+    const callback = resolveCallback(type, request.callbackUrl, deps.webhooks);
     return {
       _id: id,
       type,
@@ -186,6 +190,7 @@ export function createJobService(deps: JobServiceDeps) {
       ...(request.matrix
         ? { group: request.matrix.group, combination: { ...request.matrix.combination } }
         : {}),
+      ...(callback !== undefined ? { callback } : {}),
       // The id's own time: a GET that reads no record shows the same createdAt.
       createdAt: jobIdTime(id),
     };
@@ -254,6 +259,8 @@ export function createJobService(deps: JobServiceDeps) {
       payload: { text: string; bytes: number },
       idempotencyKey?: string,
     ): Promise<AcceptResult> {
+      // Before an Idempotency-Key is claimed: a bad callback URL changes nothing.
+      resolveCallback(request.type, request.callbackUrl, deps.webhooks);
       const id = request.matrix?.id ?? newJobId();
       if (idempotencyKey === undefined) return (await recordAndQueue(id, request, payload)).accepted;
       return await acceptWithKey(id, request, payload, idempotencyKey);

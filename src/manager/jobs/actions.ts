@@ -8,7 +8,15 @@ import { putAgain } from '../../jobs/queue-copy.js';
 import type { Tally } from '../../jobs/tally.js';
 import type { Logger } from '../../log.js';
 import { isQueueError, type QueueClient, QueueErrorCode } from '../../queue/index.js';
-import { Outcome, type QueueLocation, RESULT_PAYLOAD_BYTES, type Store } from '../../store/index.js';
+import {
+  Outcome,
+  type QueueLocation,
+  RESULT_PAYLOAD_BYTES,
+  type ResultDocument,
+  type Store,
+} from '../../store/index.js';
+import { urlForLogs } from '../../webhooks/address-policy.js';
+import { deliveryEnqueuer } from '../../webhooks/enqueue.js';
 import { findLiveCopy, queueLocation } from './queue-location.js';
 import type { JobState } from './views.js';
 
@@ -26,6 +34,7 @@ const COUNT_WAIT_MS = 2000;
 
 export function createJobActions(deps: JobActionDeps) {
   const { queue, store, log } = deps;
+  const enqueueDelivery = deliveryEnqueuer(queue, deps.tubePrefix);
 
   /** Deletes the job's copy in beanstalkd if it is really this job's; a copy a worker holds stays. */
   async function dropQueueCopy(id: string, location: QueueLocation | null): Promise<void> {
@@ -59,19 +68,22 @@ export function createJobActions(deps: JobActionDeps) {
       const type = job?.type ?? result?.type ?? 'unknown';
       const k = deps.tally.tag();
       let stored: Awaited<ReturnType<Store['saveResult']>>;
+      const outcome: ResultDocument = {
+        _id: id,
+        type,
+        outcome: Outcome.CANCELLED,
+        worker: 'manager',
+        attempt: result?.attempt ?? 0,
+        startedAt: now,
+        finishedAt: now,
+        durationMs: 0,
+        tally: { w: deps.tally.id, k },
+        ...(job?.group !== undefined ? { group: job.group } : {}),
+        ...(job?.callback !== undefined ? { webhook: true } : {}),
+        ...(job && Buffer.byteLength(job.payload) <= RESULT_PAYLOAD_BYTES ? { payload: job.payload } : {}),
+      };
       try {
-        stored = await store.saveResult({
-          _id: id,
-          type,
-          outcome: Outcome.CANCELLED,
-          worker: 'manager',
-          attempt: result?.attempt ?? 0,
-          startedAt: now,
-          finishedAt: now,
-          durationMs: 0,
-          tally: { w: deps.tally.id, k },
-          ...(job && Buffer.byteLength(job.payload) <= RESULT_PAYLOAD_BYTES ? { payload: job.payload } : {}),
-        });
+        stored = await store.saveResult(outcome);
       } catch (error: unknown) {
         // It may have landed all the same: a client's retry finds it (below) and counts it.
         deps.tally.settle(k, undefined, undefined, id);
@@ -102,7 +114,13 @@ export function createJobActions(deps: JobActionDeps) {
           `job ${id} finished first (${winner?.outcome ?? 'unknown'})`,
         );
       }
-      deps.tally.settle(k, { type, outcome: Outcome.CANCELLED, _id: id, finishedAt: now });
+      deps.tally.settle(k, {
+        type,
+        outcome: Outcome.CANCELLED,
+        _id: id,
+        finishedAt: now,
+        ...(job?.group !== undefined ? { group: job.group } : {}),
+      });
       // Answer once it is counted (a commit, a fraction of a second), unless the store is slow.
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -113,6 +131,20 @@ export function createJobActions(deps: JobActionDeps) {
       ]);
       clearTimeout(timer);
       log.info({ jobId: id }, 'job cancelled');
+      let keepCopy = false;
+      if (job?.callback !== undefined) {
+        try {
+          await enqueueDelivery(outcome, job.callback);
+        } catch (error: unknown) {
+          // A worker that meets the job's copy finds the outcome stored and enqueues the delivery
+          // itself: leave the copy for it. A failed job's copy is buried; nothing meets it.
+          keepCopy = true;
+          log.error(
+            { jobId: id, err: error, callback: urlForLogs(job.callback) },
+            'cancelled, but its webhook delivery could not be queued; the job copy is kept for a worker to queue it',
+          );
+        }
+      }
       if (job?.group !== undefined) {
         await store.markGroupJob(job.group, { id, state: Outcome.CANCELLED, at: now, startedAt: now });
       }
@@ -123,12 +155,14 @@ export function createJobActions(deps: JobActionDeps) {
         type,
         ...(job?.group !== undefined ? { group: job.group } : {}),
       });
-      await dropQueueCopy(id, queueLocation(job, ref)).catch((error: unknown) => {
-        log.warn(
-          { jobId: id, err: error },
-          'cancelled, but its beanstalkd copy could not be removed; workers will skip it',
-        );
-      });
+      if (!keepCopy) {
+        await dropQueueCopy(id, queueLocation(job, ref)).catch((error: unknown) => {
+          log.warn(
+            { jobId: id, err: error },
+            'cancelled, but its beanstalkd copy could not be removed; workers will skip it',
+          );
+        });
+      }
       return { id, state: 'cancelled' as const };
     },
 

@@ -1,18 +1,48 @@
 /**
  * How a manager learns that a job ended anywhere (docs/completion-design.md): it follows
  * every live outcome tally's completion notices with point reads — a tally document and its
- * new notices each tick — and wakes the requests waiting on the jobs they name. It runs only
- * while someone waits: idle, it reads nothing and holds no timer.
+ * new notices each tick — and wakes the requests waiting on the jobs they name. For the event
+ * stream it also hands every notice's starts, progress and ends to its listeners, and follows
+ * the job log for the jobs accepted. It runs only while someone waits or listens: idle, it
+ * reads nothing and holds no timer.
  *
  * Nothing is missed: a waiter is registered, then the follower's starting points are read,
  * then the waiter reads its job. An end stored before that read is in what the read sees; an
  * end after the starting points is in a notice the follower reads next.
  */
 import type { Logger } from '../../log.js';
-import { type Completions, mapConcurrently, POINT_READS_IN_FLIGHT } from '../../store/index.js';
+import {
+  type Completions,
+  type JobLogReader,
+  mapConcurrently,
+  type NoticeDocument,
+  POINT_READS_IN_FLIGHT,
+} from '../../store/index.js';
+
+/** One thing that happened to a job, as the event stream tells it. */
+export interface FollowedEvent {
+  kind: 'accepted' | 'started' | 'progress' | 'completed' | 'failed' | 'cancelled';
+  id: string;
+  at: Date;
+  type?: string;
+  group?: string;
+  attempt?: number;
+  percent?: number;
+  data?: unknown;
+}
+
+/** Told what the follower reads, in order, while subscribed. */
+export interface NoticeListener {
+  events(batch: readonly FollowedEvent[]): void;
+  /** Some events were passed over (the follower fell a ring of notices behind). */
+  gap(): void;
+}
+
+/** Most job-log segments read per tick: a burst of accepts is caught up over a few ticks. */
+const SEGMENTS_PER_TICK = 20;
 
 export interface FollowerOptions {
-  store: Completions;
+  store: Completions & { log: Pick<JobLogReader, 'readLogMeta' | 'logHead' | 'readSegment'> };
   log: Logger;
   /** How often the live tallies are read for new notices while someone waits. */
   pollMs?: number;
@@ -25,13 +55,16 @@ export interface FollowerOptions {
 export type WaitEnd = 'ended' | 'timeout' | 'aborted';
 
 export class CompletionFollower {
-  private readonly store: Completions;
+  private readonly store: FollowerOptions['store'];
   private readonly log: Logger;
   private readonly pollMs: number;
   private readonly listMs: number;
   readonly maxWaiters: number;
   private readonly waiters = new Map<string, Set<() => void>>();
   private count = 0;
+  private readonly listeners = new Set<NoticeListener>();
+  /** The last job-log segment read, while anyone listens. */
+  private logPosition: number | undefined;
   /** Each tally followed, and the last notice read from it. */
   private positions: Map<string, number> | undefined;
   private starting: Promise<void> | undefined;
@@ -51,6 +84,35 @@ export class CompletionFollower {
   /** How many requests wait now. */
   get waiting(): number {
     return this.count;
+  }
+
+  /**
+   * Hands `listener` every event from now on (starts, progress, ends from the notices; accepts
+   * from the job log) until the returned function is called.
+   */
+  async subscribe(listener: NoticeListener): Promise<() => void> {
+    this.listeners.add(listener);
+    const unsubscribe = () => {
+      if (!this.listeners.delete(listener)) return;
+      if (this.listeners.size === 0) this.logPosition = undefined;
+      if (this.busy === 0) this.idle();
+    };
+    try {
+      await this.start();
+      if (this.logPosition === undefined) {
+        const jobLog = this.store.log;
+        this.logPosition = await jobLog.logHead(await jobLog.readLogMeta());
+      }
+    } catch (error: unknown) {
+      unsubscribe();
+      throw error;
+    }
+    return unsubscribe;
+  }
+
+  /** Requests waiting plus listeners: the follower runs while this is above 0. */
+  private get busy(): number {
+    return this.count + this.listeners.size;
   }
 
   /** Whether it is following the tallies now (someone waits). */
@@ -91,7 +153,7 @@ export class CompletionFollower {
       set.delete(wake);
       if (set.size === 0 && this.waiters.get(id) === set) this.waiters.delete(id);
       this.count -= 1;
-      if (this.count === 0) this.idle();
+      if (this.busy === 0) this.idle();
       finish(end);
     };
     try {
@@ -126,7 +188,7 @@ export class CompletionFollower {
   }
 
   private schedule(): void {
-    if (this.timer || this.count === 0) return;
+    if (this.timer || this.busy === 0) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.ticking) return;
@@ -151,6 +213,7 @@ export class CompletionFollower {
         for (const id of positions.keys()) if (!ids.has(id)) positions.delete(id);
       }
       await mapConcurrently([...positions.keys()], POINT_READS_IN_FLIGHT, (id) => this.follow(id, positions));
+      if (this.listeners.size > 0) await this.followLog();
       if (this.failing) this.log.info('completion notices readable again');
       this.failing = false;
     } catch (error: unknown) {
@@ -172,7 +235,11 @@ export class CompletionFollower {
     for (let n = from + 1; n <= sealed; n += 1) {
       const notice = await this.store.findNotice(tally, n);
       // Its slot holds a later notice: this follower fell a whole ring behind.
-      if (!notice) continue;
+      if (!notice) {
+        for (const listener of this.listeners) listener.gap();
+        continue;
+      }
+      if (this.listeners.size > 0) this.tell(noticeEvents(notice));
       for (const entry of notice.entries) {
         const set = this.waiters.get(entry.id);
         if (set) for (const wake of [...set]) wake();
@@ -181,4 +248,57 @@ export class CompletionFollower {
     }
     positions.set(tally, sealed);
   }
+
+  /** Reads the job-log segments appended since the last one read: the jobs accepted. */
+  private async followLog(): Promise<void> {
+    for (let i = 0; i < SEGMENTS_PER_TICK && this.logPosition !== undefined; i += 1) {
+      const segment = await this.store.log.readSegment(this.logPosition + 1);
+      if (!segment || this.logPosition === undefined || this.listeners.size === 0) return;
+      this.logPosition = segment.n;
+      this.tell(
+        segment.jobs.map((job) => ({
+          kind: 'accepted' as const,
+          id: job.id,
+          at: job.at,
+          type: job.type,
+          ...(job.group !== undefined ? { group: job.group } : {}),
+        })),
+      );
+    }
+  }
+
+  private tell(batch: readonly FollowedEvent[]): void {
+    if (batch.length === 0) return;
+    for (const listener of this.listeners) {
+      try {
+        listener.events(batch);
+      } catch (error: unknown) {
+        this.log.warn({ err: error }, 'an event listener failed');
+      }
+    }
+  }
+}
+
+/** A notice's events in order: its starts and progress, then its ends. */
+export function noticeEvents(notice: NoticeDocument): FollowedEvent[] {
+  const events: FollowedEvent[] = (notice.events ?? []).map((event) => ({
+    kind: event.kind,
+    id: event.id,
+    at: event.at,
+    type: event.type,
+    ...(event.group !== undefined ? { group: event.group } : {}),
+    attempt: event.attempt,
+    ...(event.percent !== undefined ? { percent: event.percent } : {}),
+    ...(event.data !== undefined ? { data: event.data } : {}),
+  }));
+  for (const entry of notice.entries) {
+    events.push({
+      kind: entry.state,
+      id: entry.id,
+      at: entry.at,
+      ...(entry.type !== undefined ? { type: entry.type } : {}),
+      ...(entry.group !== undefined ? { group: entry.group } : {}),
+    });
+  }
+  return events;
 }

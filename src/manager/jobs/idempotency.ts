@@ -51,7 +51,7 @@ export function hashIdempotencyKey(key: string): string {
  * shape the job, and the payload's exact text (what gets stored, and hashed).
  */
 function hashJobRequest(request: RequestedJob, payloadText: string): string {
-  const { type, options, params } = request;
+  const { type, options, params, callbackUrl } = request;
   const shape = [
     type,
     options.priority,
@@ -59,6 +59,8 @@ function hashJobRequest(request: RequestedJob, payloadText: string): string {
     options.ttr,
     options.maxAttempts,
     Object.entries(params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    // Only when given: keys claimed before callback URLs existed keep their hash.
+    ...(callbackUrl !== undefined ? [callbackUrl] : []),
   ];
   return createHash('sha256').update(JSON.stringify(shape)).update('\n').update(payloadText).digest('hex');
 }

@@ -6,6 +6,7 @@
 import { jobIdTime } from '../../jobs/job-id.js';
 import type { QueueClient } from '../../queue/index.js';
 import type { JobDocument, QueueLocation, ResultDocument, Store } from '../../store/index.js';
+import { deliveryIdOf } from '../../webhooks/delivery-job.js';
 import { findLiveCopy, type LiveCopy } from './queue-location.js';
 import {
   attemptViews,
@@ -15,6 +16,7 @@ import {
   payloadValue,
   resultView,
   STATE_OF_QUEUE,
+  webhookView,
 } from './views.js';
 
 export interface JobInspectorDeps {
@@ -33,18 +35,29 @@ export function createJobInspector(deps: JobInspectorDeps) {
 
   /**
    * A finished job's view. The record (`job`: read already, null when there is none,
-   * undefined when not read) is read here only for outcomes stored without `maxAttempts`.
+   * undefined when not read) is read here only for outcomes stored without `maxAttempts`,
+   * and for a job with a webhook (its outcome says so) none of whose attempts is recorded yet
+   * (the URL is in the record until then).
    */
   async function finishedView(
     id: string,
     result: ResultDocument,
     job?: JobDocument | null,
   ): Promise<JobView> {
-    const [record, attempts] = await Promise.all([
+    const recordRead = job !== undefined || result.maxAttempts === undefined;
+    const [record, attempts, delivery] = await Promise.all([
       job !== undefined || result.maxAttempts !== undefined ? (job ?? null) : store.findJob(id),
       mayHaveFailedRuns(result) ? store.findAttempts(id) : [],
+      result.webhook ? store.findDelivery(id) : null,
     ]);
-    return resultView(record, result, attempts);
+    const view = resultView(record, result, attempts);
+    if (!result.webhook) return view;
+    const deliveryId = deliveryIdOf(result);
+    const url =
+      delivery?.deliveryId === deliveryId
+        ? delivery.url
+        : (recordRead ? record : await store.findJob(id))?.callback;
+    return url === undefined ? view : { ...view, webhook: webhookView(url, deliveryId, delivery) };
   }
 
   /** inspect's view once the outcome has been read, with the payload's text if a read had it. */
@@ -65,7 +78,13 @@ export function createJobInspector(deps: JobInspectorDeps) {
     if (live) {
       const { stats, envelope } = live;
       const ranBefore = envelope.requeued === true || stats.reserves > (stats.state === 'reserved' ? 1 : 0);
-      const attempts = ranBefore ? await store.findAttempts(id) : [];
+      const running = stats.state === 'reserved';
+      const [attempts, reported] = await Promise.all([
+        ranBefore ? store.findAttempts(id) : [],
+        running ? store.findProgress(id) : null,
+      ]);
+      // Reported by this run (an earlier run's progress is not this one's).
+      const progress = reported?.attempt === stats.reserves ? reported : null;
       const view: JobView = {
         id,
         type: envelope.type,
@@ -77,6 +96,16 @@ export function createJobInspector(deps: JobInspectorDeps) {
         // A held copy's beanstalkd delay is its accept hold (ended by the kick); only jobs
         // without a delay of their own are held.
         queue: { ...liveView(stats), ...(envelope.held ? { delay: 0 } : {}) },
+        ...(envelope.callback !== undefined ? { webhook: webhookView(envelope.callback) } : {}),
+        ...(progress
+          ? {
+              progress: {
+                percent: progress.percent,
+                ...(progress.data !== undefined ? { data: progress.data } : {}),
+                at: progress.at.toISOString(),
+              },
+            }
+          : {}),
       };
       return { view, live, text: envelope.payload };
     }
@@ -99,6 +128,7 @@ export function createJobInspector(deps: JobInspectorDeps) {
       state: 'queued',
       attempts: attempts.length,
       queue: null,
+      ...(job.callback !== undefined ? { webhook: webhookView(job.callback) } : {}),
     };
     return { view, live: null, text: job.payload };
   }

@@ -1,7 +1,8 @@
 /**
  * Job options on POST, from query parameters or `X-Job-*` headers (the same name in either;
  * both given and different is an error): `type`, `priority`, `delay`, `ttr`, `attempts`, and
- * handler parameters — `algorithm` and `encoding` for hash, `mean_ms` and `fail_rate` for simulate.
+ * handler parameters — `algorithm` and `encoding` for hash, `mean_ms` and `fail_rate` for simulate —
+ * and `callback_url` (`X-Job-Callback-Url`), checked by the job service (callback.ts).
  */
 import { AppError, ErrorCode } from '../../errors.js';
 import {
@@ -18,6 +19,8 @@ export interface RequestedJob {
   type: string;
   options: JobOptions;
   params: JobParams;
+  /** `callback_url` as given; accept checks it (callback.ts) and falls back to the type's default. */
+  callbackUrl?: string;
   /** Set for the jobs of a matrix: the group, this job's combination of axis values, and its id (minted by the fan-out). */
   matrix?: { group: string; combination: Readonly<Record<string, string | number | boolean>>; id: string };
 }
@@ -35,6 +38,7 @@ export const OPTION_NAMES = [
   'encoding',
   'mean_ms',
   'fail_rate',
+  'callback_url',
 ] as const;
 
 const UINT32_MAX = 2 ** 32 - 1;
@@ -132,7 +136,8 @@ export function parseJobOptions(
       throw invalid('fail_rate must be a number from 0 to 1');
     params.fail_rate = Number(failRate);
   }
-  return { type, options, params };
+  const callbackUrl = source('callback_url');
+  return { type, options, params, ...(callbackUrl !== undefined ? { callbackUrl } : {}) };
 }
 
 /** An Idempotency-Key: 1-255 visible ASCII characters. */

@@ -2,7 +2,7 @@
 
 import { jobIdTime } from '../../jobs/job-id.js';
 import type { JobStats } from '../../queue/index.js';
-import type { AttemptEntry, JobDocument, ResultDocument } from '../../store/index.js';
+import type { AttemptEntry, DeliveryDocument, JobDocument, ResultDocument } from '../../store/index.js';
 
 export type JobState = 'queued' | 'delayed' | 'running' | 'buried' | 'completed' | 'failed' | 'cancelled';
 
@@ -54,6 +54,48 @@ export interface JobView {
   durationMs?: number;
   /** The payload as sent, parsed from its stored text (GET leaves it out with `?payload=false`). */
   payload?: unknown;
+  /** Jobs with a callback URL: where their end is POSTed, and how that went. */
+  webhook?: WebhookView;
+  /** While it runs: what its handler last reported (`context.progress`), stored at most once a second. */
+  progress?: ProgressView;
+}
+
+export interface ProgressView {
+  percent: number;
+  data?: unknown;
+  at: string;
+}
+
+/** A job's webhook: its URL; once the job ended, its delivery's id and attempts so far. */
+export interface WebhookView {
+  url: string;
+  /** The X-DW-Delivery of this end's delivery (absent until the job ends). */
+  deliveryId?: string;
+  attempts: number;
+  /** The last attempt's HTTP status, or why it had none (`timeout`, `refused`, `private_address`, …). */
+  lastStatus?: number | string;
+  lastAttemptAt?: string;
+  delivered: boolean;
+  /** The attempts ran out (WEBHOOK_MAX_ATTEMPTS): the delivery is buried. */
+  gaveUp?: boolean;
+}
+
+/**
+ * The webhook of a job with `url`: `deliveryId` once it ended, with the attempts `record`
+ * holds if they are that delivery's (a record of an earlier end, before a retry, is not).
+ */
+export function webhookView(url: string, deliveryId?: string, record?: DeliveryDocument | null): WebhookView {
+  if (deliveryId === undefined) return { url, attempts: 0, delivered: false };
+  if (!record || record.deliveryId !== deliveryId) return { url, deliveryId, attempts: 0, delivered: false };
+  return {
+    url: record.url,
+    deliveryId,
+    attempts: record.attempts,
+    lastStatus: record.lastStatus,
+    lastAttemptAt: record.lastAttemptAt.toISOString(),
+    delivered: record.delivered,
+    ...(record.gaveUp ? { gaveUp: true } : {}),
+  };
 }
 
 export const STATE_OF_QUEUE: Readonly<Record<JobStats['state'], JobState>> = {

@@ -6,14 +6,18 @@ import type { Collection } from 'mongodb';
 import type { AttemptDocument, JobDocument, QueueRefDocument, ResultDocument } from '../documents.js';
 import { guard } from '../driver/guard.js';
 import { isDuplicateKey } from '../errors.js';
+import type { DeliveryDocument } from './deliveries.js';
+import type { ProgressDocument } from './progress.js';
 
 export function backgroundWrites(collections: {
   jobs: Collection<JobDocument>;
   refs: Collection<QueueRefDocument>;
   results: Collection<ResultDocument>;
   attempts: Collection<AttemptDocument>;
+  progress: Collection<ProgressDocument>;
+  deliveries: Collection<DeliveryDocument>;
 }) {
-  const { jobs, refs, results, attempts } = collections;
+  const { jobs, refs, results, attempts, progress, deliveries } = collections;
   /** Deletes these ids from one collection: a deleteOne by `_id` each, in one bulk write. */
   const deleteEach = async (what: string, collection: Collection<{ _id: string }>, ids: string[]) => {
     await guard(what, () =>
@@ -60,6 +64,8 @@ export function backgroundWrites(collections: {
       await deleteEach('delete jobs', jobs as unknown as Collection<{ _id: string }>, list);
       await deleteEach('delete refs', refs as unknown as Collection<{ _id: string }>, list);
       await deleteEach('delete attempts', attempts as unknown as Collection<{ _id: string }>, list);
+      await deleteEach('delete progress', progress as unknown as Collection<{ _id: string }>, list);
+      await deleteEach('delete deliveries', deliveries as unknown as Collection<{ _id: string }>, list);
       await deleteEach('delete results', results as unknown as Collection<{ _id: string }>, list);
     },
   };

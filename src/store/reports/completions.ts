@@ -23,6 +23,23 @@ export interface CompletionEntry {
   id: string;
   state: Outcome;
   at: Date;
+  /** The job's type and matrix group, for event filters (absent on notices of older versions). */
+  type?: string;
+  group?: string;
+}
+
+/** A job that started a run, or reported progress in one (the event stream shows them). */
+export interface NoticeEvent {
+  id: string;
+  kind: 'started' | 'progress';
+  at: Date;
+  type: string;
+  group?: string;
+  /** Which delivery of the job. */
+  attempt: number;
+  /** Progress only: 0–100, and what the handler passed along (small JSON). */
+  percent?: number;
+  data?: unknown;
 }
 
 /** `completions`: one slot of a tally's ring of notices. */
@@ -32,6 +49,8 @@ export interface NoticeDocument {
   n: number;
   at: Date;
   entries: CompletionEntry[];
+  /** Starts and progress since the last notice, oldest first, before the entries' ends. */
+  events?: NoticeEvent[];
 }
 
 export function noticeSlotId(tally: string, n: number): string {

@@ -16,6 +16,7 @@ function handlerContext(rawPayload: string, params: HandlerContext['params']): H
     params,
     log: silentLogger(),
     signal: new AbortController().signal,
+    progress: () => undefined,
   };
 }
 

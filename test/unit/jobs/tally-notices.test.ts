@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Tally } from '../../../src/jobs/tally.js';
 import { silentLogger } from '../../../src/log.js';
 import type { NoticeDocument, TallyCommits, TallyDocument } from '../../../src/store/index.js';
+import { waitFor } from '../../support/harness.js';
 
 const at = new Date('2026-11-30T12:00:00Z');
 const ended = (id: string) => ({ _id: id, type: 'hash', outcome: 'completed' as const, finishedAt: at });
@@ -85,5 +86,33 @@ describe('completion notices of a tally (jobs/tally)', () => {
     assert.equal(saved?.final, true, 'the final commit landed');
     assert.equal(saved?.counts.hash?.completed, 1);
     assert.equal(saved?.notices, 1);
+  });
+
+  it('when jobs start and report progress, then the next notice carries them (with nothing counted), before any end', async () => {
+    const s = scriptedStore();
+    const tally = new Tally({ id: 'w#2', store: s.store, log: silentLogger(), role: 'worker' });
+    tally.noteEvent({ id: 'a', kind: 'started', at, type: 'hash', group: 'g', attempt: 1 });
+    tally.noteEvent({ id: 'a', kind: 'progress', at, type: 'hash', attempt: 1, percent: 30 });
+    await waitFor('a commit', () => s.tallies.length > 0, 5000, 5);
+    assert.equal(s.tallies.at(-1)?.notices, 1, 'a notice sealed for events alone');
+    assert.deepEqual(
+      s.notices.at(-1)?.events?.map((e) => [e.id, e.kind, e.percent]),
+      [
+        ['a', 'started', undefined],
+        ['a', 'progress', 30],
+      ],
+    );
+    assert.deepEqual(s.notices.at(-1)?.entries, []);
+    const k = tally.tag();
+    tally.settle(k, { ...ended('a'), group: 'g' });
+    await tally.committed(k);
+    const last = s.notices.at(-1);
+    assert.equal(last?.n, 2);
+    assert.equal(last?.events, undefined, 'events go out once');
+    assert.deepEqual(
+      last?.entries.map((e) => [e.id, e.type, e.group]),
+      [['a', 'hash', 'g']],
+    );
+    await tally.stop();
   });
 });

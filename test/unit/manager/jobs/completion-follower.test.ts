@@ -1,8 +1,12 @@
 /** How a manager follows the tallies' completion notices (manager/jobs/completion-follower), over a stand-in store. */
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../../../src/log.js';
-import { CompletionFollower } from '../../../../src/manager/jobs/completion-follower.js';
-import type { Completions, NoticeDocument, TallyDocument } from '../../../../src/store/index.js';
+import {
+  CompletionFollower,
+  type FollowedEvent,
+  type FollowerOptions,
+} from '../../../../src/manager/jobs/completion-follower.js';
+import type { LogSegment, NoticeDocument, NoticeEvent, TallyDocument } from '../../../../src/store/index.js';
 import { waitFor } from '../../../support/harness.js';
 
 const at = new Date('2026-11-30T12:00:00Z');
@@ -11,8 +15,9 @@ const at = new Date('2026-11-30T12:00:00Z');
 function noticeBoard() {
   const sealed = new Map<string, number>();
   const notices = new Map<string, NoticeDocument>();
+  const segments = new Map<number, LogSegment>();
   let reads = 0;
-  const store: Completions = {
+  const store: FollowerOptions['store'] = {
     listTallies: async () => [...sealed].map(([id, n]) => ({ _id: id, notices: n }) as TallyDocument),
     findTally: async (id) => {
       reads += 1;
@@ -20,23 +25,48 @@ function noticeBoard() {
       return n === undefined ? null : ({ _id: id, notices: n } as TallyDocument);
     },
     findNotice: async (tally, n) => notices.get(`${tally}:${n}`) ?? null,
+    log: {
+      readLogMeta: async () => ({
+        _id: 'meta',
+        floor: 1,
+        deletedBelow: 1,
+        settledThrough: 0,
+        retainedThrough: 0,
+        keysSweptThrough: 0,
+      }),
+      logHead: async () => Math.max(0, ...segments.keys()),
+      readSegment: async (n) => segments.get(n) ?? null,
+    },
   };
   return {
     store,
     reads: () => reads,
-    /** Writes notice n of `tally` naming `ids`; `seal` also moves the tally past it. */
-    write(tally: string, n: number, ids: string[], seal = true) {
+    /** Writes notice n of `tally` naming `ids` (and `events`); `seal` also moves the tally past it. */
+    write(tally: string, n: number, ids: string[], seal = true, events?: NoticeEvent[]) {
       notices.set(`${tally}:${n}`, {
         _id: `${tally}:${n}`,
         tally,
         n,
         at,
-        entries: ids.map((id) => ({ id, state: 'completed' as const, at })),
+        entries: ids.map((id) => ({ id, state: 'completed' as const, at, type: 'hash' })),
+        ...(events ? { events } : {}),
       });
       if (seal) sealed.set(tally, n);
     },
     seal(tally: string, n: number) {
       sealed.set(tally, n);
+    },
+    /** Appends job-log segment n naming `ids` (accepted jobs). */
+    append(n: number, ids: string[], group?: string) {
+      segments.set(n, {
+        _id: String(n),
+        n,
+        jobs: ids.map((id) => ({ id, type: 'hash', at, ...(group ? { group } : {}) })),
+        first: at,
+        last: at,
+        token: 't',
+        appendedAt: at,
+      });
     },
   };
 }
@@ -92,5 +122,45 @@ describe('following completion notices (manager/jobs/completion-follower)', () =
     assert.equal(await timing?.until, 'timeout');
     assert.equal(f.waiting, 0);
     assert.equal(f.following, false, 'nobody waits: the follower holds no timer and reads nothing');
+  });
+
+  it('when someone listens, then it hears accepts from the job log and the starts and progress before its ends, in order', async () => {
+    const board = noticeBoard();
+    board.seal('w#1', 0);
+    board.append(1, ['old']);
+    const f = follower(board);
+    const heard: FollowedEvent[] = [];
+    let gaps = 0;
+    const stop = await f.subscribe({ events: (batch) => heard.push(...batch), gap: () => (gaps += 1) });
+    board.append(2, ['a', 'b'], 'g1');
+    board.write('w#1', 1, ['a'], true, [
+      { id: 'a', kind: 'started', at, type: 'hash', group: 'g1', attempt: 1 },
+      {
+        id: 'a',
+        kind: 'progress',
+        at,
+        type: 'hash',
+        group: 'g1',
+        attempt: 1,
+        percent: 50,
+        data: { step: 2 },
+      },
+    ]);
+    await waitFor('four events', () => heard.length >= 4, 2000, 1);
+    assert.deepEqual(
+      heard.map((e) => `${e.kind}:${e.id}`).filter((k) => !k.startsWith('accepted')),
+      ['started:a', 'progress:a', 'completed:a'],
+    );
+    assert.deepEqual(
+      heard.filter((e) => e.kind === 'accepted').map((e) => `${e.id}:${e.group}`),
+      ['a:g1', 'b:g1'],
+      'accepts since the subscription only, with their group',
+    );
+    assert.deepEqual(heard.find((e) => e.kind === 'progress')?.data, { step: 2 });
+    // Notice 2 overwritten before it was read: listeners hear of the gap.
+    board.seal('w#1', 2);
+    await waitFor('a gap', () => gaps === 1, 2000, 1);
+    stop();
+    assert.equal(f.following, false, 'the last listener gone: the follower stops');
   });
 });
