@@ -49,6 +49,11 @@ export interface DeliveryJob {
   deliveryId: string;
   url: string;
   event: WebhookEvent;
+  /**
+   * Put before its outcome was stored (a cancel announces itself first, so that no crash
+   * loses it): delivered only once the stored outcome is this one (delivery-loop.ts).
+   */
+  confirm?: true;
 }
 
 /**
@@ -97,11 +102,17 @@ export function decodeDeliveryJob(body: string): DeliveryJob | null {
     return null;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
-  const { v, jobId, deliveryId, url, event } = value as Record<string, unknown>;
+  const { v, jobId, deliveryId, url, event, confirm } = value as Record<string, unknown>;
   if (v !== 1 || typeof jobId !== 'string' || typeof deliveryId !== 'string' || typeof url !== 'string')
     return null;
   if (event === null || typeof event !== 'object' || Array.isArray(event)) return null;
   const { id, state } = event as Record<string, unknown>;
   if (id !== jobId || typeof state !== 'string') return null;
-  return { jobId, deliveryId, url, event: event as WebhookEvent };
+  return {
+    jobId,
+    deliveryId,
+    url,
+    event: event as WebhookEvent,
+    ...(confirm === true ? { confirm: true } : {}),
+  };
 }

@@ -9,11 +9,18 @@
  */
 import type { Logger } from '../log.js';
 import { type ConnectionOptions, type Consumer, createConsumer, type ReservedJob } from '../queue/index.js';
-import type { Deliveries, DeliveryDocument } from '../store/index.js';
+import type { Deliveries, DeliveryDocument, Outcomes } from '../store/index.js';
 import { urlForLogs } from './address-policy.js';
 import { type RetrySchedule, retryDelaySeconds } from './backoff.js';
 import { type AttemptResult, deliver, type Resolver } from './deliver.js';
-import { DELIVERY_PRIORITY, DELIVERY_TTR_SECONDS, decodeDeliveryJob, webhookTube } from './delivery-job.js';
+import {
+  DELIVERY_PRIORITY,
+  DELIVERY_TTR_SECONDS,
+  type DeliveryJob,
+  decodeDeliveryJob,
+  deliveryIdOf,
+  webhookTube,
+} from './delivery-job.js';
 import { deliveryHeaders } from './sign.js';
 
 export interface DeliveryLoopConfig {
@@ -36,7 +43,7 @@ export interface DeliveryMetrics {
 }
 
 export interface DeliveryLoopDeps {
-  store: Deliveries;
+  store: Deliveries & Pick<Outcomes, 'findResult'>;
   log: Logger;
   metrics?: DeliveryMetrics;
   /** Tests: how host names resolve (dns.lookup otherwise). */
@@ -50,6 +57,13 @@ export interface DeliveryLoop {
 
 /** How long a delivery waits after the store could not be read or written. */
 const STORE_RETRY_DELAY_S = 5;
+/** A delivery put before its outcome waits this long between looks for it. */
+const CONFIRM_RETRY_DELAY_S = 2;
+/**
+ * Past this since it was put, a delivery whose outcome never landed is dropped: the cancel
+ * that announced it failed (its client was answered an error).
+ */
+const CONFIRM_GIVE_UP_MS = 10 * 60_000;
 /** A POST may outlast the delivery's TTR (timeouts are settings): touch it this often. */
 const TOUCH_EVERY_MS = (DELIVERY_TTR_SECONDS * 1000) / 4;
 
@@ -90,6 +104,7 @@ export function startDeliveryLoop(config: DeliveryLoopConfig, deps: DeliveryLoop
       );
       return;
     }
+    if (delivery.confirm && !(await confirmed(consumer, job, delivery, jobLog))) return;
     const earlier = record?.deliveryId === deliveryId ? record : null;
     if (earlier?.delivered) {
       jobLog.info('webhook already delivered; dropping the duplicate');
@@ -153,6 +168,48 @@ export function startDeliveryLoop(config: DeliveryLoopConfig, deps: DeliveryLoop
         jobLog,
       );
     }
+  }
+
+  /**
+   * Whether the outcome a delivery put before it (a cancel's) is the one stored; if not, the
+   * delivery has been released to look again later, or deleted for good.
+   */
+  async function confirmed(
+    consumer: Consumer,
+    job: ReservedJob,
+    delivery: DeliveryJob,
+    jobLog: Logger,
+  ): Promise<boolean> {
+    let stored: Awaited<ReturnType<Outcomes['findResult']>>;
+    try {
+      stored = await deps.store.findResult(delivery.jobId);
+    } catch (error: unknown) {
+      jobLog.warn({ err: error }, 'could not read the outcome; trying the delivery later');
+      await quietly(
+        'release the delivery',
+        () => consumer.release(job.beanstalkId, { priority: DELIVERY_PRIORITY, delay: STORE_RETRY_DELAY_S }),
+        jobLog,
+      );
+      return false;
+    }
+    if (stored && deliveryIdOf(stored) === delivery.deliveryId) return true;
+    if (stored) {
+      // Another outcome stands (the job ended first): its own delivery announces it.
+      jobLog.info({ stored: stored.outcome }, 'dropping a webhook whose outcome lost to another');
+      await quietly('delete the delivery', () => consumer.delete(job.beanstalkId), jobLog);
+      return false;
+    }
+    if (Date.now() - Date.parse(delivery.event.finishedAt) > CONFIRM_GIVE_UP_MS) {
+      jobLog.warn('dropping a webhook whose outcome was never stored (its cancel failed)');
+      await quietly('delete the delivery', () => consumer.delete(job.beanstalkId), jobLog);
+      return false;
+    }
+    await quietly(
+      'release the delivery',
+      () => consumer.release(job.beanstalkId, { priority: DELIVERY_PRIORITY, delay: CONFIRM_RETRY_DELAY_S }),
+      jobLog,
+    );
+    return false;
   }
 
   async function lane(consumer: Consumer): Promise<void> {

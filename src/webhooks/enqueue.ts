@@ -21,18 +21,34 @@ export interface DeliveryProducer {
   put(tube: string, body: string, options: PutOptions): Promise<string>;
 }
 
-export type EnqueueDelivery = (outcome: ResultDocument, url: string) => Promise<void>;
+/**
+ * Enqueues the delivery of `outcome` to `url`. With `confirm`, the outcome is not stored yet:
+ * the delivery waits `CONFIRM_DELAY_S`, and goes out only once it is (a cancel).
+ */
+export type EnqueueDelivery = (
+  outcome: ResultDocument,
+  url: string,
+  options?: { confirm?: boolean },
+) => Promise<void>;
+
+/** How long a delivery put before its outcome waits before a worker first looks. */
+export const CONFIRM_DELAY_S = 1;
 
 /** Enqueues the delivery of `outcome` to `url`; rejects when beanstalkd did not take it. */
 export function deliveryEnqueuer(queue: DeliveryProducer, tubePrefix: string): EnqueueDelivery {
   const tube = webhookTube(tubePrefix);
-  return async (outcome, url) => {
+  return async (outcome, url, options = {}) => {
     const body = encodeDeliveryJob({
       jobId: outcome._id,
       deliveryId: deliveryIdOf(outcome),
       url,
       event: eventOf(outcome),
+      ...(options.confirm ? { confirm: true } : {}),
     });
-    await queue.put(tube, body, { priority: DELIVERY_PRIORITY, delay: 0, ttr: DELIVERY_TTR_SECONDS });
+    await queue.put(tube, body, {
+      priority: DELIVERY_PRIORITY,
+      delay: options.confirm ? CONFIRM_DELAY_S : 0,
+      ttr: DELIVERY_TTR_SECONDS,
+    });
   };
 }

@@ -7,7 +7,7 @@
 import { queueConnection, type WorkerConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { createQueueClient } from '../queue/index.js';
-import type { Deliveries } from '../store/index.js';
+import type { Deliveries, Outcomes } from '../store/index.js';
 import { type DeliveryMetrics, startDeliveryLoop } from '../webhooks/delivery-loop.js';
 import { deliveryEnqueuer, type EnqueueDelivery } from '../webhooks/enqueue.js';
 
@@ -22,7 +22,7 @@ export interface WorkerWebhooks {
 
 export function startWorkerWebhooks(
   config: Readonly<WorkerConfig>,
-  deps: { store: Deliveries; log: Logger; metrics: DeliveryMetrics },
+  deps: { store: Deliveries & Pick<Outcomes, 'findResult'>; log: Logger; metrics: DeliveryMetrics },
 ): WorkerWebhooks {
   const producer = createQueueClient({ ...queueConnection(config), inspectors: 1 });
   const { webhooks } = config;

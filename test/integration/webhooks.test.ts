@@ -246,6 +246,31 @@ describe('webhooks on real servers', function () {
     assert.equal(receiver.successes(done.webhook.deliveryId ?? ''), 1);
   });
 
+  it('when a cancel announced its webhook but another outcome was stored instead, then the announced one is dropped unsent; the stored one is delivered', async () => {
+    await startDelivering();
+    const id = await post(`callback_url=${encodeURIComponent(receiver.url('/raced'))}`);
+    const done = await delivered(id);
+    const stored = await f.store.findResult(id);
+    assert.ok(stored);
+    // What a cancel that lost to this completion had announced before its insert was refused.
+    const lost = {
+      ...stored,
+      outcome: 'cancelled' as const,
+      finishedAt: new Date(stored.finishedAt.getTime() + 1),
+    };
+    await deliveryEnqueuer(f.queue, f.tubePrefix)(lost, done.webhook.url, { confirm: true });
+    await waitFor('the announced delivery to leave the webhook tube', async () => {
+      const counts = await tubeCounts(port, webhookTube(f.tubePrefix));
+      return counts.total >= 2 && counts.current === 0;
+    });
+    assert.equal(
+      receiver.requests.filter((r) => r.event?.state === 'cancelled').length,
+      0,
+      'the cancel that never happened is not announced',
+    );
+    assert.equal(receiver.successes(done.webhook.deliveryId ?? ''), 1);
+  });
+
   it('when jobs are listed by type and stats are read, then the webhook tube is not taken for a job type', async () => {
     await startDelivering();
     const id = await post(`callback_url=${encodeURIComponent(receiver.url())}`);

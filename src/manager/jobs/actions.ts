@@ -15,7 +15,6 @@ import {
   type ResultDocument,
   type Store,
 } from '../../store/index.js';
-import { urlForLogs } from '../../webhooks/address-policy.js';
 import { deliveryEnqueuer } from '../../webhooks/enqueue.js';
 import { findLiveCopy, queueLocation } from './queue-location.js';
 import type { JobState } from './views.js';
@@ -63,12 +62,9 @@ export function createJobActions(deps: JobActionDeps) {
           `job ${id} is ${result.outcome}; only unfinished or failed jobs can be cancelled`,
         );
       }
-      if (result) await store.deleteResult(id, Outcome.FAILED);
       const now = new Date();
       const type = job?.type ?? result?.type ?? 'unknown';
-      const k = deps.tally.tag();
-      let stored: Awaited<ReturnType<Store['saveResult']>>;
-      const outcome: ResultDocument = {
+      const cancelled = (tally: ResultDocument['tally']): ResultDocument => ({
         _id: id,
         type,
         outcome: Outcome.CANCELLED,
@@ -77,13 +73,21 @@ export function createJobActions(deps: JobActionDeps) {
         startedAt: now,
         finishedAt: now,
         durationMs: 0,
-        tally: { w: deps.tally.id, k },
+        ...(tally ? { tally } : {}),
         ...(job?.group !== undefined ? { group: job.group } : {}),
         ...(job?.callback !== undefined ? { webhook: true } : {}),
         ...(job && Buffer.byteLength(job.payload) <= RESULT_PAYLOAD_BYTES ? { payload: job.payload } : {}),
-      };
+      });
+      // The webhook is announced before anything changes, so no crash loses it: it goes out
+      // once this very outcome is stored (and is dropped if it never is). Refused: a 503, and
+      // nothing changed.
+      if (job?.callback !== undefined)
+        await enqueueDelivery(cancelled(undefined), job.callback, { confirm: true });
+      if (result) await store.deleteResult(id, Outcome.FAILED);
+      const k = deps.tally.tag();
+      let stored: Awaited<ReturnType<Store['saveResult']>>;
       try {
-        stored = await store.saveResult(outcome);
+        stored = await store.saveResult(cancelled({ w: deps.tally.id, k }));
       } catch (error: unknown) {
         // It may have landed all the same: a client's retry finds it (below) and counts it.
         deps.tally.settle(k, undefined, undefined, id);
@@ -131,20 +135,6 @@ export function createJobActions(deps: JobActionDeps) {
       ]);
       clearTimeout(timer);
       log.info({ jobId: id }, 'job cancelled');
-      let keepCopy = false;
-      if (job?.callback !== undefined) {
-        try {
-          await enqueueDelivery(outcome, job.callback);
-        } catch (error: unknown) {
-          // A worker that meets the job's copy finds the outcome stored and enqueues the delivery
-          // itself: leave the copy for it. A failed job's copy is buried; nothing meets it.
-          keepCopy = true;
-          log.error(
-            { jobId: id, err: error, callback: urlForLogs(job.callback) },
-            'cancelled, but its webhook delivery could not be queued; the job copy is kept for a worker to queue it',
-          );
-        }
-      }
       if (job?.group !== undefined) {
         await store.markGroupJob(job.group, { id, state: Outcome.CANCELLED, at: now, startedAt: now });
       }
@@ -155,14 +145,12 @@ export function createJobActions(deps: JobActionDeps) {
         type,
         ...(job?.group !== undefined ? { group: job.group } : {}),
       });
-      if (!keepCopy) {
-        await dropQueueCopy(id, queueLocation(job, ref)).catch((error: unknown) => {
-          log.warn(
-            { jobId: id, err: error },
-            'cancelled, but its beanstalkd copy could not be removed; workers will skip it',
-          );
-        });
-      }
+      await dropQueueCopy(id, queueLocation(job, ref)).catch((error: unknown) => {
+        log.warn(
+          { jobId: id, err: error },
+          'cancelled, but its beanstalkd copy could not be removed; workers will skip it',
+        );
+      });
       return { id, state: 'cancelled' as const };
     },
 

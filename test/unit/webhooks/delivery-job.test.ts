@@ -86,6 +86,12 @@ describe('webhook delivery jobs', () => {
       event: eventOf(outcome()),
     };
     assert.deepEqual(decodeDeliveryJob(encodeDeliveryJob(job)), job);
+    const announced = { ...job, confirm: true as const };
+    assert.deepEqual(
+      decodeDeliveryJob(encodeDeliveryJob(announced)),
+      announced,
+      'a cancel announced first keeps its mark',
+    );
     for (const junk of [
       '',
       'nope',
