@@ -4,15 +4,18 @@
 # and any other CLI command or flag works the same way (docker run IMAGE worker --help).
 # Build: docker build -t distributed-workers:0.1.0 .
 
-# Build stage: all dependencies (TypeScript), compile to dist/.
+# Build stage: all dependencies (TypeScript, esbuild, Preact, uPlot), compile to dist/ and
+# bundle the dashboard into dist/ui/ (served at /ui/; no CDN, nothing fetched at run time).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` would build before the sources are here; esbuild's postinstall
-# is for tsx, which the build does not use.
+# only checks its binary, which its platform package (@esbuild/linux-x64) brings anyway.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json index.ts ./
 COPY src ./src
+COPY ui ./ui
+COPY scripts/build-ui.mjs ./scripts/build-ui.mjs
 RUN npm run build
 
 # Runtime stage: production dependencies and dist/ only, as an unprivileged user.

@@ -201,6 +201,7 @@ export async function runStack(options: StackOptions): Promise<void> {
     const base = `http://127.0.0.1:${port}`;
     say('');
     say(`distributed-workers is up (data in ${dataDir}, removed on exit):`);
+    say(`  dashboard   ${base}/ui/   open it in a browser: jobs, workers, throughput, pause, retry`);
     say(`  manager     ${base}/   POST a JSON job to / or /jobs, GET /jobs/<id>`);
     say(`  health      ${base}/healthz   ${base}/readyz`);
     say(`  beanstalkd  127.0.0.1:${beanstalkd.port}   binlog with fsync on every write, tube hash`);

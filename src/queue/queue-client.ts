@@ -46,6 +46,11 @@ export interface QueueClient {
   deleteJob(beanstalkId: string): Promise<void>;
   /** kick-job: a delayed or buried job becomes ready now (pipelined, like put). */
   kickJob(beanstalkId: string): Promise<void>;
+  /**
+   * peek-buried in a tube: the buried job beanstalkd would kick next, null when the tube has
+   * none. The inspector connection `use`s the tube first (peek-buried reads the used tube).
+   */
+  peekBuried(tube: string): Promise<{ id: string; body: string } | null>;
   stats(): Promise<ServerStats>;
   statsTube(tube: string): Promise<TubeStats>;
   listTubes(): Promise<string[]>;
@@ -150,6 +155,24 @@ export function createQueueClient(options: QueueClientOptions): QueueClient {
       assertBeanstalkId(beanstalkId);
       const connection = await producer.get();
       await connection.command('kick-job', 'pipelined', (c) => c.kickJob(beanstalkId));
+    },
+
+    async peekBuried(tube) {
+      assertTubeName(tube);
+      return onInspector(async (connection) => {
+        // Both written at once, in this order: nothing else on this connection comes between.
+        if (connection.usedTube !== tube) {
+          connection.usedTube = tube;
+          void connection.command('use', 'pipelined', (c) => c.use(tube)).catch(() => undefined);
+        }
+        try {
+          const job = await connection.command('peek-buried', 'exclusive', (c) => c.peekBuried());
+          return { id: assertBeanstalkId(String(job.id)), body: bodyText(job.payload) };
+        } catch (error: unknown) {
+          if (isQueueError(error, QueueErrorCode.NOT_FOUND)) return null;
+          throw error;
+        }
+      });
     },
 
     async stats() {

@@ -9,6 +9,7 @@ export type { InsertOutcome } from './driver/insert-batcher.js';
 export { mapConcurrently, POINT_READS_IN_FLIGHT } from './driver/point-reads.js';
 export { isStoreUnavailable, StoreUnavailableError } from './errors.js';
 export { type GroupMark, markResult } from './groups/group-marks.js';
+export type { SweptRange } from './groups/state-marks.js';
 export {
   type JobLog,
   type JobLogReader,

@@ -6,7 +6,8 @@
  *
  * - JobRecords: accept's writes and the point reads of a job's record and queue ref.
  * - Outcomes: how a job ends (a worker, or a manager's cancel).
- * - Requeues: a job put back in line (retry, replay, the reconciler).
+ * - Requeues: a job put back in line (retry, replay, the reconciler), and how far retrying a
+ *   type's failed jobs has walked their marks.
  * - Groups: matrix groups and their marks.
  * - Listing: what GET /jobs and GET /jobs/:id read besides a record and an outcome.
  * - Heartbeats, Observing: the `workers` collection, and the observing endpoints' reads.
@@ -23,6 +24,7 @@ import type {
 } from './documents.js';
 import type { InsertOutcome } from './driver/insert-batcher.js';
 import type { GroupMark } from './groups/group-marks.js';
+import type { SweptRange } from './groups/state-marks.js';
 import type { JobLog, JobLogReader } from './log/job-log.js';
 import type { DeliveryDocument } from './records/deliveries.js';
 import type { ProgressDocument } from './records/progress.js';
@@ -88,6 +90,10 @@ export interface Requeues {
   replaceQueueRef(doc: QueueRefDocument): Promise<void>;
   /** Removes a stored outcome if it is still `outcome`; true if this call removed it. */
   deleteResult(id: string, outcome: ResultDocument['outcome']): Promise<boolean>;
+  /** The failed marks `POST /types/<type>/retry-failed` has walked for this type (groups/state-marks.ts). */
+  findSweptMarks(type: string): Promise<SweptRange[]>;
+  /** Replaces them; losing a range to a concurrent writer only means walking it again. */
+  saveSweptMarks(type: string, ranges: readonly SweptRange[]): Promise<void>;
 }
 
 /** Matrix groups: the group document, and its jobs' numbered marks (groups/group-marks.ts). */

@@ -91,7 +91,7 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     }),
     ...groupQueries(db.collection(COLLECTIONS.groups)),
     ...groupMarks(db.collection(COLLECTIONS.groupMarks)),
-    ...stateMarkMethods(groupMarks(db.collection(COLLECTIONS.stateMarks))),
+    ...stateMarkMethods(db.collection(COLLECTIONS.stateMarks)),
     ...tallyQueries(
       db.collection<TallyDocument>(COLLECTIONS.tallies),
       db.collection<TotalsDocument>(COLLECTIONS.totals),

@@ -84,8 +84,31 @@ describe('the images and the CI workflow', function () {
     );
     const allowed = ignore.filter((line) => line.startsWith('!'));
     for (const line of allowed) assert.doesNotMatch(line, /node_modules|secrets|\.env/, line);
-    for (const needed of ['package-lock.json', 'src/', 'index.ts', 'deploy/docker/'])
+    for (const needed of [
+      'package-lock.json',
+      'src/',
+      'index.ts',
+      'ui/',
+      'scripts/build-ui.mjs',
+      'deploy/docker/',
+    ])
       assert.ok(allowed.includes(`!${needed}`), `${needed} is sent`);
+  });
+
+  it('when the app image is built, then its build stage bundles the dashboard into dist/ui before dist/ is copied', () => {
+    const all = instructions('Dockerfile');
+    const build = all.slice(0, all.map((i) => i.op).lastIndexOf('FROM'));
+    const copies = build.filter((i) => i.op === 'COPY').map((i) => i.args);
+    assert.ok(copies.includes('ui ./ui'), 'the dashboard sources');
+    assert.ok(copies.includes('scripts/build-ui.mjs ./scripts/build-ui.mjs'), 'its build script');
+    const buildAt = build.findIndex((i) => i.op === 'RUN' && i.args === 'npm run build');
+    const uiAt = build.findIndex((i) => i.op === 'COPY' && i.args === 'ui ./ui');
+    assert.ok(uiAt >= 0 && buildAt > uiAt, 'copied before npm run build');
+    assert.match(
+      JSON.parse(read('package.json')).scripts.build,
+      /node scripts\/build-ui\.mjs/,
+      'npm run build bundles it',
+    );
   });
 
   it('when beanstalkd is built, then it runs as non-root with a binlog in /data and fsync on every write', () => {

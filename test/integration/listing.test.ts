@@ -174,8 +174,19 @@ describe('listing and pausing on real servers', function () {
       );
       await new Promise((r) => setTimeout(r, 250));
     }
+    const pausedRow = (await request(f.app.callback()).get('/stats')).body.types.find(
+      (row: { type: string }) => row.type === 'hash',
+    );
+    assert.ok(
+      pausedRow.pausedSeconds > 590 && pausedRow.pausedSeconds <= 600,
+      `/stats shows what is left of the pause: ${pausedRow.pausedSeconds}`,
+    );
     const resumed = await request(f.app.callback()).post('/types/hash/resume');
     assert.deepEqual(resumed.body, { type: 'hash', paused: false, seconds: 0 });
+    const resumedRow = (await request(f.app.callback()).get('/stats')).body.types.find(
+      (row: { type: string }) => row.type === 'hash',
+    );
+    assert.equal(resumedRow.pausedSeconds, 0, '/stats shows the pause ended');
     await waitFor(
       'the job to run after resume',
       async () => (await request(f.app.callback()).get(`/jobs/${id}`)).body.state === 'completed',

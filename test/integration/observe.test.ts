@@ -227,7 +227,17 @@ describe('observing the system on real servers', function () {
     const waiting = await request(f.app.callback()).get('/stats');
     assert.equal(waiting.status, 200);
     assert.deepEqual(waiting.body.types, [
-      { type: 'hash', queued: 2, delayed: 0, running: 0, buried: 0, completed: 0, failed: 0, cancelled: 0 },
+      {
+        type: 'hash',
+        queued: 2,
+        delayed: 0,
+        running: 0,
+        buried: 0,
+        completed: 0,
+        failed: 0,
+        cancelled: 0,
+        pausedSeconds: 0,
+      },
     ]);
     assert.equal(waiting.body.totals.queued, 2);
     assert.equal(waiting.body.throughput.completed.length, 300);

@@ -46,6 +46,8 @@ export interface AppFixtureOptions {
   maxWaiters?: number;
   /** What `callback_url` is checked against (default: webhooks off, as without WEBHOOK_SECRET). */
   webhooks?: WebhookPolicy;
+  /** The dashboard's files (default: the app's, dist/ui). */
+  uiDir?: string;
   /** GET /events settings (default: the app's). */
   events?: {
     maxStreams?: number;
@@ -95,6 +97,7 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
     ...(options.allowPrototypeKeys !== undefined ? { allowPrototypeKeys: options.allowPrototypeKeys } : {}),
     ...(options.maxWaiters !== undefined ? { maxWaiters: options.maxWaiters } : {}),
     ...(options.webhooks !== undefined ? { webhooks: options.webhooks } : {}),
+    ...(options.uiDir !== undefined ? { uiDir: options.uiDir } : {}),
     ...(events ?? {}),
   });
   return {

@@ -34,6 +34,7 @@ import {
   type SecurityOptions,
   securityHeaders,
 } from './security.js';
+import { serveDashboard } from './ui.js';
 
 export interface AppDeps {
   queue: QueueClient;
@@ -77,6 +78,8 @@ export interface AppDeps {
   acceptAnyPath?: boolean;
   /** ALLOW_PROTOTYPE_KEYS: accept payloads with `__proto__` or `constructor.prototype` keys (default false). */
   allowPrototypeKeys?: boolean;
+  /** The dashboard's built files, served under /ui/ (default: dist/ui, see http/ui.ts). */
+  uiDir?: string;
 }
 
 /** The services, the handlers of every route in the table, and the middleware chain around them. */
@@ -167,6 +170,8 @@ export function createApp(deps: AppDeps): Koa {
   app.use(metrics.httpMiddleware());
   app.use(errorBoundary(deps.log));
   app.use(securityHeaders());
+  // The dashboard's files: before the key check (the page asks for the key itself) and the router.
+  app.use(serveDashboard(deps.uiDir === undefined ? {} : { dir: deps.uiDir }));
   const cors = corsPolicy(security.corsOrigins);
   if (cors) app.use(cors);
   const acceptAnyPath = deps.acceptAnyPath ?? true;

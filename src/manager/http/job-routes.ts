@@ -1,4 +1,4 @@
-/** The jobs part of the route table (routes.ts): submitting, reading, steering jobs. */
+/** The jobs part of the route table (routes.ts): submitting, reading, steering jobs (a type's: type-routes.ts). */
 import { ErrorCode } from '../../errors.js';
 import { BACKENDS, type RouteSpec } from './route-spec.js';
 import {
@@ -10,14 +10,13 @@ import {
   JobListSchema,
   JobPayloadSchema,
   JobStateChangeSchema,
-  JobTypeSchema,
   JobViewSchema,
   MatrixRequestSchema,
   MatrixResultSchema,
   OutcomesRequestSchema,
   OutcomesSchema,
-  PauseSchema,
 } from './schemas.js';
+import { TYPE_ROUTES } from './type-routes.js';
 
 const BODY_ERRORS = [
   ErrorCode.INVALID_JSON,
@@ -126,28 +125,7 @@ export const JOB_ROUTES: readonly RouteSpec[] = [
     responses: { 200: { description: 'a page of jobs', schema: JobListSchema } },
     errors: [ErrorCode.INVALID_QUERY, ...BACKENDS],
   },
-  {
-    method: 'POST',
-    path: '/types/{type}/pause',
-    operationId: 'pauseType',
-    handler: 'pauseType',
-    tag: 'jobs',
-    summary: 'Pause a job type: its jobs are not handed to workers for ?seconds=N',
-    pathParams: { type: JobTypeSchema },
-    responses: { 200: { description: 'paused', schema: PauseSchema } },
-    errors: [ErrorCode.INVALID_QUERY, ErrorCode.QUEUE_UNAVAILABLE],
-  },
-  {
-    method: 'POST',
-    path: '/types/{type}/resume',
-    operationId: 'resumeType',
-    handler: 'resumeType',
-    tag: 'jobs',
-    summary: 'Resume a paused job type',
-    pathParams: { type: JobTypeSchema },
-    responses: { 200: { description: 'resumed', schema: PauseSchema } },
-    errors: [ErrorCode.INVALID_QUERY, ErrorCode.QUEUE_UNAVAILABLE],
-  },
+  ...TYPE_ROUTES,
   postJob(
     '/',
     'postJobAtRoot',

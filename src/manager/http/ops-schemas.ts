@@ -111,12 +111,20 @@ export const StatsSchema: JsonSchema = {
     types: {
       type: 'array',
       description:
-        'per job type: queued/delayed/running/buried from beanstalkd now; completed/failed/cancelled: outcomes stored so far, from the outcome tallies (a retried job counts each outcome it had)',
+        'per job type: queued/delayed/running/buried from beanstalkd now; completed/failed/cancelled: outcomes stored so far, from the outcome tallies (a retried job counts each outcome it had); pausedSeconds: what is left of a pause',
       items: {
         type: 'object',
-        required: ['type', ...typeCountsRequired],
+        required: ['type', ...typeCountsRequired, 'pausedSeconds'],
         additionalProperties: false,
-        properties: { type: { type: 'string' }, ...typeCountsProperties },
+        properties: {
+          type: { type: 'string' },
+          ...typeCountsProperties,
+          pausedSeconds: {
+            ...count,
+            description:
+              "seconds left of the type's pause (POST /types/{type}/pause, beanstalkd's pause-time-left); 0 when not paused",
+          },
+        },
       },
     },
     totals: {

@@ -24,6 +24,8 @@ export type HandlerName =
   | 'listJobs'
   | 'pauseType'
   | 'resumeType'
+  | 'retryFailedJobs'
+  | 'kickBuriedJobs'
   | 'postMatrix'
   | 'getGroup'
   | 'streamEvents';

@@ -132,17 +132,20 @@ export function koaPath(path: string): string {
   return path.replace(/\{(\w+)\}/g, ':$1');
 }
 
+/** Names kept although no route of the table has them: the dashboard's files (http/ui.ts). */
+const RESERVED_PREFIXES = ['/ui'] as const;
+
 /**
  * The names the API keeps for itself, lower case: the first segment of every path in the
  * table but `/` and `/{id}` (`/jobs`, `/groups`, `/types`, `/workers`, `/stats`, `/metrics`,
- * `/healthz`, `/readyz`, `/openapi.json`). Taken from the table, so a new route's name is
- * kept from the day it is added.
+ * `/healthz`, `/readyz`, `/openapi.json`), and `/ui`, where the dashboard is served. Taken
+ * from the table, so a new route's name is kept from the day it is added.
  */
 export function ownPrefixes(routes: readonly RouteSpec[]): string[] {
   const names = routes
     .map((route) => route.path.split('/')[1] ?? '')
     .filter((name) => name !== '' && !name.startsWith('{'));
-  return [...new Set(names.map((name) => `/${name.toLowerCase()}`))];
+  return [...new Set([...names.map((name) => `/${name.toLowerCase()}`), ...RESERVED_PREFIXES])];
 }
 
 /** The `route` label HTTP metrics give a job POSTed to a path of the client's choosing. */

@@ -1,7 +1,8 @@
 /**
  * Steering one job: cancel and retry. Both go through the one-outcome rule: a cancel is an
  * outcome inserted like any other, so a worker finishing at the same moment and the cancel
- * race on the same unique `_id`, and whichever lands first is the job's outcome.
+ * race on the same unique `_id`, and whichever lands first is the job's outcome. A type's
+ * jobs all at once (retry-failed, kick) are bulk-actions.ts, over this retry.
  */
 import { AppError, ErrorCode } from '../../errors.js';
 import { putAgain } from '../../jobs/queue-copy.js';
@@ -16,6 +17,7 @@ import {
   type Store,
 } from '../../store/index.js';
 import { deliveryEnqueuer } from '../../webhooks/enqueue.js';
+import { createBulkActions } from './bulk-actions.js';
 import { findLiveCopy, queueLocation } from './queue-location.js';
 import type { JobState } from './views.js';
 
@@ -45,6 +47,30 @@ export function createJobActions(deps: JobActionDeps) {
       // Reserved by a worker: it will find the outcome stored and delete the job itself.
       if (!isQueueError(error, QueueErrorCode.NOT_FOUND)) throw error;
     }
+  }
+
+  /** Brings a failed job back: its failed outcome removed, a fresh copy queued with a full attempt budget. */
+  async function retry(id: string): Promise<{ id: string; state: JobState }> {
+    const [result, job, ref] = await Promise.all([
+      store.findResult(id),
+      store.findJob(id),
+      store.findQueueRef(id),
+    ]);
+    if (!job) throw new AppError(ErrorCode.NOT_FOUND, `no job ${id}`);
+    if (result?.outcome !== Outcome.FAILED) {
+      throw new AppError(
+        ErrorCode.JOB_NOT_RETRYABLE,
+        `job ${id} is ${result?.outcome ?? 'not finished'}; only failed jobs can be retried`,
+      );
+    }
+    if (!(await store.deleteResult(id, Outcome.FAILED))) {
+      throw new AppError(ErrorCode.JOB_NOT_RETRYABLE, `job ${id} changed while retrying it; look again`);
+    }
+    await dropQueueCopy(id, queueLocation(job, ref));
+    if (job.group !== undefined) await store.markGroupJob(job.group, { id, state: 'queued', at: new Date() });
+    await putAgain(queue, store, job, deps.tubePrefix);
+    log.info({ jobId: id }, 'job retried');
+    return { id, state: 'queued' as const };
   }
 
   return {
@@ -154,29 +180,7 @@ export function createJobActions(deps: JobActionDeps) {
       return { id, state: 'cancelled' as const };
     },
 
-    /** Brings a failed job back: its failed outcome removed, a fresh copy queued with a full attempt budget. */
-    async retry(id: string): Promise<{ id: string; state: JobState }> {
-      const [result, job, ref] = await Promise.all([
-        store.findResult(id),
-        store.findJob(id),
-        store.findQueueRef(id),
-      ]);
-      if (!job) throw new AppError(ErrorCode.NOT_FOUND, `no job ${id}`);
-      if (result?.outcome !== Outcome.FAILED) {
-        throw new AppError(
-          ErrorCode.JOB_NOT_RETRYABLE,
-          `job ${id} is ${result?.outcome ?? 'not finished'}; only failed jobs can be retried`,
-        );
-      }
-      if (!(await store.deleteResult(id, Outcome.FAILED))) {
-        throw new AppError(ErrorCode.JOB_NOT_RETRYABLE, `job ${id} changed while retrying it; look again`);
-      }
-      await dropQueueCopy(id, queueLocation(job, ref));
-      if (job.group !== undefined)
-        await store.markGroupJob(job.group, { id, state: 'queued', at: new Date() });
-      await putAgain(queue, store, job, deps.tubePrefix);
-      log.info({ jobId: id }, 'job retried');
-      return { id, state: 'queued' as const };
-    },
+    retry,
+    ...createBulkActions({ ...deps, retry }),
   };
 }

@@ -13,6 +13,8 @@ export interface TypeDepth {
   reserved: number;
   delayed: number;
   buried: number;
+  /** Seconds left of a pause (`pause-tube`, POST /types/<type>/pause); 0 when not paused. */
+  pausedSeconds: number;
 }
 
 /** Bound on the tubes read per call: each is one round trip. */
@@ -38,12 +40,13 @@ export async function readQueueDepth(queue: QueueClient, prefix: string): Promis
         reserved: stats.currentJobsReserved,
         delayed: stats.currentJobsDelayed,
         buried: stats.currentJobsBuried,
+        pausedSeconds: stats.pause > 0 ? stats.pauseTimeLeft : 0,
       });
     } catch (error: unknown) {
       // A tube with no jobs and no clients vanishes: between list-tubes and now, or never made.
       if (!isQueueError(error, QueueErrorCode.NOT_FOUND)) throw error;
       if (type === DEFAULT_JOB_TYPE)
-        depths.push({ type, tube, ready: 0, reserved: 0, delayed: 0, buried: 0 });
+        depths.push({ type, tube, ready: 0, reserved: 0, delayed: 0, buried: 0, pausedSeconds: 0 });
     }
   }
   return depths.sort((a, b) => a.type.localeCompare(b.type));

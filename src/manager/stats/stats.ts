@@ -29,7 +29,8 @@ interface TypeCounts {
 
 export interface StatsView {
   at: string;
-  types: Array<{ type: string } & TypeCounts>;
+  /** `pausedSeconds`: what is left of the type's pause (POST /types/<type>/pause); 0 when not paused. */
+  types: Array<{ type: string } & TypeCounts & { pausedSeconds: number }>;
   totals: TypeCounts;
   outcomesCountedAt: string;
   throughput: {
@@ -73,6 +74,7 @@ export function createStatsService(deps: StatsServiceDeps) {
       ]);
 
       const byType = new Map<string, TypeCounts>();
+      const pausedSeconds = new Map<string, number>();
       const of = (type: string) => {
         let counts = byType.get(type);
         if (!counts) {
@@ -87,6 +89,7 @@ export function createStatsService(deps: StatsServiceDeps) {
         counts.delayed += d.delayed;
         counts.running += d.reserved;
         counts.buried += d.buried;
+        pausedSeconds.set(d.type, d.pausedSeconds);
       }
       for (const [type, counts] of Object.entries(outcomes)) {
         const c = of(type);
@@ -96,7 +99,7 @@ export function createStatsService(deps: StatsServiceDeps) {
       }
       const types = [...byType]
         .sort(([a], [b]) => a.localeCompare(b))
-        .map(([type, counts]) => ({ type, ...counts }));
+        .map(([type, counts]) => ({ type, ...counts, pausedSeconds: pausedSeconds.get(type) ?? 0 }));
       const totals = zero();
       for (const counts of byType.values()) {
         for (const key of Object.keys(totals) as Array<keyof TypeCounts>) totals[key] += counts[key];

@@ -12,6 +12,7 @@ import { checkIdempotencyKey, optionSource, parseJobOptions } from '../../jobs/o
 import { lookupOutcomes } from '../../jobs/outcomes.js';
 import { readJsonBody } from '../read-json-body.js';
 import { jobIdIn } from './job-id.js';
+import { steerHandlers } from './steer.js';
 
 /** What a submitted job (one, a batch, a matrix) is checked against, defaults resolved. */
 export interface AcceptLimits {
@@ -70,7 +71,10 @@ function wantsPayload(ctx: Context): boolean {
   throw new AppError(ErrorCode.INVALID_QUERY, 'payload must be true or false, given once');
 }
 
-/** postJob, getJob, postBatch, cancelJob, retryJob, listJobs and lookupOutcomes, by their route-table names. */
+/**
+ * postJob, getJob, postBatch, cancelJob, retryJob, listJobs and lookupOutcomes, by their
+ * route-table names; and retryFailedJobs and kickBuriedJobs (steer.ts), which use the same actions.
+ */
 export function jobHandlers(deps: JobHandlerDeps) {
   const { jobs, actions, listing, limits } = deps;
   return {
@@ -139,5 +143,7 @@ export function jobHandlers(deps: JobHandlerDeps) {
       ctx.set('Cache-Control', 'no-store');
       ctx.body = await lookupOutcomes(ctx.req, deps.store, limits.bodyTimeoutMs);
     },
+    // A type's failed and buried jobs at once, over the same actions (steer.ts).
+    ...steerHandlers(actions),
   };
 }

@@ -15,11 +15,17 @@ export interface PauseHandlerDeps {
 /** The longest pause beanstalkd is asked for: 30 days. */
 const MAX_PAUSE_SECONDS = 2_592_000;
 
+/** The `{type}` of a `/types/{type}/…` path, or 400 INVALID_QUERY when it is not a job type. */
+export function typeParam(ctx: Context): string {
+  const type: unknown = ctx.params.type;
+  if (typeof type !== 'string' || !JOB_TYPE.test(type))
+    throw new AppError(ErrorCode.INVALID_QUERY, 'not a job type');
+  return type;
+}
+
 /** pauseType and resumeType, by their route-table names. */
 export function pauseHandlers(deps: PauseHandlerDeps) {
-  const pause = async (type: string | undefined, seconds: number) => {
-    if (type === undefined || !JOB_TYPE.test(type))
-      throw new AppError(ErrorCode.INVALID_QUERY, 'not a job type');
+  const pause = async (type: string, seconds: number) => {
     await deps.queue.pauseTube(tubeName(deps.tubePrefix, type), seconds);
     deps.log.info({ type, seconds }, seconds > 0 ? 'type paused' : 'type resumed');
     return { type, paused: seconds > 0, seconds };
@@ -35,10 +41,10 @@ export function pauseHandlers(deps: PauseHandlerDeps) {
       ) {
         throw new AppError(ErrorCode.INVALID_QUERY, 'seconds must be an integer from 1 to 2592000 (30 days)');
       }
-      ctx.body = await pause(ctx.params.type, Number(seconds));
+      ctx.body = await pause(typeParam(ctx), Number(seconds));
     },
     resumeType: async (ctx: Context) => {
-      ctx.body = await pause(ctx.params.type, 0);
+      ctx.body = await pause(typeParam(ctx), 0);
     },
   };
 }

@@ -1,0 +1,402 @@
+/**
+ * The dashboard (/ui/) in a real browser — Debian's Chromium driven by playwright-core — against
+ * the built manager and workers as processes, on real beanstalkd and MongoDB: every page shows
+ * what the API says, the throughput chart moves while jobs flow, the page's buttons change the
+ * system (checked through the API and beanstalkd), the page asks for an API key when the manager
+ * needs one, and no page logs an error or breaks its Content-Security-Policy.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { freePort, waitForPort } from '../../src/local/servers.js';
+import { launchBrowser, numberAttribute, watchPage } from '../support/browser.js';
+import {
+  backendEnv,
+  backends,
+  beanstalkRaw,
+  dropDatabase,
+  isolation,
+  type SpawnedCli,
+  spawnCli,
+  stopAllSpawned,
+  tubeCounts,
+  waitFor,
+} from '../support/harness.js';
+
+interface JobAnswer {
+  id: string;
+  state: string;
+  attempts: number;
+  result?: { hash?: string; worker?: string };
+}
+
+/** What Chromium writes to the console for every answer it got with that status. */
+const consoleLineFor = (status: number) =>
+  new RegExp(`Failed to load resource: the server responded with a status of ${status}\\b`);
+
+describe('the dashboard in a real browser (end to end)', function () {
+  this.timeout(240_000);
+  let browser: Browser;
+  let context: BrowserContext | undefined;
+  let env: Record<string, string>;
+  let dbName: string;
+  let tubePrefix: string;
+  let base: string;
+  let apiKey: string | undefined;
+
+  const startManager = async (extra: Record<string, string> = {}) => {
+    const port = await freePort();
+    const manager = spawnCli(['manager'], {
+      ...env,
+      MANAGER_LISTEN_PORT: String(port),
+      MANAGER_LISTEN_HOST: '127.0.0.1',
+      ...extra,
+    });
+    await waitForPort(port, 15_000, manager.child);
+    base = `http://127.0.0.1:${port}`;
+    return manager;
+  };
+  /** A worker that reports every half second, so /stats and /workers follow quickly. */
+  const startWorker = (name: string): SpawnedCli =>
+    spawnCli(['worker'], { ...env, WORKER_NAME: name, WORKER_HEARTBEAT_MS: '500' });
+
+  const api = async <T>(
+    path: string,
+    method = 'GET',
+    body?: unknown,
+  ): Promise<{ status: number; body: T }> => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        ...(apiKey ? { Authorization: `Bearer ${apiKey}` } : {}),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  };
+  const postJob = async (payload: unknown, query = '') => {
+    const answer = await api<JobAnswer>(`/jobs${query}`, 'POST', payload);
+    assert.equal(answer.status, 202, JSON.stringify(answer.body));
+    return answer.body.id;
+  };
+  const jobState = async (id: string) => (await api<JobAnswer>(`/jobs/${id}`)).body.state;
+  const waitForState = (id: string, state: string, timeoutMs = 30_000) =>
+    waitFor(`job ${id} to be ${state}`, async () => (await jobState(id)) === state, timeoutMs, 100);
+  const hashRow = async (type = 'hash') => {
+    const stats = await api<{ types: Array<Record<string, number | string>> }>('/stats');
+    return stats.body.types.find((row) => row.type === type);
+  };
+
+  /** A new page (its own sessionStorage) at `hash` of the dashboard, watched for problems. */
+  const openPage = async (hash = '#/', viewport = { width: 1280, height: 900 }) => {
+    context = await browser.newContext({ viewport });
+    const page = await context.newPage();
+    const problems = await watchPage(page);
+    await page.goto(`${base}/ui/${hash}`);
+    return { page, problems };
+  };
+  /** Waits until `selector`'s text matches `pattern`. */
+  const waitForText = (page: Page, selector: string, pattern: RegExp, timeoutMs = 20_000) =>
+    waitFor(
+      `${selector} to show ${pattern}`,
+      async () => pattern.test((await page.locator(selector).first().textContent()) ?? ''),
+      timeoutMs,
+      100,
+    );
+  /** Nothing wider than the screen but the tables, which scroll in their own box. */
+  const assertFitsWidth = async (page: Page) => {
+    const [scrollWidth, innerWidth] = (await page.evaluate(
+      '[document.documentElement.scrollWidth, window.innerWidth]',
+    )) as [number, number];
+    assert.ok(scrollWidth <= innerWidth, `the page fits the screen: ${scrollWidth} <= ${innerWidth}`);
+  };
+
+  before(async function () {
+    // The first run on a machine installs Chromium (apt-get, about a minute).
+    this.timeout(600_000);
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  beforeEach(() => {
+    const iso = isolation('dash');
+    dbName = iso.dbName;
+    tubePrefix = iso.tubePrefix;
+    apiKey = undefined;
+    env = { ...backendEnv(iso), LOG_LEVEL: 'info' };
+  });
+  afterEach(async () => {
+    await context?.close();
+    context = undefined;
+    await stopAllSpawned();
+    await dropDatabase(dbName);
+  });
+
+  it('when jobs have run, then every page shows them as the API does: overview, jobs, a job, workers and hosts, groups', async () => {
+    await startManager();
+    startWorker('dash-w1');
+    const ids = [await postJob({ page: 1 }), await postJob({ page: 2 }), await postJob({ page: 3 })];
+    const matrix = await api<{ group: string }>('/jobs/matrix', 'POST', {
+      template: { m: 1 },
+      axes: { color: ['red', 'blue'] },
+    });
+    assert.equal(matrix.status, 202);
+    const group = matrix.body.group;
+    const sample = await postJob({}, '?type=metrics');
+    for (const id of [...ids, sample]) await waitForState(id, 'completed');
+    await waitFor(
+      'the group to be done',
+      async () => (await api<{ done: boolean }>(`/groups/${group}`)).body.done,
+    );
+    await waitFor('/stats to count the 5 hash jobs', async () => (await hashRow())?.completed === 5);
+    const job = (await api<JobAnswer>(`/jobs/${ids[0]}`)).body;
+
+    const { page, problems } = await openPage('#/');
+    await waitForText(page, '[data-backend="beanstalkd"]', /^reachable$/);
+    await waitForText(page, '[data-backend="MongoDB"]', /^reachable$/);
+    // ready, delayed, running, buried, completed: the fifth count of the row.
+    await waitForText(page, 'tr[data-type="hash"] td:nth-of-type(5)', /^5$/);
+    await waitForText(page, 'tr[data-type="metrics"] td:nth-of-type(5)', /^1$/);
+    assert.equal(await page.locator('tr[data-type="hash"] [data-paused]').textContent(), 'no');
+    assert.equal((await page.locator('.chart canvas').count()) > 0, true, 'the chart is drawn');
+
+    // Keyboard: the navigation is real links.
+    await page.getByRole('link', { name: 'Jobs', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await waitFor('the jobs page', () => page.url().endsWith('#/jobs'));
+    for (const id of ids) await waitForText(page, `tr[data-job="${id}"]`, /completed/);
+    await page.locator(`a[href="#/jobs/${ids[0]}"]`).click();
+    await waitForText(page, 'h1', new RegExp(`${ids[0]}.*completed`));
+    await waitForText(page, 'main', new RegExp(job.result?.hash ?? 'no hash in the API answer'));
+    assert.match(
+      (await page.locator('.copy code').textContent()) ?? '',
+      new RegExp(`curl -s '${base}/jobs/${ids[0]}'`),
+    );
+
+    await page.goto(`${base}/ui/#/workers`);
+    const workers = await api<{ workers: Array<{ name: string; completed: number }> }>('/workers');
+    assert.ok(workers.body.workers.some((w) => w.name === 'dash-w1'));
+    await waitFor('the worker to have reported its 6 jobs', async () => {
+      const answer = await api<{ workers: Array<{ name: string; completed: number }> }>('/workers');
+      return answer.body.workers.find((w) => w.name === 'dash-w1')?.completed === 6;
+    });
+    await waitForText(page, 'tr[data-worker="dash-w1"] td:nth-of-type(6)', /^6$/);
+    await waitForText(page, 'section[aria-labelledby="hosts-title"] tbody', /dash-w1/);
+
+    await page.goto(`${base}/ui/#/groups`);
+    await page.locator(`a[href="#/groups/${group}"]`).click();
+    await waitForText(page, 'label[for="group-progress"]', /2 of 2 finished \(done\)/);
+    await waitForText(
+      page,
+      'section[aria-labelledby="group-results-title"]',
+      /color=red[\s\S]*color=blue|color=blue[\s\S]*color=red/,
+    );
+
+    await page.goto(`${base}/ui/#/failed`);
+    await waitForText(page, 'section[aria-labelledby="list-title"]', /None on this page/);
+
+    // A phone: the layout holds.
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const hash of ['#/', '#/jobs', `#/jobs/${ids[0]}`, '#/workers']) {
+      await page.goto(`${base}/ui/${hash}`);
+      await page.locator('h1').waitFor();
+      await assertFitsWidth(page);
+    }
+    problems.assertNone();
+  });
+
+  it("when a load runs, then the chart's series grows and counts the jobs accepted and completed", async () => {
+    await startManager();
+    startWorker('dash-load');
+    const { page, problems } = await openPage('#/');
+    const figure = 'figure.throughput';
+    await waitFor(
+      'the event stream to open',
+      async () => (await page.locator(figure).getAttribute('data-stream')) === 'open',
+    );
+    await waitFor('the first points', async () => (await numberAttribute(page, figure, 'data-points')) > 0);
+    const before = {
+      points: await numberAttribute(page, figure, 'data-points'),
+      accepted: await numberAttribute(page, figure, 'data-accepted'),
+      completed: await numberAttribute(page, figure, 'data-completed'),
+    };
+
+    const total = 150;
+    let posted = 0;
+    const load = (async () => {
+      // About 15 jobs a second for 10 s: long enough to watch the chart move while it runs.
+      while (posted < total) {
+        await Promise.all([
+          postJob({ load: posted }),
+          postJob({ load: posted + 1 }),
+          postJob({ load: posted + 2 }),
+        ]);
+        posted += 3;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    const during = await waitFor(
+      'the chart to move while the load runs',
+      async () => {
+        const now = {
+          points: await numberAttribute(page, figure, 'data-points'),
+          accepted: await numberAttribute(page, figure, 'data-accepted'),
+          completed: await numberAttribute(page, figure, 'data-completed'),
+        };
+        return now.points > before.points &&
+          now.accepted > before.accepted &&
+          now.completed > before.completed
+          ? now
+          : undefined;
+      },
+      20_000,
+      100,
+    );
+    assert.ok(posted < total, `read while the load ran (${posted} of ${total} posted)`);
+    await load;
+    const after = await waitFor(
+      'the chart to count every job',
+      async () => {
+        const now = {
+          points: await numberAttribute(page, figure, 'data-points'),
+          accepted: await numberAttribute(page, figure, 'data-accepted'),
+          completed: await numberAttribute(page, figure, 'data-completed'),
+        };
+        return now.accepted === before.accepted + total && now.completed === before.completed + total
+          ? now
+          : undefined;
+      },
+      30_000,
+      200,
+    );
+    assert.ok(after.points > during.points, `the series kept growing: ${during.points} → ${after.points}`);
+    assert.equal(after.accepted, total, 'accepted: counted from the event stream, every job once');
+    await waitForText(page, 'tr[data-type="hash"] td:nth-of-type(5)', new RegExp(`^${total}$`));
+    problems.assertNone();
+  });
+
+  it('when pause, resume, cancel and retry are pressed on the pages, then the system changes as the API and beanstalkd show', async () => {
+    await startManager();
+    startWorker('dash-steer');
+    const { page, problems } = await openPage('#/');
+    const port = backends().beanstalk.port;
+
+    // Pause hash for an hour from the overview.
+    await page.getByLabel('Pause for').selectOption('3600');
+    await page.getByRole('button', { name: 'Pause hash' }).click();
+    await waitFor('hash to be paused', async () => Number((await hashRow())?.pausedSeconds) > 3500);
+    assert.match((await beanstalkRaw(port, `stats-tube ${tubePrefix}hash`)).body ?? '', /^pause: 3600$/m);
+    await waitForText(page, 'tr[data-type="hash"] [data-paused]', /^yes, /);
+
+    // A job posted meanwhile waits; cancel it from its page.
+    const waiting = await postJob({ cancel: 'me' });
+    await page.goto(`${base}/ui/#/jobs/${waiting}`);
+    await waitForText(page, 'h1', /queued/);
+    await waitForText(page, 'section[aria-labelledby="queue-title"]', /tube/);
+    await page.getByRole('button', { name: 'Cancel job' }).click();
+    await page.getByRole('button', { name: 'Yes' }).click();
+    await waitForText(page, 'p[role="status"].ok', /Cancel: done/);
+    assert.equal(await jobState(waiting), 'cancelled');
+    await waitFor(
+      'its copy to leave beanstalkd',
+      async () => (await tubeCounts(port, `${tubePrefix}hash`)).current === 0,
+    );
+    await waitForText(page, 'h1', /cancelled/);
+
+    // Resume from the overview.
+    await page.goto(`${base}/ui/#/`);
+    await page.getByRole('button', { name: 'Resume hash' }).click();
+    await waitFor('hash to be resumed', async () => (await hashRow())?.pausedSeconds === 0);
+    await waitForText(page, 'tr[data-type="hash"] [data-paused]', /^no$/);
+
+    // Failed jobs: retry one and cancel another from the Failed page.
+    const failing = '?type=simulate&fail_rate=1&attempts=1&mean_ms=5';
+    const [retryMe, cancelMe] = [await postJob({ f: 1 }, failing), await postJob({ f: 2 }, failing)];
+    await waitForState(retryMe, 'failed');
+    await waitForState(cancelMe, 'failed');
+    // So the retried job stays queued where the test can see it.
+    assert.equal((await api('/types/simulate/pause?seconds=600', 'POST')).status, 200);
+    await page.goto(`${base}/ui/#/failed`);
+    await page.getByRole('button', { name: `Retry ${retryMe}` }).click();
+    await waitForText(page, 'p[role="status"].ok', new RegExp(`Retry ${retryMe}: done`));
+    assert.equal(await jobState(retryMe), 'queued');
+    await waitFor(
+      'the retried copy to be ready in beanstalkd',
+      async () => (await tubeCounts(port, `${tubePrefix}simulate`)).ready === 1,
+    );
+    await page.getByRole('button', { name: `Cancel ${cancelMe}` }).click();
+    await waitForText(page, 'p[role="status"].ok', new RegExp(`Cancel ${cancelMe}: done`));
+    assert.equal(await jobState(cancelMe), 'cancelled');
+    await page.getByRole('link', { name: 'Cancelled', exact: true }).click();
+    await waitForText(page, `tr[data-job="${cancelMe}"]`, /cancelled/);
+
+    // Every failed job of a type at once: retry-failed, then kick (the other engineer's endpoints).
+    assert.equal((await api('/types/simulate/resume', 'POST')).status, 200);
+    await waitForState(retryMe, 'failed');
+    const more = [await postJob({ f: 3 }, failing), await postJob({ f: 4 }, failing)];
+    for (const id of more) await waitForState(id, 'failed');
+    assert.equal((await api('/types/simulate/pause?seconds=600', 'POST')).status, 200);
+    await page.goto(`${base}/ui/#/failed`);
+    await page.getByRole('button', { name: 'Retry all failed simulate' }).click();
+    await page.getByRole('button', { name: 'Yes' }).click();
+    await waitForText(page, 'section[aria-labelledby="by-type-title"] p[role="status"]', /retried 3\b/);
+    for (const id of [retryMe, ...more]) assert.equal(await jobState(id), 'queued', id);
+
+    assert.equal((await api('/types/simulate/resume', 'POST')).status, 200);
+    for (const id of [retryMe, ...more]) await waitForState(id, 'failed');
+    assert.equal((await api('/types/simulate/pause?seconds=600', 'POST')).status, 200);
+    await page.getByRole('button', { name: 'Kick all buried simulate' }).click();
+    await page.getByRole('button', { name: 'Yes' }).click();
+    await waitForText(
+      page,
+      'section[aria-labelledby="by-type-title"] p[role="status"]',
+      /Kick all buried simulate: done — retried 3\b/,
+    );
+    for (const id of [retryMe, ...more]) assert.equal(await jobState(id), 'queued', id);
+    assert.equal((await tubeCounts(port, `${tubePrefix}simulate`)).buried, 0, 'nothing left buried');
+    problems.assertNone();
+  });
+
+  it('when the manager has API keys, then the page loads without one, asks for it, says when it is refused, and works with the right one', async () => {
+    const key = `ui-${randomBytes(16).toString('hex')}`;
+    const manager = await startManager({ API_KEYS: `dashboard:${key}` });
+    startWorker('dash-auth');
+    const uiPage = await fetch(`${base}/ui/`);
+    assert.equal(uiPage.status, 200, 'the page itself needs no key');
+    assert.match(uiPage.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    assert.equal((await fetch(`${base}/stats`)).status, 401, 'the API does');
+    apiKey = key;
+    const id = await postJob({ secret: 'keyed' });
+    await waitForState(id, 'completed');
+
+    const { page, problems } = await openPage(`#/jobs/${id}`);
+    await waitForText(page, '.key-form', /asks for an API key/);
+    await page.getByRole('textbox', { name: 'API key' }).fill('not-the-key');
+    await page.getByRole('button', { name: 'Use this key' }).click();
+    await waitForText(page, '.key-form [role="alert"]', /refused this key/);
+    await page.getByRole('textbox', { name: 'API key' }).fill(key);
+    await page.getByRole('button', { name: 'Use this key' }).click();
+    await waitForText(page, 'h1', new RegExp(`${id}.*completed`));
+    assert.equal(await page.locator('.key-form').count(), 0, 'the form is gone');
+    await waitForText(page, '.key-status', /API key in use/);
+    const curl = (await page.locator('.copy code').textContent()) ?? '';
+    assert.match(curl, /-H "Authorization: Bearer \$DW_API_KEY"/);
+    assert.ok(!curl.includes(key), 'the curl command holds no key');
+    assert.ok(!page.url().includes(key), 'the key is in no URL');
+
+    // Another page in the same tab keeps the key (sessionStorage), live data included.
+    await page.getByRole('link', { name: 'Overview', exact: true }).click();
+    await waitForText(page, 'tr[data-type="hash"] td:nth-of-type(5)', /^1$/);
+    await waitFor(
+      'the event stream to open with the key',
+      async () => (await page.locator('figure.throughput').getAttribute('data-stream')) === 'open',
+    );
+    await page.getByRole('button', { name: 'Forget key' }).click();
+    await page.reload();
+    await waitForText(page, '.key-form', /asks for an API key/);
+    assert.ok(!manager.lines.some((line) => line.includes(key)), 'the key is in no log line');
+    problems.assertNone([consoleLineFor(401)]);
+  });
+});
