@@ -18,7 +18,7 @@ import {
   waitForPort,
 } from '../src/local/servers.js';
 import { rssMb, spawnNode, stop } from './clients.js';
-import { fmt, pct } from './format.js';
+import { fmt, latencySummary } from './format.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'index.js');
@@ -27,10 +27,7 @@ const quick = process.argv.includes('--quick');
 const CLIENTS = quick ? 200 : 1000;
 const JOBS = quick ? 100 : 300;
 
-const summary = (ms: number[]) => {
-  const sorted = [...ms].sort((a, b) => a - b);
-  return `p50 ${fmt(pct(sorted, 50))}, p90 ${fmt(pct(sorted, 90))}, p99 ${fmt(pct(sorted, 99))}, max ${fmt(sorted.at(-1) ?? Number.NaN)} ms (n=${fmt(sorted.length)})`;
-};
+const summary = latencySummary;
 
 interface Listener {
   /** Latency of each completed event, by job id. */

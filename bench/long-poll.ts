@@ -19,7 +19,7 @@ import {
   waitForPort,
 } from '../src/local/servers.js';
 import { rssMb, spawnNode, stop } from './clients.js';
-import { fmt, pct } from './format.js';
+import { fmt, latencySummary } from './format.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'index.js');
@@ -31,10 +31,7 @@ const SEQUENTIAL = quick ? 50 : 200;
 const CONCURRENT = quick ? 200 : 1000;
 const MANY = quick ? 2000 : 10_000;
 
-const summary = (ms: number[]) => {
-  const sorted = [...ms].sort((a, b) => a - b);
-  return `p50 ${fmt(pct(sorted, 50))}, p90 ${fmt(pct(sorted, 90))}, p99 ${fmt(pct(sorted, 99))}, max ${fmt(sorted.at(-1) ?? Number.NaN)} ms (n=${sorted.length})`;
-};
+const summary = latencySummary;
 
 interface View {
   id: string;

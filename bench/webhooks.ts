@@ -19,7 +19,7 @@ import {
   waitForPort,
 } from '../src/local/servers.js';
 import { spawnNode, stop } from './clients.js';
-import { fmt, pct } from './format.js';
+import { fmt, latencySummary } from './format.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'index.js');
@@ -27,10 +27,7 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 const quick = process.argv.includes('--quick');
 const JOBS = quick ? 100 : 500;
 
-const summary = (ms: number[]) => {
-  const sorted = [...ms].sort((a, b) => a - b);
-  return `p50 ${fmt(pct(sorted, 50))}, p90 ${fmt(pct(sorted, 90))}, p99 ${fmt(pct(sorted, 99))}, max ${fmt(sorted.at(-1) ?? Number.NaN)} ms (n=${fmt(sorted.length)})`;
-};
+const summary = latencySummary;
 
 /** A receiver that checks signatures and records, per job, the latency of its first good delivery. */
 async function startReceiver(secret: string) {

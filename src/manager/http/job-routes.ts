@@ -1,18 +1,16 @@
 /** The jobs part of the route table (routes.ts): submitting, reading, steering jobs (a type's: type-routes.ts). */
 import { ErrorCode } from '../../errors.js';
+import { GroupSchema, MatrixRequestSchema, MatrixResultSchema } from './group-schemas.js';
 import { BACKENDS, type RouteSpec } from './route-spec.js';
 import {
   AcceptedJobSchema,
   BatchRequestSchema,
   BatchResultSchema,
-  GroupSchema,
   JobIdSchema,
   JobListSchema,
   JobPayloadSchema,
   JobStateChangeSchema,
   JobViewSchema,
-  MatrixRequestSchema,
-  MatrixResultSchema,
   OutcomesRequestSchema,
   OutcomesSchema,
 } from './schemas.js';

@@ -4,7 +4,8 @@
  */
 import { ErrorCode } from '../../errors.js';
 import { BACKENDS, type RouteSpec } from './route-spec.js';
-import { JobTypeSchema, KickSchema, PauseSchema, RetryFailedSchema, SteerLimitSchema } from './schemas.js';
+import { JobTypeSchema } from './schemas.js';
+import { KickSchema, PauseSchema, RetryFailedSchema, SteerLimitSchema } from './type-schemas.js';
 
 const TYPE_ERRORS =
   'A type that does not match the job type pattern is 400 INVALID_QUERY, as for pause; a well-formed type no manager accepts (not in JOB_TYPES) is served like any other (a type dropped from JOB_TYPES may still have failed jobs).';
