@@ -46,6 +46,21 @@ const deployEnv = () => ({
   WORKER_REPLICAS: '2',
 });
 
+/** The hosts of the workers GET /workers lists as live. */
+async function liveWorkerHosts(): Promise<Set<string>> {
+  try {
+    const res = await fetch(`${BASE}/workers`, {
+      headers: authHeaders(),
+      signal: AbortSignal.timeout(5000),
+    });
+    if (res.status !== 200) return new Set();
+    const body = (await res.json()) as { workers: Array<{ host: string }> };
+    return new Set(body.workers.map((w) => w.host));
+  } catch {
+    return new Set();
+  }
+}
+
 async function readyz(base: string): Promise<number> {
   try {
     const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(3000) });
@@ -172,32 +187,52 @@ describe('Swarm for real: the stack file on a one-node swarm', function () {
     const flow = new JobFlow('3-scale-to-6', () => [BASE]);
     flow.start(2000, 80);
     await flow.acceptedAtLeast(200);
-    await userCommand(['service', 'scale', `${STACK}_worker=6`, '--detach=false']);
-    const six = await waitFor(
-      'six worker tasks running',
-      async () => {
-        const tasks = await runningTasks('worker');
-        return tasks.length === 6 ? tasks : undefined;
-      },
-      60_000,
-      500,
-    );
-    const row = await drainAndCheck(flow, BASE, MONGO_URL, started);
-    record(row);
-    for (const task of six) {
-      const done = row.workers.get(task.containerId.slice(0, 12)) ?? 0;
-      assert.ok(
-        done > 0,
-        `worker task ${task.slot} (${task.containerId.slice(0, 12)}) completed no job: ${JSON.stringify([...row.workers])}`,
+    try {
+      await userCommand(['service', 'scale', `${STACK}_worker=6`, '--detach=false']);
+      const six = await waitFor(
+        'six worker tasks running',
+        async () => {
+          const tasks = await runningTasks('worker');
+          return tasks.length === 6 ? tasks : undefined;
+        },
+        120_000,
+        500,
+      );
+      // A running task is not yet a worker reserving jobs: on a slow machine the new ones
+      // took over 40 s to start, and the 2,000 jobs were gone before they asked. Wait until
+      // every task's worker heartbeats (its host is the container's short id), then send a
+      // second batch that the six share.
+      const hosts = six.map((task) => task.containerId.slice(0, 12));
+      await waitFor(
+        'a heartbeat from each of the six workers',
+        async () => {
+          const live = await liveWorkerHosts();
+          return hosts.every((host) => live.has(host));
+        },
+        120_000,
+        1000,
+      );
+      await flow.finished();
+      flow.start(600, 60);
+      const row = await drainAndCheck(flow, BASE, MONGO_URL, started);
+      record(row);
+      for (const task of six) {
+        const done = row.workers.get(task.containerId.slice(0, 12)) ?? 0;
+        assert.ok(
+          done > 0,
+          `worker task ${task.slot} (${task.containerId.slice(0, 12)}) completed no job: ${JSON.stringify([...row.workers])}`,
+        );
+      }
+    } finally {
+      // Back to two even when this scenario failed, so the next ones start where they expect.
+      await userCommand(['service', 'scale', `${STACK}_worker=2`, '--detach=false']);
+      await waitFor(
+        'two worker tasks again',
+        async () => (await runningTasks('worker')).length === 2,
+        120_000,
+        500,
       );
     }
-    await userCommand(['service', 'scale', `${STACK}_worker=2`, '--detach=false']);
-    await waitFor(
-      'two worker tasks again',
-      async () => (await runningTasks('worker')).length === 2,
-      60_000,
-      500,
-    );
   });
 
   it('4. when a worker container is killed mid-flow, then Swarm replaces it and no job is lost', async () => {
