@@ -46,6 +46,8 @@ export interface ManagerConfig extends CommonConfig {
   acceptHoldSeconds: number;
   idempotencyTtlSeconds: number;
   retentionCompletedSeconds: number;
+  /** How often the scheduler looks for due ticks; 0: this manager enqueues none. */
+  schedulerIntervalMs: number;
   jobTypes: readonly string[];
   batchMaxItems: number;
   batchMaxBytes: number;
@@ -89,6 +91,8 @@ export interface WorkerConfig extends CommonConfig {
   retryCapMs: number;
   jobTimeoutMs: number;
   shutdownGraceMs: number;
+  /** How long a slot waits for a limited type's tokens before releasing its job. */
+  limitWaitMs: number;
   handlersModule: string;
   types: readonly string[];
   simulate: { meanMs: number; failRate: number };
@@ -193,6 +197,7 @@ export function loadManagerConfig(
     acceptHoldSeconds: readAcceptHold(r, common.mongo.timeoutMs),
     idempotencyTtlSeconds: r.read(m.IDEMPOTENCY_TTL_SECONDS),
     retentionCompletedSeconds: r.read(m.RETENTION_COMPLETED_SECONDS),
+    schedulerIntervalMs: r.read(m.SCHEDULER_INTERVAL_MS),
     jobTypes: r.read(m.JOB_TYPES),
     batchMaxItems: r.read(m.BATCH_MAX_ITEMS),
     batchMaxBytes: r.read(m.BATCH_MAX_BYTES),
@@ -254,6 +259,7 @@ export function loadWorkerConfig(
     retryCapMs: r.read(w.WORKER_RETRY_CAP_MS),
     jobTimeoutMs: r.read(w.WORKER_JOB_TIMEOUT_MS),
     shutdownGraceMs: r.read(w.WORKER_SHUTDOWN_GRACE_MS),
+    limitWaitMs: r.read(w.WORKER_LIMIT_WAIT_MS),
     handlersModule: r.read(w.WORKER_HANDLERS),
     types: r.read(w.WORKER_TYPES),
     simulate: {

@@ -29,7 +29,7 @@ export const MANAGER_SETTINGS = declareSettings(['manager'], {
       flag: 'accept-any-path',
       default: true,
       description:
-        "a POST to any path outside the API's own (`/jobs…`, `/groups…`, `/types…`, `/workers`, `/stats`, `/metrics`, `/healthz`, `/readyz`, `/openapi.json`, in any case) is a job, as in the original system; `false`: only `POST /` and `/jobs`",
+        "a POST to any path outside the API's own (`/jobs…`, `/groups…`, `/types…`, `/schedules…`, `/workers`, `/stats`, `/metrics`, `/healthz`, `/readyz`, `/openapi.json`, in any case) is a job, as in the original system; `false`: only `POST /` and `/jobs`",
     }),
     ALLOW_PROTOTYPE_KEYS: bool({
       flag: 'allow-prototype-keys',
@@ -150,7 +150,16 @@ export const MANAGER_SETTINGS = declareSettings(['manager'], {
       default: 86_400,
       min: 1,
       max: 31_536_000,
-      description: 'how long an `Idempotency-Key` keeps returning the first job',
+      description:
+        'how long an `Idempotency-Key` keeps returning the first job (it also bounds how late a missed schedule tick may still be enqueued)',
+    }),
+    SCHEDULER_INTERVAL_MS: int({
+      flag: 'scheduler-interval-ms',
+      default: 500,
+      min: 0,
+      max: 60_000,
+      description:
+        'how often this manager looks for schedule ticks that are due, in ms (every manager does; each tick still gets one job); 0: this manager enqueues no ticks',
     }),
   }),
   ...group('manager: failures and recovery', {

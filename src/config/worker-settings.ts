@@ -116,6 +116,14 @@ export const WORKER_SETTINGS = declareSettings(['worker'], {
       max: 600_000,
       description: 'on SIGTERM, how long jobs in hand may finish before they are released',
     }),
+    WORKER_LIMIT_WAIT_MS: int({
+      flag: 'limit-wait-ms',
+      default: 150,
+      min: 0,
+      max: 5000,
+      description:
+        "how long a slot holding a job of a rate- or concurrency-limited type waits for its type's tokens before releasing the job for a second (docs/limits-design.md)",
+    }),
   }),
   ...group('worker: batch mode', {
     WORKER_EXIT_WHEN_DRAINED: bool({

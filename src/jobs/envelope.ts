@@ -26,6 +26,8 @@ export interface Envelope {
   group?: string;
   /** The job's callback URL: its end is delivered there (webhooks/), known without a read. */
   callback?: string;
+  /** The schedule tick that enqueued it (manager/background/scheduler.ts): its outcome keeps it. */
+  schedule?: { name: string; tick: string };
 }
 
 export type JobParams = Readonly<Record<string, string | number>>;
@@ -40,6 +42,9 @@ export function encodeEnvelope(envelope: Envelope): string {
     ...(envelope.requeued ? { requeued: true } : {}),
     ...(envelope.group !== undefined ? { group: envelope.group } : {}),
     ...(envelope.callback !== undefined ? { callback: envelope.callback } : {}),
+    ...(envelope.schedule !== undefined
+      ? { schedule: { name: envelope.schedule.name, tick: envelope.schedule.tick } }
+      : {}),
     payload: envelope.payload,
   });
 }
@@ -53,10 +58,8 @@ export function decodeEnvelope(body: string): Envelope | null {
     return null;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
-  const { id, type, payload, maxAttempts, params, held, requeued, group, callback } = value as Record<
-    string,
-    unknown
-  >;
+  const { id, type, payload, maxAttempts, params, held, requeued, group, callback, schedule } =
+    value as Record<string, unknown>;
   if (typeof id !== 'string' || typeof type !== 'string' || typeof payload !== 'string') return null;
   const attempts =
     typeof maxAttempts === 'number' && Number.isInteger(maxAttempts) && maxAttempts > 0 ? maxAttempts : 1;
@@ -76,5 +79,13 @@ export function decodeEnvelope(body: string): Envelope | null {
     ...(requeued === true ? { requeued: true } : {}),
     ...(typeof group === 'string' ? { group } : {}),
     ...(typeof callback === 'string' && callback !== '' ? { callback } : {}),
+    ...scheduleOf(schedule),
   };
+}
+
+/** A body's `schedule`, when it is one. */
+function scheduleOf(value: unknown): { schedule?: { name: string; tick: string } } {
+  if (value === null || typeof value !== 'object') return {};
+  const { name, tick } = value as Record<string, unknown>;
+  return typeof name === 'string' && typeof tick === 'string' ? { schedule: { name, tick } } : {};
 }

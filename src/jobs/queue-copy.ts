@@ -74,6 +74,7 @@ export function queueCopy(job: JobDocument, tubePrefix: string, kind: CopyKind):
     ...(again ? { requeued: true } : {}),
     ...(job.group !== undefined ? { group: job.group } : {}),
     ...(job.callback !== undefined ? { callback: job.callback } : {}),
+    ...(job.schedule !== undefined ? { schedule: job.schedule } : {}),
   });
   const delay = again ? delayLeft(job, kind.now) : held ? (kind.holdSeconds ?? 0) : job.options.delay;
   return {

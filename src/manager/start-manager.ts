@@ -7,8 +7,11 @@ import type { Logger } from '../log.js';
 import { createQueueClient } from '../queue/index.js';
 import { createStore } from '../store/index.js';
 import { startBackgroundPasses } from './background/background-passes.js';
+import { AcceptCounts, startManagerHeartbeat } from './background/manager-heartbeat.js';
+import { startScheduler } from './background/scheduler.js';
 import { createApp, createEventHub, createFollower } from './http/app.js';
 import { createHttpServer } from './http/http-server.js';
+import { createJobService } from './jobs/accept.js';
 
 /** beanstalkd's default -z, used until the server has told us its own. */
 export const DEFAULT_MAX_JOB_SIZE = 65_535;
@@ -94,6 +97,39 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     idempotencyTtlMs: config.idempotencyTtlSeconds * 1000,
   });
 
+  const acceptCounts = new AcceptCounts();
+  const heartbeat = startManagerHeartbeat({
+    store,
+    counts: acceptCounts,
+    log: log.child({ task: 'heartbeat' }),
+  });
+  // Every manager enqueues schedule ticks (background/scheduler.ts: still one job per tick).
+  const scheduler = startScheduler({
+    store,
+    jobs: createJobService({
+      queue,
+      store,
+      log,
+      tubePrefix: config.tubePrefix,
+      // A schedule's jobs carry the options resolved when it was made: these are never used.
+      defaultOptions: {
+        priority: 1024,
+        delay: 0,
+        ttr: config.jobTtrSeconds,
+        maxAttempts: config.jobMaxAttempts,
+      },
+      maxJobSize: () => maxJobSize,
+      idempotencyTtlMs: config.idempotencyTtlSeconds * 1000,
+      acceptHoldSeconds: config.acceptHoldSeconds,
+      webhooks: config.webhooks,
+    }),
+    log: log.child({ task: 'scheduler' }),
+    holder: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+    intervalMs: config.schedulerIntervalMs,
+    idempotencyTtlMs: config.idempotencyTtlSeconds * 1000,
+    retentionMs: config.retentionCompletedSeconds * 1000,
+    onAccepted: () => acceptCounts.record(),
+  });
   const follower = createFollower({ store, log, maxWaiters: config.maxWaiters });
   const eventHub = createEventHub(follower, log, config.events);
   const app = createApp({
@@ -126,6 +162,7 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     webhooks: config.webhooks,
     workerGoneAfterMs: config.workerGoneAfterMs,
     processMetrics: true,
+    acceptCounts,
   });
   const server = createHttpServer(app.callback(), {
     bodyTimeoutMs: config.security.bodyTimeoutMs,
@@ -169,7 +206,7 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
           server.close(() => resolve());
           server.closeIdleConnections();
         });
-        await maintenance.stop();
+        await Promise.all([maintenance.stop(), heartbeat.stop(), scheduler.stop()]);
         await Promise.all([queue.close(), store.close()]);
         log.info('manager stopped');
       })();

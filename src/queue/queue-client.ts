@@ -51,6 +51,12 @@ export interface QueueClient {
    * none. The inspector connection `use`s the tube first (peek-buried reads the used tube).
    */
   peekBuried(tube: string): Promise<{ id: string; body: string } | null>;
+  /**
+   * peek-ready or peek-delayed in a tube: the job beanstalkd would hand out (or make ready)
+   * next, null when the tube has none in that state. Like peekBuried, the inspector connection
+   * `use`s the tube first.
+   */
+  peekNext(tube: string, state: 'ready' | 'delayed'): Promise<{ id: string; body: string } | null>;
   stats(): Promise<ServerStats>;
   statsTube(tube: string): Promise<TubeStats>;
   listTubes(): Promise<string[]>;
@@ -167,6 +173,25 @@ export function createQueueClient(options: QueueClientOptions): QueueClient {
         }
         try {
           const job = await connection.command('peek-buried', 'exclusive', (c) => c.peekBuried());
+          return { id: assertBeanstalkId(String(job.id)), body: bodyText(job.payload) };
+        } catch (error: unknown) {
+          if (isQueueError(error, QueueErrorCode.NOT_FOUND)) return null;
+          throw error;
+        }
+      });
+    },
+
+    async peekNext(tube, state) {
+      assertTubeName(tube);
+      return onInspector(async (connection) => {
+        if (connection.usedTube !== tube) {
+          connection.usedTube = tube;
+          void connection.command('use', 'pipelined', (c) => c.use(tube)).catch(() => undefined);
+        }
+        try {
+          const job = await connection.command(`peek-${state}`, 'exclusive', (c) =>
+            state === 'ready' ? c.peekReady() : c.peekDelayed(),
+          );
           return { id: assertBeanstalkId(String(job.id)), body: bodyText(job.payload) };
         } catch (error: unknown) {
           if (isQueueError(error, QueueErrorCode.NOT_FOUND)) return null;

@@ -22,6 +22,8 @@ export const COLLECTIONS = Object.freeze({
   /** Failed and cancelled jobs, newest last (groups/state-marks.ts). */
   stateMarks: 'state_marks',
   workers: 'workers',
+  /** One per manager process: its acceptances per second and minute (reports/manager-reports.ts). */
+  managers: 'managers',
   /** One outcome tally per process that stores outcomes (reports/tallies.ts). */
   tallies: 'tallies',
   /** The tallies of processes gone for good, folded by the maintenance pass. */
@@ -32,6 +34,14 @@ export const COLLECTIONS = Object.freeze({
   progress: 'progress',
   /** How each job's webhook went: attempts, last status, delivered (records/deliveries.ts). */
   deliveries: 'deliveries',
+  /** A job type's rate and concurrency limits, by type (records/type-limits.ts). */
+  typeLimits: 'type_limits',
+  /** One per schedule, keyed by name: what it is; written by the HTTP routes (records/schedules.ts). */
+  schedules: 'schedules',
+  /** One per schedule: where its ticks stand; written under the claim on its next tick. */
+  scheduleProgress: 'schedule_progress',
+  /** A manager enqueueing a schedule's tick, keyed by the tick, while it does. */
+  scheduleClaims: 'schedule_claims',
 } as const);
 
 export type CollectionName = (typeof COLLECTIONS)[keyof typeof COLLECTIONS];

@@ -29,9 +29,17 @@ export interface JobDocument {
   idempotencyKey?: string;
   /** Where its end is POSTed (`callback_url`, or its type's WEBHOOK_URLS default), checked at accept. */
   callback?: string;
+  /** The schedule tick it was enqueued for, if any (manager/background/scheduler.ts). */
+  schedule?: ScheduledTick;
   createdAt: Date;
   /** Where the job was first put, when it was put before its record was stored. */
   queue?: QueueLocation;
+}
+
+/** Which schedule enqueued a job, and for which tick (ISO 8601). */
+export interface ScheduledTick {
+  name: string;
+  tick: string;
 }
 
 /** A job's copy in beanstalkd: ids are per server and repeat, so the server goes with them. */
@@ -86,6 +94,8 @@ export interface ResultDocument {
   webhook?: boolean;
   /** The matrix group the job belongs to (event filters by group read it). */
   group?: string;
+  /** The schedule tick that enqueued the job, if any: GET shows it from here once the job ended. */
+  schedule?: ScheduledTick;
   /**
    * The payload's text, copied from the job when it is at most RESULT_PAYLOAD_BYTES, so that
    * GET of a finished job answers with its payload from this one document.

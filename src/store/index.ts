@@ -21,13 +21,21 @@ export {
 } from './log/job-log.js';
 export type { DeliveryDocument } from './records/deliveries.js';
 export type { ProgressDocument } from './records/progress.js';
+export type {
+  CatchUp,
+  ScheduleDocument,
+  ScheduleProgressDocument,
+  TickClaimDocument,
+} from './records/schedules.js';
 export type { IdempotencyClaim } from './records/side-collections.js';
+export type { TypeLimitsDocument } from './records/type-limits.js';
 export {
   type CompletionEntry,
   NOTICE_SLOTS,
   type NoticeDocument,
   type NoticeEvent,
 } from './reports/completions.js';
+export type { AcceptBucket, ManagerDocument } from './reports/manager-reports.js';
 export {
   addCounts,
   emptyCounts,
@@ -50,13 +58,16 @@ export type {
   Groups,
   Heartbeats,
   JobRecords,
+  Limits,
   Listing,
   Maintenance,
+  ManagerHeartbeats,
   MarkedState,
   Observing,
   Outcomes,
   Progress,
   Requeues,
+  Schedules,
   Store,
   StoreConnection,
   Tallies,

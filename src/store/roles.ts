@@ -13,6 +13,8 @@
  * - Heartbeats, Observing: the `workers` collection, and the observing endpoints' reads.
  * - TallyCommits, Tallies: outcome counts (reports/tallies.ts).
  * - Maintenance: the background passes (reconciler, retention) and their lease.
+ * - Schedules: schedules, their progress and their tick claims (the HTTP routes, each manager's scheduler).
+ * - Limits: the `type_limits` collection (the limits routes, workers, the maintenance pass).
  * - StoreConnection: ping and close.
  */
 import type {
@@ -28,8 +30,11 @@ import type { SweptRange } from './groups/state-marks.js';
 import type { JobLog, JobLogReader } from './log/job-log.js';
 import type { DeliveryDocument } from './records/deliveries.js';
 import type { ProgressDocument } from './records/progress.js';
+import type { ScheduleDocument, ScheduleProgressDocument, TickClaimDocument } from './records/schedules.js';
 import type { IdempotencyClaim } from './records/side-collections.js';
+import type { TypeLimitsDocument } from './records/type-limits.js';
 import type { NoticeDocument } from './reports/completions.js';
+import type { ManagerDocument } from './reports/manager-reports.js';
 import type { TallyDocument, TotalsDocument } from './reports/tallies.js';
 import type { OutcomeCount, OutcomeSummary, WorkerDocument } from './reports/worker-reports.js';
 
@@ -99,6 +104,12 @@ export interface Requeues {
 /** Matrix groups: the group document, and its jobs' numbered marks (groups/group-marks.ts). */
 export interface Groups {
   insertGroup(doc: GroupDocument): Promise<void>;
+  /** Lists a group in the group index (GET /groups), before its fan-out: `id` is the group's. */
+  indexGroup(mark: GroupMark): Promise<void>;
+  /** The group index's marks numbered `n`, oldest first (null: none). */
+  readGroupIndex(n: number): Promise<GroupMark[] | null>;
+  /** The number of the group index's newest marks (0: none). */
+  lastGroupIndex(): Promise<number>;
   findGroup(id: string): Promise<GroupDocument | null>;
   /**
    * Each member's latest mark. `members`: the group's job ids in its own order, awaited only
@@ -136,10 +147,20 @@ export interface Heartbeats {
   removeWorkersSeenBefore(before: Date): Promise<number>;
 }
 
+/** A manager's heartbeats in the small `managers` collection (its acceptances per second and minute). */
+export interface ManagerHeartbeats {
+  /** Writes a manager's heartbeat (replaces its document). */
+  saveManager(doc: ManagerDocument): Promise<void>;
+  /** Deletes manager documents last seen before `before` (FerretDB has no TTL index). */
+  removeManagersSeenBefore(before: Date): Promise<number>;
+}
+
 /** What the observing endpoints read (GET /workers, /stats, /metrics): one query each, off the hot path. */
 export interface Observing {
   /** Worker documents whose last heartbeat is at or after `seenSince`, by name. */
   listWorkers(seenSince: Date): Promise<WorkerDocument[]>;
+  /** Manager documents whose last heartbeat is at or after `seenSince`. */
+  listManagers(seenSince: Date): Promise<ManagerDocument[]>;
   /** The outcomes of those of `ids` that have one. */
   findOutcomes(ids: readonly string[]): Promise<OutcomeSummary[]>;
   /** Outcomes per type and outcome over the whole `results` collection, in one aggregation. */
@@ -204,6 +225,45 @@ export interface Maintenance {
   deleteJobsCompletely(ids: readonly string[]): Promise<void>;
 }
 
+/**
+ * Schedules (records/schedules.ts): what each is (written by the HTTP routes), where its ticks
+ * stand (written under the claim on its next tick), and the claims; listed whole (at most
+ * MAX_SCHEDULES of each), else read by `_id`.
+ */
+export interface Schedules {
+  /** Stores a new schedule; `duplicate` when the name is taken. */
+  insertSchedule(doc: ScheduleDocument): Promise<'inserted' | 'duplicate'>;
+  findSchedule(name: string): Promise<ScheduleDocument | null>;
+  /** Every schedule, at most `limit`; payloads only `withPayload`. */
+  listSchedules(limit: number, withPayload?: boolean): Promise<ScheduleDocument[]>;
+  /** Pauses or resumes a schedule; null when there is none. */
+  setSchedulePaused(name: string, paused: boolean, now: Date): Promise<ScheduleDocument | null>;
+  /** Removes a schedule and its progress; false when there was none. */
+  deleteSchedule(name: string): Promise<boolean>;
+  findScheduleProgress(name: string): Promise<ScheduleProgressDocument | null>;
+  listScheduleProgress(limit: number): Promise<ScheduleProgressDocument[]>;
+  /** Replaces a schedule's progress: only under the claim on its next tick. */
+  saveScheduleProgress(doc: ScheduleProgressDocument): Promise<void>;
+  /** Takes a tick's claim (an insert: exclusive on every server); true when it is `holder`'s. */
+  claimTick(id: string, holder: string, now: Date, ttlMs: number): Promise<boolean>;
+  /** Gives a tick's claim back. */
+  releaseTick(id: string, holder: string): Promise<void>;
+  /** Every tick claim (a few: the ticks being enqueued, and those dead managers left). */
+  listTickClaims(limit: number): Promise<TickClaimDocument[]>;
+}
+
+/** A job type's rate and concurrency limits (records/type-limits.ts), one small document per limited type. */
+export interface Limits {
+  /** The type's limits, or null when it has none (one point read). */
+  findTypeLimits(type: string): Promise<TypeLimitsDocument | null>;
+  /** Every limited type: a handful of documents. */
+  listTypeLimits(): Promise<TypeLimitsDocument[]>;
+  /** Replaces the type's limits (one point write). */
+  saveTypeLimits(doc: TypeLimitsDocument): Promise<void>;
+  /** Removes the type's limits; true when it had some. */
+  deleteTypeLimits(type: string): Promise<boolean>;
+}
+
 export interface StoreConnection {
   ping(): Promise<void>;
   /** Lets queue refs in flight land (bounded), then closes the client. */
@@ -218,12 +278,15 @@ export interface Store
     Groups,
     Listing,
     Heartbeats,
+    ManagerHeartbeats,
     Observing,
     Tallies,
     Completions,
     Progress,
     Deliveries,
     Maintenance,
+    Schedules,
+    Limits,
     StoreConnection {
   log: JobLog;
 }

@@ -24,8 +24,16 @@ import { jobLog, type LogMeta, type StoredSegment } from './log/job-log.js';
 import { backgroundWrites } from './records/background-writes.js';
 import { type DeliveryDocument, deliveryQueries } from './records/deliveries.js';
 import { type ProgressDocument, progressQueries } from './records/progress.js';
+import {
+  type ScheduleDocument,
+  type ScheduleProgressDocument,
+  scheduleQueries,
+  type TickClaimDocument,
+} from './records/schedules.js';
 import { sideCollections } from './records/side-collections.js';
+import { type TypeLimitsDocument, typeLimitQueries } from './records/type-limits.js';
 import { completionQueries, type NoticeDocument } from './reports/completions.js';
+import { managerReportQueries } from './reports/manager-reports.js';
 import { type TallyDocument, type TotalsDocument, tallyQueries } from './reports/tallies.js';
 import { workerReportQueries } from './reports/worker-reports.js';
 import type { Store } from './roles.js';
@@ -102,6 +110,12 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     ),
     ...progressQueries(db.collection<ProgressDocument>(COLLECTIONS.progress)),
     ...deliveryQueries(db.collection<DeliveryDocument>(COLLECTIONS.deliveries)),
+    ...typeLimitQueries(db.collection<TypeLimitsDocument>(COLLECTIONS.typeLimits)),
+    ...scheduleQueries({
+      schedules: db.collection<ScheduleDocument>(COLLECTIONS.schedules),
+      progress: db.collection<ScheduleProgressDocument>(COLLECTIONS.scheduleProgress),
+      claims: db.collection<TickClaimDocument>(COLLECTIONS.scheduleClaims),
+    }),
     /** The job log (log/job-log.ts): how listing, the reconciler and retention walk jobs. */
     log,
 
@@ -148,6 +162,7 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
       await guard('ping', () => db.command({ ping: 1 }));
     },
     ...workerReportQueries(db, guard, options.timeoutMs),
+    ...managerReportQueries(db, guard),
     async close(): Promise<void> {
       if (refsInFlight.size > 0) {
         let timer: NodeJS.Timeout | undefined;

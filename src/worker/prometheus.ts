@@ -1,7 +1,8 @@
 /**
  * A worker's own Prometheus metrics, served on WORKER_METRICS_PORT when it is set: jobs
  * completed and failed by type and a processing-duration histogram, and webhook delivery
- * attempts by result with the time from a job's end to its webhook, counted in this process.
+ * attempts by result with the time from a job's end to its webhook, and the jobs released
+ * because their type's rate or concurrency limit was reached, counted in this process.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,8 @@ import type { StoredOutcome } from './worker-stats.js';
 export interface WorkerMetrics extends DeliveryMetrics {
   readonly registry: Registry;
   record(doc: StoredOutcome): void;
+  /** A job of `type` released because its limit was reached (limit-gate.ts). */
+  limitWait(type: string, reason: 'rate' | 'concurrency'): void;
 }
 
 /** From a job's end to its webhook's 2xx, in seconds: a first try within a second, retries up to a day. */
@@ -56,6 +59,12 @@ export function createWorkerMetrics(options: {
     buckets: WEBHOOK_LATENCY_BUCKETS_SECONDS,
     registers: [registry],
   });
+  const limitWaits = new Counter({
+    name: 'dw_limit_waits_total',
+    help: "Jobs this worker process released without running them because their type's limit was reached (a rate or run token was not to be had), by type and reason (rate, concurrency)",
+    labelNames: ['type', 'reason'],
+    registers: [registry],
+  });
   // Series exist from the start (at 0), so a first scrape already shows every type.
   for (const type of options.types) {
     completed.inc({ type }, 0);
@@ -67,6 +76,9 @@ export function createWorkerMetrics(options: {
     attempt(result, endToDeliveryMs) {
       deliveries.inc({ result });
       if (endToDeliveryMs !== undefined) latency.observe(Math.max(0, endToDeliveryMs) / 1000);
+    },
+    limitWait(type, reason) {
+      limitWaits.inc({ type, reason });
     },
     record(doc) {
       if (doc.outcome === Outcome.COMPLETED) completed.inc({ type: doc.type });

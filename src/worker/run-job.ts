@@ -3,20 +3,26 @@
  * alive (touch), then store the one outcome and delete the job — never delete before the
  * outcome is stored, and never run a held job nobody recorded. A failed run is released with
  * exponential backoff until the job's maximum attempts, then the job gets a `failed` outcome
- * and is buried (kept for retry). Never throws: whatever goes wrong ends in a log line and
+ * and is buried (kept for retry). A job of a type with limits starts only with its tokens
+ * (limit-gate.ts); without them it is released for a second, priority kept, and that delivery
+ * is not counted as an attempt. Never throws: whatever goes wrong ends in a log line and
  * the job buried, released, or left for beanstalkd to hand out again.
  */
 import type { HandlerRegistry } from '../handlers/index.js';
 import { decodeEnvelope, type Envelope } from '../jobs/envelope.js';
 import type { Logger } from '../log.js';
 import type { ReservedJob } from '../queue/index.js';
-import { type JobDocument, type JobRecords, Outcome, type Outcomes } from '../store/index.js';
+import { type JobDocument, type JobRecords, type Listing, Outcome, type Outcomes } from '../store/index.js';
 import type { JobEvents } from './job-events.js';
+import type { LimitGate } from './limit-gate.js';
 import { runHandler } from './run-handler.js';
 import { type OutcomeWriteDeps, outcomeDoc, releaseForLater, storeOutcome } from './store-outcome.js';
 
-/** What a slot uses of the store: how a job ends, and a held job's record (isRecorded). */
-export type RunJobStore = Outcomes & Pick<JobRecords, 'findJob'>;
+/**
+ * What a slot uses of the store: how a job ends, a held job's record (isRecorded), and a
+ * limited type's failed runs (runsSoFar).
+ */
+export type RunJobStore = Outcomes & Pick<JobRecords, 'findJob'> & Pick<Listing, 'findAttempts'>;
 
 export interface RunJobDeps extends OutcomeWriteDeps {
   store: RunJobStore;
@@ -37,7 +43,14 @@ export interface RunJobDeps extends OutcomeWriteDeps {
   counted?: (jobId: string) => Promise<void>;
   /** Told when a job starts and what progress its handler reports (the event stream). */
   events?: JobEvents;
+  /** Types with limits: their tokens, taken before the handler runs (absent: no limits). */
+  limits?: LimitGate;
+  /** The slot running the job (which tubes it watches next depends on how the job went). */
+  slot?: number;
 }
+
+/** Seconds a job waits in beanstalkd after its type's tokens were all taken. */
+export const LIMIT_WAIT_DELAY_SECONDS = 1;
 
 /** Priority for jobs we bury: after anything a client sends by default. */
 const BURY_PRIORITY = 2 ** 31;
@@ -118,6 +131,30 @@ async function isRecorded(
   return false;
 }
 
+/**
+ * The runs of a limited type's job so far, this one included. beanstalkd's `reserves` counts
+ * every delivery, and those released for a limit never ran. Every delivery ended in a release,
+ * a timeout or a lost connection (or is this one): reserves − releases counts this one and those
+ * cut short by a dying worker or its TTR, and each earlier run that failed with attempts left
+ * was both released and recorded in the job's attempts, so those add back. Read only on the
+ * failure path; unreadable, the budget counts every delivery (it may end early, never late).
+ */
+async function runsSoFar(
+  deps: RunJobDeps,
+  jobId: string,
+  attempt: number,
+  releases: number,
+  log: Logger,
+): Promise<number> {
+  try {
+    const failedBefore = (await deps.store.findAttempts(jobId)).filter((entry) => entry.attempt < attempt);
+    return Math.max(1, Math.min(attempt, attempt - releases + failedBefore.length));
+  } catch (error: unknown) {
+    log.warn({ err: error }, "could not read the job's failed runs; counting every delivery as a run");
+    return attempt;
+  }
+}
+
 /** What runJob leaves in flight: the job's delete, whose answer its slot need not wait for. */
 export interface RunJobTail {
   deleting?: Promise<void>;
@@ -139,18 +176,22 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
   let attempt = 1;
   let ttr = 60;
   let kicks = 0;
+  let priority = 0;
+  let releases = 0;
   try {
     const stats = await consumer.statsJob(job.beanstalkId);
     attempt = Math.max(1, stats.reserves);
     ttr = stats.ttr;
     kicks = stats.kicks;
+    priority = stats.priority;
+    releases = stats.releases;
   } catch (error: unknown) {
     // The connection went away: beanstalkd has already put the job back for another worker.
     jobLog.warn({ err: error }, 'lost the job before starting it');
     return DONE;
   }
   if (envelope.held && kicks === 0 && !(await isRecorded(deps, job, envelope, jobLog))) return DONE;
-  const startedAt = new Date();
+  let startedAt = new Date();
   const handler = deps.handlers.get(envelope.type);
   if (!handler) {
     const reason = `no handler for type ${envelope.type}`;
@@ -160,19 +201,42 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
     return DONE;
   }
 
+  const entry = deps.limits ? await deps.limits.enter(envelope.type, deps.slot ?? 0, deps.signal) : undefined;
+  if (entry?.ok === false && entry.reason === 'unknown') {
+    // MongoDB has not answered since the worker started, and the type has tokens: it may be
+    // limited, and nothing could be stored either.
+    deps.noteStore?.(false, new Error(`the limits of type ${envelope.type} could not be read yet`));
+    await releaseForLater(deps, job);
+    return DONE;
+  }
+  if (entry && !entry.ok) {
+    // Not an attempt: the handler never ran. Its priority is kept; a second later it is ready.
+    jobLog.debug({ reason: entry.reason }, "job released: its type's limit is reached");
+    await quietly(jobLog, 'release the job until its limit allows it', () =>
+      consumer.release(job.beanstalkId, { priority, delay: LIMIT_WAIT_DELAY_SECONDS }),
+    );
+    return DONE;
+  }
+  startedAt = new Date();
   deps.events?.started(envelope, attempt);
-  const run = await runHandler({
-    handler,
-    envelope,
-    attempt,
-    ttrSeconds: ttr,
-    touch: () => consumer.touch(job.beanstalkId),
-    workDelayMs: deps.pickWorkDelayMs(),
-    jobTimeoutMs: deps.jobTimeoutMs,
-    stopSignal: deps.signal,
-    log: jobLog,
-    ...(deps.events ? { progress: deps.events.progressFor(envelope, attempt) } : {}),
-  });
+  let run: Awaited<ReturnType<typeof runHandler>>;
+  try {
+    run = await runHandler({
+      handler,
+      envelope,
+      attempt,
+      ttrSeconds: ttr,
+      touch: () => consumer.touch(job.beanstalkId),
+      workDelayMs: deps.pickWorkDelayMs(),
+      jobTimeoutMs: deps.jobTimeoutMs,
+      stopSignal: deps.signal,
+      log: jobLog,
+      ...(deps.events ? { progress: deps.events.progressFor(envelope, attempt) } : {}),
+    });
+  } finally {
+    // The run token goes back as soon as the handler is done, before the outcome is stored.
+    if (entry?.ok) entry.leave();
+  }
   deps.events?.ended(envelope.id);
 
   if (run.kind === 'stopped') {
@@ -184,17 +248,22 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
   }
   if (run.kind === 'failed') {
     await recordFailure(deps, envelope, attempt, run.message, jobLog);
-    if (attempt >= envelope.maxAttempts) {
+    // A limited type's deliveries released for its limit did not run: they are not attempts.
+    const runs =
+      releases > 0 && deps.limits?.isLimited(envelope.type)
+        ? await runsSoFar(deps, envelope.id, attempt, releases, jobLog)
+        : attempt;
+    if (runs >= envelope.maxAttempts) {
       jobLog.warn(
-        { attempt, maxAttempts: envelope.maxAttempts, reason: run.message },
+        { attempt, runs, maxAttempts: envelope.maxAttempts, reason: run.message },
         'job failed for good; burying it',
       );
       await finishAsFailed(deps, job, envelope, attempt, run.message, startedAt, jobLog, ttr);
       return DONE;
     }
-    const delay = backoffSeconds(attempt, deps.retryBaseMs, deps.retryCapMs);
+    const delay = backoffSeconds(runs, deps.retryBaseMs, deps.retryCapMs);
     jobLog.warn(
-      { attempt, maxAttempts: envelope.maxAttempts, retryInSeconds: delay, reason: run.message },
+      { attempt, runs, maxAttempts: envelope.maxAttempts, retryInSeconds: delay, reason: run.message },
       'job attempt failed',
     );
     await quietly(jobLog, 'release the job for a retry', () =>

@@ -1,8 +1,9 @@
 /**
  * What one worker process has done since it started: outcomes per type, durations, and
- * per-second buckets of the last few minutes. Heartbeats carry a snapshot of it to MongoDB
+ * per-second buckets of the last few minutes and per-minute ones of the last hour. Heartbeats carry a snapshot of it to MongoDB
  * (GET /workers, GET /stats and the manager's /metrics read it there).
  */
+import { RateBuckets, SECONDS_WINDOW } from '../jobs/rate-buckets.js';
 import type { Tally } from '../jobs/tally.js';
 import {
   DURATION_BUCKETS_SECONDS,
@@ -16,7 +17,7 @@ import {
 } from '../store/index.js';
 
 /** How far back the per-second buckets reach, in seconds (GET /stats shows this window). */
-export const RECENT_WINDOW_SECONDS = 300;
+export const RECENT_WINDOW_SECONDS = SECONDS_WINDOW;
 
 export type StoredOutcome = Pick<ResultDocument, 'type' | 'outcome' | 'durationMs' | 'finishedAt'>;
 
@@ -29,7 +30,7 @@ export function durationBucketIndex(durationMs: number): number {
 
 export class WorkerStats {
   private readonly types = new Map<string, WorkerTypeCounts>();
-  private readonly buckets = new Map<number, WorkerBucket>();
+  private readonly rates = new RateBuckets(['completed', 'failed'] as const);
 
   /** Counts one stored outcome; cancellations are not the worker's doing and are left out. */
   record(doc: StoredOutcome): void {
@@ -52,14 +53,7 @@ export class WorkerStats {
     const index = durationBucketIndex(doc.durationMs);
     counts.durationBuckets[index] = (counts.durationBuckets[index] ?? 0) + 1;
 
-    const second = Math.floor(doc.finishedAt.getTime() / 1000);
-    let bucket = this.buckets.get(second);
-    if (!bucket) {
-      bucket = { t: second, completed: 0, failed: 0 };
-      this.buckets.set(second, bucket);
-    }
-    if (completed) bucket.completed += 1;
-    else bucket.failed += 1;
+    this.rates.add(completed ? 'completed' : 'failed', doc.finishedAt.getTime());
   }
 
   totals(): { completed: number; failed: number; avgDurationMs: number | null } {
@@ -88,9 +82,12 @@ export class WorkerStats {
 
   /** Non-empty per-second buckets of the last RECENT_WINDOW_SECONDS, oldest first; older ones are dropped. */
   recent(nowMs: number = Date.now()): WorkerBucket[] {
-    const oldest = Math.floor(nowMs / 1000) - RECENT_WINDOW_SECONDS;
-    for (const second of this.buckets.keys()) if (second <= oldest) this.buckets.delete(second);
-    return [...this.buckets.values()].sort((a, b) => a.t - b.t).map((bucket) => ({ ...bucket }));
+    return this.rates.seconds(nowMs);
+  }
+
+  /** Non-empty per-minute buckets of the last hour (`t` the minute's first second), oldest first. */
+  minutes(nowMs: number = Date.now()): WorkerBucket[] {
+    return this.rates.minutes(nowMs);
   }
 }
 

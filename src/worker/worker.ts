@@ -2,7 +2,9 @@
  * A worker process: `concurrency` slots, each with its own beanstalkd connection, each a
  * loop of reserve → run → store → delete. A pass that fails is logged and retried with
  * capped backoff; the loop itself never dies. stop() stops reserving, lets jobs in hand
- * finish within the grace period, then closes (beanstalkd puts unfinished jobs back).
+ * finish within the grace period, then closes (beanstalkd puts unfinished jobs back). Types
+ * with rate or concurrency limits are watched by some slots only (slot-tubes.ts), and their
+ * jobs start with their tokens (limit-gate.ts).
  */
 import { queueConnection, type WorkerConfig } from '../config/config.js';
 import type { HandlerRegistry } from '../handlers/index.js';
@@ -16,8 +18,11 @@ import {
   QueueErrorCode,
 } from '../queue/index.js';
 import { createStore, type Store } from '../store/index.js';
+import { createLimitGate } from './limit-gate.js';
+import { startLimitsCache } from './limits-cache.js';
 import { outcomeDeadlineMs, startReporting } from './reporting.js';
 import { runJob } from './run-job.js';
+import { SlotTubes } from './slot-tubes.js';
 import { startWorkerWebhooks } from './webhooks.js';
 
 export interface RunningWorker {
@@ -59,6 +64,24 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
   const reporting = await startReporting(config, { store, types, log });
   // Slots queue the deliveries of jobs with a callback URL; a loop delivers them (webhooks.ts).
   const webhooks = startWorkerWebhooks(config, { store, log, metrics: reporting.metrics });
+  // Which types have limits: read before the first reserve, then every couple of seconds.
+  const limits = startLimitsCache({ store, types, log });
+  await limits.loaded;
+  const slotTubes = new SlotTubes({
+    types,
+    tubeOf: (type) => tubeName(config.tubePrefix, type),
+    limits,
+  });
+  limits.onChange(() => slotTubes.notify());
+  const gate = createLimitGate({
+    connection: queueConnection(config),
+    tubePrefix: config.tubePrefix,
+    limits,
+    tubes: slotTubes,
+    log,
+    waitMs: config.limitWaitMs,
+    onWait: (type, reason) => reporting.metrics.limitWait(type, reason),
+  });
   // One stop signal per slot rather than one for all: every running handler listens on it,
   // and more than 10 listeners on one AbortSignal (64 slots by default, up to 256) make Node
   // print a MaxListenersExceededWarning. A slot runs one job at a time: one listener each.
@@ -100,8 +123,23 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
     while (!stopping) {
       let job: Awaited<ReturnType<Consumer['reserve']>>;
       try {
+        const watch = slotTubes.plan(slot);
+        if (watch.length === 0) {
+          // Only limited types, and none this slot may try now: wait for one (or a change).
+          if (deleting) reporting.commitSoon();
+          await deleting;
+          deleting = undefined;
+          const wait = slotTubes.waitForChange(250);
+          idleWakers.add(wait.wake);
+          await wait.done;
+          idleWakers.delete(wait.wake);
+          continue;
+        }
+        await consumer.setTubes(watch);
         job = deleting ? await consumer.reserve(0) : null;
         if (!job) {
+          // Nothing ready now: a run token kept for a next job of its type goes back first.
+          gate.idle(slot);
           if (deleting) reporting.commitSoon();
           await deleting;
           deleting = undefined;
@@ -129,6 +167,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         inReserve.delete(slot);
       }
       if (!job) continue;
+      slotTubes.busy(slot);
       busy += 1;
       lastBusyAt = Date.now();
       const tail = await runJob(job, {
@@ -147,7 +186,10 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         counted: reporting.counted,
         events: reporting.events,
         enqueueDelivery: webhooks.enqueueDelivery,
+        limits: gate,
+        slot,
       });
+      slotTubes.settled(slot);
       if (tail.deleting)
         deleting = deleting ? Promise.all([deleting, tail.deleting]).then(() => undefined) : tail.deleting;
       busy -= 1;
@@ -232,6 +274,8 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
           await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
         }
         await Promise.all(consumers.map((consumer) => consumer.close()));
+        limits.stop();
+        await gate.close();
         await delivering;
         await webhooks.close();
         await reporting.stop();

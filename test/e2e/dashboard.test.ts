@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { freePort, waitForPort } from '../../src/local/servers.js';
+import { createConsumer } from '../../src/queue/index.js';
 import { launchBrowser, numberAttribute, watchPage } from '../support/browser.js';
 import {
   backendEnv,
@@ -185,8 +186,11 @@ describe('the dashboard in a real browser (end to end)', function () {
     await waitForText(page, 'tr[data-worker="dash-w1"] td:nth-of-type(6)', /^6$/);
     await waitForText(page, 'section[aria-labelledby="hosts-title"] tbody', /dash-w1/);
 
+    // The group from the list (GET /groups), its progress in its row; then its own page.
     await page.goto(`${base}/ui/#/groups`);
-    await page.locator(`a[href="#/groups/${group}"]`).click();
+    await waitForText(page, `table.groups tbody tr:first-child[data-group="${group}"]`, /2 of 2 \(done\)/);
+    await waitForText(page, `tr[data-group="${group}"]`, /completed\s*2/);
+    await page.locator(`tr[data-group="${group}"] a[href="#/groups/${group}"]`).click();
     await waitForText(page, 'label[for="group-progress"]', /2 of 2 finished \(done\)/);
     await waitForText(
       page,
@@ -207,7 +211,7 @@ describe('the dashboard in a real browser (end to end)', function () {
     problems.assertNone();
   });
 
-  it("when a load runs, then the chart's series grows and counts the jobs accepted and completed", async () => {
+  it("when a load runs, then the chart's series moves and counts the jobs accepted and completed, per second and in the hour", async () => {
     await startManager();
     startWorker('dash-load');
     const { page, problems } = await openPage('#/');
@@ -216,12 +220,27 @@ describe('the dashboard in a real browser (end to end)', function () {
       'the event stream to open',
       async () => (await page.locator(figure).getAttribute('data-stream')) === 'open',
     );
-    await waitFor('the first points', async () => (await numberAttribute(page, figure, 'data-points')) > 0);
-    const before = {
-      points: await numberAttribute(page, figure, 'data-points'),
+    await waitFor(
+      'the first points',
+      async () => (await numberAttribute(page, figure, 'data-points')) === 300,
+    );
+    const read = async () => ({
+      last: await numberAttribute(page, figure, 'data-last'),
       accepted: await numberAttribute(page, figure, 'data-accepted'),
       completed: await numberAttribute(page, figure, 'data-completed'),
+    });
+    const showHour = async (hour: boolean) => {
+      await page.getByLabel(hour ? 'Last hour' : 'Last 5 minutes').check();
+      await waitFor(
+        'the chart to change its window',
+        async () => (await page.locator(figure).getAttribute('data-window')) === (hour ? '3600' : '300'),
+      );
     };
+    await showHour(true);
+    assert.equal(await numberAttribute(page, figure, 'data-points'), 60, 'the hour: one point a minute');
+    const hourBefore = await read();
+    await showHour(false);
+    const before = await read();
 
     const total = 150;
     let posted = 0;
@@ -240,14 +259,8 @@ describe('the dashboard in a real browser (end to end)', function () {
     const during = await waitFor(
       'the chart to move while the load runs',
       async () => {
-        const now = {
-          points: await numberAttribute(page, figure, 'data-points'),
-          accepted: await numberAttribute(page, figure, 'data-accepted'),
-          completed: await numberAttribute(page, figure, 'data-completed'),
-        };
-        return now.points > before.points &&
-          now.accepted > before.accepted &&
-          now.completed > before.completed
+        const now = await read();
+        return now.last > before.last && now.accepted > before.accepted && now.completed > before.completed
           ? now
           : undefined;
       },
@@ -259,11 +272,7 @@ describe('the dashboard in a real browser (end to end)', function () {
     const after = await waitFor(
       'the chart to count every job',
       async () => {
-        const now = {
-          points: await numberAttribute(page, figure, 'data-points'),
-          accepted: await numberAttribute(page, figure, 'data-accepted'),
-          completed: await numberAttribute(page, figure, 'data-completed'),
-        };
+        const now = await read();
         return now.accepted === before.accepted + total && now.completed === before.completed + total
           ? now
           : undefined;
@@ -271,14 +280,19 @@ describe('the dashboard in a real browser (end to end)', function () {
       30_000,
       200,
     );
-    assert.ok(after.points > during.points, `the series kept growing: ${during.points} → ${after.points}`);
-    assert.equal(after.accepted, total, 'accepted: counted from the event stream, every job once');
+    assert.ok(after.last > during.last, `the series moved on: ${during.last} → ${after.last}`);
+    await showHour(true);
+    await waitFor('the hour to count every job', async () => {
+      const hour = await read();
+      return hour.accepted === hourBefore.accepted + total && hour.completed === hourBefore.completed + total;
+    });
     await waitForText(page, 'tr[data-type="hash"] td:nth-of-type(5)', new RegExp(`^${total}$`));
     problems.assertNone();
   });
 
   it('when pause, resume, cancel and retry are pressed on the pages, then the system changes as the API and beanstalkd show', async () => {
-    await startManager();
+    // `idle`: a type no worker serves, so a job of it stays where the test puts it.
+    await startManager({ JOB_TYPES: 'hash,simulate,metrics,idle' });
     startWorker('dash-steer');
     const { page, problems } = await openPage('#/');
     const port = backends().beanstalk.port;
@@ -356,6 +370,73 @@ describe('the dashboard in a real browser (end to end)', function () {
     );
     for (const id of [retryMe, ...more]) assert.equal(await jobState(id), 'queued', id);
     assert.equal((await tubeCounts(port, `${tubePrefix}simulate`)).buried, 0, 'nothing left buried');
+
+    // A buried job with no outcome (buried by another beanstalkd client): the Buried list shows
+    // it with Cancel, and no Retry, which the API refuses for it.
+    const buried = await postJob({ b: 1 }, '?type=idle');
+    const consumer = createConsumer({
+      host: '127.0.0.1',
+      port,
+      connectTimeoutMs: 2000,
+      commandTimeoutMs: 5000,
+      tubes: [`${tubePrefix}idle`],
+    });
+    try {
+      const reserved = await consumer.reserve(5);
+      assert.ok(reserved, 'the idle job was reserved');
+      await consumer.bury(reserved.beanstalkId, 1024);
+    } finally {
+      await consumer.close();
+    }
+    await waitForState(buried, 'buried');
+    const refused = await api<{ error: { code: string } }>(`/jobs/${buried}/retry`, 'POST');
+    assert.deepEqual([refused.status, refused.body.error.code], [409, 'JOB_NOT_RETRYABLE']);
+    await page.getByRole('link', { name: 'Buried', exact: true }).click();
+    await waitForText(page, `tr[data-job="${buried}"]`, /buried/);
+    assert.equal(await page.getByRole('button', { name: `Retry ${buried}` }).count(), 0, 'no Retry');
+    await page.getByRole('button', { name: `Cancel ${buried}` }).click();
+    // The list's own answer (the by-type table above still shows the kick's).
+    await waitForText(
+      page,
+      'section[aria-labelledby="list-title"] p[role="status"]',
+      new RegExp(`Cancel ${buried}: done`),
+    );
+    assert.equal(await jobState(buried), 'cancelled');
+    await waitFor(
+      'its buried copy to leave beanstalkd',
+      async () => (await tubeCounts(port, `${tubePrefix}idle`)).current === 0,
+    );
+    await waitForText(page, 'section[aria-labelledby="list-title"]', /None on this page/);
+    problems.assertNone();
+  });
+
+  it('when a schedule is made through the API, then the Schedules page lists it with its next run, and Pause on the page pauses it', async () => {
+    await startManager();
+    const made = await api<{ nextRunAt: string }>('/schedules', 'POST', {
+      name: 'dash-hourly',
+      every_seconds: 3600,
+      payload: { from: 'dashboard' },
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const { page, problems } = await openPage('#/');
+    await page.getByRole('link', { name: 'Schedules', exact: true }).click();
+    await waitFor('the schedules page', () => page.url().endsWith('#/schedules'));
+    const row = 'tr[data-schedule="dash-hourly"]';
+    await waitForText(page, row, /every 3600 s/);
+    assert.equal(
+      await page.locator(`${row} [data-next] time`).getAttribute('datetime'),
+      made.body.nextRunAt,
+      'the next run the API answered',
+    );
+    await waitForText(page, `${row} [data-state]`, /^active$/);
+    await page.getByRole('button', { name: 'Pause dash-hourly' }).click();
+    await waitForText(page, 'p[role="status"].ok', /Pause dash-hourly: done/);
+    await waitForText(page, `${row} [data-state]`, /^paused$/);
+    const paused = await api<{ paused: boolean; nextRunAt: string | null }>('/schedules/dash-hourly');
+    assert.deepEqual([paused.body.paused, paused.body.nextRunAt], [true, null], 'the API says paused');
+    await page.getByRole('button', { name: 'Resume dash-hourly' }).click();
+    await waitForText(page, `${row} [data-state]`, /^active$/);
+    assert.equal((await api<{ paused: boolean }>('/schedules/dash-hourly')).body.paused, false);
     problems.assertNone();
   });
 

@@ -13,8 +13,9 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startBeanstalkd, startMongoServer } from '../../src/local/servers.js';
-import { type SpawnedCli, tubeCounts } from '../support/harness.js';
+import { jobIdTime } from '../../src/jobs/job-id.js';
+import { freePort, startBeanstalkd, startMongoServer, waitForPort } from '../../src/local/servers.js';
+import { type SpawnedCli, spawnCli, tubeCounts, waitFor } from '../support/harness.js';
 import { type Hit, Rig, type RigOptions, type ScenarioReport } from './rig.js';
 
 const reports: Array<ScenarioReport & { hits: string }> = [];
@@ -304,5 +305,110 @@ describe('fault suite (real processes; npm run test:faults)', function () {
     assert.ok(held.length > 0, 'the worker held jobs at the cuts');
     assert.ok(again.length > 0, `beanstalkd delivered some of the ${held.length} held jobs again`);
     assertInvariants(report, `${held.length} jobs held at the cuts, ${again.length} delivered again`);
+  });
+
+  it('9. when one of two managers is SIGKILLed again and again around schedule ticks, then every tick still gets exactly one job, completed once', async () => {
+    const r = new Rig();
+    rig = r;
+    await r.start();
+    // A second manager on the same backends: both run the scheduler.
+    const port = await freePort();
+    const startOther = async () => {
+      const other = spawnCli(['manager'], {
+        ...r.env(),
+        MANAGER_LISTEN_PORT: String(port),
+        MANAGER_LISTEN_HOST: '127.0.0.1',
+        RECONCILE_INTERVAL_SECONDS: '2',
+        RECONCILE_GRACE_SECONDS: '3',
+        // It looks every 50 ms, so it usually takes a tick first: the kills find it mid-tick.
+        SCHEDULER_INTERVAL_MS: '50',
+      });
+      await waitForPort(port, 15_000, other.child);
+      return other;
+    };
+    let other = await startOther();
+    try {
+      const payload = '{"fault": "tick"}';
+      const made = await fetch(`${r.base}/schedules`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: `{"name":"fault-tick","every_seconds":1,"payload":${payload}}`,
+      });
+      assert.equal(made.status, 201);
+      const { nextRunAt: first } = (await made.json()) as { nextRunAt: string };
+      const faultAt = Date.now();
+      let kills = 0;
+      // For about 10 s: kill the second manager a moment after a tick (while it is likely
+      // claiming or enqueueing it), start it again, and again.
+      while (Date.now() - faultAt < 10_000) {
+        const nextSecond = Math.ceil(Date.now() / 1000) * 1000;
+        await hold(nextSecond - Date.now() + Math.floor(Math.random() * 60));
+        await other.stop('SIGKILL');
+        kills += 1;
+        other = await startOther();
+      }
+      const killedUntil = Date.now();
+      // Every tick of the period gets its job: those a killed manager held wait until its claim
+      // runs out (5 s), so the schedule catches up a little after the last kill.
+      await waitFor(
+        'the schedule to catch up with the kills',
+        () =>
+          r.withDb(async (db) => {
+            const progress = await db.collection('schedule_progress').findOne({ _id: 'fault-tick' as never });
+            return progress?.lastTick !== undefined && progress.lastTick.getTime() >= killedUntil;
+          }),
+        30_000,
+        200,
+      );
+      // Stop the ticks, and let any tick a manager was enqueueing finish (its claim ends).
+      assert.equal((await fetch(`${r.base}/schedules/fault-tick/pause`, { method: 'POST' })).status, 200);
+      await waitFor(
+        'no manager to hold a claim on a tick',
+        () =>
+          r.withDb(async (db) => {
+            const claims = await db.collection<{ expiresAt: Date }>('schedule_claims').find({}).toArray();
+            return claims.every((claim) => claim.expiresAt.getTime() < Date.now());
+          }),
+        15_000,
+        200,
+      );
+      const jobs = await r.withDb((db) =>
+        db
+          .collection<{ _id: string; schedule?: { tick: string } }>('jobs')
+          .find({}, { projection: { payload: 0 } })
+          .toArray(),
+      );
+      const byTick = new Map<string, string[]>();
+      for (const job of jobs) {
+        const tick = job.schedule?.tick ?? 'none';
+        byTick.set(tick, [...(byTick.get(tick) ?? []), job._id]);
+        r.accepted.set(job._id, payload);
+      }
+      const ticks = [...byTick.keys()].sort();
+      const last = ticks[ticks.length - 1] ?? first;
+      const missing: string[] = [];
+      for (let t = Date.parse(first); t <= Date.parse(last); t += 1000) {
+        const tick = new Date(t).toISOString();
+        if (byTick.get(tick)?.length !== 1)
+          missing.push(`${tick}: ${JSON.stringify(byTick.get(tick) ?? [])}`);
+      }
+      assert.deepEqual(missing, [], 'every tick from the first to the last has exactly one job');
+      assert.equal(ticks[0], first, 'the first tick has its job');
+      assert.ok(
+        Date.parse(last) >= killedUntil,
+        `ticks through the kills (${ticks.length}, the last ${last})`,
+      );
+      // A tick whose job came over 1.5 s late was redone after a killed manager's claim ran out.
+      const late = jobs.filter(
+        (job) => jobIdTime(job._id).getTime() - Date.parse(job.schedule?.tick ?? '') > 1500,
+      ).length;
+      const report = await r.drainAndCheck('manager SIGKILL at schedule ticks', faultAt);
+      assertInvariants(
+        report,
+        `${kills} kills of one of two managers; ${ticks.length} ticks, one job each (${late} late)`,
+      );
+    } finally {
+      await other.stop('SIGKILL');
+    }
   });
 });

@@ -10,6 +10,7 @@ import { loadWorkerConfig } from '../../src/config/config.js';
 import { builtinHandlers } from '../../src/handlers/index.js';
 import { newJobId } from '../../src/jobs/job-id.js';
 import { freePort } from '../../src/local/servers.js';
+import { AcceptCounts, startManagerHeartbeat } from '../../src/manager/background/manager-heartbeat.js';
 import { createApp } from '../../src/manager/http/app.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
 import { type AppFixture, appFixture, workerEnvFor } from '../support/app-fixture.js';
@@ -257,6 +258,66 @@ describe('observing the system on real servers', function () {
     const start = Date.parse(done.throughput.start);
     assert.ok(Math.abs(start + 300_000 - Date.parse(done.at)) < 2_000, 'the window ends now');
     assert.equal(await storedResults(), 2);
+  });
+
+  it('when jobs are accepted and completed, then /stats counts them per second and per minute of the last hour, accepted from the manager heartbeat', async () => {
+    await f.close();
+    const counts = new AcceptCounts();
+    f = await appFixture({ label: 'observe-hour', acceptCounts: counts });
+    const heartbeat = startManagerHeartbeat({
+      store: f.store,
+      counts,
+      log: pino({ level: 'silent' }),
+      intervalMs: 100,
+    });
+    try {
+      const sum = (list: number[]) => list.reduce((a, b) => a + b, 0);
+      const before = await request(f.app.callback()).get('/stats');
+      assert.equal(before.status, 200);
+      assert.equal(sum(before.body.lastHour.accepted), 0);
+      assert.equal(before.body.lastHour.bucketSeconds, 60);
+      assert.equal(before.body.lastHour.accepted.length, 60);
+
+      const ids = [await post('{"h":1}'), await post('{"h":2}'), await post('{"h":3}')];
+      // A replay of an Idempotency-Key is not a new job: not counted.
+      for (const status of [202, 200]) {
+        const res = await request(f.app.callback())
+          .post('/jobs')
+          .set('Content-Type', 'application/json')
+          .set('Idempotency-Key', 'observe-hour-key')
+          .send('{"h":4}');
+        assert.equal(res.status, status);
+      }
+      await run();
+      const done = await waitFor('/stats to count 4 accepted and 4 completed in the hour', async () => {
+        const res = await request(f.app.callback()).get('/stats');
+        const { lastHour, throughput } = res.body;
+        return sum(lastHour.accepted) === 4 &&
+          sum(lastHour.completed) === 4 &&
+          sum(throughput.accepted) === 4 &&
+          sum(throughput.completed) === 4
+          ? res.body
+          : undefined;
+      });
+      assert.equal(await storedResults(), ids.length + 1);
+      assert.equal(done.throughput.lastMinute.accepted, 4);
+      assert.equal(sum(done.lastHour.failed), 0);
+      assert.equal(done.managers.live, 1);
+      const start = Date.parse(done.lastHour.start);
+      assert.equal(start % 60_000, 0, 'minute buckets start on the minute');
+      assert.ok(Date.parse(done.at) - start < 3_600_000 && Date.parse(done.at) - start >= 3_540_000);
+      // The last bucket is the current minute: the jobs were just counted there (or in the one
+      // before, when the minute turned meanwhile).
+      const last2 = done.lastHour.accepted.slice(-2);
+      assert.equal(sum(last2), 4);
+
+      await heartbeat.stop();
+      const stopped = await request(f.app.callback()).get('/stats');
+      assert.equal(stopped.body.managers.live, 0, 'a stopped manager is not live');
+      assert.equal(sum(stopped.body.lastHour.accepted), 4, 'its last heartbeat still counts for the hour');
+    } finally {
+      await heartbeat.stop();
+    }
   });
 
   it('when many ids are looked up at once, then their outcomes come back and the others are unfinished; bad lookups change nothing', async () => {

@@ -192,6 +192,37 @@ describe('reliability on real servers', function () {
     assert.equal(results.length, 1);
   });
 
+  it("when beanstalkd's max-job-size is now smaller than a failed job's copy, then its retry is a 413 and it stays failed, and the bulk retry skips it", async () => {
+    const { handler } = switchableHandler();
+    await start(new Map([['hash', handler]]), { WORKER_RETRY_BASE_MS: '0' });
+    const body = JSON.stringify({ big: 'b'.repeat(3000) });
+    const { body: accepted } = await post(body);
+    await waitFor('the failed outcome', stateIs(accepted.id, 'failed'));
+    await waitFor('the copy to be buried', async () => (await tubeCounts(port, f.tube)).buried === 1);
+    // A manager that read a smaller max-job-size (beanstalkd restarted with a lower -z).
+    const small = await appFixture({
+      label: 'reliability-small',
+      share: { tubePrefix: f.tubePrefix, dbName: f.dbName },
+      maxJobSize: 1000,
+    });
+    try {
+      const retried = await request(small.app.callback()).post(`/jobs/${accepted.id}/retry`);
+      assert.equal(retried.status, 413, JSON.stringify(retried.body));
+      assert.equal(retried.body.error.code, 'PAYLOAD_TOO_LARGE');
+      assert.equal((await view(accepted.id)).state, 'failed', 'its failed outcome is kept');
+      const bulk = await request(small.app.callback()).post('/types/hash/retry-failed');
+      assert.equal(bulk.status, 200, JSON.stringify(bulk.body));
+      assert.equal(bulk.body.retried, 0);
+      assert.equal(bulk.body.skipped, 1);
+      assert.equal((await view(accepted.id)).state, 'failed');
+      const counts = await tubeCounts(port, f.tube);
+      assert.equal(counts.buried, 1, 'its buried copy stays');
+      assert.equal(counts.ready + counts.delayed + counts.reserved, 0, 'no new copy');
+    } finally {
+      await small.close();
+    }
+  });
+
   /** Options and a parameter away from every default: each must survive a copy put again. */
   const SHAPED = '?algorithm=sha256&priority=7&ttr=33&delay=1&attempts=2';
   /** The copy a job's newest queue location names, once it is not `previous` any more. */

@@ -148,7 +148,7 @@ describe('security on real servers', function () {
     };
 
     // Nothing there yet: a refused request must leave every collection and tube empty.
-    await refused({ id: newJobId(), type: 'hash' });
+    await refused({ id: newJobId(), type: 'hash', name: 'nightly' });
     const empty = await storedEverywhere(f.dbName);
     assert.deepEqual(
       Object.entries(empty).filter(([, n]) => n > 0),
@@ -164,7 +164,7 @@ describe('security on real servers', function () {
     // Its queue reference lands after the answer: let it, or the comparison below sees it arrive.
     await waitFor('the queue reference', async () => (await storedEverywhere(f.dbName)).queue_refs === 1);
     const before = { stored: await storedEverywhere(f.dbName), queued: await tubesUnder(port, f.tubePrefix) };
-    await refused({ id: job.body.id, type: 'hash' });
+    await refused({ id: job.body.id, type: 'hash', name: 'nightly' });
     assert.deepEqual(
       { stored: await storedEverywhere(f.dbName), queued: await tubesUnder(port, f.tubePrefix) },
       before,
@@ -175,7 +175,7 @@ describe('security on real servers', function () {
     // compare states that these requests do move.
     const reached: string[] = [];
     for (const route of mutating) {
-      const res = await routeRequest(app, route, { id: job.body.id, type: 'hash' }).set(
+      const res = await routeRequest(app, route, { id: job.body.id, type: 'hash', name: 'nightly' }).set(
         'Authorization',
         keyed,
       );
@@ -200,7 +200,7 @@ describe('security on real servers', function () {
       const app = f.app.callback();
       const reads = ROUTES.filter((route) => !MUTATING.has(route.method));
       assert.ok(reads.some((r) => r.ops) && reads.some((r) => !r.ops), 'the table has ops and read routes');
-      const params = { id: newJobId(), type: 'hash' };
+      const params = { id: newJobId(), type: 'hash', name: 'nightly' };
       const answers: string[] = [];
       const expected: string[] = [];
       for (const route of reads) {

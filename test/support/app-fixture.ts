@@ -1,7 +1,9 @@
 /** A manager app on the real test servers, with its own tube prefix and database. */
+
 import type Koa from 'koa';
 import { MANAGER_SETTINGS } from '../../src/config/manager-settings.js';
 import { silentLogger } from '../../src/log.js';
+import type { AcceptCounts } from '../../src/manager/background/manager-heartbeat.js';
 import { createApp, createEventHub, createFollower } from '../../src/manager/http/app.js';
 import type { SecurityOptions } from '../../src/manager/http/security.js';
 import type { WebhookPolicy } from '../../src/manager/jobs/callback.js';
@@ -48,6 +50,8 @@ export interface AppFixtureOptions {
   webhooks?: WebhookPolicy;
   /** The dashboard's files (default: the app's, dist/ui). */
   uiDir?: string;
+  /** Where the app counts the jobs it accepts (a manager heartbeat's counts). */
+  acceptCounts?: AcceptCounts;
   /** GET /events settings (default: the app's). */
   events?: {
     maxStreams?: number;
@@ -98,6 +102,7 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
     ...(options.maxWaiters !== undefined ? { maxWaiters: options.maxWaiters } : {}),
     ...(options.webhooks !== undefined ? { webhooks: options.webhooks } : {}),
     ...(options.uiDir !== undefined ? { uiDir: options.uiDir } : {}),
+    ...(options.acceptCounts !== undefined ? { acceptCounts: options.acceptCounts } : {}),
     ...(events ?? {}),
   });
   return {

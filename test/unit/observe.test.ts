@@ -33,6 +33,7 @@ describe('observing (unit)', () => {
       const other = stats.byType().find((t) => t.type === 'other');
       assert.equal(other?.durationBuckets.at(-1), 1, 'past the last bound lands in the overflow bucket');
       assert.deepEqual(stats.recent(at.getTime()), [{ t: 1767225610, completed: 2, failed: 1 }]);
+      assert.deepEqual(stats.minutes(at.getTime()), [{ t: 1767225600, completed: 2, failed: 1 }]);
     });
 
     it('when buckets grow older than the window, then they are dropped', () => {

@@ -8,6 +8,7 @@ import { Job } from './job';
 import { Jobs } from './jobs';
 import { Overview } from './overview';
 import { type Page, parseHash, type Route } from './routes';
+import { Schedules } from './schedules';
 import { Workers } from './workers';
 
 const NAV: ReadonlyArray<[string, string, readonly Page[]]> = [
@@ -16,6 +17,7 @@ const NAV: ReadonlyArray<[string, string, readonly Page[]]> = [
   ['#/failed', 'Failed', ['failed']],
   ['#/workers', 'Workers', ['workers']],
   ['#/groups', 'Groups', ['groups', 'group']],
+  ['#/schedules', 'Schedules', ['schedules']],
 ];
 
 function useRoute(): Route {
@@ -88,9 +90,11 @@ function CurrentPage({ route }: { route: Route }) {
     case 'workers':
       return <Workers />;
     case 'groups':
-      return <Groups />;
+      return <Groups params={route.params} />;
     case 'group':
       return <Group key={route.id} id={route.id ?? ''} />;
+    case 'schedules':
+      return <Schedules />;
     default:
       return (
         <>

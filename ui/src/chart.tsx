@@ -6,9 +6,12 @@ import type { ChartData } from './throughput';
 
 const HEIGHT = 260;
 
-const perSecond = (_: uPlot, value: number | null) => (value === null ? '—' : `${formatNumber(value)}/s`);
+/** What one point counts: the jobs of a second, or of a minute. */
+export type ChartUnit = 'second' | 'minute';
 
-function chartOptions(width: number): uPlot.Options {
+function chartOptions(width: number, unit: ChartUnit): uPlot.Options {
+  const per = (_: uPlot, value: number | null) =>
+    value === null ? '—' : `${formatNumber(value)}/${unit === 'second' ? 's' : 'min'}`;
   return {
     width,
     height: HEIGHT,
@@ -21,14 +24,14 @@ function chartOptions(width: number): uPlot.Options {
         value: (_u, value: number | null) => (value === null ? '—' : formatClock(value * 1000)),
       },
       // Three colours told apart without colour too: solid, long dashes, short dashes.
-      { label: 'accepted', stroke: '#1d4ed8', width: 2, value: perSecond },
-      { label: 'completed', stroke: '#047857', width: 2, dash: [10, 4], value: perSecond },
-      { label: 'failed', stroke: '#b91c1c', width: 2, dash: [3, 3], value: perSecond },
+      { label: 'accepted', stroke: '#1d4ed8', width: 2, value: per },
+      { label: 'completed', stroke: '#047857', width: 2, dash: [10, 4], value: per },
+      { label: 'failed', stroke: '#b91c1c', width: 2, dash: [3, 3], value: per },
     ],
     axes: [
       { stroke: '#334155', grid: { stroke: '#e2e8f0' }, ticks: { stroke: '#cbd5e1' } },
       {
-        label: 'jobs per second',
+        label: `jobs per ${unit}`,
         stroke: '#334155',
         grid: { stroke: '#e2e8f0' },
         ticks: { stroke: '#cbd5e1' },
@@ -38,7 +41,16 @@ function chartOptions(width: number): uPlot.Options {
   };
 }
 
-export function ThroughputChart({ data, summary }: { data: ChartData; summary: string }) {
+/** A new unit makes a new chart (uPlot reads its axes once). */
+export function ThroughputChart({
+  data,
+  summary,
+  unit,
+}: {
+  data: ChartData;
+  summary: string;
+  unit: ChartUnit;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const latest = useRef(data);
@@ -47,7 +59,7 @@ export function ThroughputChart({ data, summary }: { data: ChartData; summary: s
   useEffect(() => {
     const element = box.current;
     if (element === null) return;
-    const chart = new uPlot(chartOptions(Math.max(200, element.clientWidth)), latest.current, element);
+    const chart = new uPlot(chartOptions(Math.max(200, element.clientWidth), unit), latest.current, element);
     plot.current = chart;
     // Sized to the box's width (the layout decides it), redrawn on the next frame.
     let frame = 0;
@@ -64,7 +76,7 @@ export function ThroughputChart({ data, summary }: { data: ChartData; summary: s
       chart.destroy();
       plot.current = null;
     };
-  }, []);
+  }, [unit]);
 
   useEffect(() => {
     plot.current?.setData(data);

@@ -23,6 +23,30 @@ export function StateBadge({ state }: { state: string }) {
   return <span class={`state state-${state}`}>{state}</span>;
 }
 
+/** A job's or a group's id, linking to its page. */
+export function IdLink({ page, id }: { page: 'jobs' | 'groups'; id: string }) {
+  return (
+    <a class="id" href={`#/${page}/${id}`}>
+      {id}
+    </a>
+  );
+}
+
+/** A table's header row: a column header per name. */
+export function ColumnHeads({ names }: { names: readonly string[] }) {
+  return (
+    <thead>
+      <tr>
+        {names.map((name) => (
+          <th key={name} scope="col">
+            {name}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
 /** A failed read: what the API said, or that a key is needed (the key form at the top asks for it). */
 export function ReadError({ error }: { error: unknown }) {
   if (error === undefined) return null;

@@ -1,13 +1,23 @@
 /**
- * Failed and cancelled jobs: the lists (GET /jobs?state=failed, ?state=cancelled, newest ended
- * first), retry or cancel one, and per type "retry all failed" (POST /types/<type>/retry-failed)
- * and "kick all buried" (POST /types/<type>/kick), with the API's answer shown as it came.
+ * Failed, cancelled and buried jobs: the lists (GET /jobs?state=failed, ?state=cancelled, newest
+ * ended first; ?state=buried, newest recorded first), retry or cancel one as the API allows it,
+ * and per type "retry all failed" (POST /types/<type>/retry-failed) and "kick all buried"
+ * (POST /types/<type>/kick), with the API's answer shown as it came.
  */
 import { call } from './api';
-import { ActionResult, ConfirmButton, Num, ReadError, StateBadge, Time } from './components';
+import {
+  ActionResult,
+  ColumnHeads,
+  ConfirmButton,
+  IdLink,
+  Num,
+  ReadError,
+  StateBadge,
+  Time,
+} from './components';
 import { useAction, useNow, useRead } from './hooks';
 import { pageHref } from './routes';
-import type { JobListAnswer, StatsAnswer } from './types';
+import type { JobListAnswer, JobRow, StatsAnswer } from './types';
 
 /** Calls made for one button at most: each handles up to 1,000 jobs (the API's default limit). */
 const MAX_CALLS = 100;
@@ -105,8 +115,56 @@ function ByType({ reloadList }: { reloadList(): void }) {
   );
 }
 
+/** The lists of this page, by their `state`: what each is called and what it lets you do. */
+const LISTS = {
+  failed: { tab: 'Failed', title: 'Failed jobs', order: 'Newest ended first', time: 'ended' },
+  cancelled: { tab: 'Cancelled', title: 'Cancelled jobs', order: 'Newest ended first', time: 'ended' },
+  // A buried job has no outcome: the API cancels it (DELETE /jobs/<id>) but retries only failed ones.
+  buried: { tab: 'Buried', title: 'Buried jobs', order: 'Newest recorded first', time: 'created' },
+} as const;
+type ListName = keyof typeof LISTS;
+
+/** The buttons a job of this state gets: what the API accepts for it. */
+function JobActions({
+  job,
+  busy,
+  act,
+}: {
+  job: JobRow;
+  busy: boolean;
+  act(label: string, method: 'POST' | 'DELETE', path: string): void;
+}) {
+  if (job.state !== 'failed' && job.state !== 'buried') return <span class="muted">—</span>;
+  return (
+    <>
+      {job.state === 'failed' ? (
+        <>
+          <button
+            type="button"
+            aria-label={`Retry ${job.id}`}
+            disabled={busy}
+            onClick={() => act(`Retry ${job.id}`, 'POST', `jobs/${job.id}/retry`)}
+          >
+            Retry
+          </button>{' '}
+        </>
+      ) : null}
+      <button
+        type="button"
+        aria-label={`Cancel ${job.id}`}
+        disabled={busy}
+        onClick={() => act(`Cancel ${job.id}`, 'DELETE', `jobs/${job.id}`)}
+      >
+        Cancel
+      </button>
+    </>
+  );
+}
+
 export function Failed({ params }: { params: URLSearchParams }) {
-  const state = params.get('state') === 'cancelled' ? 'cancelled' : 'failed';
+  const asked = params.get('state');
+  const state: ListName = asked === 'cancelled' || asked === 'buried' ? asked : 'failed';
+  const shown = LISTS[state];
   const cursor = params.get('cursor') ?? undefined;
   const query = new URLSearchParams({ state, limit: '50', ...(cursor ? { cursor } : {}) }).toString();
   const list = useRead<JobListAnswer>(`jobs?${query}`);
@@ -120,75 +178,54 @@ export function Failed({ params }: { params: URLSearchParams }) {
     });
   return (
     <>
-      <h1>Failed and cancelled</h1>
+      <h1>Failed, cancelled and buried</h1>
       <ByType reloadList={list.reload} />
       <section aria-labelledby="list-title">
-        <h2 id="list-title">{state === 'failed' ? 'Failed jobs' : 'Cancelled jobs'}</h2>
+        <h2 id="list-title">{shown.title}</h2>
         <nav class="tabs" aria-label="Which jobs">
-          <a href={pageHref('/failed')} aria-current={state === 'failed' ? 'page' : undefined}>
-            Failed
-          </a>{' '}
-          <a
-            href={pageHref('/failed', { state: 'cancelled' })}
-            aria-current={state === 'cancelled' ? 'page' : undefined}
-          >
-            Cancelled
-          </a>
+          {(Object.keys(LISTS) as ListName[]).map((name) => (
+            <span key={name}>
+              <a
+                href={pageHref('/failed', { state: name === 'failed' ? undefined : name })}
+                aria-current={state === name ? 'page' : undefined}
+              >
+                {LISTS[name].tab}
+              </a>{' '}
+            </span>
+          ))}
         </nav>
+        {state === 'buried' ? (
+          <p class="muted">
+            Held back in beanstalkd with no outcome stored (a failed job that was buried shows as failed).
+            Cancel one here, or make every buried job of a type ready again with "Kick all buried" above;
+            retry is for failed jobs.
+          </p>
+        ) : null}
         <ReadError error={list.error} />
         <ActionResult state={action} summary={(answer) => JSON.stringify(answer)} />
         {list.data ? (
           <>
             <div class="table-scroll">
               <table class="jobs">
-                <caption>Newest ended first ({list.data.jobs.length} on this page)</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">id</th>
-                    <th scope="col">type</th>
-                    <th scope="col">state</th>
-                    <th scope="col">ended</th>
-                    <th scope="col">steer</th>
-                  </tr>
-                </thead>
+                <caption>
+                  {shown.order} ({list.data.jobs.length} on this page)
+                </caption>
+                <ColumnHeads names={['id', 'type', 'state', shown.time, 'steer']} />
                 <tbody>
                   {list.data.jobs.map((job) => (
                     <tr key={job.id} data-job={job.id}>
                       <td>
-                        <a class="id" href={`#/jobs/${job.id}`}>
-                          {job.id}
-                        </a>
+                        <IdLink page="jobs" id={job.id} />
                       </td>
                       <td>{job.type}</td>
                       <td>
                         <StateBadge state={job.state} />
                       </td>
                       <td>
-                        <Time iso={job.finishedAt} />
+                        <Time iso={state === 'buried' ? job.createdAt : job.finishedAt} />
                       </td>
                       <td class="actions">
-                        {job.state === 'failed' ? (
-                          <>
-                            <button
-                              type="button"
-                              aria-label={`Retry ${job.id}`}
-                              disabled={action.busy}
-                              onClick={() => act(`Retry ${job.id}`, 'POST', `jobs/${job.id}/retry`)}
-                            >
-                              Retry
-                            </button>{' '}
-                            <button
-                              type="button"
-                              aria-label={`Cancel ${job.id}`}
-                              disabled={action.busy}
-                              onClick={() => act(`Cancel ${job.id}`, 'DELETE', `jobs/${job.id}`)}
-                            >
-                              Cancel
-                            </button>
-                          </>
-                        ) : (
-                          <span class="muted">—</span>
-                        )}
+                        <JobActions job={job} busy={action.busy} act={act} />
                       </td>
                     </tr>
                   ))}

@@ -1,14 +1,14 @@
 /**
- * Matrix groups: GET /groups/<id> (progress, counts, failures, results once done), found by id
- * or among the groups of the newest jobs (the API has no list of groups: GET /jobs names each
- * job's group, so the newest 100 jobs are asked, and labelled as such).
+ * Matrix groups: the list (GET /groups, newest first, each with its progress, in cursor pages),
+ * a group found by id, and one group (GET /groups/<id>: progress, counts, failures, results
+ * once done).
  */
 import { useEffect, useState } from 'preact/hooks';
-import { JsonBlock, Num, ReadError, StateBadge } from './components';
+import { ColumnHeads, IdLink, JsonBlock, Num, ReadError, StateBadge, Time } from './components';
 import { formatNumber } from './format';
-import { useRead } from './hooks';
-import { ID_PATTERN } from './routes';
-import type { GroupAnswer, JobListAnswer } from './types';
+import { useNow, useRead } from './hooks';
+import { ID_PATTERN, pageHref } from './routes';
+import type { GroupAnswer, GroupListAnswer, GroupListItem } from './types';
 
 function FindGroup() {
   const [problem, setProblem] = useState<string | undefined>(undefined);
@@ -39,27 +39,92 @@ function FindGroup() {
   );
 }
 
-export function Groups() {
-  const newest = useRead<JobListAnswer>('jobs?limit=100');
-  const seen: string[] = [];
-  for (const job of newest.data?.jobs ?? []) if (job.group && !seen.includes(job.group)) seen.push(job.group);
+/** A listed group's progress: a bar, "finished of jobs", and its counts by state. */
+function GroupRow({ group }: { group: GroupListItem }) {
+  return (
+    <tr data-group={group.id}>
+      <td>
+        <IdLink page="groups" id={group.id} />
+      </td>
+      <td>{group.type}</td>
+      <td>
+        <Time iso={group.createdAt} />
+      </td>
+      <td>
+        <progress
+          max={Math.max(1, group.jobs)}
+          value={group.finished}
+          aria-label={`Group ${group.id}: ${group.finished} of ${group.jobs} finished`}
+        />{' '}
+        <span class="progress-text">
+          {formatNumber(group.finished)} of {formatNumber(group.jobs)}
+          {group.done ? ' (done)' : ''}
+        </span>
+      </td>
+      <td>
+        {Object.entries(group.counts).map(([state, count]) => (
+          <span key={state} class="count">
+            <StateBadge state={state} /> <Num value={count} />{' '}
+          </span>
+        ))}
+      </td>
+    </tr>
+  );
+}
+
+/** Every 5 s while a listed group has jobs left. */
+const LIST_REFRESH_MS = 5000;
+
+export function Groups({ params }: { params: URLSearchParams }) {
+  const cursor = params.get('cursor') ?? undefined;
+  const [open, setOpen] = useState(true);
+  const query = new URLSearchParams({ limit: '20', ...(cursor ? { cursor } : {}) }).toString();
+  const list = useRead<GroupListAnswer>(`groups?${query}`, open ? LIST_REFRESH_MS : undefined);
+  const groups = list.data?.groups;
+  useEffect(() => {
+    if (groups) setOpen(groups.some((group) => !group.done));
+  }, [groups]);
+  useNow(15_000);
   return (
     <>
       <h1>Groups</h1>
       <FindGroup />
-      <section aria-labelledby="recent-title">
-        <h2 id="recent-title">Groups among the 100 newest jobs</h2>
-        <ReadError error={newest.error} />
-        {newest.data && seen.length === 0 ? <p>None: no matrix job among the newest 100 jobs.</p> : null}
-        <ul>
-          {seen.map((group) => (
-            <li key={group}>
-              <a class="id" href={`#/groups/${group}`}>
-                {group}
-              </a>
-            </li>
-          ))}
-        </ul>
+      <section aria-labelledby="groups-title">
+        <h2 id="groups-title">{cursor ? 'Older groups' : 'Newest groups'}</h2>
+        <ReadError error={list.error} />
+        {list.loading && list.data === undefined ? <p role="status">Loading…</p> : null}
+        {list.data ? (
+          <>
+            <div class="table-scroll">
+              <table class="groups">
+                <caption>
+                  Newest first, by when each group's fan-out began ({list.data.groups.length} on this page)
+                </caption>
+                <ColumnHeads names={['group', 'type', 'created', 'progress', 'counts']} />
+                <tbody>
+                  {list.data.groups.map((group) => (
+                    <GroupRow key={group.id} group={group} />
+                  ))}
+                </tbody>
+              </table>
+            </div>
+            {list.data.groups.length === 0 ? (
+              <p>
+                {list.data.nextCursor
+                  ? 'No group on this page: a page reads a bounded stretch of the job log, and this one held none. Older ones may follow.'
+                  : 'No group (yet): POST /jobs/matrix creates one.'}
+              </p>
+            ) : null}
+            <nav class="pages" aria-label="Pages of groups">
+              {cursor ? <a href={pageHref('/groups')}>Newest groups</a> : null}{' '}
+              {list.data.nextCursor ? (
+                <a href={pageHref('/groups', { cursor: list.data.nextCursor })}>Older groups →</a>
+              ) : (
+                <span class="muted">No older groups.</span>
+              )}
+            </nav>
+          </>
+        ) : null}
       </section>
     </>
   );

@@ -7,12 +7,12 @@ import { call } from './api';
 import { ThroughputChart } from './chart';
 import { ActionResult, Figure, Num, ReadError, Time } from './components';
 import { followEvents, type StreamState } from './events';
-import { formatAbsolute, formatDuration, formatNumber } from './format';
+import { formatDuration, formatNumber } from './format';
 import { useAction, useAuthVersion, useRead } from './hooks';
-import { ThroughputHistory } from './throughput';
+import { chartData, FIVE_MINUTES, HOUR_SECONDS } from './throughput';
 import type { ReadyAnswer, StatsAnswer } from './types';
 
-/** GET /stats every 2 s: counts, and the chart's completed and failed per second. */
+/** GET /stats every 2 s: counts, and the chart's series. */
 const STATS_EVERY_MS = 2000;
 
 const PAUSE_CHOICES: ReadonlyArray<[number, string]> = [
@@ -23,9 +23,9 @@ const PAUSE_CHOICES: ReadonlyArray<[number, string]> = [
   [86_400, '1 day'],
 ];
 
-const WINDOWS: ReadonlyArray<[number, string]> = [
-  [300, 'Last 5 minutes'],
-  [3600, 'Last hour'],
+const WINDOWS: ReadonlyArray<[typeof FIVE_MINUTES | typeof HOUR_SECONDS, string]> = [
+  [FIVE_MINUTES, 'Last 5 minutes'],
+  [HOUR_SECONDS, 'Last hour'],
 ];
 
 function Health() {
@@ -52,43 +52,42 @@ function Health() {
   );
 }
 
-function Throughput({ stats }: { stats: StatsAnswer | undefined }) {
-  const history = useRef(new ThroughputHistory()).current;
-  const [windowSeconds, setWindowSeconds] = useState(300);
-  const [stream, setStream] = useState<StreamState>('connecting');
-  const [fed, setFed] = useState(0);
-  const version = useAuthVersion();
+/** After an event, /stats is read again this soon at the earliest (it is read every 2 s anyway). */
+const REFRESH_AFTER_EVENT_MS = 500;
 
+function Throughput({ stats, reload }: { stats: StatsAnswer | undefined; reload(): void }) {
+  const [windowSeconds, setWindowSeconds] = useState<typeof FIVE_MINUTES | typeof HOUR_SECONDS>(FIVE_MINUTES);
+  const [stream, setStream] = useState<StreamState>('connecting');
+  const [events, setEvents] = useState(0);
+  const version = useAuthVersion();
+  const reloadRef = useRef(reload);
+  reloadRef.current = reload;
+
+  // The event stream makes the counts move sooner than the next poll: an event asks for /stats
+  // again, at most once per REFRESH_AFTER_EVENT_MS. Dependencies: `version` (the API key
+  // changed) is what reconnects.
   useEffect(() => {
-    if (stats === undefined) return;
-    history.addStats(stats);
-    setFed((n) => n + 1);
-  }, [stats, history]);
-  // Dependencies: `version` (the API key changed) is what reconnects.
-  useEffect(
-    () =>
-      followEvents({
-        onEvent(event) {
-          if (event.event !== 'accepted') return;
-          try {
-            const at = (JSON.parse(event.data) as { at?: unknown }).at;
-            if (typeof at === 'string') history.countAccepted(at);
-          } catch {
-            // Not JSON: not an event of ours.
-          }
-        },
-        onState(state) {
-          setStream(state);
-          if (state === 'open') history.startCounting();
-        },
-      }),
-    [history, version],
-  );
-  // Dependencies: `fed` says the history changed.
-  const data = useMemo(() => history.data(windowSeconds), [history, windowSeconds, fed]);
-  const sum = (values: Array<number | null>) => values.reduce<number>((a, b) => a + (b ?? 0), 0);
-  const since = history.countingSinceMs;
-  const summary = `Jobs per second over the ${windowSeconds === 300 ? 'last 5 minutes' : 'last hour seen'}: ${formatNumber(sum(data[1]))} accepted, ${formatNumber(sum(data[2]))} completed, ${formatNumber(sum(data[3]))} failed.`;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stop = followEvents({
+      onEvent(event) {
+        if (event.event === 'message' || event.event === 'reset') return;
+        setEvents((n) => n + 1);
+        timer ??= setTimeout(() => {
+          timer = undefined;
+          reloadRef.current();
+        }, REFRESH_AFTER_EVENT_MS);
+      },
+      onState: setStream,
+    });
+    return () => {
+      clearTimeout(timer);
+      stop();
+    };
+  }, [version]);
+  const data = useMemo(() => chartData(stats, windowSeconds), [stats, windowSeconds]);
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  const hour = windowSeconds === HOUR_SECONDS;
+  const summary = `Jobs per ${hour ? 'minute over the last hour' : 'second over the last 5 minutes'}: ${formatNumber(sum(data[1]))} accepted, ${formatNumber(sum(data[2]))} completed, ${formatNumber(sum(data[3]))} failed.`;
   return (
     <section aria-labelledby="throughput-title">
       <h2 id="throughput-title">Throughput</h2>
@@ -109,24 +108,21 @@ function Throughput({ stats }: { stats: StatsAnswer | undefined }) {
       </fieldset>
       <figure
         class="throughput"
-        data-points={history.seconds}
-        data-shown={data[0].length}
+        data-window={windowSeconds}
+        data-points={data[0].length}
         data-last={data[0].at(-1) ?? ''}
         data-accepted={sum(data[1])}
         data-completed={sum(data[2])}
         data-failed={sum(data[3])}
         data-stream={stream}
+        data-events={events}
       >
-        <ThroughputChart data={data} summary={summary} />
+        <ThroughputChart data={data} summary={summary} unit={hour ? 'minute' : 'second'} />
         <figcaption>
-          {summary}{' '}
-          {windowSeconds === 3600
-            ? `The API keeps 5 minutes of history: this hour is what this page has seen since it opened, and the 5 minutes before it (${formatDuration(history.seconds * 1000)} so far).`
-            : 'Completed and failed: from GET /stats, read every 2 s (the last seconds fill in as workers report, every 5 s).'}{' '}
-          Accepted:{' '}
-          {since === undefined
-            ? `not counted yet (event stream ${stream}).`
-            : `counted from the event stream since ${formatAbsolute(new Date(since).toISOString())}; before that, no data.`}
+          {summary} From GET /stats, which sums the managers' heartbeats (accepted, every 2 s) and the
+          workers' (completed and failed, every 5 s by default): the last{' '}
+          {hour ? 'minute is still filling' : 'seconds fill in as they report'}. Read every 2 s, and soon
+          after each event (event stream {stream}).
         </figcaption>
       </figure>
     </section>
@@ -271,7 +267,7 @@ export function Overview() {
           </p>
         ) : null}
       </section>
-      <Throughput stats={data} />
+      <Throughput stats={data} reload={stats.reload} />
       <Types stats={data} reload={stats.reload} />
     </>
   );

@@ -1,6 +1,15 @@
 /** The dashboard's pages, addressed by the part of the URL after `#` (so /ui/ is one file). */
 
-export type Page = 'overview' | 'jobs' | 'job' | 'failed' | 'workers' | 'groups' | 'group' | 'unknown';
+export type Page =
+  | 'overview'
+  | 'jobs'
+  | 'job'
+  | 'failed'
+  | 'workers'
+  | 'groups'
+  | 'group'
+  | 'schedules'
+  | 'unknown';
 
 export interface Route {
   page: Page;
@@ -27,7 +36,7 @@ export function parseHash(hash: string): Route {
   if (first === 'groups')
     return second === undefined ? { page: 'groups', params } : { page: 'group', id: second, params };
   if (second !== undefined) return { page: 'unknown', params };
-  if (first === 'failed' || first === 'workers') return { page: first, params };
+  if (first === 'failed' || first === 'workers' || first === 'schedules') return { page: first, params };
   return { page: 'unknown', params };
 }
 

@@ -24,17 +24,31 @@ export interface TypeCounts {
 
 export interface StatsAnswer {
   at: string;
-  types: Array<TypeCounts & { type: string; pausedSeconds: number }>;
+  types: Array<
+    TypeCounts & {
+      type: string;
+      pausedSeconds: number;
+      /** PUT /types/<type>/limits; absent when the type has none. */
+      limits?: { rate_per_second?: number; burst?: number; concurrency?: number; interval_seconds?: number };
+    }
+  >;
   totals: TypeCounts;
   outcomesCountedAt: string;
-  throughput: {
-    bucketSeconds: number;
-    start: string;
-    completed: number[];
-    failed: number[];
-    lastMinute: { completed: number; failed: number; perSecond: number };
+  throughput: ThroughputSeries & {
+    lastMinute: { accepted: number; completed: number; failed: number; perSecond: number };
   };
+  lastHour: ThroughputSeries;
   workers: { live: number };
+  managers: { live: number };
+}
+
+/** Counts per bucket of `bucketSeconds` from `start` on (GET /stats). */
+export interface ThroughputSeries {
+  bucketSeconds: number;
+  start: string;
+  accepted: number[];
+  completed: number[];
+  failed: number[];
 }
 
 export interface ReadyAnswer {
@@ -136,3 +150,43 @@ export interface GroupAnswer {
 
 /** The final states: nothing more happens to the job unless someone retries it. */
 export const ENDED: ReadonlySet<JobState> = new Set(['completed', 'failed', 'cancelled']);
+
+/**
+ * A group in brief, as GET /groups lists it: part of what GET /groups/<id> says (its `total` as
+ * `jobs`; `counts` by outcome, the rest as `unfinished`).
+ */
+export type GroupListItem = Pick<GroupAnswer, 'type' | 'finished' | 'done' | 'counts'> & {
+  id: string;
+  createdAt: string;
+  jobs: number;
+};
+
+export interface GroupListAnswer {
+  groups: GroupListItem[];
+  nextCursor: string | null;
+}
+
+/** A schedule as GET /schedules lists it (src/manager/http/schedule-schemas.ts). */
+export interface ScheduleView {
+  name: string;
+  cron?: string;
+  every_seconds?: number;
+  timezone: string;
+  type: string;
+  options: Record<string, string | number>;
+  catch_up: 'once' | 'skip';
+  paused: boolean;
+  createdAt: string;
+  /** Null while paused. */
+  nextRunAt: string | null;
+  nextRuns: string[];
+  lastRunAt?: string;
+  lastTick?: string;
+  lastJobId?: string;
+  lastSkipped?: { from: string; to: string | null; at: string };
+  lastError?: { tick: string; code: string; message: string; at: string };
+}
+
+export interface ScheduleListAnswer {
+  schedules: ScheduleView[];
+}

@@ -1,73 +1,63 @@
-/** `GET /groups/<id>`: a matrix group's progress, read by key and kept once finished. */
+/**
+ * `GET /groups/<id>`: a matrix group's progress, read by key and kept once finished; and a
+ * group in brief, as `GET /groups` lists it.
+ */
 import { AppError, ErrorCode } from '../../errors.js';
 import type { QueueClient } from '../../queue/index.js';
 import { mapConcurrently, markResult, POINT_READS_IN_FLIGHT, type Store } from '../../store/index.js';
 import { findLiveCopy } from '../jobs/queue-location.js';
 import { type JobState, STATE_OF_QUEUE } from '../jobs/views.js';
+import { KeptByMarks } from './kept-by-marks.js';
 import type { Combination } from './matrix-spec.js';
 
 /** Unfinished jobs whose live state a progress read looks up one by one; past this they are counted as `unfinished`. */
 export const LIVE_STATES_UP_TO = 200;
+
+/** Bytes of finished groups' answers kept per manager. */
+const CACHE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * GET /groups/<id>. A finished group's answer depends only on its group document and its marks:
+ * it is kept, serialized, until a mark follows the last one it read (kept-by-marks.ts).
+ */
+export function createGroupReader(deps: { store: Store; queue: QueueClient }) {
+  const kept = new KeptByMarks<string>({
+    store: deps.store,
+    maxSize: CACHE_BYTES,
+    sizeOf: (body) => body.length,
+  });
+  return {
+    /** The group's progress as JSON text. */
+    progress(id: string): Promise<string> {
+      return kept.get(id, async () => {
+        const { view, last, settled } = await groupProgress(deps, id);
+        return { value: JSON.stringify(view), last, keep: settled };
+      });
+    },
+  };
+}
+
+/** A group's document (null: no such group) and each member's latest mark. */
+async function readGroup(store: Store, id: string) {
+  // Both reads at once: the marks need the member order only to decode.
+  const finding = store.findGroup(id);
+  const [group, marks] = await Promise.all([
+    finding,
+    store.readGroupMarks(
+      id,
+      finding.then((found) => found?.jobs.map((job) => job.id) ?? []),
+    ),
+  ]);
+  return { group, marks };
+}
 
 /**
  * A group's progress: counts by state, finished/total, throughput, failures, results when
  * done. Reads the group, its marks, and, when few jobs are left, those jobs one by one (their
  * outcome, else beanstalkd's view): a few point reads however large the group.
  */
-/** Bytes of finished groups' answers kept per manager. */
-const CACHE_BYTES = 16 * 1024 * 1024;
-
-/**
- * GET /groups/<id>. A finished group's answer depends only on its group document (never
- * changed) and its marks (numbered, never changed): it is kept, serialized, with the number
- * of the last mark it read, and served again while no mark follows that one — one point read
- * instead of reading and decoding the whole group.
- */
-export function createGroupReader(deps: { store: Store; queue: QueueClient }) {
-  const kept = new Map<string, { last: number; body: string }>();
-  let bytes = 0;
-  const keep = (id: string, last: number, body: string) => {
-    if (body.length > CACHE_BYTES / 4) return;
-    kept.set(id, { last, body });
-    bytes += body.length;
-    for (const [oldest, entry] of kept) {
-      if (bytes <= CACHE_BYTES) break;
-      kept.delete(oldest);
-      bytes -= entry.body.length;
-    }
-  };
-  return {
-    /** The group's progress as JSON text. */
-    async progress(id: string): Promise<string> {
-      const cached = kept.get(id);
-      if (cached && !(await deps.store.groupMarkExists(id, cached.last + 1))) {
-        // Most recently used last.
-        kept.delete(id);
-        kept.set(id, cached);
-        return cached.body;
-      }
-      if (cached) {
-        kept.delete(id);
-        bytes -= cached.body.length;
-      }
-      const { view, last, settled } = await groupProgress(deps, id);
-      const body = JSON.stringify(view);
-      if (settled) keep(id, last, body);
-      return body;
-    },
-  };
-}
-
 export async function groupProgress(deps: { store: Store; queue: QueueClient }, id: string) {
-  // Both reads at once: the marks need the member order only to decode.
-  const finding = deps.store.findGroup(id);
-  const [group, marks] = await Promise.all([
-    finding,
-    deps.store.readGroupMarks(
-      id,
-      finding.then((found) => found?.jobs.map((job) => job.id) ?? []),
-    ),
-  ]);
+  const { group, marks } = await readGroup(deps.store, id);
   if (!group) throw new AppError(ErrorCode.NOT_FOUND, `no group ${id}`);
   const open: string[] = [];
   for (const job of group.jobs) {
@@ -141,4 +131,51 @@ export async function groupProgress(deps: { store: Store; queue: QueueClient }, 
   };
   // Settled: every job has a mark, so the answer depends on the marks alone.
   return { view, last: marks.last, settled: open.length === 0 };
+}
+
+/** A group in brief, as GET /groups lists it. */
+export interface GroupSummary {
+  id: string;
+  createdAt: string;
+  type: string;
+  /** Jobs accepted into the group (its `total`). */
+  jobs: number;
+  finished: number;
+  done: boolean;
+  /** Ended jobs by outcome; the rest, queued or running or buried, as `unfinished`. */
+  counts: Partial<Record<'completed' | 'failed' | 'cancelled' | 'unfinished', number>>;
+}
+
+/**
+ * A group's progress in brief (null: no such group): what its marks say — the reads GET
+ * /groups/<id> starts with — without the per-job live states it adds for the last open jobs. A
+ * job that ended a moment ago may count as unfinished here until its mark lands, a fraction of
+ * a second later.
+ */
+export async function summarizeGroup(
+  store: Store,
+  id: string,
+): Promise<{ summary: GroupSummary | null; last: number }> {
+  const { group, marks } = await readGroup(store, id);
+  if (!group) return { summary: null, last: marks.last };
+  const counts: GroupSummary['counts'] = {};
+  let finished = 0;
+  for (const job of group.jobs) {
+    const state = marks.get(job.id)?.state;
+    if (state === undefined || state === 'queued') continue;
+    finished += 1;
+    counts[state] = (counts[state] ?? 0) + 1;
+  }
+  if (finished < group.total) counts.unfinished = group.total - finished;
+  const summary: GroupSummary = {
+    id: group._id,
+    createdAt: group.createdAt.toISOString(),
+    type: group.type,
+    jobs: group.total,
+    finished,
+    done: finished === group.total,
+    counts,
+  };
+  // The last mark read: the summary holds until a mark follows it (kept-by-marks.ts).
+  return { summary, last: marks.last };
 }

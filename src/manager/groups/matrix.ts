@@ -73,7 +73,7 @@ export interface MatrixDeps {
 }
 
 /**
- * Creates the group's jobs, then the group: 202 all accepted, 207 some, 503 none (as
+ * Lists the group in the group index, creates its jobs, then the group: 202 all accepted, 207 some, 503 none (as
  * batches). The group document lists the jobs that were accepted, with their combinations;
  * when none was, no group is stored. Every limit is checked before the first job is
  * accepted, and payloads are built as their jobs are accepted, a bounded number at a time.
@@ -93,6 +93,10 @@ export async function fanOut(deps: MatrixDeps, spec: MatrixSpec, options: Option
       ),
     deps.maxBytes,
   );
+  // Listed before any job exists, so no group ever misses the index (GET /groups); one whose
+  // fan-out then accepts nothing has no document, and the list leaves it out. Refused: a 503,
+  // and nothing was accepted.
+  await deps.store.indexGroup({ id: group, state: 'queued', at: new Date(), type: request.type });
   const settled = await settleEach(kept, (combination, i) => {
     const text = payloadOf(spec.template, combination);
     return deps.jobs.accept(

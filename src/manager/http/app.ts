@@ -8,21 +8,26 @@ import { Tally } from '../../jobs/tally.js';
 import type { Logger } from '../../log.js';
 import type { QueueClient } from '../../queue/index.js';
 import type { JobOptions, Store } from '../../store/index.js';
+import type { AcceptCounts } from '../background/manager-heartbeat.js';
 import { EventHub } from '../events/event-hub.js';
+import { createGroupListing } from '../groups/group-list.js';
 import { createGroupReader } from '../groups/group-progress.js';
 import { createJobService } from '../jobs/accept.js';
 import { createJobActions } from '../jobs/actions.js';
 import type { WebhookPolicy } from '../jobs/callback.js';
 import { CompletionFollower } from '../jobs/completion-follower.js';
 import { createJobListing } from '../jobs/listing.js';
+import { createScheduleService } from '../schedules/schedule-service.js';
 import { createStatsService } from '../stats/stats.js';
 import { errorBoundary } from './error-boundary.js';
 import { eventHandlers } from './handlers/events.js';
 import { groupHandlers } from './handlers/groups.js';
 import { parseIdParam } from './handlers/job-id.js';
 import { type AcceptLimits, jobHandlers } from './handlers/jobs.js';
+import { limitHandlers } from './handlers/limits.js';
 import { observeHandlers } from './handlers/observe.js';
 import { pauseHandlers } from './handlers/pause.js';
+import { scheduleHandlers } from './handlers/schedules.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { createManagerMetrics } from './prometheus.js';
 import { ANY_PATH_ROUTE, answeringRoute, mountRoutes, ROUTES, takesAnyPath } from './routes.js';
@@ -70,6 +75,8 @@ export interface AppDeps {
   events?: { heartbeatMs: number; maxBufferBytes: number };
   /** GET /workers and /metrics leave out workers not heard from for this long (default 15 s). */
   workerGoneAfterMs?: number;
+  /** Counts each newly accepted job for the manager's heartbeat (GET /stats `accepted`). */
+  acceptCounts?: AcceptCounts;
   /** Node's process metrics in /metrics (the real manager); off by default for tests. */
   processMetrics?: boolean;
   /** This manager's outcome tally (cancellations); one is made when not given. */
@@ -104,7 +111,10 @@ export function createApp(deps: AppDeps): Koa {
     waiting: () => follower.waiting,
     streams: () => hub.size,
   });
-  const onAccepted = (type: string) => metrics.accepted(type);
+  const onAccepted = (type: string) => {
+    metrics.accepted(type);
+    deps.acceptCounts?.record();
+  };
   const limits: AcceptLimits = {
     defaultOptions: deps.defaultOptions,
     allowedTypes: deps.allowedTypes ?? [],
@@ -140,8 +150,23 @@ export function createApp(deps: AppDeps): Koa {
       workerGoneAfterMs,
     }),
     ...jobRoutes,
-    ...groupHandlers({ jobs, groups: createGroupReader(deps), store, queue, limits, onAccepted }),
+    ...groupHandlers({
+      jobs,
+      groups: createGroupReader(deps),
+      groupList: createGroupListing(deps),
+      store,
+      queue,
+      limits,
+      onAccepted,
+    }),
     ...pauseHandlers(deps),
+    ...limitHandlers({ ...deps, bodyTimeoutMs: limits.bodyTimeoutMs }),
+    ...scheduleHandlers({
+      schedules: createScheduleService(deps),
+      limits,
+      ...(deps.webhooks ? { webhooks: deps.webhooks } : {}),
+      checkQueuedSize: jobs.checkQueuedSize,
+    }),
     ...eventHandlers({
       hub,
       log: deps.log,

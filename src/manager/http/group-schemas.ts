@@ -1,5 +1,5 @@
-/** The schemas of matrix fan-out and its groups (`POST /jobs/matrix`, `GET /groups/{id}`). */
-import { count, JobIdSchema, type JsonSchema } from './schemas.js';
+/** The schemas of matrix fan-out and its groups (`POST /jobs/matrix`, `GET /groups/{id}`, `GET /groups`). */
+import { count, JobIdSchema, type JsonSchema, logPageSchema, timestamp } from './schemas.js';
 
 const axisValue = { type: ['string', 'number', 'boolean'] } as const;
 
@@ -84,3 +84,25 @@ export const GroupSchema: JsonSchema = {
     },
   },
 };
+
+/** GET /groups: a page of groups in brief, newest first. */
+export const GroupListSchema: JsonSchema = logPageSchema('groups', {
+  type: 'object',
+  required: ['id', 'createdAt', 'type', 'jobs', 'finished', 'done', 'counts'],
+  additionalProperties: false,
+  properties: {
+    id: JobIdSchema,
+    createdAt: { ...timestamp, description: 'when the group was stored, once its jobs were accepted' },
+    type: { type: 'string' },
+    jobs: { ...count, description: 'the jobs accepted into the group (GET /groups/{id}: total)' },
+    finished: count,
+    done: { type: 'boolean' },
+    counts: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { completed: count, failed: count, cancelled: count, unfinished: count },
+      description:
+        "ended jobs by outcome, from the group's marks; the others (queued, delayed, running, buried) as `unfinished`",
+    },
+  },
+});

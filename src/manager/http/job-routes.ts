@@ -1,6 +1,6 @@
 /** The jobs part of the route table (routes.ts): submitting, reading, steering jobs (a type's: type-routes.ts). */
 import { ErrorCode } from '../../errors.js';
-import { GroupSchema, MatrixRequestSchema, MatrixResultSchema } from './group-schemas.js';
+import { GroupListSchema, GroupSchema, MatrixRequestSchema, MatrixResultSchema } from './group-schemas.js';
 import { BACKENDS, type RouteSpec } from './route-spec.js';
 import {
   AcceptedJobSchema,
@@ -203,6 +203,18 @@ export const JOB_ROUTES: readonly RouteSpec[] = [
       ...JOB_OPTION_ERRORS,
       ErrorCode.STORE_UNAVAILABLE,
     ],
+  },
+  {
+    method: 'GET',
+    path: '/groups',
+    operationId: 'listGroups',
+    handler: 'listGroups',
+    tag: 'jobs',
+    summary: 'List matrix groups, newest first, each with its progress in brief; cursor pages',
+    description:
+      "Query: limit (1-100, default 20), cursor (the nextCursor of the previous page: a position in the job log, as GET /jobs's). Groups are found by walking the job log down from its newest jobs; each group is listed once, at its first job, so groups come in the order their fan-out began and paging never shows one twice. A request makes at most ten store reads per group asked for (log segments and group documents): where groups are rare it may answer fewer than limit, even none, with the nextCursor to go on from. Each group's summary (finished, done, counts by outcome and `unfinished`) comes from its marks, as GET /groups/{id}'s does, without the live state of each open job.",
+    responses: { 200: { description: 'a page of groups', schema: GroupListSchema } },
+    errors: [ErrorCode.INVALID_QUERY, ErrorCode.STORE_UNAVAILABLE],
   },
   {
     method: 'GET',

@@ -37,6 +37,7 @@ const DESCRIPTIONS: Readonly<Record<number, string>> = {
   400: 'bad request',
   404: 'not found',
   405: 'method not allowed',
+  409: 'conflict',
   413: 'payload too large',
   415: 'unsupported media type',
   422: 'the Idempotency-Key came first with another request',
@@ -157,11 +158,12 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[]): Record<strin
       title: 'distributed-workers',
       version: packageVersion(),
       description:
-        'A job system over plain HTTP: POST a JSON job, read its state and outcome back. Every error is `{"error":{"code","message"}}` with a stable code; any path or method not listed here answers 404 `NOT_FOUND` or 405 `METHOD_NOT_ALLOWED` (with `Allow`), except that with ACCEPT_ANY_PATH (on by default), as in the original system, a POST to a path that does not begin with one of the names the API keeps for itself (/jobs, /groups, /types, /workers, /stats, /metrics, /healthz, /readyz, /openapi.json, in any case) is a job, exactly as `POST /`.',
+        'A job system over plain HTTP: POST a JSON job, read its state and outcome back. Every error is `{"error":{"code","message"}}` with a stable code; any path or method not listed here answers 404 `NOT_FOUND` or 405 `METHOD_NOT_ALLOWED` (with `Allow`), except that with ACCEPT_ANY_PATH (on by default), as in the original system, a POST to a path that does not begin with one of the names the API keeps for itself (/jobs, /groups, /types, /schedules, /workers, /stats, /metrics, /healthz, /readyz, /openapi.json, in any case) is a job, exactly as `POST /`.',
     },
     tags: [
       { name: 'jobs', description: 'enqueue jobs and read them back' },
       { name: 'observe', description: 'health, metrics, workers, statistics, this document' },
+      { name: 'schedules', description: 'jobs enqueued on a schedule (cron or a period), one per tick' },
     ],
     paths,
     components: { schemas: Object.fromEntries(NAMED_SCHEMAS) },

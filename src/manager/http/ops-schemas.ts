@@ -101,10 +101,11 @@ const typeCountsProperties = {
 const typeCountsRequired = Object.keys(typeCountsProperties);
 
 const perSecond = { type: 'array', items: count } as const;
+const perMinute = { type: 'array', items: count, minItems: 60, maxItems: 60 } as const;
 
 export const StatsSchema: JsonSchema = {
   type: 'object',
-  required: ['at', 'types', 'totals', 'outcomesCountedAt', 'throughput', 'workers'],
+  required: ['at', 'types', 'totals', 'outcomesCountedAt', 'throughput', 'lastHour', 'workers', 'managers'],
   additionalProperties: false,
   properties: {
     at: timestamp,
@@ -124,6 +125,18 @@ export const StatsSchema: JsonSchema = {
             description:
               "seconds left of the type's pause (POST /types/{type}/pause, beanstalkd's pause-time-left); 0 when not paused",
           },
+          limits: {
+            type: 'object',
+            description:
+              "the type's rate and concurrency limits (PUT /types/{type}/limits); absent when it has none",
+            additionalProperties: false,
+            properties: {
+              rate_per_second: { type: 'integer', minimum: 1 },
+              burst: { type: 'integer', minimum: 1 },
+              concurrency: { type: 'integer', minimum: 1 },
+              interval_seconds: { type: 'integer', minimum: 1 },
+            },
+          },
         },
       },
     },
@@ -141,24 +154,54 @@ export const StatsSchema: JsonSchema = {
     throughput: {
       type: 'object',
       description:
-        "outcomes per second over the last minutes, from the workers' heartbeats (so the last few seconds fill in as heartbeats arrive)",
-      required: ['bucketSeconds', 'start', 'completed', 'failed', 'lastMinute'],
+        "jobs per second over the last 5 minutes: accepted from the managers' heartbeats (every 2 s), completed and failed from the workers' (WORKER_HEARTBEAT_MS), so the last few seconds fill in as heartbeats arrive",
+      required: ['bucketSeconds', 'start', 'accepted', 'completed', 'failed', 'lastMinute'],
       additionalProperties: false,
       properties: {
         bucketSeconds: { const: 1 },
         start: { ...timestamp, description: 'start of the first bucket; bucket i covers start + i seconds' },
+        accepted: perSecond,
         completed: perSecond,
         failed: perSecond,
         lastMinute: {
           type: 'object',
-          required: ['completed', 'failed', 'perSecond'],
+          required: ['accepted', 'completed', 'failed', 'perSecond'],
           additionalProperties: false,
-          properties: { completed: count, failed: count, perSecond: { type: 'number', minimum: 0 } },
+          properties: {
+            accepted: count,
+            completed: count,
+            failed: count,
+            perSecond: { type: 'number', minimum: 0, description: 'completed and failed per second' },
+          },
         },
+      },
+    },
+    lastHour: {
+      type: 'object',
+      description:
+        'jobs per minute over the last hour, from the same heartbeats (a process heard from within the hour counts, stopped or not); the last bucket is the current minute, still filling',
+      required: ['bucketSeconds', 'start', 'accepted', 'completed', 'failed'],
+      additionalProperties: false,
+      properties: {
+        bucketSeconds: { const: 60 },
+        start: {
+          ...timestamp,
+          description: 'start of the first bucket; bucket i covers start + 60·i seconds',
+        },
+        accepted: perMinute,
+        completed: perMinute,
+        failed: perMinute,
       },
     },
     workers: {
       type: 'object',
+      required: ['live'],
+      additionalProperties: false,
+      properties: { live: count },
+    },
+    managers: {
+      type: 'object',
+      description: 'managers whose heartbeat (every 2 s) arrived within WORKER_GONE_AFTER_MS',
       required: ['live'],
       additionalProperties: false,
       properties: { live: count },

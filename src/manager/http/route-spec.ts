@@ -26,9 +26,19 @@ export type HandlerName =
   | 'resumeType'
   | 'retryFailedJobs'
   | 'kickBuriedJobs'
+  | 'getTypeLimits'
+  | 'putTypeLimits'
+  | 'deleteTypeLimits'
   | 'postMatrix'
   | 'getGroup'
-  | 'streamEvents';
+  | 'listGroups'
+  | 'streamEvents'
+  | 'createSchedule'
+  | 'listSchedules'
+  | 'getSchedule'
+  | 'pauseSchedule'
+  | 'resumeSchedule'
+  | 'deleteSchedule';
 
 export interface RouteResponse {
   description: string;
@@ -44,7 +54,7 @@ export interface RouteSpec {
   path: string;
   operationId: string;
   handler: HandlerName;
-  tag: 'jobs' | 'observe';
+  tag: 'jobs' | 'observe' | 'schedules';
   summary: string;
   description?: string;
   pathParams?: Readonly<Record<string, JsonSchema>>;

@@ -17,6 +17,7 @@ import {
   WorkersSchema,
 } from './ops-schemas.js';
 import { BACKENDS, type HandlerName, type RouteSpec } from './route-spec.js';
+import { SCHEDULE_ROUTES } from './schedule-routes.js';
 
 export type { HandlerName, HttpMethod, RouteResponse, RouteSpec } from './route-spec.js';
 
@@ -124,6 +125,8 @@ export const ROUTES: readonly RouteSpec[] = [
     },
     errors: [ErrorCode.INVALID_QUERY, ErrorCode.TOO_MANY_STREAMS, ErrorCode.STORE_UNAVAILABLE],
   },
+  // Before the jobs part: it ends with `GET /{id}`, which would take `GET /schedules`.
+  ...SCHEDULE_ROUTES,
   ...JOB_ROUTES,
 ];
 
@@ -137,7 +140,7 @@ const RESERVED_PREFIXES = ['/ui'] as const;
 
 /**
  * The names the API keeps for itself, lower case: the first segment of every path in the
- * table but `/` and `/{id}` (`/jobs`, `/groups`, `/types`, `/workers`, `/stats`, `/metrics`,
+ * table but `/` and `/{id}` (`/jobs`, `/groups`, `/types`, `/schedules`, `/workers`, `/stats`, `/metrics`,
  * `/healthz`, `/readyz`, `/openapi.json`), and `/ui`, where the dashboard is served. Taken
  * from the table, so a new route's name is kept from the day it is added.
  */

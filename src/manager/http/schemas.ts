@@ -202,6 +202,14 @@ export const JobViewSchema: JsonSchema = {
       description:
         'The payload as sent, parsed from the exact text stored at accept (in every state; left out with ?payload=false, or once retention removed the job record). JSON.parse is lossy where JSON is ambiguous: a repeated key keeps its last value, 1e400 shows as null; the stored text, and so the hash, keep the bytes as sent.',
     },
+    schedule: {
+      type: 'object',
+      description:
+        'A job a schedule enqueued (POST /schedules): the schedule, and the tick it was enqueued for.',
+      required: ['name', 'tick'],
+      additionalProperties: false,
+      properties: { name: { type: 'string' }, tick: timestamp },
+    },
     progress: {
       type: 'object',
       description:
@@ -265,30 +273,35 @@ export const JobTypeSchema: JsonSchema = {
   description: 'A job type (also its beanstalkd tube, after QUEUE_TUBE_PREFIX).',
 };
 
-export const JobListSchema: JsonSchema = {
-  type: 'object',
-  required: ['jobs', 'nextCursor'],
-  additionalProperties: false,
-  properties: {
-    jobs: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['id', 'type', 'state', 'createdAt'],
-        additionalProperties: false,
-        properties: {
-          id: JobIdSchema,
-          type: { type: 'string' },
-          state: JobStateSchema,
-          createdAt: timestamp,
-          group: JobIdSchema,
-          finishedAt: timestamp,
-        },
+/**
+ * A page of a list walked through the job log (GET /jobs, GET /groups): `{<name>: [items],
+ * nextCursor}`, where nextCursor is null once the log ends.
+ */
+export function logPageSchema(name: string, item: JsonSchema): JsonSchema {
+  return {
+    type: 'object',
+    required: [name, 'nextCursor'],
+    additionalProperties: false,
+    properties: {
+      [name]: { type: 'array', items: item },
+      nextCursor: {
+        type: ['string', 'null'],
+        description: 'pass as ?cursor= for the next page; null at the end',
       },
     },
-    nextCursor: {
-      type: ['string', 'null'],
-      description: 'pass as ?cursor= for the next page; null at the end',
-    },
+  };
+}
+
+export const JobListSchema: JsonSchema = logPageSchema('jobs', {
+  type: 'object',
+  required: ['id', 'type', 'state', 'createdAt'],
+  additionalProperties: false,
+  properties: {
+    id: JobIdSchema,
+    type: { type: 'string' },
+    state: JobStateSchema,
+    createdAt: timestamp,
+    group: JobIdSchema,
+    finishedAt: timestamp,
   },
-};
+});

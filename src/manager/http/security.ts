@@ -70,7 +70,7 @@ export function corsPolicy(origins: readonly string[]): Middleware | undefined {
       if (any) return '*';
       return origins.includes(origin) ? origin : '';
     },
-    allowMethods: ['GET', 'POST', 'DELETE'],
+    allowMethods: ['GET', 'POST', 'PUT', 'DELETE'],
     allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
     exposeHeaders: ['Location', 'Retry-After', 'Idempotent-Replayed'],
     maxAge: 600,

@@ -1,11 +1,19 @@
 /**
  * The `/types/{type}` part of the route table (job-routes.ts places it): steering every job of
- * a type at once — pause and resume its tube, retry its failed jobs, kick what is buried.
+ * a type at once — pause and resume its tube, retry its failed jobs, kick what is buried — and
+ * its rate and concurrency limits.
  */
 import { ErrorCode } from '../../errors.js';
 import { BACKENDS, type RouteSpec } from './route-spec.js';
 import { JobTypeSchema } from './schemas.js';
-import { KickSchema, PauseSchema, RetryFailedSchema, SteerLimitSchema } from './type-schemas.js';
+import {
+  KickSchema,
+  LimitsRequestSchema,
+  LimitsSchema,
+  PauseSchema,
+  RetryFailedSchema,
+  SteerLimitSchema,
+} from './type-schemas.js';
 
 const TYPE_ERRORS =
   'A type that does not match the job type pattern is 400 INVALID_QUERY, as for pause; a well-formed type no manager accepts (not in JOB_TYPES) is served like any other (a type dropped from JOB_TYPES may still have failed jobs).';
@@ -66,6 +74,58 @@ export const TYPE_ROUTES: readonly RouteSpec[] = [
     pathParams: { type: JobTypeSchema },
     queryParams: LIMIT,
     responses: { 200: { description: 'the counts of this call', schema: KickSchema } },
+    errors: [ErrorCode.INVALID_QUERY, ...BACKENDS],
+  },
+  {
+    method: 'GET',
+    path: '/types/{type}/limits',
+    operationId: 'getTypeLimits',
+    handler: 'getTypeLimits',
+    tag: 'jobs',
+    summary: "A type's rate and concurrency limits, and its tokens in beanstalkd now",
+    description: `limits is null when the type has none. tokens counts the type's run tokens (concurrency of them: reserved ones are jobs running now) and rate tokens (burst of them: delayed ones rest after a start) by state. ${TYPE_ERRORS}`,
+    pathParams: { type: JobTypeSchema },
+    responses: { 200: { description: 'the limits and tokens', schema: LimitsSchema } },
+    errors: [ErrorCode.INVALID_QUERY, ...BACKENDS],
+  },
+  {
+    method: 'PUT',
+    path: '/types/{type}/limits',
+    operationId: 'putTypeLimits',
+    handler: 'putTypeLimits',
+    tag: 'jobs',
+    summary:
+      'Limit a type: at most rate_per_second starts a second (burst at once), at most concurrency running',
+    description: `Replaces the type's limits (fields left out are no limit) and makes its tokens in beanstalkd match them before answering; workers apply them within a couple of seconds (they read limits by type every 2 s). burst defaults to rate_per_second and must be a whole multiple of it: a rate token rests burst / rate_per_second whole seconds after each start, so in any second at most rate_per_second + burst jobs start, rate_per_second a second sustained. A bad body is 400 INVALID_LIMITS and changes nothing. Idempotent: beanstalkd down answers 503 with the limits possibly stored, the tokens then made by the next maintenance pass; send it again. Design and guarantees: docs/limits-design.md. ${TYPE_ERRORS}`,
+    pathParams: { type: JobTypeSchema },
+    requestBody: {
+      description: 'the limits: rate_per_second and burst, concurrency, or both',
+      schema: LimitsRequestSchema,
+      example: { rate_per_second: 5, burst: 10, concurrency: 3 },
+    },
+    responses: { 200: { description: 'the limits now in force, and the tokens', schema: LimitsSchema } },
+    errors: [
+      ErrorCode.INVALID_QUERY,
+      ErrorCode.INVALID_LIMITS,
+      ErrorCode.INVALID_JSON,
+      ErrorCode.INVALID_UTF8,
+      ErrorCode.JSON_TOO_DEEP,
+      ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+      ErrorCode.PAYLOAD_TOO_LARGE,
+      ErrorCode.REQUEST_TIMEOUT,
+      ...BACKENDS,
+    ],
+  },
+  {
+    method: 'DELETE',
+    path: '/types/{type}/limits',
+    operationId: 'deleteTypeLimits',
+    handler: 'deleteTypeLimits',
+    tag: 'jobs',
+    summary: "Remove a type's limits",
+    description: `Workers stop asking for the type's tokens within a couple of seconds; the free tokens are deleted now, those workers hold once they give them back (a later maintenance pass). Removing limits a type does not have answers 200 as well. ${TYPE_ERRORS}`,
+    pathParams: { type: JobTypeSchema },
+    responses: { 200: { description: 'limits null, and the tokens left', schema: LimitsSchema } },
     errors: [ErrorCode.INVALID_QUERY, ...BACKENDS],
   },
 ];

@@ -191,6 +191,7 @@ export function createJobService(deps: JobServiceDeps) {
         ? { group: request.matrix.group, combination: { ...request.matrix.combination } }
         : {}),
       ...(callback !== undefined ? { callback } : {}),
+      ...(request.schedule ? { schedule: { name: request.schedule.name, tick: request.schedule.tick } } : {}),
       // The id's own time: a GET that reads no record shows the same createdAt.
       createdAt: jobIdTime(id),
     };

@@ -5,7 +5,7 @@
  * jobs all at once (retry-failed, kick) are bulk-actions.ts, over this retry.
  */
 import { AppError, ErrorCode } from '../../errors.js';
-import { putAgain } from '../../jobs/queue-copy.js';
+import { largestCopyBytes, putAgain } from '../../jobs/queue-copy.js';
 import type { Tally } from '../../jobs/tally.js';
 import type { Logger } from '../../log.js';
 import { isQueueError, type QueueClient, QueueErrorCode } from '../../queue/index.js';
@@ -28,6 +28,8 @@ export interface JobActionDeps {
   tubePrefix: string;
   /** Counts the cancellations this manager stores (jobs/tally.ts). */
   tally: Tally;
+  /** beanstalkd's max-job-size as last read: a retry whose copy would not fit changes nothing. */
+  maxJobSize: () => number;
 }
 
 /** How long a cancel waits for its count to be committed before it answers anyway. */
@@ -61,6 +63,15 @@ export function createJobActions(deps: JobActionDeps) {
       throw new AppError(
         ErrorCode.JOB_NOT_RETRYABLE,
         `job ${id} is ${result?.outcome ?? 'not finished'}; only failed jobs can be retried`,
+      );
+    }
+    // Checked before anything changes: a job accepted under a larger max-job-size (beanstalkd
+    // restarted with a smaller -z) would otherwise lose its failed outcome and never be queued.
+    const bytes = largestCopyBytes(job);
+    if (bytes > deps.maxJobSize()) {
+      throw new AppError(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        `job ${id} needs ${bytes} bytes in beanstalkd, over its max-job-size of ${deps.maxJobSize()}; it stays failed`,
       );
     }
     if (!(await store.deleteResult(id, Outcome.FAILED))) {

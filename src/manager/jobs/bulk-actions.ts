@@ -95,10 +95,13 @@ export function createBulkActions(deps: BulkActionDeps) {
         await deps.retry(id);
         return 'retried' as const;
       } catch (error: unknown) {
-        // No longer failed (retried or cancelled meanwhile), or its record is gone (retention).
+        // No longer failed (retried or cancelled meanwhile), its record is gone (retention), or
+        // its copy no longer fits beanstalkd's max-job-size (it stays failed).
         if (
           isAppError(error) &&
-          (error.code === ErrorCode.JOB_NOT_RETRYABLE || error.code === ErrorCode.NOT_FOUND)
+          (error.code === ErrorCode.JOB_NOT_RETRYABLE ||
+            error.code === ErrorCode.NOT_FOUND ||
+            error.code === ErrorCode.PAYLOAD_TOO_LARGE)
         )
           return 'skipped' as const;
         return { error };

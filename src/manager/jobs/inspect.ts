@@ -97,6 +97,7 @@ export function createJobInspector(deps: JobInspectorDeps) {
         // without a delay of their own are held.
         queue: { ...liveView(stats), ...(envelope.held ? { delay: 0 } : {}) },
         ...(envelope.callback !== undefined ? { webhook: webhookView(envelope.callback) } : {}),
+        ...(envelope.schedule !== undefined ? { schedule: envelope.schedule } : {}),
         ...(progress
           ? {
               progress: {
@@ -129,6 +130,7 @@ export function createJobInspector(deps: JobInspectorDeps) {
       attempts: attempts.length,
       queue: null,
       ...(job.callback !== undefined ? { webhook: webhookView(job.callback) } : {}),
+      ...(job.schedule !== undefined ? { schedule: job.schedule } : {}),
     };
     return { view, live: null, text: job.payload };
   }

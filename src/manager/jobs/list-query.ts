@@ -74,16 +74,36 @@ function date(name: string, text: string): Date {
   return value;
 }
 
-/** Reads and checks the query string of GET /jobs. */
-export function parseListQuery(query: Readonly<Record<string, string | string[] | undefined>>): ListQuery {
-  const one = (name: string): string | undefined => {
+/**
+ * The query string's parameters, each read once: a name not in `known`, or one given more than
+ * once, is an INVALID_QUERY (shared by GET /jobs and GET /groups).
+ */
+export function queryParameters(
+  query: Readonly<Record<string, string | string[] | undefined>>,
+  known: ReadonlySet<string>,
+): (name: string) => string | undefined {
+  const unknown = Object.keys(query).filter((name) => !known.has(name));
+  if (unknown.length > 0) throw invalid(`unknown query parameter(s): ${unknown.join(', ')}`);
+  return (name) => {
     const value = query[name];
     if (Array.isArray(value)) throw invalid(`${name} is given more than once`);
     return value;
   };
-  const unknown = Object.keys(query).filter((name) => !KNOWN_PARAMETERS.has(name));
-  if (unknown.length > 0) throw invalid(`unknown query parameter(s): ${unknown.join(', ')}`);
-  const result: ListQuery = { limit: DEFAULT_LIST_LIMIT };
+}
+
+/** A page size: a whole number from 1 to `max`; `fallback` when not given. */
+export function parseLimit(text: string | undefined, max: number, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d{1,4}$/.test(text) || Number(text) < 1 || Number(text) > max) {
+    throw invalid(`limit must be an integer from 1 to ${max}`);
+  }
+  return Number(text);
+}
+
+/** Reads and checks the query string of GET /jobs. */
+export function parseListQuery(query: Readonly<Record<string, string | string[] | undefined>>): ListQuery {
+  const one = queryParameters(query, KNOWN_PARAMETERS);
+  const result: ListQuery = { limit: parseLimit(one('limit'), MAX_LIST_LIMIT, DEFAULT_LIST_LIMIT) };
   const state = one('state');
   if (state !== undefined) {
     if (!(STATES as readonly string[]).includes(state))
@@ -107,12 +127,5 @@ export function parseListQuery(query: Readonly<Record<string, string | string[] 
   if (after !== undefined) result.createdAfter = date('created_after', after);
   const before = one('created_before');
   if (before !== undefined) result.createdBefore = date('created_before', before);
-  const limit = one('limit');
-  if (limit !== undefined) {
-    if (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > MAX_LIST_LIMIT) {
-      throw invalid(`limit must be an integer from 1 to ${MAX_LIST_LIMIT}`);
-    }
-    result.limit = Number(limit);
-  }
   return result;
 }

@@ -1,11 +1,12 @@
 /**
  * `GET /jobs`: jobs newest first, filtered by state, type, group and creation time, in pages
- * joined by a cursor. It walks the job log (store/job-log.ts) down from its newest segment:
- * every job is in exactly one segment, segments are numbered in the order they were
- * appended, and a cursor names a position in that order ("segment.index"), so jobs added
- * while a client pages through land above its cursor and never shift the pages: no job is
- * shown twice, none recorded before the walk is skipped. Within a few milliseconds (and the
- * clock difference between managers) that order is creation order.
+ * joined by a cursor. It walks the job log (store/job-log.ts) down from its newest segment
+ * (log-walk.ts, shared with GET /groups): every job is in exactly one segment, segments are
+ * numbered in the order they were appended, and a cursor names a position in that order
+ * ("segment.index"), so jobs added while a client pages through land above its cursor and
+ * never shift the pages: no job is shown twice, none recorded before the walk is skipped.
+ * Within a few milliseconds (and the clock difference between managers) that order is
+ * creation order.
  *
  * A job's state is derived: from its settled segment when the maintenance pass has settled it
  * (a failed job is read again: a retry or cancel changes it), else from a point read of its
@@ -25,13 +26,10 @@ import {
   type Store,
 } from '../../store/index.js';
 import { formatCursor, type ListQuery } from './list-query.js';
+import { type LogCandidate, walkLog } from './log-walk.js';
 import { findLiveCopy } from './queue-location.js';
 import { type JobState, STATE_OF_QUEUE } from './views.js';
 
-/** Segments read at once while walking down the log. */
-const SEGMENTS_AHEAD = 8;
-/** How far a job's creation time may run ahead of its segment's place in the log. */
-const CLOCK_SKEW_MS = 5_000;
 /** Outcomes read in parallel while resolving states. */
 const STATE_READS_IN_FLIGHT = 16;
 
@@ -195,68 +193,32 @@ export function createJobListing(deps: { queue: QueueClient; store: Store }) {
       if (query.group !== undefined) return await listGroup(query, query.group);
       if (query.state === 'failed' || query.state === 'cancelled')
         return await listMarked(query, query.state);
-      const meta = await store.log.readLogMeta();
-      const head = await store.log.logHead(meta);
-      const floor = Math.max(1, meta.floor);
-      const after = query.createdAfter;
-      // The next segment to read, and below which index of it.
-      let n: number;
-      let below = Number.MAX_SAFE_INTEGER;
-      if (query.cursor) ({ n, index: below } = query.cursor);
-      else if (query.createdBefore) {
-        const before = new Date(query.createdBefore.getTime() + CLOCK_SKEW_MS);
-        n = await store.log.segmentStartingBefore(before, floor, head);
-      } else n = head;
-
+      const walk = await walkLog(store.log, query);
       const jobs: JobSummary[] = [];
       const maxReads = query.limit * 10;
-      let reads = 0;
-      let ended = false;
+      /** Outcome reads made resolving states (the walk counts its segment reads). */
+      let stateReads = 0;
+      const reads = () => walk.reads + stateReads;
       const matches = (entry: LogEntry) =>
         (query.type === undefined || entry.type === query.type) &&
         (query.createdAfter === undefined || entry.at >= query.createdAfter) &&
         (query.createdBefore === undefined || entry.at < query.createdBefore);
       /** Candidates read but not yet resolved, newest first. */
-      const pending: Array<{
-        n: number;
-        index: number;
-        entry: LogEntry;
-        settled: SettledEntry | undefined;
-      }> = [];
+      const pending: LogCandidate[] = [];
       for (;;) {
         const wanted: number =
           query.state === undefined
             ? query.limit - jobs.length
             : Math.max(query.limit - jobs.length, STATE_READS_IN_FLIGHT * 2);
-        // Candidates: entries that pass the filters, newest first, from segments read a few
-        // at a time (small segments are common at the head: one per lone POST).
-        while (!ended && pending.length < wanted && reads < maxReads) {
-          if (n < floor) {
-            ended = true;
-            break;
-          }
-          const numbers = Array.from({ length: Math.min(SEGMENTS_AHEAD, n - floor + 1) }, (_, k) => n - k);
-          const segments = await Promise.all(numbers.map((m) => store.log.readSegment(m)));
-          reads += numbers.length;
-          for (const segment of segments) {
-            if (segment && after !== undefined && segment.last.getTime() < after.getTime() - CLOCK_SKEW_MS) {
-              ended = true;
-              break;
-            }
-            const jobsIn = segment?.jobs ?? [];
-            for (let index = Math.min(below, jobsIn.length) - 1; index >= 0; index -= 1) {
-              const entry = jobsIn[index] as LogEntry;
-              if (matches(entry)) pending.push({ n, index, entry, settled: segment?.settled?.[index] });
-            }
-            n -= 1;
-            below = Number.MAX_SAFE_INTEGER;
-          }
+        // Candidates: entries that pass the filters, newest first.
+        while (!walk.ended && pending.length < wanted && reads() < maxReads) {
+          pending.push(...(await walk.next(matches)));
         }
         if (pending.length === 0) {
-          // The log ends here, or this request's reads do: then go on from segment n.
-          return { jobs, nextCursor: ended ? null : formatCursor({ n: n + 1, index: 0 }) };
+          // The log ends here, or this request's reads do: then go on from the segments not read.
+          return { jobs, nextCursor: walk.ended ? null : formatCursor(walk.resume()) };
         }
-        if (reads >= maxReads) {
+        if (reads() >= maxReads) {
           // Out of reads: go on next time from the first candidate not yet resolved.
           const next = pending[0] as (typeof pending)[number];
           return { jobs, nextCursor: formatCursor({ n: next.n, index: next.index + 1 }) };
@@ -266,7 +228,7 @@ export function createJobListing(deps: { queue: QueueClient; store: Store }) {
           chunk.map((c) => ({ id: c.entry.id, settled: c.settled })),
           query,
         );
-        reads += states.reads;
+        stateReads += states.reads;
         for (const [k, candidate] of chunk.entries()) {
           const found: { state: JobState; finishedAt?: Date } | null | undefined = states[k];
           if (!found || (query.state !== undefined && found.state !== query.state)) continue;

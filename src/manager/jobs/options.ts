@@ -23,6 +23,8 @@ export interface RequestedJob {
   callbackUrl?: string;
   /** Set for the jobs of a matrix: the group, this job's combination of axis values, and its id (minted by the fan-out). */
   matrix?: { group: string; combination: Readonly<Record<string, string | number | boolean>>; id: string };
+  /** Set for a schedule's tick job (manager/background/scheduler.ts): which schedule, which tick. */
+  schedule?: { name: string; tick: string };
 }
 
 /** Where option values come from: a query parameter or a header, by option name. */

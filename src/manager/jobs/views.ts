@@ -58,6 +58,8 @@ export interface JobView {
   webhook?: WebhookView;
   /** While it runs: what its handler last reported (`context.progress`), stored at most once a second. */
   progress?: ProgressView;
+  /** A schedule's tick job: which schedule enqueued it, for which tick. */
+  schedule?: { name: string; tick: string };
 }
 
 export interface ProgressView {
@@ -128,6 +130,7 @@ export function resultView(
   attempts: readonly AttemptEntry[],
 ): JobView {
   const maxAttempts = result.maxAttempts ?? job?.options.maxAttempts;
+  const schedule = result.schedule ?? job?.schedule;
   return {
     id: result._id,
     type: result.type,
@@ -142,6 +145,7 @@ export function resultView(
     startedAt: result.startedAt.toISOString(),
     finishedAt: result.finishedAt.toISOString(),
     durationMs: result.durationMs,
+    ...(schedule !== undefined ? { schedule: { name: schedule.name, tick: schedule.tick } } : {}),
   };
 }
 

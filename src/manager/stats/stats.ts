@@ -4,12 +4,17 @@
  * - completed / failed / cancelled per type: the outcome tallies (store/tallies.ts): one
  *   document per process that stores outcomes plus the folded totals, committed within a
  *   fraction of a second of each outcome;
- * - throughput: the per-second buckets each worker's heartbeat carries (workers collection,
- *   a handful of documents), summed. They lag by up to one heartbeat interval.
+ * - throughput: the per-second (last 5 minutes) and per-minute (last hour) buckets each
+ *   worker's and each manager's heartbeat carries (the `workers` and `managers` collections, a
+ *   handful of documents), summed: completed and failed from the workers, accepted from the
+ *   managers. They lag by up to one heartbeat interval (the worker's, the manager's 2 s).
  */
 
+import { limitsOf } from '../../jobs/limit-tokens.js';
+import { MINUTES_WINDOW } from '../../jobs/rate-buckets.js';
+import { type LimitsAnswer, limitsAnswer } from '../../jobs/type-limits.js';
 import type { QueueClient } from '../../queue/index.js';
-import type { OutcomeCounts, Store } from '../../store/index.js';
+import type { ManagerDocument, Store, WorkerDocument } from '../../store/index.js';
 import { readQueueDepth } from './queue-depth.js';
 import { readOutcomeCounts } from './totals.js';
 import { isLive } from './workers.js';
@@ -30,17 +35,65 @@ interface TypeCounts {
 export interface StatsView {
   at: string;
   /** `pausedSeconds`: what is left of the type's pause (POST /types/<type>/pause); 0 when not paused. */
-  types: Array<{ type: string } & TypeCounts & { pausedSeconds: number }>;
+  types: Array<{ type: string } & TypeCounts & { pausedSeconds: number; limits?: LimitsAnswer }>;
   totals: TypeCounts;
   outcomesCountedAt: string;
-  throughput: {
+  throughput: Series & {
     bucketSeconds: 1;
-    start: string;
-    completed: number[];
-    failed: number[];
-    lastMinute: { completed: number; failed: number; perSecond: number };
+    lastMinute: { accepted: number; completed: number; failed: number; perSecond: number };
   };
+  /** The last hour per minute (the current minute last, still filling). */
+  lastHour: Series & { bucketSeconds: 60 };
   workers: { live: number };
+  managers: { live: number };
+}
+
+/** Counts per bucket from `start` on, oldest first. */
+interface Series {
+  start: string;
+  accepted: number[];
+  completed: number[];
+  failed: number[];
+}
+
+/**
+ * Sums the workers' and managers' buckets (`recent` or `minutes`) into `length` buckets of
+ * `width` seconds ending with the one holding `nowSecond`.
+ */
+function sumBuckets(
+  workers: readonly WorkerDocument[],
+  managers: readonly ManagerDocument[],
+  pick: 'recent' | 'minutes',
+  width: number,
+  length: number,
+  nowSecond: number,
+): Series {
+  const first = Math.floor(nowSecond / width) * width - (length - 1) * width;
+  const series: Series = {
+    start: new Date(first * 1000).toISOString(),
+    accepted: new Array<number>(length).fill(0),
+    completed: new Array<number>(length).fill(0),
+    failed: new Array<number>(length).fill(0),
+  };
+  const slot = (t: number) => {
+    const i = (t - first) / width;
+    return Number.isInteger(i) && i >= 0 && i < length ? i : undefined;
+  };
+  for (const doc of workers) {
+    for (const bucket of doc[pick] ?? []) {
+      const i = slot(bucket.t);
+      if (i === undefined) continue;
+      series.completed[i] = (series.completed[i] ?? 0) + bucket.completed;
+      series.failed[i] = (series.failed[i] ?? 0) + bucket.failed;
+    }
+  }
+  for (const doc of managers) {
+    for (const bucket of doc[pick] ?? []) {
+      const i = slot(bucket.t);
+      if (i !== undefined) series.accepted[i] = (series.accepted[i] ?? 0) + bucket.accepted;
+    }
+  }
+  return series;
 }
 
 export interface StatsServiceDeps {
@@ -64,13 +117,15 @@ export function createStatsService(deps: StatsServiceDeps) {
   return {
     async stats(): Promise<StatsView> {
       const now = Date.now();
-      let depth: Awaited<ReturnType<typeof readQueueDepth>>;
-      let outcomes: Record<string, OutcomeCounts>;
-      let workers: Awaited<ReturnType<Store['listWorkers']>>;
-      [depth, outcomes, workers] = await Promise.all([
+      // Processes heard from within the hour: a stopped one's last heartbeat still counts.
+      const hourAgo = new Date(now - MINUTES_WINDOW * 60_000);
+      const [depth, outcomes, workers, managers, limitDocs] = await Promise.all([
         readQueueDepth(deps.queue, deps.tubePrefix),
         readOutcomeCounts(deps.store),
-        deps.store.listWorkers(new Date(now - THROUGHPUT_WINDOW_SECONDS * 1000)),
+        deps.store.listWorkers(hourAgo),
+        deps.store.listManagers(hourAgo),
+        // A handful of documents: one per limited type (PUT /types/<type>/limits).
+        deps.store.listTypeLimits(),
       ]);
 
       const byType = new Map<string, TypeCounts>();
@@ -97,29 +152,38 @@ export function createStatsService(deps: StatsServiceDeps) {
         c.failed += counts.failed;
         c.cancelled += counts.cancelled;
       }
+      const limits = new Map<string, LimitsAnswer>();
+      for (const doc of limitDocs) {
+        const found = limitsOf(doc);
+        if (found === null) continue;
+        of(doc._id);
+        limits.set(doc._id, limitsAnswer(found));
+      }
       const types = [...byType]
         .sort(([a], [b]) => a.localeCompare(b))
-        .map(([type, counts]) => ({ type, ...counts, pausedSeconds: pausedSeconds.get(type) ?? 0 }));
+        .map(([type, counts]) => {
+          const limited = limits.get(type);
+          return {
+            type,
+            ...counts,
+            pausedSeconds: pausedSeconds.get(type) ?? 0,
+            ...(limited ? { limits: limited } : {}),
+          };
+        });
       const totals = zero();
       for (const counts of byType.values()) {
         for (const key of Object.keys(totals) as Array<keyof TypeCounts>) totals[key] += counts[key];
       }
 
-      const lastSecond = Math.floor(now / 1000);
-      const first = lastSecond - THROUGHPUT_WINDOW_SECONDS + 1;
-      const completed = new Array<number>(THROUGHPUT_WINDOW_SECONDS).fill(0);
-      const failed = new Array<number>(THROUGHPUT_WINDOW_SECONDS).fill(0);
-      for (const doc of workers) {
-        for (const bucket of doc.recent) {
-          const i = bucket.t - first;
-          if (i < 0 || i >= THROUGHPUT_WINDOW_SECONDS) continue;
-          completed[i] = (completed[i] ?? 0) + bucket.completed;
-          failed[i] = (failed[i] ?? 0) + bucket.failed;
-        }
-      }
-      const sum = (list: number[]) => list.reduce((a, b) => a + b, 0);
-      const minuteCompleted = sum(completed.slice(-60));
-      const minuteFailed = sum(failed.slice(-60));
+      const nowSecond = Math.floor(now / 1000);
+      const perSecond = sumBuckets(workers, managers, 'recent', 1, THROUGHPUT_WINDOW_SECONDS, nowSecond);
+      const lastHour = sumBuckets(workers, managers, 'minutes', 60, MINUTES_WINDOW, nowSecond);
+      const lastSixty = (list: number[]) => list.slice(-60).reduce((a, b) => a + b, 0);
+      const minute = {
+        accepted: lastSixty(perSecond.accepted),
+        completed: lastSixty(perSecond.completed),
+        failed: lastSixty(perSecond.failed),
+      };
 
       return {
         at: new Date(now).toISOString(),
@@ -128,16 +192,15 @@ export function createStatsService(deps: StatsServiceDeps) {
         outcomesCountedAt: new Date(now).toISOString(),
         throughput: {
           bucketSeconds: 1,
-          start: new Date(first * 1000).toISOString(),
-          completed,
-          failed,
+          ...perSecond,
           lastMinute: {
-            completed: minuteCompleted,
-            failed: minuteFailed,
-            perSecond: Math.round(((minuteCompleted + minuteFailed) / 60) * 100) / 100,
+            ...minute,
+            perSecond: Math.round(((minute.completed + minute.failed) / 60) * 100) / 100,
           },
         },
+        lastHour: { bucketSeconds: 60, ...lastHour },
         workers: { live: workers.filter((doc) => isLive(doc, deps.workerGoneAfterMs, now)).length },
+        managers: { live: managers.filter((doc) => isLive(doc, deps.workerGoneAfterMs, now)).length },
       };
     },
   };

@@ -31,8 +31,12 @@ export function recentWorkers(
   return store.listWorkers(new Date(now - goneAfterMs));
 }
 
-/** Whether a worker counts as live: still running, and heard from within `goneAfterMs`. */
-export function isLive(doc: WorkerDocument, goneAfterMs: number, now = Date.now()): boolean {
+/** Whether a worker (or manager) counts as live: still running, and heard from within `goneAfterMs`. */
+export function isLive(
+  doc: Pick<WorkerDocument, 'state' | 'lastSeen'>,
+  goneAfterMs: number,
+  now = Date.now(),
+): boolean {
   return doc.state === 'running' && now - doc.lastSeen.getTime() <= goneAfterMs;
 }
 

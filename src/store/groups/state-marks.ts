@@ -4,6 +4,9 @@
  * log, since such jobs are few. A job marked twice (failed, retried, failed again) is shown
  * once: only the mark matching its current outcome counts.
  *
+ * The same numbered marks index matrix groups (`index:groups`, one mark per group, written
+ * before its fan-out): `GET /groups` walks them newest first.
+ *
  * Beside the marks, one small document per job type says which failed marks
  * `POST /types/<type>/retry-failed` has walked to the end already (manager/jobs/bulk-actions.ts),
  * so a call reads only the marks written since and those an earlier call stopped short of.
@@ -27,6 +30,7 @@ interface SweepDocument {
 }
 
 const sweepId = (type: string) => `sweep:failed:${type}`;
+const GROUP_INDEX = 'index:groups';
 
 export function stateMarkMethods(collection: Parameters<typeof groupMarks>[0]) {
   const marks = groupMarks(collection);
@@ -40,6 +44,15 @@ export function stateMarkMethods(collection: Parameters<typeof groupMarks>[0]) {
     },
     lastStateMark(state: 'failed' | 'cancelled'): Promise<number> {
       return marks.lastMarkNumber(`state:${state}`);
+    },
+    indexGroup(mark: GroupMark): Promise<void> {
+      return marks.markGroupJob(GROUP_INDEX, mark);
+    },
+    readGroupIndex(n: number): Promise<GroupMark[] | null> {
+      return marks.readMarkDoc(GROUP_INDEX, n);
+    },
+    lastGroupIndex(): Promise<number> {
+      return marks.lastMarkNumber(GROUP_INDEX);
     },
     /** The failed marks already walked for this type (none: an empty list). */
     async findSweptMarks(type: string): Promise<SweptRange[]> {

@@ -17,7 +17,7 @@ export const DURATION_BUCKETS_SECONDS: readonly number[] = Object.freeze([
   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
 ]);
 
-/** One per-second bucket of outcomes a worker stored (epoch second `t`). */
+/** One bucket of outcomes a worker stored: a second, or a minute, starting at epoch second `t`. */
 export interface WorkerBucket {
   t: number;
   completed: number;
@@ -55,6 +55,8 @@ export interface WorkerDocument {
   byType: WorkerTypeCounts[];
   /** Non-empty per-second buckets of the last few minutes, oldest first. */
   recent: WorkerBucket[];
+  /** Non-empty per-minute buckets of the last hour, oldest first (absent from the documents of older versions). */
+  minutes?: WorkerBucket[];
   heartbeatMs: number;
   startedAt: Date;
   /** The worker's clock at its last heartbeat. */

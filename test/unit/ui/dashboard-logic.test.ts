@@ -1,54 +1,36 @@
 /**
- * The dashboard's logic that needs no browser (ui/src): the chart's history, the event-stream
+ * The dashboard's logic that needs no browser (ui/src): the chart's series, the event-stream
  * reader, the page addresses, and numbers and times written for people.
  */
 import assert from 'node:assert/strict';
 import { formatDuration, formatRelative } from '../../../ui/src/format.js';
 import { pageHref, parseHash } from '../../../ui/src/routes.js';
 import { EventStreamParser } from '../../../ui/src/sse-parser.js';
-import { HOUR_SECONDS, ThroughputHistory } from '../../../ui/src/throughput.js';
+import { chartData, FIVE_MINUTES, HOUR_SECONDS } from '../../../ui/src/throughput.js';
 
-const answer = (startSecond: number, completed: number[], failed = completed.map(() => 0)) => ({
-  at: new Date((startSecond + completed.length) * 1000).toISOString(),
-  throughput: { start: new Date(startSecond * 1000).toISOString(), completed, failed },
+const series = (startSecond: number, completed: number[], accepted = completed.map(() => 0)) => ({
+  start: new Date(startSecond * 1000).toISOString(),
+  accepted,
+  completed,
+  failed: completed.map(() => 0),
 });
 
 describe('the dashboard without a browser (ui/src)', () => {
-  it('when /stats answers come, then the chart keeps each second once, the later answer winning, and grows with time', () => {
-    const history = new ThroughputHistory();
-    history.addStats(answer(1000, [1, 2, 0]));
-    assert.equal(history.seconds, 3);
-    // The next answer, a second later: its last seconds filled in as heartbeats arrived.
-    history.addStats(answer(1001, [2, 5, 4]));
-    assert.equal(history.seconds, 4);
-    const [xs, accepted, completed, failed] = history.data(300);
-    assert.deepEqual(xs, [1000, 1001, 1002, 1003]);
-    assert.deepEqual(completed, [1, 2, 5, 4]);
-    assert.deepEqual(failed, [0, 0, 0, 0]);
-    assert.deepEqual(
-      accepted,
-      [null, null, null, null],
-      'acceptances before the stream opened are unknown, not 0',
-    );
-    assert.deepEqual(history.data(2)[0], [1002, 1003], 'a window shows its last seconds');
-  });
-
-  it('when the event stream is open, then acceptances are counted per second from then on, on the server clock', () => {
-    const history = new ThroughputHistory();
-    history.addStats(answer(2000, [0, 0, 0, 0]), 2004_000 - 10_000); // our clock 10 s behind the server's
-    history.startCounting(2002_000 - 10_000);
-    history.countAccepted(new Date(2002_300).toISOString());
-    history.countAccepted(new Date(2002_900).toISOString());
-    history.countAccepted(new Date(2003_100).toISOString());
-    assert.deepEqual(history.data(300)[1], [null, null, 2, 1]);
-    assert.equal(history.countingSinceMs, 2002_000);
-  });
-
-  it('when more than an hour has been seen, then only the last hour is kept', () => {
-    const history = new ThroughputHistory();
-    for (let start = 0; start < 4000; start += 300) history.addStats(answer(start, new Array(300).fill(1)));
-    assert.equal(history.seconds, HOUR_SECONDS);
-    assert.equal(history.data(HOUR_SECONDS)[0].length, HOUR_SECONDS);
+  it("when a /stats answer comes, then the chart draws its seconds or its hour's minutes, as the window asks", () => {
+    const answer = {
+      throughput: series(1000, [1, 2, 0], [3, 0, 1]),
+      lastHour: series(960, [5, 7], [9, 4]),
+    };
+    const [xs, accepted, completed, failed] = chartData(answer, FIVE_MINUTES);
+    assert.deepEqual(xs, [1000, 1001, 1002]);
+    assert.deepEqual(accepted, [3, 0, 1]);
+    assert.deepEqual(completed, [1, 2, 0]);
+    assert.deepEqual(failed, [0, 0, 0]);
+    const hour = chartData(answer, HOUR_SECONDS);
+    assert.deepEqual(hour[0], [960, 1020], 'one point a minute');
+    assert.deepEqual(hour[1], [9, 4]);
+    assert.deepEqual(hour[2], [5, 7]);
+    assert.deepEqual(chartData(undefined, HOUR_SECONDS), [[], [], [], []], 'no answer yet: nothing drawn');
   });
 
   it('when a stream arrives in pieces, then each event comes out whole, comments and retry lines skipped', () => {
@@ -73,9 +55,9 @@ describe('the dashboard without a browser (ui/src)', () => {
     );
     assert.deepEqual([parseHash(`#/jobs/${id}`).page, parseHash(`#/jobs/${id}`).id], ['job', id]);
     assert.deepEqual([parseHash(`#/groups/${id}/`).page, parseHash(`#/groups/${id}`).id], ['group', id]);
-    for (const hash of ['#/failed', '#/workers', '#/groups'])
+    for (const hash of ['#/failed', '#/workers', '#/groups', '#/schedules'])
       assert.equal(parseHash(hash).page, hash.slice(2));
-    for (const hash of ['#/nope', '#/jobs/a/b', '#/workers/x', '#main'])
+    for (const hash of ['#/nope', '#/jobs/a/b', '#/workers/x', '#/schedules/x', '#main'])
       assert.equal(parseHash(hash).page, 'unknown');
     assert.equal(
       pageHref('/jobs', { state: 'failed', type: undefined, cursor: '3.1' }),

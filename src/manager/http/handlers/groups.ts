@@ -1,7 +1,11 @@
-/** The handlers of matrix groups: `POST /jobs/matrix` fans a request out, `GET /groups/{id}` follows it. */
+/**
+ * The handlers of matrix groups: `POST /jobs/matrix` fans a request out, `GET /groups/{id}`
+ * follows it, `GET /groups` lists them.
+ */
 import type { Context } from 'koa';
 import type { QueueClient } from '../../../queue/index.js';
 import type { Store } from '../../../store/index.js';
+import { type createGroupListing, parseGroupListQuery } from '../../groups/group-list.js';
 import type { createGroupReader } from '../../groups/group-progress.js';
 import { fanOut } from '../../groups/matrix.js';
 import { MATRIX_BODY_BYTES, parseMatrixSpec } from '../../groups/matrix-spec.js';
@@ -14,6 +18,7 @@ import type { AcceptLimits } from './jobs.js';
 export interface GroupHandlerDeps {
   jobs: JobService;
   groups: ReturnType<typeof createGroupReader>;
+  groupList: ReturnType<typeof createGroupListing>;
   store: Store;
   queue: QueueClient;
   limits: AcceptLimits;
@@ -21,7 +26,7 @@ export interface GroupHandlerDeps {
   onAccepted: (type: string) => void;
 }
 
-/** postMatrix and getGroup, by their route-table names. */
+/** postMatrix, getGroup and listGroups, by their route-table names. */
 export function groupHandlers(deps: GroupHandlerDeps) {
   const { limits } = deps;
   return {
@@ -57,6 +62,10 @@ export function groupHandlers(deps: GroupHandlerDeps) {
       ctx.set('Cache-Control', 'no-store');
       ctx.type = 'application/json';
       ctx.body = await deps.groups.progress(id);
+    },
+    listGroups: async (ctx: Context) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = await deps.groupList.list(parseGroupListQuery(ctx.query));
     },
   };
 }
