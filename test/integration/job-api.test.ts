@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import request from 'supertest';
 import { loadWorkerConfig } from '../../src/config/config.js';
 import { builtinHandlers, hashPayload } from '../../src/handlers/index.js';
-import { RESULT_PAYLOAD_BYTES } from '../../src/store/index.js';
+import { RESULT_PAYLOAD_BYTES, StoreUnavailableError } from '../../src/store/index.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
 import { type AppFixture, appFixture, workerEnvFor } from '../support/app-fixture.js';
 import { backends, tubeCounts, waitFor, withMongo } from '../support/harness.js';
@@ -428,6 +428,43 @@ describe('job API on real servers', function () {
     // The limit is the payload's own depth, whatever the item and the array around it add.
     const atLimit = await batch('application/json', `[{"payload":${nested(64)}}]`);
     assert.equal(atLimit.status, 202, JSON.stringify(atLimit.body).slice(0, 300));
+  });
+
+  it("when a keyed job's record landed but its insert's answer was lost, then the key is kept and the client's retry gets that same job, never a second", async () => {
+    await f.close();
+    let loseNextAnswer = true;
+    f = await appFixture({
+      label: 'api-lost',
+      wrapStore: (store) =>
+        new Proxy(store, {
+          get(target, name, receiver) {
+            const value = Reflect.get(target, name, receiver);
+            if (name !== 'insertJob' || typeof value !== 'function') return value;
+            return async (...args: unknown[]) => {
+              const answer = await value.apply(target, args);
+              if (!loseNextAnswer) return answer;
+              // It landed; the answer did not come back.
+              loseNextAnswer = false;
+              throw new StoreUnavailableError('MongoDB did not answer the insert in time');
+            };
+          },
+        }),
+    });
+    const keyed = () => post('', '{"lost":1}').set('Idempotency-Key', 'lost-answer');
+    const first = await keyed();
+    assert.equal(first.status, 503, JSON.stringify(first.body));
+    assert.equal(first.body.error.code, 'STORE_UNAVAILABLE');
+    const retry = await keyed();
+    assert.ok([200, 202].includes(retry.status), JSON.stringify(retry.body));
+    const jobs = await withMongo(f.dbName, (db) => db.collection('jobs').find({}).toArray());
+    assert.equal(jobs.length, 1, 'one job for one key');
+    assert.equal(retry.body.id, jobs[0]?._id);
+    // And it is queued once (the retry put the copy the first request never got to put).
+    const counts = await waitFor('its copy', async () => {
+      const now = await tubeCounts(port, f.tube);
+      return now.total > 0 ? now : undefined;
+    });
+    assert.equal(counts.total, 1);
   });
 
   it('when an Idempotency-Key comes back with another body, type or option, then 422 IDEMPOTENCY_KEY_REUSED and only the first job exists', async () => {

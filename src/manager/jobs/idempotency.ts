@@ -9,7 +9,7 @@ import { AppError, ErrorCode } from '../../errors.js';
 import { putAgain, releaseHold } from '../../jobs/queue-copy.js';
 import type { Logger } from '../../log.js';
 import type { QueueClient } from '../../queue/index.js';
-import type { JobDocument, Store } from '../../store/index.js';
+import { isStoreUnavailable, type JobDocument, type Store } from '../../store/index.js';
 import type { JobInspector } from './inspect.js';
 import type { RequestedJob } from './options.js';
 import type { AcceptedJob } from './views.js';
@@ -51,7 +51,7 @@ export function hashIdempotencyKey(key: string): string {
  * shape the job, and the payload's exact text (what gets stored, and hashed).
  */
 function hashJobRequest(request: RequestedJob, payloadText: string): string {
-  const { type, options, params, callbackUrl } = request;
+  const { type, options, params, callbackUrl, flow } = request;
   const shape = [
     type,
     options.priority,
@@ -61,6 +61,8 @@ function hashJobRequest(request: RequestedJob, payloadText: string): string {
     Object.entries(params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
     // Only when given: keys claimed before callback URLs existed keep their hash.
     ...(callbackUrl !== undefined ? [callbackUrl] : []),
+    // An object, never a string: a flow cannot hash like a callback URL.
+    ...(flow !== undefined ? [{ dependsOn: flow.dependsOn, onParentFailure: flow.onParentFailure }] : []),
   ];
   return createHash('sha256').update(JSON.stringify(shape)).update('\n').update(payloadText).digest('hex');
 }
@@ -132,8 +134,13 @@ export function createIdempotentAccept(deps: IdempotencyDeps) {
       }
       return accepted;
     } catch (error: unknown) {
-      // Nothing was accepted: let the client's retry start afresh.
-      await store.releaseIdempotencyKey(keyHash, id).catch(() => undefined);
+      // Nothing was accepted: let the client's retry start afresh — only when that is sure.
+      // A store failure may hide an insert that landed (its answer lost, or still on its
+      // way), and so may a record whose removal failed: the key stays claimed, and the
+      // client's retry finishes that same job under this id ("finishing" above).
+      if (!isStoreUnavailable(error) && (await store.findJob(id).catch(() => undefined)) === null) {
+        await store.releaseIdempotencyKey(keyHash, id).catch(() => undefined);
+      }
       throw error;
     }
   }
