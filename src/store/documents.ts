@@ -34,6 +34,18 @@ export interface JobDocument {
   createdAt: Date;
   /** Where the job was first put, when it was put before its record was stored. */
   queue?: QueueLocation;
+  /** The jobs it waits for (`depends_on`) and what a failed parent does to it (docs/flows-design.md). */
+  flow?: FlowSpec;
+}
+
+/** What a parent that failed or was cancelled does to its child (docs/flows-design.md). */
+export const PARENT_FAILURE_POLICIES = ['fail', 'cancel', 'run'] as const;
+export type ParentFailurePolicy = (typeof PARENT_FAILURE_POLICIES)[number];
+
+/** A job's parents (1-100 job ids) and its policy when one of them does not complete. */
+export interface FlowSpec {
+  dependsOn: string[];
+  onParentFailure: ParentFailurePolicy;
 }
 
 /** Which schedule enqueued a job, and for which tick (ISO 8601). */
@@ -96,6 +108,8 @@ export interface ResultDocument {
   group?: string;
   /** The schedule tick that enqueued the job, if any: GET shows it from here once the job ended. */
   schedule?: ScheduledTick;
+  /** The job's parents and policy, if it had any: GET shows them from here once the job ended. */
+  flow?: FlowSpec;
   /**
    * The payload's text, copied from the job when it is at most RESULT_PAYLOAD_BYTES, so that
    * GET of a finished job answers with its payload from this one document.
@@ -133,7 +147,7 @@ export interface IdempotencyDocument {
   expiresAt: Date;
 }
 
-/** `leases`: who runs a singleton task (the reconciler) until when. */
+/** `leases`: one term of a singleton task's lease (the maintenance passes): `<name>@<term>`, its holder, its end. */
 export interface LeaseDocument {
   _id: string;
   holder: string;

@@ -217,8 +217,8 @@ export interface Maintenance {
   /** The job log, read and rewritten (settle, retention). */
   log: JobLog;
   /** True when `holder` holds (or just took) the lease `name` until now + ttlMs. */
-  acquireLease(name: string, holder: string, now: Date, ttlMs: number): Promise<boolean>;
-  releaseLease(name: string, holder: string): Promise<void>;
+  acquireLease(name: string, holder: string, now: Date, termMs: number): Promise<boolean>;
+  releaseLease(name: string, holder: string, now: Date, termMs: number): Promise<void>;
   /** Removes a key that still names `jobId` once it has expired (or at once with `now` omitted). */
   sweepIdempotencyKey(keyHash: string, jobId: string, now?: Date): Promise<boolean>;
   /** Deletes every trace of these jobs; the outcome last. */

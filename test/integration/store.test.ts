@@ -42,6 +42,36 @@ describe('store adapter on a real MongoDB-wire server', function () {
     assert.equal(count, 500);
   });
 
+  it('when eight managers ask for the maintenance lease at once, then exactly one holds each term, keeps it into the next, and may give it back', async () => {
+    const termMs = 30_000;
+    for (let round = 0; round < 10; round += 1) {
+      const name = `lease-${round}`;
+      // Early in a term, then in its second half (when the holder takes the next one too).
+      for (const offset of [1_000, 20_000]) {
+        const now = new Date((Math.floor(Date.now() / termMs) + round * 3) * termMs + offset);
+        const holders = Array.from({ length: 8 }, (_, i) => `m${i}`);
+        const won = await Promise.all(
+          holders.map((h) => store.acquireLease(`${name}-${offset}`, h, now, termMs)),
+        );
+        assert.equal(won.filter(Boolean).length, 1, `round ${round}, ${offset} ms into the term: one holder`);
+        const holder = holders[won.indexOf(true)] as string;
+        const next = new Date(now.getTime() + termMs);
+        const nextWon = await Promise.all(
+          holders.map((h) => store.acquireLease(`${name}-${offset}`, h, next, termMs)),
+        );
+        assert.equal(nextWon.filter(Boolean).length, 1, 'one holder of the next term');
+        if (offset === 20_000)
+          assert.ok(nextWon[holders.indexOf(holder)], 'the holder took the next term ahead');
+        await store.releaseLease(`${name}-${offset}`, holder, next, termMs);
+        const after = await Promise.all(
+          holders.map((h) => store.acquireLease(`${name}-${offset}`, h, next, termMs)),
+        );
+        if (offset === 20_000)
+          assert.equal(after.filter(Boolean).length, 1, 'given back: another takes it at once');
+      }
+    }
+  });
+
   it('when an outcome is saved twice, then the second is reported as duplicate and the first is kept', async () => {
     const id = newJobId();
     assert.equal(await store.saveResult(result(id, 'first')), 'inserted');

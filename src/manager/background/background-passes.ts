@@ -1,6 +1,6 @@
 /**
- * The background passes, on one manager at a time: a lease in MongoDB (three intervals long,
- * at least 30 s, renewed each pass) says which. Each pass makes the limited types' tokens match
+ * The background passes, on one manager at a time: a lease in MongoDB (terms of 30 s, each
+ * taken by an insert; the holder takes the next one ahead) says which. Each pass makes the limited types' tokens match
  * their limits (jobs/limit-tokens.ts), runs the reconciler (which also settles the job log),
  * retention and the idempotency-key sweep.
  */
@@ -22,6 +22,8 @@ export interface BackgroundPassDeps extends ReconcilerDeps {
 }
 
 const LEASE = 'maintenance';
+/** The maintenance lease's term: the same on every manager, whatever its interval (store/records/side-collections.ts). */
+export const LEASE_TERM_MS = 30_000;
 
 export function startBackgroundPasses(deps: BackgroundPassDeps): {
   stop(): Promise<void>;
@@ -37,8 +39,7 @@ export function startBackgroundPasses(deps: BackgroundPassDeps): {
   const { store, log } = deps;
   async function once(): Promise<PassReport | null> {
     const now = new Date();
-    if (!(await store.acquireLease(LEASE, deps.holder, now, Math.max(deps.intervalMs * 3, 30_000))))
-      return null;
+    if (!(await store.acquireLease(LEASE, deps.holder, now, LEASE_TERM_MS))) return null;
     await reconcileAllTokens(deps);
     const report = await reconciler.pass(now);
     await retention.pass(now);
@@ -58,7 +59,7 @@ export function startBackgroundPasses(deps: BackgroundPassDeps): {
     runOnce: loop.runOnce,
     async stop() {
       await loop.stop();
-      await store.releaseLease(LEASE, deps.holder).catch(() => undefined);
+      await store.releaseLease(LEASE, deps.holder, new Date(), LEASE_TERM_MS).catch(() => undefined);
     },
   };
 }

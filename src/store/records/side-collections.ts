@@ -107,27 +107,43 @@ export function sideCollections(collections: {
       return true;
     },
 
-    /** True when `holder` holds (or just took) the lease `name` until now + ttlMs. */
-    async acquireLease(name: string, holder: string, now: Date, ttlMs: number): Promise<boolean> {
-      const expiresAt = new Date(now.getTime() + ttlMs);
-      try {
-        const result = await guard('acquire lease', () =>
-          leases.updateOne(
-            { _id: name, $or: [{ holder }, { expiresAt: { $lte: now } }] },
-            { $set: { holder, expiresAt } },
-            { upsert: true },
-          ),
-        );
-        return result.matchedCount + result.upsertedCount > 0;
-      } catch (error: unknown) {
-        // The upsert collided with a live lease held by someone else.
-        if (isDuplicateKey(error)) return false;
-        throw error;
-      }
+    /**
+     * True when `holder` holds the lease `name` now. A lease is a run of terms of `termMs`
+     * (term t: from t·termMs on), one document per term, `<name>@<t>`, taken by an **insert**:
+     * the unique `_id` gives each term one holder on every server. (A conditional update would
+     * not: FerretDB's do not exclude each other, docs/facts.md.) The holder takes the next term
+     * in the second half of its own, so it keeps the lease while it passes often enough; when it
+     * dies, its terms run out and whoever asks next takes the current one. Every manager must use
+     * the same `termMs`.
+     */
+    async acquireLease(name: string, holder: string, now: Date, termMs: number): Promise<boolean> {
+      const term = Math.floor(now.getTime() / termMs);
+      /** Who holds term `t`: us if our insert made it. */
+      const take = async (t: number): Promise<string | undefined> => {
+        const doc: LeaseDocument = { _id: `${name}@${t}`, holder, expiresAt: new Date((t + 1) * termMs) };
+        try {
+          await guard('take lease', () => leases.insertOne(doc));
+          return holder;
+        } catch (error: unknown) {
+          if (!isDuplicateKey(error)) throw error;
+          return (await guard('read lease', () => leases.findOne({ _id: doc._id })))?.holder;
+        }
+      };
+      if ((await take(term)) !== holder) return false;
+      if (now.getTime() >= (term + 1) * termMs - termMs / 2) await take(term + 1);
+      // Terms long past: one point delete by `_id` a pass keeps the collection small.
+      await guard('drop old lease', () => leases.deleteOne({ _id: `${name}@${term - 2}` }));
+      return true;
     },
 
-    async releaseLease(name: string, holder: string): Promise<void> {
-      await guard('release lease', () => leases.deleteOne({ _id: name, holder }));
+    /** Gives back the terms `holder` holds now and next, so another manager may take over at once. */
+    async releaseLease(name: string, holder: string, now: Date, termMs: number): Promise<void> {
+      const term = Math.floor(now.getTime() / termMs);
+      for (const t of [term, term + 1]) {
+        const id = `${name}@${t}`;
+        const held = await guard('read lease', () => leases.findOne({ _id: id }));
+        if (held?.holder === holder) await guard('release lease', () => leases.deleteOne({ _id: id }));
+      }
     },
   };
 }
