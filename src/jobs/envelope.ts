@@ -7,8 +7,10 @@
  * when to stop retrying.
  * `held` marks a job put delayed before its record was stored: a worker that gets one that
  * was never kicked checks the record first (manager/jobs/accept.ts, "Order on accept").
+ * `waiting` and `released` mark a flow's copies (docs/flows-design.md).
  * This is the body's format; a body is built from a job's record only by jobs/queue-copy.ts.
  */
+import { type FlowSpec, PARENT_FAILURE_POLICIES, type ParentFailurePolicy } from '../store/index.js';
 
 export interface Envelope {
   id: string;
@@ -28,6 +30,15 @@ export interface Envelope {
   callback?: string;
   /** The schedule tick that enqueued it (manager/background/scheduler.ts): its outcome keeps it. */
   schedule?: { name: string; tick: string };
+  /** Its parents and policy (`depends_on`): its outcome keeps them for GET. */
+  flow?: FlowSpec;
+  /** A waiter in `<prefix>_flows`: the flow loop runs no handler, it releases the job (docs/flows-design.md). */
+  waiting?: boolean;
+  /**
+   * The real copy a waiter released, put on hold before its queue ref names it: a worker that
+   * gets one never kicked runs it only if the ref names this copy (manager/background/flow-loop.ts).
+   */
+  released?: boolean;
 }
 
 export type JobParams = Readonly<Record<string, string | number>>;
@@ -45,6 +56,11 @@ export function encodeEnvelope(envelope: Envelope): string {
     ...(envelope.schedule !== undefined
       ? { schedule: { name: envelope.schedule.name, tick: envelope.schedule.tick } }
       : {}),
+    ...(envelope.flow !== undefined
+      ? { flow: { dependsOn: envelope.flow.dependsOn, onParentFailure: envelope.flow.onParentFailure } }
+      : {}),
+    ...(envelope.waiting ? { waiting: true } : {}),
+    ...(envelope.released ? { released: true } : {}),
     payload: envelope.payload,
   });
 }
@@ -58,8 +74,21 @@ export function decodeEnvelope(body: string): Envelope | null {
     return null;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
-  const { id, type, payload, maxAttempts, params, held, requeued, group, callback, schedule } =
-    value as Record<string, unknown>;
+  const {
+    id,
+    type,
+    payload,
+    maxAttempts,
+    params,
+    held,
+    requeued,
+    group,
+    callback,
+    schedule,
+    flow,
+    waiting,
+    released,
+  } = value as Record<string, unknown>;
   if (typeof id !== 'string' || typeof type !== 'string' || typeof payload !== 'string') return null;
   const attempts =
     typeof maxAttempts === 'number' && Number.isInteger(maxAttempts) && maxAttempts > 0 ? maxAttempts : 1;
@@ -80,6 +109,20 @@ export function decodeEnvelope(body: string): Envelope | null {
     ...(typeof group === 'string' ? { group } : {}),
     ...(typeof callback === 'string' && callback !== '' ? { callback } : {}),
     ...scheduleOf(schedule),
+    ...flowOf(flow),
+    ...(waiting === true ? { waiting: true } : {}),
+    ...(released === true ? { released: true } : {}),
+  };
+}
+
+/** A body's `flow`, when it is one. */
+function flowOf(value: unknown): { flow?: FlowSpec } {
+  if (value === null || typeof value !== 'object') return {};
+  const { dependsOn, onParentFailure } = value as Record<string, unknown>;
+  if (!Array.isArray(dependsOn) || !dependsOn.every((id) => typeof id === 'string')) return {};
+  if (!(PARENT_FAILURE_POLICIES as readonly unknown[]).includes(onParentFailure)) return {};
+  return {
+    flow: { dependsOn: dependsOn as string[], onParentFailure: onParentFailure as ParentFailurePolicy },
   };
 }
 

@@ -38,6 +38,25 @@ export function typeOfTube(tube: string, prefix: string): string | null {
   return JOB_TYPE.test(type) ? type : null;
 }
 
+/**
+ * The flows' tube, after the tube prefix: waiters of jobs with `depends_on` (docs/flows-design.md).
+ * It starts with `_` like `<prefix>_webhooks`, so `typeOfTube` reads no job type from it.
+ */
+export const FLOW_TUBE_NAME = '_flows';
+
+export function flowTube(prefix: string): string {
+  return `${prefix}${FLOW_TUBE_NAME}`;
+}
+
+/**
+ * How long a released copy stays on hold if its flow loop dies before kicking it: long past
+ * the queue ref's write, which the loop awaits before the kick (manager/background/flow-loop.ts).
+ */
+export const RELEASE_HOLD_SECONDS = 120;
+
+/** A waiter's TTR at the least. */
+export const WAITER_TTR_SECONDS = 300;
+
 /** What a copy needs to be put: where, what, how. */
 export interface QueueCopy {
   tube: string;
@@ -52,7 +71,18 @@ export interface QueueCopy {
  * lost copy of a job delayed an hour does not wait another hour, and a retried job (whose
  * delay is long past) runs now.
  */
-export type CopyKind = { first: true; holdSeconds?: number } | { again: true; now: Date };
+export type CopyKind =
+  | { first: true; holdSeconds?: number }
+  | { again: true; now: Date }
+  | { released: true; requeued: boolean };
+
+/**
+ * A job with parents waits as a waiter in the flows' tube, first and whenever it is put again
+ * (the flow loop puts its real copy, `released`, once its parents allow).
+ */
+function isWaiter(job: JobDocument, kind: CopyKind): boolean {
+  return job.flow !== undefined && !('released' in kind);
+}
 
 /** Whole seconds left of the job's delay at `now` (beanstalkd counts in seconds). */
 function delayLeft(job: JobDocument, now: Date): number {
@@ -62,8 +92,10 @@ function delayLeft(job: JobDocument, now: Date): number {
 
 /** The job's copy of this kind: the one function that builds a beanstalkd body for a job. */
 export function queueCopy(job: JobDocument, tubePrefix: string, kind: CopyKind): QueueCopy {
-  const held = 'first' in kind && kind.holdSeconds !== undefined && kind.holdSeconds > 0;
-  const again = 'again' in kind;
+  const waiter = isWaiter(job, kind);
+  const released = 'released' in kind;
+  const held = !waiter && 'first' in kind && kind.holdSeconds !== undefined && kind.holdSeconds > 0;
+  const again = 'again' in kind || (released && kind.requeued);
   const body = encodeEnvelope({
     id: job._id,
     type: job.type,
@@ -75,12 +107,29 @@ export function queueCopy(job: JobDocument, tubePrefix: string, kind: CopyKind):
     ...(job.group !== undefined ? { group: job.group } : {}),
     ...(job.callback !== undefined ? { callback: job.callback } : {}),
     ...(job.schedule !== undefined ? { schedule: job.schedule } : {}),
+    ...(job.flow !== undefined ? { flow: job.flow } : {}),
+    ...(waiter ? { waiting: true } : {}),
+    ...(released ? { released: true } : {}),
   });
-  const delay = again ? delayLeft(job, kind.now) : held ? (kind.holdSeconds ?? 0) : job.options.delay;
+  // A waiter waits out the job's own delay; its released copy is held until its ref is stored.
+  const delay =
+    'released' in kind
+      ? RELEASE_HOLD_SECONDS
+      : 'again' in kind
+        ? delayLeft(job, kind.now)
+        : held
+          ? (kind.holdSeconds ?? 0)
+          : job.options.delay;
   return {
-    tube: tubeName(tubePrefix, job.type),
+    tube: waiter ? flowTube(tubePrefix) : tubeName(tubePrefix, job.type),
     body,
-    options: { priority: job.options.priority, delay, ttr: job.options.ttr },
+    // A waiter's holder only reads and puts: a long TTR keeps a slow store from handing it to a
+    // second holder mid-look (docs/flows-design.md).
+    options: {
+      priority: job.options.priority,
+      delay,
+      ttr: waiter ? Math.max(job.options.ttr, WAITER_TTR_SECONDS) : job.options.ttr,
+    },
   };
 }
 
@@ -91,7 +140,9 @@ export function queueCopy(job: JobDocument, tubePrefix: string, kind: CopyKind):
  * never be retried or put back by the reconciler (beanstalkd answers JOB_TOO_BIG).
  */
 export function largestCopyBytes(job: JobDocument): number {
-  return Buffer.byteLength(queueCopy(job, '', { again: true, now: job.createdAt }).body);
+  const again = Buffer.byteLength(queueCopy(job, '', { again: true, now: job.createdAt }).body);
+  if (job.flow === undefined) return again;
+  return Math.max(again, Buffer.byteLength(queueCopy(job, '', { released: true, requeued: true }).body));
 }
 
 /**
@@ -133,7 +184,8 @@ export async function kickHeld(queue: QueueClient, beanstalkId: string): Promise
 
 /**
  * Puts a recorded job into beanstalkd again and notes where; a fresh copy starts with no
- * reserves. Answers the copy's beanstalkd id and its delay (what is left of the job's own).
+ * reserves. A job with parents is put back as a waiter: the flow loop judges its parents again
+ * before its real copy is put (docs/flows-design.md). Answers the copy's beanstalkd id and its delay (what is left of the job's own).
  */
 export async function putAgain(
   queue: QueueClient,

@@ -3,10 +3,12 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { type ManagerConfig, queueConnection } from '../config/config.js';
+import { Tally } from '../jobs/tally.js';
 import type { Logger } from '../log.js';
 import { createQueueClient } from '../queue/index.js';
 import { createStore } from '../store/index.js';
 import { startBackgroundPasses } from './background/background-passes.js';
+import { startFlowLoop } from './background/flow-loop.js';
 import { AcceptCounts, startManagerHeartbeat } from './background/manager-heartbeat.js';
 import { startScheduler } from './background/scheduler.js';
 import { createApp, createEventHub, createFollower } from './http/app.js';
@@ -130,6 +132,22 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     retentionMs: config.retentionCompletedSeconds * 1000,
     onAccepted: () => acceptCounts.record(),
   });
+  // One tally for the outcomes this manager stores: cancels, and jobs ended by their parents.
+  const tally = new Tally({
+    id: `manager#${randomBytes(4).toString('hex')}`,
+    store,
+    log,
+    role: 'manager',
+  });
+  // Every manager judges flows' waiters (background/flow-loop.ts: beanstalkd gives each to one).
+  const flows = startFlowLoop({
+    connection: queueConnection(config),
+    queue,
+    store,
+    log,
+    tubePrefix: config.tubePrefix,
+    tally,
+  });
   const follower = createFollower({ store, log, maxWaiters: config.maxWaiters });
   const eventHub = createEventHub(follower, log, config.events);
   const app = createApp({
@@ -163,6 +181,7 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     workerGoneAfterMs: config.workerGoneAfterMs,
     processMetrics: true,
     acceptCounts,
+    tally,
   });
   const server = createHttpServer(app.callback(), {
     bodyTimeoutMs: config.security.bodyTimeoutMs,
@@ -206,7 +225,8 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
           server.close(() => resolve());
           server.closeIdleConnections();
         });
-        await Promise.all([maintenance.stop(), heartbeat.stop(), scheduler.stop()]);
+        await Promise.all([maintenance.stop(), heartbeat.stop(), scheduler.stop(), flows.stop()]);
+        await tally.stop();
         await Promise.all([queue.close(), store.close()]);
         log.info('manager stopped');
       })();

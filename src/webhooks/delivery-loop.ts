@@ -7,6 +7,7 @@
  * attempts spent — buries it as given up. A crash at any point leaves the delivery reserved by
  * a closed connection: beanstalkd hands it out again, under the same delivery id.
  */
+import { createNaps } from '../jobs/naps.js';
 import type { Logger } from '../log.js';
 import { type ConnectionOptions, type Consumer, createConsumer, type ReservedJob } from '../queue/index.js';
 import type { Deliveries, DeliveryDocument, Outcomes } from '../store/index.js';
@@ -78,7 +79,7 @@ export function startDeliveryLoop(config: DeliveryLoopConfig, deps: DeliveryLoop
   let stopping = false;
   const consumers: Consumer[] = [];
   const inReserve = new Set<Consumer>();
-  const sleepers = new Set<() => void>();
+  const naps = createNaps();
 
   const quietly = (what: string, action: () => Promise<unknown>, jobLog: Logger) =>
     action().catch((error: unknown) => jobLog.warn({ err: error }, `could not ${what}`));
@@ -224,15 +225,7 @@ export function startDeliveryLoop(config: DeliveryLoopConfig, deps: DeliveryLoop
         if (stopping) break;
         failures += 1;
         if (failures === 1) log.warn({ err: error }, 'beanstalkd unavailable for webhooks; retrying');
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(wake, backoffMs(failures));
-          function wake() {
-            clearTimeout(timer);
-            sleepers.delete(wake);
-            resolve();
-          }
-          sleepers.add(wake);
-        });
+        await naps.nap(backoffMs(failures));
         continue;
       } finally {
         inReserve.delete(consumer);
@@ -259,7 +252,7 @@ export function startDeliveryLoop(config: DeliveryLoopConfig, deps: DeliveryLoop
     stop(graceMs) {
       stopped ??= (async () => {
         stopping = true;
-        for (const wake of sleepers) wake();
+        naps.wakeAll();
         // A lane waiting in reserve holds nothing: closing its connection ends the wait now.
         for (const consumer of inReserve) void consumer.close();
         await Promise.race([

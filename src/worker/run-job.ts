@@ -12,17 +12,19 @@ import type { HandlerRegistry } from '../handlers/index.js';
 import { decodeEnvelope, type Envelope } from '../jobs/envelope.js';
 import type { Logger } from '../log.js';
 import type { ReservedJob } from '../queue/index.js';
-import { type JobDocument, type JobRecords, type Listing, Outcome, type Outcomes } from '../store/index.js';
+import { type JobRecords, type Listing, Outcome, type Outcomes } from '../store/index.js';
 import type { JobEvents } from './job-events.js';
 import type { LimitGate } from './limit-gate.js';
 import { runHandler } from './run-handler.js';
 import { type OutcomeWriteDeps, outcomeDoc, releaseForLater, storeOutcome } from './store-outcome.js';
 
 /**
- * What a slot uses of the store: how a job ends, a held job's record (isRecorded), and a
- * limited type's failed runs (runsSoFar).
+ * What a slot uses of the store: how a job ends, a held job's record and a released flow copy's
+ * queue ref (mayRunUnkicked), and a limited type's failed runs (runsSoFar).
  */
-export type RunJobStore = Outcomes & Pick<JobRecords, 'findJob'> & Pick<Listing, 'findAttempts'>;
+export type RunJobStore = Outcomes &
+  Pick<JobRecords, 'findJob' | 'findQueueRef'> &
+  Pick<Listing, 'findAttempts'>;
 
 export interface RunJobDeps extends OutcomeWriteDeps {
   store: RunJobStore;
@@ -98,36 +100,51 @@ async function finishAsFailed(
 }
 
 /**
- * A job put on hold and never kicked: its manager died or gave up between the put and the
- * kick (manager/jobs/accept.ts). It runs only if its record was stored and names this copy (or no
- * copy: a manager accepting record-first finished it); otherwise it is deleted. True when it
- * may run.
+ * Whether a copy put on hold and never kicked may run; if not, it is deleted (or, the store
+ * unreadable, released for later). Two such copies:
+ * - `held`: its manager died or gave up between the put and the kick (manager/jobs/accept.ts).
+ *   It runs only if its record was stored and names this copy (or no copy: a manager accepting
+ *   record-first finished it). The record names another copy when a client's retry (same
+ *   Idempotency-Key) put the job again after this copy's manager died: that copy runs.
+ * - `released`: a flow's real copy whose flow loop died between the put and the kick
+ *   (manager/background/flow-loop.ts). It runs only if the job's queue ref names this copy;
+ *   otherwise the loop put another one when the waiter came back, so a flow's job runs from one
+ *   real copy only.
  */
-async function isRecorded(
+async function mayRunUnkicked(
   deps: RunJobDeps,
   job: ReservedJob,
   envelope: Envelope,
   log: Logger,
 ): Promise<boolean> {
-  let record: JobDocument | null;
+  /** True, or why it must not run. */
+  const judge = async (): Promise<true | string> => {
+    if (envelope.released) {
+      const ref = await deps.store.findQueueRef(envelope.id);
+      return (
+        ref?.beanstalkId === job.beanstalkId || 'deleting a released flow copy its queue ref does not name'
+      );
+    }
+    const record = await deps.store.findJob(envelope.id);
+    if (!record) return 'deleting a held job that was never recorded (its POST failed)';
+    return (
+      record.queue === undefined ||
+      record.queue.beanstalkId === job.beanstalkId ||
+      'deleting a held copy its record does not name (the job was put again)'
+    );
+  };
+  let verdict: true | string;
   try {
-    record = await deps.store.findJob(envelope.id);
+    verdict = await judge();
   } catch (error: unknown) {
     deps.noteStore?.(false, error);
-    log.warn({ err: error }, 'could not look up the record of a job never kicked; releasing it');
+    log.warn({ err: error }, 'could not look up whether a copy never kicked may run; releasing it');
     await releaseForLater(deps, job);
     return false;
   }
-  // The record names another copy when a client's retry (same Idempotency-Key) put the job
-  // again after this copy's manager died: that copy is the one that runs.
-  if (record && (record.queue === undefined || record.queue.beanstalkId === job.beanstalkId)) return true;
-  log.warn(
-    { beanstalkId: job.beanstalkId, recorded: record !== null },
-    record
-      ? 'deleting a held copy its record does not name (the job was put again)'
-      : 'deleting a held job that was never recorded (its POST failed)',
-  );
-  await quietly(log, 'delete the held copy', () => deps.consumer.delete(job.beanstalkId));
+  if (verdict === true) return true;
+  log.warn({ beanstalkId: job.beanstalkId }, verdict);
+  await quietly(log, 'delete a copy never kicked', () => deps.consumer.delete(job.beanstalkId));
   return false;
 }
 
@@ -190,7 +207,8 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
     jobLog.warn({ err: error }, 'lost the job before starting it');
     return DONE;
   }
-  if (envelope.held && kicks === 0 && !(await isRecorded(deps, job, envelope, jobLog))) return DONE;
+  const unkicked = (envelope.held === true || envelope.released === true) && kicks === 0;
+  if (unkicked && !(await mayRunUnkicked(deps, job, envelope, jobLog))) return DONE;
   let startedAt = new Date();
   const handler = deps.handlers.get(envelope.type);
   if (!handler) {

@@ -156,6 +156,7 @@ export function outcomeDoc(
     ...(envelope.requeued ? { requeued: true } : {}),
     ...(envelope.group !== undefined ? { group: envelope.group } : {}),
     ...(envelope.schedule !== undefined ? { schedule: envelope.schedule } : {}),
+    ...(envelope.flow !== undefined ? { flow: envelope.flow } : {}),
     ...(envelope.callback !== undefined ? { webhook: true } : {}),
     // Read back by GET with the outcome, instead of a second read of the job's record.
     ...(envelope.payload.length <= RESULT_PAYLOAD_BYTES &&

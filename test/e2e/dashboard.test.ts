@@ -319,6 +319,20 @@ describe('the dashboard in a real browser (end to end)', function () {
     );
     await waitForText(page, 'h1', /cancelled/);
 
+    // A job waiting for its parent (depends_on; the parent stays queued while hash is paused):
+    // its page names the parent, linked, with its state; the Jobs page filters on `waiting`.
+    const parent = await postJob({ flow: 'parent' });
+    const child = await postJob({ flow: 'child' }, `?depends_on=${parent}`);
+    await page.goto(`${base}/ui/#/jobs/${child}`);
+    await waitForText(page, 'h1', /waiting/);
+    await waitForText(page, 'section[aria-labelledby="parents-title"]', new RegExp(`${parent}\\s*queued`));
+    const parentLink = page.locator(`section[aria-labelledby="parents-title"] a[href="#/jobs/${parent}"]`);
+    assert.equal(await parentLink.count(), 1);
+    await page.goto(`${base}/ui/#/jobs`);
+    await page.locator('select[name="state"]').selectOption('waiting');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await waitForText(page, `tr[data-job="${child}"]`, /waiting/);
+
     // Resume from the overview.
     await page.goto(`${base}/ui/#/`);
     await page.getByRole('button', { name: 'Resume hash' }).click();

@@ -411,4 +411,79 @@ describe('fault suite (real processes; npm run test:faults)', function () {
       await other.stop('SIGKILL');
     }
   });
+
+  it('10. when workers and the manager are SIGKILLed while 100 chains of 3 (depends_on) run, then every job ends once, no child is handed out before its parent ended, and none runs twice for a flow’s sake', async () => {
+    const r = new Rig({ watchWorkers: true });
+    rig = r;
+    await r.start();
+    const CHAINS = 100;
+    /** Child id → its parent's id. */
+    const parentOf = new Map<string, string>();
+    const posting = (async () => {
+      const chain = async (c: number) => {
+        let parent: string | undefined;
+        for (let step = 0; step < 3; step += 1) {
+          const body = JSON.stringify({ chain: c, step });
+          const query = parent === undefined ? '' : `?depends_on=${parent}`;
+          const id = await r.postUntilAccepted(`flow-${c}-${step}`, body, query);
+          if (parent !== undefined) parentOf.set(id, parent);
+          parent = id;
+        }
+      };
+      for (let c = 0; c < CHAINS; c += 10)
+        await Promise.all(Array.from({ length: 10 }, (_, i) => chain(c + i)));
+    })();
+    const faultAt = Date.now();
+    const hits: Hit[] = [];
+    let managerKills = 0;
+    for (const index of [0, 1, 0]) {
+      hits.push(await r.hitWhileHolding(index, (worker) => worker.stop('SIGKILL')));
+      r.startWorker(index);
+      await r.manager.stop('SIGKILL');
+      managerKills += 1;
+      await r.startManager();
+      await hold(300);
+    }
+    await posting;
+    const report = await r.drainAndCheck('worker and manager SIGKILL mid-flow (chains of 3)', faultAt);
+    assertInvariants(report, '');
+    assert.equal(parentOf.size, CHAINS * 2, 'every chain posted its two children');
+    // Order: no child reached a worker before its parent's outcome was stored.
+    const results = await r.withDb((db) =>
+      db
+        .collection<{ _id: string; outcome: string; finishedAt: Date }>('results')
+        .find({}, { projection: { _id: 1, outcome: 1, finishedAt: 1 } })
+        .toArray(),
+    );
+    const outcomeOf = new Map(results.map((result) => [String(result._id), result]));
+    const early: string[] = [];
+    for (const [child, parent] of parentOf) {
+      const delivered = r.firstDeliveredAt(child);
+      const parentEnded = outcomeOf.get(parent)?.finishedAt.getTime();
+      if (delivered === undefined || parentEnded === undefined || delivered < parentEnded)
+        early.push(`${child}: first delivered ${delivered}, its parent ${parent} ended ${parentEnded}`);
+    }
+    assert.deepEqual(early, [], 'every child was handed to a worker only after its parent ended');
+    assert.ok(
+      [...parentOf.keys()].every((id) => outcomeOf.get(id)?.outcome === 'completed'),
+      'every child completed',
+    );
+    // Twice: only a job a killed worker held (delivered again: at least once), never a second real copy.
+    const held = new Set(hits.flatMap((hit) => hit.held));
+    const runs = r.runs();
+    const twiceForAFlow = [...parentOf.keys()].filter(
+      (id) => (runs.get(id)?.length ?? 0) > 1 && !held.has(id),
+    );
+    assert.deepEqual(twiceForAFlow, [], 'no child ran twice unless a killed worker held it');
+    const logged = (msg: string) =>
+      r.everyManager.flatMap((m) => m.lines).filter((line) => line.includes(`"msg":"${msg}"`)).length;
+    const orphans = r.everyWorker
+      .flatMap((w) => w.lines)
+      .filter((line) =>
+        line.includes('"msg":"deleting a released flow copy its queue ref does not name"'),
+      ).length;
+    reports[reports.length - 1]!.hits =
+      `${hits.reduce((n, hit) => n + hit.held.length, 0)} jobs held by 3 killed workers; ${managerKills} manager kills; ` +
+      `${logged('parents done; job released to its tube')} releases logged for ${parentOf.size} children; ${orphans} unnamed copies deleted`;
+  });
 });

@@ -47,6 +47,8 @@ export class ReserveWatch implements ProxyTap {
   private readonly letGo = new Set<string>();
   /** Job id → how many times beanstalkd handed it to this worker. */
   private readonly delivered = new Map<string, number>();
+  /** Job id → when beanstalkd first handed it to this worker (ms). */
+  private readonly firstDelivered = new Map<string, number>();
 
   /** The job ids this worker holds now. */
   held(): string[] {
@@ -56,6 +58,11 @@ export class ReserveWatch implements ProxyTap {
   /** How many times beanstalkd has handed this job to this worker. */
   deliveries(jobId: string): number {
     return this.delivered.get(jobId) ?? 0;
+  }
+
+  /** When beanstalkd first handed this job to this worker (ms since the epoch), if ever. */
+  firstDeliveredAt(jobId: string): number | undefined {
+    return this.firstDelivered.get(jobId);
   }
 
   /** Whether the worker has deleted, released or buried this job (any copy of it). */
@@ -108,6 +115,7 @@ export class ReserveWatch implements ProxyTap {
           if (reserved?.[1] && envelope) {
             jobs.set(reserved[1], envelope.id);
             this.delivered.set(envelope.id, this.deliveries(envelope.id) + 1);
+            if (!this.firstDelivered.has(envelope.id)) this.firstDelivered.set(envelope.id, Date.now());
           }
         },
       ),

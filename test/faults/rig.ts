@@ -69,6 +69,8 @@ export class Rig {
   beanstalkd!: LocalServer;
   mongo!: LocalServer & { url: string };
   manager!: SpawnedCli;
+  /** Every manager process started, the replaced ones too (their log lines). */
+  readonly everyManager: SpawnedCli[] = [];
   workers: SpawnedCli[] = [];
   /** Every worker process started, the replaced ones too: their lines are the runs. */
   readonly everyWorker: SpawnedCli[] = [];
@@ -128,6 +130,7 @@ export class Rig {
       RECONCILE_GRACE_SECONDS: '3',
       ...this.options.managerEnv,
     });
+    this.everyManager.push(this.manager);
     await waitForPort(this.managerPort, 15_000, this.manager.child);
   }
 
@@ -186,6 +189,14 @@ export class Rig {
     return this.proxies.reduce((sum, { watch }) => sum + watch.deliveries(jobId), 0);
   }
 
+  /** When any watched worker was first handed this job (ms since the epoch), if ever. */
+  firstDeliveredAt(jobId: string): number | undefined {
+    const times = this.proxies
+      .map(({ watch }) => watch.firstDeliveredAt(jobId))
+      .filter((t): t is number => t !== undefined);
+    return times.length > 0 ? Math.min(...times) : undefined;
+  }
+
   /** Whether `worker` has logged inserting the outcome of `jobId`. */
   static hasStored(worker: SpawnedCli, jobId: string): boolean {
     return worker.lines.some((line) => line.includes(jobId) && line.includes('"msg":"outcome stored"'));
@@ -196,35 +207,42 @@ export class Rig {
     return jobRuns(this.everyWorker);
   }
 
+  /**
+   * Posts one job until the manager answers 2xx, always under the same Idempotency-Key (a replay
+   * is the same job), and notes it as accepted; its id.
+   */
+  async postUntilAccepted(key: string, body: string, query = ''): Promise<string> {
+    const started = Date.now();
+    for (;;) {
+      try {
+        const res = await fetch(`${this.base}/jobs${query}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key },
+          body,
+          signal: AbortSignal.timeout(5000),
+        });
+        if (res.status === 200 || res.status === 202) {
+          const { id } = (await res.json()) as { id: string };
+          this.accepted.set(id, body);
+          return id;
+        }
+        await res.body?.cancel();
+      } catch {
+        // Connection refused or reset while the manager is down: retry with the same key.
+      }
+      if (Date.now() - started > 120_000) throw new Error(`${key} was never accepted`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** Posts jobs at about `perSecond` with 8 clients, each retrying its job with its key until accepted. */
   startLoad(perSecond = 60): void {
     this.loadRunning = true;
     const client = async (clientId: number) => {
       while (this.loadRunning) {
         const n = this.sent++;
-        const body = JSON.stringify({ n, client: clientId, at: Date.now() });
-        const key = `fault-${n}`;
         const started = Date.now();
-        for (;;) {
-          try {
-            const res = await fetch(`${this.base}/jobs`, {
-              method: 'POST',
-              headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key },
-              body,
-              signal: AbortSignal.timeout(5000),
-            });
-            if (res.status === 200 || res.status === 202) {
-              const { id } = (await res.json()) as { id: string };
-              this.accepted.set(id, body);
-              break;
-            }
-            await res.body?.cancel();
-          } catch {
-            // Connection refused or reset while the manager is down: retry with the same key.
-          }
-          if (Date.now() - started > 120_000) throw new Error(`job ${n} was never accepted`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        await this.postUntilAccepted(`fault-${n}`, JSON.stringify({ n, client: clientId, at: Date.now() }));
         await new Promise((r) => setTimeout(r, Math.max(0, 8000 / perSecond - (Date.now() - started))));
       }
     };

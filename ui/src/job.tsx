@@ -168,6 +168,24 @@ export function Job({ id }: { id: string }) {
               ) : null}
             </dl>
           </section>
+          {view.dependsOn ? (
+            <section aria-labelledby="parents-title">
+              <h2 id="parents-title">Waits for</h2>
+              <p class="muted">
+                On a parent that failed or was cancelled: <strong>{view.onParentFailure ?? 'fail'}</strong>
+              </p>
+              <ul class="parents">
+                {view.dependsOn.map((parent) => (
+                  <li key={parent.id}>
+                    <a class="id" href={`#/jobs/${parent.id}`}>
+                      {parent.id}
+                    </a>{' '}
+                    <StateBadge state={parent.state} />
+                  </li>
+                ))}
+              </ul>
+            </section>
+          ) : null}
           {view.progress ? (
             <section aria-labelledby="progress-title">
               <h2 id="progress-title">Progress</h2>

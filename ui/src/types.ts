@@ -1,16 +1,10 @@
 /** The API's answers, as far as the dashboard reads them (the schemas: src/manager/http/*schemas.ts). */
 
-export type JobState = 'queued' | 'delayed' | 'running' | 'buried' | 'completed' | 'failed' | 'cancelled';
+/** The states of a job with no outcome yet, in its order of life. */
+export const UNFINISHED_STATES = ['waiting', 'queued', 'delayed', 'running', 'buried'] as const;
+export const JOB_STATES = [...UNFINISHED_STATES, 'completed', 'failed', 'cancelled'] as const;
 
-export const JOB_STATES: readonly JobState[] = [
-  'queued',
-  'delayed',
-  'running',
-  'buried',
-  'completed',
-  'failed',
-  'cancelled',
-];
+export type JobState = (typeof JOB_STATES)[number];
 
 export interface TypeCounts {
   queued: number;
@@ -103,6 +97,9 @@ export interface JobView {
   durationMs?: number;
   payload?: unknown;
   progress?: { percent: number; data?: unknown; at: string };
+  /** A job posted with depends_on: its parents and their states (docs/flows-design.md). */
+  dependsOn?: Array<{ id: string; state: JobState }>;
+  onParentFailure?: 'fail' | 'cancel' | 'run';
   webhook?: {
     url: string;
     deliveryId?: string;

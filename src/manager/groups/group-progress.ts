@@ -5,8 +5,8 @@
 import { AppError, ErrorCode } from '../../errors.js';
 import type { QueueClient } from '../../queue/index.js';
 import { mapConcurrently, markResult, POINT_READS_IN_FLIGHT, type Store } from '../../store/index.js';
-import { findLiveCopy } from '../jobs/queue-location.js';
-import { type JobState, STATE_OF_QUEUE } from '../jobs/views.js';
+import { findLiveCopy, stateOfCopy } from '../jobs/queue-location.js';
+import type { JobState } from '../jobs/views.js';
 import { KeptByMarks } from './kept-by-marks.js';
 import type { Combination } from './matrix-spec.js';
 
@@ -86,7 +86,7 @@ export async function groupProgress(deps: { store: Store; queue: QueueClient }, 
       const ref = await deps.store.findQueueRef(jobId);
       const location = ref ?? (await deps.store.findJob(jobId))?.queue ?? null;
       const live = await findLiveCopy(deps.queue, jobId, location);
-      return live ? STATE_OF_QUEUE[live.stats.state] : 'queued';
+      return live ? stateOfCopy(live) : 'queued';
     });
     for (const state of states) if (state) add(state);
   } else {

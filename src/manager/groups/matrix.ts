@@ -80,6 +80,12 @@ export interface MatrixDeps {
  */
 export async function fanOut(deps: MatrixDeps, spec: MatrixSpec, options: OptionSource) {
   const request = parseJobOptions(options, deps.defaultOptions, deps.allowedTypes);
+  // Each job would look its parents up at accept and at every look: 10,000 × 100 reads.
+  if (request.flow !== undefined)
+    throw new AppError(
+      ErrorCode.INVALID_DEPENDS_ON,
+      'depends_on applies to single jobs and batch items, not to a matrix',
+    );
   const { kept, excluded } = combinations(spec, deps.maxItems);
   const group = newJobId();
   const ids = kept.map(() => newJobId());

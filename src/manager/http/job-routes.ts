@@ -26,6 +26,8 @@ const BODY_ERRORS = [
 
 const JOB_OPTION_ERRORS = [
   ErrorCode.INVALID_OPTION,
+  ErrorCode.INVALID_DEPENDS_ON,
+  ErrorCode.UNKNOWN_PARENT,
   ErrorCode.UNKNOWN_JOB_TYPE,
   ErrorCode.INVALID_CALLBACK_URL,
   ErrorCode.WEBHOOKS_DISABLED,
@@ -36,6 +38,11 @@ const JOB_OPTION_ERRORS = [
 const CALLBACK_URL_DESCRIPTION =
   'where to POST a signed JSON event when the job ends (completed, failed for good, cancelled); http or https, at most 2,048 characters, no user:pass@, and a public address unless WEBHOOK_ALLOW_PRIVATE=true, else 400 INVALID_CALLBACK_URL; 400 WEBHOOKS_DISABLED when the manager has no WEBHOOK_SECRET. Without it: the WEBHOOK_URLS default of the job type, if any (docs/completion-design.md, Webhooks)';
 
+const DEPENDS_ON_DESCRIPTION =
+  'comma-separated ids of 1-100 jobs this one waits for (no repeats): it is `waiting` until they end, then runs if they all completed; a malformed list is 400 INVALID_DEPENDS_ON, an id with no job 422 UNKNOWN_PARENT, and nothing is stored (docs/flows-design.md)';
+const ON_PARENT_FAILURE_DESCRIPTION =
+  'with depends_on: fail (default; a failed parent fails the job, a cancelled one cancels it), cancel (either cancels it), run (it runs once every parent ended, whatever their outcomes)';
+
 const postJob = (path: string, operationId: string, summary: string): RouteSpec => ({
   method: 'POST',
   path,
@@ -44,14 +51,27 @@ const postJob = (path: string, operationId: string, summary: string): RouteSpec 
   tag: 'jobs',
   summary,
   description:
-    'Records the job in MongoDB, then queues it in beanstalkd; answers 202 only when both have it. A payload holding a __proto__ key, or a constructor key holding a prototype key, is 400 FORBIDDEN_KEY (as Fastify refuses them) unless ALLOW_PROTOTYPE_KEYS=true. Options (type, priority, delay, ttr, attempts, algorithm, encoding, mean_ms, fail_rate, callback_url) come as query parameters or X-Job-* headers; for hash, encoding=json (the default) digests the JSON string encoding of the payload text, as the original system did, encoding=raw the bytes as sent; type is one of JOB_TYPES (default: hash, simulate, metrics), else 400 UNKNOWN_JOB_TYPE. An Idempotency-Key header makes a retry of the same request (type, options and payload bytes) return the first job (200, Idempotent-Replayed: true); the key with another request is 422 IDEMPOTENCY_KEY_REUSED.',
+    'Records the job in MongoDB, then queues it in beanstalkd; answers 202 only when both have it. A payload holding a __proto__ key, or a constructor key holding a prototype key, is 400 FORBIDDEN_KEY (as Fastify refuses them) unless ALLOW_PROTOTYPE_KEYS=true. Options (type, priority, delay, ttr, attempts, algorithm, encoding, mean_ms, fail_rate, callback_url, depends_on, on_parent_failure) come as query parameters or X-Job-* headers; for hash, encoding=json (the default) digests the JSON string encoding of the payload text, as the original system did, encoding=raw the bytes as sent; type is one of JOB_TYPES (default: hash, simulate, metrics), else 400 UNKNOWN_JOB_TYPE. An Idempotency-Key header makes a retry of the same request (type, options and payload bytes) return the first job (200, Idempotent-Replayed: true); the key with another request is 422 IDEMPOTENCY_KEY_REUSED.',
   queryParams: {
     callback_url: { description: CALLBACK_URL_DESCRIPTION, schema: { type: 'string', maxLength: 2048 } },
+    depends_on: { description: DEPENDS_ON_DESCRIPTION, schema: { type: 'string', maxLength: 3800 } },
+    on_parent_failure: {
+      description: ON_PARENT_FAILURE_DESCRIPTION,
+      schema: { type: 'string', enum: ['fail', 'cancel', 'run'], default: 'fail' },
+    },
   },
   headerParams: {
     'X-Job-Callback-Url': {
       description: 'the same as ?callback_url= (both given and different: 400 INVALID_OPTION)',
       schema: { type: 'string', maxLength: 2048 },
+    },
+    'X-Job-Depends-On': {
+      description: 'the same as ?depends_on= (both given and different: 400 INVALID_OPTION)',
+      schema: { type: 'string', maxLength: 3800 },
+    },
+    'X-Job-On-Parent-Failure': {
+      description: 'the same as ?on_parent_failure=',
+      schema: { type: 'string', enum: ['fail', 'cancel', 'run'] },
     },
   },
   requestBody: { description: 'the job', schema: JobPayloadSchema, example: { example: 'data' } },

@@ -6,6 +6,7 @@
  */
 import { ErrorCode } from '../../errors.js';
 import { JOB_TYPE } from '../../handlers/index.js';
+import { JOB_STATES } from '../jobs/views.js';
 
 /** A JSON Schema object; kept loose on purpose (it is data for the document and validators). */
 export type JsonSchema = Readonly<Record<string, unknown>>;
@@ -34,7 +35,8 @@ export const JobPayloadSchema: JsonSchema = {
 
 export const JobStateSchema: JsonSchema = {
   type: 'string',
-  enum: ['queued', 'delayed', 'running', 'buried', 'completed', 'failed', 'cancelled'],
+  description: '`waiting`: a job with depends_on whose parents have not all ended (docs/flows-design.md)',
+  enum: [...JOB_STATES],
 };
 
 export const ErrorSchema: JsonSchema = {
@@ -60,10 +62,7 @@ export const AcceptedJobSchema: JsonSchema = {
   additionalProperties: false,
   properties: {
     id: JobIdSchema,
-    state: {
-      type: 'string',
-      enum: ['queued', 'delayed', 'running', 'buried', 'completed', 'failed', 'cancelled'],
-    },
+    state: { type: 'string', enum: [...JOB_STATES] },
     type: { type: 'string' },
     createdAt: timestamp,
   },
@@ -74,12 +73,12 @@ export const JobStateChangeSchema: JsonSchema = {
   type: 'object',
   required: ['id', 'state'],
   additionalProperties: false,
-  properties: { id: { type: 'string' }, state: { type: 'string', enum: ['queued', 'cancelled'] } },
+  properties: { id: { type: 'string' }, state: { type: 'string', enum: ['waiting', 'queued', 'cancelled'] } },
 };
 
 export const BatchRequestSchema: JsonSchema = {
   description:
-    'application/json: an array of items, each `payload` (object or array) plus any option (type, priority, delay, ttr, attempts, algorithm, encoding, mean_ms, fail_rate) and an idempotencyKey; application/x-ndjson: one payload per line, options from the query.',
+    'application/json: an array of items, each `payload` (object or array) plus any option (type, priority, delay, ttr, attempts, algorithm, encoding, mean_ms, fail_rate, depends_on, on_parent_failure) and an idempotencyKey; application/x-ndjson: one payload per line, options from the query.',
   type: 'array',
   items: {
     type: 'object',
@@ -92,6 +91,8 @@ export const BatchRequestSchema: JsonSchema = {
       ttr: { type: 'integer', minimum: 1 },
       attempts: { type: 'integer', minimum: 1, maximum: 100 },
       idempotencyKey: { type: 'string', minLength: 1, maxLength: 255 },
+      depends_on: { type: 'string', description: '1-100 comma-separated job ids this item waits for' },
+      on_parent_failure: { type: 'string', enum: ['fail', 'cancel', 'run'] },
     },
   },
 };
@@ -209,6 +210,24 @@ export const JobViewSchema: JsonSchema = {
       required: ['name', 'tick'],
       additionalProperties: false,
       properties: { name: { type: 'string' }, tick: timestamp },
+    },
+    dependsOn: {
+      type: 'array',
+      description:
+        'A job posted with depends_on: its parents, in the order given, with their states when read (docs/flows-design.md).',
+      maxItems: 100,
+      items: {
+        type: 'object',
+        required: ['id', 'state'],
+        additionalProperties: false,
+        properties: { id: JobIdSchema, state: JobStateSchema },
+      },
+    },
+    onParentFailure: {
+      type: 'string',
+      description:
+        'With dependsOn: what a parent that failed or was cancelled does to this job (fail: a failed parent fails it and a cancelled one cancels it; cancel: either cancels it; run: it runs once every parent ended)',
+      enum: ['fail', 'cancel', 'run'],
     },
     progress: {
       type: 'object',

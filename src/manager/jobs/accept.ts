@@ -29,7 +29,13 @@ import { jobIdTime, newJobId } from '../../jobs/job-id.js';
 import { isPutInDoubt, kickHeld, largestCopyBytes, putCopy, queueCopy } from '../../jobs/queue-copy.js';
 import type { Logger } from '../../log.js';
 import type { QueueClient } from '../../queue/index.js';
-import { type JobDocument, type JobOptions, mapConcurrently, type Store } from '../../store/index.js';
+import {
+  type JobDocument,
+  type JobOptions,
+  mapConcurrently,
+  POINT_READS_IN_FLIGHT,
+  type Store,
+} from '../../store/index.js';
 import { resolveCallback, type WebhookPolicy } from './callback.js';
 import { type AcceptResult, createIdempotentAccept } from './idempotency.js';
 import { createJobInspector } from './inspect.js';
@@ -164,12 +170,34 @@ export function createJobService(deps: JobServiceDeps) {
     // Past a bound, answers wait for their refs again: a flood of batches faster than the
     // store must not pile refs up in memory (measured: manager peak RSS 140 -> 164 MB).
     if (store.queueRefsInFlight() > MAX_REFS_IN_FLIGHT) await inserting;
+    // A waiter is judged only once the ref names it (manager/background/flow-loop.ts).
+    else if (record.flow !== undefined) await inserting;
     return 'queued';
   }
 
-  /** Hold and kick applies to jobs that run now. */
-  function isHeld(options: JobOptions): boolean {
-    return holdSeconds > 0 && options.delay === 0;
+  /** Hold and kick applies to jobs that run now (a job with parents waits first: record first). */
+  function isHeld(record: JobDocument): boolean {
+    return holdSeconds > 0 && record.options.delay === 0 && record.flow === undefined;
+  }
+
+  /**
+   * UNKNOWN_PARENT unless each parent has a record or an outcome: at most MAX_PARENTS point
+   * reads by `_id`, before anything is stored.
+   */
+  async function checkParents(id: string, request: RequestedJob): Promise<void> {
+    const parents = request.flow?.dependsOn ?? [];
+    if (parents.includes(id))
+      throw new AppError(ErrorCode.INVALID_DEPENDS_ON, 'a job cannot depend on itself');
+    const known = await mapConcurrently(parents, POINT_READS_IN_FLIGHT, async (parent) =>
+      (await store.findJob(parent)) !== null ? true : (await store.findResult(parent)) !== null,
+    );
+    const unknown = parents.filter((_, i) => !known[i]);
+    if (unknown.length > 0) {
+      throw new AppError(
+        ErrorCode.UNKNOWN_PARENT,
+        `depends_on names no job${unknown.length > 1 ? 's' : ''} ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}`,
+      );
+    }
   }
 
   /** The job's record as accept stores it (`createdAt`: its id's own time); a bad callback URL throws. */
@@ -192,6 +220,9 @@ export function createJobService(deps: JobServiceDeps) {
         : {}),
       ...(callback !== undefined ? { callback } : {}),
       ...(request.schedule ? { schedule: { name: request.schedule.name, tick: request.schedule.tick } } : {}),
+      ...(request.flow
+        ? { flow: { dependsOn: [...request.flow.dependsOn], onParentFailure: request.flow.onParentFailure } }
+        : {}),
       // The id's own time: a GET that reads no record shows the same createdAt.
       createdAt: jobIdTime(id),
     };
@@ -228,10 +259,10 @@ export function createJobService(deps: JobServiceDeps) {
     };
     checkFits(record);
     let recordedElsewhere = false;
-    if (isHeld(record.options)) await putThenRecord(record);
+    if (isHeld(record)) await putThenRecord(record);
     else recordedElsewhere = (await recordThenPut(record, finishing)) === 'recorded elsewhere';
     const { type, options, createdAt } = record;
-    const state = options.delay > 0 ? 'delayed' : 'queued';
+    const state = record.flow !== undefined ? 'waiting' : options.delay > 0 ? 'delayed' : 'queued';
     return {
       accepted: { id, state, type, createdAt: createdAt.toISOString(), replayed: false },
       recordedElsewhere,
@@ -263,6 +294,7 @@ export function createJobService(deps: JobServiceDeps) {
       // Before an Idempotency-Key is claimed: a bad callback URL changes nothing.
       resolveCallback(request.type, request.callbackUrl, deps.webhooks);
       const id = request.matrix?.id ?? newJobId();
+      if (request.flow !== undefined) await checkParents(id, request);
       if (idempotencyKey === undefined) return (await recordAndQueue(id, request, payload)).accepted;
       return await acceptWithKey(id, request, payload, idempotencyKey);
     },

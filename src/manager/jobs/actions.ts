@@ -9,15 +9,9 @@ import { largestCopyBytes, putAgain } from '../../jobs/queue-copy.js';
 import type { Tally } from '../../jobs/tally.js';
 import type { Logger } from '../../log.js';
 import { isQueueError, type QueueClient, QueueErrorCode } from '../../queue/index.js';
-import {
-  Outcome,
-  type QueueLocation,
-  RESULT_PAYLOAD_BYTES,
-  type ResultDocument,
-  type Store,
-} from '../../store/index.js';
-import { deliveryEnqueuer } from '../../webhooks/enqueue.js';
+import { Outcome, type QueueLocation, type Store } from '../../store/index.js';
 import { createBulkActions } from './bulk-actions.js';
+import { createManagerOutcomes } from './manager-outcome.js';
 import { findLiveCopy, queueLocation } from './queue-location.js';
 import type { JobState } from './views.js';
 
@@ -32,12 +26,9 @@ export interface JobActionDeps {
   maxJobSize: () => number;
 }
 
-/** How long a cancel waits for its count to be committed before it answers anyway. */
-const COUNT_WAIT_MS = 2000;
-
 export function createJobActions(deps: JobActionDeps) {
   const { queue, store, log } = deps;
-  const enqueueDelivery = deliveryEnqueuer(queue, deps.tubePrefix);
+  const outcomes = createManagerOutcomes(deps);
 
   /** Deletes the job's copy in beanstalkd if it is really this job's; a copy a worker holds stays. */
   async function dropQueueCopy(id: string, location: QueueLocation | null): Promise<void> {
@@ -81,11 +72,12 @@ export function createJobActions(deps: JobActionDeps) {
     if (job.group !== undefined) await store.markGroupJob(job.group, { id, state: 'queued', at: new Date() });
     await putAgain(queue, store, job, deps.tubePrefix);
     log.info({ jobId: id }, 'job retried');
-    return { id, state: 'queued' as const };
+    // A flow's job waits for its parents again (its copy put again is a waiter).
+    return { id, state: job.flow !== undefined ? ('waiting' as const) : ('queued' as const) };
   }
 
   return {
-    /** Cancels a job that has not completed: queued, delayed, running or failed. */
+    /** Cancels a job that has not completed: waiting, queued, delayed, running or failed (manager-outcome.ts). */
     async cancel(id: string): Promise<{ id: string; state: JobState }> {
       const [result, job, ref] = await Promise.all([
         store.findResult(id),
@@ -99,89 +91,14 @@ export function createJobActions(deps: JobActionDeps) {
           `job ${id} is ${result.outcome}; only unfinished or failed jobs can be cancelled`,
         );
       }
-      const now = new Date();
-      const type = job?.type ?? result?.type ?? 'unknown';
-      const cancelled = (tally: ResultDocument['tally']): ResultDocument => ({
-        _id: id,
-        type,
-        outcome: Outcome.CANCELLED,
-        worker: 'manager',
-        attempt: result?.attempt ?? 0,
-        startedAt: now,
-        finishedAt: now,
-        durationMs: 0,
-        ...(tally ? { tally } : {}),
-        ...(job?.group !== undefined ? { group: job.group } : {}),
-        ...(job?.callback !== undefined ? { webhook: true } : {}),
-        ...(job && Buffer.byteLength(job.payload) <= RESULT_PAYLOAD_BYTES ? { payload: job.payload } : {}),
-      });
-      // The webhook is announced before anything changes, so no crash loses it: it goes out
-      // once this very outcome is stored (and is dropped if it never is). Refused: a 503, and
-      // nothing changed.
-      if (job?.callback !== undefined)
-        await enqueueDelivery(cancelled(undefined), job.callback, { confirm: true });
-      if (result) await store.deleteResult(id, Outcome.FAILED);
-      const k = deps.tally.tag();
-      let stored: Awaited<ReturnType<Store['saveResult']>>;
-      try {
-        stored = await store.saveResult(cancelled({ w: deps.tally.id, k }));
-      } catch (error: unknown) {
-        // It may have landed all the same: a client's retry finds it (below) and counts it.
-        deps.tally.settle(k, undefined, undefined, id);
-        throw error;
-      }
-      if (stored === 'duplicate') {
-        const winner = await store.findResult(id);
-        // Our own cancel, landed on an earlier try of the insert whose answer was lost.
-        if (
-          winner?.tally?.w === deps.tally.id &&
-          winner.tally.k === k &&
-          winner.startedAt.getTime() === now.getTime()
-        ) {
-          stored = 'inserted';
-        }
-      }
-      if (stored === 'duplicate') {
-        const winner = await store.findResult(id);
-        // Stored by someone whose tally may not have counted it (their write failed unanswered,
-        // or they died first): a maybe, decided by the fold like a worker's.
-        const maybe =
-          winner?.tally !== undefined
-            ? { job: id, ...winner.tally, type: winner.type, outcome: winner.outcome, at: new Date() }
-            : undefined;
-        deps.tally.settle(k, undefined, maybe);
+      const ended = await outcomes.end(id, job, result, { outcome: Outcome.CANCELLED });
+      if (!ended.stored) {
         throw new AppError(
           ErrorCode.JOB_NOT_CANCELLABLE,
-          `job ${id} finished first (${winner?.outcome ?? 'unknown'})`,
+          `job ${id} finished first (${ended.winner?.outcome ?? 'unknown'})`,
         );
       }
-      deps.tally.settle(k, {
-        type,
-        outcome: Outcome.CANCELLED,
-        _id: id,
-        finishedAt: now,
-        ...(job?.group !== undefined ? { group: job.group } : {}),
-      });
-      // Answer once it is counted (a commit, a fraction of a second), unless the store is slow.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        deps.tally.committed(k).catch(() => undefined),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, COUNT_WAIT_MS);
-        }),
-      ]);
-      clearTimeout(timer);
       log.info({ jobId: id }, 'job cancelled');
-      if (job?.group !== undefined) {
-        await store.markGroupJob(job.group, { id, state: Outcome.CANCELLED, at: now, startedAt: now });
-      }
-      await store.markState('cancelled', {
-        id,
-        state: Outcome.CANCELLED,
-        at: now,
-        type,
-        ...(job?.group !== undefined ? { group: job.group } : {}),
-      });
       await dropQueueCopy(id, queueLocation(job, ref)).catch((error: unknown) => {
         log.warn(
           { jobId: id, err: error },

@@ -32,6 +32,7 @@ import {
 import { type JobService, settleEach } from './accept.js';
 import {
   checkIdempotencyKey,
+  FLOW_OPTION_NAMES,
   OPTION_NAMES,
   type OptionSource,
   optionSource,
@@ -61,7 +62,7 @@ interface BatchItem {
 
 type ItemProblem = { index: number; code: string; message: string };
 
-const ITEM_FIELDS = new Set<string>(['payload', 'idempotencyKey', ...OPTION_NAMES]);
+const ITEM_FIELDS = new Set<string>(['payload', 'idempotencyKey', ...OPTION_NAMES, ...FLOW_OPTION_NAMES]);
 
 /** Levels a JSON batch adds around each payload: the array and the item object. */
 const ITEM_LEVELS = 2;

@@ -5,17 +5,25 @@
  */
 import { jobIdTime } from '../../jobs/job-id.js';
 import type { QueueClient } from '../../queue/index.js';
-import type { JobDocument, QueueLocation, ResultDocument, Store } from '../../store/index.js';
+import {
+  type FlowSpec,
+  type JobDocument,
+  mapConcurrently,
+  POINT_READS_IN_FLIGHT,
+  type QueueLocation,
+  type ResultDocument,
+  type Store,
+} from '../../store/index.js';
 import { deliveryIdOf } from '../../webhooks/delivery-job.js';
-import { findLiveCopy, type LiveCopy } from './queue-location.js';
+import { findLiveCopy, type LiveCopy, stateOfCopy } from './queue-location.js';
 import {
   attemptViews,
+  type JobState,
   type JobView,
   liveView,
   mayHaveFailedRuns,
   payloadValue,
   resultView,
-  STATE_OF_QUEUE,
   webhookView,
 } from './views.js';
 
@@ -64,8 +72,9 @@ export function createJobInspector(deps: JobInspectorDeps) {
   async function viewOf(
     id: string,
     result: ResultDocument | null,
-  ): Promise<Inspection & { text?: string | undefined }> {
-    if (result) return { view: await finishedView(id, result), live: null, text: result.payload };
+  ): Promise<Inspection & { text?: string | undefined; flow?: FlowSpec | undefined }> {
+    if (result)
+      return { view: await finishedView(id, result), live: null, text: result.payload, flow: result.flow };
     let job: JobDocument | null | undefined;
     const ref = await store.findQueueRef(id);
     let location: QueueLocation | null = ref;
@@ -91,7 +100,8 @@ export function createJobInspector(deps: JobInspectorDeps) {
         createdAt: (job?.createdAt ?? jobIdTime(id)).toISOString(),
         maxAttempts: envelope.maxAttempts,
         ...(attempts.length > 0 ? { errors: attemptViews(attempts) } : {}),
-        state: STATE_OF_QUEUE[stats.state],
+        // A waiter is the job waiting for its parents, whatever beanstalkd does with it.
+        state: stateOfCopy(live),
         attempts: stats.reserves,
         // A held copy's beanstalkd delay is its accept hold (ended by the kick); only jobs
         // without a delay of their own are held.
@@ -108,13 +118,18 @@ export function createJobInspector(deps: JobInspectorDeps) {
             }
           : {}),
       };
-      return { view, live, text: envelope.payload };
+      return { view, live, text: envelope.payload, flow: envelope.flow };
     }
     if (location) {
       // Gone from beanstalkd: it may have finished between our reads.
       const late = await store.findResult(id);
       if (late) {
-        return { view: await finishedView(id, late, job), live: null, text: late.payload ?? job?.payload };
+        return {
+          view: await finishedView(id, late, job),
+          live: null,
+          text: late.payload ?? job?.payload,
+          flow: late.flow,
+        };
       }
     }
     if (job === undefined) job = await store.findJob(id);
@@ -132,7 +147,26 @@ export function createJobInspector(deps: JobInspectorDeps) {
       ...(job.callback !== undefined ? { webhook: webhookView(job.callback) } : {}),
       ...(job.schedule !== undefined ? { schedule: job.schedule } : {}),
     };
-    return { view, live: null, text: job.payload };
+    return { view, live: null, text: job.payload, flow: job.flow };
+  }
+
+  /** A parent's state now: its outcome, else its live copy's, else `queued` (recorded, not found in beanstalkd). */
+  async function parentState(id: string): Promise<JobState> {
+    const result = await store.findResult(id);
+    if (result) return result.outcome;
+    const live = await findLiveCopy(queue, id, await store.findQueueRef(id));
+    if (!live) return (await store.findResult(id))?.outcome ?? 'queued';
+    return stateOfCopy(live);
+  }
+
+  /** The view with its parents' states (at most MAX_PARENTS, a few point reads each). */
+  async function withParents(view: JobView, flow: FlowSpec): Promise<JobView> {
+    const states = await mapConcurrently(flow.dependsOn, POINT_READS_IN_FLIGHT, parentState);
+    return {
+      ...view,
+      dependsOn: flow.dependsOn.map((id, i) => ({ id, state: states[i] ?? 'queued' })),
+      onParentFailure: flow.onParentFailure,
+    };
   }
 
   return {
@@ -147,7 +181,8 @@ export function createJobInspector(deps: JobInspectorDeps) {
      * record — and the record is read for it only when none of them had it.
      */
     async inspect(id: string, withPayload: boolean): Promise<Inspection> {
-      const { view, live, text } = await viewOf(id, await store.findResult(id));
+      const { view: found, live, text, flow } = await viewOf(id, await store.findResult(id));
+      const view = found && flow ? await withParents(found, flow) : found;
       if (!view || !withPayload) return { view, live };
       const payload = text ?? (await store.findJob(id))?.payload;
       return { view: payload === undefined ? view : { ...view, payload: payloadValue(payload) }, live };

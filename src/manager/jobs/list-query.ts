@@ -6,19 +6,11 @@
 import { AppError, ErrorCode } from '../../errors.js';
 import { JOB_TYPE } from '../../handlers/index.js';
 import { parseJobId } from '../../jobs/job-id.js';
-import type { JobState } from './views.js';
+import { JOB_STATES, type JobState } from './views.js';
 
 export const MAX_LIST_LIMIT = 500;
 const DEFAULT_LIST_LIMIT = 50;
-const STATES: readonly JobState[] = [
-  'queued',
-  'delayed',
-  'running',
-  'buried',
-  'completed',
-  'failed',
-  'cancelled',
-];
+const STATES: readonly JobState[] = JOB_STATES;
 const KNOWN_PARAMETERS = new Set([
   'state',
   'type',

@@ -27,8 +27,8 @@ import {
 } from '../../store/index.js';
 import { formatCursor, type ListQuery } from './list-query.js';
 import { type LogCandidate, walkLog } from './log-walk.js';
-import { findLiveCopy } from './queue-location.js';
-import { type JobState, STATE_OF_QUEUE } from './views.js';
+import { findLiveCopy, stateOfCopy } from './queue-location.js';
+import { type JobState, UNFINISHED_STATES } from './views.js';
 
 /** Outcomes read in parallel while resolving states. */
 const STATE_READS_IN_FLIGHT = 16;
@@ -46,7 +46,7 @@ export interface JobSummary {
 export function createJobListing(deps: { queue: QueueClient; store: Store }) {
   const { queue, store } = deps;
   const wantsLive = (query: ListQuery) =>
-    query.state === undefined || ['queued', 'delayed', 'running', 'buried'].includes(query.state);
+    query.state === undefined || (UNFINISHED_STATES as readonly string[]).includes(query.state);
 
   /** The state of a job with no outcome: beanstalkd's view of its copy, null when it has no record. */
   async function liveState(id: string): Promise<JobState | null> {
@@ -58,7 +58,7 @@ export function createJobListing(deps: { queue: QueueClient; store: Store }) {
       location = job.queue ?? null;
     }
     const live = await findLiveCopy(queue, id, location);
-    return live ? STATE_OF_QUEUE[live.stats.state] : 'queued';
+    return live ? stateOfCopy(live) : 'queued';
   }
 
   /**

@@ -2,7 +2,9 @@
  * Job options on POST, from query parameters or `X-Job-*` headers (the same name in either;
  * both given and different is an error): `type`, `priority`, `delay`, `ttr`, `attempts`, and
  * handler parameters — `algorithm` and `encoding` for hash, `mean_ms` and `fail_rate` for simulate —
- * and `callback_url` (`X-Job-Callback-Url`), checked by the job service (callback.ts).
+ * and `callback_url` (`X-Job-Callback-Url`), checked by the job service (callback.ts); and a
+ * flow's `depends_on` (`X-Job-Depends-On`: 1-100 comma-separated job ids) with its
+ * `on_parent_failure` (docs/flows-design.md), whose parents the job service looks up.
  */
 import { AppError, ErrorCode } from '../../errors.js';
 import {
@@ -13,7 +15,13 @@ import {
   JOB_TYPE,
 } from '../../handlers/index.js';
 import type { JobParams } from '../../jobs/envelope.js';
-import type { JobOptions } from '../../store/index.js';
+import { parseJobId } from '../../jobs/job-id.js';
+import {
+  type FlowSpec,
+  type JobOptions,
+  PARENT_FAILURE_POLICIES,
+  type ParentFailurePolicy,
+} from '../../store/index.js';
 
 export interface RequestedJob {
   type: string;
@@ -25,7 +33,15 @@ export interface RequestedJob {
   matrix?: { group: string; combination: Readonly<Record<string, string | number | boolean>>; id: string };
   /** Set for a schedule's tick job (manager/background/scheduler.ts): which schedule, which tick. */
   schedule?: { name: string; tick: string };
+  /** `depends_on` and `on_parent_failure`: the job waits for its parents (docs/flows-design.md). */
+  flow?: FlowSpec;
 }
+
+/** The flow options: not in OPTION_NAMES, so a schedule's job cannot carry them (every tick would wait on the same parents). */
+export const FLOW_OPTION_NAMES = ['depends_on', 'on_parent_failure'] as const;
+
+/** At most this many parents per job: each is a point read at accept and at every look. */
+export const MAX_PARENTS = 100;
 
 /** Where option values come from: a query parameter or a header, by option name. */
 export type OptionSource = (name: string) => string | undefined;
@@ -65,6 +81,33 @@ function integer(name: string, text: string, min: number, max: number): number {
     throw invalid(`${name} must be an integer from ${min} to ${max}`);
   }
   return Number(text);
+}
+
+function invalidFlow(message: string): AppError {
+  return new AppError(ErrorCode.INVALID_DEPENDS_ON, message);
+}
+
+/** `depends_on` and `on_parent_failure`, when given; INVALID_DEPENDS_ON for a bad one. */
+export function parseFlow(source: OptionSource): FlowSpec | undefined {
+  const text = source('depends_on');
+  const policy = source('on_parent_failure');
+  if (text === undefined) {
+    if (policy !== undefined) throw invalidFlow('on_parent_failure needs depends_on');
+    return undefined;
+  }
+  const ids = text.split(',').map((part) => part.trim());
+  if (ids.length > MAX_PARENTS) throw invalidFlow(`depends_on names at most ${MAX_PARENTS} jobs`);
+  const dependsOn: string[] = [];
+  for (const part of ids) {
+    const id = parseJobId(part);
+    if (id === null) throw invalidFlow(`depends_on: ${JSON.stringify(part.slice(0, 64))} is not a job id`);
+    if (dependsOn.includes(id)) throw invalidFlow(`depends_on names ${id} twice`);
+    dependsOn.push(id);
+  }
+  if (policy !== undefined && !(PARENT_FAILURE_POLICIES as readonly string[]).includes(policy)) {
+    throw invalidFlow(`on_parent_failure must be one of ${PARENT_FAILURE_POLICIES.join(', ')}`);
+  }
+  return { dependsOn, onParentFailure: (policy ?? 'fail') as ParentFailurePolicy };
 }
 
 /** Reads one option from the query (`?name=`) or the header (`X-Job-Name`). */
@@ -139,7 +182,14 @@ export function parseJobOptions(
     params.fail_rate = Number(failRate);
   }
   const callbackUrl = source('callback_url');
-  return { type, options, params, ...(callbackUrl !== undefined ? { callbackUrl } : {}) };
+  const flow = parseFlow(source);
+  return {
+    type,
+    options,
+    params,
+    ...(callbackUrl !== undefined ? { callbackUrl } : {}),
+    ...(flow !== undefined ? { flow } : {}),
+  };
 }
 
 /** An Idempotency-Key: 1-255 visible ASCII characters. */

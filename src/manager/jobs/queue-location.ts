@@ -6,6 +6,7 @@
 import { decodeEnvelope, type Envelope } from '../../jobs/envelope.js';
 import type { QueueClient, QueuedJob } from '../../queue/index.js';
 import type { JobDocument, QueueLocation, QueueRefDocument } from '../../store/index.js';
+import { type JobState, STATE_OF_QUEUE } from './views.js';
 
 /** Where the job's newest copy was put, or null if nothing says. */
 export function queueLocation(
@@ -31,4 +32,9 @@ export async function findLiveCopy(
   const live = await queue.inspectJob(location.beanstalkId);
   const envelope = live && decodeEnvelope(live.body);
   return live && envelope?.id === id ? { ...live, envelope } : null;
+}
+
+/** The state a live copy shows: `waiting` for a flow's waiter (whatever beanstalkd does with it), else beanstalkd's. */
+export function stateOfCopy(live: LiveCopy): JobState {
+  return live.envelope.waiting ? 'waiting' : STATE_OF_QUEUE[live.stats.state];
 }

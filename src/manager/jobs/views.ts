@@ -2,9 +2,20 @@
 
 import { jobIdTime } from '../../jobs/job-id.js';
 import type { JobStats } from '../../queue/index.js';
-import type { AttemptEntry, DeliveryDocument, JobDocument, ResultDocument } from '../../store/index.js';
+import type {
+  AttemptEntry,
+  DeliveryDocument,
+  JobDocument,
+  ParentFailurePolicy,
+  ResultDocument,
+} from '../../store/index.js';
 
-export type JobState = 'queued' | 'delayed' | 'running' | 'buried' | 'completed' | 'failed' | 'cancelled';
+/** The states of a job with no outcome yet, in its order of life. */
+export const UNFINISHED_STATES = ['waiting', 'queued', 'delayed', 'running', 'buried'] as const;
+/** Every state, in a job's order of life (the listing's filter, the OpenAPI enums). */
+export const JOB_STATES = [...UNFINISHED_STATES, 'completed', 'failed', 'cancelled'] as const;
+
+export type JobState = (typeof JOB_STATES)[number];
 
 export interface AcceptedJob {
   id: string;
@@ -60,6 +71,16 @@ export interface JobView {
   progress?: ProgressView;
   /** A schedule's tick job: which schedule enqueued it, for which tick. */
   schedule?: { name: string; tick: string };
+  /** A job with `depends_on`: each parent's state now (docs/flows-design.md). */
+  dependsOn?: ParentView[];
+  /** Its `on_parent_failure` policy, with `dependsOn`. */
+  onParentFailure?: ParentFailurePolicy;
+}
+
+/** A parent of a flow's job, and its state when read. */
+export interface ParentView {
+  id: string;
+  state: JobState;
 }
 
 export interface ProgressView {

@@ -62,4 +62,24 @@ describe("a job's queue copy, built from its record", () => {
     assert.ok(size(queueCopy(job, '', { first: true }).body) < largest);
     assert.ok(size(queueCopy(job, '', { first: true, holdSeconds: 5 }).body) < largest);
   });
+
+  it('when a job has parents, then its copies are a waiter in <prefix>_flows and a released copy in its type’s tube, each within the size accept checks', () => {
+    const job = record({
+      flow: { dependsOn: [newJobId()], onParentFailure: 'fail' },
+      options: { ...record().options, delay: 0 },
+    });
+    const waiter = queueCopy(job, 'p_', { first: true, holdSeconds: 120 });
+    assert.equal(waiter.tube, 'p__flows');
+    assert.equal(waiter.options.delay, 0, 'a waiter is never on an accept hold');
+    assert.ok(waiter.options.ttr >= 300);
+    assert.equal(decodeEnvelope(waiter.body)?.waiting, true);
+    const again = queueCopy(job, 'p_', { again: true, now: new Date() });
+    assert.equal(again.tube, 'p__flows', 'put again: a waiter again');
+    const released = queueCopy(job, 'p_', { released: true, requeued: true });
+    assert.equal(released.tube, 'p_hash');
+    assert.equal(released.options.ttr, 33);
+    assert.deepEqual(decodeEnvelope(released.body)?.flow, job.flow);
+    for (const copy of [waiter, again, released])
+      assert.ok(Buffer.byteLength(copy.body) <= largestCopyBytes(job));
+  });
 });

@@ -8,8 +8,9 @@ import {
   parseCursor,
   parseListQuery,
 } from '../../../../src/manager/jobs/list-query.js';
+import { JOB_STATES } from '../../../../src/manager/jobs/views.js';
 
-const STATES = ['queued', 'delayed', 'running', 'buried', 'completed', 'failed', 'cancelled'] as const;
+const STATES = JOB_STATES;
 
 /** What assert.throws checks of a refused query: an AppError with INVALID_QUERY, and what the message says. */
 function invalidQuery(message: RegExp) {
@@ -45,12 +46,14 @@ describe('GET /jobs query (manager/jobs/list-query)', () => {
     });
   });
 
-  it('when state is one of the seven job states, then it is kept; any other word is INVALID_QUERY', () => {
+  it('when state is one of the eight job states (waiting too), then it is kept; any other word is INVALID_QUERY', () => {
     for (const state of STATES) assert.equal(parseListQuery({ state }).state, state);
     for (const state of ['', 'done', 'Queued', 'pending', 'queued ', 'failed,cancelled']) {
       assert.throws(
         () => parseListQuery({ state }),
-        invalidQuery(/^state must be one of queued, delayed, running, buried, completed, failed, cancelled$/),
+        invalidQuery(
+          /^state must be one of waiting, queued, delayed, running, buried, completed, failed, cancelled$/,
+        ),
         JSON.stringify(state),
       );
     }

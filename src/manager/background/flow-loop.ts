@@ -1,0 +1,259 @@
+/**
+ * The flow loop (docs/flows-design.md): every manager reserves the waiters of jobs with
+ * `depends_on` from `<prefix>_flows`, on connections of its own (a reserve blocks its
+ * connection). beanstalkd hands each waiter to one reserver, so no lease is needed. For a waiter
+ * its job's queue ref names, the loop reads the parents' outcomes (point reads by `_id`) and:
+ * releases the job — puts its real copy in its type's tube on hold, names it in the queue ref,
+ * kicks it, deletes the waiter; ends it, when a parent failed or was cancelled and the policy
+ * says so — stores its outcome like a manager's cancel (manager-outcome.ts), deletes the
+ * waiter; or looks again later — releases the waiter with a delay of 1 s doubling to 30 s.
+ *
+ * At most one real copy: only the holder of the waiter the queue ref names puts one, and it
+ * names the copy in the ref before anything can run it (the copy is on hold until kicked; a
+ * worker runs a copy never kicked only if the ref names it). A loop killed at any step leaves
+ * the waiter to come back (its connection closed), and the next holder finds the ref naming a
+ * real copy (it kicks it if still on hold, and deletes the waiter) or still naming the waiter
+ * (it puts a copy; one put before the crash is never named, and is deleted by the worker that
+ * gets it when its hold ends).
+ */
+import { decodeEnvelope, type Envelope } from '../../jobs/envelope.js';
+import { createNaps } from '../../jobs/naps.js';
+import { flowTube, putCopy, queueCopy } from '../../jobs/queue-copy.js';
+import type { Tally } from '../../jobs/tally.js';
+import type { Logger } from '../../log.js';
+import {
+  type ConnectionOptions,
+  type Consumer,
+  createConsumer,
+  isQueueError,
+  type QueueClient,
+  QueueErrorCode,
+  type ReservedJob,
+} from '../../queue/index.js';
+import {
+  type FlowSpec,
+  type JobDocument,
+  mapConcurrently,
+  Outcome,
+  POINT_READS_IN_FLIGHT,
+  type ResultDocument,
+  type Store,
+} from '../../store/index.js';
+import { createManagerOutcomes, type ManagerEnding } from '../jobs/manager-outcome.js';
+import { findLiveCopy } from '../jobs/queue-location.js';
+
+export interface FlowLoopDeps {
+  connection: ConnectionOptions;
+  queue: QueueClient;
+  store: Store;
+  log: Logger;
+  tubePrefix: string;
+  /** Counts the outcomes the loop stores for jobs whose parents failed (jobs/tally.ts). */
+  tally: Tally;
+  /** Waiters judged at once, each lane on its own connection (default 2). */
+  lanes?: number;
+  /** Seconds a lane's reserve waits before looking again (default 2). */
+  reserveTimeoutSeconds?: number;
+}
+
+/** What the loop did with one waiter (tests and logs). */
+export type WaiterFate = 'released' | 'ended' | 'waiting' | 'dropped';
+
+/** The waiter's next look: 1 s after its first, doubling to 30 s (beanstalkd counts its releases). */
+export function waiterDelaySeconds(releases: number): number {
+  return Math.min(30, 2 ** Math.min(releases, 5));
+}
+
+/** A waiter released after trouble (its own priority unread): beanstalkd's usual default. */
+const WAITER_PRIORITY = 1024;
+/** Seconds a waiter whose store or beanstalkd failed waits before the next look. */
+const TROUBLE_DELAY_SECONDS = 5;
+
+/** What the parents' outcomes say the job does now. */
+export function parentsVerdict(
+  flow: FlowSpec | undefined,
+  outcomes: readonly (ResultDocument | null)[],
+): { release: true } | { end: ManagerEnding } | { wait: true } {
+  if (flow === undefined) return { release: true };
+  if (flow.onParentFailure === 'run')
+    return outcomes.every((o) => o !== null) ? { release: true } : { wait: true };
+  for (const [i, outcome] of outcomes.entries()) {
+    if (outcome === null || outcome.outcome === Outcome.COMPLETED) continue;
+    const parent = flow.dependsOn[i];
+    const ending =
+      flow.onParentFailure === 'fail' && outcome.outcome === Outcome.FAILED
+        ? Outcome.FAILED
+        : Outcome.CANCELLED;
+    return { end: { outcome: ending, error: { message: `parent ${parent} ${outcome.outcome}` } } };
+  }
+  return outcomes.every((o) => o?.outcome === Outcome.COMPLETED) ? { release: true } : { wait: true };
+}
+
+export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
+  const { queue, store } = deps;
+  const log = deps.log.child({ task: 'flows' });
+  const outcomes = createManagerOutcomes(deps);
+  const reserveTimeout = deps.reserveTimeoutSeconds ?? 2;
+  let stopping = false;
+  const consumers: Consumer[] = [];
+  const naps = createNaps();
+
+  const quietly = (what: string, action: () => Promise<unknown>, jobLog: Logger) =>
+    action().catch((error: unknown) => jobLog.warn({ err: error }, `could not ${what}`));
+
+  /** Puts the job's real copy on hold, names it in the queue ref, kicks it. */
+  async function releaseJob(job: JobDocument, envelope: Envelope, jobLog: Logger): Promise<void> {
+    const copy = queueCopy(job, deps.tubePrefix, { released: true, requeued: envelope.requeued === true });
+    const beanstalkId = await putCopy(queue, copy);
+    try {
+      await store.replaceQueueRef({
+        _id: job._id,
+        server: queue.server,
+        beanstalkId,
+        tube: copy.tube,
+        putAt: new Date(),
+      });
+    } catch (error: unknown) {
+      // Unnamed, it must not run: removed now, or by the worker that gets it when its hold ends.
+      await quietly('delete an unnamed released copy', () => queue.deleteJob(beanstalkId), jobLog);
+      throw error;
+    }
+    // Named: from here it is the job's one copy, kicked or not (a worker runs it at the hold's end).
+    await quietly('kick the released copy', () => queue.kickJob(beanstalkId), jobLog);
+  }
+
+  /** The job's copy the queue ref names, when it is another live one than this waiter. */
+  async function namedElsewhere(
+    id: string,
+    waiter: ReservedJob,
+  ): Promise<'this waiter' | 'another live copy' | 'nothing live'> {
+    const ref = await store.findQueueRef(id);
+    if (ref === null) return 'nothing live';
+    if (ref.server === queue.server && ref.beanstalkId === waiter.beanstalkId) return 'this waiter';
+    const live = await findLiveCopy(queue, id, ref);
+    if (!live) return 'nothing live';
+    // A released copy its loop died before kicking: kick it now rather than wait out its hold.
+    if (live.envelope.released && live.stats.state === 'delayed' && live.stats.kicks === 0) {
+      await queue.kickJob(live.stats.id).catch((error: unknown) => {
+        if (!isQueueError(error, QueueErrorCode.NOT_FOUND)) throw error;
+      });
+    }
+    return 'another live copy';
+  }
+
+  /** One waiter's look; throws when a backend failed (the caller releases it for later). */
+  async function judgeOne(consumer: Consumer, waiter: ReservedJob): Promise<WaiterFate> {
+    const envelope = decodeEnvelope(waiter.body);
+    if (!envelope?.waiting) {
+      log.warn({ beanstalkId: waiter.beanstalkId }, 'burying a body in the flows tube that is not a waiter');
+      await consumer.bury(waiter.beanstalkId, 2 ** 31);
+      return 'dropped';
+    }
+    const id = envelope.id;
+    const jobLog = log.child({ jobId: id });
+    const drop = async (why: string): Promise<WaiterFate> => {
+      jobLog.info(why);
+      await consumer.delete(waiter.beanstalkId);
+      return 'dropped';
+    };
+    const result = await store.findResult(id);
+    if (result) {
+      // Ended by a loop that died before its marks, perhaps: they are written again.
+      await outcomes.markAgain(result);
+      return await drop('dropping the waiter of a job that has ended');
+    }
+    const named = await namedElsewhere(id, waiter);
+    if (named === 'another live copy') return await drop('dropping a waiter its queue ref does not name');
+    if (named === 'nothing live') {
+      // The ref names a copy that is gone: it ended (outcome stored before its delete), or was
+      // lost, and then the ref's writer or the reconciler names another copy soon.
+      if (await store.findResult(id)) return await drop('dropping the waiter of a job that has ended');
+      return await lookLater(consumer, waiter, 1);
+    }
+    const job = await store.findJob(id);
+    if (!job) return await drop('dropping a waiter with no job record (its POST failed)');
+    const parents = job.flow?.dependsOn ?? [];
+    const found = await mapConcurrently(parents, POINT_READS_IN_FLIGHT, (parent) => store.findResult(parent));
+    const verdict = parentsVerdict(job.flow, found);
+    if ('release' in verdict) {
+      await releaseJob(job, envelope, jobLog);
+      jobLog.info('parents done; job released to its tube');
+      await quietly('delete the waiter', () => consumer.delete(waiter.beanstalkId), jobLog);
+      return 'released';
+    }
+    if ('end' in verdict) {
+      const ended = await outcomes.end(id, job, null, verdict.end);
+      jobLog.info(
+        {
+          outcome: ended.stored ? verdict.end.outcome : ended.winner?.outcome,
+          reason: verdict.end.error?.message,
+        },
+        ended.stored ? 'job ended by its parent' : 'job had ended already',
+      );
+      await quietly('delete the waiter', () => consumer.delete(waiter.beanstalkId), jobLog);
+      return 'ended';
+    }
+    return await lookLater(consumer, waiter);
+  }
+
+  /** Releases the waiter for its next look (`delay`, else its backoff). */
+  async function lookLater(consumer: Consumer, waiter: ReservedJob, delay?: number): Promise<WaiterFate> {
+    const stats = await consumer.statsJob(waiter.beanstalkId);
+    await consumer.release(waiter.beanstalkId, {
+      priority: stats.priority,
+      delay: delay ?? waiterDelaySeconds(stats.releases),
+    });
+    return 'waiting';
+  }
+
+  async function lane(consumer: Consumer): Promise<void> {
+    let failures = 0;
+    while (!stopping) {
+      let waiter: ReservedJob | null;
+      try {
+        waiter = await consumer.reserve(reserveTimeout);
+        failures = 0;
+      } catch (error: unknown) {
+        if (stopping) break;
+        failures += 1;
+        if (failures === 1) log.warn({ err: error }, 'beanstalkd unavailable for flows; retrying');
+        await naps.nap(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
+        continue;
+      }
+      if (!waiter) continue;
+      const held = waiter;
+      try {
+        await judgeOne(consumer, held);
+      } catch (error: unknown) {
+        // Never the lane's end: the waiter comes back for another look.
+        log.warn(
+          { err: error, beanstalkId: held.beanstalkId },
+          'could not judge a waiter; looking again later',
+        );
+        await consumer
+          .release(held.beanstalkId, { priority: WAITER_PRIORITY, delay: TROUBLE_DELAY_SECONDS })
+          .catch(() => undefined);
+      }
+    }
+  }
+
+  const lanes = Array.from({ length: deps.lanes ?? 2 }, () => {
+    const consumer = createConsumer({ ...deps.connection, tubes: [flowTube(deps.tubePrefix)] });
+    consumers.push(consumer);
+    return lane(consumer);
+  });
+
+  let stopped: Promise<void> | undefined;
+  return {
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        naps.wakeAll();
+        // A waiter being judged goes back with its connection; the next holder starts over.
+        await Promise.all(consumers.map((consumer) => consumer.close()));
+        await Promise.all(lanes);
+      })();
+      return stopped;
+    },
+  };
+}
