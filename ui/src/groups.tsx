@@ -111,7 +111,7 @@ export function Groups({ params }: { params: URLSearchParams }) {
             {list.data.groups.length === 0 ? (
               <p>
                 {list.data.nextCursor
-                  ? 'No group on this page: a page reads a bounded stretch of the job log, and this one held none. Older ones may follow.'
+                  ? 'No group on this page: the groups it found had no jobs accepted (yet). Older ones may follow.'
                   : 'No group (yet): POST /jobs/matrix creates one.'}
               </p>
             ) : null}

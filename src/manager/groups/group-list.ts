@@ -31,7 +31,7 @@ const DEFAULT_GROUP_LIMIT = 20;
 const KNOWN_PARAMETERS: ReadonlySet<string> = new Set(['limit', 'cursor']);
 /** Groups summarized at once (each reads its marks up to eight at a time). */
 const SUMMARIES_IN_FLIGHT = 4;
-/** Groups whose first job and summary a manager keeps (a few hundred bytes each). */
+/** Groups whose summary a manager keeps (a few hundred bytes each). */
 const GROUPS_KEPT = 10_000;
 
 export interface GroupListQuery {

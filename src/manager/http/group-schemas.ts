@@ -1,5 +1,5 @@
 /** The schemas of matrix fan-out and its groups (`POST /jobs/matrix`, `GET /groups/{id}`, `GET /groups`). */
-import { count, JobIdSchema, type JsonSchema, logPageSchema, timestamp } from './schemas.js';
+import { count, cursorPageSchema, JobIdSchema, type JsonSchema, timestamp } from './schemas.js';
 
 const axisValue = { type: ['string', 'number', 'boolean'] } as const;
 
@@ -86,7 +86,7 @@ export const GroupSchema: JsonSchema = {
 };
 
 /** GET /groups: a page of groups in brief, newest first. */
-export const GroupListSchema: JsonSchema = logPageSchema('groups', {
+export const GroupListSchema: JsonSchema = cursorPageSchema('groups', {
   type: 'object',
   required: ['id', 'createdAt', 'type', 'jobs', 'finished', 'done', 'counts'],
   additionalProperties: false,

@@ -232,7 +232,7 @@ export const JOB_ROUTES: readonly RouteSpec[] = [
     tag: 'jobs',
     summary: 'List matrix groups, newest first, each with its progress in brief; cursor pages',
     description:
-      "Query: limit (1-100, default 20), cursor (the nextCursor of the previous page: a position in the job log, as GET /jobs's). Groups are found by walking the job log down from its newest jobs; each group is listed once, at its first job, so groups come in the order their fan-out began and paging never shows one twice. A request makes at most ten store reads per group asked for (log segments and group documents): where groups are rare it may answer fewer than limit, even none, with the nextCursor to go on from. Each group's summary (finished, done, counts by outcome and `unfinished`) comes from its marks, as GET /groups/{id}'s does, without the live state of each open job.",
+      "Query: limit (1-100, default 20), cursor (the nextCursor of the previous page: a position in the group index). Groups come from the group index, one mark per group written before its fan-out, walked down from the newest: newest first by when the fan-out began, each once, and paging never shows one twice; a page costs a few point reads whatever the history. A request makes at most ten store reads per group asked for; a group whose fan-out accepted nothing or is still running is left out, so a page may hold fewer than limit, with the nextCursor to go on from. Each group's summary (finished, done, counts by outcome and `unfinished`) comes from its marks, as GET /groups/{id}'s does, without the live state of each open job.",
     responses: { 200: { description: 'a page of groups', schema: GroupListSchema } },
     errors: [ErrorCode.INVALID_QUERY, ErrorCode.STORE_UNAVAILABLE],
   },

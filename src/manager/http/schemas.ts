@@ -293,10 +293,10 @@ export const JobTypeSchema: JsonSchema = {
 };
 
 /**
- * A page of a list walked through the job log (GET /jobs, GET /groups): `{<name>: [items],
- * nextCursor}`, where nextCursor is null once the log ends.
+ * A page of a list walked with a cursor (GET /jobs through the job log, GET /groups through the
+ * group index): `{<name>: [items], nextCursor}`, where nextCursor is null at the end.
  */
-export function logPageSchema(name: string, item: JsonSchema): JsonSchema {
+export function cursorPageSchema(name: string, item: JsonSchema): JsonSchema {
   return {
     type: 'object',
     required: [name, 'nextCursor'],
@@ -311,7 +311,7 @@ export function logPageSchema(name: string, item: JsonSchema): JsonSchema {
   };
 }
 
-export const JobListSchema: JsonSchema = logPageSchema('jobs', {
+export const JobListSchema: JsonSchema = cursorPageSchema('jobs', {
   type: 'object',
   required: ['id', 'type', 'state', 'createdAt'],
   additionalProperties: false,
