@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { hashHandler } from './hash.js';
 import { metricsHandler } from './host-metrics.js';
 import { type SimulateDefaults, simulateHandler } from './simulate.js';
+import { summaryHandler } from './summary.js';
 import type { Handler, HandlerRegistry } from './types.js';
 
 export {
@@ -18,7 +19,9 @@ export {
 export type { Handler, HandlerContext, HandlerRegistry } from './types.js';
 
 export const DEFAULT_JOB_TYPE = 'hash';
-export const BUILTIN_TYPES = ['hash', 'simulate', 'metrics'] as const;
+export const BUILTIN_TYPES = ['hash', 'simulate', 'metrics', 'summary'] as const;
+/** The type of a group's completion job when `on_complete` names none. */
+export const DEFAULT_ON_COMPLETE_TYPE = 'summary';
 /** A job type is also a beanstalkd tube name (after the prefix). */
 export const JOB_TYPE = /^[a-z][a-z0-9_-]{0,62}$/;
 
@@ -34,6 +37,7 @@ export function builtinHandlers(
     ['hash', hashHandler],
     ['simulate', simulateHandler(options.simulate)],
     ['metrics', metricsHandler(options.workerName)],
+    ['summary', summaryHandler],
   ]);
 }
 

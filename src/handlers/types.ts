@@ -1,3 +1,4 @@
+import type { GroupResults } from '../jobs/group-results.js';
 import type { Logger } from '../log.js';
 
 /** What a handler gets besides the payload. */
@@ -19,6 +20,12 @@ export interface HandlerContext {
    * Throws RangeError on a bad value.
    */
   progress(percent: number, data?: unknown): void;
+  /**
+   * A group's completion job only (`on_complete`): the group it runs after, and `results()`,
+   * each member's outcome and result (read from the store when called: a 10,000-job group's
+   * results do not fit in a payload).
+   */
+  group?: { id: string; results(): Promise<GroupResults> };
 }
 
 /** A job type's code: the payload parsed from JSON, and what to store as the result. */

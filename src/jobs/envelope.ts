@@ -57,7 +57,13 @@ export function encodeEnvelope(envelope: Envelope): string {
       ? { schedule: { name: envelope.schedule.name, tick: envelope.schedule.tick } }
       : {}),
     ...(envelope.flow !== undefined
-      ? { flow: { dependsOn: envelope.flow.dependsOn, onParentFailure: envelope.flow.onParentFailure } }
+      ? {
+          flow: {
+            dependsOn: envelope.flow.dependsOn,
+            onParentFailure: envelope.flow.onParentFailure,
+            ...(envelope.flow.afterGroup !== undefined ? { afterGroup: envelope.flow.afterGroup } : {}),
+          },
+        }
       : {}),
     ...(envelope.waiting ? { waiting: true } : {}),
     ...(envelope.released ? { released: true } : {}),
@@ -118,11 +124,15 @@ export function decodeEnvelope(body: string): Envelope | null {
 /** A body's `flow`, when it is one. */
 function flowOf(value: unknown): { flow?: FlowSpec } {
   if (value === null || typeof value !== 'object') return {};
-  const { dependsOn, onParentFailure } = value as Record<string, unknown>;
+  const { dependsOn, onParentFailure, afterGroup } = value as Record<string, unknown>;
   if (!Array.isArray(dependsOn) || !dependsOn.every((id) => typeof id === 'string')) return {};
   if (!(PARENT_FAILURE_POLICIES as readonly unknown[]).includes(onParentFailure)) return {};
   return {
-    flow: { dependsOn: dependsOn as string[], onParentFailure: onParentFailure as ParentFailurePolicy },
+    flow: {
+      dependsOn: dependsOn as string[],
+      onParentFailure: onParentFailure as ParentFailurePolicy,
+      ...(typeof afterGroup === 'string' ? { afterGroup } : {}),
+    },
   };
 }
 

@@ -42,10 +42,15 @@ export interface JobDocument {
 export const PARENT_FAILURE_POLICIES = ['fail', 'cancel', 'run'] as const;
 export type ParentFailurePolicy = (typeof PARENT_FAILURE_POLICIES)[number];
 
-/** A job's parents (1-100 job ids) and its policy when one of them does not complete. */
+/**
+ * A job's parents (1-100 job ids) and its policy when one of them does not complete; or, for a
+ * group's completion job (`on_complete`), the group whose end it waits for (no parents, `run`).
+ */
 export interface FlowSpec {
   dependsOn: string[];
   onParentFailure: ParentFailurePolicy;
+  /** The group (matrix or batch) whose every job must end first (docs/flows-design.md). */
+  afterGroup?: string;
 }
 
 /** Which schedule enqueued a job, and for which tick (ISO 8601). */
@@ -165,4 +170,6 @@ export interface GroupDocument {
   createdAt: Date;
   /** Every job of the group, ascending by id, with its combination: progress and listing read these. */
   jobs: Array<{ id: string; combination: Record<string, string | number | boolean> }>;
+  /** The id of the group's completion job (`on_complete`), minted before it is accepted. */
+  onComplete?: string;
 }

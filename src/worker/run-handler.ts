@@ -26,6 +26,8 @@ export interface RunHandlerOptions {
   log: Logger;
   /** The handler's `context.progress` (none: progress goes nowhere). */
   progress?: HandlerContext['progress'];
+  /** A group's completion job: `context.group`. */
+  group?: HandlerContext['group'];
 }
 
 class RunAborted extends Error {}
@@ -74,6 +76,7 @@ export async function runHandler(options: RunHandlerOptions): Promise<HandlerRun
         log,
         signal: controller.signal,
         progress: options.progress ?? (() => undefined),
+        ...(options.group !== undefined ? { group: options.group } : {}),
       }),
       aborted,
     ]);

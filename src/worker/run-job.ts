@@ -8,8 +8,9 @@
  * is not counted as an attempt. Never throws: whatever goes wrong ends in a log line and
  * the job buried, released, or left for beanstalkd to hand out again.
  */
-import type { HandlerRegistry } from '../handlers/index.js';
+import type { HandlerContext, HandlerRegistry } from '../handlers/index.js';
 import { decodeEnvelope, type Envelope } from '../jobs/envelope.js';
+import type { GroupResults } from '../jobs/group-results.js';
 import type { Logger } from '../log.js';
 import type { ReservedJob } from '../queue/index.js';
 import { type JobRecords, type Listing, Outcome, type Outcomes } from '../store/index.js';
@@ -49,6 +50,25 @@ export interface RunJobDeps extends OutcomeWriteDeps {
   limits?: LimitGate;
   /** The slot running the job (which tubes it watches next depends on how the job went). */
   slot?: number;
+  /** Reads a group's results for its completion job's `context.group` (absent: the handler gets none). */
+  groupResults?: (group: string) => Promise<GroupResults | null>;
+}
+
+/** `context.group` for a group's completion job: its results, read when the handler asks. */
+function groupContext(deps: RunJobDeps, envelope: Envelope): { group?: HandlerContext['group'] } {
+  const id = envelope.flow?.afterGroup;
+  const read = deps.groupResults;
+  if (id === undefined || read === undefined) return {};
+  return {
+    group: {
+      id,
+      async results() {
+        const results = await read(id);
+        if (results === null) throw new Error(`group ${id} is gone (removed by retention?)`);
+        return results;
+      },
+    },
+  };
 }
 
 /** Seconds a job waits in beanstalkd after its type's tokens were all taken. */
@@ -250,6 +270,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
       stopSignal: deps.signal,
       log: jobLog,
       ...(deps.events ? { progress: deps.events.progressFor(envelope, attempt) } : {}),
+      ...groupContext(deps, envelope),
     });
   } finally {
     // The run token goes back as soon as the handler is done, before the outcome is stored.

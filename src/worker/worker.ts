@@ -8,6 +8,7 @@
  */
 import { queueConnection, type WorkerConfig } from '../config/config.js';
 import type { HandlerRegistry } from '../handlers/index.js';
+import { readGroupResults } from '../jobs/group-results.js';
 import { tubeName } from '../jobs/queue-copy.js';
 import type { Logger } from '../log.js';
 import {
@@ -188,6 +189,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         enqueueDelivery: webhooks.enqueueDelivery,
         limits: gate,
         slot,
+        groupResults: (group) => readGroupResults(store, group),
       });
       slotTubes.settled(slot);
       if (tail.deleting)

@@ -139,14 +139,16 @@ describe('the dashboard in a real browser (end to end)', function () {
     await startManager();
     startWorker('dash-w1');
     const ids = [await postJob({ page: 1 }), await postJob({ page: 2 }), await postJob({ page: 3 })];
-    const matrix = await api<{ group: string }>('/jobs/matrix', 'POST', {
+    const matrix = await api<{ group: string; onComplete: { id: string } }>('/jobs/matrix', 'POST', {
       template: { m: 1 },
       axes: { color: ['red', 'blue'] },
+      on_complete: {},
     });
     assert.equal(matrix.status, 202);
     const group = matrix.body.group;
+    const completion = matrix.body.onComplete.id;
     const sample = await postJob({}, '?type=metrics');
-    for (const id of [...ids, sample]) await waitForState(id, 'completed');
+    for (const id of [...ids, sample, completion]) await waitForState(id, 'completed');
     await waitFor(
       'the group to be done',
       async () => (await api<{ done: boolean }>(`/groups/${group}`)).body.done,
@@ -179,11 +181,12 @@ describe('the dashboard in a real browser (end to end)', function () {
     await page.goto(`${base}/ui/#/workers`);
     const workers = await api<{ workers: Array<{ name: string; completed: number }> }>('/workers');
     assert.ok(workers.body.workers.some((w) => w.name === 'dash-w1'));
-    await waitFor('the worker to have reported its 6 jobs', async () => {
+    // 3 jobs, 2 of the group, its completion job, the metrics sample.
+    await waitFor('the worker to have reported its 7 jobs', async () => {
       const answer = await api<{ workers: Array<{ name: string; completed: number }> }>('/workers');
-      return answer.body.workers.find((w) => w.name === 'dash-w1')?.completed === 6;
+      return answer.body.workers.find((w) => w.name === 'dash-w1')?.completed === 7;
     });
-    await waitForText(page, 'tr[data-worker="dash-w1"] td:nth-of-type(6)', /^6$/);
+    await waitForText(page, 'tr[data-worker="dash-w1"] td:nth-of-type(6)', /^7$/);
     await waitForText(page, 'section[aria-labelledby="hosts-title"] tbody', /dash-w1/);
 
     // The group from the list (GET /groups), its progress in its row; then its own page.
@@ -197,6 +200,11 @@ describe('the dashboard in a real browser (end to end)', function () {
       'section[aria-labelledby="group-results-title"]',
       /color=red[\s\S]*color=blue|color=blue[\s\S]*color=red/,
     );
+    // Its completion job (on_complete): linked from the group, and linking back to it.
+    await page.locator(`a[href="#/jobs/${completion}"]`).click();
+    await waitForText(page, 'h1', new RegExp(`${completion}.*completed`));
+    await waitForText(page, 'main', /runs after group/);
+    await page.locator(`main a[href="#/groups/${group}"]`).first().waitFor();
 
     await page.goto(`${base}/ui/#/failed`);
     await waitForText(page, 'section[aria-labelledby="list-title"]', /None on this page/);

@@ -167,7 +167,7 @@ describe('observing the system as processes (end to end)', function () {
     );
     for (const [i, w] of listed.entries()) {
       assert.equal(w.pid, workers[i]!.child.pid, `${w.name}'s pid`);
-      assert.deepEqual(w.types, ['hash', 'simulate', 'metrics']);
+      assert.deepEqual(w.types, ['hash', 'simulate', 'metrics', 'summary']);
       assert.equal(w.concurrency, 2);
       assert.equal(w.failed, 0);
       // Every worker ran some of the 60 (beanstalkd hands jobs to waiting reserves in turn), so

@@ -34,6 +34,26 @@ function assertInvariants(report: ScenarioReport, hits = ''): void {
   assert.equal(report.counted, report.stored, 'GET /stats counts every stored outcome once');
 }
 
+/**
+ * A starter of a second manager on the rig's backends, on a port of its own (each start a new
+ * process on the same port, once the last one is gone).
+ */
+async function secondManager(r: Rig, env: Record<string, string> = {}) {
+  const port = await freePort();
+  return async () => {
+    const other = spawnCli(['manager'], {
+      ...r.env(),
+      MANAGER_LISTEN_PORT: String(port),
+      MANAGER_LISTEN_HOST: '127.0.0.1',
+      RECONCILE_INTERVAL_SECONDS: '2',
+      RECONCILE_GRACE_SECONDS: '3',
+      ...env,
+    });
+    await waitForPort(port, 15_000, other.child);
+    return other;
+  };
+}
+
 /** The jobs the hit workers held, and those beanstalkd handed out again after the hit. */
 function redeliveries(rig: Rig, hits: readonly Hit[]) {
   const held = hits.flatMap((hit) => hit.held.map((id) => ({ id, hit })));
@@ -311,21 +331,9 @@ describe('fault suite (real processes; npm run test:faults)', function () {
     const r = new Rig();
     rig = r;
     await r.start();
-    // A second manager on the same backends: both run the scheduler.
-    const port = await freePort();
-    const startOther = async () => {
-      const other = spawnCli(['manager'], {
-        ...r.env(),
-        MANAGER_LISTEN_PORT: String(port),
-        MANAGER_LISTEN_HOST: '127.0.0.1',
-        RECONCILE_INTERVAL_SECONDS: '2',
-        RECONCILE_GRACE_SECONDS: '3',
-        // It looks every 50 ms, so it usually takes a tick first: the kills find it mid-tick.
-        SCHEDULER_INTERVAL_MS: '50',
-      });
-      await waitForPort(port, 15_000, other.child);
-      return other;
-    };
+    // A second manager on the same backends: both run the scheduler. It looks every 50 ms, so
+    // it usually takes a tick first: the kills find it mid-tick.
+    const startOther = await secondManager(r, { SCHEDULER_INTERVAL_MS: '50' });
     let other = await startOther();
     try {
       const payload = '{"fault": "tick"}';
@@ -485,5 +493,87 @@ describe('fault suite (real processes; npm run test:faults)', function () {
     reports[reports.length - 1]!.hits =
       `${hits.reduce((n, hit) => n + hit.held.length, 0)} jobs held by 3 killed workers; ${managerKills} manager kills; ` +
       `${logged('parents done; job released to its tube')} releases logged for ${parentOf.size} children; ${orphans} unnamed copies deleted`;
+  });
+
+  it("11. when both managers and a worker are SIGKILLed while a 600-job matrix with on_complete runs, then its completion job runs once, after the group's last end, counting all 600", async () => {
+    const r = new Rig({ watchWorkers: true });
+    rig = r;
+    await r.start();
+    // A second manager on the same backends: both run a flow loop that may hold the waiter.
+    const startOther = await secondManager(r);
+    let other = await startOther();
+    try {
+      const template = { suite: 'fault' };
+      const res = await fetch(`${r.base}/jobs/matrix`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          template,
+          axes: { a: Array.from({ length: 30 }, (_, i) => i), b: Array.from({ length: 20 }, (_, i) => i) },
+          on_complete: {},
+        }),
+      });
+      assert.equal(res.status, 202);
+      const posted = (await res.json()) as {
+        group: string;
+        onComplete: { id: string; state: string };
+        jobs: Array<{ id: string; combination: Record<string, number> }>;
+      };
+      for (const job of posted.jobs)
+        r.accepted.set(job.id, JSON.stringify({ ...template, ...job.combination }));
+      const completion = posted.onComplete.id;
+      r.accepted.set(completion, '{}');
+      r.notHashed.add(completion);
+      const faultAt = Date.now();
+      const hits: Hit[] = [];
+      let managerKills = 0;
+      for (const index of [0, 1]) {
+        hits.push(await r.hitWhileHolding(index, (worker) => worker.stop('SIGKILL')));
+        r.startWorker(index);
+        await r.manager.stop('SIGKILL');
+        await other.stop('SIGKILL');
+        managerKills += 2;
+        await r.startManager();
+        other = await startOther();
+        await hold(300);
+      }
+      const report = await r.drainAndCheck(
+        'managers and a worker SIGKILLed under a group with on_complete',
+        faultAt,
+      );
+      assertInvariants(report, '');
+      const results = await r.withDb((db) =>
+        db
+          .collection<{ _id: string; outcome: string; finishedAt: Date; result?: Record<string, unknown> }>(
+            'results',
+          )
+          .find({}, { projection: { _id: 1, outcome: 1, finishedAt: 1, result: 1 } })
+          .toArray(),
+      );
+      const summary = results.find((result) => String(result._id) === completion);
+      assert.equal(summary?.outcome, 'completed');
+      assert.deepEqual(
+        summary?.result?.counts,
+        { completed: 600 },
+        'the summary saw every job of the group end',
+      );
+      const lastMemberEnd = Math.max(
+        ...results
+          .filter((result) => String(result._id) !== completion)
+          .map((result) => result.finishedAt.getTime()),
+      );
+      const delivered = r.firstDeliveredAt(completion);
+      assert.ok(
+        delivered !== undefined && delivered >= lastMemberEnd,
+        `the completion job reached a worker (${delivered}) only after the last member ended (${lastMemberEnd})`,
+      );
+      const held = new Set(hits.flatMap((hit) => hit.held));
+      const runs = r.runs().get(completion)?.length ?? 0;
+      assert.ok(runs === 1 || (runs > 1 && held.has(completion)), `the completion job ran ${runs} time(s)`);
+      reports[reports.length - 1]!.hits =
+        `${hits.reduce((n, hit) => n + hit.held.length, 0)} jobs held by 2 killed workers; ${managerKills} manager kills (of two); the completion job ran ${runs} time(s)`;
+    } finally {
+      await other.stop('SIGKILL');
+    }
   });
 });

@@ -10,12 +10,10 @@ import type { Handler } from '../../src/handlers/index.js';
 import { decodeEnvelope } from '../../src/jobs/envelope.js';
 import { newJobId } from '../../src/jobs/job-id.js';
 import { flowTube, queueCopy } from '../../src/jobs/queue-copy.js';
-import { Tally } from '../../src/jobs/tally.js';
 import { silentLogger } from '../../src/log.js';
-import { startFlowLoop } from '../../src/manager/background/flow-loop.js';
 import { createReconciler } from '../../src/manager/background/reconciler.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
-import { type AppFixture, appFixture, workerEnvFor } from '../support/app-fixture.js';
+import { type AppFixture, appFixture, startFixtureFlowLoop, workerEnvFor } from '../support/app-fixture.js';
 import { backends, beanstalkRaw, tubeCounts, waitFor } from '../support/harness.js';
 
 interface RunRecord {
@@ -72,31 +70,7 @@ describe('flows: depends_on on real servers', function () {
   }
 
   function startLoop(): void {
-    const servers = backends();
-    const tally = new Tally({
-      id: `manager#flows-${newJobId()}`,
-      store: f.store,
-      log: silentLogger(),
-      role: 'manager',
-    });
-    const loop = startFlowLoop({
-      connection: {
-        host: servers.beanstalk.host,
-        port: servers.beanstalk.port,
-        connectTimeoutMs: 1000,
-        commandTimeoutMs: 2000,
-      },
-      queue: f.queue,
-      store: f.store,
-      log: silentLogger(),
-      tubePrefix: f.tubePrefix,
-      tally,
-      reserveTimeoutSeconds: 1,
-    });
-    stops.push(async () => {
-      await loop.stop();
-      await tally.stop();
-    });
+    stops.push(startFixtureFlowLoop(f));
   }
 
   before(() => {

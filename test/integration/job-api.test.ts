@@ -516,7 +516,7 @@ describe('job API on real servers', function () {
       const res = await post(`?type=${type}`);
       assert.equal(res.status, 400, type);
       assert.equal(res.body.error.code, 'UNKNOWN_JOB_TYPE', type);
-      assert.match(res.body.error.message, /hash, simulate, metrics/);
+      assert.match(res.body.error.message, /hash, simulate, metrics, summary/);
     }
     const ndjson = await batch('application/x-ndjson', '{"a":1}\n', '?type=nosuchtype');
     assert.deepEqual([ndjson.status, ndjson.body.error.code], [400, 'UNKNOWN_JOB_TYPE']);

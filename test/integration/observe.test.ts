@@ -161,7 +161,7 @@ describe('observing the system on real servers', function () {
     assert.match(w.id, /^observed#[0-9a-f]{8}$/);
     assert.equal(w.name, 'observed');
     assert.equal(w.pid, process.pid);
-    assert.deepEqual(w.types, ['hash', 'simulate', 'metrics']);
+    assert.deepEqual(w.types, ['hash', 'simulate', 'metrics', 'summary']);
     assert.equal(w.concurrency, 3);
     assert.equal(w.state, 'running');
     assert.equal(w.failed, 0);

@@ -2,7 +2,10 @@
 
 import type Koa from 'koa';
 import { MANAGER_SETTINGS } from '../../src/config/manager-settings.js';
+import { newJobId } from '../../src/jobs/job-id.js';
+import { Tally } from '../../src/jobs/tally.js';
 import { silentLogger } from '../../src/log.js';
+import { startFlowLoop } from '../../src/manager/background/flow-loop.js';
 import type { AcceptCounts } from '../../src/manager/background/manager-heartbeat.js';
 import { createApp, createEventHub, createFollower } from '../../src/manager/http/app.js';
 import type { SecurityOptions } from '../../src/manager/http/security.js';
@@ -136,5 +139,40 @@ function eventDeps(store: Store, events: NonNullable<AppFixtureOptions['events']
       heartbeatMs: events.heartbeatMs ?? MANAGER_SETTINGS.EVENT_HEARTBEAT_MS.default,
       maxBufferBytes: events.maxBufferBytes ?? MANAGER_SETTINGS.EVENT_STREAM_BUFFER_BYTES.default,
     },
+  };
+}
+
+/**
+ * A flow loop as a manager runs it, on the fixture's backends, tube prefix and database, with
+ * a tally of its own; answers its stop (idempotent), which also stops the tally.
+ */
+export function startFixtureFlowLoop(
+  f: Pick<AppFixture, 'queue' | 'store' | 'tubePrefix'>,
+): () => Promise<void> {
+  const servers = backends();
+  const tally = new Tally({
+    id: `manager#flows-${newJobId()}`,
+    store: f.store,
+    log: silentLogger(),
+    role: 'manager',
+  });
+  const loop = startFlowLoop({
+    connection: {
+      host: servers.beanstalk.host,
+      port: servers.beanstalk.port,
+      connectTimeoutMs: 1000,
+      commandTimeoutMs: 2000,
+    },
+    queue: f.queue,
+    store: f.store,
+    log: silentLogger(),
+    tubePrefix: f.tubePrefix,
+    tally,
+    reserveTimeoutSeconds: 1,
+  });
+  let stopped: Promise<void> | undefined;
+  return () => {
+    stopped ??= loop.stop().then(() => tally.stop());
+    return stopped;
   };
 }

@@ -190,6 +190,14 @@ export function Group({ id }: { id: string }) {
             </dl>
             <p>
               <a href={`#/jobs?group=${id}`}>Its jobs</a>
+              {view.onComplete ? (
+                <>
+                  {' · '}
+                  <a class="id" href={`#/jobs/${view.onComplete}`}>
+                    Its completion job
+                  </a>
+                </>
+              ) : null}
             </p>
           </section>
           {view.failures.length > 0 ? (

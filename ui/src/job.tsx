@@ -159,6 +159,13 @@ export function Job({ id }: { id: string }) {
               {view.durationMs === undefined ? null : (
                 <Row label="took">{formatDuration(view.durationMs)}</Row>
               )}
+              {view.onCompleteOf ? (
+                <Row label="runs after group">
+                  <a class="id" href={`#/groups/${view.onCompleteOf}`}>
+                    {view.onCompleteOf}
+                  </a>
+                </Row>
+              ) : null}
               {view.group ? (
                 <Row label="group">
                   <a class="id" href={`#/groups/${view.group}`}>

@@ -100,6 +100,8 @@ export interface JobView {
   /** A job posted with depends_on: its parents and their states (docs/flows-design.md). */
   dependsOn?: Array<{ id: string; state: JobState }>;
   onParentFailure?: 'fail' | 'cancel' | 'run';
+  /** A group's completion job: the group it runs after. */
+  onCompleteOf?: string;
   webhook?: {
     url: string;
     deliveryId?: string;
@@ -142,6 +144,8 @@ export interface GroupAnswer {
   counts: Record<string, number>;
   throughputPerSecond: number;
   failures: Array<Record<string, unknown>>;
+  /** Its completion job (on_complete), when it has one. */
+  onComplete?: string;
   results?: Array<Record<string, unknown>>;
 }
 

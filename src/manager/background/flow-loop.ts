@@ -15,6 +15,9 @@
  * real copy (it kicks it if still on hold, and deletes the waiter) or still naming the waiter
  * (it puts a copy; one put before the crash is never named, and is deleted by the worker that
  * gets it when its hold ends).
+ *
+ * A group's completion job (`on_complete`) waits the same way; its one condition is its group's
+ * end, read from the group's marks (groups/on-complete.ts), looked at every 5 s at most.
  */
 import { decodeEnvelope, type Envelope } from '../../jobs/envelope.js';
 import { createNaps } from '../../jobs/naps.js';
@@ -39,6 +42,7 @@ import {
   type ResultDocument,
   type Store,
 } from '../../store/index.js';
+import { groupVerdict } from '../groups/on-complete.js';
 import { createManagerOutcomes, type ManagerEnding } from '../jobs/manager-outcome.js';
 import { findLiveCopy } from '../jobs/queue-location.js';
 
@@ -66,6 +70,11 @@ export function waiterDelaySeconds(releases: number): number {
 
 /** A waiter released after trouble (its own priority unread): beanstalkd's usual default. */
 const WAITER_PRIORITY = 1024;
+/**
+ * Longest wait between looks at a group's completion job: a look costs two reads by `_id`
+ * however large the group, and a group's end should not wait the 30 s a child's parents may.
+ */
+const GROUP_LOOK_SECONDS = 5;
 /** Seconds a waiter whose store or beanstalkd failed waits before the next look. */
 const TROUBLE_DELAY_SECONDS = 5;
 
@@ -172,6 +181,8 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
     }
     const job = await store.findJob(id);
     if (!job) return await drop('dropping a waiter with no job record (its POST failed)');
+    if (job.flow?.afterGroup !== undefined)
+      return await judgeCompletion(consumer, waiter, job, job.flow.afterGroup, envelope, jobLog);
     const parents = job.flow?.dependsOn ?? [];
     const found = await mapConcurrently(parents, POINT_READS_IN_FLIGHT, (parent) => store.findResult(parent));
     const verdict = parentsVerdict(job.flow, found);
@@ -196,12 +207,46 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
     return await lookLater(consumer, waiter);
   }
 
-  /** Releases the waiter for its next look (`delay`, else its backoff). */
-  async function lookLater(consumer: Consumer, waiter: ReservedJob, delay?: number): Promise<WaiterFate> {
+  /** A group's completion job: released once every member has an outcome (its marks say so). */
+  async function judgeCompletion(
+    consumer: Consumer,
+    waiter: ReservedJob,
+    job: JobDocument,
+    group: string,
+    envelope: Envelope,
+    jobLog: Logger,
+  ): Promise<WaiterFate> {
+    const verdict = await groupVerdict(store, group);
+    if ('release' in verdict) {
+      await releaseJob(job, envelope, jobLog);
+      jobLog.info({ group }, 'group ended; its completion job released to its tube');
+      await quietly('delete the waiter', () => consumer.delete(waiter.beanstalkId), jobLog);
+      return 'released';
+    }
+    if ('missing' in verdict) {
+      // Its group document is written before it is accepted: only retention removes it.
+      const ended = await outcomes.end(job._id, job, null, {
+        outcome: Outcome.FAILED,
+        error: { message: `group ${group} not found` },
+      });
+      jobLog.warn({ group, stored: ended.stored }, 'completion job failed: its group is gone');
+      await quietly('delete the waiter', () => consumer.delete(waiter.beanstalkId), jobLog);
+      return 'ended';
+    }
+    return await lookLater(consumer, waiter, undefined, GROUP_LOOK_SECONDS);
+  }
+
+  /** Releases the waiter for its next look (`delay`, else its backoff, at most `cap` seconds). */
+  async function lookLater(
+    consumer: Consumer,
+    waiter: ReservedJob,
+    delay?: number,
+    cap = Number.POSITIVE_INFINITY,
+  ): Promise<WaiterFate> {
     const stats = await consumer.statsJob(waiter.beanstalkId);
     await consumer.release(waiter.beanstalkId, {
       priority: stats.priority,
-      delay: delay ?? waiterDelaySeconds(stats.releases),
+      delay: delay ?? Math.min(cap, waiterDelaySeconds(stats.releases)),
     });
     return 'waiting';
   }

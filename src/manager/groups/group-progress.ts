@@ -3,6 +3,7 @@
  * group in brief, as `GET /groups` lists it.
  */
 import { AppError, ErrorCode } from '../../errors.js';
+import { readGroupAndMarks } from '../../jobs/group-results.js';
 import type { QueueClient } from '../../queue/index.js';
 import { mapConcurrently, markResult, POINT_READS_IN_FLIGHT, type Store } from '../../store/index.js';
 import { findLiveCopy, stateOfCopy } from '../jobs/queue-location.js';
@@ -37,27 +38,13 @@ export function createGroupReader(deps: { store: Store; queue: QueueClient }) {
   };
 }
 
-/** A group's document (null: no such group) and each member's latest mark. */
-async function readGroup(store: Store, id: string) {
-  // Both reads at once: the marks need the member order only to decode.
-  const finding = store.findGroup(id);
-  const [group, marks] = await Promise.all([
-    finding,
-    store.readGroupMarks(
-      id,
-      finding.then((found) => found?.jobs.map((job) => job.id) ?? []),
-    ),
-  ]);
-  return { group, marks };
-}
-
 /**
  * A group's progress: counts by state, finished/total, throughput, failures, results when
  * done. Reads the group, its marks, and, when few jobs are left, those jobs one by one (their
  * outcome, else beanstalkd's view): a few point reads however large the group.
  */
 export async function groupProgress(deps: { store: Store; queue: QueueClient }, id: string) {
-  const { group, marks } = await readGroup(deps.store, id);
+  const { group, marks } = await readGroupAndMarks(deps.store, id);
   if (!group) throw new AppError(ErrorCode.NOT_FOUND, `no group ${id}`);
   const open: string[] = [];
   for (const job of group.jobs) {
@@ -127,6 +114,8 @@ export async function groupProgress(deps: { store: Store; queue: QueueClient }, 
     counts,
     throughputPerSecond: finished > 0 ? Math.round((finished / seconds) * 100) / 100 : 0,
     failures,
+    // Its completion job (`on_complete`), when it has one: GET /jobs/<id> follows it.
+    ...(group.onComplete !== undefined ? { onComplete: group.onComplete } : {}),
     ...(done ? { results } : {}),
   };
   // Settled: every job has a mark, so the answer depends on the marks alone.
@@ -156,7 +145,7 @@ export async function summarizeGroup(
   store: Store,
   id: string,
 ): Promise<{ summary: GroupSummary | null; last: number }> {
-  const { group, marks } = await readGroup(store, id);
+  const { group, marks } = await readGroupAndMarks(store, id);
   if (!group) return { summary: null, last: marks.last };
   const counts: GroupSummary['counts'] = {};
   let finished = 0;

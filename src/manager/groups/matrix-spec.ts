@@ -32,6 +32,8 @@ export interface MatrixSpec {
   /** Axis name → its values, in the order sent. */
   axes: Map<string, Value[]>;
   exclude: Array<Map<string, Value[]>>;
+  /** `on_complete` as sent, checked by the fan-out (on-complete.ts). */
+  onComplete?: unknown;
 }
 
 function isValue(value: unknown): value is Value {
@@ -95,11 +97,17 @@ export function parseMatrixSpec(
   payloadRules: { forbidPrototypeKeys: boolean },
 ): MatrixSpec {
   if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw invalid('send {"template", "axes", "exclude"?}');
+    throw invalid('send {"template", "axes", "exclude"?, "on_complete"?}');
   const repeated = text === undefined ? undefined : repeatedKey(text);
   if (repeated !== undefined)
     throw invalid(`the key ${JSON.stringify(repeated)} appears twice in one object`);
-  const { template = {}, axes, exclude = [], ...rest } = value as Record<string, unknown>;
+  const {
+    template = {},
+    axes,
+    exclude = [],
+    on_complete: onComplete,
+    ...rest
+  } = value as Record<string, unknown>;
   if (Object.keys(rest).length > 0) throw invalid(`unknown field(s): ${Object.keys(rest).join(', ')}`);
   if (template === null || typeof template !== 'object' || Array.isArray(template))
     throw invalid('template must be an object');
@@ -142,7 +150,12 @@ export function parseMatrixSpec(
     }
     return checked;
   });
-  return { template: template as Record<string, unknown>, axes: checkedAxes, exclude: rules };
+  return {
+    template: template as Record<string, unknown>,
+    axes: checkedAxes,
+    exclude: rules,
+    ...(onComplete !== undefined ? { onComplete } : {}),
+  };
 }
 
 /**

@@ -17,6 +17,7 @@ import { toAppError } from '../error-answers.js';
 import { type JobService, settleEach } from '../jobs/accept.js';
 import { type OptionSource, parseJobOptions } from '../jobs/options.js';
 import { type Combination, combinations, type MatrixSpec, type Value } from './matrix-spec.js';
+import { acceptCompletion, completionRequest, parseOnComplete } from './on-complete.js';
 
 /** A job's payload: the template with its combination's keys set, as compact JSON. */
 function payloadOf(template: Record<string, unknown>, combo: Combination): string {
@@ -68,12 +69,17 @@ export interface MatrixDeps {
   maxItems: number;
   /** Bytes all of a matrix's payloads may come to (as a batch's body). */
   maxBytes: number;
+  /** How deep a payload may nest (`on_complete`'s payload). */
+  maxJsonDepth: number;
+  /** Refuse a payload holding a prototype key (`on_complete`'s payload). */
+  forbidPrototypeKeys: boolean;
   /** Told about each newly accepted job (metrics). */
   onAccepted?: (type: string) => void;
 }
 
 /**
- * Lists the group in the group index, creates its jobs, then the group: 202 all accepted, 207 some, 503 none (as
+ * Lists the group in the group index, creates its jobs, then the group, then its completion job
+ * (`on_complete`, when asked): 202 all accepted, 207 some (or the completion job not), 503 none (as
  * batches). The group document lists the jobs that were accepted, with their combinations;
  * when none was, no group is stored. Every limit is checked before the first job is
  * accepted, and payloads are built as their jobs are accepted, a bounded number at a time.
@@ -89,6 +95,10 @@ export async function fanOut(deps: MatrixDeps, spec: MatrixSpec, options: Option
   const { kept, excluded } = combinations(spec, deps.maxItems);
   const group = newJobId();
   const ids = kept.map(() => newJobId());
+  const onComplete = spec.onComplete === undefined ? undefined : parseOnComplete(spec.onComplete, deps);
+  const completionId = onComplete ? newJobId() : undefined;
+  if (onComplete && completionId)
+    deps.jobs.checkQueuedSize(completionRequest(onComplete, group, completionId), onComplete.text);
   checkSizes(
     spec,
     kept,
@@ -132,8 +142,25 @@ export async function fanOut(deps: MatrixDeps, spec: MatrixSpec, options: Option
       excluded,
       createdAt: new Date(),
       jobs: members,
+      ...(completionId !== undefined ? { onComplete: completionId } : {}),
     });
   }
-  const status = accepted === kept.length ? 202 : accepted === 0 ? 503 : 207;
-  return { status, body: { group, total: kept.length, excluded, accepted, jobs } };
+  // After the group document: the completion job waits for the members it lists.
+  const completion =
+    onComplete && completionId && accepted > 0
+      ? await acceptCompletion(deps.jobs, onComplete, group, completionId)
+      : undefined;
+  const whole = accepted === kept.length && (completion === undefined || !('error' in completion));
+  const status = whole ? 202 : accepted === 0 ? 503 : 207;
+  return {
+    status,
+    body: {
+      group,
+      total: kept.length,
+      excluded,
+      accepted,
+      ...(completion !== undefined ? { onComplete: completion } : {}),
+      jobs,
+    },
+  };
 }

@@ -3,6 +3,36 @@ import { count, cursorPageSchema, JobIdSchema, type JsonSchema, timestamp } from
 
 const axisValue = { type: ['string', 'number', 'boolean'] } as const;
 
+/** `on_complete` on POST /jobs/matrix and a JSON batch: the group's completion job (docs/flows-design.md). */
+export const OnCompleteSchema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description:
+    "A job that runs once every job of the group has ended (completed, failed or cancelled), whatever their outcomes; its handler reads the group's results with `context.group.results()`. `type` defaults to `summary` (the built-in: counts by outcome, the failed jobs, an MD5 over every job's result); `payload` to {}. A bad one is 400 INVALID_ON_COMPLETE (or the option's own code) and nothing is stored.",
+  properties: {
+    payload: { type: ['object', 'array'] },
+    type: { type: 'string', default: 'summary' },
+    priority: { type: 'integer', minimum: 0 },
+    delay: { type: 'integer', minimum: 0 },
+    ttr: { type: 'integer', minimum: 1 },
+    attempts: { type: 'integer', minimum: 1, maximum: 100 },
+    callback_url: { type: 'string' },
+  },
+};
+
+/** The completion job in the answer: its id and state, or its id and why it was not accepted. */
+export const OnCompleteResultSchema: JsonSchema = {
+  type: 'object',
+  required: ['id'],
+  description:
+    "the group's completion job: `waiting` until the group ends; an `error` (the group's jobs stay accepted, the answer is 207) when it could not be accepted",
+  properties: {
+    id: JobIdSchema,
+    state: { type: 'string' },
+    error: { type: 'object', required: ['code', 'message'] },
+  },
+};
+
 export const MatrixRequestSchema: JsonSchema = {
   type: 'object',
   required: ['axes'],
@@ -21,6 +51,7 @@ export const MatrixRequestSchema: JsonSchema = {
       },
       description: 'a combination matching every entry of any rule is left out',
     },
+    on_complete: OnCompleteSchema,
   },
 };
 
@@ -32,6 +63,7 @@ export const MatrixResultSchema: JsonSchema = {
     total: count,
     excluded: count,
     accepted: count,
+    onComplete: OnCompleteResultSchema,
     jobs: {
       type: 'array',
       items: {
@@ -76,6 +108,7 @@ export const GroupSchema: JsonSchema = {
     },
     throughputPerSecond: { type: 'number', minimum: 0 },
     failures: { type: 'array', items: { type: 'object' } },
+    onComplete: { ...JobIdSchema, description: "the group's completion job (on_complete), when it has one" },
     results: {
       type: 'array',
       items: { type: 'object' },

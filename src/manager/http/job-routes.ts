@@ -1,11 +1,11 @@
 /** The jobs part of the route table (routes.ts): submitting, reading, steering jobs (a type's: type-routes.ts). */
+
 import { ErrorCode } from '../../errors.js';
+import { BatchRequestSchema, BatchResultSchema } from './batch-schemas.js';
 import { GroupListSchema, GroupSchema, MatrixRequestSchema, MatrixResultSchema } from './group-schemas.js';
 import { BACKENDS, type RouteSpec } from './route-spec.js';
 import {
   AcceptedJobSchema,
-  BatchRequestSchema,
-  BatchResultSchema,
   JobIdSchema,
   JobListSchema,
   JobPayloadSchema,
@@ -51,7 +51,7 @@ const postJob = (path: string, operationId: string, summary: string): RouteSpec 
   tag: 'jobs',
   summary,
   description:
-    'Records the job in MongoDB, then queues it in beanstalkd; answers 202 only when both have it. A payload holding a __proto__ key, or a constructor key holding a prototype key, is 400 FORBIDDEN_KEY (as Fastify refuses them) unless ALLOW_PROTOTYPE_KEYS=true. Options (type, priority, delay, ttr, attempts, algorithm, encoding, mean_ms, fail_rate, callback_url, depends_on, on_parent_failure) come as query parameters or X-Job-* headers; for hash, encoding=json (the default) digests the JSON string encoding of the payload text, as the original system did, encoding=raw the bytes as sent; type is one of JOB_TYPES (default: hash, simulate, metrics), else 400 UNKNOWN_JOB_TYPE. An Idempotency-Key header makes a retry of the same request (type, options and payload bytes) return the first job (200, Idempotent-Replayed: true); the key with another request is 422 IDEMPOTENCY_KEY_REUSED.',
+    'Records the job in MongoDB, then queues it in beanstalkd; answers 202 only when both have it. A payload holding a __proto__ key, or a constructor key holding a prototype key, is 400 FORBIDDEN_KEY (as Fastify refuses them) unless ALLOW_PROTOTYPE_KEYS=true. Options (type, priority, delay, ttr, attempts, algorithm, encoding, mean_ms, fail_rate, callback_url, depends_on, on_parent_failure) come as query parameters or X-Job-* headers; for hash, encoding=json (the default) digests the JSON string encoding of the payload text, as the original system did, encoding=raw the bytes as sent; type is one of JOB_TYPES (default: hash, simulate, metrics, summary), else 400 UNKNOWN_JOB_TYPE. An Idempotency-Key header makes a retry of the same request (type, options and payload bytes) return the first job (200, Idempotent-Replayed: true); the key with another request is 422 IDEMPOTENCY_KEY_REUSED.',
   queryParams: {
     callback_url: { description: CALLBACK_URL_DESCRIPTION, schema: { type: 'string', maxLength: 2048 } },
     depends_on: { description: DEPENDS_ON_DESCRIPTION, schema: { type: 'string', maxLength: 3800 } },
@@ -191,7 +191,7 @@ export const JOB_ROUTES: readonly RouteSpec[] = [
       },
       503: { description: 'none accepted: a backend failed', schema: BatchResultSchema },
     },
-    errors: [...BODY_ERRORS, ErrorCode.INVALID_BATCH, ...JOB_OPTION_ERRORS],
+    errors: [...BODY_ERRORS, ErrorCode.INVALID_BATCH, ErrorCode.INVALID_ON_COMPLETE, ...JOB_OPTION_ERRORS],
   },
   {
     method: 'POST',
@@ -201,7 +201,7 @@ export const JOB_ROUTES: readonly RouteSpec[] = [
     tag: 'jobs',
     summary: 'Fan one request out into a job per combination of named axes, minus exclusions; one group id',
     description:
-      "Each job's payload is the template with its combination's keys set (stored and hashed as compact JSON); a template holding a __proto__ key, or a constructor key holding a prototype key, is 400 FORBIDDEN_KEY unless ALLOW_PROTOTYPE_KEYS=true. Options come from the query or X-Job-* headers. 202 all accepted, 207 some, 503 none. Follow it with GET /groups/{id}. Bounds, checked before any job is built: 1-10 axes of 1-100 values; the axes' product at most ten times BATCH_MAX_ITEMS and at most BATCH_MAX_ITEMS kept; at most 1,000 rules and 2,000,000 rule checks (product x rules); each job within max-job-size (413) and all payloads within BATCH_MAX_BYTES (413); the body at most 1 MiB plus one job's size; no key twice in one object.",
+      "Each job's payload is the template with its combination's keys set (stored and hashed as compact JSON); a template holding a __proto__ key, or a constructor key holding a prototype key, is 400 FORBIDDEN_KEY unless ALLOW_PROTOTYPE_KEYS=true. Options come from the query or X-Job-* headers. 202 all accepted, 207 some (or the completion job not), 503 none. Follow it with GET /groups/{id}. With `on_complete`, a completion job is accepted after the group's jobs and runs once every one of them has ended, with the group's results (docs/flows-design.md). Bounds, checked before any job is built: 1-10 axes of 1-100 values; the axes' product at most ten times BATCH_MAX_ITEMS and at most BATCH_MAX_ITEMS kept; at most 1,000 rules and 2,000,000 rule checks (product x rules); each job within max-job-size (413) and all payloads within BATCH_MAX_BYTES (413); the body at most 1 MiB plus one job's size; no key twice in one object.",
     requestBody: {
       description: 'template, axes, exclusion rules',
       schema: MatrixRequestSchema,
@@ -219,6 +219,7 @@ export const JOB_ROUTES: readonly RouteSpec[] = [
     errors: [
       ...BODY_ERRORS,
       ErrorCode.INVALID_MATRIX,
+      ErrorCode.INVALID_ON_COMPLETE,
       ErrorCode.FORBIDDEN_KEY,
       ...JOB_OPTION_ERRORS,
       ErrorCode.STORE_UNAVAILABLE,

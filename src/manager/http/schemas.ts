@@ -76,52 +76,6 @@ export const JobStateChangeSchema: JsonSchema = {
   properties: { id: { type: 'string' }, state: { type: 'string', enum: ['waiting', 'queued', 'cancelled'] } },
 };
 
-export const BatchRequestSchema: JsonSchema = {
-  description:
-    'application/json: an array of items, each `payload` (object or array) plus any option (type, priority, delay, ttr, attempts, algorithm, encoding, mean_ms, fail_rate, depends_on, on_parent_failure) and an idempotencyKey; application/x-ndjson: one payload per line, options from the query.',
-  type: 'array',
-  items: {
-    type: 'object',
-    required: ['payload'],
-    properties: {
-      payload: { type: ['object', 'array'] },
-      type: { type: 'string' },
-      priority: { type: 'integer', minimum: 0 },
-      delay: { type: 'integer', minimum: 0 },
-      ttr: { type: 'integer', minimum: 1 },
-      attempts: { type: 'integer', minimum: 1, maximum: 100 },
-      idempotencyKey: { type: 'string', minLength: 1, maxLength: 255 },
-      depends_on: { type: 'string', description: '1-100 comma-separated job ids this item waits for' },
-      on_parent_failure: { type: 'string', enum: ['fail', 'cancel', 'run'] },
-    },
-  },
-};
-
-export const BatchResultSchema: JsonSchema = {
-  type: 'object',
-  required: ['accepted', 'failed', 'jobs'],
-  properties: {
-    accepted: count,
-    failed: count,
-    jobs: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['index'],
-        properties: {
-          index: count,
-          id: { type: 'string' },
-          state: { type: 'string' },
-          type: { type: 'string' },
-          createdAt: timestamp,
-          replayed: { type: 'boolean' },
-          error: { type: 'object', required: ['code', 'message'] },
-        },
-      },
-    },
-  },
-};
-
 const QueueViewSchema = {
   type: ['object', 'null'],
   description:
@@ -222,6 +176,11 @@ export const JobViewSchema: JsonSchema = {
         additionalProperties: false,
         properties: { id: JobIdSchema, state: JobStateSchema },
       },
+    },
+    onCompleteOf: {
+      ...JobIdSchema,
+      description:
+        "A group's completion job (on_complete): the group whose end it runs after; `waiting` until every job of the group has ended.",
     },
     onParentFailure: {
       type: 'string',

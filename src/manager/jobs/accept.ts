@@ -221,7 +221,13 @@ export function createJobService(deps: JobServiceDeps) {
       ...(callback !== undefined ? { callback } : {}),
       ...(request.schedule ? { schedule: { name: request.schedule.name, tick: request.schedule.tick } } : {}),
       ...(request.flow
-        ? { flow: { dependsOn: [...request.flow.dependsOn], onParentFailure: request.flow.onParentFailure } }
+        ? {
+            flow: {
+              dependsOn: [...request.flow.dependsOn],
+              onParentFailure: request.flow.onParentFailure,
+              ...(request.flow.afterGroup !== undefined ? { afterGroup: request.flow.afterGroup } : {}),
+            },
+          }
         : {}),
       // The id's own time: a GET that reads no record shows the same createdAt.
       createdAt: jobIdTime(id),
@@ -293,7 +299,7 @@ export function createJobService(deps: JobServiceDeps) {
     ): Promise<AcceptResult> {
       // Before an Idempotency-Key is claimed: a bad callback URL changes nothing.
       resolveCallback(request.type, request.callbackUrl, deps.webhooks);
-      const id = request.matrix?.id ?? newJobId();
+      const id = request.matrix?.id ?? request.presetId ?? newJobId();
       if (request.flow !== undefined) await checkParents(id, request);
       if (idempotencyKey === undefined) return (await recordAndQueue(id, request, payload)).accepted;
       return await acceptWithKey(id, request, payload, idempotencyKey);

@@ -20,8 +20,15 @@
  */
 import type Koa from 'koa';
 import { AppError, ErrorCode, isAppError } from '../../errors.js';
-import type { JobOptions } from '../../store/index.js';
+import { newJobId } from '../../jobs/job-id.js';
+import type { Groups, JobOptions } from '../../store/index.js';
 import { toAppError } from '../error-answers.js';
+import {
+  acceptCompletion,
+  completionRequest,
+  type OnCompleteSpec,
+  parseOnComplete,
+} from '../groups/on-complete.js';
 import {
   forbiddenKey,
   parsePayload,
@@ -42,6 +49,8 @@ import {
 
 export interface BatchDeps {
   jobs: JobService;
+  /** Where a batch with `on_complete` keeps its group (groups/on-complete.ts). */
+  store: Pick<Groups, 'indexGroup' | 'insertGroup'>;
   /** Refuse items whose payload holds a prototype key (FORBIDDEN_KEY). */
   forbidPrototypeKeys: boolean;
   defaultOptions: JobOptions;
@@ -82,19 +91,43 @@ function itemSource(item: Record<string, unknown>, fallback: OptionSource): Opti
   };
 }
 
-function parseJsonItems(
-  text: string,
-  deps: BatchDeps,
-  fallback: OptionSource,
-): { items: BatchItem[]; problems: ItemProblem[] } {
+/** A JSON batch's body: its items, and `on_complete` when it came as `{"jobs": […], "on_complete": {…}}`. */
+function batchBody(text: string): { list: unknown[]; onComplete?: unknown } {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error: unknown) {
     throw new AppError(ErrorCode.INVALID_JSON, 'the request body is not valid JSON', { cause: error });
   }
-  if (!Array.isArray(value))
-    throw new AppError(ErrorCode.INVALID_BATCH, 'a JSON batch is an array of {"payload": …} items');
+  if (Array.isArray(value)) return { list: value };
+  const shape =
+    'a JSON batch is an array of {"payload": …} items, or {"jobs": [those items], "on_complete": {…}}';
+  if (value === null || typeof value !== 'object') throw new AppError(ErrorCode.INVALID_BATCH, shape);
+  const { jobs, on_complete: onComplete, ...rest } = value as Record<string, unknown>;
+  if (!Array.isArray(jobs) || Object.keys(rest).length > 0)
+    throw new AppError(ErrorCode.INVALID_BATCH, shape);
+  return { list: jobs, ...(onComplete !== undefined ? { onComplete } : {}) };
+}
+
+/** A batch with `on_complete`: its group, and the completion job checked. */
+interface BatchGroup {
+  id: string;
+  onComplete: OnCompleteSpec;
+  completionId: string;
+}
+
+function parseJsonItems(
+  text: string,
+  deps: BatchDeps,
+  fallback: OptionSource,
+): { items: BatchItem[]; problems: ItemProblem[]; group?: BatchGroup } {
+  const { list: value, onComplete } = batchBody(text);
+  let group: BatchGroup | undefined;
+  if (onComplete !== undefined) {
+    const spec = parseOnComplete(onComplete, deps);
+    group = { id: newJobId(), onComplete: spec, completionId: newJobId() };
+    deps.jobs.checkQueuedSize(completionRequest(spec, group.id, group.completionId), spec.text);
+  }
   if (value.length > deps.maxItems)
     throw new AppError(ErrorCode.INVALID_BATCH, `at most ${deps.maxItems} items per batch`);
   const items: BatchItem[] = [];
@@ -117,7 +150,13 @@ function parseJsonItems(
         forbidPrototypeKeys: deps.forbidPrototypeKeys,
       });
       const key = checkIdempotencyKey(item.idempotencyKey);
-      const request = parseJobOptions(itemSource(item, fallback), deps.defaultOptions, deps.allowedTypes);
+      // A replayed key's job is another request's, outside this group: its end would never count.
+      if (key !== undefined && group !== undefined)
+        throw new AppError(ErrorCode.INVALID_OPTION, 'a batch with on_complete takes no idempotencyKey');
+      const parsed = parseJobOptions(itemSource(item, fallback), deps.defaultOptions, deps.allowedTypes);
+      const request: RequestedJob = group
+        ? { ...parsed, matrix: { group: group.id, combination: { item: index }, id: newJobId() } }
+        : parsed;
       deps.jobs.checkQueuedSize(request, payloadText);
       if (key !== undefined) {
         // Two items under one key is never a retry: which one would the key stand for?
@@ -135,7 +174,7 @@ function parseJsonItems(
       problems.push(problem(index, error));
     }
   });
-  return { items, problems };
+  return { items, problems, ...(group !== undefined ? { group } : {}) };
 }
 
 function parseNdjsonItems(
@@ -168,6 +207,32 @@ function refuse(ctx: Koa.Context, problems: readonly ItemProblem[], message: str
   ctx.body = { error: { code: ErrorCode.INVALID_BATCH, message }, items: problems.slice(0, 100) };
 }
 
+/**
+ * A batch with `on_complete`: its group document (the accepted items, each with its `item`
+ * index as its combination), then its completion job, which waits for them (groups/on-complete.ts).
+ */
+async function formGroup(
+  deps: BatchDeps,
+  group: BatchGroup,
+  items: readonly BatchItem[],
+  jobs: ReadonlyArray<{ index: number; id?: string }>,
+) {
+  const members = jobs.flatMap((job) =>
+    job.id !== undefined ? [{ id: job.id, combination: { item: job.index } }] : [],
+  );
+  await deps.store.insertGroup({
+    _id: group.id,
+    type: items[0]?.request.type ?? '',
+    total: members.length,
+    axes: {},
+    excluded: 0,
+    createdAt: new Date(),
+    jobs: members,
+    onComplete: group.completionId,
+  });
+  return await acceptCompletion(deps.jobs, group.onComplete, group.id, group.completionId);
+}
+
 export function batchRoute(deps: BatchDeps) {
   return async (ctx: Koa.Context): Promise<void> => {
     const body = await readTextBody(ctx.req, {
@@ -179,7 +244,11 @@ export function batchRoute(deps: BatchDeps) {
     const ndjson = body.type === 'application/x-ndjson';
     // Before JSON.parse: a JSON batch is parsed whole, so its too-deep items are found in the
     // text (NDJSON lines go through parsePayload, which does the same per line).
-    const deep = ndjson ? [] : tooDeepElements(body.text, deps.maxJsonDepth + ITEM_LEVELS);
+    // `{"jobs": […]}` puts each item one level deeper; its items cannot be told apart in the text.
+    const wrapped = !ndjson && body.text.trimStart().startsWith('{');
+    if (wrapped && tooDeepElements(body.text, deps.maxJsonDepth + ITEM_LEVELS + 1).length > 0)
+      throw tooDeep(deps.maxJsonDepth);
+    const deep = ndjson || wrapped ? [] : tooDeepElements(body.text, deps.maxJsonDepth + ITEM_LEVELS);
     if (deep.length > 0) {
       const { message } = tooDeep(deps.maxJsonDepth);
       refuse(
@@ -189,8 +258,8 @@ export function batchRoute(deps: BatchDeps) {
       );
       return;
     }
-    const { items, problems } = ndjson
-      ? parseNdjsonItems(body.text, deps, fallback)
+    const { items, problems, group } = ndjson
+      ? { ...parseNdjsonItems(body.text, deps, fallback), group: undefined }
       : parseJsonItems(body.text, deps, fallback);
     if (problems.length > 0) {
       refuse(
@@ -201,6 +270,14 @@ export function batchRoute(deps: BatchDeps) {
       return;
     }
     if (items.length === 0) throw new AppError(ErrorCode.INVALID_BATCH, 'the batch has no items');
+    // Listed before any job exists, as a matrix's group is (GET /groups).
+    if (group !== undefined)
+      await deps.store.indexGroup({
+        id: group.id,
+        state: 'queued',
+        at: new Date(),
+        type: items[0]?.request.type ?? '',
+      });
     const settled = await settleEach(items, (item) =>
       deps.jobs.accept(
         item.request,
@@ -221,7 +298,16 @@ export function batchRoute(deps: BatchDeps) {
       if (error.status >= 500) backendFailed = true;
       return { index, error: { code: error.code, message: error.message } };
     });
-    ctx.status = accepted === items.length ? 202 : accepted > 0 ? 207 : backendFailed ? 503 : 422;
-    ctx.body = { accepted, failed: items.length - accepted, jobs };
+    const completion =
+      group !== undefined && accepted > 0 ? await formGroup(deps, group, items, jobs) : undefined;
+    const whole = accepted === items.length && (completion === undefined || !('error' in completion));
+    ctx.status = whole ? 202 : accepted > 0 ? 207 : backendFailed ? 503 : 422;
+    ctx.body = {
+      accepted,
+      failed: items.length - accepted,
+      ...(group !== undefined ? { group: group.id } : {}),
+      ...(completion !== undefined ? { onComplete: completion } : {}),
+      jobs,
+    };
   };
 }

@@ -161,6 +161,8 @@ export function createJobInspector(deps: JobInspectorDeps) {
 
   /** The view with its parents' states (at most MAX_PARENTS, a few point reads each). */
   async function withParents(view: JobView, flow: FlowSpec): Promise<JobView> {
+    // A group's completion job has no parents: its group is the one thing it waits for.
+    if (flow.afterGroup !== undefined) return { ...view, onCompleteOf: flow.afterGroup };
     const states = await mapConcurrently(flow.dependsOn, POINT_READS_IN_FLIGHT, parentState);
     return {
       ...view,

@@ -35,6 +35,8 @@ export interface RequestedJob {
   schedule?: { name: string; tick: string };
   /** `depends_on` and `on_parent_failure`: the job waits for its parents (docs/flows-design.md). */
   flow?: FlowSpec;
+  /** An id minted by the caller before the accept: a group's completion job, named in its group document. */
+  presetId?: string;
 }
 
 /** The flow options: not in OPTION_NAMES, so a schedule's job cannot carry them (every tick would wait on the same parents). */

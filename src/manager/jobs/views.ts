@@ -75,6 +75,8 @@ export interface JobView {
   dependsOn?: ParentView[];
   /** Its `on_parent_failure` policy, with `dependsOn`. */
   onParentFailure?: ParentFailurePolicy;
+  /** A group's completion job (`on_complete`): the group whose end it runs after. */
+  onCompleteOf?: string;
 }
 
 /** A parent of a flow's job, and its state when read. */

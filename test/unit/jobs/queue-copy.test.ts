@@ -82,4 +82,22 @@ describe("a job's queue copy, built from its record", () => {
     for (const copy of [waiter, again, released])
       assert.ok(Buffer.byteLength(copy.body) <= largestCopyBytes(job));
   });
+
+  it("when a job is a group's completion job, then every copy carries the group it waits for", () => {
+    const group = newJobId();
+    const job = record({
+      flow: { dependsOn: [], onParentFailure: 'run', afterGroup: group },
+      group: undefined,
+    });
+    const waiter = queueCopy(job, 'p_', { first: true });
+    assert.equal(waiter.tube, 'p__flows');
+    assert.deepEqual(decodeEnvelope(waiter.body)?.flow, {
+      dependsOn: [],
+      onParentFailure: 'run',
+      afterGroup: group,
+    });
+    const released = queueCopy(job, 'p_', { released: true, requeued: false });
+    assert.equal(decodeEnvelope(released.body)?.flow?.afterGroup, group);
+    assert.ok(Buffer.byteLength(released.body) <= largestCopyBytes(job));
+  });
 });

@@ -49,6 +49,8 @@ export function groupHandlers(deps: GroupHandlerDeps) {
           allowedTypes: limits.allowedTypes,
           maxItems: limits.maxItems,
           maxBytes: limits.maxBytes,
+          maxJsonDepth: limits.maxJsonDepth,
+          forbidPrototypeKeys: limits.forbidPrototypeKeys,
           onAccepted: deps.onAccepted,
         },
         parseMatrixSpec(body.value, body.text, { forbidPrototypeKeys: limits.forbidPrototypeKeys }),

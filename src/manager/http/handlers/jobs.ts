@@ -127,7 +127,7 @@ export function jobHandlers(deps: JobHandlerDeps) {
       ctx.set('Cache-Control', 'no-store');
       ctx.body = view;
     },
-    postBatch: batchRoute({ jobs, ...limits, onAccepted: deps.onAccepted }),
+    postBatch: batchRoute({ jobs, store: deps.store, ...limits, onAccepted: deps.onAccepted }),
     cancelJob: async (ctx: Context) => {
       ctx.body = await actions.cancel(jobIdIn(ctx));
     },

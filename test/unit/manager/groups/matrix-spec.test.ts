@@ -68,7 +68,7 @@ describe('matrix spec (manager/groups/matrix-spec)', () => {
       for (const value of [null, [], 'axes', 3, true]) {
         assert.throws(
           () => parseMatrixSpec(value, undefined, RULES),
-          invalidMatrix(/^send \{"template", "axes", "exclude"\?\}$/),
+          invalidMatrix(/^send \{"template", "axes", "exclude"\?, "on_complete"\?\}$/),
           JSON.stringify(value),
         );
       }

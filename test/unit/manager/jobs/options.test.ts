@@ -130,7 +130,7 @@ describe('job options (manager/jobs/options)', () => {
     });
 
     it('when no JOB_TYPES list is given, then the built-in types are accepted and any other is UNKNOWN_JOB_TYPE', () => {
-      assert.deepEqual([...DEFAULT_ACCEPTED_TYPES], ['hash', 'simulate', 'metrics']);
+      assert.deepEqual([...DEFAULT_ACCEPTED_TYPES], ['hash', 'simulate', 'metrics', 'summary']);
       for (const type of DEFAULT_ACCEPTED_TYPES)
         assert.equal(parseJobOptions(given({ type }), DEFAULTS, []).type, type);
 
@@ -138,7 +138,7 @@ describe('job options (manager/jobs/options)', () => {
         () => parseJobOptions(given({ type: 'video' }), DEFAULTS, []),
         refused(
           ErrorCode.UNKNOWN_JOB_TYPE,
-          /^unknown type video; this manager accepts hash, simulate, metrics \(JOB_TYPES\)$/,
+          /^unknown type video; this manager accepts hash, simulate, metrics, summary \(JOB_TYPES\)$/,
         ),
       );
     });
