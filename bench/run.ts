@@ -12,6 +12,10 @@
  *   --binlog none,sync,fsync           run only these beanstalkd modes (no binlog, -b, -b -f 0)
  *   --cpu-prof DIR                     manager and workers write V8 CPU profiles to DIR
  *                                      (read them with `npx tsx bench/profile-top.ts FILE`)
+ *   --no-peer                          skip BullMQ: by default, in the first beanstalkd mode, each of
+ *                                      post, batch, e2e and pickup is followed by BullMQ's version of
+ *                                      it on its own redis-server (bench/beside-bullmq.ts), and the
+ *                                      table ends with CPU ms per job and peak RSS of both systems
  *   BENCH_WORKER_CONCURRENCY=N         worker slots per process (default: the worker's, 64)
  *   BENCH_NODE_OPTIONS=...             NODE_OPTIONS for the manager and workers
  *   BENCH_ACCEPT_HOLD_SECONDS=N        the manager's ACCEPT_HOLD_SECONDS (default: record first)
@@ -33,6 +37,7 @@ import {
 } from '../src/local/servers.js';
 import { createQueueClient } from '../src/queue/index.js';
 import { rawInsertMany, rawPuts } from './baselines.js';
+import { BesideBullmq, captureEndToEnd, type OurFigure } from './beside-bullmq.js';
 import {
   anyResultId,
   cannon,
@@ -45,6 +50,7 @@ import {
   stop,
 } from './clients.js';
 import { measureCpu, type Processes } from './cpu.js';
+import { countCpu } from './cpu-per-job.js';
 import { measureEndToEnd } from './end-to-end.js';
 import { fmt, pct } from './format.js';
 import { measureReads } from './reads.js';
@@ -78,6 +84,10 @@ if (readSizes.some((n, i) => !Number.isInteger(n) || n < 1 || n <= (readSizes[i 
   throw new Error('--reads-sizes takes growing whole numbers, e.g. 1000,100000,1000000');
 }
 let firstMode: string | undefined;
+/** `--no-peer`: no BullMQ rows. */
+const peerWanted = !process.argv.includes('--no-peer');
+/** BullMQ's workers: as many processes as ours, with the concurrency the comparison asks for. */
+const PEER_CONCURRENCY = 50;
 
 interface Row {
   mode: string;
@@ -105,6 +115,7 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
     if (cpu) say(`    CPU: ${cpu}`);
   };
   const processes: Processes = { bench: process.pid };
+  let peer: BesideBullmq | undefined;
   try {
     say(`\n== beanstalkd ${mode}`);
     const beanstalkd = await startBeanstalkd(
@@ -143,6 +154,18 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
     processes.manager = manager.pid;
     await waitForPort(port, 15_000, manager);
     const base = `http://127.0.0.1:${port}`;
+    if (peerWanted && mode === firstMode && ['post', 'batch', 'e2e', 'pickup'].some(runs)) {
+      peer = await BesideBullmq.start(
+        root,
+        WORKERS,
+        PEER_CONCURRENCY,
+        (what, value, baseline, ratio, cpu) => {
+          rows.push({ mode: peer?.label ?? 'BullMQ', what, value, baseline, ratio, cpu });
+          say(`  BullMQ ${what}: ${value}  vs ${baseline}  (${ratio})`);
+          if (cpu) say(`    CPU: ${cpu}`);
+        },
+      );
+    }
     const admin = createQueueClient({
       host: '127.0.0.1',
       port: beanstalkd.port,
@@ -190,8 +213,15 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       const body = '{"example":"data"}';
       const bareRun = await cannon(`http://127.0.0.1:${barePort}/`, 'POST', SECONDS, body);
       cpu = measureCpu(() => processes);
+      const postUsed = countCpu(() => processes);
       const postRun = await cannon(`${base}/jobs?type=benchhttp`, 'POST', SECONDS, body);
       const postCpu = cpu();
+      const postFigure: OurFigure = {
+        rate: postRun.rps,
+        text: `${fmt(postRun.rps)} (${postRun.p50}/${postRun.p99})`,
+        used: postUsed(),
+        jobs: postRun.rps * SECONDS,
+      };
       await stop(bare);
       add(
         'POST /jobs req/s (p50/p99 ms)',
@@ -200,6 +230,7 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
         `${fmt(postRun.rps / bareRun.rps, 2)}×`,
         postCpu,
       );
+      await peer?.post(SECONDS, body, postFigure);
     }
 
     if (runs('batch')) {
@@ -208,10 +239,17 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
         JSON.stringify({ n: i, pad: 'x'.repeat(40) }),
       );
       cpu = measureCpu(() => processes);
+      const batchUsed = countCpu(() => processes);
       t0 = performance.now();
       await postBatches(`${base}/jobs/batch?type=benchbatch`, lines, BATCH_IN_FLIGHT);
       const batchRate = lines.length / ((performance.now() - t0) / 1000);
       const batchCpu = cpu();
+      const batchFigure: OurFigure = {
+        rate: batchRate,
+        text: fmt(batchRate),
+        used: batchUsed(),
+        jobs: lines.length,
+      };
       const putRate = await rawPuts(
         beanstalkd.port,
         'rawputs',
@@ -230,9 +268,11 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
         `${fmt(batchRate / tighter, 2)}× the tighter`,
         batchCpu,
       );
+      await peer?.batch(lines, BATCH_IN_FLIGHT, batchFigure);
     }
 
     if (runs('e2e')) {
+      const ours = captureEndToEnd(() => processes, E2E_JOBS, add);
       await measureEndToEnd({
         base,
         mongoUrl: mongo.url,
@@ -245,9 +285,11 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
         workers: `${WORKERS} workers × ${WORKER_CONCURRENCY}`,
         batchInFlight: BATCH_IN_FLIGHT,
         startWorkers,
-        measure: () => measureCpu(() => processes),
-        add,
+        measure: ours.measure,
+        add: ours.add,
       });
+      const [e2e, drain] = ours.figures;
+      if (e2e && drain) await peer?.endToEnd(E2E_JOBS, BATCH_IN_FLIGHT, { e2e, drain });
     }
 
     if (runs('pickup')) {
@@ -302,6 +344,11 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
         '',
         steadyCpu,
       );
+      await peer?.pickup(steadySeconds, 500, {
+        p50: pct(pickups, 50),
+        p99: pct(pickups, 99),
+        text: `p50 ${pct(pickups, 50)}, p99 ${pct(pickups, 99)} (POST sent → handler start)`,
+      });
     }
 
     if (runs('get')) {
@@ -350,7 +397,14 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       `${fmt(peakRssMb(manager.pid))}, ${workers.map((w) => fmt(peakRssMb(w.pid))).join(', ')}`,
       'goal < 150 each',
     );
+    peer?.finish({
+      manager: peakRssMb(manager.pid),
+      ...Object.fromEntries(workers.map((w, i) => [`worker${i}`, peakRssMb(w.pid)])),
+      beanstalkd: peakRssMb(beanstalkd.process.pid),
+      [mongo.name]: peakRssMb(mongo.process.pid),
+    });
   } finally {
+    await peer?.stop().catch(() => undefined);
     keepAlive.destroy();
     for (const close of closers) await close().catch(() => undefined);
     for (const child of children.reverse()) await stop(child);
@@ -379,7 +433,14 @@ async function main(): Promise<void> {
     : Object.values(allModes);
   firstMode = modes[0];
   for (const mode of modes) await benchMode(mode);
-  const header = ['beanstalkd', 'measure', 'value', 'baseline (same run)', 'ratio', 'CPU during the measure'];
+  const header = [
+    'beanstalkd / peer',
+    'measure',
+    'value',
+    'baseline (same run)',
+    'ratio',
+    'CPU during the measure',
+  ];
   const table = rows.map((r) => [r.mode, r.what, r.value, r.baseline, r.ratio, r.cpu]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;

@@ -1,0 +1,26 @@
+// The REST wrapper a BullMQ user would write instead of our manager: a bare Koa route (as in
+// bench/bare-koa.mjs) that reads and parses the body and calls `queue.add`, answering 202
+// with the job's id. Run: node bench/bullmq-koa.mjs PORT REDIS_PORT QUEUE
+import { createServer } from 'node:http';
+import { Queue } from 'bullmq';
+import Koa from 'koa';
+import getRawBody from 'raw-body';
+
+const [port, redisPort, name] = process.argv.slice(2);
+const queue = new Queue(name, { connection: { host: '127.0.0.1', port: Number(redisPort) } });
+const app = new Koa();
+app.use(async (ctx) => {
+  if (ctx.method !== 'POST') return;
+  const text = (await getRawBody(ctx.req, { limit: 65_535 })).toString('utf8');
+  const job = await queue.add('hash', JSON.parse(text));
+  ctx.status = 202;
+  ctx.body = { id: job.id };
+});
+await queue.waitUntilReady();
+createServer(app.callback()).listen(Number(port), '127.0.0.1');
+process.once('SIGTERM', () => {
+  queue.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+});
