@@ -23,7 +23,16 @@ export { MANAGER_SETTINGS, SETTINGS, type Setting, SHARED_SETTINGS, WORKER_SETTI
 const DEFAULT_DB_NAME = 'distributed_workers';
 
 export interface CommonConfig {
-  beanstalk: { host: string; port: number; timeoutMs: number };
+  /**
+   * The first (or only) server's host and port, every server (BEANSTALK_SERVERS, else that one),
+   * and the connect and command timeout.
+   */
+  beanstalk: {
+    host: string;
+    port: number;
+    timeoutMs: number;
+    servers: ReadonlyArray<{ host: string; port: number }>;
+  };
   mongo: { url: string; dbName: string; timeoutMs: number };
   tubePrefix: string;
   logLevel: LogLevel;
@@ -42,6 +51,8 @@ export interface ManagerConfig extends CommonConfig {
   jobMaxAttempts: number;
   reconcileIntervalSeconds: number;
   reconcileGraceSeconds: number;
+  /** With several beanstalkd servers: how long one may fail before its jobs are put on the others. */
+  beanstalkServerGoneSeconds: number;
   /** 0: record, then put; else put on hold this long, record with the location, kick. */
   acceptHoldSeconds: number;
   idempotencyTtlSeconds: number;
@@ -141,11 +152,23 @@ function readCommon(r: SettingsReader): CommonConfig {
     // Never echo the URL: it may hold a password.
     r.problems.push('MONGO_URL must be a mongodb:// or mongodb+srv:// URL');
   }
+  const one = { host: r.read(s.BEANSTALK_HOST), port: r.read(s.BEANSTALK_PORT) };
+  const listed = r.read(s.BEANSTALK_SERVERS).map((item) => {
+    const colon = item.lastIndexOf(':');
+    const host = item.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+    const port = Number(item.slice(colon + 1));
+    if (port < 1 || port > 65_535)
+      r.problems.push(`BEANSTALK_SERVERS: ${JSON.stringify(item)}: port out of range`);
+    return { host, port };
+  });
+  const keys = listed.map(({ host, port }) => `${host}:${port}`);
+  if (new Set(keys).size !== keys.length) r.problems.push('BEANSTALK_SERVERS: a server is listed twice');
+  const servers = listed.length > 0 ? listed : [one];
   return {
     beanstalk: {
-      host: r.read(s.BEANSTALK_HOST),
-      port: r.read(s.BEANSTALK_PORT),
+      ...(servers[0] ?? one),
       timeoutMs: r.read(s.BEANSTALK_TIMEOUT_MS),
+      servers,
     },
     mongo: { url, dbName, timeoutMs: r.read(s.MONGO_TIMEOUT_MS) },
     tubePrefix: r.read(s.QUEUE_TUBE_PREFIX),
@@ -194,6 +217,7 @@ export function loadManagerConfig(
     jobMaxAttempts: r.read(m.JOB_MAX_ATTEMPTS),
     reconcileIntervalSeconds: r.read(m.RECONCILE_INTERVAL_SECONDS),
     reconcileGraceSeconds: r.read(m.RECONCILE_GRACE_SECONDS),
+    beanstalkServerGoneSeconds: r.read(m.BEANSTALK_SERVER_GONE_SECONDS),
     acceptHoldSeconds: readAcceptHold(r, common.mongo.timeoutMs),
     idempotencyTtlSeconds: r.read(m.IDEMPOTENCY_TTL_SECONDS),
     retentionCompletedSeconds: r.read(m.RETENTION_COMPLETED_SECONDS),

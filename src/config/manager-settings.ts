@@ -68,7 +68,7 @@ export const MANAGER_SETTINGS = declareSettings(['manager'], {
       item: JOB_TYPE,
       itemRule: 'is not a job type',
       description:
-        'job types this manager accepts, comma separated (add your `--handlers` types here); empty: the built-in `hash`, `simulate`, `metrics`',
+        'job types this manager accepts, comma separated (add your `--handlers` types here); empty: the built-in `hash`, `simulate`, `metrics`, `summary`',
     }),
     JOB_TTR_SECONDS: int({
       flag: 'job-ttr',
@@ -176,6 +176,14 @@ export const MANAGER_SETTINGS = declareSettings(['manager'], {
       min: 1,
       max: 86_400,
       description: 'age a job must reach before the reconciler may judge its queue copy lost',
+    }),
+    BEANSTALK_SERVER_GONE_SECONDS: int({
+      flag: 'beanstalk-server-gone',
+      default: 60,
+      min: 1,
+      max: 86_400,
+      description:
+        'with several BEANSTALK_SERVERS: how long a server may fail to answer before it counts as gone and the reconciler puts its unfinished jobs on the others',
     }),
     ACCEPT_HOLD_SECONDS: int({
       flag: 'accept-hold',

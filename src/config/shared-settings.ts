@@ -1,6 +1,6 @@
 /** What both roles read: where beanstalkd and MongoDB are, the tube prefix, logging. */
 import { LOG_LEVELS } from '../log.js';
-import { bool, choice, declareSettings, group, int, secret, text } from './setting-kinds.js';
+import { bool, choice, declareSettings, group, int, list, secret, text } from './setting-kinds.js';
 
 /** A host name, an IPv4 address or an IPv6 one (bracketed or not). */
 export const HOST = { pattern: /^[A-Za-z0-9.\-_:[\]]{1,253}$/, rule: 'must be a host name or address' };
@@ -19,6 +19,14 @@ export const SHARED_SETTINGS = declareSettings(['manager', 'worker'], {
       min: 1,
       max: 65_535,
       description: 'beanstalkd port',
+    }),
+    BEANSTALK_SERVERS: list({
+      flag: 'beanstalk-servers',
+      default: [],
+      item: /^[A-Za-z0-9.\-_]{1,253}:\d{1,5}$|^\[[0-9A-Fa-f:.]{2,45}\]:\d{1,5}$/,
+      itemRule: 'is not host:port (an IPv6 address in brackets)',
+      description:
+        "several beanstalkd servers, `host:port` comma separated, the same list in the same order for every manager and worker: puts are spread over them, workers reserve from all of them, the first holds the limits' tokens; empty: the one at BEANSTALK_HOST:BEANSTALK_PORT",
     }),
     BEANSTALK_TIMEOUT_MS: int({
       flag: 'beanstalk-timeout-ms',

@@ -13,10 +13,12 @@ import { AppError, ErrorCode } from '../errors.js';
 import { JOB_TYPE } from '../handlers/index.js';
 import {
   isQueueError,
+  type Placed,
   type PutOptions,
   type QueueClient,
   type QueuedJob,
   QueueErrorCode,
+  type QueueSet,
 } from '../queue/index.js';
 import type { JobDocument, Store } from '../store/index.js';
 import { type Envelope, encodeEnvelope } from './envelope.js';
@@ -146,17 +148,14 @@ export function largestCopyBytes(job: JobDocument): number {
 }
 
 /**
- * Puts a copy, with its failures in the client's terms: PAYLOAD_TOO_LARGE for one over
- * max-job-size, QUEUE_UNAVAILABLE for any other beanstalkd failure (a BURIED put is removed
- * again). Answers the copy's beanstalkd id.
+ * Puts a copy on one of the set's servers (queue/queue-set.ts), with its failures in the
+ * client's terms: PAYLOAD_TOO_LARGE for one over max-job-size, QUEUE_UNAVAILABLE for any other
+ * beanstalkd failure (a BURIED put is removed again). Answers where it landed.
  */
-export async function putCopy(queue: QueueClient, { tube, body, options }: QueueCopy): Promise<string> {
+export async function putCopy(queues: QueueSet, { tube, body, options }: QueueCopy): Promise<Placed> {
   try {
-    return await queue.put(tube, body, options);
+    return await queues.put(tube, body, options);
   } catch (error: unknown) {
-    if (isQueueError(error, QueueErrorCode.PUT_BURIED) && error.jobId !== undefined) {
-      await queue.deleteJob(error.jobId).catch(() => undefined);
-    }
     if (isQueueError(error, QueueErrorCode.JOB_TOO_BIG)) {
       throw new AppError(ErrorCode.PAYLOAD_TOO_LARGE, "the job is larger than beanstalkd's max-job-size", {
         cause: error,
@@ -188,15 +187,15 @@ export async function kickHeld(queue: QueueClient, beanstalkId: string): Promise
  * before its real copy is put (docs/flows-design.md). Answers the copy's beanstalkd id and its delay (what is left of the job's own).
  */
 export async function putAgain(
-  queue: QueueClient,
+  queues: QueueSet,
   store: Store,
   job: JobDocument,
   tubePrefix: string,
-): Promise<{ beanstalkId: string; delay: number }> {
+): Promise<Placed & { delay: number }> {
   const { tube, body, options } = queueCopy(job, tubePrefix, { again: true, now: new Date() });
-  const beanstalkId = await queue.put(tube, body, options);
-  await store.replaceQueueRef({ _id: job._id, server: queue.server, beanstalkId, tube, putAt: new Date() });
-  return { beanstalkId, delay: options.delay };
+  const placed = await queues.put(tube, body, options);
+  await store.replaceQueueRef({ _id: job._id, ...placed, tube, putAt: new Date() });
+  return { ...placed, delay: options.delay };
 }
 
 /**

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { type ManagerConfig, queueConnection } from '../config/config.js';
 import { Tally } from '../jobs/tally.js';
 import type { Logger } from '../log.js';
-import { createQueueClient } from '../queue/index.js';
+import { createQueueSet } from '../queue/index.js';
 import { createStore } from '../store/index.js';
 import { startBackgroundPasses } from './background/background-passes.js';
 import { startFlowLoop } from './background/flow-loop.js';
@@ -57,24 +57,42 @@ function keepTrying(
 }
 
 export async function startManager(config: Readonly<ManagerConfig>, log: Logger): Promise<RunningManager> {
-  const queue = createQueueClient(queueConnection(config));
+  const { servers, timeoutMs } = config.beanstalk;
+  const queue = createQueueSet(servers, {
+    connectTimeoutMs: timeoutMs,
+    commandTimeoutMs: timeoutMs,
+    goneAfterMs: config.beanstalkServerGoneSeconds * 1000,
+  });
   const store = createStore({
     url: config.mongo.url,
     dbName: config.mongo.dbName,
     timeoutMs: config.mongo.timeoutMs,
     insertRetryMs: Math.min(2000, config.mongo.timeoutMs),
   });
+  // Each server's max-job-size as last read; a job must fit the smallest (it may go to any).
+  const jobSizes = new Map<string, number>();
   let maxJobSize = DEFAULT_MAX_JOB_SIZE;
-  const stopWatchingQueue = keepTrying(
-    async () => {
-      maxJobSize = (await queue.stats()).maxJobSize;
-    },
-    1000,
-    5000,
-    (ok, error) =>
-      ok
-        ? log.info({ beanstalkd: queue.server, maxJobSize }, 'beanstalkd reachable')
-        : log.warn({ beanstalkd: queue.server, err: error }, 'beanstalkd unreachable; retrying'),
+  // Each server is watched: its max-job-size, and whether it is up (the set skips, and the
+  // reconciler in the end replaces, a server that stays down).
+  const stopWatchingQueue = queue.servers.map((server) =>
+    keepTrying(
+      async () => {
+        try {
+          jobSizes.set(server.server, (await server.stats()).maxJobSize);
+          queue.noteUp(server.server);
+        } catch (error: unknown) {
+          queue.noteDown(server.server);
+          throw error;
+        }
+        maxJobSize = Math.min(...jobSizes.values());
+      },
+      1000,
+      servers.length > 1 ? 1000 : 5000,
+      (ok, error) =>
+        ok
+          ? log.info({ beanstalkd: server.server, maxJobSize }, 'beanstalkd reachable')
+          : log.warn({ beanstalkd: server.server, err: error }, 'beanstalkd unreachable; retrying'),
+    ),
   );
   const stopWatchingStore = keepTrying(
     async () => {
@@ -202,7 +220,7 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
   log.info(
     {
       url,
-      beanstalkd: queue.server,
+      beanstalkd: queue.servers.map((server) => server.server).join(','),
       db: config.mongo.dbName,
       apiKeys: config.security.apiKeys.map((k) => k.name),
       rateLimitPerMinute: config.security.rateLimitPerMinute,
@@ -217,7 +235,7 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     stop() {
       stopping ??= (async () => {
         log.info('manager stopping');
-        stopWatchingQueue();
+        for (const stopWatching of stopWatchingQueue) stopWatching();
         stopWatchingStore();
         // Event streams never end on their own: end them, or the server would wait for them.
         eventHub.close();

@@ -20,6 +20,8 @@ export interface ReservedJob {
 }
 
 export interface Consumer {
+  /** `host:port` of the server it reserves from: its jobs' beanstalkd ids are that server's. */
+  readonly server: string;
   /** The next job from the watched tubes, or null when none came within `timeoutSeconds`. */
   reserve(timeoutSeconds: number): Promise<ReservedJob | null>;
   statsJob(beanstalkId: string): Promise<JobStats>;
@@ -56,6 +58,7 @@ export function createConsumer(
   );
 
   return {
+    server: `${options.host}:${options.port}`,
     async reserve(timeoutSeconds) {
       assertUint32('timeout', timeoutSeconds);
       const connection = await slot.get();

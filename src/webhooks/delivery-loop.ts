@@ -9,7 +9,13 @@
  */
 import { createNaps } from '../jobs/naps.js';
 import type { Logger } from '../log.js';
-import { type ConnectionOptions, type Consumer, createConsumer, type ReservedJob } from '../queue/index.js';
+import {
+  type ConnectionOptions,
+  type Consumer,
+  connectionTo,
+  createConsumer,
+  type ReservedJob,
+} from '../queue/index.js';
 import type { Deliveries, DeliveryDocument, Outcomes } from '../store/index.js';
 import { urlForLogs } from './address-policy.js';
 import { type RetrySchedule, retryDelaySeconds } from './backoff.js';
@@ -25,7 +31,10 @@ import {
 import { deliveryHeaders } from './sign.js';
 
 export interface DeliveryLoopConfig {
+  /** Timeouts (and the host and port when `servers` is absent) of the lanes' connections. */
   connection: ConnectionOptions;
+  /** Each server's `host:port`: deliveries are put on any of them, and each gets `concurrency` lanes. */
+  servers?: readonly string[];
   tubePrefix: string;
   concurrency: number;
   /** WEBHOOK_SECRET: required (a worker without one runs no loop). */
@@ -240,11 +249,14 @@ export function startDeliveryLoop(config: DeliveryLoopConfig, deps: DeliveryLoop
     }
   }
 
-  const lanes = Array.from({ length: config.concurrency }, () => {
-    const consumer = createConsumer({ ...config.connection, tubes: [tube] });
-    consumers.push(consumer);
-    return lane(consumer);
-  });
+  const servers = config.servers ?? [`${config.connection.host}:${config.connection.port}`];
+  const lanes = servers
+    .flatMap((server) => Array.from({ length: config.concurrency }, () => server))
+    .map((server) => {
+      const consumer = createConsumer({ ...connectionTo(server, config.connection), tubes: [tube] });
+      consumers.push(consumer);
+      return lane(consumer);
+    });
   log.info({ tube, concurrency: config.concurrency }, 'webhook deliveries started');
 
   let stopped: Promise<void> | undefined;

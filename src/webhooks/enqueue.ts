@@ -16,9 +16,9 @@ import {
   webhookTube,
 } from './delivery-job.js';
 
-/** What enqueueing needs of beanstalkd: a put (a worker's or a manager's producer). */
+/** What enqueueing needs of beanstalkd: a put on any of its servers (a worker's or a manager's set). */
 export interface DeliveryProducer {
-  put(tube: string, body: string, options: PutOptions): Promise<string>;
+  put(tube: string, body: string, options: PutOptions): Promise<unknown>;
 }
 
 /**

@@ -50,8 +50,19 @@ export interface RunJobDeps extends OutcomeWriteDeps {
   limits?: LimitGate;
   /** The slot running the job (which tubes it watches next depends on how the job went). */
   slot?: number;
+  /** More than one beanstalkd server: a copy's location names its server, checked against the slot's. */
+  severalServers?: boolean;
   /** Reads a group's results for its completion job's `context.group` (absent: the handler gets none). */
   groupResults?: (group: string) => Promise<GroupResults | null>;
+}
+
+/**
+ * Whether a location's server is the one this slot reserves from. With one server every
+ * location is its (and a manager may spell its host otherwise than the worker does); with
+ * several, the names must match: every process lists BEANSTALK_SERVERS the same way.
+ */
+function onThisServer(deps: RunJobDeps, server: string): boolean {
+  return !deps.severalServers || server === deps.consumer.server;
 }
 
 /** `context.group` for a group's completion job: its results, read when the handler asks. */
@@ -141,15 +152,17 @@ async function mayRunUnkicked(
   const judge = async (): Promise<true | string> => {
     if (envelope.released) {
       const ref = await deps.store.findQueueRef(envelope.id);
+      // Ids are per server: the ref names this copy only on this copy's server.
       return (
-        ref?.beanstalkId === job.beanstalkId || 'deleting a released flow copy its queue ref does not name'
+        (ref !== null && onThisServer(deps, ref.server) && ref.beanstalkId === job.beanstalkId) ||
+        'deleting a released flow copy its queue ref does not name'
       );
     }
     const record = await deps.store.findJob(envelope.id);
     if (!record) return 'deleting a held job that was never recorded (its POST failed)';
     return (
       record.queue === undefined ||
-      record.queue.beanstalkId === job.beanstalkId ||
+      (onThisServer(deps, record.queue.server) && record.queue.beanstalkId === job.beanstalkId) ||
       'deleting a held copy its record does not name (the job was put again)'
     );
   };

@@ -6,7 +6,7 @@
  */
 import { queueConnection, type WorkerConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
-import { createQueueClient } from '../queue/index.js';
+import { createQueueSet } from '../queue/index.js';
 import type { Deliveries, Outcomes } from '../store/index.js';
 import { type DeliveryMetrics, startDeliveryLoop } from '../webhooks/delivery-loop.js';
 import { deliveryEnqueuer, type EnqueueDelivery } from '../webhooks/enqueue.js';
@@ -24,7 +24,13 @@ export function startWorkerWebhooks(
   config: Readonly<WorkerConfig>,
   deps: { store: Deliveries & Pick<Outcomes, 'findResult'>; log: Logger; metrics: DeliveryMetrics },
 ): WorkerWebhooks {
-  const producer = createQueueClient({ ...queueConnection(config), inspectors: 1 });
+  // A delivery may go to any server, as a job may: it is reserved from wherever it lands.
+  const producer = createQueueSet(config.beanstalk.servers, {
+    connectTimeoutMs: config.beanstalk.timeoutMs,
+    commandTimeoutMs: config.beanstalk.timeoutMs,
+    inspectors: 1,
+    goneAfterMs: Number.POSITIVE_INFINITY,
+  });
   const { webhooks } = config;
   const delivering = webhooks.concurrency > 0 && webhooks.secret !== '';
   // Info, not a warning: most deployments use no webhooks. A manager without the secret takes
@@ -37,6 +43,7 @@ export function startWorkerWebhooks(
     ? startDeliveryLoop(
         {
           connection: queueConnection(config),
+          servers: config.beanstalk.servers.map(({ host, port }) => `${host}:${port}`),
           tubePrefix: config.tubePrefix,
           concurrency: webhooks.concurrency,
           secret: webhooks.secret,

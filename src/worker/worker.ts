@@ -190,6 +190,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         limits: gate,
         slot,
         groupResults: (group) => readGroupResults(store, group),
+        severalServers: config.beanstalk.servers.length > 1,
       });
       slotTubes.settled(slot);
       if (tail.deleting)
@@ -200,8 +201,14 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
     await deleting;
   }
 
-  const consumers = Array.from({ length: config.concurrency }, () =>
-    createConsumer({ ...queueConnection(config), tubes }),
+  // Slots take turns over the servers: slot i reserves from server i mod their number.
+  const { servers } = config.beanstalk;
+  const consumers = Array.from({ length: config.concurrency }, (_, slot) =>
+    createConsumer({
+      ...queueConnection(config),
+      ...servers[slot % servers.length],
+      tubes,
+    }),
   );
   const slots = consumers.map((consumer, slot) => {
     const stop = new AbortController();
@@ -214,14 +221,19 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
 
   /** Batch mode: polls the tubes while idle; resolves once all stayed empty for the idle time. */
   function watchForDrain(): Promise<void> {
-    const queue = createQueueClient({ ...queueConnection(config), inspectors: 1 });
+    const queues = config.beanstalk.servers.map((server) =>
+      createQueueClient({ ...queueConnection(config), ...server, inspectors: 1 }),
+    );
     const isEmpty = async () => {
-      for (const tube of tubes) {
-        try {
-          const stats = await queue.statsTube(tube);
-          if (stats.currentJobsReady + stats.currentJobsDelayed + stats.currentJobsReserved > 0) return false;
-        } catch (error: unknown) {
-          if (!isQueueError(error, QueueErrorCode.NOT_FOUND)) return false;
+      for (const queue of queues) {
+        for (const tube of tubes) {
+          try {
+            const stats = await queue.statsTube(tube);
+            if (stats.currentJobsReady + stats.currentJobsDelayed + stats.currentJobsReserved > 0)
+              return false;
+          } catch (error: unknown) {
+            if (!isQueueError(error, QueueErrorCode.NOT_FOUND)) return false;
+          }
         }
       }
       return true;
@@ -234,7 +246,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
             if (!empty || busy > 0 || stopping) return;
             clearInterval(timer);
             log.info({ idleMs: config.drainIdleMs }, 'queue drained');
-            void queue.close().finally(resolve);
+            void Promise.all(queues.map((queue) => queue.close())).finally(resolve);
           });
         },
         Math.max(100, Math.min(500, config.drainIdleMs / 2)),
@@ -248,7 +260,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       types,
       tubes,
       concurrency: config.concurrency,
-      beanstalkd: `${config.beanstalk.host}:${config.beanstalk.port}`,
+      beanstalkd: servers.map((server) => `${server.host}:${server.port}`).join(','),
     },
     'worker started',
   );

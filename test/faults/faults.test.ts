@@ -14,7 +14,13 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { jobIdTime } from '../../src/jobs/job-id.js';
-import { freePort, startBeanstalkd, startMongoServer, waitForPort } from '../../src/local/servers.js';
+import {
+  freePort,
+  type LocalServer,
+  startBeanstalkd,
+  startMongoServer,
+  waitForPort,
+} from '../../src/local/servers.js';
 import { type SpawnedCli, spawnCli, tubeCounts, waitFor } from '../support/harness.js';
 import { type Hit, Rig, type RigOptions, type ScenarioReport } from './rig.js';
 
@@ -575,5 +581,38 @@ describe('fault suite (real processes; npm run test:faults)', function () {
     } finally {
       await other.stop('SIGKILL');
     }
+  });
+
+  it('12. when one of three beanstalkd servers is SIGKILLed under load and comes back without its binlog, then its jobs move to the others and every job completes once', async () => {
+    const r = await run({
+      workers: 3,
+      moreBeanstalkd: 2,
+      managerEnv: { BEANSTALK_SERVER_GONE_SECONDS: '3' },
+      workerEnv: { WORKER_WORK_DELAY_MS: '50-150', WORKER_CONCURRENCY: '3' },
+    });
+    // A backlog on every server, so the lost one really holds jobs.
+    await r.acceptMore(200);
+    const faultAt = Date.now();
+    const lost = r.moreBeanstalkd[0] as LocalServer;
+    const port = r.moreBeanstalkPorts[0] as number;
+    await lost.kill();
+    rmSync(join(r.dataDir, 'binlog-0'), { recursive: true, force: true });
+    // Down past BEANSTALK_SERVER_GONE_SECONDS while the load goes on, then back, empty.
+    await r.acceptMore(150);
+    await hold(4000);
+    r.moreBeanstalkd[0] = await startBeanstalkd({
+      port,
+      binlogDir: join(r.dataDir, 'binlog-0b'),
+      fsyncMs: 0,
+    });
+    await r.acceptMore(100);
+    const report = await r.drainAndCheck('one of 3 beanstalkd servers SIGKILLed, binlog lost', faultAt);
+    const moved = r.manager
+      .records()
+      .filter((rec) => rec.msg === 're-queued a job of a beanstalkd server that is gone').length;
+    assert.ok(moved > 0, `the reconciler moved the gone server's jobs (${moved})`);
+    assertInvariants(report);
+    reports[reports.length - 1]!.hits =
+      `${moved} jobs moved off the lost server; recovered ${report.recoverySeconds} s after the kill`;
   });
 });

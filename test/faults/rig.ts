@@ -53,6 +53,8 @@ export interface RigOptions {
   workers?: number;
   managerEnv?: Record<string, string>;
   workerEnv?: Record<string, string>;
+  /** beanstalkd servers beyond the first (BEANSTALK_SERVERS), each with its own binlog; not with `watchWorkers`. */
+  moreBeanstalkd?: number;
   /** Each worker talks to beanstalkd through its own proxy, which the scenario can cut and ask what the worker holds. */
   watchWorkers?: boolean;
 }
@@ -98,10 +100,22 @@ export class Rig {
     return `http://127.0.0.1:${this.managerPort}`;
   }
 
+  /** The servers beyond the first (`moreBeanstalkd`), in BEANSTALK_SERVERS order after it. */
+  readonly moreBeanstalkd: LocalServer[] = [];
+  readonly moreBeanstalkPorts: number[] = [];
+
   env(): Record<string, string> {
+    const several = this.moreBeanstalkPorts.length > 0;
     return {
       BEANSTALK_HOST: '127.0.0.1',
       BEANSTALK_PORT: String(this.beanstalkPort),
+      ...(several
+        ? {
+            BEANSTALK_SERVERS: [this.beanstalkPort, ...this.moreBeanstalkPorts]
+              .map((port) => `127.0.0.1:${port}`)
+              .join(','),
+          }
+        : {}),
       MONGO_URL: `mongodb://127.0.0.1:${this.mongoPort}`,
       MONGO_DB: this.dbName,
       LOG_LEVEL: 'info',
@@ -111,6 +125,11 @@ export class Rig {
   async start(): Promise<void> {
     this.beanstalkd = await startBeanstalkd({ binlogDir: join(this.dataDir, 'binlog'), fsyncMs: 0 });
     this.beanstalkPort = this.beanstalkd.port;
+    for (let i = 0; i < (this.options.moreBeanstalkd ?? 0); i += 1) {
+      const server = await startBeanstalkd({ binlogDir: join(this.dataDir, `binlog-${i}`), fsyncMs: 0 });
+      this.moreBeanstalkd.push(server);
+      this.moreBeanstalkPorts.push(server.port);
+    }
     this.mongo = await startMongoServer({ dataDir: join(this.dataDir, 'mongo') });
     this.mongoPort = this.mongo.port;
     this.managerPort = await freePort();
@@ -436,6 +455,7 @@ export class Rig {
     await Promise.all([this.manager, ...this.workers].filter(Boolean).map((p) => p.stop('SIGKILL')));
     await Promise.all(this.proxies.map(({ proxy }) => proxy.close()));
     await this.beanstalkd?.stop();
+    await Promise.all(this.moreBeanstalkd.map((server) => server.stop()));
     await this.mongo?.stop();
     rmSync(this.dataDir, { recursive: true, force: true });
   }

@@ -232,7 +232,7 @@ describe('flows: depends_on on real servers', function () {
     assert.equal(ref.tube, flowTube(f.tubePrefix));
     assert.equal((await beanstalkRaw(port, `delete ${ref.beanstalkId}`)).reply, 'DELETED');
     const reconciler = createReconciler({
-      queue: f.queue,
+      queue: f.queues,
       store: f.store,
       log: silentLogger(),
       tubePrefix: f.tubePrefix,

@@ -27,7 +27,7 @@ const silent = pino({ level: 'silent' });
 
 /** A reconciler over the fixture's servers that judges every job, however young. */
 const reconcilerFor = (f: AppFixture) =>
-  createReconciler({ queue: f.queue, store: f.store, log: silent, tubePrefix: f.tubePrefix, graceMs: 0 });
+  createReconciler({ queue: f.queues, store: f.store, log: silent, tubePrefix: f.tubePrefix, graceMs: 0 });
 
 function record(id: string, extra: Partial<JobDocument> = {}): JobDocument {
   return {
@@ -267,7 +267,7 @@ describe('the job log on real servers', function () {
     await worker.stop(2000);
     workers.splice(0);
     const maintenance = startBackgroundPasses({
-      queue: f.queue,
+      queue: f.queues,
       store: f.store,
       log: silent,
       tubePrefix: f.tubePrefix,

@@ -184,7 +184,7 @@ describe('observing the system on real servers', function () {
 
   it('when a worker has not been heard from for WORKER_GONE_AFTER_MS, then /workers leaves it out', async () => {
     const app = createApp({
-      queue: f.queue,
+      queue: f.queues,
       store: f.store,
       log: pino({ level: 'silent' }),
       tubePrefix: f.tubePrefix,

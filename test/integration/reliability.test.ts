@@ -70,7 +70,7 @@ async function rawCopy(port: number, beanstalkId: string) {
 /** A reconciler over the fixture's servers that judges every job, however young. */
 function reconcilerFor(f: AppFixture) {
   return createReconciler({
-    queue: f.queue,
+    queue: f.queues,
     store: f.store,
     log: pino({ level: 'silent' }),
     tubePrefix: f.tubePrefix,
@@ -829,7 +829,7 @@ describe('reliability on real servers', function () {
   it('when two managers run maintenance, then only the lease holder works; retention removes old finished jobs and keeps failed ones', async () => {
     const silent = pino({ level: 'silent' });
     const common = {
-      queue: f.queue,
+      queue: f.queues,
       store: f.store,
       log: silent,
       tubePrefix: f.tubePrefix,

@@ -33,7 +33,7 @@ describe('schedules ticking on real servers', function () {
   /** A manager's scheduler: on `fx`'s store (or one wrapping it), accepting as that manager does. */
   const schedulerOn = (fx: AppFixture, intervalMs: number, store: Store = fx.store, holder?: string) => {
     const jobs = createJobService({
-      queue: fx.queue,
+      queue: fx.queues,
       store,
       log,
       tubePrefix: fx.tubePrefix,
@@ -280,7 +280,7 @@ describe('schedules ticking on real servers', function () {
       },
     };
     const jobs = createJobService({
-      queue: f.queue,
+      queue: f.queues,
       store: dying,
       log,
       tubePrefix: f.tubePrefix,

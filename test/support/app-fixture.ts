@@ -10,13 +10,16 @@ import type { AcceptCounts } from '../../src/manager/background/manager-heartbea
 import { createApp, createEventHub, createFollower } from '../../src/manager/http/app.js';
 import type { SecurityOptions } from '../../src/manager/http/security.js';
 import type { WebhookPolicy } from '../../src/manager/jobs/callback.js';
-import { createQueueClient, type QueueClient } from '../../src/queue/index.js';
+import { createQueueClient, type QueueClient, type QueueSet, queueSetOf } from '../../src/queue/index.js';
 import { createStore, type Store } from '../../src/store/index.js';
 import { backendEnv, backends, dropDatabase, isolation } from './harness.js';
 
 export interface AppFixture {
   app: Koa;
+  /** The one beanstalkd server's client (tests read and write it directly). */
   queue: QueueClient;
+  /** The same server as the set the app and its loops take (queue/queue-set.ts). */
+  queues: QueueSet;
   store: Store;
   tubePrefix: string;
   dbName: string;
@@ -29,6 +32,10 @@ export interface AppFixtureOptions {
   /** Reuse another fixture's tube prefix and database. */
   share?: { tubePrefix: string; dbName: string };
   beanstalkPort?: number;
+  /** More beanstalkd servers on 127.0.0.1 after the first (BEANSTALK_SERVERS): the app's set holds them all. */
+  moreBeanstalkPorts?: readonly number[];
+  /** The set's BEANSTALK_SERVER_GONE_SECONDS, in ms (default 60,000). */
+  serverGoneAfterMs?: number;
   /** The queue client's connect and command timeouts (default 1000 and 2000 ms). */
   queueTimeoutsMs?: { connect: number; command: number };
   mongoUrl?: string;
@@ -82,8 +89,17 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
   });
   const maxJobSize = options.maxJobSize ?? 65_535;
   const events = options.events ? eventDeps(store, options.events) : undefined;
+  const more = (options.moreBeanstalkPorts ?? []).map((port) =>
+    createQueueClient({
+      host: servers.beanstalk.host,
+      port,
+      connectTimeoutMs: options.queueTimeoutsMs?.connect ?? 1000,
+      commandTimeoutMs: options.queueTimeoutsMs?.command ?? 2000,
+    }),
+  );
+  const queues = queueSetOf({ clients: [queue, ...more], goneAfterMs: options.serverGoneAfterMs ?? 60_000 });
   const app = createApp({
-    queue,
+    queue: queues,
     store: options.wrapStore ? options.wrapStore(store) : store,
     log: silentLogger(),
     tubePrefix,
@@ -111,13 +127,14 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
   return {
     app,
     queue,
+    queues,
     store,
     tubePrefix,
     dbName,
     tube: `${tubePrefix}hash`,
     async close() {
       events?.eventHub.close();
-      await Promise.all([queue.close(), store.close()]);
+      await Promise.all([queues.close(), store.close()]);
       if (!options.share) await dropDatabase(dbName);
     },
   };
@@ -147,7 +164,7 @@ function eventDeps(store: Store, events: NonNullable<AppFixtureOptions['events']
  * a tally of its own; answers its stop (idempotent), which also stops the tally.
  */
 export function startFixtureFlowLoop(
-  f: Pick<AppFixture, 'queue' | 'store' | 'tubePrefix'>,
+  f: Pick<AppFixture, 'queues' | 'store' | 'tubePrefix'>,
 ): () => Promise<void> {
   const servers = backends();
   const tally = new Tally({
@@ -163,7 +180,7 @@ export function startFixtureFlowLoop(
       connectTimeoutMs: 1000,
       commandTimeoutMs: 2000,
     },
-    queue: f.queue,
+    queue: f.queues,
     store: f.store,
     log: silentLogger(),
     tubePrefix: f.tubePrefix,

@@ -40,7 +40,7 @@ export function startBackgroundPasses(deps: BackgroundPassDeps): {
   async function once(): Promise<PassReport | null> {
     const now = new Date();
     if (!(await store.acquireLease(LEASE, deps.holder, now, LEASE_TERM_MS))) return null;
-    await reconcileAllTokens(deps);
+    await reconcileAllTokens({ ...deps, queue: deps.queue.home });
     const report = await reconciler.pass(now);
     await retention.pass(now);
     await foldTallies(store, now);

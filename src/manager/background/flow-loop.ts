@@ -27,10 +27,12 @@ import type { Logger } from '../../log.js';
 import {
   type ConnectionOptions,
   type Consumer,
+  connectionTo,
   createConsumer,
   isQueueError,
   type QueueClient,
   QueueErrorCode,
+  type QueueSet,
   type ReservedJob,
 } from '../../queue/index.js';
 import {
@@ -47,14 +49,15 @@ import { createManagerOutcomes, type ManagerEnding } from '../jobs/manager-outco
 import { findLiveCopy } from '../jobs/queue-location.js';
 
 export interface FlowLoopDeps {
+  /** Timeouts for the lanes' connections (each server's host and port come from `queue`). */
   connection: ConnectionOptions;
-  queue: QueueClient;
+  queue: QueueSet;
   store: Store;
   log: Logger;
   tubePrefix: string;
   /** Counts the outcomes the loop stores for jobs whose parents failed (jobs/tally.ts). */
   tally: Tally;
-  /** Waiters judged at once, each lane on its own connection (default 2). */
+  /** Waiters judged at once per server, each lane on its own connection (default 2). */
   lanes?: number;
   /** Seconds a lane's reserve waits before looking again (default 2). */
   reserveTimeoutSeconds?: number;
@@ -113,37 +116,40 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
   /** Puts the job's real copy on hold, names it in the queue ref, kicks it. */
   async function releaseJob(job: JobDocument, envelope: Envelope, jobLog: Logger): Promise<void> {
     const copy = queueCopy(job, deps.tubePrefix, { released: true, requeued: envelope.requeued === true });
-    const beanstalkId = await putCopy(queue, copy);
+    const { server, beanstalkId } = await putCopy(queue, copy);
+    // The server it landed on: a set's servers are all its own.
+    const holder = queue.at(server) as QueueClient;
     try {
       await store.replaceQueueRef({
         _id: job._id,
-        server: queue.server,
+        server,
         beanstalkId,
         tube: copy.tube,
         putAt: new Date(),
       });
     } catch (error: unknown) {
       // Unnamed, it must not run: removed now, or by the worker that gets it when its hold ends.
-      await quietly('delete an unnamed released copy', () => queue.deleteJob(beanstalkId), jobLog);
+      await quietly('delete an unnamed released copy', () => holder.deleteJob(beanstalkId), jobLog);
       throw error;
     }
     // Named: from here it is the job's one copy, kicked or not (a worker runs it at the hold's end).
-    await quietly('kick the released copy', () => queue.kickJob(beanstalkId), jobLog);
+    await quietly('kick the released copy', () => holder.kickJob(beanstalkId), jobLog);
   }
 
   /** The job's copy the queue ref names, when it is another live one than this waiter. */
   async function namedElsewhere(
     id: string,
     waiter: ReservedJob,
+    server: string,
   ): Promise<'this waiter' | 'another live copy' | 'nothing live'> {
     const ref = await store.findQueueRef(id);
     if (ref === null) return 'nothing live';
-    if (ref.server === queue.server && ref.beanstalkId === waiter.beanstalkId) return 'this waiter';
+    if (ref.server === server && ref.beanstalkId === waiter.beanstalkId) return 'this waiter';
     const live = await findLiveCopy(queue, id, ref);
     if (!live) return 'nothing live';
     // A released copy its loop died before kicking: kick it now rather than wait out its hold.
     if (live.envelope.released && live.stats.state === 'delayed' && live.stats.kicks === 0) {
-      await queue.kickJob(live.stats.id).catch((error: unknown) => {
+      await live.queue.kickJob(live.stats.id).catch((error: unknown) => {
         if (!isQueueError(error, QueueErrorCode.NOT_FOUND)) throw error;
       });
     }
@@ -151,7 +157,7 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
   }
 
   /** One waiter's look; throws when a backend failed (the caller releases it for later). */
-  async function judgeOne(consumer: Consumer, waiter: ReservedJob): Promise<WaiterFate> {
+  async function judgeOne(consumer: Consumer, server: string, waiter: ReservedJob): Promise<WaiterFate> {
     const envelope = decodeEnvelope(waiter.body);
     if (!envelope?.waiting) {
       log.warn({ beanstalkId: waiter.beanstalkId }, 'burying a body in the flows tube that is not a waiter');
@@ -171,7 +177,7 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
       await outcomes.markAgain(result);
       return await drop('dropping the waiter of a job that has ended');
     }
-    const named = await namedElsewhere(id, waiter);
+    const named = await namedElsewhere(id, waiter, server);
     if (named === 'another live copy') return await drop('dropping a waiter its queue ref does not name');
     if (named === 'nothing live') {
       // The ref names a copy that is gone: it ended (outcome stored before its delete), or was
@@ -251,7 +257,7 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
     return 'waiting';
   }
 
-  async function lane(consumer: Consumer): Promise<void> {
+  async function lane(consumer: Consumer, server: string): Promise<void> {
     let failures = 0;
     while (!stopping) {
       let waiter: ReservedJob | null;
@@ -268,7 +274,7 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
       if (!waiter) continue;
       const held = waiter;
       try {
-        await judgeOne(consumer, held);
+        await judgeOne(consumer, server, held);
       } catch (error: unknown) {
         // Never the lane's end: the waiter comes back for another look.
         log.warn(
@@ -282,11 +288,17 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
     }
   }
 
-  const lanes = Array.from({ length: deps.lanes ?? 2 }, () => {
-    const consumer = createConsumer({ ...deps.connection, tubes: [flowTube(deps.tubePrefix)] });
-    consumers.push(consumer);
-    return lane(consumer);
-  });
+  // Waiters are put on any of the servers: each server gets its lanes.
+  const lanes = queue.servers.flatMap((server) =>
+    Array.from({ length: deps.lanes ?? 2 }, () => {
+      const consumer = createConsumer({
+        ...connectionTo(server.server, deps.connection),
+        tubes: [flowTube(deps.tubePrefix)],
+      });
+      consumers.push(consumer);
+      return lane(consumer, server.server);
+    }),
+  );
 
   let stopped: Promise<void> | undefined;
   return {

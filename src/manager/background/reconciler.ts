@@ -16,7 +16,7 @@
  */
 import { putAgain, releaseHold } from '../../jobs/queue-copy.js';
 import type { Logger } from '../../log.js';
-import type { QueueClient } from '../../queue/index.js';
+import type { QueueSet } from '../../queue/index.js';
 import {
   type LogSegment,
   mapConcurrently,
@@ -28,7 +28,7 @@ import {
 import { findLiveCopy } from '../jobs/queue-location.js';
 
 export interface ReconcilerDeps {
-  queue: QueueClient;
+  queue: QueueSet;
   store: Store;
   log: Logger;
   tubePrefix: string;
@@ -56,7 +56,13 @@ export function createReconciler(deps: ReconcilerDeps) {
   let walk: number | null = null;
 
   /** A pending job's fate: still queued (or kicked from its hold), put again, or never recorded. */
-  async function check(id: string, createdAt: Date, cutoff: Date, report: PassReport): Promise<Verdict> {
+  async function check(
+    id: string,
+    createdAt: Date,
+    cutoff: Date,
+    now: Date,
+    report: PassReport,
+  ): Promise<Verdict> {
     if (createdAt > cutoff) return 'pending';
     const ref = await store.findQueueRef(id);
     const job = ref ? undefined : await store.findJob(id);
@@ -67,11 +73,15 @@ export function createReconciler(deps: ReconcilerDeps) {
       const late = await store.findResult(id);
       return late ? { outcome: late.outcome, finishedAt: late.finishedAt } : null;
     }
-    // Put under another beanstalkd server than ours: not ours to judge.
-    if (location && location.server !== queue.server) return 'pending';
-    const live = await findLiveCopy(queue, id, location);
+    // Put under a server that is gone (down past BEANSTALK_SERVER_GONE_SECONDS, or no longer
+    // one of ours): its copy counts as lost. One that is down for less is waited for.
+    // With one server, a location naming another is some other deployment's: not ours to judge.
+    if (location && queue.servers.length === 1 && queue.at(location.server) === null) return 'pending';
+    const gone = location !== null && queue.isGone(location.server, now.getTime());
+    if (location && !gone && queue.down().some((down) => down.server === location.server)) return 'pending';
+    const live = gone ? null : await findLiveCopy(queue, id, location);
     if (live) {
-      if (job !== undefined && job !== null && (await releaseHold(queue, job, live))) {
+      if (job !== undefined && job !== null && (await releaseHold(live.queue, job, live))) {
         report.kicked += 1;
         log.warn({ jobId: id }, 'kicked a job its manager left on hold');
       }
@@ -81,17 +91,23 @@ export function createReconciler(deps: ReconcilerDeps) {
     if (late) return { outcome: late.outcome, finishedAt: late.finishedAt };
     const record = job ?? (await store.findJob(id));
     if (!record) return null;
-    await putAgain(queue, store, record, deps.tubePrefix);
+    const placed = await putAgain(queue, store, record, deps.tubePrefix);
     report.requeued += 1;
     log.warn(
-      { jobId: id, createdAt: record.createdAt.toISOString() },
-      're-queued a job whose beanstalkd copy was lost',
+      {
+        jobId: id,
+        createdAt: record.createdAt.toISOString(),
+        ...(gone ? { from: location?.server, to: placed.server } : {}),
+      },
+      gone
+        ? 're-queued a job of a beanstalkd server that is gone'
+        : 're-queued a job whose beanstalkd copy was lost',
     );
     return 'pending';
   }
 
   /** Every job's verdict in one segment: its outcome, no record, or still pending. */
-  async function judge(segment: LogSegment, cutoff: Date, report: PassReport): Promise<Verdict[]> {
+  async function judge(segment: LogSegment, cutoff: Date, now: Date, report: PassReport): Promise<Verdict[]> {
     const outcomes = await mapConcurrently(segment.jobs, POINT_READS_IN_FLIGHT, (entry) =>
       store.findResult(entry.id),
     );
@@ -101,7 +117,7 @@ export function createReconciler(deps: ReconcilerDeps) {
       verdicts.push(
         outcome
           ? { outcome: outcome.outcome, finishedAt: outcome.finishedAt }
-          : await check(entry.id, entry.at, cutoff, report),
+          : await check(entry.id, entry.at, cutoff, now, report),
       );
     }
     return verdicts;
@@ -127,7 +143,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         const segment = await store.log.readSegment(n);
         if (segment && !segment.settled) {
           if (segment.first > cutoff) break; // too young to judge; so is everything after it
-          const verdicts = await judge(segment, cutoff, report);
+          const verdicts = await judge(segment, cutoff, now, report);
           report.checked += segment.jobs.length;
           if (verdicts.every((v) => v !== 'pending')) {
             await store.log.replaceSegment({ ...segment, settled: verdicts as SettledEntry[] });

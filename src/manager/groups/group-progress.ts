@@ -4,7 +4,7 @@
  */
 import { AppError, ErrorCode } from '../../errors.js';
 import { readGroupAndMarks } from '../../jobs/group-results.js';
-import type { QueueClient } from '../../queue/index.js';
+import type { QueueSet } from '../../queue/index.js';
 import { mapConcurrently, markResult, POINT_READS_IN_FLIGHT, type Store } from '../../store/index.js';
 import { findLiveCopy, stateOfCopy } from '../jobs/queue-location.js';
 import type { JobState } from '../jobs/views.js';
@@ -21,7 +21,7 @@ const CACHE_BYTES = 16 * 1024 * 1024;
  * GET /groups/<id>. A finished group's answer depends only on its group document and its marks:
  * it is kept, serialized, until a mark follows the last one it read (kept-by-marks.ts).
  */
-export function createGroupReader(deps: { store: Store; queue: QueueClient }) {
+export function createGroupReader(deps: { store: Store; queue: QueueSet }) {
   const kept = new KeptByMarks<string>({
     store: deps.store,
     maxSize: CACHE_BYTES,
@@ -43,7 +43,7 @@ export function createGroupReader(deps: { store: Store; queue: QueueClient }) {
  * done. Reads the group, its marks, and, when few jobs are left, those jobs one by one (their
  * outcome, else beanstalkd's view): a few point reads however large the group.
  */
-export async function groupProgress(deps: { store: Store; queue: QueueClient }, id: string) {
+export async function groupProgress(deps: { store: Store; queue: QueueSet }, id: string) {
   const { group, marks } = await readGroupAndMarks(deps.store, id);
   if (!group) throw new AppError(ErrorCode.NOT_FOUND, `no group ${id}`);
   const open: string[] = [];

@@ -11,7 +11,7 @@
  */
 import { AppError, ErrorCode } from '../../errors.js';
 import { newJobId } from '../../jobs/job-id.js';
-import type { QueueClient } from '../../queue/index.js';
+import type { QueueSet } from '../../queue/index.js';
 import type { JobOptions, Store } from '../../store/index.js';
 import { toAppError } from '../error-answers.js';
 import { type JobService, settleEach } from '../jobs/accept.js';
@@ -63,7 +63,7 @@ function checkSizes(
 export interface MatrixDeps {
   jobs: JobService;
   store: Store;
-  queue: QueueClient;
+  queue: QueueSet;
   defaultOptions: JobOptions;
   allowedTypes: readonly string[];
   maxItems: number;

@@ -6,7 +6,7 @@ import Koa from 'koa';
 import { MANAGER_SETTINGS } from '../../config/manager-settings.js';
 import { Tally } from '../../jobs/tally.js';
 import type { Logger } from '../../log.js';
-import type { QueueClient } from '../../queue/index.js';
+import type { QueueSet } from '../../queue/index.js';
 import type { JobOptions, Store } from '../../store/index.js';
 import type { AcceptCounts } from '../background/manager-heartbeat.js';
 import { EventHub } from '../events/event-hub.js';
@@ -42,7 +42,7 @@ import {
 import { serveDashboard } from './ui.js';
 
 export interface AppDeps {
-  queue: QueueClient;
+  queue: QueueSet;
   store: Store;
   log: Logger;
   tubePrefix: string;

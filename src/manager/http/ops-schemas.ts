@@ -15,8 +15,17 @@ export const ReadySchema: JsonSchema = {
   additionalProperties: false,
   properties: {
     status: { type: 'string', enum: ['ready', 'unavailable'] },
-    beanstalkd: reachability,
+    beanstalkd: {
+      ...reachability,
+      description: 'ok when at least one beanstalkd server answers (puts go to those that do)',
+    },
     mongodb: reachability,
+    beanstalkdServers: {
+      type: 'object',
+      description:
+        'with several beanstalkd servers (BEANSTALK_SERVERS): each by host:port, and whether it answered',
+      additionalProperties: reachability,
+    },
   },
 };
 

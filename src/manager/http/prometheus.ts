@@ -13,13 +13,13 @@ import type { Context, Next } from 'koa';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from 'prom-client';
 import { DEFAULT_JOB_TYPE } from '../../handlers/index.js';
 import type { Logger } from '../../log.js';
-import type { QueueClient } from '../../queue/index.js';
+import type { QueueSet } from '../../queue/index.js';
 import { DURATION_BUCKETS_SECONDS, type Store, type WorkerDocument } from '../../store/index.js';
 import { readQueueDepth, type TypeDepth } from '../stats/queue-depth.js';
 import { isLive, recentWorkers } from '../stats/workers.js';
 
 export interface ManagerMetricsDeps {
-  queue: QueueClient;
+  queue: QueueSet;
   store: Store;
   log: Logger;
   tubePrefix: string;

@@ -28,7 +28,7 @@ import { AppError, ErrorCode } from '../../errors.js';
 import { jobIdTime, newJobId } from '../../jobs/job-id.js';
 import { isPutInDoubt, kickHeld, largestCopyBytes, putCopy, queueCopy } from '../../jobs/queue-copy.js';
 import type { Logger } from '../../log.js';
-import type { QueueClient } from '../../queue/index.js';
+import type { Placed, QueueClient, QueueSet } from '../../queue/index.js';
 import {
   type JobDocument,
   type JobOptions,
@@ -46,7 +46,8 @@ import type { JobView } from './views.js';
 const MAX_REFS_IN_FLIGHT = 1000;
 
 export interface JobServiceDeps {
-  queue: QueueClient;
+  /** The beanstalkd servers (queue/queue-set.ts): a put goes to one of them. */
+  queue: QueueSet;
   store: Store;
   log: Logger;
   tubePrefix: string;
@@ -102,11 +103,13 @@ export function createJobService(deps: JobServiceDeps) {
   async function putThenRecord(record: JobDocument): Promise<void> {
     const id = record._id;
     const copy = queueCopy(record, deps.tubePrefix, { first: true, holdSeconds });
-    const beanstalkId = await putCopy(queue, copy);
+    const { server, beanstalkId } = await putCopy(queue, copy);
+    // The server it landed on: a set's servers are all its own.
+    const holder = queue.at(server) as QueueClient;
     try {
-      await store.insertJob({ ...record, queue: { server: queue.server, beanstalkId, tube: copy.tube } });
+      await store.insertJob({ ...record, queue: { server, beanstalkId, tube: copy.tube } });
     } catch (error: unknown) {
-      await queue.deleteJob(beanstalkId).catch((deleteError: unknown) => {
+      await holder.deleteJob(beanstalkId).catch((deleteError: unknown) => {
         log.warn(
           { jobId: id, err: deleteError },
           'job not recorded, and its held copy could not be removed; a worker drops it when the hold ends',
@@ -115,7 +118,7 @@ export function createJobService(deps: JobServiceDeps) {
       throw error;
     }
     try {
-      await kickHeld(queue, beanstalkId);
+      await kickHeld(holder, beanstalkId);
     } catch (error: unknown) {
       // Recorded and queued all the same: a worker runs it when the hold ends (it finds the
       // record), or, if beanstalkd lost it, the reconciler puts it again.
@@ -136,9 +139,9 @@ export function createJobService(deps: JobServiceDeps) {
     // A duplicate is our own insert retried after a lost answer, unless we are finishing
     // another request's job: then that request recorded it and puts it.
     if ((await store.insertJob(record)) === 'duplicate' && finishing) return 'recorded elsewhere';
-    let beanstalkId: string;
+    let placed: Placed;
     try {
-      beanstalkId = await putCopy(queue, copy);
+      placed = await putCopy(queue, copy);
     } catch (error: unknown) {
       if (!isPutInDoubt(error)) {
         await undoRecord(id, error);
@@ -149,7 +152,7 @@ export function createJobService(deps: JobServiceDeps) {
       // reconciler puts it once beanstalkd answers. A second copy costs a second run, never
       // a second outcome.
       try {
-        beanstalkId = await putCopy(queue, copy);
+        placed = await putCopy(queue, copy);
       } catch (retryError: unknown) {
         log.warn(
           { jobId: id, err: retryError },
@@ -161,7 +164,7 @@ export function createJobService(deps: JobServiceDeps) {
     // Not awaited: recorded and queued is what the 202 promises, and the POST answers one
     // insert sooner. Until the ref lands, this process's store answers findQueueRef from it.
     const inserting = store
-      .insertQueueRef({ _id: id, server: queue.server, beanstalkId, tube: copy.tube, putAt: new Date() })
+      .insertQueueRef({ _id: id, ...placed, tube: copy.tube, putAt: new Date() })
       .catch((error: unknown) => {
         // Accepted all the same. Without the ref GET cannot show live fields, and the
         // reconciler, finding no copy it can name, puts the job again (one outcome still).

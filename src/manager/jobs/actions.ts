@@ -8,7 +8,7 @@ import { AppError, ErrorCode } from '../../errors.js';
 import { largestCopyBytes, putAgain } from '../../jobs/queue-copy.js';
 import type { Tally } from '../../jobs/tally.js';
 import type { Logger } from '../../log.js';
-import { isQueueError, type QueueClient, QueueErrorCode } from '../../queue/index.js';
+import { isQueueError, QueueErrorCode, type QueueSet } from '../../queue/index.js';
 import { Outcome, type QueueLocation, type Store } from '../../store/index.js';
 import { createBulkActions } from './bulk-actions.js';
 import { createManagerOutcomes } from './manager-outcome.js';
@@ -16,7 +16,7 @@ import { findLiveCopy, queueLocation } from './queue-location.js';
 import type { JobState } from './views.js';
 
 export interface JobActionDeps {
-  queue: QueueClient;
+  queue: QueueSet;
   store: Store;
   log: Logger;
   tubePrefix: string;
@@ -35,7 +35,7 @@ export function createJobActions(deps: JobActionDeps) {
     const live = await findLiveCopy(queue, id, location);
     if (!live) return;
     try {
-      await queue.deleteJob(live.stats.id);
+      await live.queue.deleteJob(live.stats.id);
     } catch (error: unknown) {
       // Reserved by a worker: it will find the outcome stored and delete the job itself.
       if (!isQueueError(error, QueueErrorCode.NOT_FOUND)) throw error;

@@ -23,12 +23,12 @@ import { ErrorCode, isAppError } from '../../errors.js';
 import { decodeEnvelope } from '../../jobs/envelope.js';
 import { tubeName } from '../../jobs/queue-copy.js';
 import type { Logger } from '../../log.js';
-import { isQueueError, type QueueClient, QueueErrorCode } from '../../queue/index.js';
+import { isQueueError, type QueueClient, QueueErrorCode, type QueueSet } from '../../queue/index.js';
 import { type GroupMark, mapConcurrently, Outcome, type Store, type SweptRange } from '../../store/index.js';
 import { queueLocation } from './queue-location.js';
 
 export interface BulkActionDeps {
-  queue: QueueClient;
+  queue: QueueSet;
   store: Store;
   log: Logger;
   tubePrefix: string;
@@ -175,12 +175,17 @@ export function createBulkActions(deps: BulkActionDeps) {
   }
 
   /** Whether a buried copy is the one its job's record (or queue ref) names, or nothing names one. */
-  function isCurrentCopy(location: ReturnType<typeof queueLocation>, beanstalkId: string): boolean {
-    return location === null || (location.server === queue.server && location.beanstalkId === beanstalkId);
+  function isCurrentCopy(
+    location: ReturnType<typeof queueLocation>,
+    server: QueueClient,
+    beanstalkId: string,
+  ): boolean {
+    return location === null || (location.server === server.server && location.beanstalkId === beanstalkId);
   }
 
   /** Handles the buried copy beanstalkd names next: retry its job, delete it, or kick it. */
   async function handleBuried(
+    server: QueueClient,
     copy: { id: string; body: string },
     counts: KickCounts,
     type: string,
@@ -198,14 +203,14 @@ export function createBulkActions(deps: BulkActionDeps) {
         await retryEach([envelope.id], counts);
         return 'retried';
       }
-      if (result || !job || !isCurrentCopy(queueLocation(job, ref), copy.id)) {
+      if (result || !job || !isCurrentCopy(queueLocation(job, ref), server, copy.id)) {
         const reason = result
           ? `its job is ${result.outcome}`
           : job
             ? 'its job has another copy'
             : 'never recorded';
         try {
-          await queue.deleteJob(copy.id);
+          await server.deleteJob(copy.id);
         } catch (error: unknown) {
           // Kicked or deleted by someone else since the peek.
           if (!isQueueError(error, QueueErrorCode.NOT_FOUND)) throw error;
@@ -220,7 +225,7 @@ export function createBulkActions(deps: BulkActionDeps) {
       }
     }
     try {
-      await queue.kickJob(copy.id);
+      await server.kickJob(copy.id);
     } catch (error: unknown) {
       if (!isQueueError(error, QueueErrorCode.NOT_FOUND)) throw error;
       return 'gone';
@@ -234,26 +239,41 @@ export function createBulkActions(deps: BulkActionDeps) {
    * `more` when the budget ran out with copies left.
    */
   async function kickCopies(type: string, budget: number, counts: KickCounts): Promise<void> {
+    // Each server's buried copies in turn: beanstalkd ids are per server.
+    for (const server of queue.servers) {
+      const handled = await kickCopiesOn(server, type, budget, counts);
+      budget -= handled;
+      if (counts.more) return;
+    }
+  }
+
+  /** kickCopies on one server; how many copies it handled. */
+  async function kickCopiesOn(
+    server: QueueClient,
+    type: string,
+    budget: number,
+    counts: KickCounts,
+  ): Promise<number> {
     const tube = tubeName(deps.tubePrefix, type);
     try {
       // No tube, or nothing buried: done, without a `use` that would make the tube exist.
-      if ((await queue.statsTube(tube)).currentJobsBuried === 0) return;
+      if ((await server.statsTube(tube)).currentJobsBuried === 0) return 0;
     } catch (error: unknown) {
-      if (isQueueError(error, QueueErrorCode.NOT_FOUND)) return;
+      if (isQueueError(error, QueueErrorCode.NOT_FOUND)) return 0;
       throw error;
     }
     const kickedNow = new Set<string>();
     for (let handled = 0; ; handled += 1) {
-      const copy = await queue.peekBuried(tube);
+      const copy = await server.peekBuried(tube);
       // A copy this call kicked is back (a worker buries a body it cannot run at once, at the
       // end of the buried list): everything before it is done, and the rest waits for the
       // next call, rather than kicking it round and round.
-      if (copy === null || kickedNow.has(copy.id)) return;
+      if (copy === null || kickedNow.has(copy.id)) return handled;
       if (handled >= budget) {
         counts.more = true;
-        return;
+        return handled;
       }
-      if ((await handleBuried(copy, counts, type)) === 'kicked') kickedNow.add(copy.id);
+      if ((await handleBuried(server, copy, counts, type)) === 'kicked') kickedNow.add(copy.id);
     }
   }
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { AppError, ErrorCode } from '../../errors.js';
 import { putAgain, releaseHold } from '../../jobs/queue-copy.js';
 import type { Logger } from '../../log.js';
-import type { QueueClient } from '../../queue/index.js';
+import type { QueueSet } from '../../queue/index.js';
 import { isStoreUnavailable, type JobDocument, type Store } from '../../store/index.js';
 import type { JobInspector } from './inspect.js';
 import type { RequestedJob } from './options.js';
@@ -31,7 +31,7 @@ export type RecordAndQueue = (
 ) => Promise<{ accepted: AcceptResult; recordedElsewhere: boolean }>;
 
 export interface IdempotencyDeps {
-  queue: QueueClient;
+  queue: QueueSet;
   store: Store;
   log: Logger;
   tubePrefix: string;
@@ -80,7 +80,7 @@ export function createIdempotentAccept(deps: IdempotencyDeps) {
       const { delay } = await putAgain(queue, store, job, deps.tubePrefix);
       return { id, state: delay > 0 ? 'delayed' : 'queued', type: job.type, createdAt, replayed: true };
     }
-    if (live && (await releaseHold(queue, job, live))) {
+    if (live && (await releaseHold(live.queue, job, live))) {
       log.info({ jobId: id }, 'replayed job was still on hold; kicked it');
       return { id, state: 'queued', type: job.type, createdAt, replayed: true };
     }

@@ -4,7 +4,7 @@
  * queue reference or its record (queue-location.ts), else its record alone.
  */
 import { jobIdTime } from '../../jobs/job-id.js';
-import type { QueueClient } from '../../queue/index.js';
+import type { QueueSet } from '../../queue/index.js';
 import {
   type FlowSpec,
   type JobDocument,
@@ -28,7 +28,7 @@ import {
 } from './views.js';
 
 export interface JobInspectorDeps {
-  queue: QueueClient;
+  queue: QueueSet;
   store: Store;
 }
 

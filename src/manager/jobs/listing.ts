@@ -15,7 +15,7 @@
  * go on from when it stopped early. The query itself is read and checked in list-query.ts.
  */
 import { jobIdTime } from '../../jobs/job-id.js';
-import type { QueueClient } from '../../queue/index.js';
+import type { QueueSet } from '../../queue/index.js';
 import {
   type GroupDocument,
   type GroupMark,
@@ -43,7 +43,7 @@ export interface JobSummary {
 }
 
 /** The page builder of GET /jobs, over the store and the queue it is given. */
-export function createJobListing(deps: { queue: QueueClient; store: Store }) {
+export function createJobListing(deps: { queue: QueueSet; store: Store }) {
   const { queue, store } = deps;
   const wantsLive = (query: ListQuery) =>
     query.state === undefined || (UNFINISHED_STATES as readonly string[]).includes(query.state);

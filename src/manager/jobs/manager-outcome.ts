@@ -7,7 +7,7 @@
  */
 import type { Tally } from '../../jobs/tally.js';
 import type { Logger } from '../../log.js';
-import type { QueueClient } from '../../queue/index.js';
+import type { QueueSet } from '../../queue/index.js';
 import {
   type JobDocument,
   Outcome,
@@ -18,7 +18,7 @@ import {
 import { deliveryEnqueuer } from '../../webhooks/enqueue.js';
 
 export interface ManagerOutcomeDeps {
-  queue: QueueClient;
+  queue: QueueSet;
   store: Store;
   log: Logger;
   tubePrefix: string;

@@ -4,7 +4,7 @@
  * recorded before its put went), and wins.
  */
 import { decodeEnvelope, type Envelope } from '../../jobs/envelope.js';
-import type { QueueClient, QueuedJob } from '../../queue/index.js';
+import type { QueueClient, QueuedJob, QueueSet } from '../../queue/index.js';
 import type { JobDocument, QueueLocation, QueueRefDocument } from '../../store/index.js';
 import { type JobState, STATE_OF_QUEUE } from './views.js';
 
@@ -16,22 +16,24 @@ export function queueLocation(
   return ref ?? job?.queue ?? null;
 }
 
-/** A job's copy in beanstalkd now, with its body decoded. */
-export type LiveCopy = QueuedJob & { envelope: Envelope };
+/** A job's copy in beanstalkd now, with its body decoded, and the server that holds it. */
+export type LiveCopy = QueuedJob & { envelope: Envelope; queue: QueueClient };
 
 /**
- * The job's live copy, or null when beanstalkd no longer has it, it was put under another
- * server, or its beanstalkd id now names another job (ids repeat after restarts).
+ * The job's live copy, or null when beanstalkd no longer has it, it was put under a server
+ * that is not one of ours, or its beanstalkd id now names another job (ids repeat after
+ * restarts). Throws when the server that holds it does not answer.
  */
 export async function findLiveCopy(
-  queue: QueueClient,
+  queues: QueueSet,
   id: string,
   location: QueueLocation | null,
 ): Promise<LiveCopy | null> {
-  if (!location || location.server !== queue.server) return null;
+  const queue = location ? queues.at(location.server) : null;
+  if (!location || !queue) return null;
   const live = await queue.inspectJob(location.beanstalkId);
   const envelope = live && decodeEnvelope(live.body);
-  return live && envelope?.id === id ? { ...live, envelope } : null;
+  return live && envelope?.id === id ? { ...live, envelope, queue } : null;
 }
 
 /** The state a live copy shows: `waiting` for a flow's waiter (whatever beanstalkd does with it), else beanstalkd's. */

@@ -4,7 +4,7 @@
  */
 import { DEFAULT_JOB_TYPE } from '../../handlers/index.js';
 import { tubeName, typeOfTube } from '../../jobs/queue-copy.js';
-import { isQueueError, type QueueClient, QueueErrorCode } from '../../queue/index.js';
+import { isQueueError, type QueueClient, QueueErrorCode, type QueueSet } from '../../queue/index.js';
 
 export interface TypeDepth {
   type: string;
@@ -20,8 +20,31 @@ export interface TypeDepth {
 /** Bound on the tubes read per call: each is one round trip. */
 export const MAX_TUBES = 200;
 
-/** Depth per type; the default type is always listed (zeros when its tube does not exist yet). */
-export async function readQueueDepth(queue: QueueClient, prefix: string): Promise<TypeDepth[]> {
+/**
+ * Depth per type over every server that answers, summed (a pause is the longest left on any);
+ * throws only when none answers. The default type is always listed.
+ */
+export async function readQueueDepth(queues: QueueSet, prefix: string): Promise<TypeDepth[]> {
+  const read = await Promise.allSettled(queues.servers.map((queue) => readServerDepth(queue, prefix)));
+  const answered = read.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  if (answered.length === 0) throw (read[0] as PromiseRejectedResult).reason;
+  const byType = new Map<string, TypeDepth>();
+  for (const depth of answered.flat()) {
+    const sum = byType.get(depth.type);
+    if (!sum) byType.set(depth.type, { ...depth });
+    else {
+      sum.ready += depth.ready;
+      sum.reserved += depth.reserved;
+      sum.delayed += depth.delayed;
+      sum.buried += depth.buried;
+      sum.pausedSeconds = Math.max(sum.pausedSeconds, depth.pausedSeconds);
+    }
+  }
+  return [...byType.values()].sort((a, b) => a.type.localeCompare(b.type));
+}
+
+/** One server's depth per type. */
+async function readServerDepth(queue: QueueClient, prefix: string): Promise<TypeDepth[]> {
   const tubes = (await queue.listTubes())
     .filter((tube) => typeOfTube(tube, prefix) !== null)
     .sort()

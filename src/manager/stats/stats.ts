@@ -13,7 +13,7 @@
 import { limitsOf } from '../../jobs/limit-tokens.js';
 import { MINUTES_WINDOW } from '../../jobs/rate-buckets.js';
 import { type LimitsAnswer, limitsAnswer } from '../../jobs/type-limits.js';
-import type { QueueClient } from '../../queue/index.js';
+import type { QueueSet } from '../../queue/index.js';
 import type { ManagerDocument, Store, WorkerDocument } from '../../store/index.js';
 import { readQueueDepth } from './queue-depth.js';
 import { readOutcomeCounts } from './totals.js';
@@ -97,7 +97,7 @@ function sumBuckets(
 }
 
 export interface StatsServiceDeps {
-  queue: QueueClient;
+  queue: QueueSet;
   store: Store;
   tubePrefix: string;
   workerGoneAfterMs: number;

@@ -3,7 +3,7 @@
  * follows it, `GET /groups` lists them.
  */
 import type { Context } from 'koa';
-import type { QueueClient } from '../../../queue/index.js';
+import type { QueueSet } from '../../../queue/index.js';
 import type { Store } from '../../../store/index.js';
 import { type createGroupListing, parseGroupListQuery } from '../../groups/group-list.js';
 import type { createGroupReader } from '../../groups/group-progress.js';
@@ -20,7 +20,7 @@ export interface GroupHandlerDeps {
   groups: ReturnType<typeof createGroupReader>;
   groupList: ReturnType<typeof createGroupListing>;
   store: Store;
-  queue: QueueClient;
+  queue: QueueSet;
   limits: AcceptLimits;
   /** Told about each newly accepted job (metrics). */
   onAccepted: (type: string) => void;

@@ -9,13 +9,14 @@ import { AppError, ErrorCode } from '../../../errors.js';
 import { countTokens, limitsOf, reconcileTypeTokens, tokenTube } from '../../../jobs/limit-tokens.js';
 import { limitsAnswer, parseLimits } from '../../../jobs/type-limits.js';
 import type { Logger } from '../../../log.js';
-import type { QueueClient } from '../../../queue/index.js';
+import type { QueueSet } from '../../../queue/index.js';
 import type { Limits, TypeLimitsDocument } from '../../../store/index.js';
 import { readJsonBody } from '../read-json-body.js';
 import { typeParam } from './pause.js';
 
 export interface LimitHandlerDeps {
-  queue: QueueClient;
+  /** The limits' token tubes live on the set's home server (docs/limits-design.md). */
+  queue: QueueSet;
   store: Limits;
   log: Logger;
   tubePrefix: string;
@@ -28,7 +29,8 @@ const LIMIT_BYTES = 1024;
 
 /** getTypeLimits, putTypeLimits and deleteTypeLimits, by their route-table names. */
 export function limitHandlers(deps: LimitHandlerDeps) {
-  const { queue, store, tubePrefix } = deps;
+  const { store, tubePrefix } = deps;
+  const queue = deps.queue.home;
 
   async function answer(type: string, doc: TypeLimitsDocument | null) {
     const [run, rate] = await Promise.all([

@@ -1,13 +1,13 @@
 /** The handlers that observe the system: probes, metrics, the OpenAPI document, workers, stats. */
 import type { Context } from 'koa';
-import type { QueueClient } from '../../../queue/index.js';
+import type { QueueSet } from '../../../queue/index.js';
 import type { Store } from '../../../store/index.js';
 import type { createStatsService } from '../../stats/stats.js';
 import { listLiveWorkers } from '../../stats/workers.js';
 import type { ManagerMetrics } from '../prometheus.js';
 
 export interface ObserveHandlerDeps {
-  queue: QueueClient;
+  queue: QueueSet;
   store: Store;
   metrics: ManagerMetrics;
   stats: ReturnType<typeof createStatsService>;
@@ -25,19 +25,30 @@ export function observeHandlers(deps: ObserveHandlerDeps) {
       ctx.body = { status: 'ok' };
     },
     readyz: async (ctx: Context) => {
-      const [mongodb, beanstalkd] = await Promise.all([
-        deps.store.ping().then(
-          () => 'ok',
-          () => 'unavailable',
-        ),
-        deps.queue.stats().then(
-          () => 'ok',
-          () => 'unavailable',
-        ),
+      const answer = (probe: Promise<unknown>) =>
+        probe.then(
+          () => 'ok' as const,
+          () => 'unavailable' as const,
+        );
+      const [mongodb, ...servers] = await Promise.all([
+        answer(deps.store.ping()),
+        ...deps.queue.servers.map((server) => answer(server.stats())),
       ]);
+      // One server that answers takes every put (queue/queue-set.ts): the manager can accept.
+      const beanstalkd = servers.includes('ok') ? 'ok' : 'unavailable';
       const ready = mongodb === 'ok' && beanstalkd === 'ok';
       ctx.status = ready ? 200 : 503;
-      ctx.body = { status: ready ? 'ready' : 'unavailable', beanstalkd, mongodb };
+      ctx.body = {
+        status: ready ? 'ready' : 'unavailable',
+        beanstalkd,
+        mongodb,
+        // With several servers (BEANSTALK_SERVERS), each one's answer.
+        ...(servers.length > 1
+          ? {
+              beanstalkdServers: Object.fromEntries(deps.queue.servers.map((s, i) => [s.server, servers[i]])),
+            }
+          : {}),
+      };
     },
     metrics: async (ctx: Context) => {
       ctx.set('Content-Type', metrics.registry.contentType);

@@ -4,10 +4,10 @@ import { AppError, ErrorCode } from '../../../errors.js';
 import { JOB_TYPE } from '../../../handlers/index.js';
 import { tubeName } from '../../../jobs/queue-copy.js';
 import type { Logger } from '../../../log.js';
-import type { QueueClient } from '../../../queue/index.js';
+import type { QueueSet } from '../../../queue/index.js';
 
 export interface PauseHandlerDeps {
-  queue: QueueClient;
+  queue: QueueSet;
   log: Logger;
   tubePrefix: string;
 }
@@ -26,7 +26,10 @@ export function typeParam(ctx: Context): string {
 /** pauseType and resumeType, by their route-table names. */
 export function pauseHandlers(deps: PauseHandlerDeps) {
   const pause = async (type: string, seconds: number) => {
-    await deps.queue.pauseTube(tubeName(deps.tubePrefix, type), seconds);
+    // Every server: a type's jobs may be on any of them.
+    await Promise.all(
+      deps.queue.servers.map((server) => server.pauseTube(tubeName(deps.tubePrefix, type), seconds)),
+    );
     deps.log.info({ type, seconds }, seconds > 0 ? 'type paused' : 'type resumed');
     return { type, paused: seconds > 0, seconds };
   };

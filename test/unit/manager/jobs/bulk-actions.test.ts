@@ -5,7 +5,7 @@ import { encodeEnvelope } from '../../../../src/jobs/envelope.js';
 import { newJobId } from '../../../../src/jobs/job-id.js';
 import { silentLogger } from '../../../../src/log.js';
 import { addSwept, createBulkActions, nextUnswept } from '../../../../src/manager/jobs/bulk-actions.js';
-import type { QueueClient } from '../../../../src/queue/index.js';
+import { type QueueClient, type QueueSet, queueSetOf } from '../../../../src/queue/index.js';
 import {
   type GroupMark,
   type ResultDocument,
@@ -46,7 +46,9 @@ function failedStore(documents: Array<Array<[string, string]>>) {
   return { store: store as unknown as Store, retried, reads, retry, results };
 }
 
-const noQueue = {} as QueueClient;
+const noQueue = {} as QueueSet;
+/** One fake server as the set the bulk actions take. */
+const oneServer = (client: QueueClient): QueueSet => queueSetOf({ clients: [client], goneAfterMs: 60_000 });
 
 describe('steering a type’s failed and buried jobs (manager/jobs/bulk-actions)', () => {
   it('when walked ranges are added, then they merge, stay highest first, and the next unwalked number skips them', () => {
@@ -161,7 +163,7 @@ describe('steering a type’s failed and buried jobs (manager/jobs/bulk-actions)
       },
     } as unknown as QueueClient;
     const bulk = createBulkActions({
-      queue,
+      queue: oneServer(queue),
       store: s.store,
       log: silentLogger(),
       tubePrefix: 't.',
@@ -198,7 +200,13 @@ describe('steering a type’s failed and buried jobs (manager/jobs/bulk-actions)
       findJob: async () => ({ _id: id, queue: { server: 'b:1', beanstalkId: '9' } }),
       findQueueRef: async () => null,
     } as unknown as Store;
-    const bulk = createBulkActions({ queue, store, log: silentLogger(), tubePrefix: 't.', retry: s.retry });
+    const bulk = createBulkActions({
+      queue: oneServer(queue),
+      store,
+      log: silentLogger(),
+      tubePrefix: 't.',
+      retry: s.retry,
+    });
     const answer = await bulk.kickBuried('simulate', 10);
     assert.deepEqual(answer, { retried: 0, skipped: 0, kicked: 0, removed: 1, more: false });
     assert.deepEqual(deleted, ['8']);

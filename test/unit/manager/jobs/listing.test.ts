@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { newJobId } from '../../../../src/jobs/job-id.js';
 import { parseListQuery } from '../../../../src/manager/jobs/list-query.js';
 import { createJobListing } from '../../../../src/manager/jobs/listing.js';
-import type { QueueClient } from '../../../../src/queue/index.js';
+import type { QueueSet } from '../../../../src/queue/index.js';
 import type { GroupMark, ResultDocument, Store } from '../../../../src/store/index.js';
 
 /**
@@ -30,7 +30,7 @@ function markedStore(documents: number, perDocument: number, stale: number) {
     readStateMarks: async (_state: string, n: number) => marks.get(n) ?? null,
     findResult: async (id: string) => results.get(id) ?? null,
   };
-  return createJobListing({ queue: {} as QueueClient, store: store as unknown as Store });
+  return createJobListing({ queue: {} as QueueSet, store: store as unknown as Store });
 }
 
 describe('listing failed jobs from their marks (manager/jobs/listing)', () => {
