@@ -3,11 +3,16 @@
  * a client polling GET every 100 ms (the baseline, measured in the same run), and what 10,000
  * waiting requests cost one manager. Built manager and worker on their own beanstalkd and
  * FerretDB. Latency is from the outcome's `finishedAt` (stamped by the worker when the handler
- * returned, before its insert and tally commit) to the client holding the answer.
+ * returned, before its insert and tally commit) to the client holding the answer, and from the
+ * notice entry's `storedAt` (the insert acknowledged: where the goal starts). RSS is read as it
+ * stands and after a full GC. `--quick` is smaller; `--waiters-only`, `--latency-only`,
+ * `--burst-only` and `--drain` (what the tally's commit cadence costs a drain) run one part.
  * Not a test: it prints figures (issue "completion push": within 100 ms p99 of the outcome
  * being stored; 10,000 waiters on one manager under 150 MB RSS).
  */
 import { setMaxListeners } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
@@ -27,11 +32,47 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 const quick = process.argv.includes('--quick');
 /** Only the cost of many waiting requests. */
 const waitersOnly = process.argv.includes('--waiters-only');
+/** Only the latencies (no 10,000 waiters, no floor). */
+const latencyOnly = process.argv.includes('--latency-only') || process.argv.includes('--burst-only');
+/**
+ * Only what the tally's commit cadence costs the drain: DRAIN jobs of 0 ms through the one
+ * worker, timed until their outcomes are in committed tallies.
+ */
+const drainOnly = process.argv.includes('--drain');
+const DRAIN = quick ? 5000 : 20_000;
+/** Only the burst's latencies (no one-at-a-time part, no 10,000 waiters, no floor). */
+const burstOnly = process.argv.includes('--burst-only');
 const SEQUENTIAL = quick ? 50 : 200;
 const CONCURRENT = quick ? 200 : 1000;
 const MANY = quick ? 2000 : 10_000;
 
 const summary = latencySummary;
+
+/**
+ * Loaded into the manager and the bare server (with --expose-gc): SIGUSR2 runs a full GC, so
+ * that RSS can be read both as it stands and without the garbage not yet collected.
+ */
+const gcPreload = join(mkdtempSync(join(tmpdir(), 'bench-long-poll-')), 'gc-on-signal.cjs');
+writeFileSync(gcPreload, "process.on('SIGUSR2', () => { globalThis.gc(); globalThis.gc(); });\n");
+const gcOptions = `${process.env.BENCH_NODE_OPTIONS ?? ''} --expose-gc --require=${gcPreload}`.trim();
+
+/** RSS in MB after a full GC of `pid` (started with gcOptions). */
+async function rssAfterGcMb(pid: number): Promise<number> {
+  process.kill(pid, 'SIGUSR2');
+  await new Promise((r) => setTimeout(r, 1500));
+  return rssMb(pid);
+}
+
+/** The manager's V8 heap (used/total) and external memory in MB, from its /metrics. */
+async function heapMb(base: string): Promise<string> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const mb = (name: string) =>
+    Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN) / 2 ** 20;
+  return `heap used ${fmt(mb('nodejs_heap_size_used_bytes'))} of ${fmt(mb('nodejs_heap_size_total_bytes'))} MB, external ${fmt(mb('nodejs_external_memory_bytes'))} MB`;
+}
+
+/** When each answer of a waiting GET arrived (ms since the epoch), by job id. */
+const arrivals = new Map<string, { at: number; burst: boolean }>();
 
 interface View {
   id: string;
@@ -65,7 +106,10 @@ async function getView(url: string, signal?: AbortSignal): Promise<View> {
 const sinceEnd = (view: View) => (view.finishedAt ? Date.now() - Date.parse(view.finishedAt) : Number.NaN);
 
 async function waiting(base: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
+  // Once more on a failure: a keep-alive connection the manager closed meanwhile.
+  const text = await fetch(`${base}/metrics`)
+    .catch(() => fetch(`${base}/metrics`))
+    .then((res) => res.text());
   return Number(/^dw_waiting_requests (\d+)/m.exec(text)?.[1] ?? Number.NaN);
 }
 
@@ -86,19 +130,25 @@ async function main(): Promise<void> {
     MANAGER_LISTEN_HOST: '127.0.0.1',
     MANAGER_MAX_CONNECTIONS: String(MANY + 1000),
     MAX_WAITERS: String(MANY + 1000),
+    NODE_OPTIONS: gcOptions,
   });
   // Each job takes 150-250 ms: a waiter asked right after the POST is in place before it ends.
-  const worker = spawnNode([cli, 'worker'], { ...env, WORKER_WORK_DELAY_MS: '150-250' });
+  const worker = spawnNode([cli, 'worker'], { ...env, WORKER_WORK_DELAY_MS: drainOnly ? '0' : '150-250' });
   const base = `http://127.0.0.1:${port}`;
   const pid = manager.pid as number;
   try {
     await waitForPort(port, 30_000, manager);
     say(`long-poll bench${quick ? ' (quick)' : ''}: one manager, one worker (64 slots, jobs of 150-250 ms)`);
 
+    if (drainOnly) {
+      await drain(base, mongo.url);
+      return;
+    }
     if (!waitersOnly) {
       await latencies(base);
       await noticeLag(mongo.url);
     }
+    if (latencyOnly) return;
     await manyWaiting(base, pid);
     await bareFloor();
   } finally {
@@ -109,22 +159,84 @@ async function main(): Promise<void> {
   }
 }
 
-/** The worker's part: from a job's end to the commit whose notice names it (the notice's `at`). */
-async function noticeLag(url: string): Promise<void> {
+/** Jobs/s from posting DRAIN jobs of 0 ms to their outcomes all being in committed tallies. */
+async function drain(base: string, url: string): Promise<void> {
   const client = new MongoClient(url);
   try {
-    const notices = await client.db('bench-long-poll').collection('completions').find({}).toArray();
-    const lags = notices.flatMap((notice) =>
-      (notice.entries as Array<{ at: Date }>).map((entry) => notice.at.getTime() - entry.at.getTime()),
+    const tallies = client.db('bench-long-poll').collection('tallies');
+    const counted = async () => {
+      let sum = 0;
+      for (const doc of await tallies.find({}).toArray())
+        for (const counts of Object.values(doc.counts as Record<string, { completed: number }>))
+          sum += counts.completed;
+      return sum;
+    };
+    const started = performance.now();
+    await postJobs(base, DRAIN);
+    const posted = performance.now();
+    while ((await counted()) < DRAIN) await new Promise((r) => setTimeout(r, 50));
+    const ms = performance.now() - started;
+    // Commits that counted ends each wrote a notice: what the cadence costs the store in writes.
+    let notices = 0;
+    for (const doc of await tallies.find({}).toArray()) notices += (doc.notices as number | undefined) ?? 0;
+    say(
+      `drain: ${fmt(DRAIN)} jobs of 0 ms (posted in ${fmt(posted - started)} ms) counted in committed tallies after ${fmt(ms)} ms: ${fmt((DRAIN * 1000) / ms)} jobs/s; ${fmt(notices)} commits with ends (${fmt(DRAIN / notices, 1)} jobs a commit)`,
     );
-    say(`of which the worker's part, end -> the commit naming it: ${summary(lags)}`);
   } finally {
     await client.close();
   }
 }
 
-/** End -> client latency: GET polling beside ?wait, one job at a time, then many at once. */
-async function latencies(base: string): Promise<void> {
+/**
+ * The worker's part: from a job's end to the commit whose notice names it (the notice's `at`),
+ * split at `storedAt` (when the outcome's insert was acknowledged, where the tally records
+ * it); and each waiting GET's answer measured from `storedAt`, the goal's starting point.
+ */
+async function noticeLag(url: string): Promise<void> {
+  const client = new MongoClient(url);
+  try {
+    const notices = await client.db('bench-long-poll').collection('completions').find({}).toArray();
+    const entries = notices.flatMap((notice) =>
+      (notice.entries as Array<{ id: string; at: Date; storedAt?: Date }>).map((entry) => ({
+        ...entry,
+        commit: notice.at.getTime() as number,
+      })),
+    );
+    say(
+      `of which the worker's part, end -> the commit naming it: ${summary(entries.map((e) => e.commit - e.at.getTime()))}`,
+    );
+    const stored = entries.filter((e) => e.storedAt !== undefined);
+    if (stored.length === 0) {
+      say('(the notices carry no storedAt: the split below needs a build that records it)');
+      return;
+    }
+    const storedAt = (e: (typeof stored)[number]) => (e.storedAt as Date).getTime();
+    const inBurst = stored.filter((e) => arrivals.get(e.id)?.burst === true);
+    say(
+      `  the burst's jobs, end -> the commit naming it: ${summary(inBurst.map((e) => e.commit - e.at.getTime()))}`,
+    );
+    say(
+      `  the burst's jobs, end -> outcome insert acknowledged: ${summary(inBurst.map((e) => storedAt(e) - e.at.getTime()))}`,
+    );
+    say(
+      `  the burst's jobs, insert acknowledged -> the commit naming it: ${summary(inBurst.map((e) => e.commit - storedAt(e)))}`,
+    );
+    for (const burst of [false, true]) {
+      const lags = stored.flatMap((e) => {
+        const arrival = arrivals.get(e.id);
+        return arrival && arrival.burst === burst ? [arrival.at - storedAt(e)] : [];
+      });
+      say(
+        `${burst ? `GET ?wait=60, the ${fmt(CONCURRENT)} jobs ending together` : 'GET ?wait=30, one job at a time'}: outcome stored -> client ${summary(lags)}`,
+      );
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+/** End -> client one job at a time: GET polling every 100 ms (the baseline), then ?wait=30. */
+async function oneAtATime(base: string): Promise<void> {
   // One job at a time: the baseline polls every 100 ms, then the same with ?wait=30.
   const polled: number[] = [];
   let polls = 0;
@@ -147,9 +259,17 @@ async function latencies(base: string): Promise<void> {
   for (let i = 0; i < SEQUENTIAL; i += 1) {
     const [id] = await postJobs(base, 1);
     const view = await getView(`${base}/jobs/${id}?payload=false&wait=30`);
-    if (view.state === 'completed') waited.push(sinceEnd(view));
+    if (view.state === 'completed') {
+      waited.push(sinceEnd(view));
+      arrivals.set(view.id, { at: Date.now(), burst: false });
+    }
   }
   say(`GET ?wait=30, one job at a time: end -> client ${summary(waited)}; 1 GET a job`);
+}
+
+/** End -> client latency: GET polling beside ?wait, one job at a time, then many at once. */
+async function latencies(base: string): Promise<void> {
+  if (!burstOnly) await oneAtATime(base);
 
   // Many at once: the jobs wait out a 5 s delay while their waiters connect (a few hundred at
   // a time: see manyWaiting), then all run within a few seconds of each other.
@@ -159,9 +279,12 @@ async function latencies(base: string): Promise<void> {
   for (let start = 0; start < ids.length; start += 250) {
     for (const id of ids.slice(start, start + 250))
       answers.push(
-        getView(`${base}/jobs/${id}?payload=false&wait=60`).then((view) =>
-          view.state === 'completed' ? sinceEnd(view) : Number.NaN,
-        ),
+        getView(`${base}/jobs/${id}?payload=false&wait=60`).then((view) => {
+          if (view.state !== 'completed') return Number.NaN;
+          const lag = sinceEnd(view);
+          arrivals.set(view.id, { at: Date.now(), burst: true });
+          return lag;
+        }),
       );
     const deadline = Date.now() + 5000;
     while ((await waiting(base)) < answers.length && Date.now() < deadline)
@@ -176,6 +299,9 @@ async function latencies(base: string): Promise<void> {
 /** What waiting costs: jobs delayed past the wait, so nothing ends while they wait. */
 async function manyWaiting(base: string, pid: number): Promise<void> {
   const idleRss = rssMb(pid);
+  const idleHeap = await heapMb(base);
+  const idleGcRss = await rssAfterGcMb(pid);
+  const idleGcHeap = await heapMb(base);
   const held = await postJobs(base, MANY, '?delay=600');
   const leaving = held.map(() => new AbortController());
   let refused = 0;
@@ -218,6 +344,13 @@ async function manyWaiting(base: string, pid: number): Promise<void> {
   say(
     `${fmt(count)} requests waiting: manager RSS ${fmt(rss)} MB (${fmt(idleRss)} MB before they came); /healthz meanwhile ${summary(health)}`,
   );
+  const heldHeap = await heapMb(base);
+  const gcRss = await rssAfterGcMb(pid);
+  say(`  before they came: ${idleHeap}; after a full GC: RSS ${fmt(idleGcRss)} MB, ${idleGcHeap}`);
+  say(`  while they wait: ${heldHeap}; after a full GC: RSS ${fmt(gcRss)} MB, ${await heapMb(base)}`);
+  say(
+    `  a waiting request: ${fmt(((rss - idleRss) * 1024) / count, 1)} KB as RSS stands, ${fmt(((gcRss - idleGcRss) * 1024) / count, 1)} KB after a full GC (both sides)`,
+  );
   for (const controller of leaving) controller.abort();
   await Promise.all(pending);
   const after = Date.now() + 20_000;
@@ -236,12 +369,13 @@ async function bareFloor(): Promise<void> {
       '-e',
       `const held = []; require('node:http').createServer((req, res) => held.push(res)).listen(${port}, '127.0.0.1');`,
     ],
-    {},
+    { NODE_OPTIONS: gcOptions },
   );
   try {
     await waitForPort(port, 10_000, server);
     const pid = server.pid as number;
     const idle = rssMb(pid);
+    const idleGc = await rssAfterGcMb(pid);
     const leaving = new AbortController();
     setMaxListeners(MANY + 10, leaving.signal);
     const pending: Array<Promise<unknown>> = [];
@@ -251,8 +385,10 @@ async function bareFloor(): Promise<void> {
       await new Promise((r) => setTimeout(r, 300));
     }
     await new Promise((r) => setTimeout(r, 2000));
+    const rss = rssMb(pid);
+    const gcRss = await rssAfterGcMb(pid);
     say(
-      `the floor: a bare node:http server holding ${fmt(MANY)} requests: RSS ${fmt(rssMb(pid))} MB (${fmt(idle)} MB before they came)`,
+      `the floor: a bare node:http server holding ${fmt(MANY)} requests: RSS ${fmt(rss)} MB (${fmt(idle)} MB before they came); after a full GC ${fmt(gcRss)} MB (${fmt(idleGc)} MB before): ${fmt(((rss - idle) * 1024) / MANY, 1)} KB a request as RSS stands, ${fmt(((gcRss - idleGc) * 1024) / MANY, 1)} KB after a full GC`,
     );
     leaving.abort();
     await Promise.all(pending);

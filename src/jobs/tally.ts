@@ -126,6 +126,7 @@ export class Tally {
           id: counted._id,
           state: counted.outcome,
           at: counted.finishedAt ?? new Date(),
+          storedAt: new Date(),
           type: counted.type,
           ...(counted.group !== undefined ? { group: counted.group } : {}),
         });

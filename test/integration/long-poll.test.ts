@@ -81,12 +81,22 @@ describe('long-poll: GET /jobs/<id>?wait=N on real servers', function () {
     assert.ok(tookMs < 10_000, `answered after ${tookMs} ms`);
   });
 
-  it('when nothing ends within N seconds, then it answers the state the job has then', async () => {
+  it('when nothing ends within N seconds, then it answers the state the job has then, and the HTTP metrics time the whole wait', async () => {
     const id = await post();
     const { res, tookMs } = await waitOn(b, id, 1);
     assert.equal(res.status, 200);
     assert.equal(res.body.state, 'queued');
+    assert.equal(res.headers['cache-control'], 'no-store');
+    assert.match(res.headers['content-type'] ?? '', /^application\/json/);
     assert.ok(tookMs >= 950, `waited ${tookMs} ms of the 1 s asked`);
+    // Answered outside Koa's chain (handlers/wait-for-job.ts), yet timed until it left.
+    const text = (await request(b.app.callback()).get('/metrics')).text;
+    const line =
+      /^dw_http_request_duration_seconds_sum\{method="GET",route="\/jobs\/\{id\}",status="200"\} (\S+)$/m.exec(
+        text,
+      );
+    assert.ok(line, 'GET /jobs/{id} 200 is counted');
+    assert.ok(Number(line[1]) >= 0.95, `timed ${line[1]} s, not only until the hand-over`);
   });
 
   it('when the job has already ended or does not exist, then it answers at once', async () => {

@@ -671,6 +671,11 @@ describe('reliability on real servers', function () {
         null,
         'GET shows it recorded, with no copy it can name',
       );
+      // The first job's ref names its copy (the POST's answer does not wait for it).
+      await waitFor(
+        "the first job's queue ref",
+        async () => (await f.store.findQueueRef(once.body.id)) ?? undefined,
+      );
       assert.deepEqual(await reconcilerFor(f).pass(new Date(Date.now() + 1000)), {
         checked: 2,
         requeued: 1,

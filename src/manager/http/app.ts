@@ -134,6 +134,7 @@ export function createApp(deps: AppDeps): Koa {
     limits,
     onAccepted,
     follower,
+    log: deps.log,
   });
 
   const router = new Router();

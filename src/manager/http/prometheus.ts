@@ -215,17 +215,20 @@ export function createManagerMetrics(deps: ManagerMetricsDeps): ManagerMetrics {
     httpMiddleware() {
       return async (ctx, next) => {
         const started = process.hrtime.bigint();
-        try {
-          await next();
-        } finally {
+        const record = (status: number) => {
           const seconds = Number(process.hrtime.bigint() - started) / 1e9;
           const route = (ctx.state as { route?: string }).route ?? 'unmatched';
           const method = METHODS.has(ctx.method) ? ctx.method : 'OTHER';
-          http.observe({ method, route, status: String(ctx.status) }, seconds);
-          deps.log.debug(
-            { method, route, status: ctx.status, ms: Math.round(seconds * 10_000) / 10 },
-            'http request',
-          );
+          http.observe({ method, route, status: String(status) }, seconds);
+          deps.log.debug({ method, route, status, ms: Math.round(seconds * 10_000) / 10 }, 'http request');
+        };
+        try {
+          await next();
+        } finally {
+          // A long-poll handed over by its handler (handlers/wait-for-job.ts) is timed until it is answered.
+          const answered = (ctx.state as { answered?: Promise<number> }).answered;
+          if (ctx.respond === false && answered) void answered.then(record, () => record(500));
+          else record(ctx.status);
         }
       };
     },

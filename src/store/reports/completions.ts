@@ -26,6 +26,8 @@ export interface CompletionEntry {
   /** The job's type and matrix group, for event filters (absent on notices of older versions). */
   type?: string;
   group?: string;
+  /** When its outcome's insert was acknowledged (absent when found stored by another run). */
+  storedAt?: Date;
 }
 
 /** A job that started a run, or reported progress in one (the event stream shows them). */

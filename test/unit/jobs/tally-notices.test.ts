@@ -115,4 +115,21 @@ describe('completion notices of a tally (jobs/tally)', () => {
     );
     await tally.stop();
   });
+
+  it('when an outcome is counted, then its notice entry says when its insert was acknowledged, after the job ended', async () => {
+    const s = scriptedStore();
+    const tally = new Tally({ id: 'w#1', store: s.store, log: silentLogger(), role: 'worker' });
+    const k = tally.tag();
+    const before = Date.now();
+    tally.settle(k, ended('a'));
+    const after = Date.now();
+    await tally.committed(k);
+    const entry = s.notices.at(-1)?.entries[0];
+    assert.equal(entry?.id, 'a');
+    assert.ok(entry.storedAt instanceof Date, 'storedAt is set');
+    const storedAt = entry.storedAt.getTime();
+    assert.ok(storedAt >= before && storedAt <= after, 'taken when the insert settled');
+    assert.equal(entry.at.getTime(), at.getTime(), 'at stays the job end (finishedAt)');
+    await tally.stop();
+  });
 });

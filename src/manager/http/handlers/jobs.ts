@@ -1,6 +1,7 @@
 /** The handlers of `/jobs` (and the original `POST /`, `GET /{id}`): submit, read, list, steer. */
 import type { Context } from 'koa';
 import { AppError, ErrorCode } from '../../../errors.js';
+import type { Logger } from '../../../log.js';
 import type { JobOptions, Store } from '../../../store/index.js';
 import type { JobService } from '../../jobs/accept.js';
 import type { createJobActions } from '../../jobs/actions.js';
@@ -13,6 +14,7 @@ import { lookupOutcomes } from '../../jobs/outcomes.js';
 import { readJsonBody } from '../read-json-body.js';
 import { jobIdIn } from './job-id.js';
 import { steerHandlers } from './steer.js';
+import { waitForJob } from './wait-for-job.js';
 
 /** What a submitted job (one, a batch, a matrix) is checked against, defaults resolved. */
 export interface AcceptLimits {
@@ -41,6 +43,8 @@ export interface JobHandlerDeps {
   onAccepted: (type: string) => void;
   /** Wakes a `GET ?wait=` when its job ends on any worker or manager. */
   follower: CompletionFollower;
+  /** For the errors of waiting requests, answered outside Koa (wait-for-job.ts). */
+  log: Logger;
 }
 
 /** Largest JSON envelope around a payload of zero bytes (id, type and keys). */
@@ -48,8 +52,6 @@ const ENVELOPE_OVERHEAD = 128;
 
 /** Longest `?wait=` in seconds. */
 export const MAX_WAIT_SECONDS = 60;
-/** A job in one of these states answers a wait at once. */
-const FINAL_STATES: ReadonlySet<string> = new Set(['completed', 'failed', 'cancelled']);
 
 /** GET's `?wait=`: whole seconds from 0 to 60 (0: no wait); anything else, or twice, is INVALID_QUERY. */
 function waitSeconds(ctx: Context): number {
@@ -102,27 +104,9 @@ export function jobHandlers(deps: JobHandlerDeps) {
       const id = jobIdIn(ctx);
       const payload = wantsPayload(ctx);
       const wait = waitSeconds(ctx);
-      // A client that goes away, at any point, ends its wait; its answer goes nowhere.
-      const closed = new AbortController();
-      const onClose = () => closed.abort();
-      if (wait > 0) ctx.res.once('close', onClose);
-      let waiter: Awaited<ReturnType<CompletionFollower['register']>> = null;
-      let view: Awaited<ReturnType<JobService['get']>>;
-      try {
-        // Registered before the first read: an end after it is in a notice the follower reads.
-        waiter = wait > 0 ? await deps.follower.register(id, wait * 1000, closed.signal) : null;
-        if (wait > 0 && !waiter)
-          throw new AppError(ErrorCode.TOO_MANY_WAITERS, 'too many requests are waiting; try again', {
-            headers: { 'Retry-After': '1' },
-          });
-        view = await jobs.get(id, { payload });
-        if (waiter && view !== null && !FINAL_STATES.has(view.state)) {
-          if ((await waiter.until) !== 'aborted') view = await jobs.get(id, { payload });
-        }
-      } finally {
-        waiter?.cancel();
-        ctx.res.off('close', onClose);
-      }
+      // A waiting request is answered outside Koa once it waits (wait-for-job.ts).
+      if (wait > 0) return waitForJob(ctx, deps, { id, payload, ms: wait * 1000 });
+      const view = await jobs.get(id, { payload });
       if (view === null) throw new AppError(ErrorCode.NOT_FOUND, `no job ${id}`);
       ctx.set('Cache-Control', 'no-store');
       ctx.body = view;
