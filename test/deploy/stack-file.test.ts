@@ -77,6 +77,9 @@ function hasHealthCheck(service: Service): boolean {
   return service.healthcheck?.disable !== true && words.length > 0 && words[0] !== 'NONE';
 }
 
+/** The queue services, in the order BEANSTALK_SERVERS lists them (docker-compose.yml). */
+const QUEUE_SERVICES = ['beanstalkd', 'beanstalkd-2'];
+
 function followedBy(args: string[] | undefined, flag: string, value: string): boolean {
   return (args ?? []).some((arg, i) => arg === flag && args?.[i + 1] === value);
 }
@@ -117,6 +120,7 @@ for (const renderer of renderers) {
       assert.deepEqual(Object.keys(stack.services).sort(), [
         'beanstalk-console',
         'beanstalkd',
+        'beanstalkd-2',
         'manager',
         'mongo',
         'mongo-express',
@@ -133,23 +137,51 @@ for (const renderer of renderers) {
       assert.equal(five.services.manager?.deploy?.replicas, 2, 'only the workers change');
     });
 
-    it('when beanstalkd runs, then it keeps a binlog in its volume with fsync on every write', () => {
-      const beanstalkd = service('beanstalkd');
-      assert.ok(followedBy(beanstalkd.command, '-b', '/data'), `-b /data in ${beanstalkd.command}`);
-      assert.ok(followedBy(beanstalkd.command, '-f', '0'), `-f 0 in ${beanstalkd.command}`);
-      assert.ok(
-        mounts(beanstalkd).includes('beanstalkd-binlog:/data'),
-        `binlog volume: ${mounts(beanstalkd)}`,
-      );
-      assert.ok('beanstalkd-binlog' in stack.volumes, 'the binlog is a named volume');
+    it('when the queue services run, then each keeps a binlog in its own volume with fsync on every write', () => {
+      for (const name of QUEUE_SERVICES) {
+        const beanstalkd = service(name);
+        assert.ok(
+          followedBy(beanstalkd.command, '-b', '/data'),
+          `${name}: -b /data in ${beanstalkd.command}`,
+        );
+        assert.ok(followedBy(beanstalkd.command, '-f', '0'), `${name}: -f 0 in ${beanstalkd.command}`);
+        assert.ok(
+          mounts(beanstalkd).includes(`${name}-binlog:/data`),
+          `${name}: binlog volume: ${mounts(beanstalkd)}`,
+        );
+        assert.ok(`${name}-binlog` in stack.volumes, `${name}'s binlog is a named volume`);
+      }
       assert.ok(
         mounts(service('mongo')).includes('mongo-data:/data/db'),
         'MongoDB keeps its data in a volume',
       );
     });
 
+    it('when there are two queue services, then the second is the first one again (image, flags, check, rules) on its own volume', () => {
+      const [first, ...others] = QUEUE_SERVICES.map((name) => service(name));
+      assert.ok(first);
+      for (const other of others) {
+        assert.equal(other.image, first.image);
+        assert.deepEqual(other.command, first.command);
+        assert.deepEqual(other.healthcheck, first.healthcheck);
+        assert.deepEqual(other.deploy, first.deploy);
+        assert.equal(other.stop_grace_period, first.stop_grace_period);
+        assert.notDeepEqual(mounts(other), mounts(first), 'never two beanstalkd on one binlog');
+      }
+    });
+
+    it('when managers, workers and the console connect, then each lists every queue service in BEANSTALK_SERVERS, in the same order', () => {
+      const expected = QUEUE_SERVICES.map((name) => `${name}:11300`).join(',');
+      for (const name of ['manager', 'worker', 'beanstalk-console']) {
+        const env = service(name).environment ?? {};
+        assert.equal(env.BEANSTALK_SERVERS, expected, `${name} BEANSTALK_SERVERS`);
+        // BEANSTALK_SERVERS wins when set: a leftover BEANSTALK_HOST would only mislead.
+        assert.equal(env.BEANSTALK_HOST, undefined, `${name} has no BEANSTALK_HOST`);
+      }
+    });
+
     it('when Swarm places or updates the stateful services, then they stay on the data node and stop before they start', () => {
-      for (const name of ['beanstalkd', 'mongo']) {
+      for (const name of [...QUEUE_SERVICES, 'mongo']) {
         const { deploy } = service(name);
         assert.equal(deploy?.replicas, 1, `${name}: one instance per volume`);
         assert.ok(
@@ -173,7 +205,7 @@ for (const renderer of renderers) {
       const manager = service('manager');
       assert.ok(hasHealthCheck(manager), 'manager health check');
       assert.match(JSON.stringify(manager.healthcheck?.test), /healthcheck\.cjs/);
-      for (const name of ['beanstalkd', 'mongo', 'mongo-express', 'beanstalk-console']) {
+      for (const name of [...QUEUE_SERVICES, 'mongo', 'mongo-express', 'beanstalk-console']) {
         assert.ok(hasHealthCheck(service(name)), `${name} health check`);
       }
       assert.equal(hasHealthCheck(service('worker')), false, 'the worker has none, on purpose');
@@ -221,7 +253,7 @@ for (const renderer of renderers) {
       assert.deepEqual(published('manager'), [8080]);
       assert.deepEqual(published('mongo-express'), [8081]);
       assert.deepEqual(published('beanstalk-console'), [8082]);
-      for (const name of ['beanstalkd', 'mongo', 'worker']) assert.deepEqual(published(name), [], name);
+      for (const name of [...QUEUE_SERVICES, 'mongo', 'worker']) assert.deepEqual(published(name), [], name);
     });
 
     it('when images are named, then each has a pinned tag, never latest', () => {

@@ -128,3 +128,25 @@ export async function containerHealth(containerId: string): Promise<string> {
   ]);
   return out.trim();
 }
+
+/**
+ * beanstalkd's `stats` from inside its container (the queue has no published port), with
+ * bash's /dev/tcp as the image's own health check does: the counters by their kebab-case names.
+ */
+export async function beanstalkdStats(containerId: string): Promise<Map<string, number>> {
+  const script = [
+    'exec 3<>/dev/tcp/127.0.0.1/11300',
+    "printf 'stats\\r\\n' >&3",
+    'read -r -t 5 reply <&3',
+    '[[ $reply == OK* ]] || { echo "stats answered: $reply" >&2; exit 1; }',
+    // The body's length: the digits of "OK <bytes>\r".
+    'n=$(tr -dc 0-9 <<<"$reply")',
+    'head -c "$((n + 2))" <&3',
+  ].join('\n');
+  const out = await docker(['exec', containerId, 'bash', '-c', script], { timeoutMs: 15_000 });
+  const stats = new Map<string, number>();
+  for (const [, key, value] of out.matchAll(/^([a-z-]+): (\d+)\s*$/gm)) {
+    if (key && value) stats.set(key, Number(value));
+  }
+  return stats;
+}

@@ -134,6 +134,34 @@ export async function withDb<T>(mongoUrl: string, fn: (db: ReturnType<MongoClien
   }
 }
 
+/**
+ * How many of a scenario's jobs had their copy put on each beanstalkd server, as MongoDB
+ * records it: the queue ref when there is one (delayed jobs, copies put again), else the
+ * job record's `queue`.
+ */
+export async function jobsPerServer(mongoUrl: string, scenario: string): Promise<Map<string, number>> {
+  const marker = `"s":"${scenario}"`;
+  const { jobs, refs } = await withDb(mongoUrl, async (db) => ({
+    jobs: await db
+      .collection('jobs')
+      .find({}, { projection: { _id: 1, payload: 1, queue: 1 } })
+      .toArray(),
+    refs: await db
+      .collection('queue_refs')
+      .find({}, { projection: { _id: 1, server: 1 } })
+      .toArray(),
+  }));
+  const refServer = new Map(refs.map((r) => [String(r._id), String(r.server)]));
+  const perServer = new Map<string, number>();
+  for (const job of jobs) {
+    if (typeof job.payload !== 'string' || !job.payload.includes(marker)) continue;
+    const queue = job.queue as { server?: string } | undefined;
+    const server = refServer.get(String(job._id)) ?? queue?.server ?? 'none';
+    perServer.set(server, (perServer.get(server) ?? 0) + 1);
+  }
+  return perServer;
+}
+
 /** POST /jobs/outcomes in chunks of 10,000: id → state, and the unfinished ids. */
 export async function outcomesOf(base: string, ids: string[]) {
   const states = new Map<string, { state: string; worker: string }>();

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot, waitFor } from '../support/harness.js';
 import {
+  beanstalkdStats,
   containerHealth,
   docker,
   runningTasks,
@@ -22,6 +23,7 @@ import {
   drainAndCheck,
   formatTable,
   JobFlow,
+  jobsPerServer,
   type ScenarioRow,
   stackApiKey,
   withDb,
@@ -33,6 +35,8 @@ const MONGO_URL = `mongodb://127.0.0.1:${MONGO_PORT}/?directConnection=true`;
 const BASE = `http://127.0.0.1:${MANAGER_PORT}`;
 /** Mongo Express, published in host mode by the override. */
 const MONGO_EXPRESS = 'http://127.0.0.1:8081/';
+/** The queue services, in the order of the stack's BEANSTALK_SERVERS. */
+const QUEUE_SERVERS = ['beanstalkd:11300', 'beanstalkd-2:11300'];
 const rows: ScenarioRow[] = [];
 const timings: Array<[string, number]> = [];
 
@@ -71,12 +75,33 @@ async function readyz(base: string): Promise<number> {
   }
 }
 
+/** Whether a manager's /readyz says every queue server of the stack answers. */
+async function everyQueueServerReady(base: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(3000) });
+    if (res.status !== 200) {
+      await res.body?.cancel();
+      return false;
+    }
+    const body = (await res.json()) as { beanstalkdServers?: Record<string, string> };
+    return QUEUE_SERVERS.every((server) => body.beanstalkdServers?.[server] === 'ok');
+  } catch {
+    return false;
+  }
+}
+
+/** The managers' URLs: 8080 at first, each task's own host port after scenario 7. */
+async function managerBases(): Promise<string[]> {
+  const ports = (await runningTasks('manager')).flatMap((t) => t.ports.filter((p) => p > 0));
+  return ports.length > 0 ? ports.map((p) => `http://127.0.0.1:${p}`) : [BASE];
+}
+
 /** Every service at its replica count, each running task healthy (or without a check). */
 async function stackConverged(): Promise<boolean> {
   const replicas = await serviceReplicas();
-  if (replicas.size < 6) return false;
+  if (replicas.size < 7) return false;
   for (const [running, desired] of replicas.values()) if (running !== desired) return false;
-  for (const service of ['beanstalkd', 'mongo', 'manager']) {
+  for (const service of ['beanstalkd', 'beanstalkd-2', 'mongo', 'manager']) {
     for (const task of await runningTasks(service)) {
       if ((await containerHealth(task.containerId)) !== 'healthy') return false;
     }
@@ -160,10 +185,13 @@ describe('Swarm for real: the stack file on a one-node swarm', function () {
     assert.deepEqual(replicas.get('manager'), [1, 1]);
     assert.deepEqual(replicas.get('worker'), [2, 2]);
     assert.deepEqual(replicas.get('beanstalkd'), [1, 1]);
+    assert.deepEqual(replicas.get('beanstalkd-2'), [1, 1]);
     assert.deepEqual(replicas.get('mongo'), [1, 1]);
     assert.deepEqual(replicas.get('mongo-express'), [1, 1]);
     const services = await userCommand(['stack', 'services', STACK]);
     assert.match(services, /dw_manager\s+replicated\s+1\/1/);
+    // The manager was given both queue servers (BEANSTALK_SERVERS) and reaches each of them.
+    await waitFor('/readyz to list both queue servers as ok', () => everyQueueServerReady(BASE), 60_000, 500);
     rows.push({
       scenario: '1 stack healthy',
       accepted: 0,
@@ -275,6 +303,8 @@ describe('Swarm for real: the stack file on a one-node swarm', function () {
   });
 
   it('6. when the beanstalkd task is killed, then Swarm restarts it on its volume, the binlog brings the waiting jobs back and every job completes', async () => {
+    // The first of the two queue services; its jobs are about half of them (puts take turns),
+    // and while it is down the managers put on beanstalkd-2. Scenario 9 kills the other one.
     const started = Date.now();
     const workersBefore = (await runningTasks('worker')).map((t) => t.id).sort();
     const flow = new JobFlow('6-kill-beanstalkd', () => [BASE]);
@@ -303,12 +333,14 @@ describe('Swarm for real: the stack file on a one-node swarm', function () {
       restarted.containerId,
     ]);
     assert.match(volumes, /dw_beanstalkd-binlog/);
+    // /readyz stays 200 while beanstalkd-2 answers: wait until it lists both servers again.
     await waitFor(
-      'the manager to reconnect (/readyz 200)',
-      async () => (await readyz(BASE)) === 200,
+      'the manager to reconnect to both queue servers',
+      () => everyQueueServerReady(BASE),
       90_000,
       500,
     );
+    // GET /stats sums the servers that answer: 300 again only once the binlog's half is back.
     const delayed = await waitFor(
       'the delayed jobs back from the binlog',
       async () => {
@@ -324,7 +356,7 @@ describe('Swarm for real: the stack file on a one-node swarm', function () {
       500,
     );
     console.log(
-      `      beanstalkd back and the manager ready ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill; ${delayed} delayed jobs back`,
+      `      beanstalkd back and the manager connected to both servers ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill; ${delayed} delayed jobs back`,
     );
     record(await drainAndCheck(flow, BASE, MONGO_URL, started));
     // The same worker tasks finished the jobs: they reconnected rather than being replaced.
@@ -445,5 +477,61 @@ describe('Swarm for real: the stack file on a one-node swarm', function () {
       wrongHashes: 0,
       seconds: (Date.now() - started) / 1000,
     });
+  });
+
+  it('9. when one of the two queue tasks (beanstalkd-2) is killed under a steady load, then Swarm restarts it on its volume and every accepted job completes exactly once', async () => {
+    const started = Date.now();
+    // After scenario 7 the managers are on per-task host ports: POST to all of them.
+    const bases = await managerBases();
+    const base = bases[0] ?? BASE;
+    const flow = new JobFlow('9-kill-beanstalkd-2', () => bases);
+    // 200 jobs that wait in the queues (delayed 40 s), so beanstalkd-2 holds some when it
+    // dies, then a steady flow that goes on through the kill.
+    flow.start(200, 200, '?delay=40');
+    await flow.finished();
+    flow.start(1200, 60);
+    await flow.acceptedAtLeast(400);
+    // The jobs really went to both servers: MongoDB's records name each one's server...
+    const spread = await jobsPerServer(MONGO_URL, flow.scenario);
+    for (const server of QUEUE_SERVERS)
+      assert.ok((spread.get(server) ?? 0) > 0, `jobs put on ${server}: ${JSON.stringify([...spread])}`);
+    // ...and beanstalkd-2 itself holds delayed jobs at the kill.
+    const [victim] = await runningTasks('beanstalkd-2');
+    assert.ok(victim);
+    const before = await beanstalkdStats(victim.containerId);
+    assert.ok(
+      (before.get('current-jobs-delayed') ?? 0) > 0,
+      `beanstalkd-2 stats: ${JSON.stringify([...before])}`,
+    );
+    const acceptedAtKill = flow.accepted.size;
+    const killedAt = Date.now();
+    await docker(['kill', victim.containerId]);
+    const restarted = await waitFor(
+      'a new beanstalkd-2 task running',
+      async () => {
+        const [task] = await runningTasks('beanstalkd-2');
+        return task && task.id !== victim.id ? task : undefined;
+      },
+      90_000,
+      500,
+    );
+    const volumes = await docker([
+      'inspect',
+      '--format',
+      '{{range .Mounts}}{{.Name}} {{end}}',
+      restarted.containerId,
+    ]);
+    assert.match(volumes, /dw_beanstalkd-2-binlog/);
+    for (const url of bases)
+      await waitFor(`${url}: both queue servers ready again`, () => everyQueueServerReady(url), 90_000, 500);
+    const recovered = (Date.now() - killedAt) / 1000;
+    const after = await beanstalkdStats(restarted.containerId).catch(() => new Map<string, number>());
+    console.log(
+      `      jobs per server before the kill ${JSON.stringify(Object.fromEntries(spread))}; ` +
+        `beanstalkd-2 held ${before.get('current-jobs-delayed')} delayed and ${before.get('current-jobs-ready')} ready; ` +
+        `killed at ${acceptedAtKill} accepted; back with ${after.get('current-jobs-delayed') ?? '?'} delayed from its binlog, ` +
+        `both servers ready ${recovered.toFixed(1)} s after the kill`,
+    );
+    record(await drainAndCheck(flow, base, MONGO_URL, started));
   });
 });
