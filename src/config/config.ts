@@ -272,9 +272,15 @@ export function loadWorkerConfig(
   const common = readCommon(r);
   const workDelayMs = r.read(w.WORKER_WORK_DELAY_MS);
   const workerName = r.read(w.WORKER_NAME) || r.check(w.WORKER_NAME, `${hostname()}:${process.pid}`);
+  const concurrency = r.read(w.WORKER_CONCURRENCY);
+  // Slot i reserves from server i mod n: fewer slots than servers would leave a server unserved.
+  if (concurrency < common.beanstalk.servers.length)
+    r.problems.push(
+      `WORKER_CONCURRENCY (${concurrency}) must be at least the number of BEANSTALK_SERVERS (${common.beanstalk.servers.length}): each server needs a slot`,
+    );
   return finish(r, {
     ...common,
-    concurrency: r.read(w.WORKER_CONCURRENCY),
+    concurrency,
     reserveTimeoutSeconds: r.read(w.WORKER_RESERVE_TIMEOUT_SECONDS),
     workDelayMs,
     storeRetryMs: r.read(w.WORKER_STORE_RETRY_MS),

@@ -41,6 +41,36 @@ describe('config', () => {
     assert.equal(config.listenPort, 9090);
   });
 
+  it('when BEANSTALK_SERVERS lists several servers, then each is read in order and the first stands for BEANSTALK_HOST', () => {
+    const config = loadWorkerConfig({ BEANSTALK_SERVERS: 'q1:11300, [::1]:11301,10.0.0.3:11302' });
+    assert.deepEqual(config.beanstalk.servers, [
+      { host: 'q1', port: 11300 },
+      { host: '::1', port: 11301 },
+      { host: '10.0.0.3', port: 11302 },
+    ]);
+    assert.deepEqual([config.beanstalk.host, config.beanstalk.port], ['q1', 11300]);
+    const one = loadWorkerConfig({ BEANSTALK_HOST: 'solo', BEANSTALK_PORT: '1234' });
+    assert.deepEqual(one.beanstalk.servers, [{ host: 'solo', port: 1234 }], 'unset: the one server');
+  });
+
+  it('when BEANSTALK_SERVERS is malformed, repeats a server, or outnumbers the worker slots, then each is reported', () => {
+    for (const [env, problem] of [
+      [{ BEANSTALK_SERVERS: 'q1' }, /BEANSTALK_SERVERS: "q1" is not host:port/],
+      [{ BEANSTALK_SERVERS: 'q1:99999' }, /port out of range/],
+      [{ BEANSTALK_SERVERS: 'q1:1,q1:1' }, /listed twice/],
+      [
+        { BEANSTALK_SERVERS: 'a:1,b:1,c:1', WORKER_CONCURRENCY: '2' },
+        /WORKER_CONCURRENCY \(2\) must be at least the number of BEANSTALK_SERVERS \(3\)/,
+      ],
+    ] as const) {
+      assert.throws(
+        () => loadWorkerConfig(env),
+        (error: unknown) => error instanceof ConfigError && problem.test(error.problems.join('\n')),
+        JSON.stringify(env),
+      );
+    }
+  });
+
   it('when several values are bad, then every one is reported at once', () => {
     try {
       loadWorkerConfig({
