@@ -37,6 +37,10 @@ export function isTransientStoreError(error: unknown): boolean {
   return (
     name === 'MongoOperationTimeoutError' ||
     name === 'MongoNotConnectedError' ||
-    name === 'MongoTopologyClosedError'
+    name === 'MongoTopologyClosedError' ||
+    // Every pooled connection busy on a server that stopped answering (found by the chaos
+    // soak: a paused FerretDB turned POSTs into 500s), and a pool cleared after a failure.
+    name === 'MongoWaitQueueTimeoutError' ||
+    name === 'MongoPoolClearedError'
   );
 }

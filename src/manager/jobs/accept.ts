@@ -160,6 +160,12 @@ export function createJobService(deps: JobServiceDeps) {
         );
         return 'queued';
       }
+      // Said, so a job that runs twice with no fault near it can be explained (the chaos soak
+      // found such jobs): the first put may have landed too.
+      log.info(
+        { jobId: id, err: error, server: placed.server },
+        'job put again after a put beanstalkd did not confirm; it may run twice',
+      );
     }
     // Not awaited: recorded and queued is what the 202 promises, and the POST answers one
     // insert sooner. Until the ref lands, this process's store answers findQueueRef from it.
