@@ -4,21 +4,8 @@
  * counters by the jobs done.
  */
 import { readFileSync } from 'node:fs';
-import type { Processes } from './cpu.js';
+import { cpuSeconds, type Processes, TICKS_PER_SECOND } from './cpu.js';
 import { fmt } from './format.js';
-
-const TICKS_PER_SECOND = 100;
-
-/** utime + stime of a process in seconds; NaN once it is gone. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 /** CPU seconds the whole machine spent busy (all cores, every process), from /proc/stat. */
 function machineSeconds(): number {

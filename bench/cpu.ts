@@ -4,10 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 
-const TICKS_PER_SECOND = 100;
+/** Clock ticks per second of /proc's counters. */
+export const TICKS_PER_SECOND = 100;
 
 /** utime + stime of a process in seconds; NaN once it is gone. */
-function cpuSeconds(pid: number | undefined): number {
+export function cpuSeconds(pid: number | undefined): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may contain spaces.

@@ -94,6 +94,31 @@ export function createQueueClient(options: QueueClientOptions): QueueClient {
     return fn(await slot.get());
   }
 
+  /**
+   * A peek that reads the used tube (peek-buried, -ready, -delayed) on an inspector connection
+   * that `use`s the tube first: both written at once, in this order, nothing between them.
+   */
+  async function peekIn(
+    tube: string,
+    name: string,
+    peek: (client: JackdClient) => Promise<{ id: number | string; payload: Buffer | string }>,
+  ): Promise<{ id: string; body: string } | null> {
+    assertTubeName(tube);
+    return onInspector(async (connection) => {
+      if (connection.usedTube !== tube) {
+        connection.usedTube = tube;
+        void connection.command('use', 'pipelined', (c) => c.use(tube)).catch(() => undefined);
+      }
+      try {
+        const job = await connection.command(name, 'exclusive', peek);
+        return { id: assertBeanstalkId(String(job.id)), body: bodyText(job.payload) };
+      } catch (error: unknown) {
+        if (isQueueError(error, QueueErrorCode.NOT_FOUND)) return null;
+        throw error;
+      }
+    });
+  }
+
   return {
     server: `${options.host}:${options.port}`,
 
@@ -163,41 +188,12 @@ export function createQueueClient(options: QueueClientOptions): QueueClient {
       await connection.command('kick-job', 'pipelined', (c) => c.kickJob(beanstalkId));
     },
 
-    async peekBuried(tube) {
-      assertTubeName(tube);
-      return onInspector(async (connection) => {
-        // Both written at once, in this order: nothing else on this connection comes between.
-        if (connection.usedTube !== tube) {
-          connection.usedTube = tube;
-          void connection.command('use', 'pipelined', (c) => c.use(tube)).catch(() => undefined);
-        }
-        try {
-          const job = await connection.command('peek-buried', 'exclusive', (c) => c.peekBuried());
-          return { id: assertBeanstalkId(String(job.id)), body: bodyText(job.payload) };
-        } catch (error: unknown) {
-          if (isQueueError(error, QueueErrorCode.NOT_FOUND)) return null;
-          throw error;
-        }
-      });
+    peekBuried(tube) {
+      return peekIn(tube, 'peek-buried', (c) => c.peekBuried());
     },
 
-    async peekNext(tube, state) {
-      assertTubeName(tube);
-      return onInspector(async (connection) => {
-        if (connection.usedTube !== tube) {
-          connection.usedTube = tube;
-          void connection.command('use', 'pipelined', (c) => c.use(tube)).catch(() => undefined);
-        }
-        try {
-          const job = await connection.command(`peek-${state}`, 'exclusive', (c) =>
-            state === 'ready' ? c.peekReady() : c.peekDelayed(),
-          );
-          return { id: assertBeanstalkId(String(job.id)), body: bodyText(job.payload) };
-        } catch (error: unknown) {
-          if (isQueueError(error, QueueErrorCode.NOT_FOUND)) return null;
-          throw error;
-        }
-      });
+    peekNext(tube, state) {
+      return peekIn(tube, `peek-${state}`, (c) => (state === 'ready' ? c.peekReady() : c.peekDelayed()));
     },
 
     async stats() {

@@ -36,6 +36,8 @@ export interface QueueSet {
   readonly home: QueueClient;
   /** The client of a server by its `host:port`; null when it is not one of the set's. */
   at(server: string): QueueClient | null;
+  /** The client holding a copy this set put (`put`'s answer): always one of the set's. */
+  holder(placed: Placed): QueueClient;
   /**
    * Puts on the next server in turn, passing over servers seen failing while another is up; a
    * put refused outright (the server unreachable, its connection gone before the put was sent)
@@ -93,7 +95,9 @@ export function queueSetOf(options: QueueSetOptions): QueueSet {
   const downSince = new Map<string, number>();
   let turn = 0;
 
-  function order(): QueueClient[] {
+  function order(): readonly QueueClient[] {
+    // One server: nothing to choose (the default path of every POST).
+    if (clients.length === 1) return clients;
     const start = turn % clients.length;
     turn += 1;
     const rotated = [...clients.slice(start), ...clients.slice(0, start)];
@@ -108,6 +112,11 @@ export function queueSetOf(options: QueueSetOptions): QueueSet {
     servers: clients,
     home: clients[0] as QueueClient,
     at: (server) => byServer.get(server) ?? null,
+    holder(placed) {
+      const client = byServer.get(placed.server);
+      if (!client) throw new Error(`${placed.server} is not one of this set's servers`);
+      return client;
+    },
 
     async put(tube, body, putOptions) {
       let last: unknown;

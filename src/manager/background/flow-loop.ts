@@ -30,7 +30,6 @@ import {
   connectionTo,
   createConsumer,
   isQueueError,
-  type QueueClient,
   QueueErrorCode,
   type QueueSet,
   type ReservedJob,
@@ -117,8 +116,7 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
   async function releaseJob(job: JobDocument, envelope: Envelope, jobLog: Logger): Promise<void> {
     const copy = queueCopy(job, deps.tubePrefix, { released: true, requeued: envelope.requeued === true });
     const { server, beanstalkId } = await putCopy(queue, copy);
-    // The server it landed on: a set's servers are all its own.
-    const holder = queue.at(server) as QueueClient;
+    const holder = queue.holder({ server, beanstalkId });
     try {
       await store.replaceQueueRef({
         _id: job._id,

@@ -28,7 +28,7 @@ import { AppError, ErrorCode } from '../../errors.js';
 import { jobIdTime, newJobId } from '../../jobs/job-id.js';
 import { isPutInDoubt, kickHeld, largestCopyBytes, putCopy, queueCopy } from '../../jobs/queue-copy.js';
 import type { Logger } from '../../log.js';
-import type { Placed, QueueClient, QueueSet } from '../../queue/index.js';
+import type { Placed, QueueSet } from '../../queue/index.js';
 import {
   type JobDocument,
   type JobOptions,
@@ -104,8 +104,7 @@ export function createJobService(deps: JobServiceDeps) {
     const id = record._id;
     const copy = queueCopy(record, deps.tubePrefix, { first: true, holdSeconds });
     const { server, beanstalkId } = await putCopy(queue, copy);
-    // The server it landed on: a set's servers are all its own.
-    const holder = queue.at(server) as QueueClient;
+    const holder = queue.holder({ server, beanstalkId });
     try {
       await store.insertJob({ ...record, queue: { server, beanstalkId, tube: copy.tube } });
     } catch (error: unknown) {
