@@ -588,13 +588,21 @@ describe('fault suite (real processes; npm run test:faults)', function () {
       workers: 3,
       moreBeanstalkd: 2,
       managerEnv: { BEANSTALK_SERVER_GONE_SECONDS: '3' },
-      workerEnv: { WORKER_WORK_DELAY_MS: '50-150', WORKER_CONCURRENCY: '3' },
+      // 9 slots of 150–250 ms: at most 45 jobs/s against a load of 60/s, so a backlog builds.
+      workerEnv: { WORKER_WORK_DELAY_MS: '150-250', WORKER_CONCURRENCY: '3' },
     });
-    // A backlog on every server, so the lost one really holds jobs.
-    await r.acceptMore(200);
-    const faultAt = Date.now();
     const lost = r.moreBeanstalkd[0] as LocalServer;
     const port = r.moreBeanstalkPorts[0] as number;
+    // A backlog on every server, so the lost one really holds ready jobs when it dies (with workers
+    // keeping up, it may hold none, and there is nothing to move).
+    await r.acceptMore(200);
+    await waitFor(
+      'ready jobs waiting on the server to be lost',
+      async () => (await tubeCounts(port, 'hash')).ready >= 20,
+      30_000,
+      100,
+    );
+    const faultAt = Date.now();
     await lost.kill();
     rmSync(join(r.dataDir, 'binlog-0'), { recursive: true, force: true });
     // Down past BEANSTALK_SERVER_GONE_SECONDS while the load goes on, then back, empty.

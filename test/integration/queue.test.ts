@@ -271,11 +271,19 @@ describe('queue adapter on a real beanstalkd (jackd 2.2.2 defects)', function ()
     it('when thousands of puts are sent at once to a beanstalkd that fsyncs every write, then none times out waiting behind the others', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'dw-fsync-'));
       own = await startBeanstalkd({ binlogDir: dir, fsyncMs: 0 });
-      // A timeout far above one put's time on the server, far below 10,000 puts' time.
-      const durable = clientFor(own.port, { commandTimeoutMs: 300 });
+      // A timeout far above one put's time on the server (an fsync stalls for hundreds of ms
+      // when the disk is busy), below 10,000 puts' time (2–8 s here).
+      const timeoutMs = 1000;
+      const durable = clientFor(own.port, { commandTimeoutMs: timeoutMs });
       try {
+        const started = Date.now();
         const settled = await Promise.allSettled(
           Array.from({ length: 10_000 }, (_, i) => durable.put(tube, `{"n":${i}}`, OPTIONS)),
+        );
+        const tookMs = Date.now() - started;
+        assert.ok(
+          tookMs > timeoutMs,
+          `the puts took ${tookMs} ms, under the timeout: a clock started when a put was queued would not have been caught`,
         );
         const failed = settled.filter((r) => r.status === 'rejected');
         assert.deepEqual(
