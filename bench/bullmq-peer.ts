@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { freePort, type LocalServer, waitForPort } from '../src/local/servers.js';
-import { cannon, peakRssMb, spawnNode, stop } from './clients.js';
+import { cannon, peakRssMb, spawnNode, stop, WARM_UP_SECONDS } from './clients.js';
 import { measureCpu, type Processes } from './cpu.js';
 import { type CpuUsed, countCpu, restShare } from './cpu-per-job.js';
 import { pct } from './format.js';
@@ -81,6 +81,7 @@ export class BullmqPeer {
     this.processes['bull-koa'] = koa.pid;
     try {
       await waitForPort(port, 10_000, koa);
+      await cannon(`http://127.0.0.1:${port}/`, 'POST', WARM_UP_SECONDS, body);
       const done = this.measure();
       const run = await cannon(`http://127.0.0.1:${port}/`, 'POST', seconds, body);
       const cpu = done();

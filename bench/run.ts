@@ -16,6 +16,9 @@
  *                                      post, batch, e2e and pickup is followed by BullMQ's version of
  *                                      it on its own redis-server (bench/beside-bullmq.ts), and the
  *                                      table ends with CPU ms per job and peak RSS of both systems
+ *   --store-sync full|normal           FerretDB's SQLite synchronous (default full: the WAL synced at
+ *                                      every commit; normal: at checkpoints only, as a store that
+ *                                      survives a crash of FerretDB but not of the machine)
  *   BENCH_WORKER_CONCURRENCY=N         worker slots per process (default: the worker's, 64)
  *   BENCH_NODE_OPTIONS=...             NODE_OPTIONS for the manager and workers
  *   BENCH_ACCEPT_HOLD_SECONDS=N        the manager's ACCEPT_HOLD_SECONDS (default: record first)
@@ -48,6 +51,8 @@ import {
   postKeepAlive,
   spawnNode,
   stop,
+  WARM_UP_SECONDS,
+  warmCannon,
 } from './clients.js';
 import { measureCpu, type Processes } from './cpu.js';
 import { countCpu } from './cpu-per-job.js';
@@ -84,6 +89,11 @@ if (readSizes.some((n, i) => !Number.isInteger(n) || n < 1 || n <= (readSizes[i 
   throw new Error('--reads-sizes takes growing whole numbers, e.g. 1000,100000,1000000');
 }
 let firstMode: string | undefined;
+const storeSyncAt = process.argv.indexOf('--store-sync');
+const storeSync = ((value) => {
+  if (value !== 'full' && value !== 'normal') throw new Error('--store-sync takes full or normal');
+  return value;
+})(storeSyncAt >= 0 ? process.argv[storeSyncAt + 1] : 'full');
 /** `--no-peer`: no BullMQ rows. */
 const peerWanted = !process.argv.includes('--no-peer');
 /** BullMQ's workers: as many processes as ours, with the concurrency the comparison asks for. */
@@ -124,7 +134,7 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
         : { binlogDir: join(dataDir, 'binlog'), fsyncMs: mode === '-b -f 0' ? 0 : 50 },
     );
     servers.push(beanstalkd);
-    const mongo = await startMongoServer();
+    const mongo = await startMongoServer({ sqliteSync: storeSync });
     servers.push(mongo);
     processes.beanstalkd = beanstalkd.process.pid;
     processes[mongo.name] = mongo.process.pid;
@@ -211,7 +221,8 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       children.push(bare);
       await waitForPort(barePort, 10_000, bare);
       const body = '{"example":"data"}';
-      const bareRun = await cannon(`http://127.0.0.1:${barePort}/`, 'POST', SECONDS, body);
+      const bareRun = await warmCannon(`http://127.0.0.1:${barePort}/`, 'POST', SECONDS, body);
+      await cannon(`${base}/jobs?type=benchhttp`, 'POST', WARM_UP_SECONDS, body);
       cpu = measureCpu(() => processes);
       const postUsed = countCpu(() => processes);
       const postRun = await cannon(`${base}/jobs?type=benchhttp`, 'POST', SECONDS, body);
@@ -421,7 +432,7 @@ async function main(): Promise<void> {
     ?.trim()
     .replace(/\s+/, ' on ');
   say(
-    `distributed-workers bench${quick ? ' (--quick)' : ''}: ${cpus().length} cores, ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GB; MongoDB-wire server: ${whichSync('mongod') ? 'mongod' : 'FerretDB 1.24.2 (SQLite)'}; data under ${tmpdir()} (${filesystem ?? 'filesystem unknown'}); accept order: ${process.env.BENCH_ACCEPT_HOLD_SECONDS ? `hold ${process.env.BENCH_ACCEPT_HOLD_SECONDS} s, record, kick` : 'record, then put'}`,
+    `distributed-workers bench${quick ? ' (--quick)' : ''}: ${cpus().length} cores, ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GB; MongoDB-wire server: ${whichSync('mongod') ? 'mongod' : `FerretDB 1.24.2 (SQLite, synchronous ${storeSync})`}; data under ${tmpdir()} (${filesystem ?? 'filesystem unknown'}); accept order: ${process.env.BENCH_ACCEPT_HOLD_SECONDS ? `hold ${process.env.BENCH_ACCEPT_HOLD_SECONDS} s, record, kick` : 'record, then put'}`,
   );
   const allModes = { none: 'no binlog', sync: '-b (50 ms sync)', fsync: '-b -f 0' } as const;
   const binlogAt = process.argv.indexOf('--binlog');

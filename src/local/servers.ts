@@ -180,6 +180,12 @@ export async function startBeanstalkd(options: BeanstalkdOptions = {}): Promise<
 export interface MongoServerOptions extends ProcessGroupOption {
   port?: number;
   dataDir?: string;
+  /**
+   * FerretDB's SQLite `synchronous` (WAL mode): `full` (SQLite's default) syncs the WAL at every
+   * commit; `normal` only at checkpoints, so a commit survives FerretDB dying but not the
+   * machine losing power. The bench's `--store-sync normal`; ignored by mongod.
+   */
+  sqliteSync?: 'full' | 'normal';
 }
 
 /** FerretDB with SQLite, or mongod when one is on the PATH. Returns its URL beside the server. */
@@ -205,7 +211,7 @@ export async function startMongoServer(
         ferretdbBinary(),
         [
           '--handler=sqlite',
-          `--sqlite-url=file:${dataDir}/`,
+          `--sqlite-url=file:${dataDir}/${options.sqliteSync === 'normal' ? '?_pragma=synchronous(normal)' : ''}`,
           `--listen-addr=127.0.0.1:${port}`,
           `--state-dir=${dataDir}`,
           '--telemetry=disable',
