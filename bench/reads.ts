@@ -6,8 +6,8 @@
  * History is loaded through the store's own batch path (createStore: job records with their
  * job-log segments, then outcomes, each coalesced into insertMany of 500), 99 % completed and
  * 1 % failed (marked among the failed, as a worker does; not counted in any tally). The bench then writes those outcomes into the log's segments itself, as the
- * reconciler's settle step would after its passes (at its default pace, 2,000 jobs every
- * 10 s, a day's history is settled as it arrives); the newest 10,000 loaded jobs are left
+ * reconciler's settle step would after its passes (a few hundred jobs a second, back to back
+ * while behind: `npm run bench:maintenance`); the newest 10,000 loaded jobs are left
  * unsettled, like the head of a live log. On top, each size gets jobs that are really queued
  * and running (posted through the manager to a type no worker serves, some reserved by the
  * bench) and, once, a 10,000-job matrix group run to completion by real workers.
@@ -122,7 +122,7 @@ async function repeat(count: number, next: () => Promise<{ status: number }>) {
 }
 
 /** Loads `count` finished jobs through the store's batch path; answers a sample of their ids. */
-async function loadHistory(store: Store, count: number, say: (line: string) => void) {
+export async function loadHistory(store: Store, count: number, say: (line: string) => void) {
   const sample: string[] = [];
   const outcomes = new Map<string, SettledEntry>();
   const t0 = performance.now();

@@ -148,7 +148,7 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     intervalMs: config.schedulerIntervalMs,
     idempotencyTtlMs: config.idempotencyTtlSeconds * 1000,
     retentionMs: config.retentionCompletedSeconds * 1000,
-    onAccepted: () => acceptCounts.record(),
+    onAccepted: (type) => acceptCounts.record(type),
   });
   // One tally for the outcomes this manager stores: cancels, and jobs ended by their parents.
   const tally = new Tally({

@@ -130,6 +130,25 @@ describe('observing the system as processes (end to end)', function () {
     }
   });
 
+  it('when a schedule makes jobs, then /metrics counts them as accepted, as it counts POSTed ones', async () => {
+    await startManager({ SCHEDULER_INTERVAL_MS: '200' });
+    const accepted = async () =>
+      metricSum(await (await fetch(`${base}/metrics`)).text(), 'dw_jobs_accepted_total', { type: 'hash' }) ??
+      Number.NaN;
+    assert.equal(await accepted(), 0);
+    const made = await fetch(`${base}/schedules`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'obs-ticks', every_seconds: 1, type: 'hash', payload: { tick: true } }),
+    });
+    assert.equal(made.status, 201, await made.text());
+    await waitFor('two ticks counted in dw_jobs_accepted_total', async () => (await accepted()) >= 2, 15_000);
+    // Every counted job is a tick's: nothing else was posted.
+    const ticks = (await tubeCounts(Number(env.BEANSTALK_PORT), tube)).total;
+    assert.ok(ticks >= 2, `${ticks} tick jobs queued`);
+    assert.ok((await accepted()) <= ticks, 'no job counted that was not queued');
+  });
+
   it('when three workers run, then /workers lists each with the counts MongoDB holds; a killed one is dropped after the timeout', async () => {
     await startManager({ WORKER_GONE_AFTER_MS: '2000' });
     const workers = ['w1', 'w2', 'w3'].map((name) =>

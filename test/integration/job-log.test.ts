@@ -335,4 +335,41 @@ describe('the job log on real servers', function () {
     );
     assert.deepEqual((await list('?state=failed&type=hash')).jobs, [], 'the type filter applies');
   });
+
+  it('when finished jobs pile up past one pass, then the maintenance passes follow each other within a second until the log is settled, then wait the interval', async () => {
+    // 6 segments of 10 finished jobs; a pass examines at most 10 jobs: one segment each.
+    for (let wave = 0; wave < 6; wave += 1) {
+      const ids = Array.from({ length: 10 }, () => newJobId());
+      await Promise.all(ids.map((id) => f.store.insertJob(record(id))));
+      await Promise.all(ids.map((id) => f.store.saveResult(outcome(id))));
+    }
+    const head = await f.store.log.logHead(await f.store.log.readLogMeta());
+    assert.equal(head, 6);
+    const intervalMs = 5000;
+    const started = Date.now();
+    const maintenance = startBackgroundPasses({
+      queue: f.queues,
+      store: f.store,
+      log: silent,
+      tubePrefix: f.tubePrefix,
+      graceMs: 0,
+      maxPerPass: 10,
+      holder: 'test',
+      intervalMs,
+      retentionMs: 0,
+    });
+    try {
+      await waitFor(
+        'the whole log settled',
+        async () => (await f.store.log.readLogMeta()).settledThrough === head,
+        30_000,
+        100,
+      );
+      const took = Date.now() - started;
+      // One interval for the first pass, then catch-up passes: far less than six intervals.
+      assert.ok(took < intervalMs + 5 * 2000, `settled in ${took} ms (six passes one interval apart: 30 s)`);
+    } finally {
+      await maintenance.stop();
+    }
+  });
 });

@@ -19,11 +19,21 @@ export const MANAGER_DOCUMENT_KEEP_MS = 60 * 60 * 1000;
 export class AcceptCounts {
   private total = 0;
   private readonly rates = new RateBuckets(['accepted'] as const);
+  private readonly listeners: Array<(type: string) => void> = [];
+
+  /**
+   * Also tells `listener` each accepted job's type: the HTTP routes and the scheduler both
+   * count here, and /metrics' `dw_jobs_accepted_total` listens, so neither is left out.
+   */
+  listen(listener: (type: string) => void): void {
+    this.listeners.push(listener);
+  }
 
   /** Counts one newly accepted job (not a replayed Idempotency-Key). */
-  record(atMs: number = Date.now()): void {
+  record(type: string, atMs: number = Date.now()): void {
     this.total += 1;
     this.rates.add('accepted', atMs);
+    for (const listener of this.listeners) listener(type);
   }
 
   snapshot(nowMs: number): Pick<ManagerDocument, 'accepted' | 'recent' | 'minutes'> {

@@ -124,6 +124,10 @@ export function createReconciler(deps: ReconcilerDeps) {
   }
 
   return {
+    /** Whether the last pass stopped at `maxPerPass` with segments left to walk. */
+    get behind(): boolean {
+      return walk !== null;
+    },
     /** One bounded walk; `now` decides which jobs are old enough to judge. */
     async pass(now: Date = new Date()): Promise<PassReport> {
       const cutoff = new Date(now.getTime() - deps.graceMs);

@@ -21,6 +21,8 @@ export function startRepeatingPass<R>(options: {
   log: Logger;
   /** 0: no timer (passes run only when asked, as tests do). */
   intervalMs: number;
+  /** The wait after a pass that just ended (default: intervalMs); asked only with a timer. */
+  nextDelayMs?: (result: R) => number;
 }): RepeatingPass<R> {
   const { log, name } = options;
   let timer: NodeJS.Timeout | undefined;
@@ -47,14 +49,14 @@ export function startRepeatingPass<R>(options: {
     return running;
   }
 
-  const schedule = () => {
+  const schedule = (delayMs: number) => {
     if (stopped) return;
     timer = setTimeout(() => {
-      void runOnce().finally(schedule);
-    }, options.intervalMs);
+      void runOnce().then((result) => schedule(options.nextDelayMs?.(result) ?? options.intervalMs));
+    }, delayMs);
     timer.unref();
   };
-  if (options.intervalMs > 0) schedule();
+  if (options.intervalMs > 0) schedule(options.intervalMs);
 
   return {
     runOnce,

@@ -44,6 +44,8 @@ function expired(settled: SettledEntry | undefined, cutoff: Date): boolean {
 export function createRetention(deps: RetentionDeps) {
   const { store, log } = deps;
   const maxPerPass = deps.maxPerPass ?? 2000;
+  /** The last pass stopped at `maxPerPass` with settled segments past its cutoff left to visit. */
+  let behind = false;
 
   /** Removes the expired idempotency keys of jobs in segments older than the keys' lifetime. */
   async function sweepKeys(meta: LogMeta, now: Date): Promise<{ through: number; swept: number }> {
@@ -67,7 +69,12 @@ export function createRetention(deps: RetentionDeps) {
   }
 
   return {
+    /** Whether the last pass left expired jobs for the next one (it stopped at `maxPerPass`). */
+    get behind(): boolean {
+      return behind;
+    },
     async pass(now: Date = new Date()): Promise<RetentionReport> {
+      behind = false;
       const meta: LogMeta = await store.log.readLogMeta();
       // Segments below the floor a previous pass raised: no reader still walks them.
       for (let n = meta.deletedBelow; n < meta.floor; n += 1) await store.log.deleteSegment(n);
@@ -78,7 +85,11 @@ export function createRetention(deps: RetentionDeps) {
         const cutoff = new Date(now.getTime() - deps.retentionMs);
         let n = Math.max(retainedThrough + 1, floor);
         let examined = 0;
-        while (n <= meta.settledThrough && examined < maxPerPass) {
+        while (n <= meta.settledThrough) {
+          if (examined >= maxPerPass) {
+            behind = true;
+            break;
+          }
           const segment = await store.log.readSegment(n);
           if (!segment) {
             n += 1;

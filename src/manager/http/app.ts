@@ -111,10 +111,13 @@ export function createApp(deps: AppDeps): Koa {
     waiting: () => follower.waiting,
     streams: () => hub.size,
   });
-  const onAccepted = (type: string) => {
-    metrics.accepted(type);
-    deps.acceptCounts?.record();
-  };
+  // With the manager's counts (the real manager), jobs reach the metric through them, the
+  // scheduler's too; without (tests of the app alone), directly.
+  const counts = deps.acceptCounts;
+  counts?.listen((type) => metrics.accepted(type));
+  const onAccepted = counts
+    ? (type: string) => counts.record(type)
+    : (type: string) => metrics.accepted(type);
   const limits: AcceptLimits = {
     defaultOptions: deps.defaultOptions,
     allowedTypes: deps.allowedTypes ?? [],

@@ -60,7 +60,7 @@ export function createManagerMetrics(deps: ManagerMetricsDeps): ManagerMetrics {
   if (deps.processMetrics) collectDefaultMetrics({ register: registry });
   const accepted = new Counter({
     name: 'dw_jobs_accepted_total',
-    help: 'Jobs accepted (recorded and queued, answered 202), by type',
+    help: "Jobs accepted (recorded and queued: answered 202, or a schedule tick's), by type",
     labelNames: ['type'],
     registers: [registry],
   });
