@@ -24,8 +24,9 @@ interface Container {
 
 interface K8sObject {
   kind: string;
-  metadata: { name: string };
+  metadata: { name: string; annotations?: Record<string, string> };
   spec?: {
+    containers?: Container[];
     replicas?: number;
     minAvailable?: number;
     maxUnavailable?: number;
@@ -181,5 +182,29 @@ describe('the Helm chart', function () {
       false,
       'no secret, no variable',
     );
+  });
+
+  it('when `helm test` runs, then its pod asks the manager Service for /readyz', () => {
+    const test = find(objects, 'Pod', 'test-readyz');
+    assert.equal(test.metadata.annotations?.['helm.sh/hook'], 'test');
+    const env = test.spec?.containers?.[0]?.env ?? [];
+    assert.equal(
+      env.find((e) => e.name === 'READYZ_URL')?.value,
+      'http://dw-distributed-workers-manager:8080/readyz',
+    );
+  });
+
+  it('when batch mode is enabled, then a Job of workers exits once the queue is drained', async () => {
+    assert.equal(
+      objects.some((o) => o.kind === 'Job'),
+      false,
+      'off by default',
+    );
+    const batch = await render('batchWorker.enabled=true', 'worker.replicas=0');
+    const job = find(batch, 'Job', 'worker-batch-1');
+    assert.deepEqual(container(job).args, ['worker', '--exit-when-drained']);
+    assert.equal(container(job).env?.find((e) => e.name === 'WORKER_DRAIN_IDLE_MS')?.value, '5000');
+    assert.equal(job.spec?.template?.spec?.securityContext?.runAsNonRoot, true);
+    assert.equal(find(batch, 'Deployment', 'worker').spec?.replicas, 0);
   });
 });

@@ -88,7 +88,7 @@ describe("the stack file's secret steps", () => {
       /DW_SECRETS_DIR: join\(process\.env\.DW_SWARM_DIR \?\? '', 'secrets'\)/,
     );
     // ...and the scenarios write none of their own.
-    for (const file of ['test/swarm/swarm.test.ts', 'test/swarm/job-flow.ts', 'test/swarm/docker.ts'])
+    for (const file of ['test/swarm/swarm.test.ts', 'test/support/job-flow.ts', 'test/swarm/docker.ts'])
       assert.doesNotMatch(read(file), /writeFile/, `${file} writes no file of its own`);
   });
 

@@ -9,6 +9,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot, waitFor } from '../support/harness.js';
 import {
+  authHeaders,
+  drainAndCheck,
+  formatTable,
+  JobFlow,
+  jobsPerServer,
+  type ScenarioRow,
+  stackApiKey,
+  withDb,
+} from '../support/job-flow.js';
+import {
   beanstalkdStats,
   containerHealth,
   docker,
@@ -18,16 +28,6 @@ import {
   serviceTasks,
   userCommand,
 } from './docker.js';
-import {
-  authHeaders,
-  drainAndCheck,
-  formatTable,
-  JobFlow,
-  jobsPerServer,
-  type ScenarioRow,
-  stackApiKey,
-  withDb,
-} from './job-flow.js';
 
 const MANAGER_PORT = 8080;
 const MONGO_PORT = Number(process.env.DW_SWARM_MONGO_PORT ?? 37017);
