@@ -49,12 +49,6 @@ export function peakRssMb(pid: number | undefined): number {
  */
 export const WARM_UP_SECONDS = 2;
 
-/** `cannon` after WARM_UP_SECONDS of the same load, unmeasured. */
-export async function warmCannon(url: string, method: 'GET' | 'POST', seconds: number, body?: string) {
-  await cannon(url, method, WARM_UP_SECONDS, body);
-  return cannon(url, method, seconds, body);
-}
-
 export async function cannon(url: string, method: 'GET' | 'POST', seconds: number, body?: string) {
   const result = await autocannon({
     url,

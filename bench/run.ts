@@ -52,7 +52,6 @@ import {
   spawnNode,
   stop,
   WARM_UP_SECONDS,
-  warmCannon,
 } from './clients.js';
 import { measureCpu, type Processes } from './cpu.js';
 import { countCpu } from './cpu-per-job.js';
@@ -221,7 +220,8 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       children.push(bare);
       await waitForPort(barePort, 10_000, bare);
       const body = '{"example":"data"}';
-      const bareRun = await warmCannon(`http://127.0.0.1:${barePort}/`, 'POST', SECONDS, body);
+      await cannon(`http://127.0.0.1:${barePort}/`, 'POST', WARM_UP_SECONDS, body);
+      const bareRun = await cannon(`http://127.0.0.1:${barePort}/`, 'POST', SECONDS, body);
       await cannon(`${base}/jobs?type=benchhttp`, 'POST', WARM_UP_SECONDS, body);
       cpu = measureCpu(() => processes);
       const postUsed = countCpu(() => processes);
