@@ -55,6 +55,8 @@ export interface Verdict {
   slowRecoveries: number;
   rssGrowth: Array<{ name: string; startMb: number; baselineMb: number; endMb: number; judged: boolean }>;
   violations: string[];
+  /** The ids of the lost and wrong jobs among the violations (the first 10): whose story to tell. */
+  suspects: string[];
   /** Jobs that ran to the end twice with no fault nearby, described (the first 20). */
   unexplained: string[];
   scanMs: number;
@@ -161,6 +163,7 @@ export class Checker {
     const results = await this.outcomes(final);
     const scanMs = Date.now() - scanStarted;
     const violations: string[] = [];
+    const suspects: string[] = [];
     const seen = new Set<string>();
     let duplicated = 0;
     let wrong = 0;
@@ -200,6 +203,7 @@ export class Checker {
             : result.outcome !== 'completed' && result.outcome !== 'failed';
       if (bad) {
         wrong += 1;
+        if (suspects.length < 10) suspects.push(id);
         violations.push(
           `job ${id} (${acked.expect}) ended ${result.outcome} with ${JSON.stringify(result.result)}`,
         );
@@ -211,6 +215,7 @@ export class Checker {
       if (seen.has(id)) continue;
       missing += 1;
       if (now - acked.ackedAt > this.options.overdueMs) overdue += 1;
+      if (final && suspects.length < 10) suspects.push(id);
       if (final && missing <= 20)
         violations.push(`lost: job ${id} (${acked.expect}, request ${acked.serial}) has no outcome`);
     }
@@ -296,6 +301,7 @@ export class Checker {
       slowRecoveries: slow.length,
       rssGrowth,
       violations,
+      suspects,
       unexplained,
       scanMs,
       completedPerSecond,

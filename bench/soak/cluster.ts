@@ -3,11 +3,22 @@
  * FerretDB (or mongod) on a kept data dir, several managers on fixed ports, several workers,
  * each worker talking to beanstalkd through its own TCP proxy (test/support/harness.ts) so its
  * connections can be cut. Every process can be killed, restarted on the same port and data,
- * stopped and continued. Workers log at debug level; only the lines that end a run are kept
- * (test/support/job-runs.ts), with their time, so that memory stays flat over a long run.
+ * stopped and continued. Workers log at debug level, managers at info; in memory only the lines
+ * that end a run are kept (test/support/job-runs.ts), with their time, so that memory stays flat
+ * over a long run; every line goes to a file per process under `logDir`, for the story of a job
+ * that fails the check (forensics.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  type WriteStream,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +61,8 @@ export interface Instance {
   /** Error-level log lines (level ≥ 50), the last 20. */
   errors: string[];
   exited: Promise<void>;
+  /** Every line the process wrote, as written. */
+  logFile: string;
 }
 
 const ENDING_OF = new Map<string, Ending>(
@@ -64,6 +77,9 @@ export interface ClusterOptions {
 
 export class Cluster {
   readonly dataDir = mkdtempSync(join(tmpdir(), 'dw-soak-'));
+  /** One file of log lines per process started. */
+  readonly logDir = join(this.dataDir, 'logs');
+  private readonly logStreams: WriteStream[] = [];
   readonly dbName = 'soak';
   beanstalkd!: LocalServer;
   store!: LocalServer & { url: string };
@@ -98,7 +114,12 @@ export class Cluster {
       BEANSTALK_PORT: String(this.beanstalkPort),
       MONGO_URL: this.storeUrl,
       MONGO_DB: this.dbName,
-    };
+      // The driver's own log (MONGODB_LOG_TOPOLOGY=debug, MONGODB_LOG_PATH=stderr, …), when
+      // asked for: what a process's MongoDB client did around a fault.
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(([k, v]) => k.startsWith('MONGODB_LOG_') && v),
+      ),
+    } as Record<string, string>;
   }
 
   async start(): Promise<void> {
@@ -127,7 +148,12 @@ export class Cluster {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const index = this.instances.length;
+    mkdirSync(this.logDir, { recursive: true });
+    const logFile = join(this.logDir, `${role}-${slot}-${child.pid ?? index}.log`);
+    const log = createWriteStream(logFile);
+    this.logStreams.push(log);
     const instance: Instance = {
+      logFile,
       role,
       slot,
       child,
@@ -141,6 +167,7 @@ export class Cluster {
       instance.endedAt = Date.now();
     });
     const onLine = (line: string) => {
+      log.write(`${line}\n`);
       // Cheap filters first: a worker at debug level writes several lines per job.
       if (line.includes('"level":5') || line.includes('"level":6')) {
         instance.errors.push(line.slice(0, 600));
@@ -190,7 +217,9 @@ export class Cluster {
   /** Managers run with the default reconciler settings (a pass every 10 s, 15 s of grace). */
   async startManager(slot: number): Promise<Instance> {
     const instance = this.spawnRole('manager', slot, {
-      LOG_LEVEL: 'warn',
+      // Info: a put sent twice or a ref that never landed is said at info, and a lost job's
+      // story needs it (forensics.ts); managers log nothing per request at info.
+      LOG_LEVEL: 'info',
       MANAGER_LISTEN_PORT: String(this.managerPorts[slot]),
       MANAGER_LISTEN_HOST: '127.0.0.1',
       JOB_TTR_SECONDS: String(this.options.ttrSeconds),
@@ -266,6 +295,43 @@ export class Cluster {
     }
   }
 
+  /** Every logged line that names one of `ids`, by id, oldest process first, prefixed with it. */
+  async linesNaming(ids: readonly string[]): Promise<Map<string, string[]>> {
+    await this.flushLogs();
+    const found = new Map<string, string[]>(ids.map((id) => [id, []]));
+    for (const instance of this.instances) {
+      let text: string;
+      try {
+        text = readFileSync(instance.logFile, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const line of text.split('\n')) {
+        for (const id of ids) {
+          if (line.includes(id))
+            found.get(id)?.push(`${instance.role} ${instance.slot} (pid ${instance.pid}): ${line}`);
+        }
+      }
+    }
+    return found;
+  }
+
+  /** Resolves once every line written so far is in its file (a write's callback comes in order). */
+  private flushLogs(): Promise<unknown> {
+    return Promise.all(
+      this.logStreams.filter((s) => !s.closed).map((s) => new Promise((done) => s.write('', done))),
+    );
+  }
+
+  /** Every process's log file, copied into `dir` (kept when the run failed). */
+  async copyLogs(dir: string): Promise<void> {
+    await this.flushLogs();
+    mkdirSync(dir, { recursive: true });
+    for (const name of readdirSync(this.logDir)) {
+      writeFileSync(join(dir, name), readFileSync(join(this.logDir, name)));
+    }
+  }
+
   /** Every process we started that may still run, for a last-resort SIGKILL. */
   pids(): number[] {
     const servers = [this.beanstalkd?.process, this.store?.process].filter(Boolean) as ChildProcess[];
@@ -291,6 +357,7 @@ export class Cluster {
     await Promise.all(this.proxies.map((proxy) => proxy.close()));
     await this.beanstalkd?.stop();
     await this.store?.stop();
+    await Promise.all(this.logStreams.map((stream) => new Promise((done) => stream.end(done))));
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
 import { Checker, type FaultRecord, type Verdict } from './checker.js';
 import { Cluster } from './cluster.js';
+import { explainJobs } from './forensics.js';
 import { Ledger, Load } from './load.js';
 import { plotThroughput } from './plot.js';
 import { summary } from './report.js';
@@ -264,6 +265,9 @@ async function main(): Promise<number> {
     if (inject) await spoil(client, cluster.dbName, ledger, inject);
     const verdict = await checker.check(true);
     checks += 1;
+    // Each lost or wrong job's story, from the servers and every process's log: in CI the
+    // soak's output is all there is to go on.
+    const stories = verdict.suspects.length > 0 ? await explainJobs(cluster, client, verdict.suspects) : [];
     const seconds = Math.ceil((Date.now() - ledger.t0) / 1000);
     mkdirSync(outDir, { recursive: true });
     const png = join(outDir, 'soak-throughput.png');
@@ -317,6 +321,16 @@ async function main(): Promise<number> {
       '',
       verdict.violations.length === 0 ? 'none' : verdict.violations.map((v) => `- ${v}`).join('\n'),
       '',
+      ...(stories.length > 0
+        ? [
+            '## The lost or wrong jobs, as the servers and the logs tell them',
+            '',
+            '```',
+            ...stories,
+            '```',
+            '',
+          ]
+        : []),
       '## Jobs that ran to the end twice with no fault nearby (the first 20; not a violation)',
       '',
       verdict.unexplained.length === 0 ? 'none' : verdict.unexplained.map((v) => `- ${v}`).join('\n'),
@@ -343,6 +357,11 @@ async function main(): Promise<number> {
     for (const line of verdict.unexplained) say(`note: ${line}`);
     say(`warning lines, by role and message:\n${warnings}`);
     for (const line of verdict.violations) say(`VIOLATION ${line}`);
+    for (const story of stories) say(story);
+    if (verdict.violations.length > 0) {
+      await cluster.copyLogs(join(outDir, 'logs'));
+      say(`every process's log: ${join(outDir, 'logs')}`);
+    }
     say(`report: ${join(outDir, 'soak-report.md')}; plot: ${png}`);
     say(
       verdict.violations.length === 0

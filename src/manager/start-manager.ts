@@ -68,6 +68,11 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     dbName: config.mongo.dbName,
     timeoutMs: config.mongo.timeoutMs,
     insertRetryMs: Math.min(2000, config.mongo.timeoutMs),
+    onSilentClient: (silentMs) =>
+      log.warn(
+        { db: config.mongo.dbName, silentMs },
+        "MongoDB client's monitor fell silent; connecting afresh",
+      ),
   });
   // Each server's max-job-size as last read; a job must fit the smallest (it may go to any).
   const jobSizes = new Map<string, number>();

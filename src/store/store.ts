@@ -15,7 +15,7 @@ import type {
 } from './documents.js';
 import { guard } from './driver/guard.js';
 import { InsertBatcher, type InsertOutcome } from './driver/insert-batcher.js';
-import { keepConnecting } from './driver/reconnect.js';
+import { HEARTBEAT_MS, keepConnecting } from './driver/reconnect.js';
 import { groupMarks } from './groups/group-marks.js';
 import { groupQueries } from './groups/groups.js';
 import { stateMarkMethods } from './groups/state-marks.js';
@@ -47,6 +47,8 @@ export interface StoreOptions {
   insertRetryMs: number;
   maxBatch?: number;
   onRetry?: (error: unknown) => void;
+  /** Told when the driver's monitor fell silent and the client was connected afresh (driver/reconnect.ts). */
+  onSilentClient?: (silentMs: number) => void;
 }
 
 function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<void>): Store {
@@ -188,8 +190,13 @@ export function createStore(options: StoreOptions): Store {
     maxPoolSize: 20,
     // Inserts are retried by the batcher; reads by the client.
     retryWrites: false,
+    // Twice the driver's default rate: a monitor that stopped is noticed sooner (reconnect.ts).
+    heartbeatFrequencyMS: HEARTBEAT_MS,
   });
-  const stopConnecting = keepConnecting(client);
+  const stopConnecting = keepConnecting(
+    client,
+    options.onSilentClient ? { onSilent: options.onSilentClient } : {},
+  );
   return createCoreStore(client.db(options.dbName), options, async () => {
     stopConnecting();
     await client.close();

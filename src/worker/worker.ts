@@ -58,6 +58,11 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       dbName: config.mongo.dbName,
       timeoutMs: config.mongo.timeoutMs,
       insertRetryMs: config.storeRetryMs,
+      onSilentClient: (silentMs) =>
+        log.warn(
+          { db: config.mongo.dbName, silentMs },
+          "MongoDB client's monitor fell silent; connecting afresh",
+        ),
     });
   const types = [...deps.handlers.keys()];
   const tubes = types.map((type) => tubeName(config.tubePrefix, type));

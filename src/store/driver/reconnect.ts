@@ -1,17 +1,45 @@
 /**
- * mongodb 7.x closes a client for good when its first connection attempt fails (seen here:
- * every later operation then fails with "Topology is closed", even once the server is up).
- * A manager or worker started before MongoDB would never recover. This connects such a
- * client again, with capped backoff, until it works or the store is closed.
+ * Keeps a MongoClient connected through what the driver does not recover from by itself:
+ *
+ * - mongodb 7.x closes a client for good when its first connection attempt fails (seen here:
+ *   every later operation then fails with "Topology is closed", even once the server is up).
+ *   A manager or worker started before MongoDB would never recover. Such a client is
+ *   connected again, with capped backoff, until it works or the store is closed.
+ * - Its server monitor can stop: the chaos soak saw a manager whose every operation failed
+ *   with the same "connection N to … closed" for minutes after FerretDB was killed and started
+ *   again, while every other process, on the same server, was back within a second. A live
+ *   monitor reports a heartbeat (succeeded or failed) at least every heartbeat interval; a
+ *   client that reports none for `silentAfterMs` is closed and connected again, as above.
  */
 import type { MongoClient } from 'mongodb';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
+/** The driver's heartbeat interval we ask for: a silent monitor is noticed within a few of them. */
+export const HEARTBEAT_MS = 5000;
+
+export interface KeepConnectingOptions {
+  /** No heartbeat for this long: the monitor is taken for stopped and the client reconnected. */
+  silentAfterMs?: number;
+  /** Told when a silent client is reset (for a log line). */
+  onSilent?: (silentMs: number) => void;
+}
+
+/** What keepConnecting needs of a client: its events, close and connect. */
+export type ReconnectableClient = Pick<MongoClient, 'on' | 'close' | 'connect'>;
+
 /** Watches `client`; returns the function to call before closing it for good. */
-export function keepConnecting(client: MongoClient): () => void {
+export function keepConnecting(client: ReconnectableClient, options: KeepConnectingOptions = {}): () => void {
+  const silentAfterMs = options.silentAfterMs ?? 3 * HEARTBEAT_MS;
   let closed = false;
   let reconnecting = false;
+  let heardAt = Date.now();
+  const heard = () => {
+    heardAt = Date.now();
+  };
+  // Either answer shows a monitor at work: a failing one recovers by itself once the server is back.
+  client.on('serverHeartbeatSucceeded', heard);
+  client.on('serverHeartbeatFailed', heard);
   client.on('topologyClosed', () => {
     // A failed connect() below closes the topology again: one loop at a time handles it.
     if (closed || reconnecting) return;
@@ -29,10 +57,24 @@ export function keepConnecting(client: MongoClient): () => void {
           // Still unreachable: the next attempt waits longer.
         }
       }
+      heard();
       reconnecting = false;
     })();
   });
+  const watchdog = setInterval(
+    () => {
+      const silentMs = Date.now() - heardAt;
+      if (closed || reconnecting || silentMs < silentAfterMs) return;
+      heard();
+      options.onSilent?.(silentMs);
+      // Its 'topologyClosed' starts the loop above.
+      void client.close().catch(() => undefined);
+    },
+    Math.max(10, Math.min(1000, silentAfterMs / 4)),
+  );
+  watchdog.unref();
   return () => {
     closed = true;
+    clearInterval(watchdog);
   };
 }

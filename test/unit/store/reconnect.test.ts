@@ -1,0 +1,81 @@
+/**
+ * keepConnecting above a stand-in client (the real driver's behaviour is in
+ * test/integration/store.test.ts): a silent monitor gets the client connected afresh; a
+ * monitor that reports, even failures, is left alone. Time is Node's mock clock.
+ */
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { mock } from 'node:test';
+import { keepConnecting, type ReconnectableClient } from '../../../src/store/driver/reconnect.js';
+
+/** A client that counts close() and connect(); close() says 'topologyClosed', as the driver does. */
+function standInClient() {
+  const events = new EventEmitter();
+  const calls = { close: 0, connect: 0 };
+  const client = {
+    on(event: string, listener: (...args: unknown[]) => void) {
+      events.on(event, listener);
+      return client;
+    },
+    async close() {
+      calls.close += 1;
+      events.emit('topologyClosed');
+    },
+    async connect() {
+      calls.connect += 1;
+      return client;
+    },
+  } as unknown as ReconnectableClient;
+  return { client, events, calls };
+}
+
+/** Lets the promise callbacks queued by the timers that ran settle. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('keepConnecting', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setInterval', 'setTimeout', 'Date'], now: 0 }));
+  afterEach(() => mock.timers.reset());
+
+  it('when the monitor reports nothing for silentAfterMs, then the client is closed and connected again, once', async () => {
+    const { client, calls } = standInClient();
+    const silences: number[] = [];
+    const stop = keepConnecting(client, { silentAfterMs: 1000, onSilent: (ms) => silences.push(ms) });
+    mock.timers.tick(999);
+    await settle();
+    assert.equal(calls.close, 0, 'not before silentAfterMs');
+    mock.timers.tick(1);
+    await settle();
+    assert.equal(calls.close, 1);
+    assert.deepEqual(silences, [1000]);
+    mock.timers.tick(100); // the reconnect loop's first wait
+    await settle();
+    assert.equal(calls.connect, 1);
+    // Connected again: the silence is counted from then, so no second reset at once.
+    mock.timers.tick(999);
+    await settle();
+    assert.equal(calls.close, 1);
+    stop();
+  });
+
+  it('when heartbeats come, failed ones too, then the client is left alone', async () => {
+    const { client, events, calls } = standInClient();
+    const stop = keepConnecting(client, { silentAfterMs: 1000 });
+    for (let t = 0; t < 5000; t += 500) {
+      mock.timers.tick(500);
+      events.emit(t % 1000 === 0 ? 'serverHeartbeatFailed' : 'serverHeartbeatSucceeded');
+      await settle();
+    }
+    assert.equal(calls.close, 0);
+    assert.equal(calls.connect, 0);
+    stop();
+  });
+
+  it('when stopped, then a silent client is no longer touched', async () => {
+    const { client, calls } = standInClient();
+    const stop = keepConnecting(client, { silentAfterMs: 1000 });
+    stop();
+    mock.timers.tick(5000);
+    await settle();
+    assert.equal(calls.close, 0);
+  });
+});
