@@ -255,7 +255,11 @@ async function main(): Promise<number> {
     clearInterval(checkTimer);
     while (checking) await hold(100);
 
-    const drainUntil = Date.now() + (quick ? 60_000 : 180_000);
+    // The slowest recovery by design is a copy put again by the reconciler after the manager
+    // holding the maintenance lease died: the rest of its terms (up to 45 s: it takes the next
+    // 30 s term halfway through its own), the grace (15 s), a pass interval (10 s), then the
+    // run. A quick run's drain outlasts that by half.
+    const drainUntil = Date.now() + (quick ? 120_000 : 180_000);
     for (;;) {
       const v = await checker.check(false).catch(() => undefined);
       if ((v && v.missing === 0) || Date.now() > drainUntil) break;

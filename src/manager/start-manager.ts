@@ -71,7 +71,7 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     onSilentClient: (silentMs) =>
       log.warn(
         { db: config.mongo.dbName, silentMs },
-        "MongoDB client's monitor fell silent; connecting afresh",
+        'no MongoDB heartbeat succeeded for a while; connecting afresh',
       ),
   });
   // Each server's max-job-size as last read; a job must fit the smallest (it may go to any).

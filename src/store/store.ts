@@ -47,7 +47,7 @@ export interface StoreOptions {
   insertRetryMs: number;
   maxBatch?: number;
   onRetry?: (error: unknown) => void;
-  /** Told when the driver's monitor fell silent and the client was connected afresh (driver/reconnect.ts). */
+  /** Told when no heartbeat succeeded for a while and the client was connected afresh (driver/reconnect.ts). */
   onSilentClient?: (silentMs: number) => void;
 }
 

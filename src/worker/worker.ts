@@ -61,7 +61,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       onSilentClient: (silentMs) =>
         log.warn(
           { db: config.mongo.dbName, silentMs },
-          "MongoDB client's monitor fell silent; connecting afresh",
+          'no MongoDB heartbeat succeeded for a while; connecting afresh',
         ),
     });
   const types = [...deps.handlers.keys()];

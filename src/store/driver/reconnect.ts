@@ -5,11 +5,13 @@
  *   every later operation then fails with "Topology is closed", even once the server is up).
  *   A manager or worker started before MongoDB would never recover. Such a client is
  *   connected again, with capped backoff, until it works or the store is closed.
- * - Its server monitor can stop: the chaos soak saw a manager whose every operation failed
- *   with the same "connection N to … closed" for minutes after FerretDB was killed and started
- *   again, while every other process, on the same server, was back within a second. A live
- *   monitor reports a heartbeat (succeeded or failed) at least every heartbeat interval; a
- *   client that reports none for `silentAfterMs` is closed and connected again, as above.
+ * - Its server monitor can stop bringing the server back: the chaos soak saw a manager whose
+ *   every operation failed with the same "connection N to … closed" (server selection
+ *   repeating the error its server description kept) for minutes after FerretDB was killed and
+ *   started again, while every other process, on the same server, was back within a second.
+ *   A client with no successful heartbeat for `silentAfterMs` (three heartbeats) is closed and
+ *   connected again, as above. Until a heartbeat succeeds the driver sends no operation
+ *   anyway (its server is Unknown), so a reset during a real outage costs nothing.
  */
 import type { MongoClient } from 'mongodb';
 
@@ -19,7 +21,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).u
 export const HEARTBEAT_MS = 5000;
 
 export interface KeepConnectingOptions {
-  /** No heartbeat for this long: the monitor is taken for stopped and the client reconnected. */
+  /** No successful heartbeat for this long: the client is closed and connected again. */
   silentAfterMs?: number;
   /** Told when a silent client is reset (for a log line). */
   onSilent?: (silentMs: number) => void;
@@ -37,9 +39,7 @@ export function keepConnecting(client: ReconnectableClient, options: KeepConnect
   const heard = () => {
     heardAt = Date.now();
   };
-  // Either answer shows a monitor at work: a failing one recovers by itself once the server is back.
   client.on('serverHeartbeatSucceeded', heard);
-  client.on('serverHeartbeatFailed', heard);
   client.on('topologyClosed', () => {
     // A failed connect() below closes the topology again: one loop at a time handles it.
     if (closed || reconnecting) return;
