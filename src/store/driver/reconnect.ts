@@ -40,7 +40,8 @@ export function keepConnecting(client: ReconnectableClient, options: KeepConnect
     heardAt = Date.now();
   };
   client.on('serverHeartbeatSucceeded', heard);
-  client.on('topologyClosed', () => {
+  /** Connects again with capped backoff until it works or the store is closed; one loop at a time. */
+  function reconnect(): void {
     // A failed connect() below closes the topology again: one loop at a time handles it.
     if (closed || reconnecting) return;
     reconnecting = true;
@@ -60,15 +61,20 @@ export function keepConnecting(client: ReconnectableClient, options: KeepConnect
       heard();
       reconnecting = false;
     })();
-  });
+  }
+  client.on('topologyClosed', reconnect);
   const watchdog = setInterval(
     () => {
       const silentMs = Date.now() - heardAt;
       if (closed || reconnecting || silentMs < silentAfterMs) return;
       heard();
       options.onSilent?.(silentMs);
-      // Its 'topologyClosed' starts the loop above.
-      void client.close().catch(() => undefined);
+      // Its 'topologyClosed' starts the loop; a client that never opened a topology says
+      // nothing, so the loop is started here too (a no-op when it runs already).
+      void client
+        .close()
+        .catch(() => undefined)
+        .then(reconnect);
     },
     Math.max(10, Math.min(1000, silentAfterMs / 4)),
   );

@@ -9,7 +9,7 @@ import { mock } from 'node:test';
 import { keepConnecting, type ReconnectableClient } from '../../../src/store/driver/reconnect.js';
 
 /** A client that counts close() and connect(); close() says 'topologyClosed', as the driver does. */
-function standInClient() {
+function standInClient(options: { saysClosed: boolean } = { saysClosed: true }) {
   const events = new EventEmitter();
   const calls = { close: 0, connect: 0 };
   const client = {
@@ -19,7 +19,7 @@ function standInClient() {
     },
     async close() {
       calls.close += 1;
-      events.emit('topologyClosed');
+      if (options.saysClosed) events.emit('topologyClosed');
     },
     async connect() {
       calls.connect += 1;
@@ -79,6 +79,18 @@ describe('keepConnecting', () => {
       await settle();
     }
     assert.equal(calls.close, 1);
+    stop();
+  });
+
+  it('when a silent client never opened a topology (close says nothing), then it is connected all the same', async () => {
+    const { client, calls } = standInClient({ saysClosed: false });
+    const stop = keepConnecting(client, { silentAfterMs: 1000 });
+    mock.timers.tick(1000);
+    await settle();
+    assert.equal(calls.close, 1);
+    mock.timers.tick(100);
+    await settle();
+    assert.equal(calls.connect, 1);
     stop();
   });
 
