@@ -10,14 +10,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
+  cpSync,
   createWriteStream,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
   readFileSync,
   rmSync,
   type WriteStream,
-  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -326,10 +325,7 @@ export class Cluster {
   /** Every process's log file, copied into `dir` (kept when the run failed). */
   async copyLogs(dir: string): Promise<void> {
     await this.flushLogs();
-    mkdirSync(dir, { recursive: true });
-    for (const name of readdirSync(this.logDir)) {
-      writeFileSync(join(dir, name), readFileSync(join(this.logDir, name)));
-    }
+    cpSync(this.logDir, dir, { recursive: true });
   }
 
   /** Every process we started that may still run, for a last-resort SIGKILL. */
