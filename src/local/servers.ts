@@ -11,8 +11,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const FERRETDB_VERSION = 'v1.24.2';
-/** Our build of it: with scripts/ferretdb/*.patch (reads by `_id` use the index). Same name in install-backends.sh. */
-export const FERRETDB_BUILD = `${FERRETDB_VERSION}-idpath`;
+/**
+ * Our build of it: with scripts/ferretdb/*.patch (reads by `_id` use the index; writes queue in
+ * Go, one at a time). Same name in install-backends.sh and swarm-engine.sh.
+ */
+export const FERRETDB_BUILD = `${FERRETDB_VERSION}-idpath-onewriter`;
 
 // src/local/ when run from source, dist/src/local/ when built.
 const here = dirname(fileURLToPath(import.meta.url));

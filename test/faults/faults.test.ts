@@ -162,11 +162,18 @@ describe('fault suite (real processes; npm run test:faults)', function () {
     ];
     const hits: Hit[] = [];
     for (const [round, index] of [0, 1, 0].entries()) {
-      hits.push(await r.hitWhileHolding(index, (worker) => worker.stop('SIGKILL'), windows[round]));
-      r.startWorker(index);
-      await r.acceptMore(60);
+      for (let attempt = 1; ; attempt += 1) {
+        const hit = await r.hitWhileHolding(index, (worker) => worker.stop('SIGKILL'), windows[round]);
+        hits.push(hit);
+        r.startWorker(index);
+        await r.acceptMore(60);
+        // The second window lasts from the outcome's insert to the delete sent after its tally
+        // commit, a few ms on a quick store: when that delete was already on its way at the
+        // kill, the job was not held after all (hitWhileHolding drops it), so kill again.
+        if (round !== 1 || hit.held.some((id) => Rig.hasStored(hit.worker, id)) || attempt === 5) break;
+      }
     }
-    const report = await r.drainAndCheck('worker SIGKILL ×3', faultAt);
+    const report = await r.drainAndCheck(`worker SIGKILL ×${hits.length}`, faultAt);
     const runs = r.runs();
     let after = 0;
     let before = 0;
