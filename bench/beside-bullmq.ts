@@ -7,7 +7,7 @@ import { BULLMQ_VERSION, BullmqPeer } from './bullmq-peer.js';
 import { measureCpu, type Processes } from './cpu.js';
 import { type CpuUsed, countCpu, msPerJob, totalMsPerJob } from './cpu-per-job.js';
 import { fmt } from './format.js';
-import { redisVersion } from './redis-server.js';
+import { type RedisFsync, redisVersion } from './redis-server.js';
 
 /** One of our figures, as the peer's row quotes it. */
 export interface OurFigure {
@@ -59,18 +59,25 @@ export class BesideBullmq {
     private readonly peer: BullmqPeer,
     private readonly add: AddRow,
     private readonly workers: string,
+    fsync: RedisFsync,
   ) {
-    this.label = `BullMQ ${BULLMQ_VERSION}, Redis ${redisVersion()}`;
+    this.label = `BullMQ ${BULLMQ_VERSION}, Redis ${redisVersion()}${fsync === 'none' ? '' : ` (AOF, fsync ${fsync})`}`;
   }
 
   /** Starts redis-server (installing it if missing); `add` gets the peer's rows. */
-  static async start(root: string, workers: number, concurrency: number, add: AddRow): Promise<BesideBullmq> {
-    const peer = await BullmqPeer.start(root, workers, concurrency).catch((error: unknown) => {
+  static async start(
+    root: string,
+    workers: number,
+    concurrency: number,
+    fsync: RedisFsync,
+    add: AddRow,
+  ): Promise<BesideBullmq> {
+    const peer = await BullmqPeer.start(root, workers, concurrency, fsync).catch((error: unknown) => {
       throw new Error('the BullMQ peer did not start (--no-peer runs the bench without it)', {
         cause: error,
       });
     });
-    return new BesideBullmq(peer, add, `${workers} workers × ${concurrency}`);
+    return new BesideBullmq(peer, add, `${workers} workers × ${concurrency}`, fsync);
   }
 
   async post(seconds: number, body: string, ours: OurFigure): Promise<void> {
@@ -83,6 +90,18 @@ export class BesideBullmq {
       run.cpu,
     );
     this.cpuRows.push({ what: 'POST', ours, used: run.used, jobs: run.rps * seconds });
+  }
+
+  async get(seconds: number, ours: OurFigure): Promise<void> {
+    const run = await this.peer.get(seconds);
+    this.add(
+      `GET /jobs/:id req/s (p50/p99 ms), ${fmt(run.stored)} completed jobs kept: Koa route calling queue.getJob + job.getState`,
+      `${fmt(run.rps)} (${run.p50}/${run.p99})${run.non2xx ? `, ${run.non2xx} non-2xx` : ''}`,
+      `ours ${ours.text}`,
+      ratio(ours.rate, run.rps),
+      run.cpu,
+    );
+    this.cpuRows.push({ what: 'GET /jobs/:id', ours, used: run.used, jobs: run.rps * seconds });
   }
 
   async batch(lines: string[], inFlight: number, ours: OurFigure): Promise<void> {

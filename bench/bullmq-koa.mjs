@@ -1,6 +1,8 @@
 // The REST wrapper a BullMQ user would write instead of our manager: a bare Koa route (as in
 // bench/bare-koa.mjs) that reads and parses the body and calls `queue.add`, answering 202
-// with the job's id. Run: node bench/bullmq-koa.mjs PORT REDIS_PORT QUEUE
+// with the job's id; and `GET /jobs/:id`, answering what our GET answers of a finished job
+// (its state and result) with `queue.getJob` and `job.getState`.
+// Run: node bench/bullmq-koa.mjs PORT REDIS_PORT QUEUE
 import { createServer } from 'node:http';
 import { Queue } from 'bullmq';
 import Koa from 'koa';
@@ -10,6 +12,16 @@ const [port, redisPort, name] = process.argv.slice(2);
 const queue = new Queue(name, { connection: { host: '127.0.0.1', port: Number(redisPort) } });
 const app = new Koa();
 app.use(async (ctx) => {
+  if (ctx.method === 'GET' && ctx.path.startsWith('/jobs/')) {
+    const job = await queue.getJob(ctx.path.slice('/jobs/'.length));
+    if (!job) {
+      ctx.status = 404;
+      ctx.body = { error: { code: 'JOB_NOT_FOUND' } };
+      return;
+    }
+    ctx.body = { id: job.id, state: await job.getState(), result: job.returnvalue };
+    return;
+  }
   if (ctx.method !== 'POST') return;
   const text = (await getRawBody(ctx.req, { limit: 65_535 })).toString('utf8');
   const job = await queue.add('hash', JSON.parse(text));

@@ -13,11 +13,11 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { freePort, type LocalServer, waitForPort } from '../src/local/servers.js';
-import { cannon, peakRssMb, spawnNode, stop, WARM_UP_SECONDS } from './clients.js';
+import { cannon, peakRssMb, sendSteadily, spawnNode, stop, WARM_UP_SECONDS } from './clients.js';
 import { measureCpu, type Processes } from './cpu.js';
 import { type CpuUsed, countCpu, restShare } from './cpu-per-job.js';
 import { pct } from './format.js';
-import { installRedis, startRedis } from './redis-server.js';
+import { installRedis, type RedisFsync, startRedis } from './redis-server.js';
 
 const require = createRequire(import.meta.url);
 export const BULLMQ_VERSION = (require('bullmq/package.json') as { version: string }).version;
@@ -47,9 +47,14 @@ export class BullmqPeer {
   }
 
   /** Installs redis-server if missing and starts it. */
-  static async start(root: string, workerCount: number, concurrency: number): Promise<BullmqPeer> {
+  static async start(
+    root: string,
+    workerCount: number,
+    concurrency: number,
+    fsync: RedisFsync = 'none',
+  ): Promise<BullmqPeer> {
     installRedis();
-    return new BullmqPeer(await startRedis(), root, workerCount, concurrency);
+    return new BullmqPeer(await startRedis(fsync), root, workerCount, concurrency);
   }
 
   private queue(name: string): Queue {
@@ -71,26 +76,63 @@ export class BullmqPeer {
     };
   }
 
-  /** POST of one small JSON body under autocannon's load to a Koa route calling `queue.add`. */
-  async post(seconds: number, body: string) {
+  /**
+   * autocannon's load on the Koa wrapper (bench/bullmq-koa.mjs) over `queue`, after the same
+   * warm-up ours gets; the wrapper's peak RSS is kept under `bull-koa`.
+   */
+  private async underCannon(
+    queue: string,
+    path: string,
+    method: 'GET' | 'POST',
+    seconds: number,
+    body?: string,
+  ) {
     const port = await freePort();
     const koa = spawnNode(
-      [join(this.root, 'bench', 'bullmq-koa.mjs'), String(port), String(this.redis.port), 'post'],
+      [join(this.root, 'bench', 'bullmq-koa.mjs'), String(port), String(this.redis.port), queue],
       {},
     );
     this.processes['bull-koa'] = koa.pid;
     try {
       await waitForPort(port, 10_000, koa);
-      await cannon(`http://127.0.0.1:${port}/`, 'POST', WARM_UP_SECONDS, body);
+      const url = `http://127.0.0.1:${port}${path}`;
+      await cannon(url, method, WARM_UP_SECONDS, body);
       const done = this.measure();
-      const run = await cannon(`http://127.0.0.1:${port}/`, 'POST', seconds, body);
+      const run = await cannon(url, method, seconds, body);
       const cpu = done();
-      this.rssMb['bull-koa'] = peakRssMb(koa.pid);
+      this.rssMb['bull-koa'] = Math.max(this.rssMb['bull-koa'] ?? 0, peakRssMb(koa.pid));
       return { ...run, ...cpu };
     } finally {
       await stop(koa);
       delete this.processes['bull-koa'];
     }
+  }
+
+  /** POST of one small JSON body under autocannon's load to a Koa route calling `queue.add`. */
+  post(seconds: number, body: string) {
+    return this.underCannon('post', '/', 'POST', seconds, body);
+  }
+
+  /**
+   * GET of one completed job (state and result) under autocannon's load, through a Koa route
+   * calling `queue.getJob` and `job.getState`, with every job completed so far kept. Runs 1,000
+   * jobs first if none has completed yet (`--only get`).
+   */
+  async get(seconds: number) {
+    const queue = this.queue(JOB_NAME);
+    if ((await queue.getCompletedCount()) === 0) {
+      await this.startWorkers(queue);
+      await addBulk(
+        queue,
+        Array.from({ length: 1000 }, (_, i) => JSON.stringify({ get: i })),
+        1,
+      );
+      await this.completed(queue, 0, 1000);
+    }
+    const [job] = await queue.getCompleted(0, 0);
+    if (!job?.id) throw new Error('no completed BullMQ job to read');
+    const stored = await queue.getCompletedCount();
+    return { stored, ...(await this.underCannon(JOB_NAME, `/jobs/${job.id}`, 'GET', seconds)) };
   }
 
   /** `addBulk` of `lines` (JSON) 1,000 per call, `inFlight` calls at a time, to a queue no worker reads. */
@@ -174,25 +216,9 @@ export class BullmqPeer {
     const queue = this.queue(JOB_NAME);
     await this.startWorkers(queue);
     const before = await queue.getCompletedCount();
-    const sent = new Map<string, number>();
-    const answered: number[] = [];
     const done = this.measure();
-    const t0 = Date.now();
-    let n = 0;
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        for (;;) {
-          const i = n++;
-          const due = t0 + (i * 1000) / perSecond;
-          if (due > t0 + seconds * 1000) return;
-          const wait = due - Date.now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-          const at = Date.now();
-          const job = await queue.add(JOB_NAME, { steady: i });
-          sent.set(String(job.id), at);
-          answered.push(Date.now() - at);
-        }
-      }),
+    const { sent, answered } = await sendSteadily(perSecond, seconds, async (i) =>
+      String((await queue.add(JOB_NAME, { steady: i })).id),
     );
     const cpu = done();
     await this.completed(queue, before, sent.size);
@@ -204,7 +230,6 @@ export class BullmqPeer {
       pickups.push(startedAt - at);
     }
     pickups.sort((a, b) => a - b);
-    answered.sort((a, b) => a - b);
     return {
       jobs: sent.size,
       p50: pct(pickups, 50),

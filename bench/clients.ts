@@ -89,6 +89,65 @@ export function postKeepAlive(url: string, body: string): Promise<string> {
   });
 }
 
+/**
+ * Calls `send(i)` at a steady `perSecond` for `seconds` from 16 clients: when each job was sent
+ * (by the id `send` resolves to) and how long each send took to answer, in ms, ascending.
+ */
+export async function sendSteadily(perSecond: number, seconds: number, send: (i: number) => Promise<string>) {
+  const sent = new Map<string, number>();
+  const answered: number[] = [];
+  const t0 = Date.now();
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      for (;;) {
+        const i = n++;
+        const due = t0 + (i * 1000) / perSecond;
+        if (due > t0 + seconds * 1000) return;
+        const wait = due - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const at = Date.now();
+        sent.set(await send(i), at);
+        answered.push(Date.now() - at);
+      }
+    }),
+  );
+  answered.sort((a, b) => a - b);
+  return { sent, answered };
+}
+
+/** sendSteadily of POSTs of `{"steady":i}` to `url`. */
+export function postSteadily(url: string, perSecond: number, seconds: number) {
+  return sendSteadily(perSecond, seconds, async (i) => {
+    const { id } = JSON.parse(await postKeepAlive(url, `{"steady":${i}}`)) as { id: string };
+    return id;
+  });
+}
+
+/**
+ * Each sent job's pickup, in ms ascending: its handler's start (its outcome's `startedAt`) less
+ * when it was sent. Waits up to a minute for every outcome.
+ */
+export async function pickupsOf(mongoUrl: string, db: string, sent: Map<string, number>): Promise<number[]> {
+  const client = new MongoClient(mongoUrl);
+  try {
+    const ids = [...sent.keys()];
+    let started: Array<{ _id: string; startedAt: Date }> = [];
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+      started = await client
+        .db(db)
+        .collection<{ _id: string; startedAt: Date }>('results')
+        .find({ _id: { $in: ids } }, { projection: { startedAt: 1 } })
+        .toArray();
+      if (started.length === ids.length) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return started.map((r) => r.startedAt.getTime() - (sent.get(r._id) ?? 0)).sort((a, b) => a - b);
+  } finally {
+    await client.close();
+  }
+}
+
 /** Posts NDJSON lines 1,000 per request, `inFlight` requests at a time. */
 export async function postBatches(url: string, lines: string[], inFlight: number): Promise<void> {
   let next = 0;

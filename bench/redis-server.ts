@@ -1,7 +1,8 @@
 /**
  * The Redis behind the bench's BullMQ peer: Debian's redis-server (installed by
- * bench/install-redis.sh when missing) on a free port with a temporary directory and no
- * persistence, started and stopped by the bench like its beanstalkd and FerretDB.
+ * bench/install-redis.sh when missing) on a free port with a temporary directory, without
+ * persistence unless asked (`--peer-fsync`), started and stopped by the bench like its
+ * beanstalkd and FerretDB.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
@@ -23,8 +24,15 @@ export function redisVersion(): string {
   return /v=(\S+)/.exec(text)?.[1] ?? 'unknown';
 }
 
-/** redis-server without RDB snapshots or an append-only file, on 127.0.0.1 and a free port. */
-export async function startRedis(): Promise<LocalServer> {
+/** How the peer's Redis keeps its writes: not at all, or in an append-only file synced so. */
+export type RedisFsync = 'none' | 'everysec' | 'always';
+
+/**
+ * redis-server on 127.0.0.1 and a free port, without RDB snapshots; with `fsync` other than
+ * `none`, with an append-only file in its temporary directory, synced every second or at every
+ * write (Redis's `appendfsync`).
+ */
+export async function startRedis(fsync: RedisFsync = 'none'): Promise<LocalServer> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'dw-bench-redis-'));
   const binary = existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : 'redis-server';
@@ -40,8 +48,7 @@ export async function startRedis(): Promise<LocalServer> {
       dataDir,
       '--save',
       '',
-      '--appendonly',
-      'no',
+      ...(fsync === 'none' ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', fsync]),
       '--daemonize',
       'no',
       '--loglevel',

@@ -13,9 +13,12 @@
  *   --cpu-prof DIR                     manager and workers write V8 CPU profiles to DIR
  *                                      (read them with `npx tsx bench/profile-top.ts FILE`)
  *   --no-peer                          skip BullMQ: by default, in the first beanstalkd mode, each of
- *                                      post, batch, e2e and pickup is followed by BullMQ's version of
- *                                      it on its own redis-server (bench/beside-bullmq.ts), and the
+ *                                      post, batch, e2e, pickup and get is followed by BullMQ's version
+ *                                      of it on its own redis-server (bench/beside-bullmq.ts), and the
  *                                      table ends with CPU ms per job and peak RSS of both systems
+ *   --peer-fsync none|everysec|always  the peer's Redis: no persistence (default), or an append-only
+ *                                      file synced every second (beside -b's 50 ms) or at every write
+ *                                      (beside -b -f 0)
  *   --store-sync full|normal           FerretDB's SQLite synchronous (default full: the WAL synced at
  *                                      every commit; normal: at checkpoints only, as a store that
  *                                      survives a crash of FerretDB but not of the machine)
@@ -28,7 +31,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MongoClient } from 'mongodb';
 import {
   freePort,
   installBackends,
@@ -47,8 +49,9 @@ import {
   countResults,
   keepAlive,
   peakRssMb,
+  pickupsOf,
   postBatches,
-  postKeepAlive,
+  postSteadily,
   spawnNode,
   stop,
   WARM_UP_SECONDS,
@@ -95,6 +98,14 @@ const storeSync = ((value) => {
 })(storeSyncAt >= 0 ? process.argv[storeSyncAt + 1] : 'full');
 /** `--no-peer`: no BullMQ rows. */
 const peerWanted = !process.argv.includes('--no-peer');
+/** `--peer-fsync everysec|always`: the peer's Redis keeps an append-only file, synced so. */
+const peerFsyncAt = process.argv.indexOf('--peer-fsync');
+const peerFsync = ((value) => {
+  if (value !== 'none' && value !== 'everysec' && value !== 'always') {
+    throw new Error('--peer-fsync takes none, everysec or always');
+  }
+  return value;
+})(peerFsyncAt >= 0 ? process.argv[peerFsyncAt + 1] : 'none');
 /** BullMQ's workers: as many processes as ours, with the concurrency the comparison asks for. */
 const PEER_CONCURRENCY = 50;
 
@@ -163,11 +174,12 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
     processes.manager = manager.pid;
     await waitForPort(port, 15_000, manager);
     const base = `http://127.0.0.1:${port}`;
-    if (peerWanted && mode === firstMode && ['post', 'batch', 'e2e', 'pickup'].some(runs)) {
+    if (peerWanted && mode === firstMode && ['post', 'batch', 'e2e', 'pickup', 'get'].some(runs)) {
       peer = await BesideBullmq.start(
         root,
         WORKERS,
         PEER_CONCURRENCY,
+        peerFsync,
         (what, value, baseline, ratio, cpu) => {
           rows.push({ mode: peer?.label ?? 'BullMQ', what, value, baseline, ratio, cpu });
           say(`  BullMQ ${what}: ${value}  vs ${baseline}  (${ratio})`);
@@ -307,47 +319,12 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       // Pickup latency at a steady 500 jobs/s on idle workers: POST sent → handler start.
       await startWorkers();
       const steadySeconds = quick ? 4 : 10;
-      const sent = new Map<string, number>();
-      const answered: number[] = [];
       cpu = measureCpu(() => processes);
-      t0 = Date.now();
-      let n = 0;
-      await Promise.all(
-        Array.from({ length: 16 }, async () => {
-          for (;;) {
-            const i = n++;
-            const due = t0 + (i * 1000) / 500;
-            if (due > t0 + steadySeconds * 1000) return;
-            const wait = due - Date.now();
-            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-            const at = Date.now();
-            const { id } = JSON.parse(await postKeepAlive(`${base}/jobs`, `{"steady":${i}}`)) as {
-              id: string;
-            };
-            sent.set(id, at);
-            answered.push(Date.now() - at);
-          }
-        }),
-      );
+      const { sent, answered } = await postSteadily(`${base}/jobs`, 500, steadySeconds);
       const steadyCpu = cpu();
-      const client = new MongoClient(mongo.url);
       const ids = [...sent.keys()];
-      let started: Array<{ _id: string; startedAt: Date }> = [];
-      for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-        started = (await client
-          .db('bench')
-          .collection('results')
-          .find({ _id: { $in: ids as never[] } }, { projection: { startedAt: 1 } })
-          .toArray()) as never;
-        if (started.length === ids.length) break;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      await client.close();
+      const pickups = await pickupsOf(mongo.url, 'bench', sent);
       someId = ids[Math.floor(ids.length / 2)];
-      const pickups = started
-        .map((r) => r.startedAt.getTime() - (sent.get(String(r._id)) ?? 0))
-        .sort((a, b) => a - b);
-      answered.sort((a, b) => a - b);
       add(
         `pickup latency ms at 500 jobs/s (${fmt(ids.length)} jobs)`,
         `p50 ${pct(pickups, 50)}, p99 ${pct(pickups, 99)}`,
@@ -366,16 +343,24 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       // 4. GET /jobs/:id with the collection as it now is.
       someId ??= await anyResultId(mongo.url);
       const stored = await countResults(mongo.url, 'bench');
+      await cannon(`${base}/jobs/${someId}`, 'GET', WARM_UP_SECONDS);
       cpu = measureCpu(() => processes);
+      const getUsed = countCpu(() => processes);
       const getRun = await cannon(`${base}/jobs/${someId}`, 'GET', SECONDS);
       const getCpu = cpu();
       add(
-        `GET /jobs/:id req/s (p99 ms), ${fmt(stored)} jobs stored`,
-        `${fmt(getRun.rps)} (${getRun.p99})`,
+        `GET /jobs/:id req/s (p50/p99 ms), ${fmt(stored)} jobs stored`,
+        `${fmt(getRun.rps)} (${getRun.p50}/${getRun.p99})${getRun.non2xx ? `, ${getRun.non2xx} non-2xx` : ''}`,
         `${mongo.name}: reads by _id from its index`,
         '',
         getCpu,
       );
+      await peer?.get(SECONDS, {
+        rate: getRun.rps,
+        text: `${fmt(getRun.rps)} (${getRun.p50}/${getRun.p99})`,
+        used: getUsed(),
+        jobs: getRun.rps * SECONDS,
+      });
     }
 
     if (runs('reads') && mode === firstMode) {
