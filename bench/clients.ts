@@ -126,7 +126,7 @@ export function postSteadily(url: string, perSecond: number, seconds: number) {
 
 /**
  * Each sent job's pickup, in ms ascending: its handler's start (its outcome's `startedAt`) less
- * when it was sent. Waits up to a minute for every outcome.
+ * when it was sent. Waits up to a minute for every outcome, then throws if some are missing.
  */
 export async function pickupsOf(mongoUrl: string, db: string, sent: Map<string, number>): Promise<number[]> {
   const client = new MongoClient(mongoUrl);
@@ -141,6 +141,10 @@ export async function pickupsOf(mongoUrl: string, db: string, sent: Map<string, 
         .toArray();
       if (started.length === ids.length) break;
       await new Promise((r) => setTimeout(r, 250));
+    }
+    // A pickup figure over the jobs that did run would hide the ones that did not.
+    if (started.length < ids.length) {
+      throw new Error(`${ids.length - started.length} of ${ids.length} jobs had not started after a minute`);
     }
     return started.map((r) => r.startedAt.getTime() - (sent.get(r._id) ?? 0)).sort((a, b) => a - b);
   } finally {
