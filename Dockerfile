@@ -21,6 +21,9 @@ RUN npm run build
 # Runtime stage: production dependencies and dist/ only, as an unprivileged user.
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
+# The manager's young-generation cap (src/local/node-flags.ts): peak RSS under 150 MB. The
+# stack file and the chart give workers their own, smaller one; NODE_OPTIONS overrides both.
+ENV NODE_OPTIONS=--max-semi-space-size=8
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force

@@ -22,7 +22,8 @@ import { startWorker } from './src/worker/worker.js';
 // and a batch of jobs promotes many short-lived objects: the manager's peak RSS reached 191 MB
 // with ~30 MB live. Growing by 30 % at a time keeps it at ~134 MB (`npm run bench`), at no
 // measurable cost in throughput. The flag is read at each collection, so setting it here works
-// (NODE_OPTIONS does not accept it).
+// (NODE_OPTIONS does not accept it). The young generation's cap cannot be set here: node gets it
+// at start (src/local/node-flags.ts).
 setFlagsFromString('--heap-growing-percent=30');
 
 /**

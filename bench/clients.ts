@@ -4,14 +4,21 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import autocannon from 'autocannon';
 import { MongoClient } from 'mongodb';
+import { nodeFlagsFor } from '../src/local/node-flags.js';
 
+/**
+ * A node process running `args`. Our CLI (dist/index.js) gets the flags its role ships with
+ * (src/local/node-flags.ts) in NODE_OPTIONS, ahead of BENCH_NODE_OPTIONS, which can override
+ * them: the last of two V8 flags wins. Other scripts (BullMQ's processes) get node's defaults.
+ */
 export function spawnNode(args: string[], env: Record<string, string>, profileDir?: string): ChildProcess {
   const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const shipped = /(^|[\\/])dist[\\/]index\.js$/.test(args[0] ?? '') ? nodeFlagsFor(args[1]) : [];
   return spawn(process.execPath, [...profiling, ...args], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
-      NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '',
+      NODE_OPTIONS: [...shipped, process.env.BENCH_NODE_OPTIONS ?? ''].join(' ').trim(),
       ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -23,7 +23,8 @@
  *                                      every commit; normal: at checkpoints only, as a store that
  *                                      survives a crash of FerretDB but not of the machine)
  *   BENCH_WORKER_CONCURRENCY=N         worker slots per process (default: the worker's, 64)
- *   BENCH_NODE_OPTIONS=...             NODE_OPTIONS for the manager and workers
+ *   BENCH_NODE_OPTIONS=...             NODE_OPTIONS for the manager and workers, after the V8 flags they
+ *                                      ship with (src/local/node-flags.ts): a later flag overrides
  *   BENCH_ACCEPT_HOLD_SECONDS=N        the manager's ACCEPT_HOLD_SECONDS (default: record first)
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';

@@ -21,6 +21,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeFlagsFor } from '../../src/local/node-flags.js';
 import {
   freePort,
   type LocalServer,
@@ -142,7 +143,7 @@ export class Cluster {
   }
 
   private spawnRole(role: Role, slot: number, env: Record<string, string>): Instance {
-    const child = spawn(process.execPath, [cli, role], {
+    const child = spawn(process.execPath, [...nodeFlagsFor(role), cli, role], {
       env: { ...this.env(), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

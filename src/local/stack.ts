@@ -24,6 +24,7 @@ import {
   mongoExpressInstalled,
   startMongoExpress,
 } from './mongo-express.js';
+import { nodeFlagsFor } from './node-flags.js';
 import { type PostedJob, postSampleJobs, sampleProgress } from './sample-jobs.js';
 import {
   freePort,
@@ -122,7 +123,7 @@ export async function runStack(options: StackOptions): Promise<void> {
   process.on('exit', killLeftovers);
 
   const startChild = (name: string, args: string[], env: NodeJS.ProcessEnv): NodeChild => {
-    const proc = spawn(process.execPath, [options.cliPath, ...args], {
+    const proc = spawn(process.execPath, [...nodeFlagsFor(args[0]), options.cliPath, ...args], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,

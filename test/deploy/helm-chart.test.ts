@@ -1,5 +1,6 @@
 /** The Helm chart through `helm lint` and `helm template`, and what the rendered objects keep. */
 import assert from 'node:assert/strict';
+import { NODE_FLAGS } from '../../src/local/node-flags.js';
 import { deployTools, parseMany, requireTool, runTool } from '../support/deploy-tools.js';
 
 const CHART = 'deploy/helm/distributed-workers';
@@ -168,6 +169,15 @@ describe('the Helm chart', function () {
     await assert.rejects(render('mongo.enabled=false'), /mongo\.externalUrl/);
   });
 
+  it("when workers start, then NODE_OPTIONS gives them the worker's V8 flags and the manager keeps the image's", () => {
+    const env = (role: string) => container(find(objects, 'Deployment', role)).env ?? [];
+    assert.equal(env('worker').find((e) => e.name === 'NODE_OPTIONS')?.value, NODE_FLAGS.worker.join(' '));
+    assert.equal(
+      env('manager').find((e) => e.name === 'NODE_OPTIONS'),
+      undefined,
+    );
+  });
+
   it('when an API key Secret is named, then the manager gets it as a file', async () => {
     const withKeys = await render('apiKeys.existingSecret=dw-api-keys');
     const manager = find(withKeys, 'Deployment', 'manager');
@@ -204,6 +214,10 @@ describe('the Helm chart', function () {
     const job = find(batch, 'Job', 'worker-batch-1');
     assert.deepEqual(container(job).args, ['worker', '--exit-when-drained']);
     assert.equal(container(job).env?.find((e) => e.name === 'WORKER_DRAIN_IDLE_MS')?.value, '5000');
+    assert.equal(
+      container(job).env?.find((e) => e.name === 'NODE_OPTIONS')?.value,
+      NODE_FLAGS.worker.join(' '),
+    );
     assert.equal(job.spec?.template?.spec?.securityContext?.runAsNonRoot, true);
     assert.equal(find(batch, 'Deployment', 'worker').spec?.replicas, 0);
   });

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { NODE_FLAGS } from '../../src/local/node-flags.js';
 import { deployTools, requireTool, runTool } from '../support/deploy-tools.js';
 import { projectRoot } from '../support/harness.js';
 
@@ -73,6 +74,17 @@ describe('the images and the CI workflow', function () {
       'dist/index.js',
     ]);
     assert.deepEqual(JSON.parse(final.find((i) => i.op === 'CMD')?.args ?? 'null'), ['manager']);
+  });
+
+  it("when a manager or worker starts from the image or npm's scripts, then node gets its role's V8 flags", () => {
+    const env = finalStage('Dockerfile')
+      .filter((i) => i.op === 'ENV')
+      .map((i) => i.args);
+    assert.ok(env.includes(`NODE_OPTIONS=${NODE_FLAGS.manager.join(' ')}`), "the image: the manager's");
+    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+    for (const role of ['manager', 'worker'] as const) {
+      assert.equal(scripts[role], `node ${NODE_FLAGS[role].join(' ')} dist/index.js ${role}`, role);
+    }
   });
 
   it('when the build context is sent, then .dockerignore keeps node_modules and secrets out', () => {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { NODE_FLAGS } from '../../src/local/node-flags.js';
 import {
   type DeployTools,
   deployTools,
@@ -178,6 +179,11 @@ for (const renderer of renderers) {
         // BEANSTALK_SERVERS wins when set: a leftover BEANSTALK_HOST would only mislead.
         assert.equal(env.BEANSTALK_HOST, undefined, `${name} has no BEANSTALK_HOST`);
       }
+    });
+
+    it("when workers start, then NODE_OPTIONS gives them the worker's V8 flags and the manager keeps the image's", () => {
+      assert.equal(service('worker').environment?.NODE_OPTIONS, NODE_FLAGS.worker.join(' '));
+      assert.equal(service('manager').environment?.NODE_OPTIONS, undefined);
     });
 
     it('when Swarm places or updates the stateful services, then they stay on the data node and stop before they start', () => {

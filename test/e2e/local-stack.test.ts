@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { installMongoExpress } from '../../src/local/mongo-express.js';
+import { NODE_FLAGS } from '../../src/local/node-flags.js';
 import { cliPath, projectRoot, waitFor } from '../support/harness.js';
 import { descendants, type ProcessInfo, stillRunning } from '../support/processes.js';
 import { hashProblems, readStoredJobs } from '../support/stored-hashes.js';
@@ -92,6 +93,15 @@ describe('the local stack (npm run stack)', function () {
     assert.equal(has(/ferretdb|mongod/).length, 1, 'one MongoDB-wire server');
     assert.equal(has(/index\.js manager$/).length, 1, 'one manager');
     assert.equal(has(/index\.js worker --name worker-\d$/).length, 2, 'two workers');
+    // Each with its role's V8 flags (src/local/node-flags.ts), before the script.
+    for (const role of ['manager', 'worker'] as const) {
+      for (const info of has(new RegExp(`index\\.js ${role}\\b`)))
+        assert.match(
+          info.command,
+          new RegExp(` ${NODE_FLAGS[role].join(' ')} \\S+index\\.js ${role}`),
+          info.command,
+        );
+    }
     assert.equal(has(/mongo-express/).length, 1, 'one Mongo Express');
     for (const info of started) {
       assert.match(output, new RegExp(`\\b${info.pid}\\b`), `the stack names process ${info.pid} it started`);
