@@ -32,7 +32,7 @@ import {
 } from './records/schedules.js';
 import { sideCollections } from './records/side-collections.js';
 import { type TypeLimitsDocument, typeLimitQueries } from './records/type-limits.js';
-import { completionQueries, type NoticeDocument } from './reports/completions.js';
+import { completionQueries, type StoredNotice } from './reports/completions.js';
 import { managerReportQueries } from './reports/manager-reports.js';
 import { type TallyDocument, type TotalsDocument, tallyQueries } from './reports/tallies.js';
 import { workerReportQueries } from './reports/worker-reports.js';
@@ -107,7 +107,7 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
       db.collection<TotalsDocument>(COLLECTIONS.totals),
     ),
     ...completionQueries(
-      db.collection<NoticeDocument>(COLLECTIONS.completions),
+      db.collection<StoredNotice>(COLLECTIONS.completions),
       db.collection<TallyDocument>(COLLECTIONS.tallies),
     ),
     ...progressQueries(db.collection<ProgressDocument>(COLLECTIONS.progress)),

@@ -72,6 +72,49 @@ describe('store adapter on a real MongoDB-wire server', function () {
     }
   });
 
+  it('when a completion notice is saved, then it reads back as written, stored as text with no arrays; one an older version wrote with arrays reads too', async () => {
+    const at = new Date('2026-12-02T02:00:00.123Z');
+    const notice = {
+      tally: 't1',
+      n: 3,
+      at,
+      entries: [
+        { id: 'a', state: 'completed' as const, at, type: 'hash', storedAt: new Date(at.getTime() + 5) },
+        { id: 'b', state: 'failed' as const, at, type: 'hash', group: 'g1' },
+      ],
+      events: [
+        { id: 'c', kind: 'started' as const, at, type: 'hash', attempt: 1 },
+        {
+          id: 'c',
+          kind: 'progress' as const,
+          at,
+          type: 'hash',
+          group: 'g1',
+          attempt: 2,
+          percent: 40,
+          data: { step: 'x', n: [1, 2] },
+        },
+      ],
+    };
+    await store.saveNotice(notice);
+    assert.deepEqual(await store.findNotice('t1', 3), { _id: 't1:3', ...notice });
+    const raw = await withMongo(dbName, (db) =>
+      db.collection('completions').findOne({ _id: 't1:3' as never }),
+    );
+    assert.deepEqual(raw?.entries, [], 'an older manager reads no ends instead of failing');
+    assert.equal(raw?.events, undefined);
+    assert.equal(typeof raw?.ends, 'string');
+    assert.equal(typeof raw?.starts, 'string');
+    // A notice without events has none when read back.
+    await store.saveNotice({ tally: 't1', n: 4, at, entries: [] });
+    assert.deepEqual(await store.findNotice('t1', 4), { _id: 't1:4', tally: 't1', n: 4, at, entries: [] });
+    // Written by an older worker: arrays of documents.
+    const older = { _id: 't2:1', tally: 't2', n: 1, at, entries: notice.entries, events: notice.events };
+    await withMongo(dbName, (db) => db.collection('completions').insertOne(older as never));
+    assert.deepEqual(await store.findNotice('t2', 1), older);
+    assert.equal(await store.findNotice('t2', 1 + 1024), null, 'a slot holding another notice is not it');
+  });
+
   it('when an outcome is saved twice, then the second is reported as duplicate and the first is kept', async () => {
     const id = newJobId();
     assert.equal(await store.saveResult(result(id, 'first')), 'inserted');

@@ -44,7 +44,7 @@ export interface NoticeEvent {
   data?: unknown;
 }
 
-/** `completions`: one slot of a tally's ring of notices. */
+/** A notice as writers and readers see it: one slot of a tally's ring. */
 export interface NoticeDocument {
   _id: string;
   tally: string;
@@ -55,22 +55,94 @@ export interface NoticeDocument {
   events?: NoticeEvent[];
 }
 
+/** A notice as stored in `completions` (older versions wrote `entries` and `events` filled). */
+export interface StoredNotice {
+  _id: string;
+  tally: string;
+  n: number;
+  at: Date;
+  /** Always empty since `ends` exists; filled on notices of older versions. */
+  entries: CompletionEntry[];
+  events?: NoticeEvent[];
+  /** JSON: the entries, times as epoch milliseconds. */
+  ends?: string;
+  /** JSON: the events, times as epoch milliseconds. */
+  starts?: string;
+}
+
+/** An entry or event in JSON: its times as epoch milliseconds. */
+type StoredEntry = Omit<CompletionEntry, 'at' | 'storedAt'> & { at: number; storedAt?: number };
+type StoredEvent = Omit<NoticeEvent, 'at'> & { at: number };
+
+/** The stored form of a notice (its `_id` is its slot's: noticeSlotId). */
+export function toStoredNotice(doc: Omit<NoticeDocument, '_id'>): Omit<StoredNotice, '_id'> {
+  const ends = doc.entries.map(
+    ({ at, storedAt, ...entry }): StoredEntry => ({
+      ...entry,
+      at: at.getTime(),
+      ...(storedAt !== undefined ? { storedAt: storedAt.getTime() } : {}),
+    }),
+  );
+  return {
+    tally: doc.tally,
+    n: doc.n,
+    at: doc.at,
+    entries: [],
+    ends: JSON.stringify(ends),
+    ...(doc.events !== undefined
+      ? {
+          starts: JSON.stringify(
+            doc.events.map(({ at, ...event }): StoredEvent => ({ ...event, at: at.getTime() })),
+          ),
+        }
+      : {}),
+  };
+}
+
+/** A stored notice as readers see it, whichever version wrote it. */
+export function fromStoredNotice(stored: StoredNotice): NoticeDocument {
+  const entries =
+    stored.ends === undefined
+      ? stored.entries
+      : (JSON.parse(stored.ends) as StoredEntry[]).map(
+          ({ at, storedAt, ...entry }): CompletionEntry => ({
+            ...entry,
+            at: new Date(at),
+            ...(storedAt !== undefined ? { storedAt: new Date(storedAt) } : {}),
+          }),
+        );
+  const events =
+    stored.starts === undefined
+      ? stored.events
+      : (JSON.parse(stored.starts) as StoredEvent[]).map(
+          ({ at, ...event }): NoticeEvent => ({ ...event, at: new Date(at) }),
+        );
+  return {
+    _id: stored._id,
+    tally: stored.tally,
+    n: stored.n,
+    at: stored.at,
+    entries,
+    ...(events !== undefined ? { events } : {}),
+  };
+}
+
 export function noticeSlotId(tally: string, n: number): string {
   return `${tally}:${n % NOTICE_SLOTS}`;
 }
 
-export function completionQueries(notices: Collection<NoticeDocument>, tallies: Collection<TallyDocument>) {
+export function completionQueries(notices: Collection<StoredNotice>, tallies: Collection<TallyDocument>) {
   return {
     /** Writes notice `n` of its tally into its slot (replacing what the slot held). */
     async saveNotice(doc: Omit<NoticeDocument, '_id'>): Promise<void> {
       const _id = noticeSlotId(doc.tally, doc.n);
-      await guard('save notice', () => notices.replaceOne({ _id }, doc, { upsert: true }));
+      await guard('save notice', () => notices.replaceOne({ _id }, toStoredNotice(doc), { upsert: true }));
     },
 
     /** Notice `n` of `tally`, or null when its slot holds another one (or none). */
     async findNotice(tally: string, n: number): Promise<NoticeDocument | null> {
       const doc = await guard('find notice', () => notices.findOne({ _id: noticeSlotId(tally, n) }));
-      return doc?.n === n && doc.tally === tally ? doc : null;
+      return doc?.n === n && doc.tally === tally ? fromStoredNotice(doc) : null;
     },
 
     /** One tally document by its id: how far its notices are sealed. */
