@@ -23,6 +23,7 @@ import {
   startMongoServer,
   waitForPort,
 } from '../src/local/servers.js';
+import { fromStoredNotice, type StoredNotice } from '../src/store/index.js';
 import { rssMb, spawnNode, stop } from './clients.js';
 import { fmt, latencySummary } from './format.js';
 
@@ -195,13 +196,14 @@ async function drain(base: string, url: string): Promise<void> {
 async function noticeLag(url: string): Promise<void> {
   const client = new MongoClient(url);
   try {
-    const notices = await client.db('bench-long-poll').collection('completions').find({}).toArray();
-    const entries = notices.flatMap((notice) =>
-      (notice.entries as Array<{ id: string; at: Date; storedAt?: Date }>).map((entry) => ({
-        ...entry,
-        commit: notice.at.getTime() as number,
-      })),
-    );
+    const notices = await client
+      .db('bench-long-poll')
+      .collection<StoredNotice>('completions')
+      .find({})
+      .toArray();
+    const entries = notices
+      .map(fromStoredNotice)
+      .flatMap((notice) => notice.entries.map((entry) => ({ ...entry, commit: notice.at.getTime() })));
     say(
       `of which the worker's part, end -> the commit naming it: ${summary(entries.map((e) => e.commit - e.at.getTime()))}`,
     );

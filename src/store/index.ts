@@ -31,9 +31,11 @@ export type { IdempotencyClaim } from './records/side-collections.js';
 export type { TypeLimitsDocument } from './records/type-limits.js';
 export {
   type CompletionEntry,
+  fromStoredNotice,
   NOTICE_SLOTS,
   type NoticeDocument,
   type NoticeEvent,
+  type StoredNotice,
 } from './reports/completions.js';
 export type { AcceptBucket, ManagerDocument } from './reports/manager-reports.js';
 export {
