@@ -2,6 +2,7 @@
 export type { ConnectionOptions } from './connection.js';
 export { type Consumer, createConsumer, type ReservedJob } from './consumer.js';
 export { isQueueError, isQueueUnavailable, QueueError, QueueErrorCode } from './errors.js';
+export { createJobStatsLane, type JobStatsLane } from './job-stats-lane.js';
 export { createQueueClient, type PutOptions, type QueueClient, type QueuedJob } from './queue-client.js';
 export { connectionTo, createQueueSet, type Placed, type QueueSet, queueSetOf } from './queue-set.js';
 export type { JobStats, ServerStats, TubeStats } from './stats.js';

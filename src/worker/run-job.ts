@@ -12,7 +12,7 @@ import type { HandlerContext, HandlerRegistry } from '../handlers/index.js';
 import { decodeEnvelope, type Envelope } from '../jobs/envelope.js';
 import type { GroupResults } from '../jobs/group-results.js';
 import type { Logger } from '../log.js';
-import type { ReservedJob } from '../queue/index.js';
+import { isQueueError, type JobStats, QueueErrorCode, type ReservedJob } from '../queue/index.js';
 import { type JobRecords, type Listing, Outcome, type Outcomes } from '../store/index.js';
 import type { JobEvents } from './job-events.js';
 import type { LimitGate } from './limit-gate.js';
@@ -54,6 +54,11 @@ export interface RunJobDeps extends OutcomeWriteDeps {
   severalServers?: boolean;
   /** Reads a group's results for its completion job's `context.group` (absent: the handler gets none). */
   groupResults?: (group: string) => Promise<GroupResults | null>;
+  /**
+   * `stats-job` over the worker's shared connection to the slot's server (queue/job-stats-lane.ts);
+   * absent, or failing for another reason than NOT_FOUND: the slot's own connection is asked.
+   */
+  jobStats?: (beanstalkId: string) => Promise<JobStats>;
 }
 
 /**
@@ -205,6 +210,22 @@ async function runsSoFar(
   }
 }
 
+/** beanstalkd's stats of the job just reserved: from the shared lane, else the slot's own connection. */
+export async function statsOf(
+  deps: Pick<RunJobDeps, 'consumer' | 'jobStats'>,
+  job: ReservedJob,
+): Promise<JobStats> {
+  if (deps.jobStats) {
+    try {
+      return await deps.jobStats(job.beanstalkId);
+    } catch (error: unknown) {
+      if (isQueueError(error, QueueErrorCode.NOT_FOUND)) throw error;
+      // The lane's connection failed: the slot's own tells whether the job is still ours.
+    }
+  }
+  return await deps.consumer.statsJob(job.beanstalkId);
+}
+
 /** What runJob leaves in flight: the job's delete, whose answer its slot need not wait for. */
 export interface RunJobTail {
   deleting?: Promise<void>;
@@ -229,7 +250,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
   let priority = 0;
   let releases = 0;
   try {
-    const stats = await consumer.statsJob(job.beanstalkId);
+    const stats = await statsOf(deps, job);
     attempt = Math.max(1, stats.reserves);
     ttr = stats.ttr;
     kicks = stats.kicks;

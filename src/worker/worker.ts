@@ -14,6 +14,7 @@ import type { Logger } from '../log.js';
 import {
   type Consumer,
   createConsumer,
+  createJobStatsLane,
   createQueueClient,
   isQueueError,
   QueueErrorCode,
@@ -118,6 +119,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
 
   async function runSlot(slot: number, consumer: Consumer, stopSignal: AbortSignal): Promise<void> {
     const slotLog = log.child({ slot });
+    const lane = statsLanes.get(consumer.server);
     const workerName = `${config.workerName}:${slot}`;
     let failures = 0;
     /**
@@ -196,6 +198,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         slot,
         groupResults: (group) => readGroupResults(store, group),
         severalServers: config.beanstalk.servers.length > 1,
+        ...(lane ? { jobStats: lane.statsJob } : {}),
       });
       slotTubes.settled(slot);
       if (tail.deleting)
@@ -208,6 +211,13 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
 
   // Slots take turns over the servers: slot i reserves from server i mod their number.
   const { servers } = config.beanstalk;
+  // One connection per server asks stats-job for all the slots reserving from it.
+  const statsLanes = new Map(
+    servers.map((server) => [
+      `${server.host}:${server.port}`,
+      createJobStatsLane({ ...queueConnection(config), ...server }),
+    ]),
+  );
   const consumers = Array.from({ length: config.concurrency }, (_, slot) =>
     createConsumer({
       ...queueConnection(config),
@@ -293,6 +303,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
           await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
         }
         await Promise.all(consumers.map((consumer) => consumer.close()));
+        for (const lane of statsLanes.values()) lane.close();
         limits.stop();
         await gate.close();
         await delivering;
