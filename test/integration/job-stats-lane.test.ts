@@ -4,7 +4,6 @@
  * several replies with bodies in one read, injected ids, a dead or silent server.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
 import { type LocalServer, startBeanstalkd } from '../../src/local/servers.js';
 import {
   createJobStatsLane,
@@ -17,6 +16,8 @@ import {
   backends,
   beanstalkRaw,
   isolation,
+  type SilentServer,
+  startSilentServer,
   startTcpProxy,
   type TcpProxy,
   waitFor,
@@ -175,26 +176,14 @@ describe('stats-job lane on a real beanstalkd (queue/job-stats-lane)', function 
   });
 
   describe('with a server that accepts connections and never answers', () => {
-    let silent: Server;
-    let silentPort: number;
-    const sockets = new Set<Socket>();
+    let silent: SilentServer;
     before(async () => {
-      silent = createServer((socket) => {
-        sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
-        socket.on('error', () => undefined);
-        socket.resume(); // read and drop: never answer
-      });
-      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-      silentPort = (silent.address() as import('node:net').AddressInfo).port;
+      silent = await startSilentServer();
     });
-    after(async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((r) => silent.close(r));
-    });
+    after(() => silent.close());
 
     it('when no answer comes, then every question in flight rejects TIMEOUT after the command timeout and the connection is dropped', async () => {
-      lane = laneTo(silentPort, { connectTimeoutMs: 1000, commandTimeoutMs: 300 });
+      lane = laneTo(silent.port, { connectTimeoutMs: 1000, commandTimeoutMs: 300 });
       const started = Date.now();
       const results = await Promise.allSettled([lane.statsJob('1'), lane.statsJob('2')]);
       for (const result of results) {
@@ -203,7 +192,7 @@ describe('stats-job lane on a real beanstalkd (queue/job-stats-lane)', function 
       }
       const elapsed = Date.now() - started;
       assert.ok(elapsed >= 300 && elapsed < FAST_MS, `waited out the 300 ms timeout (${elapsed} ms)`);
-      await waitFor('the timed-out connection to be closed', () => sockets.size === 0, FAST_MS);
+      await waitFor('the timed-out connection to be closed', () => silent.sockets.size === 0, FAST_MS);
     });
   });
 });

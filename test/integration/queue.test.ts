@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type LocalServer, startBeanstalkd } from '../../src/local/servers.js';
@@ -15,7 +14,16 @@ import {
   type QueueClient,
   QueueErrorCode,
 } from '../../src/queue/index.js';
-import { backends, beanstalkRaw, isolation, startTcpProxy, tubeCounts, waitFor } from '../support/harness.js';
+import {
+  backends,
+  beanstalkRaw,
+  isolation,
+  type SilentServer,
+  startSilentServer,
+  startTcpProxy,
+  tubeCounts,
+  waitFor,
+} from '../support/harness.js';
 
 const OPTIONS = { priority: 100, delay: 0, ttr: 60 };
 
@@ -317,26 +325,14 @@ describe('queue adapter on a real beanstalkd (jackd 2.2.2 defects)', function ()
   });
 
   describe('with a server that accepts connections and never answers', () => {
-    let silent: Server;
-    let silentPort: number;
-    const sockets = new Set<import('node:net').Socket>();
+    let silent: SilentServer;
     before(async () => {
-      silent = createServer((socket) => {
-        sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
-        socket.on('error', () => undefined);
-        socket.resume(); // read and drop: never answer
-      });
-      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-      silentPort = (silent.address() as import('node:net').AddressInfo).port;
+      silent = await startSilentServer();
     });
-    after(async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((r) => silent.close(r));
-    });
+    after(() => silent.close());
 
     it('when a command gets no answer, then it rejects TIMEOUT within the command timeout and the connection is dropped', async () => {
-      const hung = clientFor(silentPort, { commandTimeoutMs: 300 });
+      const hung = clientFor(silent.port, { commandTimeoutMs: 300 });
       try {
         await withoutStrayErrors(async () => {
           // TIMEOUT is only ever the command timeout's answer, so the codes say the 300 ms
@@ -350,7 +346,7 @@ describe('queue adapter on a real beanstalkd (jackd 2.2.2 defects)', function ()
           });
           const elapsed = Date.now() - started;
           assert.ok(elapsed >= 2 * 300, `both waited out their command timeout (${elapsed} ms)`);
-          await waitFor('the timed-out connections to be closed', () => sockets.size === 0, FAST_MS);
+          await waitFor('the timed-out connections to be closed', () => silent.sockets.size === 0, FAST_MS);
         });
       } finally {
         await hung.close();

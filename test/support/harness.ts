@@ -303,3 +303,32 @@ export async function startTcpProxy(targetPort: number, tap?: ProxyTap): Promise
     },
   };
 }
+
+/** A TCP server that accepts connections and never answers: a hung beanstalkd. */
+export interface SilentServer {
+  port: number;
+  /** Connections open now (a client that gave up has closed its own). */
+  readonly sockets: ReadonlySet<Socket>;
+  close(): Promise<void>;
+}
+
+export async function startSilentServer(): Promise<SilentServer> {
+  const { createServer } = await import('node:net');
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.resume(); // read and drop: never answer
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    sockets,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}

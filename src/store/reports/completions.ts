@@ -55,15 +55,11 @@ export interface NoticeDocument {
   events?: NoticeEvent[];
 }
 
-/** A notice as stored in `completions` (older versions wrote `entries` and `events` filled). */
-export interface StoredNotice {
-  _id: string;
-  tally: string;
-  n: number;
-  at: Date;
-  /** Always empty since `ends` exists; filled on notices of older versions. */
-  entries: CompletionEntry[];
-  events?: NoticeEvent[];
+/**
+ * A notice as stored in `completions`: `entries` empty and `events` absent, their content in
+ * `ends` and `starts`; notices of older versions have no `ends` or `starts` and the arrays filled.
+ */
+export interface StoredNotice extends NoticeDocument {
   /** JSON: the entries, times as epoch milliseconds. */
   ends?: string;
   /** JSON: the events, times as epoch milliseconds. */
