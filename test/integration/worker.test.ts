@@ -9,7 +9,7 @@ import { newJobId } from '../../src/jobs/job-id.js';
 import { createStore } from '../../src/store/index.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
 import { type AppFixture, appFixture, workerEnvFor } from '../support/app-fixture.js';
-import { backends, beanstalkRaw, tubeCounts, waitFor, withMongo } from '../support/harness.js';
+import { backends, beanstalkRaw, startTcpProxy, tubeCounts, waitFor, withMongo } from '../support/harness.js';
 
 function capturingLogger() {
   const records: Array<Record<string, unknown>> = [];
@@ -69,6 +69,44 @@ describe('worker on real servers', function () {
       const counts = await tubeCounts(port, f.tube);
       return counts.ready + counts.reserved + counts.delayed + counts.buried === 0;
     });
+  });
+
+  it("when slots reserve jobs, then their stats-job questions go over one shared connection, not over the slots' own", async () => {
+    // Every byte between the worker and beanstalkd, per connection, through a proxy.
+    const sent = new Map<number, string>();
+    const proxy = await startTcpProxy(port, {
+      sent: (connection, chunk) =>
+        sent.set(connection, (sent.get(connection) ?? '') + chunk.toString('latin1')),
+      received: () => undefined,
+      closed: () => undefined,
+    });
+    try {
+      const { log } = capturingLogger();
+      worker = await startWorker(configFor({ BEANSTALK_PORT: String(proxy.port), WORKER_CONCURRENCY: '8' }), {
+        handlers: builtinHandlers(),
+        log,
+      });
+      const ids = await Promise.all(Array.from({ length: 40 }, (_, i) => post(JSON.stringify({ lane: i }))));
+      await waitFor('every job to complete', async () => {
+        for (const id of ids) if ((await view(id)).state !== 'completed') return false;
+        return true;
+      });
+      const count = (text: string, command: string) => text.split(`${command} `).length - 1;
+      const reserving = [...sent.values()].filter((text) => count(text, 'reserve-with-timeout') > 0);
+      const asking = [...sent.values()].filter((text) => count(text, 'stats-job') > 0);
+      assert.ok(reserving.length >= 2, `${reserving.length} slot connections reserved`);
+      assert.equal(
+        reserving.filter((text) => count(text, 'stats-job') > 0).length,
+        0,
+        'no slot asked on its own connection',
+      );
+      assert.equal(asking.length, 1, 'one connection asked every stats-job');
+      assert.ok(count(asking[0] ?? '', 'stats-job') >= 40, 'one question per job at least');
+    } finally {
+      await worker?.stop(2000);
+      worker = undefined;
+      await proxy.close();
+    }
   });
 
   it('when a body is not one of ours, then it is buried with its reason and the worker carries on', async () => {
