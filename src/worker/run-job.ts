@@ -12,8 +12,9 @@ import type { HandlerContext, HandlerRegistry } from '../handlers/index.js';
 import { decodeEnvelope, type Envelope } from '../jobs/envelope.js';
 import type { GroupResults } from '../jobs/group-results.js';
 import type { Logger } from '../log.js';
-import { isQueueError, type JobStats, QueueErrorCode, type ReservedJob } from '../queue/index.js';
+import type { JobStats, ReservedJob } from '../queue/index.js';
 import { type JobRecords, type Listing, Outcome, type Outcomes } from '../store/index.js';
+import { runsSoFar, statsOf } from './delivery-count.js';
 import type { JobEvents } from './job-events.js';
 import type { LimitGate } from './limit-gate.js';
 import { runHandler } from './run-handler.js';
@@ -184,46 +185,6 @@ async function mayRunUnkicked(
   log.warn({ beanstalkId: job.beanstalkId }, verdict);
   await quietly(log, 'delete a copy never kicked', () => deps.consumer.delete(job.beanstalkId));
   return false;
-}
-
-/**
- * The runs of a limited type's job so far, this one included. beanstalkd's `reserves` counts
- * every delivery, and those released for a limit never ran. Every delivery ended in a release,
- * a timeout or a lost connection (or is this one): reserves − releases counts this one and those
- * cut short by a dying worker or its TTR, and each earlier run that failed with attempts left
- * was both released and recorded in the job's attempts, so those add back. Read only on the
- * failure path; unreadable, the budget counts every delivery (it may end early, never late).
- */
-async function runsSoFar(
-  deps: RunJobDeps,
-  jobId: string,
-  attempt: number,
-  releases: number,
-  log: Logger,
-): Promise<number> {
-  try {
-    const failedBefore = (await deps.store.findAttempts(jobId)).filter((entry) => entry.attempt < attempt);
-    return Math.max(1, Math.min(attempt, attempt - releases + failedBefore.length));
-  } catch (error: unknown) {
-    log.warn({ err: error }, "could not read the job's failed runs; counting every delivery as a run");
-    return attempt;
-  }
-}
-
-/** beanstalkd's stats of the job just reserved: from the shared lane, else the slot's own connection. */
-export async function statsOf(
-  deps: Pick<RunJobDeps, 'consumer' | 'jobStats'>,
-  job: ReservedJob,
-): Promise<JobStats> {
-  if (deps.jobStats) {
-    try {
-      return await deps.jobStats(job.beanstalkId);
-    } catch (error: unknown) {
-      if (isQueueError(error, QueueErrorCode.NOT_FOUND)) throw error;
-      // The lane's connection failed: the slot's own tells whether the job is still ours.
-    }
-  }
-  return await deps.consumer.statsJob(job.beanstalkId);
 }
 
 /** What runJob leaves in flight: the job's delete, whose answer its slot need not wait for. */
