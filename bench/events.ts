@@ -7,6 +7,7 @@
  * manager and worker on the same two cores: the figures include their parsing.
  * Not a test: it prints figures (issue "completion push": SSE fan-out to 1,000 clients).
  */
+import './no-orphans.js';
 import http from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

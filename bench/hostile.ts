@@ -7,6 +7,7 @@
  * Not a test: it reports (issue "Security, round two": under 1 s of CPU per request,
  * /healthz under 100 ms meanwhile, RSS back to its baseline after).
  */
+import './no-orphans.js';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -11,6 +11,7 @@
  * Options: `--quick`, `--wait-ms=N` (WORKER_LIMIT_WAIT_MS), `--cli=PATH` (default dist/index.js).
  * Not a test: it prints figures.
  */
+import './no-orphans.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';

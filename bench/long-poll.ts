@@ -10,6 +10,7 @@
  * Not a test: it prints figures (issue "completion push": within 100 ms p99 of the outcome
  * being stored; 10,000 waiters on one manager under 150 MB RSS).
  */
+import './no-orphans.js';
 import { setMaxListeners } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

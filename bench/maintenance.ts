@@ -9,6 +9,7 @@
  * alternating: passes that follow each other within a second while they are behind (as
  * built), and the baseline, one pass per interval whatever is left (as before).
  */
+import './no-orphans.js';
 import { pino } from 'pino';
 import { startBeanstalkd, startMongoServer } from '../src/local/servers.js';
 import { startBackgroundPasses } from '../src/manager/background/background-passes.js';

@@ -27,6 +27,7 @@
  *                                      ship with (src/local/node-flags.ts): a later flag overrides
  *   BENCH_ACCEPT_HOLD_SECONDS=N        the manager's ACCEPT_HOLD_SECONDS (default: record first)
  */
+import './no-orphans.js';
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';

@@ -6,6 +6,7 @@
  * each of `--rates` (20,100,250,500; 0 measures the processes idle for the same time).
  * `--store-sync normal` as in bench/run.ts. Not a test: it prints figures.
  */
+import './no-orphans.js';
 import type { ChildProcess } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

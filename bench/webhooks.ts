@@ -6,6 +6,7 @@
  * job's `finishedAt` (in the webhook's body and the event's `at`) to the receiver, or the event
  * client, holding it. Not a test: it prints figures (issue "completion push").
  */
+import './no-orphans.js';
 import { createHmac, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
