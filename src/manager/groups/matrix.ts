@@ -14,7 +14,7 @@ import { newJobId } from '../../jobs/job-id.js';
 import type { QueueSet } from '../../queue/index.js';
 import type { JobOptions, Store } from '../../store/index.js';
 import { toAppError } from '../error-answers.js';
-import { type JobService, settleEach } from '../jobs/accept.js';
+import type { JobService } from '../jobs/accept.js';
 import { type OptionSource, parseJobOptions } from '../jobs/options.js';
 import { type Combination, combinations, type MatrixSpec, type Value } from './matrix-spec.js';
 import { acceptCompletion, completionRequest, parseOnComplete } from './on-complete.js';
@@ -113,7 +113,7 @@ export async function fanOut(deps: MatrixDeps, spec: MatrixSpec, options: Option
   // fan-out then accepts nothing has no document, and the list leaves it out. Refused: a 503,
   // and nothing was accepted.
   await deps.store.indexGroup({ id: group, state: 'queued', at: new Date(), type: request.type });
-  const settled = await settleEach(kept, (combination, i) => {
+  const settled = await deps.jobs.settleEach(kept, (combination, i) => {
     const text = payloadOf(spec.template, combination);
     return deps.jobs.accept(
       { ...request, matrix: { group, combination, id: ids[i] as string } },

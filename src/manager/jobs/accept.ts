@@ -66,20 +66,30 @@ export interface JobServiceDeps {
 const SIZE_PROBE_ID = '00000000-0000-7000-8000-000000000000';
 
 /**
- * Accepts in flight at once for one request (a batch, a matrix): enough for full insert
- * batches, few enough that a 10,000-job request does not hold 10,000 of them in memory at
- * once (a matrix of 10,000 raised the manager's peak RSS to 173 MB).
+ * Accepts of batches and matrices in flight at once in one manager, whatever the number of
+ * requests: enough for full insert batches, few enough that requests in flight do not hold
+ * thousands of jobs in memory at once. Counted per request, two 1,000-job batches in flight
+ * beside a drain took the manager's peak RSS to 134-158 MB, eight to 166-175 MB; counted here,
+ * 129-135 and 140-150 (docs/performance.md, "The accept slots").
  */
 export const ACCEPTS_IN_FLIGHT = 1000;
 
-/** `fn` over `items`, ACCEPTS_IN_FLIGHT at a time, each item's fate in order. */
-export function settleEach<T, R>(items: readonly T[], fn: (item: T, index: number) => Promise<R>) {
-  return mapConcurrently(items, ACCEPTS_IN_FLIGHT, (item, index) =>
-    fn(item, index).then(
-      (value): PromiseSettledResult<R> => ({ status: 'fulfilled', value }),
-      (reason: unknown): PromiseSettledResult<R> => ({ status: 'rejected', reason }),
-    ),
-  );
+/** Runs at most `limit` calls at once across all callers; the others wait their turn, in order. */
+export function createSlots(limit: number) {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async function inSlot<T>(fn: () => Promise<T>): Promise<T> {
+    if (active < limit) active += 1;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      // The slot passes to the next in line, or is given back.
+      const next = waiting.shift();
+      if (next) next();
+      else active -= 1;
+    }
+  };
 }
 
 export function createJobService(deps: JobServiceDeps) {
@@ -284,8 +294,25 @@ export function createJobService(deps: JobServiceDeps) {
   }
 
   const acceptWithKey = createIdempotentAccept({ ...deps, inspector, recordAndQueue });
+  const acceptSlot = createSlots(ACCEPTS_IN_FLIGHT);
 
   return {
+    /**
+     * `fn` (an accept) over a request's `items`, each item's fate in order; at most
+     * ACCEPTS_IN_FLIGHT of them run at once across this manager's requests.
+     */
+    settleEach<T, R>(
+      items: readonly T[],
+      fn: (item: T, index: number) => Promise<R>,
+    ): Promise<PromiseSettledResult<R>[]> {
+      return mapConcurrently(items, ACCEPTS_IN_FLIGHT, (item, index) =>
+        acceptSlot(() => fn(item, index)).then(
+          (value): PromiseSettledResult<R> => ({ status: 'fulfilled', value }),
+          (reason: unknown): PromiseSettledResult<R> => ({ status: 'rejected', reason }),
+        ),
+      );
+    },
+
     /**
      * Throws PAYLOAD_TOO_LARGE when the job would not fit beanstalkd's max-job-size once
      * queued, as accept would: a batch checks each item with it before recording any.

@@ -36,7 +36,7 @@ import {
   tooDeep,
   tooDeepElements,
 } from '../http/read-json-body.js';
-import { type JobService, settleEach } from './accept.js';
+import type { JobService } from './accept.js';
 import {
   checkIdempotencyKey,
   FLOW_OPTION_NAMES,
@@ -278,7 +278,7 @@ export function batchRoute(deps: BatchDeps) {
         at: new Date(),
         type: items[0]?.request.type ?? '',
       });
-    const settled = await settleEach(items, (item) =>
+    const settled = await deps.jobs.settleEach(items, (item) =>
       deps.jobs.accept(
         item.request,
         { text: item.text, bytes: Buffer.byteLength(item.text) },
