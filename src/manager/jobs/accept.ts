@@ -36,6 +36,7 @@ import {
   POINT_READS_IN_FLIGHT,
   type Store,
 } from '../../store/index.js';
+import { ACCEPTS_IN_FLIGHT, createSlots } from './accept-slots.js';
 import { resolveCallback, type WebhookPolicy } from './callback.js';
 import { type AcceptResult, createIdempotentAccept } from './idempotency.js';
 import { createJobInspector } from './inspect.js';
@@ -64,33 +65,6 @@ export interface JobServiceDeps {
 
 /** An id of a job id's length, for sizing an envelope before the job has an id. */
 const SIZE_PROBE_ID = '00000000-0000-7000-8000-000000000000';
-
-/**
- * Accepts of batches and matrices in flight at once in one manager, whatever the number of
- * requests: enough for full insert batches, few enough that requests in flight do not hold
- * thousands of jobs in memory at once. Counted per request, two 1,000-job batches in flight
- * beside a drain took the manager's peak RSS to 134-158 MB, eight to 166-175 MB; counted here,
- * 129-135 and 140-150 (docs/performance.md, "The accept slots").
- */
-export const ACCEPTS_IN_FLIGHT = 1000;
-
-/** Runs at most `limit` calls at once across all callers; the others wait their turn, in order. */
-export function createSlots(limit: number) {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async function inSlot<T>(fn: () => Promise<T>): Promise<T> {
-    if (active < limit) active += 1;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      // The slot passes to the next in line, or is given back.
-      const next = waiting.shift();
-      if (next) next();
-      else active -= 1;
-    }
-  };
-}
 
 export function createJobService(deps: JobServiceDeps) {
   const { queue, store, log } = deps;

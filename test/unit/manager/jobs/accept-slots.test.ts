@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
-import {
-  ACCEPTS_IN_FLIGHT,
-  createJobService,
-  createSlots,
-  type JobServiceDeps,
-} from '../../../../src/manager/jobs/accept.js';
+import { createJobService, type JobServiceDeps } from '../../../../src/manager/jobs/accept.js';
+import { ACCEPTS_IN_FLIGHT, createSlots } from '../../../../src/manager/jobs/accept-slots.js';
 
 /** A call that stays in flight until `release` is called, counting how many are in flight. */
 function gate() {
@@ -29,7 +25,7 @@ function gate() {
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-describe('accept slots (manager/jobs/accept.ts)', () => {
+describe('accept slots (manager/jobs/accept-slots.ts)', () => {
   it('when more calls come than slots, then at most the limit run and the others start in order as slots free', async () => {
     const inSlot = createSlots(2);
     const g = gate();
