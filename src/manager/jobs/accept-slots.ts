@@ -1,4 +1,8 @@
-/** The bound on the accepts a manager runs at once, used by the job service's `settleEach` (accept.ts). */
+/**
+ * The bound on the accepts a manager runs at once; the job service's `settleEach` (accept.ts)
+ * runs every batch's and matrix's accepts through it.
+ */
+
 /**
  * Accepts of batches and matrices in flight at once in one manager, whatever the number of
  * requests: enough for full insert batches, few enough that requests in flight do not hold
