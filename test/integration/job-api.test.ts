@@ -390,6 +390,41 @@ describe('job API on real servers', function () {
     assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} jobs without their own completed hash`);
   });
 
+  it('when two batches of 1,500 arrive at once, then both answer 202 and every job of each is recorded and queued once', async () => {
+    // 3,000 accepts against the manager's shared bound of 1,000 in flight (accept-slots.ts):
+    // the two requests' items wait their turn across requests, and none is lost or doubled.
+    const itemsOf = (client: number) => Array.from({ length: 1_500 }, (_, i) => ({ payload: { client, i } }));
+    const [first, second] = await Promise.all(
+      [0, 1].map((client) =>
+        request(f.app.callback())
+          .post('/jobs/batch')
+          .set('Content-Type', 'application/json')
+          .send(JSON.stringify(itemsOf(client))),
+      ),
+    );
+    assert.deepEqual(
+      [first?.status, second?.status, first?.body.accepted, second?.body.accepted],
+      [202, 202, 1_500, 1_500],
+    );
+    const idsOf = (res: typeof first) => (res?.body.jobs ?? []).map((j: { id: string }) => j.id);
+    const ids: string[] = [...idsOf(first), ...idsOf(second)];
+    assert.equal(new Set(ids).size, 3_000);
+    const queued = await tubeCounts(port, f.tube);
+    assert.deepEqual([queued.ready, queued.total], [3_000, 3_000], 'one copy per job, ready');
+    const records = await withMongo(f.dbName, (db) =>
+      db
+        .collection('jobs')
+        .find({}, { projection: { payload: 1 } })
+        .toArray(),
+    );
+    const payloadById = new Map(records.map((r) => [String(r._id), r.payload]));
+    const wrong = ids.filter(
+      (id, n) => payloadById.get(id) !== JSON.stringify({ client: n < 1_500 ? 0 : 1, i: n % 1_500 }),
+    );
+    assert.equal(records.length, 3_000);
+    assert.deepEqual(wrong.slice(0, 5), [], `${wrong.length} jobs without their own record`);
+  });
+
   const batch = (contentType: string, body: string, query = '') =>
     request(f.app.callback()).post(`/jobs/batch${query}`).set('Content-Type', contentType).send(body);
   const codes = (items: Array<{ index: number; code: string }>) => items.map((i) => [i.index, i.code]);
