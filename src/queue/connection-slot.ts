@@ -1,31 +1,45 @@
 /**
- * Holds one live connection and replaces it when it closes: every new connection is a new
- * jackd client (docs/facts.md, "jackd 2.2.2"), set up again by `setup` (use/watch/ignore are
- * per connection).
+ * Holds one live connection and replaces it when it closes: a closed connection is never
+ * reused (a jackd client desyncs if connected twice, docs/facts.md "jackd 2.2.2"), and every
+ * new one is set up again by `setup` (use/watch/ignore are per connection).
  */
 import { BeanstalkConnection, type ConnectionOptions } from './connection.js';
 import { QueueError, QueueErrorCode } from './errors.js';
 
-export class ConnectionSlot {
-  private current: BeanstalkConnection | undefined;
-  private opening: Promise<BeanstalkConnection> | undefined;
+/** What a slot needs of a connection: jackd's (connection.ts) or our own wire (wire-connection.ts). */
+export interface SlotConnection {
+  readonly isOpen: boolean;
+  onClose(listener: (reason: QueueError) => void): void;
+  destroy(reason?: QueueError): void;
+  close(): Promise<void>;
+}
+
+export class ConnectionSlot<C extends SlotConnection = BeanstalkConnection> {
+  private current: C | undefined;
+  private opening: Promise<C> | undefined;
   private closed = false;
   private readonly options: ConnectionOptions;
-  private readonly setup: (connection: BeanstalkConnection) => Promise<void>;
+  private readonly setup: (connection: C) => Promise<void>;
   private readonly onLost: ((reason: QueueError) => void) | undefined;
+  private readonly connect: (options: ConnectionOptions) => Promise<C>;
 
   constructor(
     options: ConnectionOptions,
-    setup: (connection: BeanstalkConnection) => Promise<void> = async () => {},
+    setup: (connection: C) => Promise<void> = async () => {},
     onLost?: (reason: QueueError) => void,
+    // C is BeanstalkConnection unless an opener of another kind is given.
+    connect: (options: ConnectionOptions) => Promise<C> = BeanstalkConnection.open as unknown as (
+      options: ConnectionOptions,
+    ) => Promise<C>,
   ) {
     this.options = options;
     this.setup = setup;
     this.onLost = onLost;
+    this.connect = connect;
   }
 
   /** The open connection, opening a new one when there is none; rejects UNAVAILABLE fast. */
-  get(): Promise<BeanstalkConnection> {
+  get(): Promise<C> {
     if (this.current?.isOpen) return Promise.resolve(this.current);
     if (this.opening) return this.opening;
     this.opening = this.open().finally(() => {
@@ -35,7 +49,7 @@ export class ConnectionSlot {
   }
 
   /** The connection if one is open now, without opening one. */
-  peekOpen(): BeanstalkConnection | undefined {
+  peekOpen(): C | undefined {
     return this.current?.isOpen ? this.current : undefined;
   }
 
@@ -47,9 +61,9 @@ export class ConnectionSlot {
     this.current = undefined;
   }
 
-  private async open(): Promise<BeanstalkConnection> {
+  private async open(): Promise<C> {
     if (this.closed) throw new QueueError(QueueErrorCode.UNAVAILABLE, 'queue client is closed');
-    const connection = await BeanstalkConnection.open(this.options);
+    const connection = await this.connect(this.options);
     try {
       await this.setup(connection);
     } catch (error: unknown) {

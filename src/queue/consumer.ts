@@ -7,11 +7,12 @@
  * The tubes watched can change between reserves (`setTubes`): a worker takes a rate- or
  * concurrency-limited type's jobs on only some of its slots (docs/limits-design.md).
  */
-import type { BeanstalkConnection, ConnectionOptions } from './connection.js';
+import type { ConnectionOptions } from './connection.js';
 import { ConnectionSlot } from './connection-slot.js';
-import { isQueueError, type QueueError, QueueErrorCode } from './errors.js';
+import type { QueueError } from './errors.js';
 import { type JobStats, parseJobStats } from './stats.js';
 import { assertBeanstalkId, assertTubeName, assertUint32 } from './validate.js';
+import { type Reply, replyError, WireConnection } from './wire-connection.js';
 
 export interface ReservedJob {
   /** beanstalkd's id: internal, only meaningful on the server that gave it. */
@@ -44,17 +45,21 @@ export function createConsumer(
   if (options.tubes.length === 0) throw new Error('a consumer needs at least one tube to watch');
   let tubes = options.tubes.map((tube) => assertTubeName(tube));
   /** What each connection watches now: a new one starts from `tubes` as they are then. */
-  const watching = new WeakMap<BeanstalkConnection, ReadonlySet<string>>();
-  const slot = new ConnectionSlot(
+  const watching = new WeakMap<WireConnection, ReadonlySet<string>>();
+  const watch = (connection: WireConnection, tube: string) =>
+    connection.command('watch', 'pipelined', `watch ${tube}\r\n`, expect('watch', 'WATCHING '));
+  const ignore = (connection: WireConnection, tube: string) =>
+    connection.command('ignore', 'pipelined', `ignore ${tube}\r\n`, expect('ignore', 'WATCHING '));
+  const slot = new ConnectionSlot<WireConnection>(
     options,
     async (connection) => {
       const wanted = [...tubes];
-      for (const tube of wanted) await connection.command('watch', 'pipelined', (c) => c.watch(tube));
-      if (!wanted.includes('default'))
-        await connection.command('ignore', 'pipelined', (c) => c.ignore('default'));
+      for (const tube of wanted) await watch(connection, tube);
+      if (!wanted.includes('default')) await ignore(connection, 'default');
       watching.set(connection, new Set(wanted));
     },
     options.onLost,
+    WireConnection.open,
   );
 
   return {
@@ -62,39 +67,33 @@ export function createConsumer(
     async reserve(timeoutSeconds) {
       assertUint32('timeout', timeoutSeconds);
       const connection = await slot.get();
-      try {
-        const job = await connection.command(
-          'reserve-with-timeout',
-          'exclusive',
-          (c) => c.reserveWithTimeout(timeoutSeconds),
-          timeoutSeconds * 1000 + options.commandTimeoutMs,
-        );
-        const body = typeof job.payload === 'string' ? job.payload : job.payload.toString('utf8');
-        return { beanstalkId: assertBeanstalkId(job.id), body };
-      } catch (error: unknown) {
-        // DEADLINE_SOON only means a job we hold is near its TTR; the caller's loop handles that.
-        if (
-          isQueueError(error, QueueErrorCode.TIMED_OUT) ||
-          isQueueError(error, QueueErrorCode.DEADLINE_SOON)
-        ) {
-          return null;
-        }
-        throw error;
-      }
+      return connection.command(
+        'reserve-with-timeout',
+        'exclusive',
+        `reserve-with-timeout ${timeoutSeconds}\r\n`,
+        readReserved,
+        timeoutSeconds * 1000 + options.commandTimeoutMs,
+      );
     },
 
     async statsJob(beanstalkId) {
       assertBeanstalkId(beanstalkId);
       const connection = await slot.get();
-      return parseJobStats(
-        await connection.command('stats-job', 'exclusive', (c) => c.statsJob(beanstalkId)),
-      );
+      return connection.command('stats-job', 'exclusive', `stats-job ${beanstalkId}\r\n`, (reply) => {
+        if (!reply.line.startsWith('OK ')) throw replyError('stats-job', reply.line);
+        return parseJobStats(reply.body ?? '');
+      });
     },
 
     async delete(beanstalkId) {
       assertBeanstalkId(beanstalkId);
       const connection = await slot.get();
-      await connection.command('delete', 'pipelined', (c) => c.delete(beanstalkId));
+      await connection.command(
+        'delete',
+        'pipelined',
+        `delete ${beanstalkId}\r\n`,
+        expect('delete', 'DELETED'),
+      );
     },
 
     async release(beanstalkId, { priority, delay }) {
@@ -102,20 +101,30 @@ export function createConsumer(
       assertUint32('priority', priority);
       assertUint32('delay', delay);
       const connection = await slot.get();
-      await connection.command('release', 'pipelined', (c) => c.release(beanstalkId, { priority, delay }));
+      await connection.command(
+        'release',
+        'pipelined',
+        `release ${beanstalkId} ${priority} ${delay}\r\n`,
+        expect('release', 'RELEASED'),
+      );
     },
 
     async bury(beanstalkId, priority) {
       assertBeanstalkId(beanstalkId);
       assertUint32('priority', priority);
       const connection = await slot.get();
-      await connection.command('bury', 'pipelined', (c) => c.bury(beanstalkId, priority));
+      await connection.command(
+        'bury',
+        'pipelined',
+        `bury ${beanstalkId} ${priority}\r\n`,
+        expect('bury', 'BURIED'),
+      );
     },
 
     async touch(beanstalkId) {
       assertBeanstalkId(beanstalkId);
       const connection = await slot.get();
-      await connection.command('touch', 'pipelined', (c) => c.touch(beanstalkId));
+      await connection.command('touch', 'pipelined', `touch ${beanstalkId}\r\n`, expect('touch', 'TOUCHED'));
     },
 
     async setTubes(wanted) {
@@ -133,8 +142,8 @@ export function createConsumer(
       watching.set(connection, new Set(next));
       // Written in this order, in one go: nothing else on this connection comes between.
       const sent = [
-        ...adding.map((tube) => connection.command('watch', 'pipelined', (c) => c.watch(tube))),
-        ...dropping.map((tube) => connection.command('ignore', 'pipelined', (c) => c.ignore(tube))),
+        ...adding.map((tube) => watch(connection, tube)),
+        ...dropping.map((tube) => ignore(connection, tube)),
       ];
       try {
         await Promise.all(sent);
@@ -151,4 +160,23 @@ export function createConsumer(
       return slot.close();
     },
   };
+}
+
+/** A reply check: the expected reply (`DELETED`), or one starting so (`WATCHING `); otherwise its error. */
+function expect(command: string, wanted: string): (reply: Reply) => void {
+  return (reply) => {
+    if (wanted.endsWith(' ') ? !reply.line.startsWith(wanted) : reply.line !== wanted)
+      throw replyError(command, reply.line);
+  };
+}
+
+/**
+ * A reserve's reply: the job, or null when none came in time. DEADLINE_SOON only means a job
+ * this connection holds is near its TTR; the caller's loop handles that.
+ */
+function readReserved(reply: Reply): ReservedJob | null {
+  if (reply.line === 'TIMED_OUT' || reply.line === 'DEADLINE_SOON') return null;
+  const [word, id] = reply.line.split(' ');
+  if (word !== 'RESERVED' || reply.body === undefined) throw replyError('reserve-with-timeout', reply.line);
+  return { beanstalkId: assertBeanstalkId(id ?? ''), body: reply.body };
 }

@@ -1,0 +1,296 @@
+/**
+ * One beanstalkd connection that speaks the protocol itself, for a worker slot's commands
+ * (reserve, stats-job, delete, release, bury, touch, watch, ignore). Measured against jackd
+ * through connection.ts (a scratch drain of 40,000 jobs, 64 connections, docs/performance.md
+ * "The worker's own wire"): 62-79 µs of client CPU a job there, 22-25 µs here. The rules
+ * are connection.ts's, kept for the same reasons:
+ * - commands leave in the order they were asked, those of one tick in one write; nothing is
+ *   written after an "exclusive" command (a reserve blocks the connection on the server) until
+ *   its reply is in, and at most MAX_IN_FLIGHT are unanswered;
+ * - replies are matched in order; a command unanswered past its timeout drops the connection
+ *   (a late reply would be matched to the next command), as does a reply that cannot be read;
+ * - on a close every command written fails in doubt (the server may have done it), every
+ *   command not yet written fails plainly; a closed connection is never reused.
+ */
+import { connect, type Socket } from 'node:net';
+import type { CommandMode, ConnectionOptions } from './connection.js';
+import { MAX_IN_FLIGHT } from './connection.js';
+import { QueueError, QueueErrorCode } from './errors.js';
+
+/** A reply: its first line, and the body that RESERVED, FOUND and OK carry. */
+export interface Reply {
+  line: string;
+  body?: string;
+}
+
+interface Task {
+  name: string;
+  mode: CommandMode;
+  request: string;
+  timeoutMs: number;
+  accept: (reply: Reply) => void;
+  reject: (error: QueueError) => void;
+}
+
+interface Sent extends Task {
+  deadline: number;
+}
+
+const CRLF = Buffer.from('\r\n');
+const BODY_REPLY = /^(?:RESERVED \d+ |FOUND \d+ |OK )(\d+)$/;
+
+export class WireConnection {
+  private readonly socket: Socket;
+  private readonly options: ConnectionOptions;
+  private readonly waiting: Task[] = [];
+  private readonly sent: Sent[] = [];
+  private outgoing: string[] = [];
+  private flushing = false;
+  private exclusiveActive = false;
+  private received: Buffer = Buffer.alloc(0);
+  private timer: NodeJS.Timeout | undefined;
+  private timerDue = 0;
+  private closeReason: QueueError | undefined;
+  private readonly closeListeners: Array<(reason: QueueError) => void> = [];
+
+  private constructor(options: ConnectionOptions, socket: Socket) {
+    this.options = options;
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    socket.on('data', (chunk: Buffer) => this.read(chunk));
+    socket.on('error', (error: Error) => {
+      this.destroy(
+        new QueueError(QueueErrorCode.UNAVAILABLE, `beanstalkd unavailable (${errorCode(error)})`, {
+          cause: error,
+        }),
+      );
+    });
+    socket.on('close', () => {
+      this.destroy(new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed'));
+    });
+  }
+
+  /** Connects, or rejects with UNAVAILABLE within connectTimeoutMs. */
+  static open(options: ConnectionOptions): Promise<WireConnection> {
+    return new Promise<WireConnection>((resolve, reject) => {
+      const socket = connect({ host: options.host, port: options.port });
+      const connection = new WireConnection(options, socket);
+      const timer = setTimeout(() => {
+        connection.destroy(
+          new QueueError(
+            QueueErrorCode.UNAVAILABLE,
+            `beanstalkd at ${options.host}:${options.port} did not accept a connection within ${options.connectTimeoutMs} ms`,
+          ),
+        );
+      }, options.connectTimeoutMs);
+      connection.onClose((reason) => {
+        clearTimeout(timer);
+        reject(reason);
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(connection);
+      });
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.closeReason === undefined;
+  }
+
+  /** Calls back once when the connection closes, for whatever reason. */
+  onClose(listener: (reason: QueueError) => void): void {
+    if (this.closeReason) listener(this.closeReason);
+    else this.closeListeners.push(listener);
+  }
+
+  /**
+   * Sends `request` (the whole command, line endings included) and resolves with what `parse`
+   * makes of its reply; `parse` throws a QueueError for a reply that means failure.
+   */
+  command<T>(
+    name: string,
+    mode: CommandMode,
+    request: string,
+    parse: (reply: Reply) => T,
+    timeoutMs: number = this.options.commandTimeoutMs,
+  ): Promise<T> {
+    if (this.closeReason) return Promise.reject(this.closeReason);
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push({
+        name,
+        mode,
+        request,
+        timeoutMs,
+        accept: (reply) => {
+          try {
+            resolve(parse(reply));
+          } catch (error: unknown) {
+            reject(error);
+          }
+        },
+        reject,
+      });
+      this.pump();
+    });
+  }
+
+  /** Closes the socket at once and fails every command still waiting or in flight. */
+  destroy(
+    reason: QueueError = new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed'),
+  ): void {
+    if (this.closeReason) return;
+    this.closeReason = reason;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.socket.destroy();
+    const doubtful = this.sent.length > 0 ? reason.inDoubtCopy() : reason;
+    for (const task of this.sent.splice(0)) task.reject(doubtful);
+    for (const task of this.waiting.splice(0)) task.reject(reason);
+    for (const listener of this.closeListeners.splice(0)) listener(reason);
+  }
+
+  /** Says `quit` politely when idle, then closes. */
+  async close(): Promise<void> {
+    if (this.closeReason) return;
+    if (this.sent.length === 0 && this.waiting.length === 0) this.socket.end('quit\r\n');
+    this.destroy(new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed by us'));
+  }
+
+  private pump(): void {
+    while (this.waiting.length > 0 && !this.exclusiveActive && this.sent.length < MAX_IN_FLIGHT) {
+      const task = this.waiting.shift()!;
+      if (task.mode === 'exclusive') this.exclusiveActive = true;
+      const deadline = Date.now() + task.timeoutMs;
+      this.sent.push({ ...task, deadline });
+      this.outgoing.push(task.request);
+      this.armTimer(deadline);
+    }
+    if (this.outgoing.length > 0 && !this.flushing) {
+      this.flushing = true;
+      // The commands of this tick leave together, in one write.
+      process.nextTick(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushing = false;
+    if (this.closeReason || this.outgoing.length === 0) return;
+    const out = this.outgoing.length === 1 ? this.outgoing[0]! : this.outgoing.join('');
+    this.outgoing = [];
+    this.socket.write(out);
+  }
+
+  /**
+   * One timer for the earliest deadline, re-armed only when it fires early or a sooner one
+   * comes. Deadlines grow along `sent` (a reserve's longer one is last: nothing follows it), so
+   * the oldest command's is the one to watch.
+   */
+  private armTimer(deadline: number): void {
+    if (this.timer !== undefined && this.timerDue <= deadline) return;
+    clearTimeout(this.timer);
+    this.timerDue = deadline;
+    this.timer = setTimeout(() => this.checkDeadline(), Math.max(0, deadline - Date.now()));
+    this.timer.unref();
+  }
+
+  private checkDeadline(): void {
+    this.timer = undefined;
+    const oldest = this.sent[0];
+    if (!oldest) return;
+    if (oldest.deadline > Date.now()) {
+      this.armTimer(oldest.deadline);
+      return;
+    }
+    this.destroy(
+      new QueueError(
+        QueueErrorCode.TIMEOUT,
+        `${oldest.name}: no answer from beanstalkd within ${oldest.timeoutMs} ms`,
+        { inDoubt: true },
+      ),
+    );
+  }
+
+  private read(chunk: Buffer): void {
+    this.received = this.received.length === 0 ? chunk : Buffer.concat([this.received, chunk]);
+    let at = 0;
+    for (;;) {
+      const end = this.received.indexOf(CRLF, at);
+      if (end < 0) break;
+      const line = this.received.toString('latin1', at, end);
+      const withBody = BODY_REPLY.exec(line);
+      let reply: Reply;
+      if (withBody) {
+        const bodyEnd = end + 2 + Number(withBody[1]);
+        if (this.received.length < bodyEnd + 2) break;
+        if (this.received[bodyEnd] !== 13 || this.received[bodyEnd + 1] !== 10) {
+          this.destroy(
+            new QueueError(
+              QueueErrorCode.SERVER_ERROR,
+              `a body of beanstalkd's ${JSON.stringify(line)} does not end where it said`,
+            ),
+          );
+          return;
+        }
+        reply = { line, body: this.received.toString('utf8', end + 2, bodyEnd) };
+        at = bodyEnd + 2;
+      } else {
+        reply = { line };
+        at = end + 2;
+      }
+      const task = this.sent.shift();
+      if (!task) {
+        this.destroy(
+          new QueueError(
+            QueueErrorCode.SERVER_ERROR,
+            `beanstalkd answered ${JSON.stringify(line.slice(0, 80))} to nothing asked`,
+          ),
+        );
+        return;
+      }
+      if (task.mode === 'exclusive') this.exclusiveActive = false;
+      task.accept(reply);
+      if (this.closeReason) return;
+    }
+    this.received = at === 0 ? this.received : this.received.subarray(at);
+    if (this.sent.length > 0) this.armTimer(this.sent[0]!.deadline);
+    this.pump();
+  }
+}
+
+function errorCode(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : error.message;
+}
+
+/**
+ * The QueueError for a reply that is not the one expected: beanstalkd's own words
+ * (NOT_FOUND, TIMED_OUT, DEADLINE_SOON, BURIED, DRAINING, JOB_TOO_BIG) keep their codes;
+ * anything else is SERVER_ERROR.
+ */
+export function replyError(command: string, line: string): QueueError {
+  const word = line.split(' ')[0] ?? '';
+  switch (word) {
+    case 'NOT_FOUND':
+      return new QueueError(QueueErrorCode.NOT_FOUND, `${command}: job not found`);
+    case 'TIMED_OUT':
+      return new QueueError(QueueErrorCode.TIMED_OUT, `${command}: timed out`);
+    case 'DEADLINE_SOON':
+      return new QueueError(QueueErrorCode.DEADLINE_SOON, `${command}: deadline soon`);
+    case 'DRAINING':
+      return new QueueError(QueueErrorCode.DRAINING, `${command}: server is draining`);
+    case 'JOB_TOO_BIG':
+      return new QueueError(QueueErrorCode.JOB_TOO_BIG, `${command}: job larger than max-job-size`);
+    case 'BURIED': {
+      const id = line.split(' ')[1];
+      return new QueueError(QueueErrorCode.PUT_BURIED, `${command}: server buried the job (out of memory)`, {
+        ...(id !== undefined && /^\d{1,20}$/.test(id) ? { jobId: id } : {}),
+      });
+    }
+  }
+  return new QueueError(
+    QueueErrorCode.SERVER_ERROR,
+    `${command}: server answered ${JSON.stringify(line.slice(0, 80)) || 'unexpectedly'}`,
+  );
+}
