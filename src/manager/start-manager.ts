@@ -13,7 +13,7 @@ import { AcceptCounts, startManagerHeartbeat } from './background/manager-heartb
 import { startScheduler } from './background/scheduler.js';
 import { createApp, createEventHub, createFollower } from './http/app.js';
 import { createHttpServer } from './http/http-server.js';
-import { createJobService } from './jobs/accept.js';
+import { createJobService } from './jobs/accept/accept.js';
 
 /** beanstalkd's default -z, used until the server has told us its own. */
 export const DEFAULT_MAX_JOB_SIZE = 65_535;

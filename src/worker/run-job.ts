@@ -15,8 +15,8 @@ import type { Logger } from '../log.js';
 import type { JobStats, ReservedJob } from '../queue/index.js';
 import { type JobRecords, type Listing, Outcome, type Outcomes } from '../store/index.js';
 import { runsSoFar, statsOf } from './delivery-count.js';
-import type { JobEvents } from './job-events.js';
-import type { LimitGate } from './limit-gate.js';
+import type { LimitGate } from './limits/limit-gate.js';
+import type { JobEvents } from './observe/job-events.js';
 import { runHandler } from './run-handler.js';
 import { type OutcomeWriteDeps, outcomeDoc, releaseForLater, storeOutcome } from './store-outcome.js';
 
@@ -139,7 +139,7 @@ async function finishAsFailed(
 /**
  * Whether a copy put on hold and never kicked may run; if not, it is deleted (or, the store
  * unreadable, released for later). Two such copies:
- * - `held`: its manager died or gave up between the put and the kick (manager/jobs/accept.ts).
+ * - `held`: its manager died or gave up between the put and the kick (manager/jobs/accept/accept.ts).
  *   It runs only if its record was stored and names this copy (or no copy: a manager accepting
  *   record-first finished it). The record names another copy when a client's retry (same
  *   Idempotency-Key) put the job again after this copy's manager died: that copy runs.

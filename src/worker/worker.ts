@@ -20,11 +20,11 @@ import {
   QueueErrorCode,
 } from '../queue/index.js';
 import { createStore, type Store } from '../store/index.js';
-import { createLimitGate } from './limit-gate.js';
-import { startLimitsCache } from './limits-cache.js';
-import { outcomeDeadlineMs, startReporting } from './reporting.js';
+import { createLimitGate } from './limits/limit-gate.js';
+import { startLimitsCache } from './limits/limits-cache.js';
+import { SlotTubes } from './limits/slot-tubes.js';
+import { outcomeDeadlineMs, startReporting } from './observe/reporting.js';
 import { runJob } from './run-job.js';
-import { SlotTubes } from './slot-tubes.js';
 import { startWorkerWebhooks } from './webhooks.js';
 
 export interface RunningWorker {

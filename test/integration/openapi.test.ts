@@ -8,7 +8,7 @@ import type { Layer, Router } from '@koa/router';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import request from 'supertest';
 import { ErrorCode } from '../../src/errors.js';
-import { ROUTES } from '../../src/manager/http/routes.js';
+import { ROUTES } from '../../src/manager/http/routes/routes.js';
 import { type AppFixture, appFixture } from '../support/app-fixture.js';
 import { firstChunkOnly } from '../support/sse-client.js';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import request from 'supertest';
-import { ScheduleListSchema, ScheduleSchema } from '../../src/manager/http/schedule-schemas.js';
+import { ScheduleListSchema, ScheduleSchema } from '../../src/manager/http/schemas/schedule-schemas.js';
 import { cronTicks, upcoming } from '../../src/manager/schedules/ticks.js';
 import { type AppFixture, appFixture } from '../support/app-fixture.js';
 import { backends, tubeCounts, withMongo } from '../support/harness.js';

@@ -10,7 +10,7 @@ import { loadWorkerConfig } from '../../src/config/config.js';
 import { builtinHandlers } from '../../src/handlers/index.js';
 import { silentLogger } from '../../src/log.js';
 import { startScheduler } from '../../src/manager/background/scheduler.js';
-import { createJobService } from '../../src/manager/jobs/accept.js';
+import { createJobService } from '../../src/manager/jobs/accept/accept.js';
 import type { Store } from '../../src/store/index.js';
 import { type RunningWorker, startWorker } from '../../src/worker/worker.js';
 import { type AppFixture, appFixture, workerEnvFor } from '../support/app-fixture.js';

@@ -7,7 +7,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { newJobId } from '../../src/jobs/job-id.js';
-import { ROUTES, type RouteSpec } from '../../src/manager/http/routes.js';
+import { ROUTES, type RouteSpec } from '../../src/manager/http/routes/routes.js';
 import { matchApiKey, type SecurityOptions } from '../../src/manager/http/security.js';
 import { COLLECTIONS } from '../../src/store/collections.js';
 import { type AppFixture, appFixture } from '../support/app-fixture.js';

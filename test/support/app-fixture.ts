@@ -9,7 +9,7 @@ import { startFlowLoop } from '../../src/manager/background/flow-loop.js';
 import type { AcceptCounts } from '../../src/manager/background/manager-heartbeat.js';
 import { createApp, createEventHub, createFollower } from '../../src/manager/http/app.js';
 import type { SecurityOptions } from '../../src/manager/http/security.js';
-import type { WebhookPolicy } from '../../src/manager/jobs/callback.js';
+import type { WebhookPolicy } from '../../src/manager/jobs/accept/callback.js';
 import { createQueueClient, type QueueClient, type QueueSet, queueSetOf } from '../../src/queue/index.js';
 import { createStore, type Store } from '../../src/store/index.js';
 import { backendEnv, backends, dropDatabase, isolation } from './harness.js';

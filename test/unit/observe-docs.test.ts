@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/log.js';
 import { createManagerMetrics, type ManagerMetricsDeps } from '../../src/manager/http/prometheus.js';
-import { ROUTES } from '../../src/manager/http/routes.js';
-import { createWorkerMetrics } from '../../src/worker/prometheus.js';
+import { ROUTES } from '../../src/manager/http/routes/routes.js';
+import { createWorkerMetrics } from '../../src/worker/observe/prometheus.js';
 import { projectRoot } from '../support/harness.js';
 
 const api = readFileSync(join(projectRoot, 'docs', 'api.md'), 'utf8');

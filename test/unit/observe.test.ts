@@ -5,11 +5,15 @@ import { newJobId, parseJobId } from '../../src/jobs/job-id.js';
 import { typeOfTube } from '../../src/jobs/queue-copy.js';
 import { percentile, spread } from '../../src/load/percentiles.js';
 import { formatSummary, type LoadSummary, succeeded } from '../../src/load/summary.js';
-import { koaPath, ROUTES } from '../../src/manager/http/routes.js';
-import { JOB_ID_PATTERN, MAX_LOOKUP_IDS } from '../../src/manager/http/schemas.js';
-import { parseLookup } from '../../src/manager/jobs/outcomes.js';
+import { koaPath, ROUTES } from '../../src/manager/http/routes/routes.js';
+import { JOB_ID_PATTERN, MAX_LOOKUP_IDS } from '../../src/manager/http/schemas/schemas.js';
+import { parseLookup } from '../../src/manager/jobs/read/outcomes.js';
 import { DURATION_BUCKETS_SECONDS } from '../../src/store/index.js';
-import { durationBucketIndex, RECENT_WINDOW_SECONDS, WorkerStats } from '../../src/worker/worker-stats.js';
+import {
+  durationBucketIndex,
+  RECENT_WINDOW_SECONDS,
+  WorkerStats,
+} from '../../src/worker/observe/worker-stats.js';
 
 const base = { MONGO_URL: 'mongodb://127.0.0.1:27017/x' };
 

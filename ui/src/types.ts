@@ -167,7 +167,7 @@ export interface GroupListAnswer {
   nextCursor: string | null;
 }
 
-/** A schedule as GET /schedules lists it (src/manager/http/schedule-schemas.ts). */
+/** A schedule as GET /schedules lists it (src/manager/http/schemas/schedule-schemas.ts). */
 export interface ScheduleView {
   name: string;
   cron?: string;

@@ -45,7 +45,7 @@ import {
 } from '../../store/index.js';
 import { groupVerdict } from '../groups/on-complete.js';
 import { createManagerOutcomes, type ManagerEnding } from '../jobs/manager-outcome.js';
-import { findLiveCopy } from '../jobs/queue-location.js';
+import { findLiveCopy } from '../jobs/read/queue-location.js';
 
 export interface FlowLoopDeps {
   /** Timeouts for the lanes' connections (each server's host and port come from `queue`). */

@@ -25,7 +25,7 @@ import {
   type SettledEntry,
   type Store,
 } from '../../store/index.js';
-import { findLiveCopy } from '../jobs/queue-location.js';
+import { findLiveCopy } from '../jobs/read/queue-location.js';
 
 export interface ReconcilerDeps {
   queue: QueueSet;

@@ -33,7 +33,7 @@ import {
   type Schedules,
 } from '../../store/index.js';
 import { toAppError } from '../error-answers.js';
-import type { JobService } from '../jobs/accept.js';
+import type { JobService } from '../jobs/accept/accept.js';
 import { decideTick, nextTickOf, type TickLimits, tickLimits } from '../schedules/catch-up.js';
 import { MAX_SCHEDULES } from '../schedules/schedule-service.js';
 import { type TickSeries, ticksOf } from '../schedules/ticks.js';

@@ -22,7 +22,7 @@ import {
   parseCursor,
   parseLimit,
   queryParameters,
-} from '../jobs/list-query.js';
+} from '../jobs/read/list-query.js';
 import { type GroupSummary, summarizeGroup } from './group-progress.js';
 import { KeptByMarks } from './kept-by-marks.js';
 

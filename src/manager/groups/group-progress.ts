@@ -6,8 +6,8 @@ import { AppError, ErrorCode } from '../../errors.js';
 import { readGroupAndMarks } from '../../jobs/group-results.js';
 import type { QueueSet } from '../../queue/index.js';
 import { mapConcurrently, markResult, POINT_READS_IN_FLIGHT, type Store } from '../../store/index.js';
-import { findLiveCopy, stateOfCopy } from '../jobs/queue-location.js';
-import type { JobState } from '../jobs/views.js';
+import { findLiveCopy, stateOfCopy } from '../jobs/read/queue-location.js';
+import type { JobState } from '../jobs/read/views.js';
 import { KeptByMarks } from './kept-by-marks.js';
 import type { Combination } from './matrix-spec.js';
 

@@ -14,8 +14,8 @@ import { newJobId } from '../../jobs/job-id.js';
 import type { QueueSet } from '../../queue/index.js';
 import type { JobOptions, Store } from '../../store/index.js';
 import { toAppError } from '../error-answers.js';
-import type { JobService } from '../jobs/accept.js';
-import { type OptionSource, parseJobOptions } from '../jobs/options.js';
+import type { JobService } from '../jobs/accept/accept.js';
+import { type OptionSource, parseJobOptions } from '../jobs/accept/options.js';
 import { type Combination, combinations, type MatrixSpec, type Value } from './matrix-spec.js';
 import { acceptCompletion, completionRequest, parseOnComplete } from './on-complete.js';
 

@@ -13,8 +13,8 @@ import { type GroupResults, readGroupResults } from '../../jobs/group-results.js
 import type { Groups, JobOptions } from '../../store/index.js';
 import { toAppError } from '../error-answers.js';
 import { parsePayload } from '../http/read-json-body.js';
-import type { JobService } from '../jobs/accept.js';
-import { OPTION_NAMES, parseJobOptions, type RequestedJob } from '../jobs/options.js';
+import type { JobService } from '../jobs/accept/accept.js';
+import { OPTION_NAMES, parseJobOptions, type RequestedJob } from '../jobs/accept/options.js';
 
 /** What `on_complete` may hold: the job's payload and the options of one job. */
 const FIELDS = new Set<string>(['payload', ...OPTION_NAMES]);

@@ -12,11 +12,11 @@ import type { AcceptCounts } from '../background/manager-heartbeat.js';
 import { EventHub } from '../events/event-hub.js';
 import { createGroupListing } from '../groups/group-list.js';
 import { createGroupReader } from '../groups/group-progress.js';
-import { createJobService } from '../jobs/accept.js';
+import { createJobService } from '../jobs/accept/accept.js';
+import type { WebhookPolicy } from '../jobs/accept/callback.js';
 import { createJobActions } from '../jobs/actions.js';
-import type { WebhookPolicy } from '../jobs/callback.js';
 import { CompletionFollower } from '../jobs/completion-follower.js';
-import { createJobListing } from '../jobs/listing.js';
+import { createJobListing } from '../jobs/read/listing.js';
 import { createScheduleService } from '../schedules/schedule-service.js';
 import { createStatsService } from '../stats/stats.js';
 import { errorBoundary } from './error-boundary.js';
@@ -30,7 +30,7 @@ import { pauseHandlers } from './handlers/pause.js';
 import { scheduleHandlers } from './handlers/schedules.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { createManagerMetrics } from './prometheus.js';
-import { ANY_PATH_ROUTE, answeringRoute, mountRoutes, ROUTES, takesAnyPath } from './routes.js';
+import { ANY_PATH_ROUTE, answeringRoute, mountRoutes, ROUTES, takesAnyPath } from './routes/routes.js';
 import {
   authenticate,
   corsPolicy,

@@ -3,8 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type ErrorCode, statusOf } from '../../errors.js';
-import { HealthSchema, ReadySchema, StatsSchema, WorkersSchema } from './ops-schemas.js';
-import type { RouteSpec } from './routes.js';
+import type { RouteSpec } from './routes/routes.js';
+import { HealthSchema, ReadySchema, StatsSchema, WorkersSchema } from './schemas/ops-schemas.js';
 import {
   AcceptedJobSchema,
   ErrorSchema,
@@ -15,7 +15,7 @@ import {
   type JsonSchema,
   OutcomesRequestSchema,
   OutcomesSchema,
-} from './schemas.js';
+} from './schemas/schemas.js';
 
 /** Names under which the document lists these schemas (components.schemas). */
 const NAMED_SCHEMAS: ReadonlyArray<[string, JsonSchema]> = [

@@ -12,8 +12,8 @@ import { isQueueError, QueueErrorCode, type QueueSet } from '../../queue/index.j
 import { Outcome, type QueueLocation, type Store } from '../../store/index.js';
 import { createBulkActions } from './bulk-actions.js';
 import { createManagerOutcomes } from './manager-outcome.js';
-import { findLiveCopy, queueLocation } from './queue-location.js';
-import type { JobState } from './views.js';
+import { findLiveCopy, queueLocation } from './read/queue-location.js';
+import type { JobState } from './read/views.js';
 
 export interface JobActionDeps {
   queue: QueueSet;

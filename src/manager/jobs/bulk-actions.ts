@@ -25,7 +25,7 @@ import { tubeName } from '../../jobs/queue-copy.js';
 import type { Logger } from '../../log.js';
 import { isQueueError, type QueueClient, QueueErrorCode, type QueueSet } from '../../queue/index.js';
 import { type GroupMark, mapConcurrently, Outcome, type Store, type SweptRange } from '../../store/index.js';
-import { queueLocation } from './queue-location.js';
+import { queueLocation } from './read/queue-location.js';
 
 export interface BulkActionDeps {
   queue: QueueSet;

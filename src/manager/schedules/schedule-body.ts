@@ -9,8 +9,8 @@
 import { AppError, ErrorCode } from '../../errors.js';
 import type { JobOptions } from '../../store/index.js';
 import { type JsonBody, parsePayload } from '../http/read-json-body.js';
-import { resolveCallback, type WebhookPolicy } from '../jobs/callback.js';
-import { OPTION_NAMES, parseJobOptions, type RequestedJob } from '../jobs/options.js';
+import { resolveCallback, type WebhookPolicy } from '../jobs/accept/callback.js';
+import { OPTION_NAMES, parseJobOptions, type RequestedJob } from '../jobs/accept/options.js';
 import { canonicalTimezone, cronTicks, DEFAULT_TIMEZONE, MAX_EVERY_SECONDS } from './ticks.js';
 
 /** A schedule's name: also its path segment and part of each tick's Idempotency-Key. */

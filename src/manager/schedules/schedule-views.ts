@@ -1,6 +1,6 @@
 /** How a schedule is shown over HTTP: what it was made with, and where its ticks stand. */
 import type { ScheduleDocument, ScheduleProgressDocument } from '../../store/index.js';
-import { payloadValue } from '../jobs/views.js';
+import { payloadValue } from '../jobs/read/views.js';
 import { nextTickOf } from './catch-up.js';
 import { ticksOf, upcoming } from './ticks.js';
 

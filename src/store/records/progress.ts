@@ -1,7 +1,7 @@
 /**
  * `progress`: the latest progress a running job reported (`context.progress` in a handler),
  * one small document per job, replaced by `_id` — at most once a second per job
- * (worker/job-events.ts throttles). GET reads it by `_id` while the job runs; retention
+ * (worker/observe/job-events.ts throttles). GET reads it by `_id` while the job runs; retention
  * deletes it with the job's other documents.
  */
 import type { Collection } from 'mongodb';

@@ -9,8 +9,8 @@ import { type createGroupListing, parseGroupListQuery } from '../../groups/group
 import type { createGroupReader } from '../../groups/group-progress.js';
 import { fanOut } from '../../groups/matrix.js';
 import { MATRIX_BODY_BYTES, parseMatrixSpec } from '../../groups/matrix-spec.js';
-import type { JobService } from '../../jobs/accept.js';
-import { optionSource } from '../../jobs/options.js';
+import type { JobService } from '../../jobs/accept/accept.js';
+import { optionSource } from '../../jobs/accept/options.js';
 import { readJsonBody } from '../read-json-body.js';
 import { jobIdIn } from './job-id.js';
 import type { AcceptLimits } from './jobs.js';

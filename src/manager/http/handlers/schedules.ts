@@ -1,6 +1,6 @@
 /** The handlers of `/schedules`: make, list, read, pause, resume and delete schedules. */
 import type { Context } from 'koa';
-import type { WebhookPolicy } from '../../jobs/callback.js';
+import type { WebhookPolicy } from '../../jobs/accept/callback.js';
 import {
   checkScheduleName,
   parseScheduleBody,

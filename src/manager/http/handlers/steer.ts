@@ -5,7 +5,7 @@
 import type { Context } from 'koa';
 import { AppError, ErrorCode } from '../../../errors.js';
 import type { createBulkActions } from '../../jobs/bulk-actions.js';
-import { SteerLimitSchema } from '../type-schemas.js';
+import { SteerLimitSchema } from '../schemas/type-schemas.js';
 import { typeParam } from './pause.js';
 
 /** `?limit=`: a whole number within SteerLimitSchema, given at most once. */

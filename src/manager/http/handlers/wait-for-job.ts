@@ -12,7 +12,7 @@ import type { Context } from 'koa';
 import { AppError, ErrorCode } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
 import { toAppError } from '../../error-answers.js';
-import type { JobService } from '../../jobs/accept.js';
+import type { JobService } from '../../jobs/accept/accept.js';
 import type { CompletionFollower } from '../../jobs/completion-follower.js';
 
 /** A job in one of these states answers a wait at once. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ErrorCode } from '../../../../src/errors.js';
 import { newJobId } from '../../../../src/jobs/job-id.js';
 import { parentsVerdict, waiterDelaySeconds } from '../../../../src/manager/background/flow-loop.js';
-import { parseFlow } from '../../../../src/manager/jobs/options.js';
+import { parseFlow } from '../../../../src/manager/jobs/accept/options.js';
 import type { FlowSpec, ParentFailurePolicy, ResultDocument } from '../../../../src/store/index.js';
 
 const given = (values: Record<string, string>) => (name: string) => values[name];
