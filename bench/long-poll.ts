@@ -27,6 +27,7 @@ import {
 import { fromStoredNotice, type StoredNotice } from '../src/store/index.js';
 import { rssMb, spawnNode, stop } from './clients.js';
 import { fmt, latencySummary } from './format.js';
+import { removeOnExit } from './no-orphans.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'index.js');
@@ -54,7 +55,7 @@ const summary = latencySummary;
  * Loaded into the manager and the bare server (with --expose-gc): SIGUSR2 runs a full GC, so
  * that RSS can be read both as it stands and without the garbage not yet collected.
  */
-const gcPreload = join(mkdtempSync(join(tmpdir(), 'bench-long-poll-')), 'gc-on-signal.cjs');
+const gcPreload = join(removeOnExit(mkdtempSync(join(tmpdir(), 'bench-long-poll-'))), 'gc-on-signal.cjs');
 writeFileSync(gcPreload, "process.on('SIGUSR2', () => { globalThis.gc(); globalThis.gc(); });\n");
 const gcOptions = `${process.env.BENCH_NODE_OPTIONS ?? ''} --expose-gc --require=${gcPreload}`.trim();
 

@@ -62,6 +62,7 @@ import { measureCpu, type Processes } from './cpu.js';
 import { countCpu } from './cpu-per-job.js';
 import { measureEndToEnd } from './end-to-end.js';
 import { fmt, pct } from './format.js';
+import { removeOnExit } from './no-orphans.js';
 import { measureReads } from './reads.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -127,7 +128,7 @@ const profileAt = process.argv.indexOf('--cpu-prof');
 const profileDir = profileAt >= 0 ? resolve(process.argv[profileAt + 1] ?? 'profiles') : undefined;
 
 async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'dw-bench-'));
+  const dataDir = removeOnExit(mkdtempSync(join(tmpdir(), 'dw-bench-')));
   const servers: LocalServer[] = [];
   const closers: Array<() => Promise<void>> = [];
   const children: ChildProcess[] = [];

@@ -107,6 +107,18 @@ async function terminate(child: ChildProcess, signal: NodeJS.Signals, timeoutMs:
   clearTimeout(timer);
 }
 
+/** Data dirs of servers started here that their stop() has not removed yet. */
+const unremovedDataDirs = new Set<string>();
+
+/**
+ * Removes, synchronously, the data dirs that stop() would have removed, for servers not
+ * stopped: for an exit handler once their processes are gone (bench/no-orphans.ts).
+ */
+export function removeUnstoppedDataDirs(): void {
+  for (const dir of unremovedDataDirs) rmSync(dir, { recursive: true, force: true });
+  unremovedDataDirs.clear();
+}
+
 /**
  * Spawns a server, resolves once it listens on `port` (its stderr in the error otherwise).
  * Its environment is ours unless `env` is given.
@@ -134,8 +146,12 @@ export async function startProcess(
       `${name} did not start: ${error instanceof Error ? error.message : String(error)}\n${stderr}`,
     );
   }
+  if (dataDir && !keepData) unremovedDataDirs.add(dataDir);
   const cleanup = () => {
-    if (dataDir && !keepData) rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir && !keepData) {
+      rmSync(dataDir, { recursive: true, force: true });
+      unremovedDataDirs.delete(dataDir);
+    }
   };
   return {
     name,
