@@ -28,12 +28,10 @@ interface Task {
   mode: CommandMode;
   request: string;
   timeoutMs: number;
+  /** When its reply is due: set as it is written. */
+  deadline: number;
   accept: (reply: Reply) => void;
   reject: (error: QueueError) => void;
-}
-
-interface Sent extends Task {
-  deadline: number;
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -43,7 +41,7 @@ export class WireConnection {
   private readonly socket: Socket;
   private readonly options: ConnectionOptions;
   private readonly waiting: Task[] = [];
-  private readonly sent: Sent[] = [];
+  private readonly sent: Task[] = [];
   private outgoing: string[] = [];
   private flushing = false;
   private exclusiveActive = false;
@@ -123,6 +121,7 @@ export class WireConnection {
         mode,
         request,
         timeoutMs,
+        deadline: 0,
         accept: (reply) => {
           try {
             resolve(parse(reply));
@@ -162,10 +161,10 @@ export class WireConnection {
     while (this.waiting.length > 0 && !this.exclusiveActive && this.sent.length < MAX_IN_FLIGHT) {
       const task = this.waiting.shift()!;
       if (task.mode === 'exclusive') this.exclusiveActive = true;
-      const deadline = Date.now() + task.timeoutMs;
-      this.sent.push({ ...task, deadline });
+      task.deadline = Date.now() + task.timeoutMs;
+      this.sent.push(task);
       this.outgoing.push(task.request);
-      this.armTimer(deadline);
+      this.armTimer(task.deadline);
     }
     if (this.outgoing.length > 0 && !this.flushing) {
       this.flushing = true;
