@@ -15,7 +15,7 @@
 import { connect, type Socket } from 'node:net';
 import type { CommandMode, ConnectionOptions } from './connection.js';
 import { MAX_IN_FLIGHT } from './connection.js';
-import { QueueError, QueueErrorCode } from './errors.js';
+import { normaliseQueueError, QueueError, QueueErrorCode } from './errors.js';
 
 /** A reply: its first line, and the body that RESERVED, FOUND and OK carry. */
 export interface Reply {
@@ -58,11 +58,7 @@ export class WireConnection {
     socket.setKeepAlive(true, 10_000);
     socket.on('data', (chunk: Buffer) => this.read(chunk));
     socket.on('error', (error: Error) => {
-      this.destroy(
-        new QueueError(QueueErrorCode.UNAVAILABLE, `beanstalkd unavailable (${errorCode(error)})`, {
-          cause: error,
-        }),
-      );
+      this.destroy(normaliseQueueError(error, 'connection'));
     });
     socket.on('close', () => {
       this.destroy(new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed'));
@@ -258,38 +254,10 @@ export class WireConnection {
   }
 }
 
-function errorCode(error: Error): string {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? code : error.message;
-}
-
 /**
- * The QueueError for a reply that is not the one expected: beanstalkd's own words
- * (NOT_FOUND, TIMED_OUT, DEADLINE_SOON, BURIED, DRAINING, JOB_TOO_BIG) keep their codes;
- * anything else is SERVER_ERROR.
+ * The QueueError for a reply that is not the one expected, mapped as jackd's are
+ * (errors.ts): beanstalkd's own words keep their codes, anything else is SERVER_ERROR.
  */
 export function replyError(command: string, line: string): QueueError {
-  const word = line.split(' ')[0] ?? '';
-  switch (word) {
-    case 'NOT_FOUND':
-      return new QueueError(QueueErrorCode.NOT_FOUND, `${command}: job not found`);
-    case 'TIMED_OUT':
-      return new QueueError(QueueErrorCode.TIMED_OUT, `${command}: timed out`);
-    case 'DEADLINE_SOON':
-      return new QueueError(QueueErrorCode.DEADLINE_SOON, `${command}: deadline soon`);
-    case 'DRAINING':
-      return new QueueError(QueueErrorCode.DRAINING, `${command}: server is draining`);
-    case 'JOB_TOO_BIG':
-      return new QueueError(QueueErrorCode.JOB_TOO_BIG, `${command}: job larger than max-job-size`);
-    case 'BURIED': {
-      const id = line.split(' ')[1];
-      return new QueueError(QueueErrorCode.PUT_BURIED, `${command}: server buried the job (out of memory)`, {
-        ...(id !== undefined && /^\d{1,20}$/.test(id) ? { jobId: id } : {}),
-      });
-    }
-  }
-  return new QueueError(
-    QueueErrorCode.SERVER_ERROR,
-    `${command}: server answered ${JSON.stringify(line.slice(0, 80)) || 'unexpectedly'}`,
-  );
+  return normaliseQueueError(new Error(`Unexpected response: ${line.slice(0, 80)}`), command);
 }
