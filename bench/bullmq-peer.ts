@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { freePort, type LocalServer, waitForPort } from '../src/local/servers.js';
-import { cannon, peakRssMb, sendSteadily, spawnNode, stop, WARM_UP_SECONDS } from './clients.js';
+import { cannon, peakRssMb, sendSteadily, spawnNode, stop, WARM_UP_SECONDS, warmUp } from './clients.js';
 import { measureCpu, type Processes } from './cpu.js';
 import { type CpuUsed, countCpu, restShare } from './cpu-per-job.js';
 import { pct } from './format.js';
@@ -139,6 +139,8 @@ export class BullmqPeer {
   async batch(lines: string[], inFlight: number) {
     const queue = this.queue('batch');
     await queue.waitUntilReady();
+    const warmLines = lines.slice(0, 2000);
+    await warmUp(WARM_UP_SECONDS, () => addBulk(queue, warmLines, inFlight));
     const done = this.measure();
     const t0 = performance.now();
     await addBulk(queue, lines, inFlight);
@@ -189,6 +191,12 @@ export class BullmqPeer {
     const queue = this.queue(JOB_NAME);
     await this.startWorkers(queue);
     const lines = Array.from({ length: jobs }, (_, i) => JSON.stringify({ e2e: i }));
+    const warmLines = lines.slice(0, 2000).map((line) => line.replace('e2e', 'warm'));
+    await warmUp(WARM_UP_SECONDS, async () => {
+      const warmBefore = await queue.getCompletedCount();
+      await addBulk(queue, warmLines, inFlight);
+      await this.completed(queue, warmBefore, warmLines.length);
+    });
     let before = await queue.getCompletedCount();
     let done = this.measure();
     let t0 = performance.now();
@@ -215,6 +223,13 @@ export class BullmqPeer {
   async pickup(seconds: number, perSecond: number) {
     const queue = this.queue(JOB_NAME);
     await this.startWorkers(queue);
+    await warmUp(WARM_UP_SECONDS, async () => {
+      const warmBefore = await queue.getCompletedCount();
+      const warm = await sendSteadily(perSecond, WARM_UP_SECONDS, async (i) =>
+        String((await queue.add(JOB_NAME, { warm: i })).id),
+      );
+      await this.completed(queue, warmBefore, warm.sent.size);
+    });
     const before = await queue.getCompletedCount();
     const done = this.measure();
     const { sent, answered } = await sendSteadily(perSecond, seconds, async (i) =>

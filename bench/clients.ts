@@ -50,11 +50,21 @@ export function peakRssMb(pid: number | undefined): number {
 }
 
 /**
- * Seconds of load each HTTP server gets before its measured run: a process measured from its
- * start pays for V8 compiling its hot paths (on threads counted in its CPU time) and a 3-second
- * run measured mostly that (the manager's CPU per POST fell from about 1 ms to 0.3 ms warm).
+ * Seconds of untimed load every measure starts with, ours and BullMQ's alike (`warmUp`): a
+ * process measured from its start pays for V8 compiling its hot paths, on helper threads that
+ * count in its CPU time. With `--trace-opt` the manager under POST load compiled about 75 % of
+ * what it compiles in the first 5 s and was still compiling 20–50 functions a second at 10 s
+ * (2026-12-02); with 2 s of warm-up a quick run measured the manager at 1.36 ms of CPU per POST,
+ * with 8 s at 0.82 (BullMQ's Koa route 0.25 → 0.20).
  */
-export const WARM_UP_SECONDS = 2;
+export const WARM_UP_SECONDS = 8;
+
+/** Runs `round` again and again, untimed, until `seconds` have passed (at least once). */
+export async function warmUp(seconds: number, round: () => Promise<unknown>): Promise<void> {
+  const until = performance.now() + seconds * 1000;
+  do await round();
+  while (performance.now() < until);
+}
 
 export async function cannon(url: string, method: 'GET' | 'POST', seconds: number, body?: string) {
   const result = await autocannon({

@@ -57,6 +57,7 @@ import {
   spawnNode,
   stop,
   WARM_UP_SECONDS,
+  warmUp,
 } from './clients.js';
 import { measureCpu, type Processes } from './cpu.js';
 import { countCpu } from './cpu-per-job.js';
@@ -264,6 +265,10 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       const lines = Array.from({ length: BATCH_JOBS }, (_, i) =>
         JSON.stringify({ n: i, pad: 'x'.repeat(40) }),
       );
+      const warmLines = lines.slice(0, 2000);
+      await warmUp(WARM_UP_SECONDS, () =>
+        postBatches(`${base}/jobs/batch?type=benchbatch`, warmLines, BATCH_IN_FLIGHT),
+      );
       cpu = measureCpu(() => processes);
       const batchUsed = countCpu(() => processes);
       t0 = performance.now();
@@ -322,6 +327,7 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       // Pickup latency at a steady 500 jobs/s on idle workers: POST sent → handler start.
       await startWorkers();
       const steadySeconds = quick ? 4 : 10;
+      await warmUp(WARM_UP_SECONDS, () => postSteadily(`${base}/jobs`, 500, WARM_UP_SECONDS));
       cpu = measureCpu(() => processes);
       const { sent, answered } = await postSteadily(`${base}/jobs`, 500, steadySeconds);
       const steadyCpu = cpu();
