@@ -2,15 +2,17 @@
 # Installs what the test harness and the local stack need when it is missing:
 # beanstalkd (Debian package) and FerretDB v1.24.2 with SQLite (built from the Go module
 # proxy, recipe in docs/facts.md, "FerretDB", with scripts/ferretdb/*.patch applied so that reads by
-# `_id` use the index and writes queue in Go, one at a time; cached under $DW_CACHE_DIR).
+# `_id` use the index, writes queue in Go, one at a time, and no command pays for leak tracking;
+# cached under $DW_CACHE_DIR).
 # Prints nothing on success unless something had to be installed.
 set -euo pipefail
 
 FERRETDB_VERSION=v1.24.2
 cache_dir=${DW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/distributed-workers}
 # The build's name changes with its patches: a binary cached by an earlier, unpatched build
-# (ferretdb-v1.24.2) must not be picked up. Keep in step with src/local/servers.ts.
-FERRETDB_BUILD=$FERRETDB_VERSION-idpath-onewriter
+# (ferretdb-v1.24.2) must not be picked up: one name part per patch. Keep in step with
+# src/local/servers.ts and swarm-engine.sh (test/unit/local/ferretdb-build.test.ts checks).
+FERRETDB_BUILD=$FERRETDB_VERSION-idpath-onewriter-notrack
 ferretdb_bin="$cache_dir/ferretdb-$FERRETDB_BUILD"
 patch_dir="$(cd "$(dirname "$0")" && pwd)/ferretdb"
 

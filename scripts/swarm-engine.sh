@@ -122,8 +122,9 @@ images() {
   trap 'rm -rf "$work"' RETURN
   local node_bin; node_bin=$(readlink -f "$(command -v node)")
   local npm_dir; npm_dir=$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd)
-  # Our patched build (install-backends.sh names it): reads by _id use the index, writes queue.
-  local ferretdb="$cache_dir/ferretdb-$FERRETDB_VERSION-idpath-onewriter"
+  # Our patched build (install-backends.sh names it): reads by _id use the index, writes queue,
+  # no leak tracking.
+  local ferretdb="$cache_dir/ferretdb-$FERRETDB_VERSION-idpath-onewriter-notrack"
   if [ ! -x "$ferretdb" ]; then MONGO_URL='' quiet bash "$root/scripts/install-backends.sh"; fi
 
   # The key for the cached base images: everything they are built from.
