@@ -223,13 +223,11 @@ export class BullmqPeer {
   async pickup(seconds: number, perSecond: number) {
     const queue = this.queue(JOB_NAME);
     await this.startWorkers(queue);
-    await warmUp(WARM_UP_SECONDS, async () => {
-      const warmBefore = await queue.getCompletedCount();
-      const warm = await sendSteadily(perSecond, WARM_UP_SECONDS, async (i) =>
-        String((await queue.add(JOB_NAME, { warm: i })).id),
-      );
-      await this.completed(queue, warmBefore, warm.sent.size);
-    });
+    const warmBefore = await queue.getCompletedCount();
+    const warm = await sendSteadily(perSecond, WARM_UP_SECONDS, async (i) =>
+      String((await queue.add(JOB_NAME, { warm: i })).id),
+    );
+    await this.completed(queue, warmBefore, warm.sent.size);
     const before = await queue.getCompletedCount();
     const done = this.measure();
     const { sent, answered } = await sendSteadily(perSecond, seconds, async (i) =>

@@ -327,7 +327,7 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       // Pickup latency at a steady 500 jobs/s on idle workers: POST sent → handler start.
       await startWorkers();
       const steadySeconds = quick ? 4 : 10;
-      await warmUp(WARM_UP_SECONDS, () => postSteadily(`${base}/jobs`, 500, WARM_UP_SECONDS));
+      await postSteadily(`${base}/jobs`, 500, WARM_UP_SECONDS);
       cpu = measureCpu(() => processes);
       const { sent, answered } = await postSteadily(`${base}/jobs`, 500, steadySeconds);
       const steadyCpu = cpu();
