@@ -11,7 +11,7 @@
 import type { HandlerContext, HandlerRegistry } from '../handlers/index.js';
 import { decodeEnvelope, type Envelope } from '../jobs/envelope.js';
 import type { GroupResults } from '../jobs/group-results.js';
-import type { Logger } from '../log.js';
+import { type Logger, lazyChild } from '../log.js';
 import type { JobStats, ReservedJob } from '../queue/index.js';
 import { type JobRecords, type Listing, Outcome, type Outcomes } from '../store/index.js';
 import { runsSoFar, statsOf } from './delivery-count.js';
@@ -204,7 +204,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
     await quietly(log, 'bury the job', () => consumer.bury(job.beanstalkId, BURY_PRIORITY));
     return DONE;
   }
-  const jobLog = log.child({ jobId: envelope.id, type: envelope.type });
+  const jobLog = lazyChild(log, { jobId: envelope.id, type: envelope.type });
   let attempt = 1;
   let ttr = 60;
   let kicks = 0;

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { parse as parseYaml } from 'yaml';
 import { normaliseQueueError, QueueErrorCode } from '../../../src/queue/errors.js';
-import { parseJobStats, parsePlainMapping, parseServerStats } from '../../../src/queue/stats.js';
+import {
+  parseJobStats,
+  parsePlainMapping,
+  parseServerStats,
+  readJobStats,
+} from '../../../src/queue/stats.js';
 import { assertBeanstalkId, assertTubeName, isBeanstalkId } from '../../../src/queue/validate.js';
 
 class InvalidResponseError extends Error {}
@@ -63,6 +68,62 @@ describe('queue adapter: error normalisation, stats parsing, validation', () => 
       buries: 0,
       kicks: 0,
     });
+  });
+
+  it('when stats-job answers as beanstalkd 1.12 does, then the field-by-field reader agrees with the YAML parser', () => {
+    const answer = (tube: string, state: string, timeLeft: string) =>
+      `---\nid: 12\ntube: ${tube}\nstate: ${state}\npri: 1024\nage: 3\ndelay: 0\nttr: 60\ntime-left: ${timeLeft}\nfile: 0\nreserves: 2\ntimeouts: 1\nreleases: 4\nburies: 5\nkicks: 6\n`;
+    const viaYaml = (text: string) => {
+      const m = parseYaml(text) as Record<string, number | string>;
+      return {
+        id: String(m.id),
+        tube: String(m.tube),
+        state: m.state,
+        priority: m.pri,
+        age: m.age,
+        delay: m.delay,
+        ttr: m.ttr,
+        timeLeft: m['time-left'],
+        file: m.file,
+        reserves: m.reserves,
+        timeouts: m.timeouts,
+        releases: m.releases,
+        buries: m.buries,
+        kicks: m.kicks,
+      };
+    };
+    for (const text of [
+      answer('dw.hash', 'reserved', '57'),
+      answer('default', 'ready', '0'),
+      // A job held past its TTR (FACTS: beanstalkd may report a negative time-left).
+      answer('t_1-x/y+z', 'buried', '-3'),
+      answer('dw.hash', 'delayed', '120').replaceAll('\n', '\r\n'),
+    ]) {
+      assert.ok(readJobStats(text), text);
+      assert.deepEqual(parseJobStats(text), viaYaml(text), text);
+    }
+  });
+
+  it('when stats-job holds a quoted, odd, repeated or missing field, then the YAML parser decides', () => {
+    const good =
+      '---\nid: 7\ntube: dw.hash\nstate: ready\npri: 0\nage: 0\ndelay: 0\nttr: 60\ntime-left: 0\nfile: 0\nreserves: 0\ntimeouts: 0\nreleases: 0\nburies: 0\nkicks: 0\n';
+    assert.ok(readJobStats(good));
+    for (const [from, to] of [
+      ['tube: dw.hash', 'tube: "dw.hash"'],
+      ['tube: dw.hash', 'tube: a(b)'],
+      ['tube: dw.hash', 'tube: null'],
+      ['state: ready', 'state: gone'],
+      ['kicks: 0\n', 'kicks: 0\nkicks: 1\n'],
+      ['kicks: 0\n', ''],
+      ['kicks: 0\n', 'kicks: 0\nextra: 1\n'],
+      ['id: 7', 'id: 12345678901234567'],
+      ['ttr: 60', 'ttr: 6e1'],
+    ]) {
+      assert.equal(readJobStats(good.replace(from ?? '', to ?? '')), undefined, to);
+    }
+    assert.equal(parseJobStats(good.replace('tube: dw.hash', 'tube: a(b)')).tube, 'a(b)');
+    assert.throws(() => parseJobStats(good.replace('state: ready', 'state: gone')), /unknown state/);
+    assert.throws(() => parseJobStats(good.replace('kicks: 0\n', '')), /field kicks is not a number/);
   });
 
   it('when a stats answer is plain key: value lines, then the fast reader agrees with the YAML parser', () => {
