@@ -327,7 +327,9 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       // Pickup latency at a steady 500 jobs/s on idle workers: POST sent → handler start.
       await startWorkers();
       const steadySeconds = quick ? 4 : 10;
-      await postSteadily(`${base}/jobs`, 500, WARM_UP_SECONDS);
+      const warm = await postSteadily(`${base}/jobs`, 500, WARM_UP_SECONDS);
+      // As the peer's warm-up does: the measure starts once every warm-up job has started.
+      await pickupsOf(mongo.url, 'bench', warm.sent);
       cpu = measureCpu(() => processes);
       const { sent, answered } = await postSteadily(`${base}/jobs`, 500, steadySeconds);
       const steadyCpu = cpu();
