@@ -5,13 +5,17 @@
 # `_id` use the index, writes queue in Go, one at a time, and no command pays for leak tracking;
 # cached under $DW_CACHE_DIR).
 # Prints nothing on success unless something had to be installed.
+#
+#   scripts/install-backends.sh                  beanstalkd and (unless MONGO_URL or mongod) FerretDB
+#   scripts/install-backends.sh --ferretdb-path  only FerretDB; prints the binary's path (the
+#                                                swarm images take it from here)
 set -euo pipefail
 
 FERRETDB_VERSION=v1.24.2
 cache_dir=${DW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/distributed-workers}
 # The build's name changes with its patches: a binary cached by an earlier, unpatched build
 # (ferretdb-v1.24.2) must not be picked up: one name part per patch. Keep in step with
-# src/local/servers.ts and swarm-engine.sh (test/unit/local/ferretdb-build.test.ts checks).
+# src/local/servers.ts (test/unit/local/ferretdb-build.test.ts checks).
 FERRETDB_BUILD=$FERRETDB_VERSION-idpath-onewriter-notrack
 ferretdb_bin="$cache_dir/ferretdb-$FERRETDB_BUILD"
 patch_dir="$(cd "$(dirname "$0")" && pwd)/ferretdb"
@@ -50,6 +54,13 @@ build_ferretdb() {
   ( cd "$work/src" && GOSUMDB=off GOFLAGS=-mod=mod go build -o "$ferretdb_bin.tmp" ./cmd/ferretdb )
   mv "$ferretdb_bin.tmp" "$ferretdb_bin"
 }
+
+if [ "${1:-}" = --ferretdb-path ]; then
+  build_ferretdb
+  echo "$ferretdb_bin"
+  exit 0
+fi
+[ $# = 0 ] || { echo "usage: install-backends.sh [--ferretdb-path]" >&2; exit 2; }
 
 install_beanstalkd
 if [ -z "${MONGO_URL:-}" ] && ! command -v mongod >/dev/null 2>&1; then build_ferretdb; fi

@@ -28,7 +28,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 cache_dir=${DW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/distributed-workers}
 swarm_cache="$cache_dir/swarm"
-FERRETDB_VERSION=v1.24.2
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 log() { echo "swarm-engine: $*" >&2; }
@@ -122,10 +121,9 @@ images() {
   trap 'rm -rf "$work"' RETURN
   local node_bin; node_bin=$(readlink -f "$(command -v node)")
   local npm_dir; npm_dir=$(cd "$(dirname "$(readlink -f "$(command -v npm)")")/.." && pwd)
-  # Our patched build (install-backends.sh names it): reads by _id use the index, writes queue,
-  # no leak tracking.
-  local ferretdb="$cache_dir/ferretdb-$FERRETDB_VERSION-idpath-onewriter-notrack"
-  if [ ! -x "$ferretdb" ]; then MONGO_URL='' quiet bash "$root/scripts/install-backends.sh"; fi
+  # Our patched build, named (and built when missing) by install-backends.sh: reads by _id use
+  # the index, writes queue, no leak tracking.
+  local ferretdb; ferretdb=$(bash "$root/scripts/install-backends.sh" --ferretdb-path)
 
   # The key for the cached base images: everything they are built from.
   local key; key=$(

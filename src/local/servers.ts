@@ -14,7 +14,7 @@ export const FERRETDB_VERSION = 'v1.24.2';
 /**
  * Our build of it: with scripts/ferretdb/*.patch (reads by `_id` use the index; writes queue in
  * Go, one at a time; no leak tracking), one name part per patch. Same name in
- * install-backends.sh and swarm-engine.sh (test/unit/local/ferretdb-build.test.ts checks).
+ * install-backends.sh, which the swarm images ask for the path (test/unit/local/ferretdb-build.test.ts checks).
  */
 export const FERRETDB_BUILD = `${FERRETDB_VERSION}-idpath-onewriter-notrack`;
 
