@@ -76,4 +76,4 @@ export type {
   TallyCommits,
   WorkerReportStore,
 } from './roles.js';
-export { createStore, type StoreOptions } from './store.js';
+export { createStore, MAX_INSERT_BATCH, type StoreOptions } from './store.js';
