@@ -1,20 +1,22 @@
 /**
- * `npm run bench:store-inserts [-- --seconds N --rounds N]`: FerretDB's CPU per document for
- * the two inserts that are most of its work in the write rows, on FerretDB started as
- * src/local/servers.ts starts it (ours) and with FerretDB's own defaults (the baseline: no
- * `temp_store(memory)`, transactions of 100 documents; docs/facts.md, "An insert is cut into
- * transactions of 100"). Records go in as a manager writes them (`insertMany` of 500, two in
- * flight), outcomes as workers do (30 at a time, two in flight), N seconds each (default 6),
- * each run on a fresh server and data directory, alternating ROUNDS times (default 3). The
- * CPU is FerretDB's own, read from /proc. Needs our FerretDB build (scripts/install-backends.sh).
+ * `npm run bench:ferretdb [-- --seconds N --rounds N]`: FerretDB's CPU per document for what
+ * is most of its work in the bench's rows — records inserted, outcomes inserted, outcomes read
+ * back by `_id` — and its peak RSS, on FerretDB started as src/local/servers.ts starts it
+ * (ours) and with FerretDB's and Go's own defaults (the baseline: no `temp_store(memory)`,
+ * transactions of 100 documents, GOGC 100; docs/facts.md, "An insert is cut into transactions
+ * of 100" and "Go's collector"). Records go in as a manager writes them (`insertMany` of 500, two
+ * in flight), outcomes as workers do (30 at a time, two in flight), N seconds each (default 6);
+ * then 32 readers read random outcomes by `_id` for N seconds. Each run is on a fresh server and
+ * data directory, alternating ROUNDS times (default 3). The CPU is FerretDB's own, from /proc.
+ * Needs our FerretDB build (scripts/install-backends.sh).
  */
 import './no-orphans.js';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { ferretdbArgs, ferretdbBinary, freePort, startProcess } from '../src/local/servers.js';
+import { ferretdbArgs, ferretdbBinary, ferretdbEnv, freePort, startProcess } from '../src/local/servers.js';
 import { cpuSeconds } from './cpu.js';
 import { fmt } from './format.js';
 
@@ -29,12 +31,23 @@ const seconds = numberArg('--seconds', 6);
 const rounds = numberArg('--rounds', 3);
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-/** FerretDB's defaults: our command line without the two settings it adds. */
-function defaultArgs(dataDir: string, port: number): string[] {
-  return ferretdbArgs(dataDir, port)
-    .filter((arg) => !arg.startsWith('--test-batch-size='))
-    .map((arg) => (arg.startsWith('--sqlite-url=') ? arg.slice(0, arg.indexOf('?')) : arg));
+interface Settings {
+  args: (dataDir: string, port: number) => string[];
+  env: () => NodeJS.ProcessEnv;
 }
+const ours: Settings = { args: (dataDir, port) => ferretdbArgs(dataDir, port), env: () => ferretdbEnv() };
+/** FerretDB's and Go's defaults: our command line without the settings it adds, and no GOGC. */
+const defaults: Settings = {
+  args: (dataDir, port) =>
+    ferretdbArgs(dataDir, port)
+      .filter((arg) => !arg.startsWith('--test-batch-size='))
+      .map((arg) => (arg.startsWith('--sqlite-url=') ? arg.slice(0, arg.indexOf('?')) : arg)),
+  env: () => {
+    const env = { ...process.env };
+    delete env.GOGC;
+    return env;
+  },
+};
 
 const record = () => ({
   _id: randomUUID(),
@@ -59,52 +72,92 @@ const outcome = () => ({
   durationMs: 0,
 });
 
-/** µs of FerretDB's CPU per document while two loops insert `size` documents at a time. */
-async function load(url: string, pid: number, make: () => object, size: number): Promise<number> {
-  const client = new MongoClient(url);
-  try {
-    const collection = client.db('bench_store_inserts').collection(`c${size}`);
-    await collection.insertOne({ _id: randomUUID() } as never);
-    let documents = 0;
-    const end = Date.now() + seconds * 1000;
-    const before = cpuSeconds(pid);
-    const loop = async () => {
-      while (Date.now() < end) {
-        await collection.insertMany(Array.from({ length: size }, make) as never[], { ordered: false });
-        documents += size;
-      }
-    };
-    await Promise.all([loop(), loop()]);
-    return ((cpuSeconds(pid) - before) * 1e6) / documents;
-  } finally {
-    await client.close();
-  }
+type Doc = { _id: string };
+const collectionOf = (client: MongoClient, size: number) =>
+  client.db('bench_ferretdb').collection<Doc>(`c${size}`);
+
+/** µs of FerretDB's CPU per document while two loops insert `size` documents at a time; ids kept in `ids`. */
+async function insert(client: MongoClient, pid: number, make: () => Doc, size: number, ids: string[]) {
+  const collection = collectionOf(client, size);
+  await collection.insertOne({ _id: randomUUID() });
+  let documents = 0;
+  const end = Date.now() + seconds * 1000;
+  const before = cpuSeconds(pid);
+  const loop = async () => {
+    while (Date.now() < end) {
+      const batch = Array.from({ length: size }, make);
+      await collection.insertMany(batch, { ordered: false });
+      documents += size;
+      for (const doc of batch) ids.push(doc._id);
+    }
+  };
+  await Promise.all([loop(), loop()]);
+  return ((cpuSeconds(pid) - before) * 1e6) / documents;
 }
 
-async function measure(args: (dataDir: string, port: number) => string[]): Promise<Figures> {
+/** µs of FerretDB's CPU per point read by `_id` of a random one of `ids` (in collection c30), 32 in flight. */
+async function read(client: MongoClient, pid: number, ids: string[]): Promise<number> {
+  const collection = collectionOf(client, 30);
+  let reads = 0;
+  const end = Date.now() + seconds * 1000;
+  const before = cpuSeconds(pid);
+  const loop = async () => {
+    while (Date.now() < end) {
+      const id = ids[Math.floor(Math.random() * ids.length)] ?? '';
+      if ((await collection.findOne({ _id: id })) === null) throw new Error(`outcome ${id} not found`);
+      reads++;
+    }
+  };
+  await Promise.all(Array.from({ length: 32 }, loop));
+  return ((cpuSeconds(pid) - before) * 1e6) / reads;
+}
+
+/** The process's peak RSS in MB (VmHWM). */
+function peakRssMb(pid: number): number {
+  const found = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(found?.[1]) / 1024;
+}
+
+type Figures = { records: number; outcomes: number; reads: number; rss: number };
+
+async function measure(settings: Settings): Promise<Figures> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'dw-mongo-'));
-  const server = await startProcess('ferretdb', ferretdbBinary(), args(dataDir, port), port, dataDir, false);
+  const args = settings.args(dataDir, port);
+  const server = await startProcess(
+    'ferretdb',
+    ferretdbBinary(),
+    args,
+    port,
+    dataDir,
+    false,
+    false,
+    settings.env(),
+  );
+  const client = new MongoClient(`mongodb://127.0.0.1:${port}`);
   try {
-    const url = `mongodb://127.0.0.1:${port}`;
     const pid = server.process.pid ?? 0;
-    return { records: await load(url, pid, record, 500), outcomes: await load(url, pid, outcome, 30) };
+    const outcomes: string[] = [];
+    const records = await insert(client, pid, record, 500, []);
+    const outcomeCpu = await insert(client, pid, outcome, 30, outcomes);
+    const reads = await read(client, pid, outcomes);
+    return { records, outcomes: outcomeCpu, reads, rss: peakRssMb(pid) };
   } finally {
+    await client.close();
     await server.stop();
   }
 }
 
-type Figures = { records: number; outcomes: number };
 const runs: Record<'ours' | 'defaults', Figures[]> = { ours: [], defaults: [] };
 for (let round = 1; round <= rounds; round++) {
-  for (const [label, args] of [
-    ['defaults', defaultArgs],
-    ['ours', ferretdbArgs],
+  for (const [label, settings] of [
+    ['defaults', defaults],
+    ['ours', ours],
   ] as const) {
-    const figures = await measure(args);
+    const figures = await measure(settings);
     runs[label].push(figures);
     say(
-      `round ${round} ${label}: ${fmt(figures.records)} µs a record, ${fmt(figures.outcomes)} µs an outcome`,
+      `round ${round} ${label}: ${fmt(figures.records)} µs a record, ${fmt(figures.outcomes)} µs an outcome, ${fmt(figures.reads)} µs a read, peak RSS ${fmt(figures.rss)} MB`,
     );
   }
 }
@@ -114,14 +167,18 @@ const median = (values: number[]) => {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 };
-console.log(`\nFerretDB's CPU µs per document inserted, ${rounds} alternating runs of ${seconds} s each`);
 console.log(
-  '| insert | FerretDB defaults (median) | ours (median) | ours ÷ defaults | every run (defaults; ours) |',
+  `\nFerretDB's CPU µs per document, and its peak RSS; ${rounds} alternating runs of ${seconds} s each`,
+);
+console.log(
+  '| measure | FerretDB defaults (median) | ours (median) | ours ÷ defaults | every run (defaults; ours) |',
 );
 console.log('| --- | --- | --- | --- | --- |');
 for (const [name, key] of [
-  ['record, insertMany of 500', 'records'],
-  ['outcome, insertMany of 30', 'outcomes'],
+  ['µs a record, insertMany of 500', 'records'],
+  ['µs an outcome, insertMany of 30', 'outcomes'],
+  ['µs an outcome read by _id, 32 in flight', 'reads'],
+  ['peak RSS MB', 'rss'],
 ] as const) {
   const before = runs.defaults.map((run) => run[key]);
   const after = runs.ours.map((run) => run[key]);

@@ -238,6 +238,17 @@ export function ferretdbArgs(
   ];
 }
 
+/**
+ * FerretDB's environment beside ours: Go's collector runs when the heap has grown by 400 %
+ * instead of 100 %. Garbage collection was a tenth of FerretDB's CPU answering point reads;
+ * with GOGC=400 its CPU per point read was about a fifth lower and per inserted record about an
+ * eighth, for about 20 MB more at its peak (docs/facts.md, "Go's collector"). A GOGC of our
+ * own environment wins.
+ */
+export function ferretdbEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { GOGC: '400', ...env };
+}
+
 /** FerretDB with SQLite, or mongod when one is on the PATH. Returns its URL beside the server. */
 export async function startMongoServer(
   options: MongoServerOptions = {},
@@ -264,6 +275,7 @@ export async function startMongoServer(
         dataDir,
         keep,
         options.ownProcessGroup,
+        ferretdbEnv(),
       );
   return Object.assign(server, { url: `mongodb://127.0.0.1:${port}` });
 }

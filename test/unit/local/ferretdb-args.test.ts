@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { ferretdbArgs } from '../../../src/local/servers.js';
+import { ferretdbArgs, ferretdbEnv } from '../../../src/local/servers.js';
 import { MAX_INSERT_BATCH } from '../../../src/store/index.js';
 
 /** The value of `--name=value` in args, or undefined. */
@@ -32,5 +32,11 @@ describe('FerretDB command line', () => {
     const args = ferretdbArgs('/tmp/d', 27123);
     assert.equal(flag(args, 'listen-addr'), '127.0.0.1:27123');
     assert.equal(flag(args, 'state-dir'), '/tmp/d');
+  });
+
+  it('when FerretDB starts, then Go collects at 400 % heap growth, unless our environment says otherwise', () => {
+    assert.equal(ferretdbEnv({ PATH: '/bin' }).GOGC, '400');
+    assert.equal(ferretdbEnv({ PATH: '/bin' }).PATH, '/bin');
+    assert.equal(ferretdbEnv({ GOGC: '150' }).GOGC, '150');
   });
 });
