@@ -1,6 +1,6 @@
 /** The bench's clients: spawned CLI processes, HTTP load, batch posting, and result counts. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import autocannon from 'autocannon';
 import { MongoClient } from 'mongodb';
@@ -13,16 +13,24 @@ import { nodeFlagsFor } from '../src/local/node-flags.js';
  */
 export function spawnNode(args: string[], env: Record<string, string>, profileDir?: string): ChildProcess {
   const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const shipped = /(^|[\\/])dist[\\/]index\.js$/.test(args[0] ?? '') ? nodeFlagsFor(args[1]) : [];
-  return spawn(process.execPath, [...profiling, ...args], {
+  const ours = /(^|[\\/])dist[\\/]index\.js$/.test(args[0] ?? '');
+  const shipped = ours ? nodeFlagsFor(args[1]) : [];
+  // Flags NODE_OPTIONS refuses (--trace-gc) go on the command line (bench/run.ts's header).
+  const extra = ours ? (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((flag) => flag !== '') : [];
+  const keepDir = ours ? process.env.BENCH_STDOUT_DIR : undefined;
+  const out = keepDir ? openSync(`${keepDir}/${args[1] ?? 'node'}-${Date.now()}.log`, 'w') : 'ignore';
+  const child = spawn(process.execPath, [...profiling, ...extra, ...args], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
       NODE_OPTIONS: [...shipped, process.env.BENCH_NODE_OPTIONS ?? ''].join(' ').trim(),
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', out, 'inherit'],
   });
+  // The child holds its own copy of the file.
+  if (typeof out === 'number') closeSync(out);
+  return child;
 }
 
 export async function stop(child: ChildProcess): Promise<void> {
