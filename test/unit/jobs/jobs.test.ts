@@ -55,6 +55,65 @@ describe('job ids, envelopes, hashing, depth', () => {
     assert.equal(decodeEnvelope('{"id":1,"type":"hash","payload":"{}"}'), null);
   });
 
+  it('when an envelope carries every mark, then its body is the same text as ever, payload last, and decodes back whole', () => {
+    const envelope = {
+      id: 'a',
+      type: 'hash',
+      payload: '{"x":"\u00e9\\n"}',
+      maxAttempts: 3,
+      params: { algorithm: 'sha1', n: 2 },
+      held: true,
+      requeued: true,
+      group: 'g',
+      callback: 'http://x',
+      schedule: { name: 's', tick: 't' },
+      flow: { dependsOn: ['p1', 'p2'], onParentFailure: 'fail' as const, afterGroup: 'ag' },
+      waiting: true,
+      released: true,
+    };
+    const body = encodeEnvelope(envelope);
+    assert.equal(
+      body,
+      '{"id":"a","type":"hash","maxAttempts":3,"params":{"algorithm":"sha1","n":2},"held":true,"requeued":true,' +
+        '"group":"g","callback":"http://x","schedule":{"name":"s","tick":"t"},' +
+        '"flow":{"dependsOn":["p1","p2"],"onParentFailure":"fail","afterGroup":"ag"},"waiting":true,"released":true,' +
+        '"payload":"{\\"x\\":\\"\u00e9\\\\n\\"}"}',
+    );
+    assert.deepEqual(decodeEnvelope(body), envelope);
+    assert.equal(
+      encodeEnvelope({
+        ...envelope,
+        params: {},
+        held: false,
+        requeued: false,
+        waiting: false,
+        released: false,
+      }),
+      '{"id":"a","type":"hash","maxAttempts":3,"group":"g","callback":"http://x","schedule":{"name":"s","tick":"t"},' +
+        '"flow":{"dependsOn":["p1","p2"],"onParentFailure":"fail","afterGroup":"ag"},"payload":"{\\"x\\":\\"\u00e9\\\\n\\"}"}',
+    );
+  });
+
+  it('when a body has odd fields, then decodeEnvelope keeps only what it can trust', () => {
+    const body =
+      '{"id":"a","type":"t","payload":"x","maxAttempts":0,"params":{"a":1,"b":null,"c":"s","d":1e400},' +
+      '"callback":"","schedule":{"name":1},"flow":{"dependsOn":[1]},"held":"yes"}';
+    assert.deepEqual(decodeEnvelope(body), {
+      id: 'a',
+      type: 't',
+      payload: 'x',
+      maxAttempts: 1,
+      params: { a: 1, c: 's' },
+    });
+    assert.deepEqual(decodeEnvelope('{"id":"a","type":"t","payload":"x","params":{"b":null}}'), {
+      id: 'a',
+      type: 't',
+      payload: 'x',
+      maxAttempts: 1,
+    });
+    for (const bad of ['null', '[]', '{"id":1}', '"x"']) assert.equal(decodeEnvelope(bad), null, bad);
+  });
+
   it("when a hash job runs with no parameters, then its result is the original system's: the MD5 of the payload text's JSON string encoding", async () => {
     // The original README's answer for curl --data '{"example":"data"}':
     // printf '%s' '"{\"example\":\"data\"}"' | md5sum
