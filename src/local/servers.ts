@@ -17,7 +17,7 @@ export const FERRETDB_VERSION = 'v1.24.2';
  * Go, one at a time; no leak tracking), one name part per patch. Same name in
  * install-backends.sh, which the swarm images ask for the path (test/unit/local/ferretdb-build.test.ts checks).
  */
-export const FERRETDB_BUILD = `${FERRETDB_VERSION}-idpath-onewriter-notrack`;
+export const FERRETDB_BUILD = `${FERRETDB_VERSION}-atomic-idpath-onewriter-notrack`;
 
 // src/local/ when run from source, dist/src/local/ when built.
 const here = dirname(fileURLToPath(import.meta.url));
