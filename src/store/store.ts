@@ -15,6 +15,7 @@ import type {
 } from './documents.js';
 import { guard } from './driver/guard.js';
 import { InsertBatcher, type InsertOutcome } from './driver/insert-batcher.js';
+import { pointReader } from './driver/point-reads.js';
 import { HEARTBEAT_MS, keepConnecting } from './driver/reconnect.js';
 import { groupMarks } from './groups/group-marks.js';
 import { groupQueries } from './groups/groups.js';
@@ -59,6 +60,9 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
   const refs = db.collection<QueueRefDocument>('queue_refs');
   const results = db.collection<ResultDocument>('results');
   const attempts = db.collection<AttemptDocument>('attempts');
+  const readJob = pointReader<JobDocument>(db, 'jobs');
+  const readRef = pointReader<QueueRefDocument>(db, 'queue_refs');
+  const readResult = pointReader<ResultDocument>(db, 'results');
   const batcherOptions = {
     maxBatch: options.maxBatch ?? MAX_INSERT_BATCH,
     // One insertMany in flight per collection: what arrives meanwhile makes the next batch
@@ -147,16 +151,16 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
       return guard('save result', () => resultInserts.insert(doc));
     },
     findJob(id: string): Promise<JobDocument | null> {
-      return guard('find job', () => jobs.findOne({ _id: id }));
+      return guard('find job', () => readJob(id));
     },
     findResult(id: string): Promise<ResultDocument | null> {
-      return guard('find result', () => results.findOne({ _id: id }));
+      return guard('find result', () => readResult(id));
     },
     async findQueueRef(id: string): Promise<QueueRefDocument | null> {
       // Taken before the read: a ref that lands while the read is out leaves the map and may
       // still be missing from what the read saw (seen: a cancel that found no copy to delete).
       const inFlight = refsInFlight.get(id)?.doc;
-      const stored = await guard('find queue ref', () => refs.findOne({ _id: id }));
+      const stored = await guard('find queue ref', () => readRef(id));
       return stored ?? inFlight ?? refsInFlight.get(id)?.doc ?? null;
     },
     /** Removes a job record whose put failed (compensation; off the hot path). */

@@ -127,6 +127,35 @@ describe('store adapter on a real MongoDB-wire server', function () {
     assert.equal(stored?.worker, 'first');
   });
 
+  it("when a record, a queue ref and an outcome are read by id, then each is what the driver's findOne answers, and a missing id is null", async () => {
+    const id = newJobId();
+    const createdAt = new Date('2026-01-02T03:04:05.678Z');
+    await store.insertJob({
+      _id: id,
+      type: 'hash',
+      payload: '{"n":1}',
+      bytes: 7,
+      options: { priority: 5, delay: 0, ttr: 60, maxAttempts: 3 },
+      createdAt,
+    });
+    await store.insertQueueRef({ _id: id, server: 's1', beanstalkId: '42', tube: 't', putAt: createdAt });
+    await store.saveResult(result(id));
+    const direct = await withMongo(dbName, async (db) => ({
+      job: await db.collection('jobs').findOne({ _id: id as never }),
+      ref: await db.collection('queue_refs').findOne({ _id: id as never }),
+      result: await db.collection('results').findOne({ _id: id as never }),
+    }));
+    assert.ok(direct.job && direct.ref && direct.result, 'all three were stored');
+    assert.deepEqual(await store.findJob(id), direct.job);
+    assert.deepEqual(await store.findQueueRef(id), direct.ref);
+    assert.deepEqual(await store.findResult(id), direct.result);
+    assert.ok((await store.findJob(id))?.createdAt instanceof Date, 'dates come back as dates');
+    const missing = newJobId();
+    assert.equal(await store.findJob(missing), null);
+    assert.equal(await store.findQueueRef(missing), null);
+    assert.equal(await store.findResult(missing), null);
+  });
+
   it('when the first contact with MongoDB failed, then a retried insert is never reported as stored', async () => {
     // Driver 7.x closes the client after a failed first connect; a retried insertMany then
     // fails as a whole ("Topology is closed") with no per-document errors. That once counted
