@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type Db, MongoNetworkError, MongoServerError } from 'mongodb';
+import { type Db, MongoClient, MongoNetworkError, MongoServerError, type ReadPreference } from 'mongodb';
 import { pointReader } from '../../../src/store/driver/point-reads.js';
 
 /** A Db whose `command` answers from `answers` in turn: an Error is thrown, anything else returned. */
@@ -51,5 +51,29 @@ describe('point reads (store/driver/point-reads)', () => {
       found({ _id: 'a' }),
     ]);
     assert.deepEqual(await pointReader(steppedDown.db, 'jobs')('a'), { _id: 'a' });
+  });
+  it('when the URL names a read preference and a read concern, then the read carries both, as findOne would; by default neither is added', async () => {
+    const asked = async (url: string) => {
+      // A client is not connected until used: only its Db's settings are read here.
+      const db = new MongoClient(url).db('d');
+      const seen: { command: Record<string, unknown>; options: { readPreference?: ReadPreference } }[] = [];
+      db.command = (async (
+        command: Record<string, unknown>,
+        options: { readPreference?: ReadPreference },
+      ) => {
+        seen.push({ command, options });
+        return found({ _id: 'a' });
+      }) as Db['command'];
+      await pointReader(db, 'results')('a');
+      return seen[0];
+    };
+    const tuned = await asked(
+      'mongodb://127.0.0.1:1/?readConcernLevel=majority&readPreference=secondaryPreferred',
+    );
+    assert.deepEqual(tuned?.command.readConcern, { level: 'majority' });
+    assert.equal(tuned?.options.readPreference?.mode, 'secondaryPreferred');
+    const plain = await asked('mongodb://127.0.0.1:1/');
+    assert.equal('readConcern' in (plain?.command ?? {}), false);
+    assert.equal(plain?.options.readPreference?.mode, 'primary');
   });
 });
