@@ -18,15 +18,8 @@ import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { ferretdbArgs, ferretdbBinary, ferretdbEnv, freePort, startProcess } from '../src/local/servers.js';
 import { cpuSeconds } from './cpu.js';
-import { fmt } from './format.js';
+import { fmt, numberArg } from './format.js';
 
-function numberArg(name: string, fallback: number): number {
-  const at = process.argv.indexOf(name);
-  if (at < 0) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} takes a whole number above 0`);
-  return value;
-}
 const seconds = numberArg('--seconds', 6);
 const rounds = numberArg('--rounds', 3);
 const say = (line: string) => process.stderr.write(`${line}\n`);

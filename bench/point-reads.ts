@@ -11,15 +11,8 @@ import './no-orphans.js';
 import { MongoClient } from 'mongodb';
 import { startMongoServer } from '../src/local/servers.js';
 import { pointReader } from '../src/store/driver/point-reads.js';
-import { fmt } from './format.js';
+import { fmt, numberArg } from './format.js';
 
-function numberArg(name: string, fallback: number): number {
-  const at = process.argv.indexOf(name);
-  if (at < 0) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} takes a whole number above 0`);
-  return value;
-}
 const reads = numberArg('--reads', 20_000);
 const rounds = numberArg('--rounds', 5);
 const STORED = 5_000;
