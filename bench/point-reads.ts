@@ -4,8 +4,8 @@
  * (src/store/driver/point-reads.ts), 32 reads in flight on one client, on the MongoDB-wire server
  * the tests use (FerretDB, or mongod on the PATH) holding 5,000 outcome-sized documents.
  * Alternates the two ROUNDS times (default 5) after a round of warm-up, N reads each (default
- * 20,000). The CPU is this
- * process's own (user + system): the server's share is the same for both, one command each.
+ * 20,000). The CPU is this process's own (user + system): the server's share is the same for
+ * both, one command each.
  */
 import './no-orphans.js';
 import { MongoClient } from 'mongodb';

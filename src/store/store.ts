@@ -60,9 +60,9 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
   const refs = db.collection<QueueRefDocument>('queue_refs');
   const results = db.collection<ResultDocument>('results');
   const attempts = db.collection<AttemptDocument>('attempts');
-  const readJob = pointReader<JobDocument>(db, 'jobs');
-  const readRef = pointReader<QueueRefDocument>(db, 'queue_refs');
-  const readResult = pointReader<ResultDocument>(db, 'results');
+  const readJob = pointReader<JobDocument>(db, jobs.collectionName);
+  const readRef = pointReader<QueueRefDocument>(db, refs.collectionName);
+  const readResult = pointReader<ResultDocument>(db, results.collectionName);
   const batcherOptions = {
     maxBatch: options.maxBatch ?? MAX_INSERT_BATCH,
     // One insertMany in flight per collection: what arrives meanwhile makes the next batch

@@ -54,6 +54,8 @@ function isRetryableRead(error: unknown): boolean {
  */
 export function pointReader<T extends Document>(db: Db, collectionName: string) {
   const level = db.readConcern?.level;
+  // `retryReads=false` in the URL turns the driver's read retries off; it turns ours off too.
+  const retries = db.client.options.retryReads !== false;
   const read = async (id: string): Promise<WithId<T> | null> => {
     const answer = await db.command(
       {
@@ -73,7 +75,7 @@ export function pointReader<T extends Document>(db: Db, collectionName: string) 
     try {
       return await read(id);
     } catch (error: unknown) {
-      if (!isRetryableRead(error)) throw error;
+      if (!retries || !isRetryableRead(error)) throw error;
       return await read(id);
     }
   };

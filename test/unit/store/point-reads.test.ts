@@ -6,6 +6,7 @@ import { pointReader } from '../../../src/store/driver/point-reads.js';
 function scriptedDb(answers: unknown[]): { db: Db; commands: unknown[] } {
   const commands: unknown[] = [];
   const db = {
+    client: { options: {} },
     command: async (command: unknown) => {
       commands.push(command);
       const next = answers.shift();
@@ -75,5 +76,15 @@ describe('point reads (store/driver/point-reads)', () => {
     const plain = await asked('mongodb://127.0.0.1:1/');
     assert.equal('readConcern' in (plain?.command ?? {}), false);
     assert.equal(plain?.options.readPreference?.mode, 'primary');
+  });
+  it('when the URL turns read retries off, then a failed read is not tried again', async () => {
+    const db = new MongoClient('mongodb://127.0.0.1:1/?retryReads=false').db('d');
+    let calls = 0;
+    db.command = (async () => {
+      calls += 1;
+      throw new MongoNetworkError('reset');
+    }) as Db['command'];
+    await assert.rejects(pointReader(db, 'jobs')('a'), /reset/);
+    assert.equal(calls, 1);
   });
 });
