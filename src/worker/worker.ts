@@ -116,6 +116,14 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
   let busy = 0;
   let lastBusyAt = Date.now();
   const inReserve = new Set<number>();
+  /**
+   * Whether another slot waits in a reserve on `server`: a job arriving meanwhile has a slot, so
+   * this slot's deletes may wait for a commit shared with the jobs ending next to it.
+   */
+  function spareSlotBeside(slot: number, server: string): boolean {
+    for (const other of inReserve) if (other !== slot && consumers[other]?.server === server) return true;
+    return false;
+  }
 
   async function runSlot(slot: number, consumer: Consumer, stopSignal: AbortSignal): Promise<void> {
     const slotLog = log.child({ slot });
@@ -134,7 +142,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         const watch = slotTubes.plan(slot);
         if (watch.length === 0) {
           // Only limited types, and none this slot may try now: wait for one (or a change).
-          if (deleting) reporting.commitSoon();
+          if (deleting) reporting.commitSoon(spareSlotBeside(slot, consumer.server));
           await deleting;
           deleting = undefined;
           const wait = slotTubes.waitForChange(250);
@@ -148,7 +156,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         if (!job) {
           // Nothing ready now: a run token kept for a next job of its type goes back first.
           gate.idle(slot);
-          if (deleting) reporting.commitSoon();
+          if (deleting) reporting.commitSoon(spareSlotBeside(slot, consumer.server));
           await deleting;
           deleting = undefined;
           if (stopping) break;

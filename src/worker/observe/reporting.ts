@@ -23,8 +23,11 @@ export interface WorkerReporting {
   readonly store: RunJobStore;
   /** Resolves once the job's stored outcome is counted in a committed tally (then it may be deleted). */
   counted(jobId: string): Promise<void>;
-  /** A slot waits for nothing but its deletes: commit the tally now. */
-  commitSoon(): void;
+  /**
+   * A slot waits for nothing but its deletes: commit the tally now, or, with `spareSlot` (another
+   * slot can take the next job meanwhile), soon (tally.ts, SPARE_SLOT_COMMIT_GAP_MS).
+   */
+  commitSoon(spareSlot?: boolean): void;
   /** Starts and progress, for the event stream (through the tally's notices). */
   readonly events: JobEvents;
   readonly stats: WorkerStats;
@@ -82,7 +85,7 @@ export async function startReporting(
   return {
     store,
     counted,
-    commitSoon: () => tally.commitSoon(),
+    commitSoon: (spareSlot) => tally.commitSoon(spareSlot),
     events: createJobEvents({ tally, store: options.store, log: options.log }),
     stats,
     metrics,
