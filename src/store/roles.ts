@@ -51,8 +51,11 @@ export interface JobRecords {
   findJob(id: string): Promise<JobDocument | null>;
   /** Removes a job record whose put failed (compensation; off the hot path). */
   deleteJob(id: string): Promise<void>;
-  /** Records where a job was put; readable through findQueueRef at once. */
-  insertQueueRef(doc: QueueRefDocument): Promise<void>;
+  /**
+   * Records where a job was put; readable through findQueueRef at once. Its insert may wait a
+   * few ms to share a command with others, unless `now` (the caller waits for it).
+   */
+  insertQueueRef(doc: QueueRefDocument, options?: { now?: boolean }): Promise<void>;
   /** How many queue refs are still on their way to the store. */
   queueRefsInFlight(): number;
   /** Where a job's copy was put, when its record does not say (or no longer does). */

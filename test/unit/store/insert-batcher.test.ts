@@ -3,6 +3,7 @@
  * (Against the real server it is exercised by test/integration/store.test.ts.)
  */
 import assert from 'node:assert/strict';
+import { mock } from 'node:test';
 import { type Collection, MongoBulkWriteError, MongoServerError } from 'mongodb';
 import { InsertBatcher } from '../../../src/store/driver/insert-batcher.js';
 
@@ -130,5 +131,87 @@ describe('insert batcher', () => {
     const batcher = new InsertBatcher(collection, { maxBatch: 500, maxInFlight: 1, retryForMs: 5000 });
     await assert.rejects(batcher.insert({ _id: 'bad' }), { code: 2 });
     assert.equal(calls.length, 1);
+  });
+
+  describe('with lingerMs (writes nobody waits on)', () => {
+    /** Lets queued setImmediate callbacks and the promises after them run (not mocked). */
+    const turns = async () => {
+      for (let i = 0; i < 3; i += 1) await new Promise((resolve) => setImmediate(resolve));
+    };
+    /** A batcher whose batches wait 10 ms for more documents. */
+    const lingering = (collection: Collection<Doc>, maxBatch = 500) =>
+      new InsertBatcher(collection, { maxBatch, maxInFlight: 1, retryForMs: 1000, lingerMs: 10 });
+    beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 }));
+    afterEach(() => mock.timers.reset());
+
+    it('when documents arrive within the linger of the first, then they share one insertMany that waits for them', async () => {
+      const { collection, calls } = scriptedCollection([() => undefined]);
+      const batcher = lingering(collection);
+      const first = batcher.insert({ _id: 'a' });
+      await turns();
+      mock.timers.tick(6);
+      const second = batcher.insert({ _id: 'b' });
+      await turns();
+      assert.equal(calls.length, 0, 'nothing before the first has waited 10 ms');
+      mock.timers.tick(4);
+      await turns();
+      assert.deepEqual(await Promise.all([first, second]), ['inserted', 'inserted']);
+      assert.deepEqual(
+        calls.map((docs) => docs.map((doc) => doc._id)),
+        [['a', 'b']],
+      );
+    });
+
+    it('when documents arrive while an insert is out, then they go out when it ends, without lingering', async () => {
+      let release: () => void = () => undefined;
+      const calls: string[][] = [];
+      const collection = {
+        async insertMany(docs: Doc[]) {
+          calls.push(docs.map((doc) => doc._id));
+          if (calls.length === 1) await new Promise<void>((resolve) => (release = resolve));
+          return { acknowledged: true, insertedCount: docs.length };
+        },
+      } as unknown as Collection<Doc>;
+      const batcher = lingering(collection);
+      const first = batcher.insert({ _id: 'a' }, { now: true });
+      await turns();
+      const behind = batcher.insert({ _id: 'b' });
+      await turns();
+      release();
+      await turns();
+      assert.deepEqual(await Promise.all([first, behind]), ['inserted', 'inserted']);
+      assert.deepEqual(calls, [['a'], ['b']], 'b went out at once, no timer ticked');
+    });
+
+    it('when the batch fills, then it goes out without waiting', async () => {
+      const { collection, calls } = scriptedCollection([() => undefined]);
+      const batcher = lingering(collection, 3);
+      const outcomes = Promise.all(['a', 'b', 'c'].map((_id) => batcher.insert({ _id })));
+      await turns();
+      assert.deepEqual(await outcomes, ['inserted', 'inserted', 'inserted']);
+      assert.equal(calls.length, 1);
+    });
+
+    it('when an insert is marked now, then its batch goes out without waiting, taking those before it', async () => {
+      const { collection, calls } = scriptedCollection([() => undefined]);
+      const batcher = lingering(collection);
+      const waiting = batcher.insert({ _id: 'a' });
+      await turns();
+      const urgent = batcher.insert({ _id: 'b' }, { now: true });
+      await turns();
+      assert.deepEqual(await Promise.all([waiting, urgent]), ['inserted', 'inserted']);
+      assert.deepEqual(
+        calls.map((docs) => docs.map((doc) => doc._id)),
+        [['a', 'b']],
+      );
+      // The next one lingers again.
+      const later = batcher.insert({ _id: 'c' });
+      await turns();
+      assert.equal(calls.length, 1);
+      mock.timers.tick(10);
+      await turns();
+      assert.equal(await later, 'inserted');
+      assert.equal(calls.length, 2);
+    });
   });
 });

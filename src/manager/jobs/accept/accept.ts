@@ -152,8 +152,12 @@ export function createJobService(deps: JobServiceDeps) {
     }
     // Not awaited: recorded and queued is what the 202 promises, and the POST answers one
     // insert sooner. Until the ref lands, this process's store answers findQueueRef from it.
+    // A waiter's answer waits for its ref (below): its insert does not linger.
     const inserting = store
-      .insertQueueRef({ _id: id, ...placed, tube: copy.tube, putAt: new Date() })
+      .insertQueueRef(
+        { _id: id, ...placed, tube: copy.tube, putAt: new Date() },
+        { now: record.flow !== undefined },
+      )
       .catch((error: unknown) => {
         // Accepted all the same. Without the ref GET cannot show live fields, and the
         // reconciler, finding no copy it can name, puts the job again (one outcome still).
