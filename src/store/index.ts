@@ -47,7 +47,6 @@ export {
   type TotalsDocument,
 } from './reports/tallies.js';
 export type {
-  OutcomeCount,
   OutcomeSummary,
   WorkerBucket,
   WorkerDocument,

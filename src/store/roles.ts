@@ -36,7 +36,7 @@ import type { TypeLimitsDocument } from './records/type-limits.js';
 import type { NoticeDocument } from './reports/completions.js';
 import type { ManagerDocument } from './reports/manager-reports.js';
 import type { TallyDocument, TotalsDocument } from './reports/tallies.js';
-import type { OutcomeCount, OutcomeSummary, WorkerDocument } from './reports/worker-reports.js';
+import type { OutcomeSummary, WorkerDocument } from './reports/worker-reports.js';
 
 /** The states kept in their own marks (groups/state-marks.ts). */
 export type MarkedState = 'failed' | 'cancelled';
@@ -166,8 +166,6 @@ export interface Observing {
   listManagers(seenSince: Date): Promise<ManagerDocument[]>;
   /** The outcomes of those of `ids` that have one. */
   findOutcomes(ids: readonly string[]): Promise<OutcomeSummary[]>;
-  /** Outcomes per type and outcome over the whole `results` collection, in one aggregation. */
-  countOutcomes(): Promise<OutcomeCount[]>;
 }
 
 /** The heartbeats' writes and the observing reads of reports/worker-reports.ts. */

@@ -182,7 +182,7 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     async ping(): Promise<void> {
       await guard('ping', () => db.command({ ping: 1 }));
     },
-    ...workerReportQueries(db, guard, options.timeoutMs),
+    ...workerReportQueries(db, guard),
     ...managerReportQueries(db, guard),
     async close(): Promise<void> {
       if (refsInFlight.size > 0) {

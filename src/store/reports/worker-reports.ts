@@ -1,16 +1,14 @@
 /**
  * What the observing endpoints read and the workers' heartbeats write: the small `workers`
  * side collection (upserts are fine there: a handful of documents, written every few
- * seconds, off the hot path), bulk outcome lookups, and outcome counts.
- *
- * On FerretDB every query here scans its collection (docs/facts.md, "FerretDB"): each
- * function is one query whatever the number of ids or types asked about, and none runs on
- * the POST → result path.
+ * seconds, off the hot path; listing it scans those few) and bulk outcome lookups (a point
+ * read by `_id` each). Nothing here reads `results` but by `_id`: outcome counts come from the tallies
+ * (reports/tallies.ts), never from counting the collection, whose cost would grow with history.
+ * None runs on the POST → result path.
  */
-import { type Collection, type Db, MongoServerError } from 'mongodb';
-import type { Outcome, ResultDocument } from '../documents.js';
+import type { Collection, Db } from 'mongodb';
+import type { ResultDocument } from '../documents.js';
 import { mapConcurrently, POINT_READS_IN_FLIGHT } from '../driver/point-reads.js';
-import { StoreUnavailableError } from '../errors.js';
 
 /** Upper bounds (seconds) of the processing-duration histogram, on workers and the manager alike. */
 export const DURATION_BUCKETS_SECONDS: readonly number[] = Object.freeze([
@@ -70,33 +68,12 @@ export type OutcomeSummary = Pick<
   '_id' | 'type' | 'outcome' | 'worker' | 'startedAt' | 'finishedAt' | 'durationMs'
 >;
 
-export interface OutcomeCount {
-  type: string;
-  outcome: Outcome;
-  count: number;
-}
-
 type Guard = <T>(what: string, fn: () => Promise<T>) => Promise<T>;
 
-/** MongoDB's MaxTimeMSExpired. */
-const MAX_TIME_EXPIRED = 50;
-
 /** The observing methods of the store (roles.ts: Heartbeats, Observing), over the store's own database and error guard. */
-export function workerReportQueries(db: Db, guard: Guard, timeoutMs: number) {
+export function workerReportQueries(db: Db, guard: Guard) {
   const workers: Collection<WorkerDocument> = db.collection('workers');
   const results: Collection<ResultDocument> = db.collection('results');
-  const bounded = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await guard(what, fn);
-    } catch (error: unknown) {
-      if (error instanceof MongoServerError && error.code === MAX_TIME_EXPIRED) {
-        throw new StoreUnavailableError(`MongoDB took longer than ${timeoutMs} ms (${what})`, {
-          cause: error,
-        });
-      }
-      throw error;
-    }
-  };
   return {
     async saveWorker(doc: WorkerDocument): Promise<void> {
       await guard('save worker', () => workers.replaceOne({ _id: doc._id }, doc, { upsert: true }));
@@ -123,17 +100,6 @@ export function workerReportQueries(db: Db, guard: Guard, timeoutMs: number) {
         guard('find outcome', () => results.findOne<OutcomeSummary>({ _id: id }, { projection })),
       );
       return found.filter((doc): doc is OutcomeSummary => doc !== null);
-    },
-    async countOutcomes(): Promise<OutcomeCount[]> {
-      const rows = await bounded('count outcomes', () =>
-        results
-          .aggregate<{ _id: { type: string; outcome: Outcome }; count: number }>(
-            [{ $group: { _id: { type: '$type', outcome: '$outcome' }, count: { $sum: 1 } } }],
-            { maxTimeMS: timeoutMs },
-          )
-          .toArray(),
-      );
-      return rows.map((row) => ({ type: row._id.type, outcome: row._id.outcome, count: row.count }));
     },
   };
 }
