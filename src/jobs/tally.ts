@@ -2,7 +2,7 @@
  * This process's tally of the outcomes it stores (store/reports/tallies.ts has the whole scheme).
  *
  * Before an outcome's insert it takes a sequence number (`tag`); once the insert settles it
- * is counted under that number (`settle`). Every COMMIT_MS a commit closes the open number,
+ * is counted under that number (`settle`). Every COMMIT_MS (commit-pace.ts) a commit closes the open number,
  * waits for the inserts tagged with it, and writes the counts with `seq` = that number. A
  * worker waits for `committed(k)` before it deletes the job whose outcome it tagged k.
  *
@@ -22,28 +22,8 @@ import {
   type TallyCommits,
   type TallyDocument,
 } from '../store/index.js';
+import { commitDelayMs, KEEP_ALIVE_MS, soonGapMs } from './commit-pace.js';
 
-/**
- * A commit goes out as soon as an outcome waits for one and none is in flight (what arrives
- * meanwhile goes with the next), at most one every MIN_COMMIT_GAP_MS; when nothing waits, new
- * counts are committed within this.
- */
-export const COMMIT_MS = 200;
-/** Commits under load: at most one per this many ms. */
-export const MIN_COMMIT_GAP_MS = 50;
-/**
- * A commit asked for by a slot with nothing else to do, while another slot of the process is
- * free to take the next job: at most one per this many ms. At 500 jobs/s on two workers, a
- * commit per two or three jobs (two writes each) was a fifth of FerretDB's write commands; with
- * this gap half as many, and the pickup's p50 lower in 12 of 16 alternating quick runs
- * (docs/performance.md, "Commits at a low rate").
- */
-export const SPARE_SLOT_COMMIT_GAP_MS = 15;
-/**
- * A live tally is committed at least this often, new counts or not: the maintenance pass
- * retires tallies unchanged for 10 minutes (manager/totals.ts), and must only retire the dead.
- */
-export const KEEP_ALIVE_MS = 60_000;
 /** After this long without a commit (an outage), look whether the tally was retired meanwhile. */
 const RETIRED_CHECK_AFTER_MS = 4 * 60_000;
 /** Maybes are kept this long in the tally (the fold reads them well before). */
@@ -172,8 +152,7 @@ export class Tally {
    * SPARE_SLOT_COMMIT_GAP_MS after the last one, so that the jobs ending meanwhile join it.
    */
   commitSoon(spareSlot = false): void {
-    const gap = spareSlot ? SPARE_SLOT_COMMIT_GAP_MS : 0;
-    this.hurryGapMs = Math.min(this.hurryGapMs ?? gap, gap);
+    this.hurryGapMs = soonGapMs(spareSlot, this.hurryGapMs);
     if (this.timer && !this.committing) {
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -264,21 +243,21 @@ export class Tally {
     if (this.timer && (this.timerFast || !fast)) return;
     clearTimeout(this.timer);
     this.timerFast = fast;
-    // Back-to-back commits would compete with the outcome inserts for the store's write lock:
-    // at most one every MIN_COMMIT_GAP_MS.
-    const gap = Math.max(0, this.lastCommitEndedAt + (this.hurryGapMs ?? MIN_COMMIT_GAP_MS) - Date.now());
+    const delayMs = commitDelayMs({
+      fast,
+      soonGapMs: this.hurryGapMs,
+      lastCommitEndedAt: this.lastCommitEndedAt,
+      now: Date.now(),
+    });
     this.hurryGapMs = undefined;
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.committing ??= this.commit(false).finally(() => {
-          this.committing = undefined;
-          this.lastCommitEndedAt = Date.now();
-          this.schedule();
-        });
-      },
-      fast ? gap : COMMIT_MS,
-    );
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.committing ??= this.commit(false).finally(() => {
+        this.committing = undefined;
+        this.lastCommitEndedAt = Date.now();
+        this.schedule();
+      });
+    }, delayMs);
     this.timer.unref();
   }
 

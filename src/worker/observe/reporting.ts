@@ -25,7 +25,7 @@ export interface WorkerReporting {
   counted(jobId: string): Promise<void>;
   /**
    * A slot waits for nothing but its deletes: commit the tally now, or, with `spareSlot` (another
-   * slot can take the next job meanwhile), soon (tally.ts, SPARE_SLOT_COMMIT_GAP_MS).
+   * slot can take the next job meanwhile), soon (jobs/commit-pace.ts, SPARE_SLOT_COMMIT_GAP_MS).
    */
   commitSoon(spareSlot?: boolean): void;
   /** Starts and progress, for the event stream (through the tally's notices). */

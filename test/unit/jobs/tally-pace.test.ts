@@ -1,7 +1,8 @@
-/** When a tally commits (jobs/tally.ts): at once for a slot with nothing else to do, later when another slot is free. */
+/** When a tally commits (jobs/tally.ts, jobs/commit-pace.ts): at once for a slot with nothing else to do, later when another slot is free. */
 import assert from 'node:assert/strict';
 import { mock } from 'node:test';
-import { MIN_COMMIT_GAP_MS, SPARE_SLOT_COMMIT_GAP_MS, Tally } from '../../../src/jobs/tally.js';
+import { MIN_COMMIT_GAP_MS, SPARE_SLOT_COMMIT_GAP_MS } from '../../../src/jobs/commit-pace.js';
+import { Tally } from '../../../src/jobs/tally.js';
 import { silentLogger } from '../../../src/log.js';
 import type { TallyCommits, TallyDocument } from '../../../src/store/index.js';
 
