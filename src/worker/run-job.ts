@@ -187,9 +187,13 @@ async function mayRunUnkicked(
   return false;
 }
 
-/** What runJob leaves in flight: the job's delete, whose answer its slot need not wait for. */
+/**
+ * What runJob leaves in flight: the job's delete, sent once its outcome is counted. `sent`
+ * resolves when the delete is on its way (or given up), so that the slot's next reserve leaves
+ * in the same write; `done` once it is answered. Neither rejects.
+ */
 export interface RunJobTail {
-  deleting?: Promise<void>;
+  deleting?: { sent: Promise<void>; done: Promise<void> };
 }
 const DONE: RunJobTail = Object.freeze({});
 
@@ -314,13 +318,23 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
   // Not awaited here: the job leaves beanstalkd once its outcome is counted (a tally commit,
   // within a fraction of a second), while the slot goes on with its next job; the slot waits
   // for it before it stops.
-  const deleting = (async () => {
-    await deps.counted?.(envelope.id);
-    await consumer.delete(job.beanstalkId);
+  let markSent = () => {};
+  const sent = new Promise<void>((resolve) => {
+    markSent = resolve;
+  });
+  const done = (async () => {
+    try {
+      await deps.counted?.(envelope.id);
+      const deleted = consumer.delete(job.beanstalkId);
+      markSent();
+      await deleted;
+    } finally {
+      markSent();
+    }
   })().catch((error: unknown) => {
     // Its TTR passed or its connection dropped and another worker has it now, or the worker
     // stopped before the outcome was counted: whoever gets it next finds the outcome stored.
     jobLog.info({ err: error }, 'job not deleted (no longer ours, or not yet counted); outcome kept');
   });
-  return { deleting };
+  return { deleting: { sent, done } };
 }

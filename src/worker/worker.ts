@@ -115,13 +115,27 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
   const idleWakers = new Set<() => void>();
   let busy = 0;
   let lastBusyAt = Date.now();
-  const inReserve = new Set<number>();
+  /** The slots waiting in a reserve, each with the tubes it watches. */
+  const inReserve = new Map<number, readonly string[]>();
   /**
    * Whether another slot waits in a reserve on `server`: a job arriving meanwhile has a slot, so
    * this slot's deletes may wait for a commit shared with the jobs ending next to it.
    */
   function spareSlotBeside(slot: number, server: string): boolean {
-    for (const other of inReserve) if (other !== slot && consumers[other]?.server === server) return true;
+    for (const other of inReserve.keys())
+      if (other !== slot && consumers[other]?.server === server) return true;
+    return false;
+  }
+  /**
+   * Whether another slot waits in a reserve on `server` watching every one of `tubes`: beanstalkd
+   * hands a job that becomes ready in them to that slot at once, so a reserve(0) here would find
+   * none (a round trip for nothing, at every job when jobs come one at a time).
+   */
+  function waiterBeside(slot: number, server: string, tubes: readonly string[]): boolean {
+    for (const [other, watched] of inReserve) {
+      if (other === slot || consumers[other]?.server !== server) continue;
+      if (tubes.every((tube) => watched.includes(tube))) return true;
+    }
     return false;
   }
 
@@ -131,20 +145,23 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
     const workerName = `${config.workerName}:${slot}`;
     let failures = 0;
     /**
-     * Deletes of finished jobs still waiting for their outcome's tally commit. A blocking
-     * reserve would hold them back (one command at a time per connection), so while any wait
-     * the slot only takes jobs that are ready now; when none is, it lets them go out first.
+     * Deletes of finished jobs still waiting for their outcome's tally commit (`unsent`) and not
+     * yet answered (`unanswered`). A blocking reserve would hold back a delete not yet sent (one
+     * command at a time per connection), so while any waits the slot only takes jobs that are
+     * ready now; when none is (or another slot waits for them), it lets them go out first, its
+     * next reserve in the same write.
      */
-    let deleting: Promise<void> | undefined;
+    let unsent: Promise<void> | undefined;
+    const unanswered = new Set<Promise<void>>();
     while (!stopping) {
       let job: Awaited<ReturnType<Consumer['reserve']>>;
       try {
         const watch = slotTubes.plan(slot);
         if (watch.length === 0) {
           // Only limited types, and none this slot may try now: wait for one (or a change).
-          if (deleting) reporting.commitSoon(spareSlotBeside(slot, consumer.server));
-          await deleting;
-          deleting = undefined;
+          if (unsent) reporting.commitSoon(spareSlotBeside(slot, consumer.server));
+          await unsent;
+          unsent = undefined;
           const wait = slotTubes.waitForChange(250);
           idleWakers.add(wait.wake);
           await wait.done;
@@ -152,15 +169,15 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
           continue;
         }
         await consumer.setTubes(watch);
-        job = deleting ? await consumer.reserve(0) : null;
+        job = unsent && !waiterBeside(slot, consumer.server, watch) ? await consumer.reserve(0) : null;
         if (!job) {
           // Nothing ready now: a run token kept for a next job of its type goes back first.
           gate.idle(slot);
-          if (deleting) reporting.commitSoon(spareSlotBeside(slot, consumer.server));
-          await deleting;
-          deleting = undefined;
+          if (unsent) reporting.commitSoon(spareSlotBeside(slot, consumer.server));
+          await unsent;
+          unsent = undefined;
           if (stopping) break;
-          inReserve.add(slot);
+          inReserve.set(slot, watch);
           job = await consumer.reserve(config.reserveTimeoutSeconds);
         }
         failures = 0;
@@ -209,12 +226,16 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         ...(lane ? { jobStats: lane.statsJob } : {}),
       });
       slotTubes.settled(slot);
-      if (tail.deleting)
-        deleting = deleting ? Promise.all([deleting, tail.deleting]).then(() => undefined) : tail.deleting;
+      if (tail.deleting) {
+        const { sent, done } = tail.deleting;
+        unsent = unsent ? Promise.all([unsent, sent]).then(() => undefined) : sent;
+        unanswered.add(done);
+        void done.then(() => unanswered.delete(done));
+      }
       busy -= 1;
       lastBusyAt = Date.now();
     }
-    await deleting;
+    await Promise.all(unanswered);
   }
 
   // Slots take turns over the servers: slot i reserves from server i mod their number.
@@ -298,7 +319,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         log.info({ graceMs }, 'worker stopping');
         for (const wake of idleWakers) wake();
         // Slots waiting in reserve hold no job: closing their connection ends the wait now.
-        for (const slot of inReserve) void consumers[slot]?.close();
+        for (const slot of inReserve.keys()) void consumers[slot]?.close();
         const delivering = webhooks.stopDelivering(graceMs);
         const all = Promise.all(slots);
         const settled = await Promise.race([

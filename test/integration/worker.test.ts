@@ -109,6 +109,52 @@ describe('worker on real servers', function () {
     }
   });
 
+  it('when jobs come one at a time, then a slot sends each delete with its next reserve in one write, and no reserve(0) while other slots wait', async () => {
+    // What each connection sent, write by write (a chunk this small is never split on loopback).
+    const chunks = new Map<number, string[]>();
+    const proxy = await startTcpProxy(port, {
+      sent: (connection, chunk) =>
+        chunks.set(connection, [...(chunks.get(connection) ?? []), chunk.toString('latin1')]),
+      received: () => undefined,
+      closed: () => undefined,
+    });
+    try {
+      const { log } = capturingLogger();
+      worker = await startWorker(
+        configFor({
+          BEANSTALK_PORT: String(proxy.port),
+          WORKER_CONCURRENCY: '4',
+          // No reserve ends by its timeout during the test: every slot but the busy one waits.
+          WORKER_RESERVE_TIMEOUT_SECONDS: '30',
+        }),
+        { handlers: builtinHandlers(), log },
+      );
+      const jobs = 8;
+      for (let i = 0; i < jobs; i += 1) {
+        const id = await post(JSON.stringify({ oneAtATime: i }));
+        await waitFor(`job ${i} to complete`, async () => (await view(id)).state === 'completed');
+      }
+      const slotChunks = () =>
+        [...chunks.values()].filter((list) => list.some((c) => c.includes('reserve-with-timeout')));
+      const deletes = () =>
+        slotChunks()
+          .flat()
+          .filter((chunk) => chunk.includes('delete '));
+      await waitFor('every delete to be sent', () => deletes().length >= jobs);
+
+      assert.equal(deletes().length, jobs);
+      for (const chunk of deletes()) assert.match(chunk, /^delete \d+\r\nreserve-with-timeout 30\r\n$/);
+      const polls = slotChunks()
+        .flat()
+        .filter((chunk) => chunk.includes('reserve-with-timeout 0\r\n'));
+      assert.deepEqual(polls, [], 'no slot polled while another one waited in a reserve');
+    } finally {
+      await worker?.stop(2000);
+      worker = undefined;
+      await proxy.close();
+    }
+  });
+
   it('when a body is not one of ours, then it is buried with its reason and the worker carries on', async () => {
     const { log, records } = capturingLogger();
     worker = await startWorker(configFor(), { handlers: builtinHandlers(), log });
