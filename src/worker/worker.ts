@@ -118,20 +118,12 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
   /** The slots waiting in a reserve, each with the tubes it watches. */
   const inReserve = new Map<number, readonly string[]>();
   /**
-   * Whether another slot waits in a reserve on `server`: a job arriving meanwhile has a slot, so
-   * this slot's deletes may wait for a commit shared with the jobs ending next to it.
+   * Whether another slot waits in a reserve on `server` watching every one of `tubes` (none
+   * given: any slot there). Such a slot takes a job that becomes ready in them at once, so this
+   * slot's poll (reserve-with-timeout 0) would find none, and its deletes may wait for a commit
+   * shared with the jobs ending next to it.
    */
-  function spareSlotBeside(slot: number, server: string): boolean {
-    for (const other of inReserve.keys())
-      if (other !== slot && consumers[other]?.server === server) return true;
-    return false;
-  }
-  /**
-   * Whether another slot waits in a reserve on `server` watching every one of `tubes`: beanstalkd
-   * hands a job that becomes ready in them to that slot at once, so a reserve(0) here would find
-   * none (a round trip for nothing, at every job when jobs come one at a time).
-   */
-  function waiterBeside(slot: number, server: string, tubes: readonly string[]): boolean {
+  function waiterBeside(slot: number, server: string, tubes: readonly string[] = []): boolean {
     for (const [other, watched] of inReserve) {
       if (other === slot || consumers[other]?.server !== server) continue;
       if (tubes.every((tube) => watched.includes(tube))) return true;
@@ -159,7 +151,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         const watch = slotTubes.plan(slot);
         if (watch.length === 0) {
           // Only limited types, and none this slot may try now: wait for one (or a change).
-          if (unsent) reporting.commitSoon(spareSlotBeside(slot, consumer.server));
+          if (unsent) reporting.commitSoon(waiterBeside(slot, consumer.server));
           await unsent;
           unsent = undefined;
           const wait = slotTubes.waitForChange(250);
@@ -173,7 +165,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         if (!job) {
           // Nothing ready now: a run token kept for a next job of its type goes back first.
           gate.idle(slot);
-          if (unsent) reporting.commitSoon(spareSlotBeside(slot, consumer.server));
+          if (unsent) reporting.commitSoon(waiterBeside(slot, consumer.server));
           await unsent;
           unsent = undefined;
           if (stopping) break;
