@@ -3,7 +3,8 @@
 # beanstalkd (Debian package) and FerretDB v1.24.2 with SQLite (built from the Go module
 # proxy, recipe in docs/facts.md, "FerretDB", with scripts/ferretdb/*.patch applied so that reads by
 # `_id` use the index, writes queue in Go, one at a time, no command pays for leak tracking,
-# and a crash cannot leave a collection half created; cached under $DW_CACHE_DIR).
+# a crash cannot leave a collection half created, and SQLite is the C library, not its
+# translation to Go; cached under $DW_CACHE_DIR).
 # Prints nothing on success unless something had to be installed.
 #
 #   scripts/install-backends.sh                  beanstalkd and (unless MONGO_URL or mongod) FerretDB
@@ -16,7 +17,7 @@ cache_dir=${DW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/distributed-workers}
 # The build's name changes with its patches: a binary cached by an earlier, unpatched build
 # (ferretdb-v1.24.2) must not be picked up: one name part per patch. Keep in step with
 # src/local/servers.ts (test/unit/local/ferretdb-build.test.ts checks).
-FERRETDB_BUILD=$FERRETDB_VERSION-atomic-idpath-onewriter-notrack
+FERRETDB_BUILD=$FERRETDB_VERSION-atomic-idpath-native-onewriter-notrack
 ferretdb_bin="$cache_dir/ferretdb-$FERRETDB_BUILD"
 patch_dir="$(cd "$(dirname "$0")" && pwd)/ferretdb"
 
@@ -32,10 +33,20 @@ install_beanstalkd() {
   if command -v systemctl >/dev/null 2>&1; then as_root systemctl disable --now beanstalkd >/dev/null 2>&1 || true; fi
 }
 
+# native-sqlite.patch compiles SQLite's C source (cgo), statically linked: a C compiler and
+# libc's static archive.
+install_c_compiler() {
+  command -v cc >/dev/null 2>&1 && [ -f /usr/include/stdio.h ] && return 0
+  echo "install-backends: installing a C compiler for FerretDB's SQLite (apt-get)" >&2
+  as_root apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq gcc libc6-dev >&2
+}
+
 build_ferretdb() {
   [ -x "$ferretdb_bin" ] && return 0
   command -v go >/dev/null 2>&1 || { echo "install-backends: Go is needed to build FerretDB" >&2; exit 1; }
-  echo "install-backends: building FerretDB $FERRETDB_BUILD (about a minute, once)" >&2
+  install_c_compiler
+  echo "install-backends: building FerretDB $FERRETDB_BUILD (about two minutes, once)" >&2
   mkdir -p "$cache_dir"
   local work; work=$(mktemp -d)
   trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' RETURN
@@ -51,7 +62,11 @@ build_ferretdb() {
     ( cd "$work/src" && git apply --whitespace=nowarn "$patch" ) \
       || { echo "install-backends: $patch does not apply to FerretDB $FERRETDB_VERSION" >&2; exit 1; }
   done
-  ( cd "$work/src" && GOSUMDB=off GOFLAGS=-mod=mod go build -o "$ferretdb_bin.tmp" ./cmd/ferretdb )
+  # Static, so that the swarm image (debian-slim) and any other machine run it as it is: the
+  # Go resolver and user lookup (netgo, osusergo), no SQLite extension loading (no dlopen).
+  ( cd "$work/src" && CGO_ENABLED=1 GOSUMDB=off GOFLAGS=-mod=mod go build \
+      -tags 'netgo osusergo sqlite_omit_load_extension' -ldflags '-linkmode external -extldflags -static' \
+      -o "$ferretdb_bin.tmp" ./cmd/ferretdb )
   mv "$ferretdb_bin.tmp" "$ferretdb_bin"
 }
 

@@ -13,11 +13,12 @@ import { MAX_INSERT_BATCH } from '../store/index.js';
 
 export const FERRETDB_VERSION = 'v1.24.2';
 /**
- * Our build of it: with scripts/ferretdb/*.patch (reads by `_id` use the index; writes queue in
- * Go, one at a time; no leak tracking), one name part per patch. Same name in
+ * Our build of it: with scripts/ferretdb/*.patch (collections created atomically; reads by `_id`
+ * use the index; SQLite compiled from C; writes queue in Go, one at a time; no leak tracking),
+ * one name part per patch. Same name in
  * install-backends.sh, which the swarm images ask for the path (test/unit/local/ferretdb-build.test.ts checks).
  */
-export const FERRETDB_BUILD = `${FERRETDB_VERSION}-atomic-idpath-onewriter-notrack`;
+export const FERRETDB_BUILD = `${FERRETDB_VERSION}-atomic-idpath-native-onewriter-notrack`;
 
 // src/local/ when run from source, dist/src/local/ when built.
 const here = dirname(fileURLToPath(import.meta.url));
