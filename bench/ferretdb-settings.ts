@@ -1,7 +1,7 @@
 /**
- * `npm run bench:ferretdb [-- --seconds N --rounds N]`: FerretDB's CPU per document for what
- * is most of its work in the bench's rows — records inserted, outcomes inserted, outcomes read
- * back by `_id` — and its peak RSS, on FerretDB started as src/local/servers.ts starts it
+ * `npm run bench:ferretdb [-- --seconds N --rounds N --against BINARY]`: FerretDB's CPU per
+ * document for what is most of its work in the bench's rows — records inserted, outcomes
+ * inserted, outcomes read back by `_id` — and its peak RSS, on FerretDB started as src/local/servers.ts starts it
  * (ours) and with FerretDB's and Go's own defaults (the baseline: no `temp_store(memory)`,
  * transactions of 100 documents, GOGC 100; docs/facts.md, "An insert is cut into transactions
  * of 100" and "Go's collector"). Records go in as a manager writes them (`insertMany` of 500, two
@@ -9,12 +9,16 @@
  * then 32 readers read random outcomes by `_id` for N seconds. Each run is on a fresh server and
  * data directory, alternating ROUNDS times (default 3). The CPU is FerretDB's own, from /proc.
  * Needs our FerretDB build (scripts/install-backends.sh).
+ *
+ * `--against BINARY` compares our build with another FerretDB binary instead, both run with our
+ * settings: e.g. one built without a patch, to measure what the patch does (docs/performance.md,
+ * "SQLite compiled from C").
  */
 import './no-orphans.js';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { ferretdbArgs, ferretdbBinary, ferretdbEnv, freePort, startProcess } from '../src/local/servers.js';
 import { cpuSeconds } from './cpu.js';
@@ -25,12 +29,18 @@ const rounds = numberArg('--rounds', 3);
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 interface Settings {
+  binary: string;
   args: (dataDir: string, port: number) => string[];
   env: () => NodeJS.ProcessEnv;
 }
-const ours: Settings = { args: (dataDir, port) => ferretdbArgs(dataDir, port), env: () => ferretdbEnv() };
+const ours: Settings = {
+  binary: ferretdbBinary(),
+  args: (dataDir, port) => ferretdbArgs(dataDir, port),
+  env: () => ferretdbEnv(),
+};
 /** FerretDB's and Go's defaults: our command line without the settings it adds, and no GOGC. */
 const defaults: Settings = {
+  binary: ferretdbBinary(),
   args: (dataDir, port) =>
     ferretdbArgs(dataDir, port)
       .filter((arg) => !arg.startsWith('--test-batch-size='))
@@ -41,6 +51,14 @@ const defaults: Settings = {
     return env;
   },
 };
+
+const againstAt = process.argv.indexOf('--against');
+const against = againstAt < 0 ? undefined : process.argv[againstAt + 1];
+if (against !== undefined && !existsSync(against))
+  throw new Error(`--against takes a FerretDB binary: ${against} not found`);
+/** The baseline: FerretDB's defaults on our build, or `--against`'s binary with our settings. */
+const baseline: Settings = against === undefined ? defaults : { ...ours, binary: against };
+const baselineName = against === undefined ? 'FerretDB defaults' : basename(against);
 
 const record = () => ({
   _id: randomUUID(),
@@ -119,7 +137,7 @@ async function measure(settings: Settings): Promise<Figures> {
   const args = settings.args(dataDir, port);
   const server = await startProcess(
     'ferretdb',
-    ferretdbBinary(),
+    settings.binary,
     args,
     port,
     dataDir,
@@ -141,10 +159,10 @@ async function measure(settings: Settings): Promise<Figures> {
   }
 }
 
-const runs: Record<'ours' | 'defaults', Figures[]> = { ours: [], defaults: [] };
+const runs: Record<'ours' | 'baseline', Figures[]> = { ours: [], baseline: [] };
 for (let round = 1; round <= rounds; round++) {
   for (const [label, settings] of [
-    ['defaults', defaults],
+    ['baseline', baseline],
     ['ours', ours],
   ] as const) {
     const figures = await measure(settings);
@@ -164,7 +182,7 @@ console.log(
   `\nFerretDB's CPU µs per document, and its peak RSS; ${rounds} alternating runs of ${seconds} s each`,
 );
 console.log(
-  '| measure | FerretDB defaults (median) | ours (median) | ours ÷ defaults | every run (defaults; ours) |',
+  `| measure | ${baselineName} (median) | ours (median) | ours ÷ baseline | every run (baseline; ours) |`,
 );
 console.log('| --- | --- | --- | --- | --- |');
 for (const [name, key] of [
@@ -173,7 +191,7 @@ for (const [name, key] of [
   ['µs an outcome read by _id, 32 in flight', 'reads'],
   ['peak RSS MB', 'rss'],
 ] as const) {
-  const before = runs.defaults.map((run) => run[key]);
+  const before = runs.baseline.map((run) => run[key]);
   const after = runs.ours.map((run) => run[key]);
   console.log(
     `| ${name} | ${fmt(median(before))} | ${fmt(median(after))} | ${fmt(median(after) / median(before), 2)}× | ${before.map((v) => fmt(v)).join(', ')}; ${after.map((v) => fmt(v)).join(', ')} |`,
