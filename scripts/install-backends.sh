@@ -63,9 +63,10 @@ build_ferretdb() {
       || { echo "install-backends: $patch does not apply to FerretDB $FERRETDB_VERSION" >&2; exit 1; }
   done
   # Static, so that the swarm image (debian-slim) and any other machine run it as it is: the
-  # Go resolver and user lookup (netgo, osusergo), no SQLite extension loading (no dlopen).
+  # Go resolver and user lookup (netgo, osusergo), no SQLite extension loading (no dlopen);
+  # SQLite's dbstat table, which FerretDB's dbStats and collStats read (Mongo Express asks them).
   ( cd "$work/src" && CGO_ENABLED=1 GOSUMDB=off GOFLAGS=-mod=mod go build \
-      -tags 'netgo osusergo sqlite_omit_load_extension' -ldflags '-linkmode external -extldflags -static' \
+      -tags 'netgo osusergo sqlite_omit_load_extension sqlite_dbstat' -ldflags '-linkmode external -extldflags -static' \
       -o "$ferretdb_bin.tmp" ./cmd/ferretdb )
   mv "$ferretdb_bin.tmp" "$ferretdb_bin"
 }

@@ -52,4 +52,16 @@ describe('point reads on the MongoDB-wire server', function () {
     });
     assert.ok(!isIndexRead(plan), `plan: ${plan.join(' | ')}`);
   });
+
+  it('when database and collection sizes are asked (as Mongo Express does), then the server answers them', async () => {
+    // Our FerretDB build answers these from SQLite's dbstat table, which the C build must compile in
+    // (scripts/install-backends.sh, the sqlite_dbstat tag): without it both fail with "no such table".
+    const [database, collection] = await withMongo(dbName, async (db) => {
+      await db.collection<{ _id: string }>('sized').insertOne({ _id: 'doc' });
+      return [await db.stats(), await db.command({ collStats: 'sized' })];
+    });
+    assert.equal(database.ok, 1);
+    assert.ok(Number(database.objects) >= 1, JSON.stringify(database));
+    assert.equal(collection.count, 1, JSON.stringify(collection));
+  });
 });
