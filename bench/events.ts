@@ -5,6 +5,7 @@
  * the job's end (the worker's `finishedAt`, carried as the event's `at`) to the client holding
  * it. The baseline, in the same run, is one client. Clients run in this process, beside the
  * manager and worker on the same two cores: the figures include their parsing.
+ * `--quick`: 200 clients and 100 jobs instead of 1,000 and 300.
  * Not a test: it prints figures (issue "completion push": SSE fan-out to 1,000 clients).
  */
 import './no-orphans.js';
@@ -18,13 +19,14 @@ import {
   startMongoServer,
   waitForPort,
 } from '../src/local/servers.js';
+import { benchArgs } from './args.js';
 import { rssMb, spawnNode, stop } from './clients.js';
 import { fmt, latencySummary } from './format.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'index.js');
 const say = (line: string) => process.stdout.write(`${line}\n`);
-const quick = process.argv.includes('--quick');
+const quick = benchArgs(import.meta.url, { quick: { type: 'boolean' } }).values.quick === true;
 const CLIENTS = quick ? 200 : 1000;
 const JOBS = quick ? 100 : 300;
 

@@ -21,11 +21,17 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { ferretdbArgs, ferretdbBinary, ferretdbEnv, freePort, startProcess } from '../src/local/servers.js';
+import { badArgs, benchArgs, wholeNumber } from './args.js';
 import { cpuSeconds } from './cpu.js';
-import { fmt, numberArg } from './format.js';
+import { fmt } from './format.js';
 
-const seconds = numberArg('--seconds', 6);
-const rounds = numberArg('--rounds', 3);
+const { values: flags } = benchArgs(import.meta.url, {
+  seconds: { type: 'string' },
+  rounds: { type: 'string' },
+  against: { type: 'string' },
+});
+const seconds = wholeNumber(import.meta.url, 'seconds', flags.seconds, 6);
+const rounds = wholeNumber(import.meta.url, 'rounds', flags.rounds, 3);
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 interface Settings {
@@ -52,10 +58,9 @@ const defaults: Settings = {
   },
 };
 
-const againstAt = process.argv.indexOf('--against');
-const against = againstAt < 0 ? undefined : process.argv[againstAt + 1];
+const against = flags.against;
 if (against !== undefined && !existsSync(against))
-  throw new Error(`--against takes a FerretDB binary: ${against} not found`);
+  badArgs(import.meta.url, `--against takes a FerretDB binary: ${against} not found`);
 /** The baseline: FerretDB's defaults on our build, or `--against`'s binary with our settings. */
 const baseline: Settings = against === undefined ? defaults : { ...ours, binary: against };
 const baselineName = against === undefined ? 'FerretDB defaults' : basename(against);

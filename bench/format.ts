@@ -11,12 +11,3 @@ export const latencySummary = (ms: number[]) => {
   const sorted = [...ms].sort((a, b) => a - b);
   return `p50 ${fmt(pct(sorted, 50))}, p90 ${fmt(pct(sorted, 90))}, p99 ${fmt(pct(sorted, 99))}, max ${fmt(sorted.at(-1) ?? Number.NaN)} ms (n=${fmt(sorted.length)})`;
 };
-
-/** `--name N` from the command line: a whole number above 0, else `fallback` when absent. */
-export function numberArg(name: string, fallback: number): number {
-  const at = process.argv.indexOf(name);
-  if (at < 0) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} takes a whole number above 0`);
-  return value;
-}

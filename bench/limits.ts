@@ -23,15 +23,19 @@ import {
   startMongoServer,
   waitForPort,
 } from '../src/local/servers.js';
+import { benchArgs } from './args.js';
 import { postBatches, spawnNode, stop } from './clients.js';
 import { fmt } from './format.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const option = (name: string) =>
-  process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
-const cli = option('cli') ?? join(root, 'dist', 'index.js');
-const waitMs = option('wait-ms');
-const quick = process.argv.includes('--quick');
+const { values: flags } = benchArgs(import.meta.url, {
+  quick: { type: 'boolean' },
+  'wait-ms': { type: 'string' },
+  cli: { type: 'string' },
+});
+const cli = flags.cli ?? join(root, 'dist', 'index.js');
+const waitMs = flags['wait-ms'];
+const quick = flags.quick === true;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 const SECONDS = quick ? 15 : 60;

@@ -25,6 +25,7 @@ import {
   waitForPort,
 } from '../src/local/servers.js';
 import { fromStoredNotice, type StoredNotice } from '../src/store/index.js';
+import { benchArgs } from './args.js';
 import { rssMb, spawnNode, stop } from './clients.js';
 import { fmt, latencySummary } from './format.js';
 import { removeOnExit } from './no-orphans.js';
@@ -32,19 +33,26 @@ import { removeOnExit } from './no-orphans.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'index.js');
 const say = (line: string) => process.stdout.write(`${line}\n`);
-const quick = process.argv.includes('--quick');
+const { values: flags } = benchArgs(import.meta.url, {
+  quick: { type: 'boolean' },
+  'waiters-only': { type: 'boolean' },
+  'latency-only': { type: 'boolean' },
+  'burst-only': { type: 'boolean' },
+  drain: { type: 'boolean' },
+});
+const quick = flags.quick === true;
 /** Only the cost of many waiting requests. */
-const waitersOnly = process.argv.includes('--waiters-only');
+const waitersOnly = flags['waiters-only'] === true;
 /** Only the latencies (no 10,000 waiters, no floor). */
-const latencyOnly = process.argv.includes('--latency-only') || process.argv.includes('--burst-only');
+const latencyOnly = flags['latency-only'] === true || flags['burst-only'] === true;
 /**
  * Only what the tally's commit cadence costs the drain: DRAIN jobs of 0 ms through the one
  * worker, timed until their outcomes are in committed tallies.
  */
-const drainOnly = process.argv.includes('--drain');
+const drainOnly = flags.drain === true;
 const DRAIN = quick ? 5000 : 20_000;
 /** Only the burst's latencies (no one-at-a-time part, no 10,000 waiters, no floor). */
-const burstOnly = process.argv.includes('--burst-only');
+const burstOnly = flags['burst-only'] === true;
 const SEQUENTIAL = quick ? 50 : 200;
 const CONCURRENT = quick ? 200 : 1000;
 const MANY = quick ? 2000 : 10_000;

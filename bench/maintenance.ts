@@ -15,14 +15,14 @@ import { startBeanstalkd, startMongoServer } from '../src/local/servers.js';
 import { startBackgroundPasses } from '../src/manager/background/background-passes.js';
 import { createQueueClient, queueSetOf } from '../src/queue/index.js';
 import { createStore } from '../src/store/index.js';
+import { benchArgs, wholeNumber } from './args.js';
 import { cpuSeconds } from './cpu.js';
 import { fmt } from './format.js';
 import { loadHistory } from './reads.js';
 
 const INTERVAL_MS = 10_000;
-const jobsAt = process.argv.indexOf('--jobs');
-const jobs = jobsAt >= 0 ? Number(process.argv[jobsAt + 1]) : 20_000;
-if (!Number.isInteger(jobs) || jobs < 1) throw new Error('--jobs takes a whole number above 0');
+const { values: flags } = benchArgs(import.meta.url, { jobs: { type: 'string' } });
+const jobs = wholeNumber(import.meta.url, 'jobs', flags.jobs, 20_000);
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 const beanstalkd = await startBeanstalkd();

@@ -11,10 +11,15 @@ import './no-orphans.js';
 import { MongoClient } from 'mongodb';
 import { startMongoServer } from '../src/local/servers.js';
 import { pointReader } from '../src/store/driver/point-reads.js';
-import { fmt, numberArg } from './format.js';
+import { benchArgs, wholeNumber } from './args.js';
+import { fmt } from './format.js';
 
-const reads = numberArg('--reads', 20_000);
-const rounds = numberArg('--rounds', 5);
+const { values: flags } = benchArgs(import.meta.url, {
+  reads: { type: 'string' },
+  rounds: { type: 'string' },
+});
+const reads = wholeNumber(import.meta.url, 'reads', flags.reads, 20_000);
+const rounds = wholeNumber(import.meta.url, 'rounds', flags.rounds, 5);
 const STORED = 5_000;
 const IN_FLIGHT = 32;
 

@@ -3,6 +3,7 @@
  * in a V8 CPU profile (from `npm run bench -- --cpu-prof DIR`), and the share by package.
  */
 import { readFileSync } from 'node:fs';
+import { badArgs, benchArgs } from './args.js';
 
 interface ProfileNode {
   id: number;
@@ -15,11 +16,11 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const [file, topArg] = process.argv.slice(2);
-if (!file) {
-  process.stderr.write('usage: tsx bench/profile-top.ts FILE.cpuprofile [N]\n');
-  process.exit(2);
-}
+const [file, topArg, ...extra] = benchArgs(import.meta.url, {}, { positionals: true }).positionals;
+if (!file || extra.length > 0) badArgs(import.meta.url, 'takes FILE.cpuprofile and, optionally, N');
+const topCount = Number(topArg ?? 25);
+if (!Number.isInteger(topCount) || topCount < 1)
+  badArgs(import.meta.url, `N takes a whole number above 0, not "${topArg}"`);
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const selfUs = new Map<number, number>();
@@ -62,5 +63,5 @@ const show = (entries: Map<string, number>, n: number) =>
     .map(([name, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${name}`)
     .join('\n');
 process.stdout.write(
-  `${(total / 1e6).toFixed(1)} s sampled\n\nby package:\n${show(byPackage, 12)}\n\nby function (self):\n${show(byFunction, Number(topArg ?? 25))}\n\nour functions (inclusive):\n${show(inclusive, Number(topArg ?? 25))}\n`,
+  `${(total / 1e6).toFixed(1)} s sampled\n\nby package:\n${show(byPackage, 12)}\n\nby function (self):\n${show(byFunction, topCount)}\n\nour functions (inclusive):\n${show(inclusive, topCount)}\n`,
 );

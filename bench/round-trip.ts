@@ -9,10 +9,12 @@
 import './no-orphans.js';
 import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
+import { benchArgs, wholeNumber } from './args.js';
 import { cpuSeconds } from './cpu.js';
-import { fmt, numberArg } from './format.js';
+import { fmt } from './format.js';
 
-const seconds = numberArg('--seconds', 4);
+const { values: flags } = benchArgs(import.meta.url, { seconds: { type: 'string' } });
+const seconds = wholeNumber(import.meta.url, 'seconds', flags.seconds, 4);
 const ECHO = `const s = require('node:net').createServer((c) => { c.setNoDelay(true); c.on('data', (d) => c.write(d)); });
 s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));`;
 

@@ -47,6 +47,7 @@ import {
   whichSync,
 } from '../src/local/servers.js';
 import { createQueueClient } from '../src/queue/index.js';
+import { badArgs, benchArgs } from './args.js';
 import { rawInsertMany, rawPuts } from './baselines.js';
 import { BesideBullmq, captureEndToEnd, type OurFigure } from './beside-bullmq.js';
 import {
@@ -72,7 +73,17 @@ import { measureReads } from './reads.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'index.js');
-const quick = process.argv.includes('--quick');
+const { values: flags } = benchArgs(import.meta.url, {
+  quick: { type: 'boolean' },
+  only: { type: 'string' },
+  'reads-sizes': { type: 'string' },
+  binlog: { type: 'string' },
+  'cpu-prof': { type: 'string' },
+  'no-peer': { type: 'boolean' },
+  'peer-fsync': { type: 'string' },
+  'store-sync': { type: 'string' },
+});
+const quick = flags.quick === true;
 const SECONDS = quick ? 3 : 10;
 const E2E_JOBS = quick ? 10_000 : 50_000;
 const ORIGINAL_JOBS = quick ? 1_500 : 5_000;
@@ -85,35 +96,45 @@ const BATCH_JOBS = quick ? 10_000 : 30_000;
 /** Batch requests in flight at once: a client that sends the next batch while one is stored. */
 const BATCH_IN_FLIGHT = 2;
 /** `--only post,batch,e2e,pickup,get`: run only these measures (RSS is always reported). */
-const onlyAt = process.argv.indexOf('--only');
-const only = onlyAt >= 0 ? (process.argv[onlyAt + 1] ?? '').split(',') : undefined;
+const PHASES = ['post', 'batch', 'e2e', 'pickup', 'get', 'reads'];
+const only = flags.only?.split(',');
+const unknownPhase = only?.find((phase) => !PHASES.includes(phase));
+if (unknownPhase !== undefined)
+  badArgs(import.meta.url, `--only takes some of ${PHASES.join(',')}, not "${unknownPhase}"`);
 const runs = (phase: string) => only === undefined || only.includes(phase);
-const sizesAt = process.argv.indexOf('--reads-sizes');
 const readSizes =
-  sizesAt >= 0
-    ? (process.argv[sizesAt + 1] ?? '').split(',').map(Number)
+  flags['reads-sizes'] !== undefined
+    ? flags['reads-sizes'].split(',').map(Number)
     : quick
       ? [1_000, 20_000]
       : [1_000, 100_000, 1_000_000];
 if (readSizes.some((n, i) => !Number.isInteger(n) || n < 1 || n <= (readSizes[i - 1] ?? 0))) {
-  throw new Error('--reads-sizes takes growing whole numbers, e.g. 1000,100000,1000000');
+  badArgs(import.meta.url, '--reads-sizes takes growing whole numbers, e.g. 1000,100000,1000000');
 }
+/** `--binlog none,sync,fsync`: the beanstalkd modes to run (`--quick`: none only). */
+const ALL_MODES = { none: 'no binlog', sync: '-b (50 ms sync)', fsync: '-b -f 0' } as const;
+const pickedModes = flags.binlog?.split(',') ?? (quick ? ['none'] : undefined);
+const unknownMode = pickedModes?.find((name) => !(name in ALL_MODES));
+if (unknownMode !== undefined)
+  badArgs(import.meta.url, `--binlog takes none, sync or fsync, not "${unknownMode}"`);
+const modes = pickedModes
+  ? pickedModes.map((name) => ALL_MODES[name as keyof typeof ALL_MODES])
+  : Object.values(ALL_MODES);
 let firstMode: string | undefined;
-const storeSyncAt = process.argv.indexOf('--store-sync');
 const storeSync = ((value) => {
-  if (value !== 'full' && value !== 'normal') throw new Error('--store-sync takes full or normal');
+  if (value !== 'full' && value !== 'normal')
+    return badArgs(import.meta.url, '--store-sync takes full or normal');
   return value;
-})(storeSyncAt >= 0 ? process.argv[storeSyncAt + 1] : 'full');
+})(flags['store-sync'] ?? 'full');
 /** `--no-peer`: no BullMQ rows. */
-const peerWanted = !process.argv.includes('--no-peer');
+const peerWanted = flags['no-peer'] !== true;
 /** `--peer-fsync everysec|always`: the peer's Redis keeps an append-only file, synced so. */
-const peerFsyncAt = process.argv.indexOf('--peer-fsync');
 const peerFsync = ((value) => {
   if (value !== 'none' && value !== 'everysec' && value !== 'always') {
-    throw new Error('--peer-fsync takes none, everysec or always');
+    return badArgs(import.meta.url, '--peer-fsync takes none, everysec or always');
   }
   return value;
-})(peerFsyncAt >= 0 ? process.argv[peerFsyncAt + 1] : 'none');
+})(flags['peer-fsync'] ?? 'none');
 /** BullMQ's workers: as many processes as ours, with the concurrency the comparison asks for. */
 const PEER_CONCURRENCY = 50;
 
@@ -129,8 +150,7 @@ const rows: Row[] = [];
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 /** With `--cpu-prof DIR`, the manager and workers write V8 CPU profiles there when they stop. */
-const profileAt = process.argv.indexOf('--cpu-prof');
-const profileDir = profileAt >= 0 ? resolve(process.argv[profileAt + 1] ?? 'profiles') : undefined;
+const profileDir = flags['cpu-prof'] !== undefined ? resolve(flags['cpu-prof']) : undefined;
 
 async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Promise<void> {
   const dataDir = removeOnExit(mkdtempSync(join(tmpdir(), 'dw-bench-')));
@@ -434,14 +454,6 @@ async function main(): Promise<void> {
   say(
     `distributed-workers bench${quick ? ' (--quick)' : ''}: ${cpus().length} cores, ${cpus()[0]?.model ?? ''}, ${Math.round(totalmem() / 2 ** 30)} GB; MongoDB-wire server: ${whichSync('mongod') ? 'mongod' : `FerretDB 1.24.2 (SQLite, synchronous ${storeSync})`}; data under ${tmpdir()} (${filesystem ?? 'filesystem unknown'}); accept order: ${process.env.BENCH_ACCEPT_HOLD_SECONDS ? `hold ${process.env.BENCH_ACCEPT_HOLD_SECONDS} s, record, kick` : 'record, then put'}`,
   );
-  const allModes = { none: 'no binlog', sync: '-b (50 ms sync)', fsync: '-b -f 0' } as const;
-  const binlogAt = process.argv.indexOf('--binlog');
-  const picked = binlogAt >= 0 ? (process.argv[binlogAt + 1] ?? '').split(',') : quick ? ['none'] : undefined;
-  const unknownMode = picked?.find((name) => !(name in allModes));
-  if (unknownMode !== undefined) throw new Error(`--binlog takes none, sync or fsync, not ${unknownMode}`);
-  const modes = picked
-    ? picked.map((name) => allModes[name as keyof typeof allModes])
-    : Object.values(allModes);
   firstMode = modes[0];
   for (const mode of modes) await benchMode(mode);
   const header = [

@@ -18,23 +18,26 @@ import {
   startMongoServer,
   waitForPort,
 } from '../src/local/servers.js';
+import { badArgs, benchArgs } from './args.js';
 import { pickupsOf, postSteadily, spawnNode, stop } from './clients.js';
 import { measureCpu } from './cpu.js';
 import { pct } from './format.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'index.js');
-const argument = (name: string) => {
-  const at = process.argv.indexOf(name);
-  return at >= 0 ? process.argv[at + 1] : undefined;
-};
-const rates = (argument('--rates') ?? '20,100,250,500').split(',').map(Number);
-const seconds = Number(argument('--seconds') ?? 4);
-const storeSync = argument('--store-sync') ?? 'full';
+const { values: flags } = benchArgs(import.meta.url, {
+  rates: { type: 'string' },
+  seconds: { type: 'string' },
+  'store-sync': { type: 'string' },
+});
+const rates = (flags.rates ?? '20,100,250,500').split(',').map(Number);
+const seconds = Number(flags.seconds ?? 4);
+const storeSync = flags['store-sync'] ?? 'full';
 if (rates.some((rate) => !Number.isInteger(rate) || rate < 0) || !(seconds > 0)) {
-  throw new Error('--rates takes whole numbers (0: idle), --seconds a positive number');
+  badArgs(import.meta.url, '--rates takes whole numbers (0: idle), --seconds a positive number');
 }
-if (storeSync !== 'full' && storeSync !== 'normal') throw new Error('--store-sync takes full or normal');
+if (storeSync !== 'full' && storeSync !== 'normal')
+  badArgs(import.meta.url, '--store-sync takes full or normal');
 
 installBackends();
 const servers: LocalServer[] = [];

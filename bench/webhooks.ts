@@ -4,7 +4,8 @@
  * manager and worker on their own beanstalkd and FerretDB; the receiver, on loopback
  * (WEBHOOK_ALLOW_PRIVATE=true), checks each signature and answers 200. Latency runs from the
  * job's `finishedAt` (in the webhook's body and the event's `at`) to the receiver, or the event
- * client, holding it. Not a test: it prints figures (issue "completion push").
+ * client, holding it. `--quick`: 100 jobs instead of 500. Not a test: it prints figures (issue
+ * "completion push").
  */
 import './no-orphans.js';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -19,13 +20,14 @@ import {
   startMongoServer,
   waitForPort,
 } from '../src/local/servers.js';
+import { benchArgs } from './args.js';
 import { spawnNode, stop } from './clients.js';
 import { fmt, latencySummary } from './format.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'index.js');
 const say = (line: string) => process.stdout.write(`${line}\n`);
-const quick = process.argv.includes('--quick');
+const quick = benchArgs(import.meta.url, { quick: { type: 'boolean' } }).values.quick === true;
 const JOBS = quick ? 100 : 500;
 
 const summary = latencySummary;

@@ -21,6 +21,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
+import { badArgs, benchArgs } from '../args.js';
 import { Checker, type FaultRecord, type Verdict } from './checker.js';
 import { Cluster } from './cluster.js';
 import { explainJobs } from './forensics.js';
@@ -33,22 +34,33 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const hold = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const value = process.argv[i + 1];
-  if (value === undefined || value.startsWith('--')) throw new Error(`--${name} needs a value`);
-  return value;
-}
-function numberFlag(name: string, fallback: number): number {
+const { values: flags } = benchArgs(import.meta.url, {
+  quick: { type: 'boolean' },
+  minutes: { type: 'string' },
+  seed: { type: 'string' },
+  rate: { type: 'string' },
+  managers: { type: 'string' },
+  workers: { type: 'string' },
+  ttr: { type: 'string' },
+  'recovery-bound': { type: 'string' },
+  out: { type: 'string' },
+  inject: { type: 'string' },
+});
+const flag = (name: keyof typeof flags): string | undefined => {
+  const value = flags[name];
+  return typeof value === 'string' ? value : undefined;
+};
+function numberFlag(name: keyof typeof flags, fallback: number): number {
   const value = flag(name);
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, not ${value}`);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) {
+    return badArgs(import.meta.url, `--${name} must be a positive number, not "${value}"`);
+  }
   return n;
 }
 
-const quick = process.argv.includes('--quick');
+const quick = flags.quick === true;
 const minutes = numberFlag('minutes', quick ? 3 : 30);
 const seed = Math.floor(numberFlag('seed', randomInt(1, 2 ** 31)));
 const managers = Math.floor(numberFlag('managers', 2));
@@ -59,7 +71,7 @@ const outDir = resolve(flag('out') ?? join(root, 'soak-report'));
 const inject = flag('inject');
 const fixedRate = flag('rate') === undefined ? undefined : numberFlag('rate', 1);
 if (inject !== undefined && inject !== 'lose' && inject !== 'wrong-hash')
-  throw new Error('--inject takes lose or wrong-hash');
+  badArgs(import.meta.url, '--inject takes lose or wrong-hash');
 const runMs = minutes * 60_000;
 /** RSS: the highest of a process's first 5 minutes (a third of a shorter run) is its level. */
 const baselineWindowMs = Math.min(5 * 60_000, runMs / 3);
