@@ -4,8 +4,8 @@
  * prints the answers, how long they took, the manager CPU they cost, `/healthz`'s latency
  * while they ran (beside its latency idle, measured first in the same run) and the manager's
  * RSS; at the end, the RSS once the manager is idle again beside the RSS it started with.
- * Not a test: it reports (issue "Security, round two": under 1 s of CPU per request,
- * /healthz under 100 ms meanwhile, RSS back to its baseline after).
+ * Takes no flags. Not a test: it reports (issue "Security, round two": under 1 s of CPU per
+ * request, /healthz under 100 ms meanwhile, RSS back to its baseline after).
  */
 import './no-orphans.js';
 import { readFileSync } from 'node:fs';
@@ -18,9 +18,12 @@ import {
   startMongoServer,
   waitForPort,
 } from '../src/local/servers.js';
+import { benchArgs } from './args.js';
 import { rssMb, spawnNode, stop } from './clients.js';
 import { fmt, pct } from './format.js';
 
+/** No flags: only --help; anything else stops here rather than being ignored. */
+benchArgs(import.meta.url, {});
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'index.js');
 const say = (line: string) => process.stdout.write(`${line}\n`);
