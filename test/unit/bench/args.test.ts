@@ -1,29 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { usageOf } from '../../../bench/args.js';
+import { runBench } from './run-bench.js';
 
-const bench = (script: string) => resolve(new URL(`../../../bench/${script}`, import.meta.url).pathname);
-
-/** Runs a bench script with `args` as a user would (through tsx); its exit code and output. */
-async function run(script: string, args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', bench(script), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
+const run = runBench;
 
 describe('bench/args', function () {
   // Each case starts a real tsx process, which takes a second or two on this machine.
