@@ -98,47 +98,50 @@ export function decodeEnvelope(body: string): Envelope | null {
   if (typeof id !== 'string' || typeof type !== 'string' || typeof payload !== 'string') return null;
   const attempts =
     typeof maxAttempts === 'number' && Number.isInteger(maxAttempts) && maxAttempts > 0 ? maxAttempts : 1;
-  const cleanParams: Record<string, string | number> = {};
+  const envelope: Envelope = { id, type, payload, maxAttempts: attempts };
+  // Optional fields set one by one, absent when unset: a worker decodes every job it reserves,
+  // and a spread of a conditional object each made that many more objects for the collector.
   if (params !== null && typeof params === 'object' && !Array.isArray(params)) {
-    for (const [key, v] of Object.entries(params)) {
-      if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) cleanParams[key] = v;
+    let cleanParams: Record<string, string | number> | undefined;
+    for (const key in params) {
+      if (!Object.hasOwn(params, key)) continue;
+      const v = (params as Record<string, unknown>)[key];
+      if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) {
+        cleanParams ??= {};
+        cleanParams[key] = v;
+      }
     }
+    if (cleanParams !== undefined) envelope.params = cleanParams;
   }
-  return {
-    id,
-    type,
-    payload,
-    maxAttempts: attempts,
-    ...(Object.keys(cleanParams).length > 0 ? { params: cleanParams } : {}),
-    ...(held === true ? { held: true } : {}),
-    ...(requeued === true ? { requeued: true } : {}),
-    ...(typeof group === 'string' ? { group } : {}),
-    ...(typeof callback === 'string' && callback !== '' ? { callback } : {}),
-    ...scheduleOf(schedule),
-    ...flowOf(flow),
-    ...(waiting === true ? { waiting: true } : {}),
-    ...(released === true ? { released: true } : {}),
-  };
+  if (held === true) envelope.held = true;
+  if (requeued === true) envelope.requeued = true;
+  if (typeof group === 'string') envelope.group = group;
+  if (typeof callback === 'string' && callback !== '') envelope.callback = callback;
+  const scheduled = scheduleOf(schedule);
+  if (scheduled !== undefined) envelope.schedule = scheduled;
+  const flowSpec = flowOf(flow);
+  if (flowSpec !== undefined) envelope.flow = flowSpec;
+  if (waiting === true) envelope.waiting = true;
+  if (released === true) envelope.released = true;
+  return envelope;
 }
 
 /** A body's `flow`, when it is one. */
-function flowOf(value: unknown): { flow?: FlowSpec } {
-  if (value === null || typeof value !== 'object') return {};
+function flowOf(value: unknown): FlowSpec | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
   const { dependsOn, onParentFailure, afterGroup } = value as Record<string, unknown>;
-  if (!Array.isArray(dependsOn) || !dependsOn.every((id) => typeof id === 'string')) return {};
-  if (!(PARENT_FAILURE_POLICIES as readonly unknown[]).includes(onParentFailure)) return {};
+  if (!Array.isArray(dependsOn) || !dependsOn.every((id) => typeof id === 'string')) return undefined;
+  if (!(PARENT_FAILURE_POLICIES as readonly unknown[]).includes(onParentFailure)) return undefined;
   return {
-    flow: {
-      dependsOn: dependsOn as string[],
-      onParentFailure: onParentFailure as ParentFailurePolicy,
-      ...(typeof afterGroup === 'string' ? { afterGroup } : {}),
-    },
+    dependsOn: dependsOn as string[],
+    onParentFailure: onParentFailure as ParentFailurePolicy,
+    ...(typeof afterGroup === 'string' ? { afterGroup } : {}),
   };
 }
 
 /** A body's `schedule`, when it is one. */
-function scheduleOf(value: unknown): { schedule?: { name: string; tick: string } } {
-  if (value === null || typeof value !== 'object') return {};
+function scheduleOf(value: unknown): { name: string; tick: string } | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
   const { name, tick } = value as Record<string, unknown>;
-  return typeof name === 'string' && typeof tick === 'string' ? { schedule: { name, tick } } : {};
+  return typeof name === 'string' && typeof tick === 'string' ? { name, tick } : undefined;
 }

@@ -64,16 +64,21 @@ export function createConsumer(
 
   return {
     server: `${options.host}:${options.port}`,
-    async reserve(timeoutSeconds) {
-      assertUint32('timeout', timeoutSeconds);
-      const connection = await slot.get();
-      return connection.command(
-        'reserve-with-timeout',
-        'exclusive',
-        `reserve-with-timeout ${timeoutSeconds}\r\n`,
-        readReserved,
-        timeoutSeconds * 1000 + options.commandTimeoutMs,
-      );
+    reserve(timeoutSeconds) {
+      try {
+        assertUint32('timeout', timeoutSeconds);
+      } catch (error: unknown) {
+        return Promise.reject(error);
+      }
+      const send = (connection: WireConnection) =>
+        connection.command(
+          'reserve-with-timeout',
+          'exclusive',
+          `reserve-with-timeout ${timeoutSeconds}\r\n`,
+          readReserved,
+          timeoutSeconds * 1000 + options.commandTimeoutMs,
+        );
+      return onConnection(send);
     },
 
     async statsJob(beanstalkId) {
@@ -85,14 +90,14 @@ export function createConsumer(
       });
     },
 
-    async delete(beanstalkId) {
-      assertBeanstalkId(beanstalkId);
-      const connection = await slot.get();
-      await connection.command(
-        'delete',
-        'pipelined',
-        `delete ${beanstalkId}\r\n`,
-        expect('delete', 'DELETED'),
+    delete(beanstalkId) {
+      try {
+        assertBeanstalkId(beanstalkId);
+      } catch (error: unknown) {
+        return Promise.reject(error);
+      }
+      return onConnection((connection) =>
+        connection.command('delete', 'pipelined', `delete ${beanstalkId}\r\n`, EXPECT_DELETED),
       );
     },
 
@@ -127,40 +132,67 @@ export function createConsumer(
       await connection.command('touch', 'pipelined', `touch ${beanstalkId}\r\n`, expect('touch', 'TOUCHED'));
     },
 
-    async setTubes(wanted) {
-      if (wanted.length === 0) throw new Error('a consumer needs at least one tube to watch');
-      const next = wanted.map((tube) => assertTubeName(tube));
-      tubes = next;
+    setTubes(wanted) {
+      // Asked before every reserve, and almost always unchanged: then answered without a new
+      // promise or array (the tubes watched were checked when they were set).
       const open = slot.peekOpen();
       const current = open && watching.get(open);
-      if (current && current.size === next.length && next.every((tube) => current.has(tube))) return;
-      const connection = await slot.get();
-      const now = watching.get(connection) ?? new Set<string>();
-      const adding = next.filter((tube) => !now.has(tube));
-      const dropping = [...now].filter((tube) => !next.includes(tube));
-      if (adding.length === 0 && dropping.length === 0) return;
-      watching.set(connection, new Set(next));
-      // Written in this order, in one go: nothing else on this connection comes between.
-      const sent = [
-        ...adding.map((tube) => watch(connection, tube)),
-        ...dropping.map((tube) => ignore(connection, tube)),
-      ];
-      try {
-        await Promise.all(sent);
-      } catch (error: unknown) {
-        // Unknown what the server now watches for this connection: drop it, and its
-        // replacement starts from `tubes`.
-        watching.delete(connection);
-        connection.destroy();
-        throw error;
-      }
+      if (current && wanted.length > 0 && sameTubes(current, wanted)) return UNCHANGED;
+      return changeTubes(wanted);
     },
 
     close() {
       return slot.close();
     },
   };
+
+  async function changeTubes(wanted: readonly string[]): Promise<void> {
+    if (wanted.length === 0) throw new Error('a consumer needs at least one tube to watch');
+    const next = wanted.map((tube) => assertTubeName(tube));
+    tubes = next;
+    const open = slot.peekOpen();
+    const current = open && watching.get(open);
+    if (current && current.size === next.length && next.every((tube) => current.has(tube))) return;
+    const connection = await slot.get();
+    const now = watching.get(connection) ?? new Set<string>();
+    const adding = next.filter((tube) => !now.has(tube));
+    const dropping = [...now].filter((tube) => !next.includes(tube));
+    if (adding.length === 0 && dropping.length === 0) return;
+    watching.set(connection, new Set(next));
+    // Written in this order, in one go: nothing else on this connection comes between.
+    const sent = [
+      ...adding.map((tube) => watch(connection, tube)),
+      ...dropping.map((tube) => ignore(connection, tube)),
+    ];
+    try {
+      await Promise.all(sent);
+    } catch (error: unknown) {
+      // Unknown what the server now watches for this connection: drop it, and its
+      // replacement starts from `tubes`.
+      watching.delete(connection);
+      connection.destroy();
+      throw error;
+    }
+  }
+
+  /** `send` on the open connection, or on a new one once it is set up. */
+  function onConnection<T>(send: (connection: WireConnection) => Promise<T>): Promise<T> {
+    const open = slot.peekOpen();
+    return open ? send(open) : slot.get().then(send);
+  }
 }
+
+/** A settled answer for setTubes when nothing changes. */
+const UNCHANGED: Promise<void> = Promise.resolve();
+
+/** Whether `wanted` names exactly the tubes watched (`wanted` has no repeats: one tube per type). */
+function sameTubes(watched: ReadonlySet<string>, wanted: readonly string[]): boolean {
+  if (watched.size !== wanted.length) return false;
+  for (const tube of wanted) if (!watched.has(tube)) return false;
+  return true;
+}
+
+const EXPECT_DELETED = expect('delete', 'DELETED');
 
 /** A reply check: the expected reply (`DELETED`), or one starting so (`WATCHING `); otherwise its error. */
 function expect(command: string, wanted: string): (reply: Reply) => void {

@@ -30,8 +30,10 @@ interface Task {
   timeoutMs: number;
   /** When its reply is due: set as it is written. */
   deadline: number;
-  accept: (reply: Reply) => void;
-  reject: (error: QueueError) => void;
+  /** What the reply means: the value to resolve with, or a thrown QueueError. */
+  parse: (reply: Reply) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
 }
 
 const CRLF = Buffer.from('\r\n');
@@ -112,19 +114,16 @@ export class WireConnection {
   ): Promise<T> {
     if (this.closeReason) return Promise.reject(this.closeReason);
     return new Promise<T>((resolve, reject) => {
+      // The task holds the parser and the promise's ends itself: a worker sends two commands a
+      // job, and a closure around them was one more object each for the collector.
       this.waiting.push({
         name,
         mode,
         request,
         timeoutMs,
         deadline: 0,
-        accept: (reply) => {
-          try {
-            resolve(parse(reply));
-          } catch (error: unknown) {
-            reject(error);
-          }
-        },
+        parse,
+        resolve: resolve as (value: unknown) => void,
         reject,
       });
       this.pump();
@@ -245,13 +244,25 @@ export class WireConnection {
         return;
       }
       if (task.mode === 'exclusive') this.exclusiveActive = false;
-      task.accept(reply);
+      settle(task, reply);
       if (this.closeReason) return;
     }
     this.received = at === 0 ? this.received : this.received.subarray(at);
     if (this.sent.length > 0) this.armTimer(this.sent[0]!.deadline);
     this.pump();
   }
+}
+
+/** Resolves a task with what its reply means, or rejects it with the QueueError its parser threw. */
+function settle(task: Task, reply: Reply): void {
+  let value: unknown;
+  try {
+    value = task.parse(reply);
+  } catch (error: unknown) {
+    task.reject(error);
+    return;
+  }
+  task.resolve(value);
 }
 
 /**

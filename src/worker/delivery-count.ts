@@ -38,17 +38,15 @@ export async function runsSoFar(
 }
 
 /** beanstalkd's stats of the job just reserved: from the shared lane, else the slot's own connection. */
-export async function statsOf(
+export function statsOf(
   deps: { consumer: Pick<Consumer, 'statsJob'>; jobStats?: (beanstalkId: string) => Promise<JobStats> },
   job: ReservedJob,
 ): Promise<JobStats> {
-  if (deps.jobStats) {
-    try {
-      return await deps.jobStats(job.beanstalkId);
-    } catch (error: unknown) {
-      if (isQueueError(error, QueueErrorCode.NOT_FOUND)) throw error;
-      // The lane's connection failed: the slot's own tells whether the job is still ours.
-    }
-  }
-  return await deps.consumer.statsJob(job.beanstalkId);
+  if (!deps.jobStats) return deps.consumer.statsJob(job.beanstalkId);
+  // A plain chain, not an async function: asked for every job, and each frame is garbage.
+  return deps.jobStats(job.beanstalkId).catch((error: unknown) => {
+    if (isQueueError(error, QueueErrorCode.NOT_FOUND)) throw error;
+    // The lane's connection failed: the slot's own tells whether the job is still ours.
+    return deps.consumer.statsJob(job.beanstalkId);
+  });
 }

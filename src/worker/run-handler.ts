@@ -44,11 +44,29 @@ export async function runHandler(options: RunHandlerOptions): Promise<HandlerRun
   let controller: AbortController | undefined;
   let reason: 'timeout' | 'stopped' | undefined;
   let abortError: RunAborted | undefined;
+  /** Ends the wait for the handler (or the work delay) in hand, which is not waited for further. */
   let rejectAborted: (error: RunAborted) => void = () => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    rejectAborted = reject;
-  });
-  aborted.catch(() => undefined);
+  /**
+   * `work`, or a rejection once the run is aborted: one promise per wait, where a race with a
+   * standing "aborted" promise made four more objects per job for the collector.
+   */
+  const unlessAborted = <T>(work: () => T | PromiseLike<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      if (abortError) {
+        reject(abortError);
+        return;
+      }
+      rejectAborted = reject;
+      let out: T | PromiseLike<T>;
+      try {
+        out = work();
+      } catch (error: unknown) {
+        reject(error);
+        return;
+      }
+      // A handler may answer without a promise; a native promise is taken as it is.
+      Promise.resolve(out).then(resolve, reject);
+    });
   const abort = (why: 'timeout' | 'stopped') => {
     if (reason) return;
     reason = why;
@@ -76,10 +94,10 @@ export async function runHandler(options: RunHandlerOptions): Promise<HandlerRun
 
   try {
     if (options.workDelayMs > 0) {
-      await Promise.race([new Promise((resolve) => setTimeout(resolve, options.workDelayMs)), aborted]);
+      await unlessAborted(() => new Promise<void>((resolve) => setTimeout(resolve, options.workDelayMs)));
     }
     const payload: unknown = JSON.parse(envelope.payload);
-    const result = await Promise.race([
+    const result = await unlessAborted(() =>
       options.handler(payload, {
         jobId: envelope.id,
         type: envelope.type,
@@ -93,8 +111,7 @@ export async function runHandler(options: RunHandlerOptions): Promise<HandlerRun
         progress: options.progress ?? (() => undefined),
         ...(options.group !== undefined ? { group: options.group } : {}),
       }),
-      aborted,
-    ]);
+    );
     if (result === null || typeof result !== 'object' || Array.isArray(result)) {
       return { kind: 'failed', message: 'the handler returned something other than an object' };
     }

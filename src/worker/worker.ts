@@ -24,7 +24,7 @@ import { createLimitGate } from './limits/limit-gate.js';
 import { startLimitsCache } from './limits/limits-cache.js';
 import { SlotTubes } from './limits/slot-tubes.js';
 import { outcomeDeadlineMs, startReporting } from './observe/reporting.js';
-import { runJob } from './run-job.js';
+import { type RunJobDeps, runJob } from './run-job.js';
 import { startWorkerWebhooks } from './webhooks.js';
 
 export interface RunningWorker {
@@ -145,6 +145,29 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
      */
     let unsent: Promise<void> | undefined;
     const unanswered = new Set<Promise<void>>();
+    // The same for every job of the slot: made once, not once per job (a job's delete holds it).
+    const jobDeps: RunJobDeps = {
+      consumer,
+      store: reporting.store,
+      handlers: deps.handlers,
+      log: slotLog,
+      workerName,
+      pickWorkDelayMs,
+      retryBaseMs: config.retryBaseMs,
+      retryCapMs: config.retryCapMs,
+      jobTimeoutMs: config.jobTimeoutMs,
+      outcomeDeadlineMs: outcomeDeadlineMs(config),
+      signal: stopSignal,
+      noteStore,
+      counted: reporting.counted,
+      events: reporting.events,
+      enqueueDelivery: webhooks.enqueueDelivery,
+      limits: gate,
+      slot,
+      groupResults: (group) => readGroupResults(store, group),
+      severalServers: config.beanstalk.servers.length > 1,
+      ...(lane ? { jobStats: lane.statsJob } : {}),
+    };
     while (!stopping) {
       let job: Awaited<ReturnType<Consumer['reserve']>>;
       try {
@@ -195,28 +218,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       slotTubes.busy(slot);
       busy += 1;
       lastBusyAt = Date.now();
-      const tail = await runJob(job, {
-        consumer,
-        store: reporting.store,
-        handlers: deps.handlers,
-        log: slotLog,
-        workerName,
-        pickWorkDelayMs,
-        retryBaseMs: config.retryBaseMs,
-        retryCapMs: config.retryCapMs,
-        jobTimeoutMs: config.jobTimeoutMs,
-        outcomeDeadlineMs: outcomeDeadlineMs(config),
-        signal: stopSignal,
-        noteStore,
-        counted: reporting.counted,
-        events: reporting.events,
-        enqueueDelivery: webhooks.enqueueDelivery,
-        limits: gate,
-        slot,
-        groupResults: (group) => readGroupResults(store, group),
-        severalServers: config.beanstalk.servers.length > 1,
-        ...(lane ? { jobStats: lane.statsJob } : {}),
-      });
+      const tail = await runJob(job, jobDeps);
       slotTubes.settled(slot);
       if (tail.deleting) {
         const { sent, done } = tail.deleting;
