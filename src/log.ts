@@ -69,24 +69,41 @@ const noop = () => undefined;
  * level the parent does not log is dropped without making it.
  */
 export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
-  let child: Logger | undefined;
-  const made = (): Logger => {
-    child ??= parent.child(bindings);
-    return child;
-  };
-  return new Proxy(parent, {
-    get(_parent, key) {
-      if (child === undefined && LEVEL_METHODS.has(key) && !parent.isLevelEnabled(key as pino.Level))
-        return noop;
-      const target = made();
-      const value: unknown = Reflect.get(target, key, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-    set(_parent, key, value) {
-      return Reflect.set(made(), key, value);
-    },
-    has(_parent, key) {
-      return Reflect.has(made(), key);
-    },
-  });
+  return new Proxy(parent, new LazyChild(parent, bindings));
+}
+
+/**
+ * The proxy's handler: one object per child, its traps on the prototype (a worker makes a child
+ * per job, and a handler of closures was five more objects each for the collector).
+ */
+class LazyChild implements ProxyHandler<Logger> {
+  private child: Logger | undefined;
+  private readonly parent: Logger;
+  private readonly bindings: Record<string, unknown>;
+
+  constructor(parent: Logger, bindings: Record<string, unknown>) {
+    this.parent = parent;
+    this.bindings = bindings;
+  }
+
+  get(_parent: Logger, key: PropertyKey): unknown {
+    if (this.child === undefined && LEVEL_METHODS.has(key) && !this.parent.isLevelEnabled(key as pino.Level))
+      return noop;
+    const target = this.made();
+    const value: unknown = Reflect.get(target, key, target);
+    return typeof value === 'function' ? value.bind(target) : value;
+  }
+
+  set(_parent: Logger, key: PropertyKey, value: unknown): boolean {
+    return Reflect.set(this.made(), key, value);
+  }
+
+  has(_parent: Logger, key: PropertyKey): boolean {
+    return Reflect.has(this.made(), key);
+  }
+
+  private made(): Logger {
+    this.child ??= this.parent.child(this.bindings);
+    return this.child;
+  }
 }

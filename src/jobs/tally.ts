@@ -107,9 +107,15 @@ export class Tally {
   ): void {
     if (unsureJob !== undefined) this.unsure.push({ job: unsureJob, k, at: new Date() });
     if (counted) {
-      const byType = this.pending.get(k) ?? {};
-      addCounts(byType, { [counted.type]: { ...emptyCounts(), [counted.outcome]: 1 } });
-      this.pending.set(k, byType);
+      let byType = this.pending.get(k);
+      if (byType === undefined) {
+        byType = {};
+        this.pending.set(k, byType);
+      }
+      // Counted in place (every outcome comes here): no counts object built to be added.
+      const counts = byType[counted.type] ?? emptyCounts();
+      byType[counted.type] = counts;
+      counts[counted.outcome] += 1;
       if (counted._id !== undefined)
         this.noteEnd(k, {
           id: counted._id,

@@ -37,6 +37,7 @@ export interface JobStatsLane {
 }
 
 const CRLF = Buffer.from('\r\n');
+const NOTHING = Buffer.alloc(0);
 
 export function createJobStatsLane(options: ConnectionOptions): JobStatsLane {
   const waiting: Question[] = [];
@@ -191,7 +192,7 @@ export function createJobStatsLane(options: ConnectionOptions): JobStatsLane {
       }
       if (!socket) return;
     }
-    received = at === 0 ? received : received.subarray(at);
+    received = at === 0 ? received : at === received.length ? NOTHING : received.subarray(at);
     armTimer();
     if (waiting.length > 0) schedule();
   }

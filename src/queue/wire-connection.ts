@@ -37,6 +37,7 @@ interface Task {
 }
 
 const CRLF = Buffer.from('\r\n');
+const NOTHING = Buffer.alloc(0);
 const BODY_REPLY = /^(?:RESERVED \d+ |FOUND \d+ |OK )(\d+)$/;
 
 export class WireConnection {
@@ -247,7 +248,9 @@ export class WireConnection {
       settle(task, reply);
       if (this.closeReason) return;
     }
-    this.received = at === 0 ? this.received : this.received.subarray(at);
+    // All of it read (the usual case): no view of nothing made for the next chunk to replace.
+    this.received =
+      at === 0 ? this.received : at === this.received.length ? NOTHING : this.received.subarray(at);
     if (this.sent.length > 0) this.armTimer(this.sent[0]!.deadline);
     this.pump();
   }

@@ -6,7 +6,7 @@
  */
 import { errorMessage } from '../errors.js';
 import type { Handler, HandlerContext } from '../handlers/index.js';
-import type { Envelope } from '../jobs/envelope.js';
+import type { Envelope, JobParams } from '../jobs/envelope.js';
 import type { Logger } from '../log.js';
 
 export type HandlerRun =
@@ -31,6 +31,9 @@ export interface RunHandlerOptions {
 }
 
 class RunAborted extends Error {}
+
+/** `context.params` of a job posted without any: one frozen object for all of them. */
+const NO_PARAMS: JobParams = Object.freeze({});
 
 /** The interval between touches: half the TTR, at least half a second. */
 export function touchIntervalMs(ttrSeconds: number): number {
@@ -103,7 +106,7 @@ export async function runHandler(options: RunHandlerOptions): Promise<HandlerRun
         type: envelope.type,
         attempt: options.attempt,
         rawPayload: envelope.payload,
-        params: envelope.params ?? {},
+        params: envelope.params ?? NO_PARAMS,
         log,
         get signal() {
           return signal();

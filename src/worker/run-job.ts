@@ -72,18 +72,16 @@ function onThisServer(deps: RunJobDeps, server: string): boolean {
 }
 
 /** `context.group` for a group's completion job: its results, read when the handler asks. */
-function groupContext(deps: RunJobDeps, envelope: Envelope): { group?: HandlerContext['group'] } {
+function groupContext(deps: RunJobDeps, envelope: Envelope): HandlerContext['group'] {
   const id = envelope.flow?.afterGroup;
   const read = deps.groupResults;
-  if (id === undefined || read === undefined) return {};
+  if (id === undefined || read === undefined) return undefined;
   return {
-    group: {
-      id,
-      async results() {
-        const results = await read(id);
-        if (results === null) throw new Error(`group ${id} is gone (removed by retention?)`);
-        return results;
-      },
+    id,
+    async results() {
+      const results = await read(id);
+      if (results === null) throw new Error(`group ${id} is gone (removed by retention?)`);
+      return results;
     },
   };
 }
@@ -268,8 +266,8 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
       jobTimeoutMs: deps.jobTimeoutMs,
       stopSignal: deps.signal,
       log: jobLog,
-      ...(deps.events ? { progress: deps.events.progressFor(envelope, attempt) } : {}),
-      ...groupContext(deps, envelope),
+      progress: deps.events?.progressFor(envelope, attempt),
+      group: groupContext(deps, envelope),
     });
   } finally {
     // The run token goes back as soon as the handler is done, before the outcome is stored.
@@ -315,17 +313,29 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
     result: run.result,
   });
   if (!(await storeOutcome(deps, job, envelope, doc, jobLog, ttr))) return DONE;
-  // Not awaited here: the job leaves beanstalkd once its outcome is counted (a tally commit,
-  // within a fraction of a second), while the slot goes on with its next job; the slot waits
-  // for it before it stops.
+  return { deleting: deleteWhenCounted(deps, envelope.id, job.beanstalkId) };
+}
+
+/**
+ * The job's delete, not awaited by runJob: the job leaves beanstalkd once its outcome is
+ * counted (a tally commit, within a fraction of a second), while the slot goes on with its next
+ * job; the slot waits for it before it stops. A function of its own so that a job waiting here
+ * holds its ids only, not runJob's frame (its body, its stats, its outcome): what a job holds
+ * while it waits outlives the young generation and is promoted (docs/performance.md).
+ */
+function deleteWhenCounted(
+  deps: Pick<RunJobDeps, 'consumer' | 'counted' | 'log'>,
+  jobId: string,
+  beanstalkId: string,
+): NonNullable<RunJobTail['deleting']> {
   let markSent = () => {};
   const sent = new Promise<void>((resolve) => {
     markSent = resolve;
   });
   const done = (async () => {
     try {
-      await deps.counted?.(envelope.id);
-      const deleted = consumer.delete(job.beanstalkId);
+      await deps.counted?.(jobId);
+      const deleted = deps.consumer.delete(beanstalkId);
       markSent();
       await deleted;
     } finally {
@@ -334,7 +344,10 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
   })().catch((error: unknown) => {
     // Its TTR passed or its connection dropped and another worker has it now, or the worker
     // stopped before the outcome was counted: whoever gets it next finds the outcome stored.
-    jobLog.info({ err: error }, 'job not deleted (no longer ours, or not yet counted); outcome kept');
+    deps.log.info(
+      { err: error, jobId, beanstalkId },
+      'job not deleted (no longer ours, or not yet counted); outcome kept',
+    );
   });
-  return { deleting: { sent, done } };
+  return { sent, done };
 }

@@ -222,7 +222,8 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       slotTubes.settled(slot);
       if (tail.deleting) {
         const { sent, done } = tail.deleting;
-        unsent = unsent ? Promise.all([unsent, sent]).then(() => undefined) : sent;
+        // Neither rejects; the later of the two is the one to wait for.
+        unsent = unsent ? unsent.then(() => sent) : sent;
         unanswered.add(done);
         void done.then(() => unanswered.delete(done));
       }

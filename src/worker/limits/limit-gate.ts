@@ -39,6 +39,7 @@ export const POLL_MS = 25;
 const TOKENS_SEEN_MS = 2000;
 
 const OPEN: GateEntry = Object.freeze({ ok: true as const, leave: () => undefined });
+const OPEN_NOW: Promise<GateEntry> = Promise.resolve(OPEN);
 
 export function createLimitGate(options: {
   connection: ConnectionOptions;
@@ -164,6 +165,14 @@ export function createLimitGate(options: {
   }, TOKEN_TOUCH_MS);
   toucher.unref();
 
+  async function enterLimited(type: string, slot: number, signal?: AbortSignal): Promise<GateEntry> {
+    try {
+      return await enterNow(type, slot, signal);
+    } finally {
+      options.tubes.settled(slot);
+    }
+  }
+
   async function enterNow(type: string, slot: number, signal?: AbortSignal): Promise<GateEntry> {
     const limits = options.limits.get(type);
     // A kept run token is for this type's next run only, and only while the type has a cap.
@@ -225,12 +234,14 @@ export function createLimitGate(options: {
       unpark(slot);
     },
 
-    async enter(type, slot, signal) {
-      try {
-        return await enterNow(type, slot, signal);
-      } finally {
+    enter(type, slot, signal) {
+      if (options.limits.get(type) === null) {
+        // A type without limits, the common case: answered without an async frame per job.
+        unpark(slot);
         options.tubes.settled(slot);
+        return OPEN_NOW;
       }
+      return enterLimited(type, slot, signal);
     },
 
     async close() {
