@@ -82,6 +82,11 @@ for (const sample of samples) {
   perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
 }
 const say = (text: string) => process.stdout.write(`${text}\n`);
+// Piped into `head`: stop quietly when the reader has had enough.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
 say(`samples per second since the first: ${[...perSecond].map(([s, n]) => `${s}:${n}`).join(' ')}`);
 
 const window = samples.filter((sample) => sample.time - first >= from && sample.time - first < to);
