@@ -150,9 +150,6 @@ export function createConsumer(
     if (wanted.length === 0) throw new Error('a consumer needs at least one tube to watch');
     const next = wanted.map((tube) => assertTubeName(tube));
     tubes = next;
-    const open = slot.peekOpen();
-    const current = open && watching.get(open);
-    if (current && current.size === next.length && next.every((tube) => current.has(tube))) return;
     const connection = await slot.get();
     const now = watching.get(connection) ?? new Set<string>();
     const adding = next.filter((tube) => !now.has(tube));
