@@ -62,6 +62,8 @@ export class JobFlow {
     const body = JSON.stringify({ run: RUN, s: this.scenario, n });
     const key = `${RUN}-${this.scenario}-${n}`;
     const started = Date.now();
+    /** What the last try got, for the message when the job is never accepted. */
+    let last = 'nothing yet';
     for (let attempt = 0; ; attempt += 1) {
       const all = this.bases();
       const base = all[(n + attempt) % all.length];
@@ -89,12 +91,14 @@ export class JobFlow {
         } else if (res.status < 500 && res.status !== 429) {
           throw new Error(`POST answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
         }
-        await res.body?.cancel();
+        last = `${res.status} from ${base}: ${(await res.text()).slice(0, 200)}`;
       } catch (error) {
         if (error instanceof Error && error.message.startsWith('POST answered')) throw error;
+        last = `${base}: ${error instanceof Error ? error.message : String(error)}`;
         // Refused, reset or timed out while a task is replaced: retry with the same key.
       }
-      if (Date.now() - started > 120_000) throw new Error(`${this.scenario}: job ${n} never accepted`);
+      if (Date.now() - started > 120_000)
+        throw new Error(`${this.scenario}: job ${n} never accepted (last try: ${last})`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
