@@ -14,11 +14,14 @@ import type { GroupResults } from '../jobs/group-results.js';
 import { type Logger, lazyChild } from '../log.js';
 import type { JobStats, ReservedJob } from '../queue/index.js';
 import { type JobRecords, type Listing, Outcome, type Outcomes } from '../store/index.js';
+import { deleteWhenCounted, type PendingDelete } from './delete-when-counted.js';
 import { runsSoFar, statsOf } from './delivery-count.js';
 import type { LimitGate } from './limits/limit-gate.js';
 import type { JobEvents } from './observe/job-events.js';
+import { quietly } from './quietly.js';
 import { runHandler } from './run-handler.js';
 import { type OutcomeWriteDeps, outcomeDoc, releaseForLater, storeOutcome } from './store-outcome.js';
+import { mayRunUnkicked, type UnkickedDeps } from './unkicked.js';
 
 /**
  * What a slot uses of the store: how a job ends, a held job's record and a released flow copy's
@@ -28,7 +31,7 @@ export type RunJobStore = Outcomes &
   Pick<JobRecords, 'findJob' | 'findQueueRef'> &
   Pick<Listing, 'findAttempts'>;
 
-export interface RunJobDeps extends OutcomeWriteDeps {
+export interface RunJobDeps extends OutcomeWriteDeps, UnkickedDeps {
   store: RunJobStore;
   handlers: HandlerRegistry;
   log: Logger;
@@ -51,8 +54,6 @@ export interface RunJobDeps extends OutcomeWriteDeps {
   limits?: LimitGate;
   /** The slot running the job (which tubes it watches next depends on how the job went). */
   slot?: number;
-  /** More than one beanstalkd server: a copy's location names its server, checked against the slot's. */
-  severalServers?: boolean;
   /** Reads a group's results for its completion job's `context.group` (absent: the handler gets none). */
   groupResults?: (group: string) => Promise<GroupResults | null>;
   /**
@@ -60,15 +61,6 @@ export interface RunJobDeps extends OutcomeWriteDeps {
    * absent, or failing for another reason than NOT_FOUND: the slot's own connection is asked.
    */
   jobStats?: (beanstalkId: string) => Promise<JobStats>;
-}
-
-/**
- * Whether a location's server is the one this slot reserves from. With one server every
- * location is its (and a manager may spell its host otherwise than the worker does); with
- * several, the names must match: every process lists BEANSTALK_SERVERS the same way.
- */
-function onThisServer(deps: RunJobDeps, server: string): boolean {
-  return !deps.severalServers || server === deps.consumer.server;
 }
 
 /** `context.group` for a group's completion job: its results, read when the handler asks. */
@@ -98,16 +90,6 @@ export function backoffSeconds(attempt: number, baseMs: number, capMs: number): 
   return Math.ceil(ms / 1000);
 }
 
-async function quietly(log: Logger, what: string, action: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await action();
-    return true;
-  } catch (error: unknown) {
-    log.warn({ err: error }, `could not ${what}`);
-    return false;
-  }
-}
-
 /** Keeps a failed run's error for the job's history (best effort). */
 function recordFailure(deps: RunJobDeps, envelope: Envelope, attempt: number, error: string, log: Logger) {
   return quietly(log, 'record the attempt', () =>
@@ -134,64 +116,9 @@ async function finishAsFailed(
   });
 }
 
-/**
- * Whether a copy put on hold and never kicked may run; if not, it is deleted (or, the store
- * unreadable, released for later). Two such copies:
- * - `held`: its manager died or gave up between the put and the kick (manager/jobs/accept/accept.ts).
- *   It runs only if its record was stored and names this copy (or no copy: a manager accepting
- *   record-first finished it). The record names another copy when a client's retry (same
- *   Idempotency-Key) put the job again after this copy's manager died: that copy runs.
- * - `released`: a flow's real copy whose flow loop died between the put and the kick
- *   (manager/background/flow-loop.ts). It runs only if the job's queue ref names this copy;
- *   otherwise the loop put another one when the waiter came back, so a flow's job runs from one
- *   real copy only.
- */
-async function mayRunUnkicked(
-  deps: RunJobDeps,
-  job: ReservedJob,
-  envelope: Envelope,
-  log: Logger,
-): Promise<boolean> {
-  /** True, or why it must not run. */
-  const judge = async (): Promise<true | string> => {
-    if (envelope.released) {
-      const ref = await deps.store.findQueueRef(envelope.id);
-      // Ids are per server: the ref names this copy only on this copy's server.
-      return (
-        (ref !== null && onThisServer(deps, ref.server) && ref.beanstalkId === job.beanstalkId) ||
-        'deleting a released flow copy its queue ref does not name'
-      );
-    }
-    const record = await deps.store.findJob(envelope.id);
-    if (!record) return 'deleting a held job that was never recorded (its POST failed)';
-    return (
-      record.queue === undefined ||
-      (onThisServer(deps, record.queue.server) && record.queue.beanstalkId === job.beanstalkId) ||
-      'deleting a held copy its record does not name (the job was put again)'
-    );
-  };
-  let verdict: true | string;
-  try {
-    verdict = await judge();
-  } catch (error: unknown) {
-    deps.noteStore?.(false, error);
-    log.warn({ err: error }, 'could not look up whether a copy never kicked may run; releasing it');
-    await releaseForLater(deps, job);
-    return false;
-  }
-  if (verdict === true) return true;
-  log.warn({ beanstalkId: job.beanstalkId }, verdict);
-  await quietly(log, 'delete a copy never kicked', () => deps.consumer.delete(job.beanstalkId));
-  return false;
-}
-
-/**
- * What runJob leaves in flight: the job's delete, sent once its outcome is counted. `sent`
- * resolves when the delete is on its way (or given up), so that the slot's next reserve leaves
- * in the same write; `done` once it is answered. Neither rejects.
- */
+/** What runJob leaves in flight: the job's delete, sent once its outcome is counted. */
 export interface RunJobTail {
-  deleting?: { sent: Promise<void>; done: Promise<void> };
+  deleting?: PendingDelete;
 }
 const DONE: RunJobTail = Object.freeze({});
 
@@ -314,40 +241,4 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
   });
   if (!(await storeOutcome(deps, job, envelope, doc, jobLog, ttr))) return DONE;
   return { deleting: deleteWhenCounted(deps, envelope.id, job.beanstalkId) };
-}
-
-/**
- * The job's delete, not awaited by runJob: the job leaves beanstalkd once its outcome is
- * counted (a tally commit, within a fraction of a second), while the slot goes on with its next
- * job; the slot waits for it before it stops. A function of its own so that a job waiting here
- * holds its ids only, not runJob's frame (its body, its stats, its outcome): what a job holds
- * while it waits outlives the young generation and is promoted (docs/performance.md).
- */
-function deleteWhenCounted(
-  deps: Pick<RunJobDeps, 'consumer' | 'counted' | 'log'>,
-  jobId: string,
-  beanstalkId: string,
-): NonNullable<RunJobTail['deleting']> {
-  let markSent = () => {};
-  const sent = new Promise<void>((resolve) => {
-    markSent = resolve;
-  });
-  const done = (async () => {
-    try {
-      await deps.counted?.(jobId);
-      const deleted = deps.consumer.delete(beanstalkId);
-      markSent();
-      await deleted;
-    } finally {
-      markSent();
-    }
-  })().catch((error: unknown) => {
-    // Its TTR passed or its connection dropped and another worker has it now, or the worker
-    // stopped before the outcome was counted: whoever gets it next finds the outcome stored.
-    deps.log.info(
-      { err: error, jobId, beanstalkId },
-      'job not deleted (no longer ours, or not yet counted); outcome kept',
-    );
-  });
-  return { sent, done };
 }
