@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/worker-path.ts [--jobs N] [--slots N] [--rounds N]`: what a worker's own
+ * `npx tsx bench/worker-path.ts [--jobs N] [--slots N] [--rounds N] [--sites N]`: what a worker's own
  * JavaScript costs per job — `runJob` with its outcome write, tally and delete, the code a drain
  * runs between the wire and the store — in this one process, with beanstalkd and the store
  * stood in for by answers given a turn later (no sockets, no server). Beside it, in the same run,
@@ -12,6 +12,8 @@
  *   --jobs N     jobs per round and per measure (default 40000)
  *   --slots N    jobs in flight, as a worker's slots (default 64)
  *   --rounds N   rounds (default 3)
+ *   --sites N    after the rounds, the N functions that allocate most on the worker path, with
+ *                their bytes per job (default 0: none)
  *
  * Each round also counts the bytes allocated per job (V8's sampling heap profiler, objects
  * collected since included), in a pass of its own: sampling costs CPU, so it is not timed.
@@ -29,10 +31,12 @@ const { values: flags } = benchArgs(import.meta.url, {
   jobs: { type: 'string' },
   slots: { type: 'string' },
   rounds: { type: 'string' },
+  sites: { type: 'string' },
 });
 const jobs = wholeNumber(import.meta.url, 'jobs', flags.jobs, 40_000, 1);
 const slots = wholeNumber(import.meta.url, 'slots', flags.slots, 64, 1);
 const rounds = wholeNumber(import.meta.url, 'rounds', flags.rounds, 3, 1);
+const sites = wholeNumber(import.meta.url, 'sites', flags.sites, 0, 0);
 
 /** A module of the build (`npm run build`): the JavaScript a worker runs, not tsx's translation. */
 const built = <T>(path: string): Promise<T> => import(new URL(`../dist/src/${path}`, import.meta.url).href);
@@ -205,8 +209,17 @@ async function measure(one: (job: ReservedJob, slot: number) => Promise<unknown>
   };
 }
 
-/** Bytes allocated per job by `one` (sampled every 4 KB, garbage included). */
-async function allocatedPerJob(one: (job: ReservedJob, slot: number) => Promise<unknown>): Promise<number> {
+/** A node of V8's sampling heap profile (node's types omit the fields used here). */
+interface SampledNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: SampledNode[];
+}
+
+/** Bytes allocated per job by `one` (sampled every 4 KB, garbage included), and the profile. */
+async function allocatedPerJob(
+  one: (job: ReservedJob, slot: number) => Promise<unknown>,
+): Promise<{ bytes: number; head: SampledNode }> {
   const session = new Session();
   session.connect();
   await session.post('HeapProfiler.enable');
@@ -218,11 +231,27 @@ async function allocatedPerJob(one: (job: ReservedJob, slot: number) => Promise<
   await drive(jobs, one);
   const { profile } = await session.post('HeapProfiler.stopSampling');
   session.disconnect();
-  // Each sample carries its share of the bytes (node's types omit the field).
-  const { samples } = profile as { samples?: { size: number }[] };
+  // Each sample carries its share of the bytes.
+  const { samples, head } = profile as unknown as { samples?: { size: number }[]; head: SampledNode };
   if (!samples) throw new Error('the sampling heap profile came without its samples');
   const bytes = samples.reduce((sum, sample) => sum + sample.size, 0);
-  return bytes / jobs;
+  return { bytes: bytes / jobs, head };
+}
+
+/** The functions that allocated most in a profile, by their own bytes per job: `name file:line`. */
+function topSites(head: SampledNode, count: number): [string, number][] {
+  const bySite = new Map<string, number>();
+  const visit = (node: SampledNode) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const site = `${functionName || '(anonymous)'} ${url.replace(/^.*\/(dist|node_modules)\//, '')}:${lineNumber + 1}`;
+    bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
+    for (const child of node.children) visit(child);
+  };
+  visit(head);
+  return [...bySite]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([site, bytes]) => [site, bytes / jobs]);
 }
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -230,15 +259,21 @@ say(`a worker's own code per job, ${jobs} jobs a measure, ${slots} in flight, st
 // Warm up both paths, so that neither is measured while V8 still compiles it.
 await measure(workerPath);
 await measure(bareWork);
+let lastProfile: SampledNode | undefined;
 for (let round = 1; round <= rounds; round += 1) {
   const ours = await measure(workerPath);
   const bare = await measure(bareWork);
-  const oursBytes = await allocatedPerJob(workerPath);
-  const bareBytes = await allocatedPerJob(bareWork);
+  const { bytes: oursBytes, head } = await allocatedPerJob(workerPath);
+  const { bytes: bareBytes } = await allocatedPerJob(bareWork);
+  lastProfile = head;
   say(
     `round ${round}: worker path ${fmt(ours.usPerJob, 1)} µs CPU/job (GC ${fmt(ours.gcShare * 100)} %, ${fmt(oursBytes / 1024, 1)} KB allocated, ${fmt(ours.rate)} jobs/s)` +
       `  vs bare work ${fmt(bare.usPerJob, 1)} µs (GC ${fmt(bare.gcShare * 100)} %, ${fmt(bareBytes / 1024, 1)} KB)  = ${fmt(ours.usPerJob / bare.usPerJob, 1)}×`,
   );
+}
+if (sites > 0 && lastProfile) {
+  say(`where the worker path allocates (last round, own bytes per job):`);
+  for (const [site, bytes] of topSites(lastProfile, sites)) say(`  ${fmt(bytes, 0).padStart(6)} B  ${site}`);
 }
 gc.disconnect();
 await reporting.stop();

@@ -62,7 +62,14 @@ export class Tally {
   private readonly counts: Record<string, OutcomeCounts> = {};
   private maybes: MaybeCount[] = [];
   private unsure: Array<{ job: string; k: number; at: Date }> = [];
-  private readonly waiters: Array<{ k: number; resolve: () => void; reject: (error: Error) => void }> = [];
+  /**
+   * Who waits for a tag's commit: one promise per tag, shared by every job tagged with it (a
+   * promise and its two functions per job lived until the commit, long enough to be promoted).
+   */
+  private readonly waiters = new Map<
+    number,
+    { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void }
+  >();
   private readonly settled: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private timerFast = false;
@@ -146,10 +153,19 @@ export class Tally {
     if (k <= this.committedSeq) return Promise.resolve();
     if (this.stopped)
       return Promise.reject(new Error('the outcome tally stopped before counting this outcome'));
-    return new Promise((resolve, reject) => {
-      this.waiters.push({ k, resolve, reject });
-      this.schedule();
-    });
+    let waiter = this.waiters.get(k);
+    if (waiter === undefined) {
+      let resolve = () => {};
+      let reject: (error: Error) => void = () => {};
+      const promise = new Promise<void>((yes, no) => {
+        resolve = yes;
+        reject = no;
+      });
+      waiter = { promise, resolve, reject };
+      this.waiters.set(k, waiter);
+    }
+    this.schedule();
+    return waiter.promise;
   }
 
   /**
@@ -198,9 +214,10 @@ export class Tally {
       await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
       await this.commit(true);
     }
-    for (const waiter of this.waiters.splice(0)) {
+    for (const waiter of this.waiters.values()) {
       waiter.reject(new Error('the outcome tally stopped before counting this outcome'));
     }
+    this.waiters.clear();
   }
 
   /**
@@ -237,7 +254,7 @@ export class Tally {
     // Nothing new to write and nobody waiting: no commit.
     if (
       this.pending.size === 0 &&
-      this.waiters.length === 0 &&
+      this.waiters.size === 0 &&
       this.inFlight.size === 0 &&
       this.events.length === 0 &&
       !this.due
@@ -245,7 +262,7 @@ export class Tally {
       return;
     // Someone waits: commit now (after this turn, so that its neighbours join); else soon. While
     // the store fails, retry at the slow pace.
-    const fast = this.waiters.length > 0 && !this.failing;
+    const fast = this.waiters.size > 0 && !this.failing;
     if (this.timer && (this.timerFast || !fast)) return;
     clearTimeout(this.timer);
     this.timerFast = fast;
@@ -325,9 +342,11 @@ export class Tally {
       this.lastCommitAt = now;
       this.committedCounts = structuredClone(this.counts);
       this.committedSeq = k;
-      const ready = this.waiters.filter((w) => w.k <= k);
-      this.waiters.splice(0, this.waiters.length, ...this.waiters.filter((w) => w.k > k));
-      for (const waiter of ready) waiter.resolve();
+      for (const [tag, waiter] of this.waiters) {
+        if (tag > k) continue;
+        this.waiters.delete(tag);
+        waiter.resolve();
+      }
     } catch (error: unknown) {
       if (!this.failing) this.log.warn({ err: error }, 'could not store the outcome tally; will retry');
       this.failing = true;

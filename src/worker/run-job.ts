@@ -153,13 +153,12 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
   }
   const unkicked = (envelope.held === true || envelope.released === true) && kicks === 0;
   if (unkicked && !(await mayRunUnkicked(deps, job, envelope, jobLog))) return DONE;
-  let startedAt = new Date();
   const handler = deps.handlers.get(envelope.type);
   if (!handler) {
     const reason = `no handler for type ${envelope.type}`;
     jobLog.warn({ reason }, 'burying a job that cannot run');
     await recordFailure(deps, envelope, attempt, reason, jobLog);
-    await finishAsFailed(deps, job, envelope, attempt, reason, startedAt, jobLog, ttr);
+    await finishAsFailed(deps, job, envelope, attempt, reason, new Date(), jobLog, ttr);
     return DONE;
   }
 
@@ -179,7 +178,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
     );
     return DONE;
   }
-  startedAt = new Date();
+  const startedAt = new Date();
   deps.events?.started(envelope, attempt);
   let run: Awaited<ReturnType<typeof runHandler>>;
   try {

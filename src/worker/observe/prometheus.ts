@@ -19,6 +19,12 @@ export interface WorkerMetrics extends DeliveryMetrics {
   limitWait(type: string, reason: 'rate' | 'concurrency'): void;
 }
 
+/** The series a stored outcome of one type and outcome counts in. */
+interface EndedSeries {
+  count: { inc(): void };
+  duration: { observe(seconds: number): void };
+}
+
 /** From a job's end to its webhook's 2xx, in seconds: a first try within a second, retries up to a day. */
 const WEBHOOK_LATENCY_BUCKETS_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86_400];
 
@@ -71,6 +77,25 @@ export function createWorkerMetrics(options: {
     failed.inc({ type }, 0);
   }
   for (const result of ['delivered', 'failed', 'gave_up']) deliveries.inc({ result }, 0);
+  // A stored outcome's series, made once per type and outcome: every stored job is recorded,
+  // and labels passed per call were three objects and a closure a job for the collector.
+  const seriesByType = new Map<string, Map<string, EndedSeries>>();
+  const seriesOf = (type: string, outcome: typeof Outcome.COMPLETED | typeof Outcome.FAILED): EndedSeries => {
+    let byOutcome = seriesByType.get(type);
+    if (byOutcome === undefined) {
+      byOutcome = new Map();
+      seriesByType.set(type, byOutcome);
+    }
+    let series = byOutcome.get(outcome);
+    if (series === undefined) {
+      series = {
+        count: (outcome === Outcome.COMPLETED ? completed : failed).labels({ type }),
+        duration: duration.labels({ type, outcome }),
+      };
+      byOutcome.set(outcome, series);
+    }
+    return series;
+  };
   return {
     registry,
     attempt(result, endToDeliveryMs) {
@@ -81,10 +106,10 @@ export function createWorkerMetrics(options: {
       limitWaits.inc({ type, reason });
     },
     record(doc) {
-      if (doc.outcome === Outcome.COMPLETED) completed.inc({ type: doc.type });
-      else if (doc.outcome === Outcome.FAILED) failed.inc({ type: doc.type });
-      else return;
-      duration.observe({ type: doc.type, outcome: doc.outcome }, doc.durationMs / 1000);
+      if (doc.outcome !== Outcome.COMPLETED && doc.outcome !== Outcome.FAILED) return;
+      const series = seriesOf(doc.type, doc.outcome);
+      series.count.inc();
+      series.duration.observe(doc.durationMs / 1000);
     },
   };
 }

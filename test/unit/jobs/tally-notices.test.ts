@@ -36,6 +36,39 @@ function scriptedStore() {
 }
 
 describe('completion notices of a tally (jobs/tally)', () => {
+  it('when several outcomes share a tag, then each waiter is answered by the one commit; when the tally stops first, each is rejected', async () => {
+    const s = scriptedStore();
+    const tally = new Tally({ id: 'w#1', store: s.store, log: silentLogger(), role: 'worker' });
+    const k = tally.tag();
+    tally.tag();
+    tally.settle(k, ended('a'));
+    tally.settle(k, ended('b'));
+    const waits = [tally.committed(k), tally.committed(k)];
+
+    await Promise.all(waits);
+
+    assert.equal(s.tallies.at(-1)?.seq, k, 'committed through the tag');
+    assert.deepEqual(
+      s.notices.at(-1)?.entries.map((e) => e.id),
+      ['a', 'b'],
+    );
+
+    const later = tally.tag();
+    tally.settle(later, ended('c'));
+    s.failNextTallies(10);
+    const stopped = [tally.committed(later), tally.committed(later)].map((wait) =>
+      wait.then(
+        () => 'counted',
+        (error: unknown) => String(error),
+      ),
+    );
+    await tally.stop();
+    assert.deepEqual(await Promise.all(stopped), [
+      'Error: the outcome tally stopped before counting this outcome',
+      'Error: the outcome tally stopped before counting this outcome',
+    ]);
+  });
+
   it('when a commit fails after its notice went out, then the next writes the same notice again with everything since, and seals it', async () => {
     const s = scriptedStore();
     const tally = new Tally({ id: 'w#1', store: s.store, log: silentLogger(), role: 'worker' });

@@ -4,6 +4,7 @@ import type { Handler, HandlerContext } from '../../../src/handlers/index.js';
 import type { Envelope } from '../../../src/jobs/envelope.js';
 import { silentLogger } from '../../../src/log.js';
 import { type RunHandlerOptions, runHandler, touchIntervalMs } from '../../../src/worker/run-handler.js';
+import { waitFor } from '../../support/harness.js';
 
 describe('touch interval (worker/run-handler touchIntervalMs)', () => {
   it('when a TTR is given, then the job is touched every half TTR', () => {
@@ -114,6 +115,33 @@ describe('one handler run (worker/run-handler runHandler)', () => {
     await running;
     stop.abort();
     assert.deepEqual(await result, { kind: 'stopped' });
+  });
+
+  it('when the worker stops with several runs in hand, then each is stopped and a run that ended before keeps its result', async () => {
+    const stop = new AbortController();
+    const ended = await runHandler(base(async () => ({ ok: 1 }), { stopSignal: stop.signal }));
+    let started = 0;
+    const running = [1, 2, 3].map(() =>
+      runHandler(
+        base(
+          (_, context) => {
+            started += 1;
+            return waitForAbort(context.signal);
+          },
+          { stopSignal: stop.signal },
+        ),
+      ),
+    );
+    await waitFor('three handlers running', () => started === 3);
+
+    stop.abort();
+
+    assert.deepEqual(await Promise.all(running), [
+      { kind: 'stopped' },
+      { kind: 'stopped' },
+      { kind: 'stopped' },
+    ]);
+    assert.deepEqual(ended, { kind: 'completed', result: { ok: 1 } });
   });
 
   it('when the worker stopped before the run, then the handler is not called', async () => {
