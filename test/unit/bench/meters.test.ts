@@ -56,7 +56,7 @@ describe('bench meters', function () {
     assert.match(absent.stderr, /no samples of pids 5/);
   });
 
-  it("when the worker-path meter runs, then every job stores its outcome and it prints each round's figures", async () => {
+  it("when the worker-path meter runs, then every job stores its outcome and it prints each round's figures, and with --sites the top allocating functions", async () => {
     const { code, stdout, stderr } = await run('worker-path.ts', [
       '--jobs',
       '500',
@@ -64,11 +64,16 @@ describe('bench meters', function () {
       '8',
       '--rounds',
       '1',
+      '--sites',
+      '3',
     ]);
     assert.equal(code, 0, stderr);
     assert.match(
       stdout,
       /^round 1: worker path [\d.]+ µs CPU\/job \(GC \d+ %, [\d.]+ KB allocated, [\d,]+ jobs\/s\) {2}vs bare work [\d.]+ µs/m,
     );
+    const sites = stdout.split('where the worker path allocates')[1]?.trim().split('\n').slice(1) ?? [];
+    assert.equal(sites.length, 3, stdout);
+    for (const site of sites) assert.match(site, /^ *[\d,]+ B {2}\S.*:\d+$/);
   });
 });
