@@ -23,6 +23,7 @@ import {
   type TallyDocument,
 } from '../store/index.js';
 import { commitDelayMs, KEEP_ALIVE_MS, soonGapMs } from './commit-pace.js';
+import { CommitWaiters } from './commit-waiters.js';
 
 /** After this long without a commit (an outage), look whether the tally was retired meanwhile. */
 const RETIRED_CHECK_AFTER_MS = 4 * 60_000;
@@ -62,14 +63,8 @@ export class Tally {
   private readonly counts: Record<string, OutcomeCounts> = {};
   private maybes: MaybeCount[] = [];
   private unsure: Array<{ job: string; k: number; at: Date }> = [];
-  /**
-   * Who waits for a tag's commit: one promise per tag, shared by every job tagged with it (a
-   * promise and its two functions per job lived until the commit, long enough to be promoted).
-   */
-  private readonly waiters = new Map<
-    number,
-    { promise: Promise<void>; resolve: () => void; reject: (error: Error) => void }
-  >();
+  /** Who waits for a tag's commit. */
+  private readonly waiters = new CommitWaiters();
   private readonly settled: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private timerFast = false;
@@ -153,19 +148,9 @@ export class Tally {
     if (k <= this.committedSeq) return Promise.resolve();
     if (this.stopped)
       return Promise.reject(new Error('the outcome tally stopped before counting this outcome'));
-    let waiter = this.waiters.get(k);
-    if (waiter === undefined) {
-      let resolve = () => {};
-      let reject: (error: Error) => void = () => {};
-      const promise = new Promise<void>((yes, no) => {
-        resolve = yes;
-        reject = no;
-      });
-      waiter = { promise, resolve, reject };
-      this.waiters.set(k, waiter);
-    }
+    const waiting = this.waiters.wait(k);
     this.schedule();
-    return waiter.promise;
+    return waiting;
   }
 
   /**
@@ -214,10 +199,7 @@ export class Tally {
       await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
       await this.commit(true);
     }
-    for (const waiter of this.waiters.values()) {
-      waiter.reject(new Error('the outcome tally stopped before counting this outcome'));
-    }
-    this.waiters.clear();
+    this.waiters.rejectAll(new Error('the outcome tally stopped before counting this outcome'));
   }
 
   /**
@@ -342,11 +324,7 @@ export class Tally {
       this.lastCommitAt = now;
       this.committedCounts = structuredClone(this.counts);
       this.committedSeq = k;
-      for (const [tag, waiter] of this.waiters) {
-        if (tag > k) continue;
-        this.waiters.delete(tag);
-        waiter.resolve();
-      }
+      this.waiters.answer(k);
     } catch (error: unknown) {
       if (!this.failing) this.log.warn({ err: error }, 'could not store the outcome tally; will retry');
       this.failing = true;
