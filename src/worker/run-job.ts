@@ -20,7 +20,7 @@ import type { LimitGate } from './limits/limit-gate.js';
 import type { JobEvents } from './observe/job-events.js';
 import { quietly } from './quietly.js';
 import { runHandler } from './run-handler.js';
-import { type OutcomeWriteDeps, outcomeDoc, releaseForLater, storeOutcome } from './store-outcome.js';
+import { outcomeDoc, releaseForLater, storeOutcome } from './store-outcome.js';
 import { mayRunUnkicked, type UnkickedDeps } from './unkicked.js';
 
 /**
@@ -31,7 +31,7 @@ export type RunJobStore = Outcomes &
   Pick<JobRecords, 'findJob' | 'findQueueRef'> &
   Pick<Listing, 'findAttempts'>;
 
-export interface RunJobDeps extends OutcomeWriteDeps, UnkickedDeps {
+export interface RunJobDeps extends UnkickedDeps {
   store: RunJobStore;
   handlers: HandlerRegistry;
   log: Logger;
