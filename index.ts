@@ -13,6 +13,7 @@ import { type Role, settingsOf } from './src/config/settings.js';
 import { builtinHandlers, loadHandlers, selectTypes } from './src/handlers/index.js';
 import { LoadError, runLoad } from './src/load/run-load.js';
 import { formatSummary, succeeded } from './src/load/summary.js';
+import { settleHeap } from './src/local/settle-heap.js';
 import { runStack, StackError } from './src/local/stack.js';
 import { createLogger, LOG_LEVELS } from './src/log.js';
 import { startManager } from './src/manager/start-manager.js';
@@ -108,6 +109,7 @@ async function main(): Promise<void> {
         const log = createLogger(config.logLevel, { role: 'manager' }, { pretty: config.logPretty });
         const manager = await startManager(config, log);
         onSignals(() => manager.stop());
+        settleHeap();
       },
     )
     .command(
@@ -132,6 +134,7 @@ async function main(): Promise<void> {
         const log = createLogger(config.logLevel, { role: 'worker' }, { pretty: config.logPretty });
         const worker = await startWorker(config, { handlers, log });
         onSignals(() => worker.stop());
+        settleHeap();
         void worker.drained.then(async () => {
           await worker.stop();
           process.exit(0);
