@@ -22,7 +22,7 @@ RUN npm run build
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 # The manager's young-generation cap (src/local/node-flags.ts): peak RSS under 150 MB. The
-# stack file and the chart give workers their own, smaller one; NODE_OPTIONS overrides both.
+# stack file and the chart give workers their own, larger one; NODE_OPTIONS overrides both.
 ENV NODE_OPTIONS=--max-semi-space-size=8
 WORKDIR /app
 COPY package.json package-lock.json ./
