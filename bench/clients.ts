@@ -8,8 +8,9 @@ import { nodeFlagsFor } from '../src/local/node-flags.js';
 
 /**
  * A node process running `args`. Our CLI (dist/index.js) gets the flags its role ships with
- * (src/local/node-flags.ts) in NODE_OPTIONS, ahead of BENCH_NODE_OPTIONS, which can override
- * them: the last of two V8 flags wins. Other scripts (BullMQ's processes) get node's defaults.
+ * (src/local/node-flags.ts) in NODE_OPTIONS, ahead of BENCH_NODE_OPTIONS and then its role's
+ * BENCH_MANAGER_NODE_OPTIONS or BENCH_WORKER_NODE_OPTIONS, which can override them: the last of
+ * two V8 flags wins. Other scripts (BullMQ's processes) get node's defaults.
  */
 export function spawnNode(args: string[], env: Record<string, string>, profileDir?: string): ChildProcess {
   const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
@@ -23,7 +24,13 @@ export function spawnNode(args: string[], env: Record<string, string>, profileDi
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
-      NODE_OPTIONS: [...shipped, process.env.BENCH_NODE_OPTIONS ?? ''].join(' ').trim(),
+      NODE_OPTIONS: [
+        ...shipped,
+        process.env.BENCH_NODE_OPTIONS ?? '',
+        roleOptions(ours ? args[1] : undefined),
+      ]
+        .join(' ')
+        .trim(),
       ...env,
     },
     stdio: ['ignore', out, 'inherit'],
@@ -31,6 +38,13 @@ export function spawnNode(args: string[], env: Record<string, string>, profileDi
   // The child holds its own copy of the file.
   if (typeof out === 'number') closeSync(out);
   return child;
+}
+
+/** BENCH_MANAGER_NODE_OPTIONS or BENCH_WORKER_NODE_OPTIONS for a process of that role: after BENCH_NODE_OPTIONS. */
+function roleOptions(role: string | undefined): string {
+  if (role === 'manager') return process.env.BENCH_MANAGER_NODE_OPTIONS ?? '';
+  if (role === 'worker') return process.env.BENCH_WORKER_NODE_OPTIONS ?? '';
+  return '';
 }
 
 export async function stop(child: ChildProcess): Promise<void> {

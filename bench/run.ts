@@ -25,6 +25,8 @@
  *   BENCH_WORKER_CONCURRENCY=N         worker slots per process (default: the worker's, 64)
  *   BENCH_NODE_OPTIONS=...             NODE_OPTIONS for the manager and workers, after the V8 flags they
  *                                      ship with (src/local/node-flags.ts): a later flag overrides
+ *   BENCH_MANAGER_NODE_OPTIONS=...     the same for the manager alone, after BENCH_NODE_OPTIONS
+ *   BENCH_WORKER_NODE_OPTIONS=...      the same for the workers alone
  *   BENCH_NODE_ARGS=...                node flags for the manager and workers that NODE_OPTIONS refuses
  *                                      (e.g. --trace-gc), given on their command line
  *   BENCH_STDOUT_DIR=DIR               keep the manager's and workers' stdout (their logs, --trace-gc
