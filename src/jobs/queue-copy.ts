@@ -147,6 +147,30 @@ export function largestCopyBytes(job: JobDocument): number {
   return Math.max(again, Buffer.byteLength(queueCopy(job, '', { released: true, requeued: true }).body));
 }
 
+/** Bytes a mark adds to any body, measured on the envelope itself so that they follow its format. */
+function markBytes(mark: Pick<Envelope, 'held' | 'requeued'>): number {
+  const probe: Envelope = { id: '', type: '', payload: '', maxAttempts: 1 };
+  return Buffer.byteLength(encodeEnvelope({ ...probe, ...mark })) - Buffer.byteLength(encodeEnvelope(probe));
+}
+const HELD_BYTES = markBytes({ held: true });
+const REQUEUED_BYTES = markBytes({ requeued: true });
+
+/**
+ * The job's first copy, and the bytes of its largest copy (`largestCopyBytes`) without
+ * encoding the payload again when the job has no parents: then its copies differ only by the
+ * `held` and `requeued` marks (accept encodes each job's envelope once instead of twice).
+ */
+export function firstCopy(
+  job: JobDocument,
+  tubePrefix: string,
+  kind: Extract<CopyKind, { first: true }>,
+): { copy: QueueCopy; largestBytes: number } {
+  const copy = queueCopy(job, tubePrefix, kind);
+  if (job.flow !== undefined) return { copy, largestBytes: largestCopyBytes(job) };
+  const held = kind.holdSeconds !== undefined && kind.holdSeconds > 0;
+  return { copy, largestBytes: Buffer.byteLength(copy.body) - (held ? HELD_BYTES : 0) + REQUEUED_BYTES };
+}
+
 /**
  * Puts a copy on one of the set's servers (queue/queue-set.ts), with its failures in the
  * client's terms: PAYLOAD_TOO_LARGE for one over max-job-size, QUEUE_UNAVAILABLE for any other

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { decodeEnvelope } from '../../../src/jobs/envelope.js';
 import { jobIdTime, newJobId } from '../../../src/jobs/job-id.js';
-import { largestCopyBytes, queueCopy } from '../../../src/jobs/queue-copy.js';
+import { firstCopy, largestCopyBytes, queueCopy } from '../../../src/jobs/queue-copy.js';
 import type { JobDocument } from '../../../src/store/index.js';
 
 function record(overrides: Partial<JobDocument> = {}): JobDocument {
@@ -61,6 +61,26 @@ describe("a job's queue copy, built from its record", () => {
     assert.equal(largest, size(queueCopy(job, '', { again: true, now: new Date() }).body));
     assert.ok(size(queueCopy(job, '', { first: true }).body) < largest);
     assert.ok(size(queueCopy(job, '', { first: true, holdSeconds: 5 }).body) < largest);
+  });
+
+  it('when accept builds the first copy, then the largest size it reads with it is the one largestCopyBytes computes, for every kind of job', () => {
+    const jobs: JobDocument[] = [
+      record(),
+      record({ params: undefined, group: undefined }),
+      record({ payload: '{"text":"line\\nbreak \\"quoted\\" \\u0001 é 漢字 😀"}', bytes: 40 }),
+      record({ callback: 'https://hooks.example/done?x=1&y="2"' }),
+      record({ schedule: { name: 'nightly', tick: '2026-12-05T00:00:00.000Z' }, group: undefined }),
+      record({ options: { priority: 0, delay: 0, ttr: 60, maxAttempts: 1 } }),
+      record({ flow: { dependsOn: [newJobId(), newJobId()], onParentFailure: 'fail' } }),
+      record({ flow: { dependsOn: [], onParentFailure: 'run', afterGroup: newJobId() } }),
+    ];
+    for (const job of jobs) {
+      for (const kind of [{ first: true as const }, { first: true as const, holdSeconds: 120 }]) {
+        const { copy, largestBytes } = firstCopy(job, 'pre-', kind);
+        assert.deepEqual(copy, queueCopy(job, 'pre-', kind), 'the copy is the one queueCopy builds');
+        assert.equal(largestBytes, largestCopyBytes(job), JSON.stringify({ job, kind }));
+      }
+    }
   });
 
   it('when a job has parents, then its copies are a waiter in <prefix>_flows and a released copy in its type’s tube, each within the size accept checks', () => {

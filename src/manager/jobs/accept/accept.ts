@@ -26,7 +26,14 @@
  */
 import { AppError, ErrorCode } from '../../../errors.js';
 import { jobIdTime, newJobId } from '../../../jobs/job-id.js';
-import { isPutInDoubt, kickHeld, largestCopyBytes, putCopy, queueCopy } from '../../../jobs/queue-copy.js';
+import {
+  firstCopy,
+  isPutInDoubt,
+  kickHeld,
+  largestCopyBytes,
+  putCopy,
+  type QueueCopy,
+} from '../../../jobs/queue-copy.js';
 import type { Logger } from '../../../log.js';
 import type { Placed, QueueSet } from '../../../queue/index.js';
 import {
@@ -83,10 +90,9 @@ export function createJobService(deps: JobServiceDeps) {
     }
   }
 
-  /** Hold and kick: put on hold, record with the location, kick. */
-  async function putThenRecord(record: JobDocument): Promise<void> {
+  /** Hold and kick: put `copy` (on hold), record with the location, kick. */
+  async function putThenRecord(record: JobDocument, copy: QueueCopy): Promise<void> {
     const id = record._id;
-    const copy = queueCopy(record, deps.tubePrefix, { first: true, holdSeconds });
     const { server, beanstalkId } = await putCopy(queue, copy);
     const holder = queue.holder({ server, beanstalkId });
     try {
@@ -112,13 +118,13 @@ export function createJobService(deps: JobServiceDeps) {
     }
   }
 
-  /** Record first: record, put, note where. */
+  /** Record first: record, put `copy`, note where. */
   async function recordThenPut(
     record: JobDocument,
+    copy: QueueCopy,
     finishing: boolean,
   ): Promise<'queued' | 'recorded elsewhere'> {
     const id = record._id;
-    const copy = queueCopy(record, deps.tubePrefix, { first: true });
     // A duplicate is our own insert retried after a lost answer, unless we are finishing
     // another request's job: then that request recorded it and puts it.
     if ((await store.insertJob(record)) === 'duplicate' && finishing) return 'recorded elsewhere';
@@ -230,9 +236,8 @@ export function createJobService(deps: JobServiceDeps) {
     };
   }
 
-  /** PAYLOAD_TOO_LARGE unless every copy of the job fits beanstalkd's max-job-size. */
-  function checkFits(record: JobDocument): void {
-    const size = largestCopyBytes(record);
+  /** PAYLOAD_TOO_LARGE unless every copy of the job (its largest: `size` bytes) fits beanstalkd's max-job-size. */
+  function checkFits(size: number): void {
     const limit = deps.maxJobSize();
     if (size > limit) {
       throw new AppError(
@@ -259,10 +264,16 @@ export function createJobService(deps: JobServiceDeps) {
       ...recordOf(id, request, payload),
       ...(keyHash !== undefined ? { idempotencyKey: keyHash } : {}),
     };
-    checkFits(record);
+    const held = isHeld(record);
+    const { copy, largestBytes } = firstCopy(
+      record,
+      deps.tubePrefix,
+      held ? { first: true, holdSeconds } : { first: true },
+    );
+    checkFits(largestBytes);
     let recordedElsewhere = false;
-    if (isHeld(record)) await putThenRecord(record);
-    else recordedElsewhere = (await recordThenPut(record, finishing)) === 'recorded elsewhere';
+    if (held) await putThenRecord(record, copy);
+    else recordedElsewhere = (await recordThenPut(record, copy, finishing)) === 'recorded elsewhere';
     const { type, options, createdAt } = record;
     const state = record.flow !== undefined ? 'waiting' : options.delay > 0 ? 'delayed' : 'queued';
     return {
@@ -270,6 +281,9 @@ export function createJobService(deps: JobServiceDeps) {
       recordedElsewhere,
     };
   }
+
+  /** checkQueuedSize's largest copy of a request with an empty payload, per request. */
+  const emptyPayloadBytes = new WeakMap<RequestedJob, number>();
 
   const acceptWithKey = createIdempotentAccept({ ...deps, inspector, recordAndQueue });
   const acceptSlot = createSlots(ACCEPTS_IN_FLIGHT);
@@ -297,7 +311,18 @@ export function createJobService(deps: JobServiceDeps) {
      */
     checkQueuedSize(request: RequestedJob, payloadText: string): void {
       // Every job id is a UUIDv7 of the same length: any one sizes the envelope exactly.
-      checkFits(recordOf(request.matrix?.id ?? SIZE_PROBE_ID, request, { text: payloadText, bytes: 0 }));
+      const sized = (text: string) =>
+        largestCopyBytes(recordOf(request.matrix?.id ?? SIZE_PROBE_ID, request, { text, bytes: 0 }));
+      let empty = emptyPayloadBytes.get(request);
+      if (empty === undefined) {
+        empty = sized('');
+        emptyPayloadBytes.set(request, empty);
+      }
+      // The payload replaces the two quotes of an empty one by at most 6 bytes a UTF-16 unit
+      // (`\uXXXX`) and its own two: within that bound no envelope needs encoding (an NDJSON
+      // batch's lines share one request, so its items encode none here).
+      if (empty + 6 * payloadText.length <= deps.maxJobSize()) return;
+      checkFits(sized(payloadText));
     },
 
     /**
