@@ -1,6 +1,12 @@
 /** What the Kubernetes scenarios share: the manager's URL, the result rows, conditions. */
 import { strict as assert } from 'node:assert';
-import { authHeaders, formatTable, type JobFlow, type ScenarioRow } from '../support/job-flow.js';
+import {
+  authHeaders,
+  formatTable,
+  type JobFlow,
+  postOutcomes,
+  type ScenarioRow,
+} from '../support/job-flow.js';
 
 export const rows: ScenarioRow[] = [];
 
@@ -42,7 +48,10 @@ export function printTable(): void {
 /** The hosts (pod names) of the workers GET /workers lists as live. */
 export async function liveWorkerHosts(base: string): Promise<Set<string>> {
   try {
-    const res = await fetch(`${base}/workers`, { headers: authHeaders(), signal: AbortSignal.timeout(5000) });
+    const res = await fetch(`${base}/workers`, {
+      headers: { ...authHeaders(), connection: 'close' },
+      signal: AbortSignal.timeout(5000),
+    });
     if (res.status !== 200) return new Set();
     const body = (await res.json()) as { workers: Array<{ host: string }> };
     return new Set(body.workers.map((w) => w.host));
@@ -53,12 +62,5 @@ export async function liveWorkerHosts(base: string): Promise<Set<string>> {
 
 /** How many accepted jobs of `ids` have no outcome yet. */
 export async function unfinishedCount(base: string, ids: string[]): Promise<number> {
-  const res = await fetch(`${base}/jobs/outcomes`, {
-    method: 'POST',
-    headers: authHeaders(),
-    body: JSON.stringify({ ids }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  if (res.status !== 200) throw new Error(`POST /jobs/outcomes answered ${res.status}`);
-  return ((await res.json()) as { unfinished: string[] }).unfinished.length;
+  return (await postOutcomes(base, ids)).unfinished.length;
 }

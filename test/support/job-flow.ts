@@ -70,7 +70,13 @@ export class JobFlow {
       try {
         const res = await fetch(`${base}/jobs${query}`, {
           method: 'POST',
-          headers: { ...authHeaders(), 'Idempotency-Key': key },
+          // A retry closes its connection after the answer: a keep-alive connection that
+          // reached the wrong server (below) would otherwise be reused for every later try.
+          headers: {
+            ...authHeaders(),
+            'Idempotency-Key': key,
+            ...(attempt > 0 ? { connection: 'close' } : {}),
+          },
           body,
           signal: AbortSignal.timeout(10_000),
         });
@@ -82,8 +88,10 @@ export class JobFlow {
         // Every manager answer carries its security headers. One without them came from
         // something else on the path: on the Kubernetes test's host, a connection to a
         // ClusterIP that kube-proxy's rules did not catch leaves by the default route, and
-        // the machine's egress proxy answers 404 with an empty body. The manager never saw
-        // that request, so it is retried with the same key, and counted.
+        // the machine's egress proxy answers 404 with an empty body and keeps the connection
+        // open (fetch would reuse it for every retry: f and g failed so for two minutes
+        // after the MongoDB outage). The manager never saw that request, so it is retried
+        // with the same key on a new connection, and counted.
         if (res.headers.get('x-content-type-options') !== 'nosniff') {
           this.strayAnswers.push(
             `${new Date().toISOString()} ${res.status} server=${res.headers.get('server')}`,
@@ -181,22 +189,37 @@ export async function jobsPerServer(mongoUrl: string, scenario: string): Promise
   return perServer;
 }
 
+/**
+ * POST /jobs/outcomes for `ids`, each try on a connection closed after its answer (see
+ * `postOne`: a pooled connection may lead to the egress proxy instead of a manager); an
+ * answer not from a manager is tried again, up to five times.
+ */
+export async function postOutcomes(
+  base: string,
+  ids: string[],
+): Promise<{ outcomes: Array<{ id: string; state: string; worker: string }>; unfinished: string[] }> {
+  let last = '';
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const res = await fetch(`${base}/jobs/outcomes`, {
+      method: 'POST',
+      headers: { ...authHeaders(), connection: 'close' },
+      body: JSON.stringify({ ids }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    if (res.status === 200) return (await res.json()) as Awaited<ReturnType<typeof postOutcomes>>;
+    last = `${res.status} server=${res.headers.get('server')}`;
+    if (res.headers.get('x-content-type-options') === 'nosniff') break;
+    await res.arrayBuffer();
+  }
+  throw new Error(`POST /jobs/outcomes answered ${last}`);
+}
+
 /** POST /jobs/outcomes in chunks of 10,000: id → state, and the unfinished ids. */
 export async function outcomesOf(base: string, ids: string[]) {
   const states = new Map<string, { state: string; worker: string }>();
   const unfinished: string[] = [];
   for (let i = 0; i < ids.length; i += 10_000) {
-    const res = await fetch(`${base}/jobs/outcomes`, {
-      method: 'POST',
-      headers: authHeaders(),
-      body: JSON.stringify({ ids: ids.slice(i, i + 10_000) }),
-      signal: AbortSignal.timeout(30_000),
-    });
-    if (res.status !== 200) throw new Error(`POST /jobs/outcomes answered ${res.status}`);
-    const view = (await res.json()) as {
-      outcomes: Array<{ id: string; state: string; worker: string }>;
-      unfinished: string[];
-    };
+    const view = await postOutcomes(base, ids.slice(i, i + 10_000));
     for (const o of view.outcomes) states.set(o.id, { state: o.state, worker: o.worker });
     unfinished.push(...view.unfinished);
   }
