@@ -48,6 +48,8 @@ export type MarkedState = 'failed' | 'cancelled';
 export interface JobRecords {
   /** Records an accepted job. A duplicate can only be our own earlier attempt landing. */
   insertJob(doc: JobDocument): Promise<InsertOutcome>;
+  /** insertJob for each of `docs` at once: each one's fate in order, an error in its place. */
+  insertJobs(docs: readonly JobDocument[]): Promise<Array<InsertOutcome | { error: unknown }>>;
   findJob(id: string): Promise<JobDocument | null>;
   /** Removes a job record whose put failed (compensation; off the hot path). */
   deleteJob(id: string): Promise<void>;
@@ -56,6 +58,8 @@ export interface JobRecords {
    * few ms to share a command with others, unless `now` (the caller waits for it).
    */
   insertQueueRef(doc: QueueRefDocument, options?: { now?: boolean }): Promise<void>;
+  /** insertQueueRef for each of `docs` at once: the error of each one not stored, in order. */
+  insertQueueRefs(docs: readonly QueueRefDocument[]): Promise<Array<{ error: unknown } | undefined>>;
   /** How many queue refs are still on their way to the store. */
   queueRefsInFlight(): number;
   /** Where a job's copy was put, when its record does not say (or no longer does). */

@@ -13,7 +13,7 @@ import type {
   QueueRefDocument,
   ResultDocument,
 } from './documents.js';
-import { guard } from './driver/guard.js';
+import { guard, guarded } from './driver/guard.js';
 import { InsertBatcher, type InsertOutcome } from './driver/insert-batcher.js';
 import { pointReader } from './driver/point-reads.js';
 import { HEARTBEAT_MS, keepConnecting } from './driver/reconnect.js';
@@ -141,6 +141,13 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     async insertJob(doc: JobDocument): Promise<InsertOutcome> {
       return guard('insert job', () => jobInserts.insert(doc));
     },
+    /** insertJob for each of `docs` at once: each one's fate in order, an error in its place. */
+    async insertJobs(docs: readonly JobDocument[]): Promise<Array<InsertOutcome | { error: unknown }>> {
+      const fates = await jobInserts.insertAll(docs);
+      return fates.map((fate) =>
+        typeof fate === 'object' ? { error: guarded('insert job', fate.error) } : fate,
+      );
+    },
     /** How many queue refs are still on their way to the store. */
     queueRefsInFlight(): number {
       return refsInFlight.size;
@@ -156,6 +163,24 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
         await inserting;
       } finally {
         if (refsInFlight.get(doc._id)?.inserting === inserting) refsInFlight.delete(doc._id);
+      }
+    },
+    /**
+     * insertQueueRef for each of `docs` at once (each may wait REF_LINGER_MS for others): the
+     * error of each one not stored, in order (undefined: stored).
+     */
+    async insertQueueRefs(docs: readonly QueueRefDocument[]): Promise<Array<{ error: unknown } | undefined>> {
+      const inserting = refInserts.insertAll(docs);
+      for (const doc of docs) refsInFlight.set(doc._id, { doc, inserting });
+      try {
+        const fates = await inserting;
+        return fates.map((fate) =>
+          typeof fate === 'object' ? { error: guarded('insert queue ref', fate.error) } : undefined,
+        );
+      } finally {
+        for (const doc of docs) {
+          if (refsInFlight.get(doc._id)?.inserting === inserting) refsInFlight.delete(doc._id);
+        }
       }
     },
     /** Stores a job's one outcome; `duplicate` means an outcome was already stored (not an error). */

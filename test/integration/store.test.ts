@@ -127,6 +127,44 @@ describe('store adapter on a real MongoDB-wire server', function () {
     assert.equal(stored?.worker, 'first');
   });
 
+  it('when records and queue refs are inserted many at once, then each is stored once, a duplicate is said in its place, and refs are readable before they land', async () => {
+    const createdAt = new Date();
+    const record = (id: string) => ({
+      _id: id,
+      type: 'hash',
+      payload: `{"id":"${id}"}`,
+      bytes: 47,
+      options: { priority: 5, delay: 0, ttr: 60, maxAttempts: 3 },
+      createdAt,
+    });
+    const ids = Array.from({ length: 300 }, () => newJobId());
+    const first = await store.insertJobs(ids.map(record));
+    assert.deepEqual(new Set(first), new Set(['inserted']));
+    const fresh = newJobId();
+    const again = await store.insertJobs([record(ids[7] as string), record(fresh)]);
+    assert.deepEqual(again, ['duplicate', 'inserted']);
+    assert.equal(await withMongo(dbName, (db) => db.collection('jobs').countDocuments()), 301);
+    assert.equal((await store.findJob(ids[299] as string))?.payload, `{"id":"${ids[299]}"}`);
+    const refs = ids.map((id, i) => ({
+      _id: id,
+      server: 's1',
+      beanstalkId: String(i + 1),
+      tube: 't',
+      putAt: createdAt,
+    }));
+    const landing = store.insertQueueRefs(refs);
+    assert.equal(store.queueRefsInFlight(), 300);
+    assert.equal(
+      (await store.findQueueRef(ids[5] as string))?.beanstalkId,
+      '6',
+      'read from memory until it lands',
+    );
+    assert.deepEqual(new Set(await landing), new Set([undefined]));
+    assert.equal(store.queueRefsInFlight(), 0);
+    assert.equal(await withMongo(dbName, (db) => db.collection('queue_refs').countDocuments()), 300);
+    assert.deepEqual(await store.insertJobs([]), []);
+  });
+
   it("when a record, a queue ref and an outcome are read by id, then each is what the driver's findOne answers, and a missing id is null", async () => {
     const id = newJobId();
     const createdAt = new Date('2026-01-02T03:04:05.678Z');

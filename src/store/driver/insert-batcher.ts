@@ -91,6 +91,46 @@ export class InsertBatcher<T extends Document & { _id: string }> {
     });
   }
 
+  /**
+   * Queues `docs` as `insert` would each, with one promise for all of them: each document's
+   * fate in order, an error in its place instead of a rejection. For callers with many
+   * documents in hand (a batch's records), which would otherwise hold a promise per document.
+   */
+  insertAll(
+    docs: readonly T[],
+    options: { now?: boolean } = {},
+  ): Promise<Array<InsertOutcome | { error: unknown }>> {
+    return new Promise((resolveAll) => {
+      const fates = new Array<InsertOutcome | { error: unknown }>(docs.length);
+      let left = docs.length;
+      if (left === 0) {
+        resolveAll(fates);
+        return;
+      }
+      const settle = (index: number, fate: InsertOutcome | { error: unknown }) => {
+        fates[index] = fate;
+        left -= 1;
+        if (left === 0) resolveAll(fates);
+      };
+      const queuedAt = Date.now();
+      const queuedBehind = this.inFlight > 0;
+      docs.forEach((doc, index) => {
+        this.queue.push({
+          doc,
+          queuedAt,
+          queuedBehind,
+          prepared: false,
+          firstTriedAt: undefined,
+          attempts: 0,
+          resolve: (outcome) => settle(index, outcome),
+          reject: (error) => settle(index, { error }),
+        });
+      });
+      if (options.now === true) this.urgent = true;
+      this.schedule();
+    });
+  }
+
   /** How much longer the next batch may wait for more documents (<= 0: none). */
   private lingerLeftMs(): number {
     const lingerMs = this.options.lingerMs ?? 0;

@@ -46,6 +46,31 @@ describe('insert batcher', () => {
     assert.deepEqual(new Set(outcomes), new Set(['inserted']));
   });
 
+  it('when many documents come in one insertAll, then they share the insertMany of single inserts around them, and each fate comes back in order, errors in place', async () => {
+    const { collection, calls } = scriptedCollection([
+      () => {
+        throw bulkError([
+          { index: 2, code: 11000, errmsg: 'E11000 duplicate key' },
+          { index: 3, code: 121, errmsg: 'Document failed validation' },
+        ]);
+      },
+    ]);
+    const batcher = new InsertBatcher(collection, { maxBatch: 500, maxInFlight: 2, retryForMs: 1000 });
+    const single = batcher.insert({ _id: 'before' });
+    const all = batcher.insertAll([{ _id: 'a' }, { _id: 'b' }, { _id: 'c' }]);
+    const [alone, fates] = await Promise.all([single, all]);
+    assert.equal(calls.length, 1);
+    assert.deepEqual(
+      calls[0]?.map((doc) => doc._id),
+      ['before', 'a', 'b', 'c'],
+    );
+    assert.equal(alone, 'inserted');
+    assert.deepEqual(fates.slice(0, 2), ['inserted', 'duplicate']);
+    const failed = fates[2];
+    assert.ok(typeof failed === 'object' && failed.error instanceof MongoBulkWriteError, String(failed));
+    assert.deepEqual(await batcher.insertAll([]), []);
+  });
+
   it('when one document of a batch is a duplicate, then only that caller hears "duplicate"', async () => {
     const { collection } = scriptedCollection([
       () => {

@@ -1,6 +1,6 @@
 /**
- * The bound on the accepts a manager runs at once; the job service's `settleEach` (accept.ts)
- * runs every batch's and matrix's accepts through it.
+ * The bound on the accepts a manager runs at once; the job service's `acceptEach` (a batch's
+ * items, some of them in chunks) and `settleEach` (a matrix's) run every accept through it.
  */
 
 /**
@@ -15,20 +15,31 @@
  */
 export const ACCEPTS_IN_FLIGHT = 250;
 
-/** Runs at most `limit` calls at once across all callers; the others wait their turn, in order. */
+/**
+ * Runs calls holding at most `limit` slots at once across all callers (a call holds `weight`
+ * of them: a chunk of jobs accepted together holds one per job); the others wait their turn,
+ * in order.
+ */
 export function createSlots(limit: number) {
   let active = 0;
-  const waiting: Array<() => void> = [];
-  return async function inSlot<T>(fn: () => Promise<T>): Promise<T> {
-    if (active < limit) active += 1;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
+  const waiting: Array<{ weight: number; start: () => void }> = [];
+  /** Lets in the calls at the head of the line that fit, in order. */
+  const admit = () => {
+    for (let next = waiting[0]; next !== undefined && active + next.weight <= limit; next = waiting[0]) {
+      waiting.shift();
+      active += next.weight;
+      next.start();
+    }
+  };
+  return async function inSlot<T>(fn: () => Promise<T>, weight = 1): Promise<T> {
+    const held = Math.min(Math.max(1, weight), limit);
+    if (waiting.length === 0 && active + held <= limit) active += held;
+    else await new Promise<void>((start) => waiting.push({ weight: held, start }));
     try {
       return await fn();
     } finally {
-      // The slot passes to the next in line, or is given back.
-      const next = waiting.shift();
-      if (next) next();
-      else active -= 1;
+      active -= held;
+      admit();
     }
   };
 }

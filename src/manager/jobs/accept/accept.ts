@@ -41,6 +41,7 @@ import {
   type JobOptions,
   mapConcurrently,
   POINT_READS_IN_FLIGHT,
+  type QueueRefDocument,
   type Store,
 } from '../../../store/index.js';
 import { createJobInspector } from '../read/inspect.js';
@@ -69,6 +70,19 @@ export interface JobServiceDeps {
   /** What `callback_url` is checked against; absent: webhooks off (WEBHOOKS_DISABLED). */
   webhooks?: WebhookPolicy;
 }
+
+/** One job to accept: what `accept` takes. */
+export interface AcceptEntry {
+  request: RequestedJob;
+  payload: { text: string; bytes: number };
+  idempotencyKey?: string;
+}
+
+/**
+ * Jobs of a batch recorded and queued together: two chunks fill ACCEPTS_IN_FLIGHT, so one
+ * chunk's records are inserted while the other's puts go out.
+ */
+const BULK_CHUNK = ACCEPTS_IN_FLIGHT / 2;
 
 /** An id of a job id's length, for sizing an envelope before the job has an id. */
 const SIZE_PROBE_ID = '00000000-0000-7000-8000-000000000000';
@@ -118,6 +132,49 @@ export function createJobService(deps: JobServiceDeps) {
     }
   }
 
+  /**
+   * Puts a recorded job's `copy`: where it landed, or null when beanstalkd never confirmed it
+   * (the record stays, and the reconciler puts it if it never landed). A put that surely
+   * failed removes the record and throws.
+   */
+  async function putRecorded(id: string, copy: QueueCopy): Promise<Placed | null> {
+    try {
+      return await putCopy(queue, copy);
+    } catch (error: unknown) {
+      if (!isPutInDoubt(error)) {
+        await undoRecord(id, error);
+        throw error;
+      }
+      // beanstalkd may hold the job (its reply was lost), so the record stays: removing it
+      // would leave a copy that runs with no record. Put once more; if that fails too, the
+      // reconciler puts it once beanstalkd answers. A second copy costs a second run, never
+      // a second outcome.
+      let placed: Placed;
+      try {
+        placed = await putCopy(queue, copy);
+      } catch (retryError: unknown) {
+        log.warn(
+          { jobId: id, err: retryError },
+          'job recorded; beanstalkd did not confirm its put, and the reconciler puts it again if it never landed',
+        );
+        return null;
+      }
+      // Said, so a job that runs twice with no fault near it can be explained (the chaos soak
+      // found such jobs): the first put may have landed too.
+      log.info(
+        { jobId: id, err: error, server: placed.server },
+        'job put again after a put beanstalkd did not confirm; it may run twice',
+      );
+      return placed;
+    }
+  }
+
+  function refNotStored(id: string, error: unknown): void {
+    // Accepted all the same. Without the ref GET cannot show live fields, and the
+    // reconciler, finding no copy it can name, puts the job again (one outcome still).
+    log.warn({ jobId: id, err: error }, 'job queued but its queue reference was not stored');
+  }
+
   /** Record first: record, put `copy`, note where. */
   async function recordThenPut(
     record: JobDocument,
@@ -128,34 +185,8 @@ export function createJobService(deps: JobServiceDeps) {
     // A duplicate is our own insert retried after a lost answer, unless we are finishing
     // another request's job: then that request recorded it and puts it.
     if ((await store.insertJob(record)) === 'duplicate' && finishing) return 'recorded elsewhere';
-    let placed: Placed;
-    try {
-      placed = await putCopy(queue, copy);
-    } catch (error: unknown) {
-      if (!isPutInDoubt(error)) {
-        await undoRecord(id, error);
-        throw error;
-      }
-      // beanstalkd may hold the job (its reply was lost), so the record stays: removing it
-      // would leave a copy that runs with no record. Put once more; if that fails too, the
-      // reconciler puts it once beanstalkd answers. A second copy costs a second run, never
-      // a second outcome.
-      try {
-        placed = await putCopy(queue, copy);
-      } catch (retryError: unknown) {
-        log.warn(
-          { jobId: id, err: retryError },
-          'job recorded; beanstalkd did not confirm its put, and the reconciler puts it again if it never landed',
-        );
-        return 'queued';
-      }
-      // Said, so a job that runs twice with no fault near it can be explained (the chaos soak
-      // found such jobs): the first put may have landed too.
-      log.info(
-        { jobId: id, err: error, server: placed.server },
-        'job put again after a put beanstalkd did not confirm; it may run twice',
-      );
-    }
+    const placed = await putRecorded(id, copy);
+    if (placed === null) return 'queued';
     // Not awaited: recorded and queued is what the 202 promises, and the POST answers one
     // insert sooner. Until the ref lands, this process's store answers findQueueRef from it.
     // A waiter's answer waits for its ref (below): its insert does not linger.
@@ -164,17 +195,76 @@ export function createJobService(deps: JobServiceDeps) {
         { _id: id, ...placed, tube: copy.tube, putAt: new Date() },
         { now: record.flow !== undefined },
       )
-      .catch((error: unknown) => {
-        // Accepted all the same. Without the ref GET cannot show live fields, and the
-        // reconciler, finding no copy it can name, puts the job again (one outcome still).
-        log.warn({ jobId: id, err: error }, 'job queued but its queue reference was not stored');
-      });
+      .catch((error: unknown) => refNotStored(id, error));
     // Past a bound, answers wait for their refs again: a flood of batches faster than the
     // store must not pile refs up in memory (measured: manager peak RSS 140 -> 164 MB).
     if (store.queueRefsInFlight() > MAX_REFS_IN_FLIGHT) await inserting;
     // A waiter is judged only once the ref names it (manager/background/flow-loop.ts).
     else if (record.flow !== undefined) await inserting;
     return 'queued';
+  }
+
+  /**
+   * Record first for many jobs at once (`entries` that `inBulk` allows), as recordThenPut
+   * for each, with one call for their records and one for their refs instead of a chain of
+   * promises per job: what a batch's accepts hold in flight is what its garbage collections
+   * copy (docs/performance.md, "A batch accepted in chunks"). Each entry's fate in order.
+   */
+  async function recordAndQueueMany(
+    entries: readonly AcceptEntry[],
+  ): Promise<PromiseSettledResult<AcceptResult>[]> {
+    const settled = new Array<PromiseSettledResult<AcceptResult>>(entries.length);
+    const records: JobDocument[] = [];
+    const copies: QueueCopy[] = [];
+    const at: number[] = [];
+    entries.forEach(({ request, payload }, index) => {
+      try {
+        const record = recordOf(request.matrix?.id ?? request.presetId ?? newJobId(), request, payload);
+        const { copy, largestBytes } = firstCopy(record, deps.tubePrefix, { first: true });
+        checkFits(largestBytes);
+        records.push(record);
+        copies.push(copy);
+        at.push(index);
+      } catch (reason: unknown) {
+        settled[index] = { status: 'rejected', reason };
+      }
+    });
+    // A duplicate is our own insert retried after a lost answer: put it all the same.
+    const fates = await store.insertJobs(records);
+    const refs: QueueRefDocument[] = [];
+    await Promise.all(
+      records.map(async (record, k) => {
+        const index = at[k] as number;
+        const fate = fates[k];
+        if (typeof fate === 'object') {
+          settled[index] = { status: 'rejected', reason: fate.error };
+          return;
+        }
+        const copy = copies[k] as QueueCopy;
+        try {
+          const placed = await putRecorded(record._id, copy);
+          if (placed !== null) refs.push({ _id: record._id, ...placed, tube: copy.tube, putAt: new Date() });
+          settled[index] = { status: 'fulfilled', value: acceptedOf(record) };
+        } catch (reason: unknown) {
+          settled[index] = { status: 'rejected', reason };
+        }
+      }),
+    );
+    if (refs.length > 0) {
+      // Not awaited, as in recordThenPut, unless too many are in flight.
+      const inserting = store.insertQueueRefs(refs).then(
+        (errors) => {
+          errors.forEach((failed, k) => {
+            if (failed !== undefined) refNotStored(refs[k]?._id ?? '', failed.error);
+          });
+        },
+        (error: unknown) => {
+          for (const ref of refs) refNotStored(ref._id, error);
+        },
+      );
+      if (store.queueRefsInFlight() > MAX_REFS_IN_FLIGHT) await inserting;
+    }
+    return settled;
   }
 
   /** Hold and kick applies to jobs that run now (a job with parents waits first: record first). */
@@ -274,12 +364,41 @@ export function createJobService(deps: JobServiceDeps) {
     let recordedElsewhere = false;
     if (held) await putThenRecord(record, copy);
     else recordedElsewhere = (await recordThenPut(record, copy, finishing)) === 'recorded elsewhere';
-    const { type, options, createdAt } = record;
+    return { accepted: acceptedOf(record), recordedElsewhere };
+  }
+
+  /** The answer for a job this request recorded and queued. */
+  function acceptedOf(record: JobDocument): AcceptResult {
+    const { _id: id, type, options, createdAt } = record;
     const state = record.flow !== undefined ? 'waiting' : options.delay > 0 ? 'delayed' : 'queued';
-    return {
-      accepted: { id, state, type, createdAt: createdAt.toISOString(), replayed: false },
-      recordedElsewhere,
-    };
+    return { id, state, type, createdAt: createdAt.toISOString(), replayed: false };
+  }
+
+  /** Whether an entry can be accepted with others (recordAndQueueMany): record first, no key, no parents. */
+  function inBulk({ request, idempotencyKey }: AcceptEntry): boolean {
+    return (
+      idempotencyKey === undefined &&
+      request.flow === undefined &&
+      !(holdSeconds > 0 && request.options.delay === 0)
+    );
+  }
+
+  /**
+   * Records and queues one job. With an idempotency key, a key seen before answers with the
+   * job it created first (`replayed: true`) instead of creating another, if it comes with
+   * the same request; with another one it is IDEMPOTENCY_KEY_REUSED (422).
+   */
+  async function accept(
+    request: RequestedJob,
+    payload: { text: string; bytes: number },
+    idempotencyKey?: string,
+  ): Promise<AcceptResult> {
+    // Before an Idempotency-Key is claimed: a bad callback URL changes nothing.
+    resolveCallback(request.type, request.callbackUrl, deps.webhooks);
+    const id = request.matrix?.id ?? request.presetId ?? newJobId();
+    if (request.flow !== undefined) await checkParents(id, request);
+    if (idempotencyKey === undefined) return (await recordAndQueue(id, request, payload)).accepted;
+    return await acceptWithKey(id, request, payload, idempotencyKey);
   }
 
   /** checkQueuedSize's largest copy of a request with an empty payload, per request. */
@@ -306,6 +425,40 @@ export function createJobService(deps: JobServiceDeps) {
     },
 
     /**
+     * `accept` for each entry (a batch's items), each one's fate in order. Entries without an
+     * Idempotency-Key or parents are recorded and queued BULK_CHUNK at a time; the others one
+     * by one. All of them count against ACCEPTS_IN_FLIGHT, as settleEach's do.
+     */
+    async acceptEach(entries: readonly AcceptEntry[]): Promise<PromiseSettledResult<AcceptResult>[]> {
+      const settled = new Array<PromiseSettledResult<AcceptResult>>(entries.length);
+      const bulk: number[] = [];
+      const single: number[] = [];
+      entries.forEach((entry, index) => {
+        (inBulk(entry) ? bulk : single).push(index);
+      });
+      const chunks: number[][] = [];
+      for (let i = 0; i < bulk.length; i += BULK_CHUNK) chunks.push(bulk.slice(i, i + BULK_CHUNK));
+      await Promise.all([
+        ...chunks.map((chunk) =>
+          acceptSlot(async () => {
+            const fates = await recordAndQueueMany(chunk.map((index) => entries[index] as AcceptEntry));
+            chunk.forEach((index, k) => {
+              settled[index] = fates[k] as PromiseSettledResult<AcceptResult>;
+            });
+          }, chunk.length),
+        ),
+        mapConcurrently(single, ACCEPTS_IN_FLIGHT, async (index) => {
+          const { request, payload, idempotencyKey } = entries[index] as AcceptEntry;
+          settled[index] = await acceptSlot(() => accept(request, payload, idempotencyKey)).then(
+            (value): PromiseSettledResult<AcceptResult> => ({ status: 'fulfilled', value }),
+            (reason: unknown): PromiseSettledResult<AcceptResult> => ({ status: 'rejected', reason }),
+          );
+        }),
+      ]);
+      return settled;
+    },
+
+    /**
      * Throws PAYLOAD_TOO_LARGE when the job would not fit beanstalkd's max-job-size once
      * queued, as accept would: a batch checks each item with it before recording any.
      */
@@ -325,23 +478,7 @@ export function createJobService(deps: JobServiceDeps) {
       checkFits(sized(payloadText));
     },
 
-    /**
-     * Records and queues one job. With an idempotency key, a key seen before answers with the
-     * job it created first (`replayed: true`) instead of creating another, if it comes with
-     * the same request; with another one it is IDEMPOTENCY_KEY_REUSED (422).
-     */
-    async accept(
-      request: RequestedJob,
-      payload: { text: string; bytes: number },
-      idempotencyKey?: string,
-    ): Promise<AcceptResult> {
-      // Before an Idempotency-Key is claimed: a bad callback URL changes nothing.
-      resolveCallback(request.type, request.callbackUrl, deps.webhooks);
-      const id = request.matrix?.id ?? request.presetId ?? newJobId();
-      if (request.flow !== undefined) await checkParents(id, request);
-      if (idempotencyKey === undefined) return (await recordAndQueue(id, request, payload)).accepted;
-      return await acceptWithKey(id, request, payload, idempotencyKey);
-    },
+    accept,
 
     /**
      * The job's state: its outcome if it has one, else beanstalkd's live view; with

@@ -12,7 +12,7 @@
  * text before it is parsed), its size once queued, its idempotency key (once per batch) — and
  * one bad item refuses the whole batch (400 INVALID_BATCH, listing each bad item with its own
  * code), so a client never has to find out which half went in. Valid batches are recorded
- * with coalesced `insertMany` and queued with pipelined puts. If a backend fails midway, items already accepted stay accepted, the
+ * with coalesced `insertMany` and queued with pipelined puts, a chunk of jobs at a time. If a backend fails midway, items already accepted stay accepted, the
  * others are undone one by one (or left for the reconciler, which notices records without a
  * queue copy); the answer lists each item's fate — 202 all accepted, 207 some, 503 none (422
  * when none was for the client's reasons alone, such as a key reused with another payload) —
@@ -278,12 +278,12 @@ export function batchRoute(deps: BatchDeps) {
         at: new Date(),
         type: items[0]?.request.type ?? '',
       });
-    const settled = await deps.jobs.settleEach(items, (item) =>
-      deps.jobs.accept(
-        item.request,
-        { text: item.text, bytes: Buffer.byteLength(item.text) },
-        item.idempotencyKey,
-      ),
+    const settled = await deps.jobs.acceptEach(
+      items.map((item) => ({
+        request: item.request,
+        payload: { text: item.text, bytes: Buffer.byteLength(item.text) },
+        ...(item.idempotencyKey !== undefined ? { idempotencyKey: item.idempotencyKey } : {}),
+      })),
     );
     let accepted = 0;
     let backendFailed = false;

@@ -59,6 +59,37 @@ describe('accept slots (manager/jobs/accept/accept-slots.ts)', () => {
     assert.equal(await next, 2);
   });
 
+  it('when a call holds several slots, then it waits until that many are free, and nobody behind it jumps the line', async () => {
+    const inSlot = createSlots(4);
+    const g = gate();
+    const small = [1, 2, 3].map((id) => inSlot(() => g.call(id)));
+    const chunk = inSlot(() => g.call(10), 3);
+    const after = inSlot(() => g.call(4));
+    await turn();
+    assert.deepEqual(
+      g.started,
+      [1, 2, 3],
+      'one slot is free, the chunk needs three, and call 4 waits behind it',
+    );
+    g.releases.shift()?.();
+    await turn();
+    assert.deepEqual(g.started, [1, 2, 3], 'two free: still not enough');
+    g.releases.shift()?.();
+    await turn();
+    assert.deepEqual(g.started, [1, 2, 3, 10], 'three free: the chunk; call 3 and the chunk hold all four');
+    g.releases.shift()?.();
+    await turn();
+    assert.deepEqual(g.started, [1, 2, 3, 10, 4], 'call 3 done: the single call behind the chunk');
+    assert.equal(g.inFlight(), 2, 'the chunk (three slots) and call 4');
+    while (g.releases.length > 0) {
+      g.releases.shift()?.();
+      await turn();
+    }
+    assert.deepEqual(await Promise.all([...small, chunk, after]), [1, 2, 3, 10, 4]);
+    // A weight above the limit holds every slot rather than waiting forever.
+    assert.equal(await inSlot(() => Promise.resolve('whole'), 9), 'whole');
+  });
+
   it("when two requests' accepts run at once, then no more than ACCEPTS_IN_FLIGHT are in flight in the manager, and each request gets its own fates in order", async () => {
     // settleEach reads none of the service's backends: nothing here talks to beanstalkd or MongoDB.
     const jobs = createJobService({} as unknown as JobServiceDeps);
