@@ -6,7 +6,7 @@
  * ids repeat after restarts, docs/facts.md "beanstalkd 1.12"); maxAttempts tells the worker
  * when to stop retrying.
  * `held` marks a job put delayed before its record was stored: a worker that gets one that
- * was never kicked checks the record first (manager/jobs/accept/accept.ts, "Order on accept").
+ * was never kicked checks the record first (manager/jobs/accept/record-and-queue.ts, "Order on accept").
  * `waiting` and `released` mark a flow's copies (docs/flows-design.md).
  * This is the body's format; a body is built from a job's record only by jobs/queue-copy.ts.
  */

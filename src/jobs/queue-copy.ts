@@ -2,7 +2,7 @@
  * A job's copy in beanstalkd, owned here alone: the tube's name (`tubeName`, and back again
  * with `typeOfTube`), the body built from the job's record (the envelope, jobs/envelope.ts),
  * the put options, and the writes that put, hold and kick it. Accept puts the first copy
- * (manager/jobs/accept/accept.ts, "Order on accept"); retry, an idempotent replay whose job never
+ * (manager/jobs/accept/record-and-queue.ts, "Order on accept"); retry, an idempotent replay whose job never
  * reached the queue, and the reconciler put it again (`putAgain`); a replay and the
  * reconciler kick a copy a dead manager left on its accept hold (`releaseHold`). Every copy
  * of a job carries the same type, payload, parameters, attempt budget, group, priority and
@@ -224,7 +224,7 @@ export async function putAgain(
 
 /**
  * Kicks a copy still on the hold it was put with: its manager died or gave up between put
- * and kick (manager/jobs/accept/accept.ts), and it would otherwise wait out the whole hold. Used by an
+ * and kick (manager/jobs/accept/record-and-queue.ts), and it would otherwise wait out the whole hold. Used by an
  * idempotent replay and by the reconciler, with the copy as found in beanstalkd. True if it
  * was kicked.
  */

@@ -28,7 +28,7 @@ function onThisServer(deps: Pick<UnkickedDeps, 'severalServers' | 'consumer'>, s
 /**
  * Whether a copy put on hold and never kicked may run; if not, it is deleted (or, the store
  * unreadable, released for later). Two such copies:
- * - `held`: its manager died or gave up between the put and the kick (manager/jobs/accept/accept.ts).
+ * - `held`: its manager died or gave up between the put and the kick (manager/jobs/accept/record-and-queue.ts).
  *   It runs only if its record was stored and names this copy (or no copy: a manager accepting
  *   record-first finished it). The record names another copy when a client's retry (same
  *   Idempotency-Key) put the job again after this copy's manager died: that copy runs.

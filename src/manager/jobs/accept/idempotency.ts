@@ -2,7 +2,7 @@
  * Accepting under an Idempotency-Key: the key is claimed with a hash of the request, a key
  * seen before replays the job it created first (putting it back in the queue, or kicking it
  * off its accept hold, if it never got further), and a key that comes back with another
- * request is IDEMPOTENCY_KEY_REUSED. Recording and queueing is accept's (accept.ts).
+ * request is IDEMPOTENCY_KEY_REUSED. Recording and queueing is record-and-queue.ts's.
  */
 import { createHash } from 'node:crypto';
 import { AppError, ErrorCode } from '../../../errors.js';
