@@ -15,9 +15,17 @@ import type { QueueSet } from '../../queue/index.js';
 import type { JobOptions, Store } from '../../store/index.js';
 import { toAppError } from '../error-answers.js';
 import type { JobService } from '../jobs/accept/accept.js';
+import type { AcceptResult } from '../jobs/accept/idempotency.js';
 import { type OptionSource, parseJobOptions } from '../jobs/accept/options.js';
 import { type Combination, combinations, type MatrixSpec, type Value } from './matrix-spec.js';
 import { acceptCompletion, completionRequest, parseOnComplete } from './on-complete.js';
+
+/**
+ * Jobs whose payloads are built at once and handed to the job service together (recorded and
+ * queued in its chunks): a few chunks' worth, so a 10,000-job matrix never holds every payload
+ * while its first jobs are stored.
+ */
+const FAN_OUT_SLICE = 1000;
 
 /** A job's payload: the template with its combination's keys set, as compact JSON. */
 function payloadOf(template: Record<string, unknown>, combo: Combination): string {
@@ -82,7 +90,7 @@ export interface MatrixDeps {
  * (`on_complete`, when asked): 202 all accepted, 207 some (or the completion job not), 503 none (as
  * batches). The group document lists the jobs that were accepted, with their combinations;
  * when none was, no group is stored. Every limit is checked before the first job is
- * accepted, and payloads are built as their jobs are accepted, a bounded number at a time.
+ * accepted, and payloads are built as their jobs are accepted, FAN_OUT_SLICE at a time.
  */
 export async function fanOut(deps: MatrixDeps, spec: MatrixSpec, options: OptionSource) {
   const request = parseJobOptions(options, deps.defaultOptions, deps.allowedTypes);
@@ -113,13 +121,17 @@ export async function fanOut(deps: MatrixDeps, spec: MatrixSpec, options: Option
   // fan-out then accepts nothing has no document, and the list leaves it out. Refused: a 503,
   // and nothing was accepted.
   await deps.store.indexGroup({ id: group, state: 'queued', at: new Date(), type: request.type });
-  const settled = await deps.jobs.settleEach(kept, (combination, i) => {
-    const text = payloadOf(spec.template, combination);
-    return deps.jobs.accept(
-      { ...request, matrix: { group, combination, id: ids[i] as string } },
-      { text, bytes: Buffer.byteLength(text) },
-    );
-  });
+  const settled: PromiseSettledResult<AcceptResult>[] = [];
+  for (let start = 0; start < kept.length; start += FAN_OUT_SLICE) {
+    const entries = kept.slice(start, start + FAN_OUT_SLICE).map((combination, k) => {
+      const text = payloadOf(spec.template, combination);
+      return {
+        request: { ...request, matrix: { group, combination, id: ids[start + k] as string } },
+        payload: { text, bytes: Buffer.byteLength(text) },
+      };
+    });
+    settled.push(...(await deps.jobs.acceptEach(entries)));
+  }
   let accepted = 0;
   const jobs = settled.map((outcome, index) => {
     if (outcome.status === 'fulfilled') {

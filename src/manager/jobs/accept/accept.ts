@@ -46,9 +46,8 @@ const SIZE_PROBE_ID = '00000000-0000-7000-8000-000000000000';
 
 export function createJobService(deps: JobServiceDeps) {
   const { store } = deps;
-  const holdSeconds = deps.acceptHoldSeconds ?? 0;
   const inspector = createJobInspector(deps);
-  const { recordOf, checkFits, recordAndQueue, recordAndQueueMany } = createRecorder(deps);
+  const { recordOf, checkFits, isHeld, recordAndQueue, recordAndQueueMany } = createRecorder(deps);
 
   /**
    * UNKNOWN_PARENT unless each parent has a record or an outcome: at most MAX_PARENTS point
@@ -72,11 +71,7 @@ export function createJobService(deps: JobServiceDeps) {
 
   /** Whether an entry can be accepted with others (recordAndQueueMany): record first, no key, no parents. */
   function inBulk({ request, idempotencyKey }: AcceptEntry): boolean {
-    return (
-      idempotencyKey === undefined &&
-      request.flow === undefined &&
-      !(holdSeconds > 0 && request.options.delay === 0)
-    );
+    return idempotencyKey === undefined && request.flow === undefined && !isHeld(request);
   }
 
   /**
@@ -105,25 +100,9 @@ export function createJobService(deps: JobServiceDeps) {
 
   return {
     /**
-     * `fn` (an accept) over a request's `items`, each item's fate in order; at most
-     * ACCEPTS_IN_FLIGHT of them run at once across this manager's requests.
-     */
-    settleEach<T, R>(
-      items: readonly T[],
-      fn: (item: T, index: number) => Promise<R>,
-    ): Promise<PromiseSettledResult<R>[]> {
-      return mapConcurrently(items, ACCEPTS_IN_FLIGHT, (item, index) =>
-        acceptSlot(() => fn(item, index)).then(
-          (value): PromiseSettledResult<R> => ({ status: 'fulfilled', value }),
-          (reason: unknown): PromiseSettledResult<R> => ({ status: 'rejected', reason }),
-        ),
-      );
-    },
-
-    /**
      * `accept` for each entry (a batch's items), each one's fate in order. Entries without an
      * Idempotency-Key or parents are recorded and queued BULK_CHUNK at a time; the others one
-     * by one. All of them count against ACCEPTS_IN_FLIGHT, as settleEach's do.
+     * by one. All of them count against ACCEPTS_IN_FLIGHT, across this manager's requests.
      */
     async acceptEach(entries: readonly AcceptEntry[]): Promise<PromiseSettledResult<AcceptResult>[]> {
       const settled = new Array<PromiseSettledResult<AcceptResult>>(entries.length);

@@ -233,9 +233,12 @@ export function createRecorder(deps: RecorderDeps) {
     return settled;
   }
 
-  /** Hold and kick applies to jobs that run now (a job with parents waits first: record first). */
-  function isHeld(record: JobDocument): boolean {
-    return holdSeconds > 0 && record.options.delay === 0 && record.flow === undefined;
+  /**
+   * Whether a job (its request or its record) takes hold and kick: only jobs that run now (a
+   * delayed job, or one with parents that waits first, is recorded first).
+   */
+  function isHeld(job: Pick<JobDocument, 'options' | 'flow'>): boolean {
+    return holdSeconds > 0 && job.options.delay === 0 && job.flow === undefined;
   }
 
   /** The job's record as accept stores it (`createdAt`: its id's own time); a bad callback URL throws. */
@@ -320,5 +323,5 @@ export function createRecorder(deps: RecorderDeps) {
     return { id, state, type, createdAt: createdAt.toISOString(), replayed: false };
   }
 
-  return { recordOf, checkFits, recordAndQueue, recordAndQueueMany };
+  return { recordOf, checkFits, isHeld, recordAndQueue, recordAndQueueMany };
 }

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { AppError, ErrorCode } from '../../../../../src/errors.js';
+import { silentLogger } from '../../../../../src/log.js';
 import { createJobService, type JobServiceDeps } from '../../../../../src/manager/jobs/accept/accept.js';
 import { ACCEPTS_IN_FLIGHT, createSlots } from '../../../../../src/manager/jobs/accept/accept-slots.js';
+import type { RequestedJob } from '../../../../../src/manager/jobs/accept/options.js';
+import { QueueError, QueueErrorCode } from '../../../../../src/queue/errors.js';
+import type { InsertOutcome, JobDocument } from '../../../../../src/store/index.js';
 
 /** A call that stays in flight until `release` is called, counting how many are in flight. */
 function gate() {
@@ -90,37 +95,76 @@ describe('accept slots (manager/jobs/accept/accept-slots.ts)', () => {
     assert.equal(await inSlot(() => Promise.resolve('whole'), 9), 'whole');
   });
 
-  it("when two requests' accepts run at once, then no more than ACCEPTS_IN_FLIGHT are in flight in the manager, and each request gets its own fates in order", async () => {
-    // settleEach reads none of the service's backends: nothing here talks to beanstalkd or MongoDB.
-    const jobs = createJobService({} as unknown as JobServiceDeps);
-    const g = gate();
-    const size = ACCEPTS_IN_FLIGHT;
-    const first = jobs.settleEach(
-      Array.from({ length: size }, (_, i) => i),
-      (i) => g.call(i, i % 100 === 7),
-    );
-    const second = jobs.settleEach(
-      Array.from({ length: size }, (_, i) => size + i),
-      (i) => g.call(i),
-    );
+  it("when two requests' accepts run at once, then no more than ACCEPTS_IN_FLIGHT jobs are in flight in the manager, and each request gets its own fates in order", async () => {
+    // Stand-ins for the store and beanstalkd (this is the code above the adapters): records
+    // wait in insertJobs until released; a job is in flight from its record's insert until
+    // its put is answered. Payloads containing "refuse" are refused by beanstalkd.
+    let inFlight = 0;
+    let most = 0;
+    const releases: Array<() => void> = [];
+    const undone: string[] = [];
+    let nextBeanstalkId = 1;
+    const store = {
+      insertJobs(docs: readonly JobDocument[]) {
+        inFlight += docs.length;
+        most = Math.max(most, inFlight);
+        return new Promise<InsertOutcome[]>((resolve) => {
+          releases.push(() => resolve(docs.map(() => 'inserted')));
+        });
+      },
+      insertQueueRefs: async (docs: readonly unknown[]) => docs.map(() => undefined),
+      queueRefsInFlight: () => 0,
+      async deleteJob(id: string) {
+        undone.push(id);
+      },
+    };
+    const queue = {
+      async put(_tube: string, body: string) {
+        inFlight -= 1;
+        if (body.includes('refuse')) throw new QueueError(QueueErrorCode.DRAINING, 'draining');
+        return { server: 'stand-in:11300', beanstalkId: String(nextBeanstalkId++) };
+      },
+    };
+    const jobs = createJobService({
+      store,
+      queue,
+      log: silentLogger(),
+      tubePrefix: '',
+      maxJobSize: () => 65_535,
+    } as unknown as JobServiceDeps);
+    const request: RequestedJob = {
+      type: 'hash',
+      options: { priority: 1024, delay: 0, ttr: 60, maxAttempts: 3 },
+      params: {},
+    };
+    const entriesOf = (name: string, refuse: (i: number) => boolean) =>
+      Array.from({ length: ACCEPTS_IN_FLIGHT }, (_, i) => {
+        const text = JSON.stringify({ name, i, ...(refuse(i) ? { refuse: true } : {}) });
+        return { request, payload: { text, bytes: text.length } };
+      });
+    const first = jobs.acceptEach(entriesOf('first', (i) => i % 100 === 7));
+    const second = jobs.acceptEach(entriesOf('second', () => false));
     await turn();
-    assert.equal(g.inFlight(), ACCEPTS_IN_FLIGHT, 'the first request took every slot');
-    while (g.releases.length > 0) {
-      for (const release of g.releases.splice(0)) release();
-      await turn();
-      await turn();
+    assert.equal(inFlight, ACCEPTS_IN_FLIGHT, 'the first request took every slot');
+    assert.equal(releases.length, 2, "two chunks' records are being inserted; the rest wait for slots");
+    while (releases.length > 0) {
+      for (const release of releases.splice(0)) release();
+      for (let k = 0; k < 5; k += 1) await turn();
     }
     const [a, b] = await Promise.all([first, second]);
-    assert.equal(g.most(), ACCEPTS_IN_FLIGHT);
-    assert.equal(a.length, size);
-    assert.equal(b.length, size);
-    a.forEach((fate, i) => {
-      if (i % 100 === 7) assert.equal(fate.status, 'rejected', `item ${i}`);
-      else assert.deepEqual(fate, { status: 'fulfilled', value: i });
-    });
-    assert.deepEqual(
-      b,
-      b.map((_, i) => ({ status: 'fulfilled', value: size + i })),
-    );
+    assert.equal(most, ACCEPTS_IN_FLIGHT);
+    assert.equal(inFlight, 0);
+    const refused = a.flatMap((fate, i) => (fate.status === 'rejected' ? [i] : []));
+    assert.deepEqual(refused, [7, 107, 207]);
+    for (const i of refused) {
+      const fate = a[i];
+      assert.ok(fate?.status === 'rejected' && fate.reason instanceof AppError);
+      assert.equal(fate.reason.code, ErrorCode.QUEUE_UNAVAILABLE);
+    }
+    assert.equal(undone.length, 3, "each refused job's record is removed");
+    const ids = [...a, ...b].flatMap((fate) => (fate.status === 'fulfilled' ? [fate.value.id] : []));
+    assert.equal(ids.length, 2 * ACCEPTS_IN_FLIGHT - 3);
+    assert.equal(new Set([...ids, ...undone]).size, 2 * ACCEPTS_IN_FLIGHT, 'every job has an id of its own');
+    assert.ok(b.every((fate) => fate.status === 'fulfilled' && fate.value.state === 'queued'));
   });
 });
