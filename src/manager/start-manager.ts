@@ -13,10 +13,16 @@ import { AcceptCounts, startManagerHeartbeat } from './background/manager-heartb
 import { startScheduler } from './background/scheduler.js';
 import { createApp, createEventHub, createFollower } from './http/app.js';
 import { createHttpServer } from './http/http-server.js';
+import { RequestsInHand } from './http/requests-in-hand.js';
 import { createJobService } from './jobs/accept/accept.js';
 
 /** beanstalkd's default -z, used until the server has told us its own. */
 export const DEFAULT_MAX_JOB_SIZE = 65_535;
+/**
+ * On stop, how long requests in hand whose clients left may still run (their backend calls
+ * have shorter deadlines of their own): within the stack's 15 s stop grace.
+ */
+const REQUESTS_GRACE_MS = 8_000;
 
 export interface RunningManager {
   url: string;
@@ -173,6 +179,7 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
   });
   const follower = createFollower({ store, log, maxWaiters: config.maxWaiters });
   const eventHub = createEventHub(follower, log, config.events);
+  const inHand = new RequestsInHand();
   const app = createApp({
     queue,
     store,
@@ -205,6 +212,7 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     processMetrics: true,
     acceptCounts,
     tally,
+    inHand,
   });
   const server = createHttpServer(app.callback(), {
     bodyTimeoutMs: config.security.bodyTimeoutMs,
@@ -248,6 +256,13 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
           server.close(() => resolve());
           server.closeIdleConnections();
         });
+        // A request whose client left closed its connection, not its work: let its accept
+        // finish before beanstalkd and MongoDB close under it.
+        if (!(await inHand.settled(REQUESTS_GRACE_MS)))
+          log.warn(
+            { requests: inHand.count, graceMs: REQUESTS_GRACE_MS },
+            'manager stopping with requests still in hand after the grace',
+          );
         await Promise.all([maintenance.stop(), heartbeat.stop(), scheduler.stop(), flows.stop()]);
         await tally.stop();
         await Promise.all([queue.close(), store.close()]);

@@ -4,17 +4,22 @@ import { request as httpRequest } from 'node:http';
 import { freePort, waitForPort } from '../../src/local/servers.js';
 import {
   backendEnv,
+  backends,
   dropDatabase,
   isolation,
   spawnCli,
+  startTcpProxy,
   stopAllSpawned,
+  tubeCounts,
   waitFor,
+  withMongo,
 } from '../support/harness.js';
 
 describe('graceful shutdown (processes)', function () {
   this.timeout(60_000);
   let env: Record<string, string>;
   let dbName: string;
+  let tubePrefix: string;
   let base: string;
 
   const startManager = async () => {
@@ -43,6 +48,7 @@ describe('graceful shutdown (processes)', function () {
   beforeEach(() => {
     const iso = isolation('stop');
     dbName = iso.dbName;
+    tubePrefix = iso.tubePrefix;
     env = {
       ...backendEnv(iso),
     };
@@ -156,5 +162,50 @@ describe('graceful shutdown (processes)', function () {
     assert.equal(res.status, 202, res.text);
     const { code } = await manager.exited;
     assert.equal(code, 0);
+  });
+
+  it('when the manager gets SIGTERM while accepting a job whose client left, then it queues that job before it closes and exits 0', async () => {
+    // beanstalkd through a proxy that holds the manager's first put until released.
+    const proxy = await startTcpProxy(backends().beanstalk.port);
+    try {
+      const hold = proxy.holdNextPut();
+      env.BEANSTALK_PORT = String(proxy.port);
+      const { manager, port } = await startManager();
+      const client = httpRequest({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/jobs',
+        headers: { 'Content-Type': 'application/json' },
+      });
+      client.on('error', () => undefined);
+      client.end('{"client":"leaves"}');
+      await hold.held;
+      // The job is recorded and its put is on the wire: the client leaves, the manager is told to stop.
+      client.destroy();
+      manager.child.kill('SIGTERM');
+      await waitFor('the manager to start stopping', () =>
+        manager.records().some((r) => r.msg === 'manager stopping'),
+      );
+      hold.release();
+      const { code } = await manager.exited;
+      assert.equal(code, 0);
+      const records = await withMongo(dbName, (db) => db.collection('jobs').find().toArray());
+      assert.equal(records.length, 1, 'the job was recorded');
+      const counts = await tubeCounts(backends().beanstalk.port, `${tubePrefix}hash`);
+      assert.equal(counts.ready, 1, 'and queued, not left for the reconciler');
+      const refs = await withMongo(dbName, (db) => db.collection('queue_refs').find().toArray());
+      assert.deepEqual(
+        refs.map((ref) => ref._id),
+        [records[0]?._id],
+        'and its queue reference stored',
+      );
+      assert.ok(
+        !manager.records().some((r) => r.level === 40),
+        `no warning: ${JSON.stringify(manager.records().filter((r) => r.level === 40))}`,
+      );
+    } finally {
+      await proxy.close();
+    }
   });
 });

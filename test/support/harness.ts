@@ -221,6 +221,11 @@ export interface TcpProxy {
   cutAfterNextPut(options?: { refuseAfter?: boolean }): void;
   /** Lets new connections through again. */
   pass(): void;
+  /**
+   * The next `put` and whatever follows it on its connection wait in the proxy until
+   * `release()`; `held` settles once such a put has arrived.
+   */
+  holdNextPut(): { held: Promise<void>; release(): void };
   close(): Promise<void>;
 }
 
@@ -238,6 +243,7 @@ export async function startTcpProxy(targetPort: number, tap?: ProxyTap): Promise
   const { createServer, connect } = await import('node:net');
   const pairs = new Set<[Socket, Socket]>();
   let cutNextPut: { refuseAfter: boolean } | undefined;
+  let holdNext: { arrived: () => void; release: Promise<void> } | undefined;
   let refusing = false;
   let connections = 0;
   const server = createServer((client) => {
@@ -252,6 +258,7 @@ export async function startTcpProxy(targetPort: number, tap?: ProxyTap): Promise
     pairs.add(pair);
     let cutOnReply = false;
     let open = true;
+    let holding: Buffer[] | undefined;
     const drop = () => {
       client.destroy();
       upstream.destroy();
@@ -262,6 +269,25 @@ export async function startTcpProxy(targetPort: number, tap?: ProxyTap): Promise
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
     client.on('data', (chunk: Buffer) => {
+      if (holding) {
+        holding.push(chunk);
+        return;
+      }
+      if (holdNext && /(^|\r\n)put /.test(chunk.toString('latin1'))) {
+        const held: Buffer[] = [chunk];
+        holding = held;
+        const { arrived, release } = holdNext;
+        holdNext = undefined;
+        arrived();
+        void release.then(() => {
+          holding = undefined;
+          for (const part of held) {
+            upstream.write(part);
+            tap?.sent(connection, part);
+          }
+        });
+        return;
+      }
       if (cutNextPut && /(^|\r\n)put /.test(chunk.toString('latin1'))) {
         cutOnReply = true;
         refusing = cutNextPut.refuseAfter;
@@ -296,6 +322,20 @@ export async function startTcpProxy(targetPort: number, tap?: ProxyTap): Promise
     },
     pass() {
       refusing = false;
+    },
+    holdNextPut() {
+      let arrived: () => void = () => undefined;
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => {
+        arrived = resolve;
+      });
+      holdNext = {
+        arrived: () => arrived(),
+        release: new Promise<void>((resolve) => {
+          release = resolve;
+        }),
+      };
+      return { held, release: () => release() };
     },
     async close() {
       cutAll();

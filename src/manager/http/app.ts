@@ -30,6 +30,7 @@ import { pauseHandlers } from './handlers/pause.js';
 import { scheduleHandlers } from './handlers/schedules.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { createManagerMetrics } from './prometheus.js';
+import type { RequestsInHand } from './requests-in-hand.js';
 import { ANY_PATH_ROUTE, answeringRoute, mountRoutes, ROUTES, takesAnyPath } from './routes/routes.js';
 import {
   authenticate,
@@ -87,6 +88,8 @@ export interface AppDeps {
   allowPrototypeKeys?: boolean;
   /** The dashboard's built files, served under /ui/ (default: dist/ui, see http/ui.ts). */
   uiDir?: string;
+  /** Counts the requests in hand, for the manager's stop to wait for (requests-in-hand.ts). */
+  inHand?: RequestsInHand;
 }
 
 /** The services, the handlers of every route in the table, and the middleware chain around them. */
@@ -196,6 +199,7 @@ export function createApp(deps: AppDeps): Koa {
     deps.log.warn({ err: error }, 'HTTP response failed');
   });
   const security = deps.security ?? NO_SECURITY;
+  if (deps.inHand) app.use(deps.inHand.middleware());
   app.use(metrics.httpMiddleware());
   app.use(errorBoundary(deps.log));
   app.use(securityHeaders());
