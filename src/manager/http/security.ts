@@ -79,16 +79,24 @@ export function corsPolicy(origins: readonly string[]): Middleware | undefined {
 
 const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
+/** Each key list's digests, made once: a digest is about 1.8 µs, and a request compares every key. */
+const keyDigests = new WeakMap<ReadonlyArray<{ key: string }>, Buffer[]>();
+
 /** The name of the key that matches `candidate`, checking every key in constant time. */
 export function matchApiKey(
   keys: ReadonlyArray<{ name: string; key: string }>,
   candidate: string,
 ): string | undefined {
+  let digests = keyDigests.get(keys);
+  if (digests === undefined) {
+    digests = keys.map(({ key }) => digest(key));
+    keyDigests.set(keys, digests);
+  }
   const offered = digest(candidate);
   let match: string | undefined;
-  for (const { name, key } of keys) {
-    if (timingSafeEqual(offered, digest(key)) && match === undefined) match = name;
-  }
+  keys.forEach(({ name }, i) => {
+    if (timingSafeEqual(offered, digests[i] as Buffer) && match === undefined) match = name;
+  });
   return match;
 }
 
