@@ -1,6 +1,10 @@
 /**
- * `npx tsx bench/profile-top.ts FILE.cpuprofile [N]`: the N functions with the most self time
- * in a V8 CPU profile (from `npm run bench -- --cpu-prof DIR`), and the share by package.
+ * `npx tsx bench/profile-top.ts [--by-file] FILE.cpuprofile [N]`: the N functions with the most
+ * self time in a V8 CPU profile (from `npm run bench -- --cpu-prof DIR`), and the share by package.
+ *
+ *   --by-file  instead, the self time of the process's busy samples (idle left out) by where it
+ *              ran: each of our files, each package, each part of Node's own library, V8's own
+ *              entries (the collector, `(program)`, native socket writes); the N largest
  */
 import { readFileSync } from 'node:fs';
 import { badArgs, benchArgs } from './args.js';
@@ -16,7 +20,8 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const [file, topArg, ...extra] = benchArgs(import.meta.url, {}, { positionals: true }).positionals;
+const parsed = benchArgs(import.meta.url, { 'by-file': { type: 'boolean' } }, { positionals: true });
+const [file, topArg, ...extra] = parsed.positionals;
 if (!file || extra.length > 0) badArgs(import.meta.url, 'takes FILE.cpuprofile and, optionally, N');
 const topCount = Number(topArg ?? 25);
 if (!Number.isInteger(topCount) || topCount < 1)
@@ -55,6 +60,29 @@ for (const [id, us] of selfUs) {
     seen.add(name);
     inclusive.set(name, (inclusive.get(name) ?? 0) + us);
   }
+}
+if (parsed.values['by-file'] === true) {
+  const byPlace = new Map<string, number>();
+  let busy = 0;
+  for (const [id, us] of selfUs) {
+    const frame = byId.get(id)?.callFrame;
+    if (!frame || frame.functionName === '(idle)') continue;
+    busy += us;
+    const place =
+      /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(frame.url)?.[1] ??
+      (frame.url.includes('/dist/')
+        ? frame.url.replace(/.*\/dist\//, '')
+        : frame.url.startsWith('node:')
+          ? `node:${frame.url.slice(5).split('/').slice(0, 2).join('/')}`
+          : frame.url || frame.functionName);
+    byPlace.set(place, (byPlace.get(place) ?? 0) + us);
+  }
+  const lines = [...byPlace]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, topCount)
+    .map(([place, us]) => `${((100 * us) / busy).toFixed(1).padStart(5)}%  ${place}`);
+  process.stdout.write(`${(busy / 1e6).toFixed(1)} s busy (idle left out)\n\n${lines.join('\n')}\n`);
+  process.exit(0);
 }
 const show = (entries: Map<string, number>, n: number) =>
   [...entries]

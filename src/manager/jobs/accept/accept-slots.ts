@@ -1,6 +1,6 @@
 /**
  * The bound on the accepts a manager runs at once; the job service's `acceptEach` (a batch's
- * items, some of them in chunks) and `settleEach` (a matrix's) run every accept through it.
+ * items and a matrix's jobs, most of them in chunks) runs every accept through it.
  */
 
 /**
