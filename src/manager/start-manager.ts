@@ -18,11 +18,26 @@ import { createJobService } from './jobs/accept/accept.js';
 
 /** beanstalkd's default -z, used until the server has told us its own. */
 export const DEFAULT_MAX_JOB_SIZE = 65_535;
+
 /**
- * On stop, how long requests in hand whose clients left may still run (their backend calls
- * have shorter deadlines of their own): within the stack's 15 s stop grace.
+ * On stop, how long the connections and the requests in hand (those whose clients left too)
+ * may take to finish (their backend calls have shorter deadlines of their own): within the
+ * stack's 15 s stop grace.
  */
 const REQUESTS_GRACE_MS = 8_000;
+
+/** True if `promise` settles within `ms`, false otherwise. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([promise.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export interface RunningManager {
   url: string;
@@ -250,15 +265,26 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
         log.info('manager stopping');
         for (const stopWatching of stopWatchingQueue) stopWatching();
         stopWatchingStore();
-        // Event streams never end on their own: end them, or the server would wait for them.
+        const deadline = Date.now() + REQUESTS_GRACE_MS;
+        // Answers close their connections from now on, long-polls answer with the state they
+        // have, and event streams, which never end on their own, end: otherwise a client that
+        // keeps its connection busy would keep the server open.
+        inHand.close();
+        follower.close();
         eventHub.close();
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        if (!(await settlesWithin(closed, deadline - Date.now()))) {
+          log.warn(
+            { graceMs: REQUESTS_GRACE_MS },
+            'manager stopping with connections still open after the grace; closing them',
+          );
+          server.closeAllConnections();
+          await closed;
+        }
         // A request whose client left closed its connection, not its work: let its accept
         // finish before beanstalkd and MongoDB close under it.
-        if (!(await inHand.settled(REQUESTS_GRACE_MS)))
+        if (!(await inHand.settled(Math.max(0, deadline - Date.now()))))
           log.warn(
             { requests: inHand.count, graceMs: REQUESTS_GRACE_MS },
             'manager stopping with requests still in hand after the grace',

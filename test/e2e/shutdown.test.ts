@@ -1,6 +1,6 @@
 /** Graceful shutdown of real processes: SIGTERM lets work in hand finish, within Swarm's 10 s. */
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { freePort, waitForPort } from '../../src/local/servers.js';
 import {
   backendEnv,
@@ -125,7 +125,7 @@ describe('graceful shutdown (processes)', function () {
     const isInFlight = new Promise<void>((r) => {
       inFlight = r;
     });
-    const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const answer = new Promise<{ status: number; text: string; connection?: string }>((resolve, reject) => {
       const req = httpRequest(
         {
           host: '127.0.0.1',
@@ -143,7 +143,13 @@ describe('graceful shutdown (processes)', function () {
           res.on('data', (chunk: Buffer) => {
             text += chunk.toString();
           });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              text,
+              ...(res.headers.connection ? { connection: res.headers.connection } : {}),
+            }),
+          );
         },
       );
       req.on('error', reject);
@@ -160,6 +166,7 @@ describe('graceful shutdown (processes)', function () {
     manager.child.kill('SIGTERM');
     const res = await answer;
     assert.equal(res.status, 202, res.text);
+    assert.equal(res.connection, 'close', 'the answer closes its connection: the manager is stopping');
     const { code } = await manager.exited;
     assert.equal(code, 0);
   });
@@ -207,5 +214,87 @@ describe('graceful shutdown (processes)', function () {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('when the manager gets SIGTERM while a client keeps posting on one kept-alive connection, then an answer closes that connection, the manager exits 0 within the grace, and every job it accepted is queued', async () => {
+    const { manager, port } = await startManager();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    /** One POST on the kept-alive connection: its status and its Connection header. */
+    const postOn = () =>
+      new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: '/jobs',
+            agent,
+            headers: { 'Content-Type': 'application/json' },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+          },
+        );
+        req.on('error', reject);
+        req.end('{"busy":"client"}');
+      });
+    let accepted = 0;
+    let closedBy = 0;
+    let running = true;
+    const client = (async () => {
+      while (running) {
+        try {
+          const answer = await postOn();
+          if (answer.status === 202) accepted += 1;
+          if (answer.connection === 'close') closedBy += 1;
+        } catch {
+          return; // refused: the manager no longer listens
+        }
+      }
+    })();
+    try {
+      await waitFor('some jobs accepted', () => accepted >= 20);
+      manager.child.kill('SIGTERM');
+      // Node's server.close() alone never ends a connection kept this busy.
+      await waitFor('the manager to exit within its 8 s grace', () => manager.child.exitCode !== null, 8_000);
+    } finally {
+      running = false;
+      await client;
+      agent.destroy();
+    }
+    assert.equal(manager.child.exitCode, 0);
+    // The connection ends with an answer that says so, or, when SIGTERM came between two
+    // requests, as an idle one; either way the next request finds no listener.
+    assert.ok(closedBy <= 1, `${closedBy} answers said Connection: close`);
+    const counts = await tubeCounts(backends().beanstalk.port, `${tubePrefix}hash`);
+    assert.equal(counts.ready, accepted, 'every job answered 202 is queued');
+    const records = await withMongo(dbName, (db) => db.collection('jobs').countDocuments());
+    assert.equal(records, accepted, 'and recorded, and nothing else is');
+  });
+
+  it('when the manager gets SIGTERM while a GET ?wait=60 waits, then that request answers at once with the job as it is, and the manager exits 0', async () => {
+    const { manager } = await startManager();
+    const id = await post('{"waits":"for nobody"}');
+    const waited = fetch(`${base}/jobs/${id}?wait=60`).then(async (res) => ({
+      status: res.status,
+      body: (await res.json()) as { id: string; state: string },
+      connection: res.headers.get('connection'),
+    }));
+    await waitFor('the wait to be registered', async () =>
+      /^dw_waiting_requests 1$/m.test(await (await fetch(`${base}/metrics`)).text()),
+    );
+    const stoppedAt = Date.now();
+    manager.child.kill('SIGTERM');
+    const answer = await waited;
+    assert.equal(answer.status, 200);
+    assert.deepEqual([answer.body.id, answer.body.state], [id, 'queued']);
+    assert.equal(answer.connection, 'close');
+    const { code } = await manager.exited;
+    assert.equal(code, 0);
+    assert.ok(
+      Date.now() - stoppedAt < 8_000,
+      `stopped in ${Date.now() - stoppedAt} ms, not at the wait's 60 s`,
+    );
   });
 });

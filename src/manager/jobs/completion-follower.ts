@@ -61,7 +61,10 @@ export class CompletionFollower {
   private readonly listMs: number;
   readonly maxWaiters: number;
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Every waiter's end, for close(). */
+  private readonly ends = new Set<(end: WaitEnd) => void>();
   private count = 0;
+  private stopped = false;
   private readonly listeners = new Set<NoticeListener>();
   /** The last job-log segment read, while anyone listens. */
   private logPosition: number | undefined;
@@ -84,6 +87,20 @@ export class CompletionFollower {
   /** How many requests wait now. */
   get waiting(): number {
     return this.count;
+  }
+
+  /** True once close() was called: the manager is stopping. */
+  get closed(): boolean {
+    return this.stopped;
+  }
+
+  /**
+   * The manager is stopping: every wait ends now as at its deadline (its request answers with
+   * the state the job has), and a wait registered later ends at once.
+   */
+  close(): void {
+    this.stopped = true;
+    for (const end of [...this.ends]) end('timeout');
   }
 
   /**
@@ -132,6 +149,7 @@ export class CompletionFollower {
   ): Promise<{ until: Promise<WaitEnd>; cancel: () => void } | null> {
     if (this.count >= this.maxWaiters) return null;
     if (signal?.aborted) return { until: Promise.resolve('aborted'), cancel: () => undefined };
+    if (this.stopped) return { until: Promise.resolve('timeout'), cancel: () => undefined };
     let finish: (end: WaitEnd) => void = () => undefined;
     const until = new Promise<WaitEnd>((resolve) => {
       finish = resolve;
@@ -148,6 +166,7 @@ export class CompletionFollower {
     const done = (end: WaitEnd) => {
       if (settled) return;
       settled = true;
+      this.ends.delete(done);
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       set.delete(wake);
@@ -156,6 +175,7 @@ export class CompletionFollower {
       if (this.busy === 0) this.idle();
       finish(end);
     };
+    this.ends.add(done);
     try {
       await this.start();
     } catch (error: unknown) {

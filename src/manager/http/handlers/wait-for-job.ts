@@ -115,6 +115,8 @@ async function answerLater(
     waiter.cancel();
   }
   if (res.destroyed || res.writableEnded) return status;
+  // The manager is stopping (the follower ended the wait): the connection goes with the answer.
+  if (deps.follower.closed) headers.Connection = 'close';
   const text = JSON.stringify(body);
   res.statusCode = status;
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);

@@ -110,7 +110,7 @@ const getJob = (path: string, operationId: string, summary: string): RouteSpec =
   tag: 'jobs',
   summary,
   description:
-    "The job's state: its outcome once it has one (from MongoDB), else beanstalkd's live view while it waits or runs; and its payload, in every state, as the JSON value sent (parsed from the text stored at accept), unless ?payload=false. With ?wait=N (1-60 seconds) it answers as soon as the job is completed, failed or cancelled — on any worker or manager — or after N seconds with the state it has then (long-poll; docs/completion-design.md).",
+    "The job's state: its outcome once it has one (from MongoDB), else beanstalkd's live view while it waits or runs; and its payload, in every state, as the JSON value sent (parsed from the text stored at accept), unless ?payload=false. With ?wait=N (1-60 seconds) it answers as soon as the job is completed, failed or cancelled — on any worker or manager — or after N seconds (or when the manager starts stopping) with the state it has then (long-poll; docs/completion-design.md).",
   pathParams: { id: JobIdSchema },
   queryParams: {
     payload: {

@@ -46,4 +46,34 @@ describe('requests in hand (manager/http/requests-in-hand.ts)', () => {
     await running;
     assert.equal(inHand.count, 0);
   });
+
+  it('when closed, then each answer Koa writes closes its connection, and one handed over is left alone', async () => {
+    const inHand = new RequestsInHand();
+    const middleware = inHand.middleware();
+    const ctxOf = (respond = true) => {
+      const headers: Record<string, string> = {};
+      const ctx = {
+        respond,
+        headerSent: false,
+        set: (name: string, value: string) => (headers[name] = value),
+      };
+      return { ctx: ctx as unknown as Context, headers };
+    };
+    const before = ctxOf();
+    await middleware(before.ctx, async () => undefined);
+    assert.deepEqual(before.headers, {}, 'not closing: connections are kept');
+    const spanning = ctxOf();
+    const slow = handler();
+    const running = middleware(spanning.ctx, slow.next);
+    inHand.close();
+    slow.finish();
+    await running;
+    assert.deepEqual(spanning.headers, { Connection: 'close' }, 'a request that began before the close');
+    const after = ctxOf();
+    await middleware(after.ctx, async () => undefined);
+    assert.deepEqual(after.headers, { Connection: 'close' });
+    const handedOver = ctxOf(false);
+    await middleware(handedOver.ctx, async () => undefined);
+    assert.deepEqual(handedOver.headers, {}, 'a long-poll writes its own answer');
+  });
 });

@@ -124,6 +124,24 @@ describe('following completion notices (manager/jobs/completion-follower)', () =
     assert.equal(f.following, false, 'nobody waits: the follower holds no timer and reads nothing');
   });
 
+  it('when the manager stops (close), then every wait ends now as at its deadline, and a later one at once', async () => {
+    const board = noticeBoard();
+    board.seal('w#1', 0);
+    const f = follower(board);
+    const first = await f.register('a', 60_000);
+    const second = await f.register('b', 60_000);
+    assert.equal(f.waiting, 2);
+    assert.equal(f.closed, false);
+    f.close();
+    assert.equal(f.closed, true);
+    assert.deepEqual(await Promise.all([first?.until, second?.until]), ['timeout', 'timeout']);
+    assert.equal(f.waiting, 0);
+    assert.equal(f.following, false, 'nobody waits: the follower holds no timer');
+    const later = await f.register('c', 60_000);
+    assert.equal(await later?.until, 'timeout');
+    assert.equal(f.waiting, 0);
+  });
+
   it('when someone listens, then it hears accepts from the job log and the starts and progress before its ends, in order', async () => {
     const board = noticeBoard();
     board.seal('w#1', 0);
