@@ -3,7 +3,7 @@
  * serve GETs; deletes and updates happen off the hot path (compensation, retry, cancel,
  * the reconciler, retention) and in small side collections.
  */
-import { type Db, MongoClient } from 'mongodb';
+import { type Db, MongoClient, type MongoClientOptions } from 'mongodb';
 import { COLLECTIONS } from './collections.js';
 import type {
   AttemptDocument,
@@ -225,18 +225,29 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
   };
 }
 
-export function createStore(options: StoreOptions): Store {
-  const client = new MongoClient(options.url, {
-    serverSelectionTimeoutMS: Math.min(options.timeoutMs, 2000),
-    connectTimeoutMS: Math.min(options.timeoutMs, 2000),
-    socketTimeoutMS: options.timeoutMs,
-    waitQueueTimeoutMS: options.timeoutMs,
+/** The driver's options for a store whose operations are bounded by `timeoutMs`. */
+export function storeClientOptions(timeoutMs: number): MongoClientOptions {
+  return {
+    serverSelectionTimeoutMS: Math.min(timeoutMs, 2000),
+    connectTimeoutMS: Math.min(timeoutMs, 2000),
+    socketTimeoutMS: timeoutMs,
+    waitQueueTimeoutMS: timeoutMs,
     maxPoolSize: 20,
     // Inserts are retried by the batcher; reads by the client.
     retryWrites: false,
     // Twice the driver's default rate: a monitor that stopped is noticed sooner (reconnect.ts).
     heartbeatFrequencyMS: HEARTBEAT_MS,
-  });
+    // A write is acknowledged once it is in the on-disk journal. A manager answers 2xx once a
+    // record is acknowledged and a worker deletes a job once its outcome is: on a standalone
+    // mongod the default acknowledges from memory, and a mongod killed within its journal's
+    // 100 ms commit interval would lose them. `w` is left to the URL or the server's default
+    // ("majority" on most replica sets); `journal=false` in the URL takes this back.
+    writeConcern: { journal: true },
+  };
+}
+
+export function createStore(options: StoreOptions): Store {
+  const client = new MongoClient(options.url, storeClientOptions(options.timeoutMs));
   const stopConnecting = keepConnecting(
     client,
     options.onSilentClient ? { onSilent: options.onSilentClient } : {},
