@@ -41,6 +41,8 @@ export interface InsertBatcherOptions<T = never> {
    * or an insert marked `now`, goes out without waiting.
    */
   lingerMs?: number;
+  /** A further insert goes out beside one in flight only when at least this many documents wait (default 1). */
+  overlapFrom?: number;
 }
 
 interface Pending<T> {
@@ -141,8 +143,14 @@ export class InsertBatcher<T extends Document & { _id: string }> {
     return oldest.queuedAt + lingerMs - Date.now();
   }
 
+  /** Whether another insert may go out now. */
+  private mayStart(): boolean {
+    if (this.queue.length === 0 || this.inFlight >= this.options.maxInFlight) return false;
+    return this.inFlight === 0 || this.queue.length >= (this.options.overlapFrom ?? 1);
+  }
+
   private schedule(): void {
-    if (this.queue.length === 0 || this.inFlight >= this.options.maxInFlight) return;
+    if (!this.mayStart()) return;
     const lingerMs = this.lingerLeftMs();
     if (lingerMs > 0) {
       if (this.scheduled || this.lingering !== undefined) return;
@@ -160,7 +168,7 @@ export class InsertBatcher<T extends Document & { _id: string }> {
     setImmediate(() => {
       this.scheduled = false;
       this.urgent = false;
-      while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) {
+      while (this.mayStart()) {
         const batch = this.queue.splice(0, this.options.maxBatch);
         this.inFlight += 1;
         void this.write(batch).finally(() => {

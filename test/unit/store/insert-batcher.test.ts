@@ -239,4 +239,71 @@ describe('insert batcher', () => {
       assert.equal(calls.length, 2);
     });
   });
+  describe('with overlapFrom (a second insert only for a full batch)', () => {
+    /** Lets queued setImmediate callbacks and the promises after them run. */
+    const turns = async () => {
+      for (let i = 0; i < 3; i += 1) await new Promise((resolve) => setImmediate(resolve));
+    };
+    /** A collection whose inserts each wait until released, in order. */
+    function heldCollection() {
+      const calls: string[][] = [];
+      const releases: Array<() => void> = [];
+      const collection = {
+        async insertMany(docs: Doc[]) {
+          calls.push(docs.map((doc) => doc._id));
+          await new Promise<void>((resolve) => releases.push(resolve));
+          return { acknowledged: true, insertedCount: docs.length };
+        },
+      } as unknown as Collection<Doc>;
+      return { collection, calls, releases };
+    }
+
+    it('when fewer documents than overlapFrom wait behind an insert, then they wait for it to end and go out together', async () => {
+      const { collection, calls, releases } = heldCollection();
+      const batcher = new InsertBatcher(collection, {
+        maxBatch: 500,
+        maxInFlight: 2,
+        retryForMs: 1000,
+        overlapFrom: 3,
+      });
+      const first = batcher.insert({ _id: 'a' });
+      await turns();
+      const behind = [batcher.insert({ _id: 'b' }), batcher.insert({ _id: 'c' })];
+      await turns();
+      assert.deepEqual(calls, [['a']], 'two waiting, fewer than 3: no second insert beside the first');
+      releases[0]?.();
+      await turns();
+      assert.deepEqual(calls, [['a'], ['b', 'c']]);
+      releases[1]?.();
+      assert.deepEqual(await Promise.all([first, ...behind]), ['inserted', 'inserted', 'inserted']);
+    });
+
+    it('when overlapFrom documents wait behind an insert, then a second goes out beside it', async () => {
+      const { collection, calls, releases } = heldCollection();
+      const batcher = new InsertBatcher(collection, {
+        maxBatch: 500,
+        maxInFlight: 2,
+        retryForMs: 1000,
+        overlapFrom: 3,
+      });
+      const first = batcher.insert({ _id: 'a' });
+      await turns();
+      const behind = batcher.insertAll([{ _id: 'b' }, { _id: 'c' }, { _id: 'd' }]);
+      await turns();
+      assert.deepEqual(calls, [['a'], ['b', 'c', 'd']]);
+      const third = batcher.insert({ _id: 'e' });
+      await turns();
+      assert.equal(calls.length, 2, 'never more than maxInFlight');
+      releases[1]?.();
+      releases[0]?.();
+      await turns();
+      assert.deepEqual(calls[2], ['e']);
+      releases[2]?.();
+      assert.deepEqual(await Promise.all([first, behind, third]), [
+        'inserted',
+        ['inserted', 'inserted', 'inserted'],
+        'inserted',
+      ]);
+    });
+  });
 });
