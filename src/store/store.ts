@@ -249,6 +249,10 @@ export function storeClientOptions(timeoutMs: number): MongoClientOptions {
     // 100 ms commit interval would lose them. `w` is left to the URL or the server's default
     // ("majority" on most replica sets); `journal=false` in the URL takes this back.
     writeConcern: { journal: true },
+    // Every read is of something just written (a job's record, its outcome, a tally): a
+    // secondary behind the primary would answer 404 for a job already answered 202. This wins
+    // over a readPreference in the URL.
+    readPreference: 'primary',
   };
 }
 

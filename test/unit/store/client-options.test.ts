@@ -1,6 +1,7 @@
 /**
  * The driver's options the store starts with, read back from the driver itself (no server):
- * writes wait for the journal unless the URL says otherwise, and the URL's `w` is kept.
+ * writes wait for the journal unless the URL says otherwise, the URL's `w` is kept, and reads go
+ * to the primary whatever the URL says.
  */
 import assert from 'node:assert/strict';
 import { MongoClient } from 'mongodb';
@@ -26,6 +27,14 @@ describe('store client options', () => {
 
   it('when the URL says journal=false, then the URL wins', () => {
     assert.equal(writeConcernFor('mongodb://127.0.0.1:27017/dw?journal=false')?.journal, false);
+  });
+
+  it('when the URL asks for reads from secondaries, then the store still reads from the primary', () => {
+    const options = new MongoClient(
+      'mongodb://127.0.0.1:27017/dw?readPreference=secondaryPreferred',
+      storeClientOptions(5_000),
+    ).options;
+    assert.equal(options.readPreference.mode, 'primary');
   });
 
   it('when the store is made, then retryable writes stay off and operations are bounded', () => {
