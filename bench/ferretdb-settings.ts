@@ -11,7 +11,7 @@
  * Needs our FerretDB build (scripts/install-backends.sh).
  *
  * `--against BINARY` compares our build with another FerretDB binary instead, both run with our
- * settings: e.g. one built without a patch, to measure what the patch does (docs/performance.md,
+ * settings: e.g. one built without a patch, to measure what the patch does (docs/performance-journal.md,
  * "SQLite compiled from C").
  */
 import './no-orphans.js';

@@ -4,7 +4,7 @@
  * idle process, as at a low job rate) and back to back (the next message leaves as the answer
  * arrives, as under load), the baseline measured in the same run. Both processes' CPU from /proc,
  * kernel time included. At a low job rate a job's CPU is mostly such round trips
- * (docs/performance.md, "What a message costs at a low rate").
+ * (docs/performance.md, "The machine": waking an idle process costs CPU).
  */
 import './no-orphans.js';
 import { spawn } from 'node:child_process';

@@ -16,7 +16,7 @@ export const MIN_COMMIT_GAP_MS = 50;
  * free to take the next job: at most one per this many ms. At 500 jobs/s on two workers, a
  * commit per two or three jobs (two writes each) was a fifth of FerretDB's write commands; with
  * this gap half as many, and the pickup's p50 lower in 12 of 16 alternating quick runs
- * (docs/performance.md, "Commits at a low rate").
+ * (docs/performance-journal.md, "Commits at a low rate").
  */
 export const SPARE_SLOT_COMMIT_GAP_MS = 15;
 /**

@@ -8,7 +8,7 @@
  * resident (goal: peak RSS under 150 MB in `npm run bench`). Since both roles make one full
  * collection once started (settle-heap.ts), their old generation no longer peaks at V8's
  * start-up limit, and the young generation is what the roles can spend: measured 2026-12-05
- * (quick runs, docs/performance.md "The first full collection"), a worker with 16 MB used about
+ * (quick runs, docs/performance-journal.md "The first full collection"), a worker with 16 MB used about
  * a sixth less CPU per drained job than with 4 MB (its young objects die young: a job waits tens
  * of milliseconds for its outcome's commit) at a peak of 126–132 MB; the manager with 16 MB made
  * POST /jobs/batch 10–15 % faster but peaked at 141–146 MB, with 8 MB at 122–128 MB, so it keeps

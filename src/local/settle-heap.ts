@@ -5,7 +5,7 @@
  * under load, and that was its peak RSS (139–144 MB) for the rest of the run; after it, the limit
  * follows the live heap (`--heap-growing-percent`, index.ts) and the old space stayed at about
  * 28 MB. Collecting once after start sets that limit from the start: peak RSS 101–104 MB for a
- * worker with a 4 MB young generation, 122–128 for the manager (`npm run bench`, docs/performance.md "The first full collection").
+ * worker with a 4 MB young generation, 122–128 for the manager (`npm run bench`, docs/performance-journal.md "The first full collection").
  * V8's `--initial-old-space-size` does the same from the command line, but NODE_OPTIONS (the
  * image's, the stack file's, the chart's) refuses it.
  */

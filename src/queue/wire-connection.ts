@@ -1,7 +1,7 @@
 /**
  * One beanstalkd connection that speaks the protocol itself, for a worker slot's commands
  * (reserve, stats-job, delete, release, bury, touch, watch, ignore). Measured against jackd
- * through connection.ts (a scratch drain of 40,000 jobs, 64 connections, docs/performance.md
+ * through connection.ts (a scratch drain of 40,000 jobs, 64 connections, docs/performance-journal.md
  * "The worker's own wire"): 62-79 µs of client CPU a job there, 22-25 µs here. The rules
  * are connection.ts's, kept for the same reasons:
  * - commands leave in the order they were asked, those of one tick in one write; nothing is

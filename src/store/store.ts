@@ -57,7 +57,7 @@ export const MAX_INSERT_BATCH = 500;
 /**
  * How long a queue ref that finds no insert of refs out waits for others to share its insert.
  * 10 ms at 500 jobs/s: pickup p50 lower in 18 of 22 alternating quick runs, p99 in 15
- * (docs/performance.md, "Queue refs that wait for each other").
+ * (docs/performance-journal.md, "Queue refs that wait for each other").
  */
 export const REF_LINGER_MS = 10;
 
@@ -87,7 +87,7 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
   // waits (125: BULK_CHUNK in manager/jobs/accept/accept.ts): single POSTs then share one
   // insert (and one log segment) instead of two half-size ones, one SQLite commit each, and a
   // batch's chunks still insert while the one before appends its segment. Against two in flight
-  // whatever waits (quick bench, three alternating rounds, docs/performance.md "One insert of
+  // whatever waits (quick bench, three alternating rounds, docs/performance-journal.md "One insert of
   // records at a time, unless a chunk waits"): POST /jobs 3,098–3,815 -> 4,342–4,358 req/s, batch
   // 12,437–15,822 -> 15,366–17,422 jobs/s, pickup p50 9–12 -> 7 ms.
   const jobInserts = new InsertBatcher(jobs, {

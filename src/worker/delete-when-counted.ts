@@ -27,7 +27,7 @@ export interface PendingDelete {
  * counted (a tally commit, within a fraction of a second); the slot waits for it before it
  * stops. A function of its own so that a job waiting here holds its ids only, not runJob's
  * frame (its body, its stats, its outcome): what a job holds while it waits outlives the young
- * generation and is promoted (docs/performance.md).
+ * generation and is promoted (docs/performance-journal.md, "A worker's CPU, every thread counted").
  */
 export function deleteWhenCounted(
   deps: DeleteWhenCountedDeps,

@@ -8,7 +8,7 @@
  * requests: enough for full insert batches, few enough that requests in flight do not hold
  * thousands of jobs in memory at once. Counted per request, two 1,000-job batches in flight
  * beside a drain took the manager's peak RSS to 134-158 MB, eight to 166-175 MB; counted here,
- * 129-135 and 140-150 (docs/performance.md, "The accept slots"). 250 rather than 1,000: what
+ * 129-135 and 140-150 (docs/performance-journal.md, "The accept slots"). 250 rather than 1,000: what
  * the accepts in flight hold survives the young generation's scavenges, and with 1,000 the
  * collector took a quarter of the manager's batch time; with 250, a fifth, the manager's CPU
  * per batch job fell by about a quarter and its peak RSS by about 25 MB (2026-12-03).

@@ -174,7 +174,7 @@ export function createRecorder(deps: RecorderDeps) {
    * Record first for many jobs at once (`entries` that `inBulk` allows), as recordThenPut
    * for each, with one call for their records and one for their refs instead of a chain of
    * promises per job: what a batch's accepts hold in flight is what its garbage collections
-   * copy (docs/performance.md, "A batch accepted in chunks"). Each entry's fate in order.
+   * copy (docs/performance-journal.md, "A batch accepted in chunks"). Each entry's fate in order.
    */
   async function recordAndQueueMany(
     entries: readonly AcceptEntry[],
