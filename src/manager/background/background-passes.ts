@@ -19,17 +19,30 @@ export interface BackgroundPassDeps extends ReconcilerDeps {
   retentionMs: number;
   /** How long an idempotency key answers with its first job. */
   idempotencyTtlMs?: number;
-  /** The wait after a pass that stopped at its bound (default CATCH_UP_GAP_MS; the bench's baseline sets the interval). */
+  /**
+   * The wait after a pass that stopped at its bound (default: catchUpGapMs() of the pass's own
+   * time; the bench sets it to compare).
+   */
   catchUpGapMs?: number;
 }
 
 const LEASE = 'maintenance';
 /**
- * The wait before the next pass when the last one stopped at its bound with work done and more
- * waiting: each pass is bounded (2,000 jobs, well within the lease's term), so at one pass per
- * 10 s interval the job log settled about 200 jobs a second (docs/capacity.md).
+ * While behind, the wait before the next pass is this share of the last pass's own time: each
+ * pass is bounded (2,000 jobs, well within the lease's term), so at one pass per 10 s interval
+ * the job log settled about 200 jobs a second, and with a fixed second between passes it could
+ * never settle more than 2,000 a second, however fast the store (docs/capacity.md, "What breaks
+ * first"). A share keeps the passes at most four fifths of the time on any store, and slows them
+ * when the store slows them.
  */
-export const CATCH_UP_GAP_MS = 1000;
+export const CATCH_UP_GAP_SHARE = 0.25;
+/** The least wait between catch-up passes. */
+export const CATCH_UP_MIN_GAP_MS = 50;
+
+/** The wait before the next pass while behind, after a pass that took `passMs`. */
+export function catchUpGapMs(passMs: number): number {
+  return Math.max(CATCH_UP_MIN_GAP_MS, Math.round(passMs * CATCH_UP_GAP_SHARE));
+}
 /** The maintenance lease's term: the same on every manager, whatever its interval (store/records/side-collections.ts). */
 export const LEASE_TERM_MS = 30_000;
 
@@ -47,15 +60,23 @@ export function startBackgroundPasses(deps: BackgroundPassDeps): {
   const { store, log } = deps;
   /** The last pass stopped at its bound while settling or removing: the next one comes soon. */
   let catchingUp = false;
+  /** How long the last pass took, lease included (ms). */
+  let lastPassMs = 0;
   async function once(): Promise<PassReport | null> {
     catchingUp = false;
+    const started = performance.now();
+    const report = await maintain();
+    lastPassMs = performance.now() - started;
+    return report;
+  }
+  async function maintain(): Promise<PassReport | null> {
     const now = new Date();
     if (!(await store.acquireLease(LEASE, deps.holder, now, LEASE_TERM_MS))) return null;
     await reconcileAllTokens({ ...deps, queue: deps.queue.home });
     const report = await reconciler.pass(now);
     await retention.pass(now);
     await foldTallies(store, now);
-    // Not for a walk that only found jobs still queued: checking a long queue again every second
+    // Not for a walk that only found jobs still queued: checking a long queue again at once
     // would cost reads and peeks and settle nothing.
     catchingUp = (reconciler.behind && report.settled > 0) || retention.behind;
     return report;
@@ -68,7 +89,7 @@ export function startBackgroundPasses(deps: BackgroundPassDeps): {
     log,
     intervalMs: deps.intervalMs,
     nextDelayMs: () =>
-      catchingUp ? Math.min(deps.catchUpGapMs ?? CATCH_UP_GAP_MS, deps.intervalMs) : deps.intervalMs,
+      catchingUp ? Math.min(deps.catchUpGapMs ?? catchUpGapMs(lastPassMs), deps.intervalMs) : deps.intervalMs,
   });
 
   return {
