@@ -3,8 +3,9 @@
 # beanstalkd (Debian package) and FerretDB v1.24.2 with SQLite (built from the Go module
 # proxy, recipe in docs/facts.md, "FerretDB", with scripts/ferretdb/*.patch applied so that reads by
 # `_id` use the index, writes queue in Go, one at a time, no command pays for leak tracking,
-# a crash cannot leave a collection half created, and SQLite is the C library, not its
-# translation to Go; cached under $DW_CACHE_DIR).
+# a crash cannot leave a collection half created, SQLite is the C library, not its
+# translation to Go, and a delete command's deletes by `_id` are one transaction; cached
+# under $DW_CACHE_DIR).
 # Prints nothing on success unless something had to be installed.
 #
 #   scripts/install-backends.sh                  beanstalkd and (unless MONGO_URL or mongod) FerretDB
@@ -17,7 +18,7 @@ cache_dir=${DW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/distributed-workers}
 # The build's name changes with its patches: a binary cached by an earlier, unpatched build
 # (ferretdb-v1.24.2) must not be picked up: one name part per patch. Keep in step with
 # src/local/servers.ts (test/unit/local/ferretdb-build.test.ts checks).
-FERRETDB_BUILD=$FERRETDB_VERSION-atomic-idpath-native-onewriter-notrack
+FERRETDB_BUILD=$FERRETDB_VERSION-atomic-deletes-idpath-native-onewriter-notrack
 ferretdb_bin="$cache_dir/ferretdb-$FERRETDB_BUILD"
 patch_dir="$(cd "$(dirname "$0")" && pwd)/ferretdb"
 
