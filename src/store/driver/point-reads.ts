@@ -48,9 +48,10 @@ function isRetryableRead(error: unknown): boolean {
 /**
  * Reads documents of one collection by `_id` with a `find` command of its own instead of
  * `findOne`: the same command on the wire, without the cursor the driver builds around it
- * (10–28 % less of the caller's CPU per read in three runs: docs/performance-journal.md, "Point reads without the driver's cursor"). Retried once
- * on the errors the driver retries a read on, and with the read preference and read concern the
- * URL gives (`db.command` inherits neither by itself), as `findOne` is.
+ * (10–28 % less of the caller's CPU per read in three runs: docs/performance-journal.md,
+ * "Point reads without the driver's cursor"). Retried once on the errors the driver retries a
+ * read on, and with the read preference and read concern the URL gives (`db.command` inherits
+ * neither by itself), as `findOne` is.
  */
 export function pointReader<T extends Document>(db: Db, collectionName: string) {
   const level = db.readConcern?.level;
