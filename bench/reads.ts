@@ -47,6 +47,8 @@ const TUBE_PREFIX = 'reads.';
 /** A type no worker serves: its jobs stay queued (or running, when the bench reserves them). */
 const IDLE_TYPE = 'idle';
 const WORKERS = 2;
+/** Fresh managers that each build the 10,000-job group's answer once (its cost without the kept answer). */
+const COLD_MANAGERS = 3;
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -372,28 +374,35 @@ export async function measureReads(ctx: ReadsContext): Promise<void> {
       );
       // A finished group's answer is kept by the manager that built it: the repeated reads
       // below are that; a manager that never read the group shows the cost of building it.
-      const coldPort = await freePort();
-      const cold = ctx.spawn(
-        ['manager'],
-        { ...env, MANAGER_LISTEN_PORT: String(coldPort), MANAGER_LISTEN_HOST: '127.0.0.1' },
-        'cold-manager',
-      );
-      await waitForPort(coldPort, 15_000, cold);
-      // Its connections to beanstalkd and MongoDB up first: the group's cost, not the start's.
-      for (
-        const deadline = Date.now() + 15_000;
-        (await call(`http://127.0.0.1:${coldPort}/readyz`)).status !== 200;
-      ) {
-        if (Date.now() > deadline) throw new Error('the second manager did not get ready');
-        await new Promise((r) => setTimeout(r, 100));
+      // Three such managers, one after another: one first read is one sample.
+      const coldMs: number[] = [];
+      let coldFailed = 0;
+      for (let round = 0; round < COLD_MANAGERS; round += 1) {
+        const coldPort = await freePort();
+        const cold = ctx.spawn(
+          ['manager'],
+          { ...env, MANAGER_LISTEN_PORT: String(coldPort), MANAGER_LISTEN_HOST: '127.0.0.1' },
+          `cold-manager${round}`,
+        );
+        await waitForPort(coldPort, 15_000, cold);
+        // Its connections to beanstalkd and MongoDB up first: the group's cost, not the start's.
+        for (
+          const deadline = Date.now() + 15_000;
+          (await call(`http://127.0.0.1:${coldPort}/readyz`)).status !== 200;
+        ) {
+          if (Date.now() > deadline) throw new Error('the second manager did not get ready');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const coldStart = performance.now();
+        const coldRes = await call(`http://127.0.0.1:${coldPort}/groups/${group}`);
+        coldMs.push(performance.now() - coldStart);
+        if (coldRes.status !== 200) coldFailed += 1;
+        cold.kill('SIGTERM');
+        await new Promise((r) => (cold.exitCode !== null ? r(null) : cold.once('exit', r)));
       }
-      const coldStart = performance.now();
-      const coldRes = await call(`http://127.0.0.1:${coldPort}/groups/${group}`);
-      const coldMs = performance.now() - coldStart;
-      cold.kill('SIGTERM');
       ctx.add(
-        `${fmt(total)} jobs: GET /groups/:id (10,000 jobs, done), built by a manager that never read it ms`,
-        `${ms(coldMs)}${coldRes.status !== 200 ? ', not 200' : ''}`,
+        `${fmt(total)} jobs: GET /groups/:id (10,000 jobs, done), built by a manager that never read it ms, each of ${COLD_MANAGERS} managers`,
+        `${coldMs.map(ms).join(', ')}${coldFailed > 0 ? `, ${coldFailed} not 200` : ''}`,
         'goal < 100 ms',
         '',
         '',

@@ -89,17 +89,18 @@ export async function groupProgress(deps: { store: Store; queue: QueueSet }, id:
     if (!mark || mark.state === 'queued') continue;
     finished += 1;
     add(mark.state);
-    started = Math.min(started, (mark.startedAt ?? mark.at).getTime());
-    last = Math.max(last, mark.at.getTime());
+    const at = mark.at.getTime();
+    const from = mark.startedAt === undefined ? at : mark.startedAt.getTime();
+    if (from < started) started = from;
+    if (at > last) last = at;
     if (mark.state === 'failed')
       failures.push({ id: job.id, combination: job.combination, error: mark.error ?? '' });
     else if (mark.state === 'completed') {
-      results.push({
-        id: job.id,
-        combination: job.combination,
-        ...(mark.result !== undefined ? { result: mark.result } : {}),
-        ...(mark.resultOmitted ? { resultOmitted: true as const } : {}),
-      });
+      // Assigned, not spread: 10,000 of these in a group's first read, in code not yet optimised.
+      const entry: (typeof results)[number] = { id: job.id, combination: job.combination };
+      if (mark.result !== undefined) entry.result = mark.result;
+      if (mark.resultOmitted) entry.resultOmitted = true;
+      results.push(entry);
     }
   }
   const seconds = finished > 0 ? Math.max(0.001, (last - started) / 1000) : 0;
