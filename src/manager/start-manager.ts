@@ -183,7 +183,9 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     log,
     role: 'manager',
   });
-  // Every manager judges flows' waiters (background/flow-loop.ts: beanstalkd gives each to one).
+  const follower = createFollower({ store, log, maxWaiters: config.maxWaiters });
+  // Every manager judges flows' waiters (background/flow-loop.ts: beanstalkd gives each to one),
+  // and kicks a waiting one when the follower sees one of its parents end.
   const flows = startFlowLoop({
     connection: queueConnection(config),
     queue,
@@ -191,8 +193,8 @@ export async function startManager(config: Readonly<ManagerConfig>, log: Logger)
     log,
     tubePrefix: config.tubePrefix,
     tally,
+    follower,
   });
-  const follower = createFollower({ store, log, maxWaiters: config.maxWaiters });
   const eventHub = createEventHub(follower, log, config.events);
   const inHand = new RequestsInHand();
   const app = createApp({

@@ -110,6 +110,21 @@ describe('flows: depends_on on real servers', function () {
     assert.equal((await tubeCounts(port, flowTube(f.tubePrefix))).current, 0, 'no waiter left behind');
   });
 
+  it('when a waiting child’s parent ends between two looks, then the child is kicked and starts within about a second, not at its next look', async () => {
+    await startWorkerAndLoop();
+    // Looks at about 0, 1, 3, 7 and 15 s: a parent ending at about 8 s would leave its child
+    // waiting until the look at 15 s without the follower.
+    const parent = (await post({ ms: 8_000 })).body.id as string;
+    const child = (await post({ ms: 0 }, `?depends_on=${parent}`)).body.id as string;
+    assert.equal((await ended(child)).state, 'completed');
+    const [rp, rc] = [runsOf(parent)[0], runsOf(child)[0]] as RunRecord[];
+    const gap = (rc as RunRecord).startedAt - (rp as RunRecord).endedAt!;
+    assert.ok(gap >= 0, 'the child started after its parent ended');
+    assert.ok(gap < 3_000, `the child started ${gap} ms after its parent ended (next look: about 7 s later)`);
+    assert.equal(runsOf(child).length, 1);
+    assert.equal((await tubeCounts(port, flowTube(f.tubePrefix))).current, 0, 'no waiter left behind');
+  });
+
   it('when a parent fails, then its child fails naming it, and the child’s own child fails too, none of them running', async () => {
     await startWorkerAndLoop();
     const a = (await post({ fail: true })).body.id as string;

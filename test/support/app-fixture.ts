@@ -161,12 +161,16 @@ function eventDeps(store: Store, events: NonNullable<AppFixtureOptions['events']
 
 /**
  * A flow loop as a manager runs it, on the fixture's backends, tube prefix and database, with
- * a tally of its own; answers its stop (idempotent), which also stops the tally.
+ * a tally and a completion follower of its own (`follower: false`: none, so a waiting child
+ * starts only at its next look); answers its stop (idempotent), which also stops the tally.
  */
 export function startFixtureFlowLoop(
   f: Pick<AppFixture, 'queues' | 'store' | 'tubePrefix'>,
+  options: { follower?: boolean } = {},
 ): () => Promise<void> {
   const servers = backends();
+  const follower =
+    options.follower === false ? undefined : createFollower({ store: f.store, log: silentLogger() });
   const tally = new Tally({
     id: `manager#flows-${newJobId()}`,
     store: f.store,
@@ -186,9 +190,11 @@ export function startFixtureFlowLoop(
     tubePrefix: f.tubePrefix,
     tally,
     reserveTimeoutSeconds: 1,
+    ...(follower ? { follower } : {}),
   });
   let stopped: Promise<void> | undefined;
   return () => {
+    follower?.close();
     stopped ??= loop.stop().then(() => tally.stop());
     return stopped;
   };

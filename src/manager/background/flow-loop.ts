@@ -6,7 +6,11 @@
  * releases the job — puts its real copy in its type's tube on hold, names it in the queue ref,
  * kicks it, deletes the waiter; ends it, when a parent failed or was cancelled and the policy
  * says so — stores its outcome like a manager's cancel (manager-outcome.ts), deletes the
- * waiter; or looks again later — releases the waiter with a delay of 1 s doubling to 30 s.
+ * waiter; or looks again later — releases the waiter with a delay of 1 s doubling to 30 s, and
+ * until then follows the completion notices (completion-follower.ts, at its relaxed pace) for
+ * the parents it still waits for: when one ends, it kicks the waiter, which is looked at again
+ * at once. A parent that ends between its outcome's read and that follow is seen at the next
+ * look; so is every end when the manager that looked last is gone.
  *
  * At most one real copy: only the holder of the waiter the queue ref names puts one, and it
  * names the copy in the ref before anything can run it (the copy is on hold until kicked; a
@@ -44,6 +48,7 @@ import {
   type Store,
 } from '../../store/index.js';
 import { groupVerdict } from '../groups/on-complete.js';
+import type { CompletionFollower } from '../jobs/completion-follower.js';
 import { createManagerOutcomes, type ManagerEnding } from '../jobs/manager-outcome.js';
 import { findLiveCopy } from '../jobs/read/queue-location.js';
 
@@ -60,6 +65,8 @@ export interface FlowLoopDeps {
   lanes?: number;
   /** Seconds a lane's reserve waits before looking again (default 2). */
   reserveTimeoutSeconds?: number;
+  /** Tells the loop when a waiting child's parent ends (absent: the child waits for its next look). */
+  follower?: Pick<CompletionFollower, 'register'>;
 }
 
 /** What the loop did with one waiter (tests and logs). */
@@ -181,7 +188,8 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
       // The ref names a copy that is gone: it ended (outcome stored before its delete), or was
       // lost, and then the ref's writer or the reconciler names another copy soon.
       if (await store.findResult(id)) return await drop('dropping the waiter of a job that has ended');
-      return await lookLater(consumer, waiter, 1);
+      await lookLater(consumer, waiter, 1);
+      return 'waiting';
     }
     const job = await store.findJob(id);
     if (!job) return await drop('dropping a waiter with no job record (its POST failed)');
@@ -208,7 +216,53 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
       await quietly('delete the waiter', () => consumer.delete(waiter.beanstalkId), jobLog);
       return 'ended';
     }
-    return await lookLater(consumer, waiter);
+    const delay = await lookLater(consumer, waiter);
+    const pending = parents.filter((_, i) => found[i] === null);
+    void wakeOnEnd(id, server, waiter.beanstalkId, pending, delay, jobLog);
+    return 'waiting';
+  }
+
+  /**
+   * Until the waiter's next look, follows the ends of the parents it waits for; at the first,
+   * kicks the waiter (delayed → ready) so that a lane looks at it now. Best effort: a waiter
+   * another lane holds, or one gone, is not kicked, and nothing here fails its look.
+   */
+  async function wakeOnEnd(
+    id: string,
+    server: string,
+    beanstalkId: string,
+    parents: readonly string[],
+    delaySeconds: number,
+    jobLog: Logger,
+  ): Promise<void> {
+    const follower = deps.follower;
+    if (!follower || parents.length === 0 || stopping) return;
+    const waits: Array<{ until: Promise<string>; cancel: () => void }> = [];
+    try {
+      for (const parent of parents) {
+        const wait = await follower.register(parent, delaySeconds * 1000, undefined, 'relaxed');
+        // Full: the next look is soon enough.
+        if (!wait) break;
+        waits.push(wait);
+      }
+    } catch (error: unknown) {
+      jobLog.debug({ err: error }, "could not follow a waiting job's parents; looking at its next turn");
+    }
+    if (waits.length === 0) return;
+    const end = await Promise.race(waits.map((wait) => wait.until));
+    for (const wait of waits) wait.cancel();
+    if (end !== 'ended' || stopping) return;
+    try {
+      // Still this job's waiter, and waiting out its delay: beanstalkd ids repeat after a
+      // restart, and a kick of another job's id could start a delayed or buried job early.
+      const live = await findLiveCopy(queue, id, { server, beanstalkId, tube: flowTube(deps.tubePrefix) });
+      if (!live?.envelope.waiting || live.stats.state !== 'delayed') return;
+      await live.queue.kickJob(beanstalkId);
+    } catch (error: unknown) {
+      // Reserved by a lane meanwhile, or gone: its look is under way or over.
+      if (!isQueueError(error, QueueErrorCode.NOT_FOUND))
+        jobLog.debug({ err: error }, 'could not kick a waiter whose parent ended');
+    }
   }
 
   /** A group's completion job: released once every member has an outcome (its marks say so). */
@@ -237,22 +291,24 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
       await quietly('delete the waiter', () => consumer.delete(waiter.beanstalkId), jobLog);
       return 'ended';
     }
-    return await lookLater(consumer, waiter, undefined, GROUP_LOOK_SECONDS);
+    await lookLater(consumer, waiter, undefined, GROUP_LOOK_SECONDS);
+    return 'waiting';
   }
 
-  /** Releases the waiter for its next look (`delay`, else its backoff, at most `cap` seconds). */
+  /**
+   * Releases the waiter for its next look (`delay`, else its backoff, at most `cap` seconds);
+   * answers the delay in seconds.
+   */
   async function lookLater(
     consumer: Consumer,
     waiter: ReservedJob,
     delay?: number,
     cap = Number.POSITIVE_INFINITY,
-  ): Promise<WaiterFate> {
+  ): Promise<number> {
     const stats = await consumer.statsJob(waiter.beanstalkId);
-    await consumer.release(waiter.beanstalkId, {
-      priority: stats.priority,
-      delay: delay ?? Math.min(cap, waiterDelaySeconds(stats.releases)),
-    });
-    return 'waiting';
+    const seconds = delay ?? Math.min(cap, waiterDelaySeconds(stats.releases));
+    await consumer.release(waiter.beanstalkId, { priority: stats.priority, delay: seconds });
+    return seconds;
   }
 
   async function lane(consumer: Consumer, server: string): Promise<void> {

@@ -4,7 +4,8 @@
  * new notices each tick — and wakes the requests waiting on the jobs they name. For the event
  * stream it also hands every notice's starts, progress and ends to its listeners, and follows
  * the job log for the jobs accepted. It runs only while someone waits or listens: idle, it
- * reads nothing and holds no timer.
+ * reads nothing and holds no timer. Waits of the flow loop (a waiting child's parents) are
+ * `relaxed`: while only those wait, it reads every `relaxedPollMs` instead of every `pollMs`.
  *
  * Nothing is missed: a waiter is registered, then the follower's starting points are read,
  * then the waiter reads its job. An end stored before that read is in what the read sees; an
@@ -44,13 +45,25 @@ const SEGMENTS_PER_TICK = 20;
 export interface FollowerOptions {
   store: Completions & { log: Pick<JobLogReader, 'readLogMeta' | 'logHead' | 'readSegment'> };
   log: Logger;
-  /** How often the live tallies are read for new notices while someone waits. */
+  /** How often the live tallies are read for new notices while a request waits or someone listens. */
   pollMs?: number;
+  /** How often while only relaxed waits wait (the flow loop's: a child starts this much later at most). */
+  relaxedPollMs?: number;
   /** How often the list of live tallies is read again: how soon a new process is followed. */
   listMs?: number;
-  /** Most waiting requests at once; past it, wait() refuses. */
+  /** Most waiting requests at once; past it, register() refuses. */
   maxWaiters: number;
+  /** Most relaxed waits at once; past it, register() refuses them. */
+  maxRelaxed?: number;
 }
+
+/** A request's wait (answered within `pollMs` of the end), or the flow loop's (`relaxedPollMs`). */
+export type WaitPace = 'prompt' | 'relaxed';
+
+/** The follower's relaxed pace by default: a waiting child starts within about this of its parents' end. */
+export const RELAXED_POLL_MS = 500;
+/** Relaxed waits one manager holds by default: a child's registration per parent it waits for. */
+export const MAX_RELAXED_WAITS = 10_000;
 
 export type WaitEnd = 'ended' | 'timeout' | 'aborted';
 
@@ -58,12 +71,15 @@ export class CompletionFollower {
   private readonly store: FollowerOptions['store'];
   private readonly log: Logger;
   private readonly pollMs: number;
+  private readonly relaxedPollMs: number;
   private readonly listMs: number;
   readonly maxWaiters: number;
+  private readonly maxRelaxed: number;
   private readonly waiters = new Map<string, Set<() => void>>();
   /** Every waiter's end, for close(). */
   private readonly ends = new Set<(end: WaitEnd) => void>();
   private count = 0;
+  private relaxed = 0;
   private stopped = false;
   private readonly listeners = new Set<NoticeListener>();
   /** The last job-log segment read, while anyone listens. */
@@ -73,6 +89,8 @@ export class CompletionFollower {
   private starting: Promise<void> | undefined;
   private listedAt = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** When the pending timer fires (epoch ms). */
+  private timerDue = 0;
   private ticking = false;
   private failing = false;
 
@@ -80,13 +98,20 @@ export class CompletionFollower {
     this.store = options.store;
     this.log = options.log;
     this.pollMs = options.pollMs ?? 25;
+    this.relaxedPollMs = options.relaxedPollMs ?? RELAXED_POLL_MS;
     this.listMs = options.listMs ?? 250;
     this.maxWaiters = options.maxWaiters;
+    this.maxRelaxed = options.maxRelaxed ?? MAX_RELAXED_WAITS;
   }
 
-  /** How many requests wait now. */
+  /** How many requests wait now (relaxed waits not counted). */
   get waiting(): number {
     return this.count;
+  }
+
+  /** How many relaxed waits wait now. */
+  get waitingRelaxed(): number {
+    return this.relaxed;
   }
 
   /** True once close() was called: the manager is stopping. */
@@ -124,12 +149,19 @@ export class CompletionFollower {
       unsubscribe();
       throw error;
     }
+    // A listener arriving while only relaxed waits wait: the prompt pace from now.
+    this.schedule();
     return unsubscribe;
   }
 
-  /** Requests waiting plus listeners: the follower runs while this is above 0. */
+  /** Waits plus listeners: the follower runs while this is above 0. */
   private get busy(): number {
-    return this.count + this.listeners.size;
+    return this.count + this.relaxed + this.listeners.size;
+  }
+
+  /** The time between reads now: prompt while a request waits or someone listens. */
+  private get interval(): number {
+    return this.count + this.listeners.size > 0 ? this.pollMs : this.relaxedPollMs;
   }
 
   /** Whether it is following the tallies now (someone waits). */
@@ -140,14 +172,16 @@ export class CompletionFollower {
   /**
    * Registers a wait on `id` and resolves once the follower is reading from a point before
    * now (read the job after this); `until` then resolves when a notice names the job, `ms`
-   * pass, or `signal` aborts. Null when the waiters are full.
+   * pass, or `signal` aborts. Null when the waiters of that pace are full.
    */
   async register(
     id: string,
     ms: number,
     signal?: AbortSignal,
+    pace: WaitPace = 'prompt',
   ): Promise<{ until: Promise<WaitEnd>; cancel: () => void } | null> {
-    if (this.count >= this.maxWaiters) return null;
+    const prompt = pace === 'prompt';
+    if (prompt ? this.count >= this.maxWaiters : this.relaxed >= this.maxRelaxed) return null;
     if (signal?.aborted) return { until: Promise.resolve('aborted'), cancel: () => undefined };
     if (this.stopped) return { until: Promise.resolve('timeout'), cancel: () => undefined };
     let finish: (end: WaitEnd) => void = () => undefined;
@@ -160,7 +194,8 @@ export class CompletionFollower {
     const set = this.waiters.get(id) ?? new Set();
     set.add(wake);
     this.waiters.set(id, set);
-    this.count += 1;
+    if (prompt) this.count += 1;
+    else this.relaxed += 1;
     signal?.addEventListener('abort', onAbort, { once: true });
     let settled = false;
     const done = (end: WaitEnd) => {
@@ -171,7 +206,8 @@ export class CompletionFollower {
       signal?.removeEventListener('abort', onAbort);
       set.delete(wake);
       if (set.size === 0 && this.waiters.get(id) === set) this.waiters.delete(id);
-      this.count -= 1;
+      if (prompt) this.count -= 1;
+      else this.relaxed -= 1;
       if (this.busy === 0) this.idle();
       finish(end);
     };
@@ -182,6 +218,8 @@ export class CompletionFollower {
       done('aborted');
       throw error;
     }
+    // A request arriving while only relaxed waits wait: its first read within pollMs.
+    if (prompt) this.schedule();
     return { until, cancel: () => done('aborted') };
   }
 
@@ -207,8 +245,15 @@ export class CompletionFollower {
     this.positions = undefined;
   }
 
+  /** The next tick in `interval`, or sooner than a pending timer set at a slower pace. */
   private schedule(): void {
-    if (this.timer || this.busy === 0) return;
+    if (this.busy === 0 || !this.positions) return;
+    const due = Date.now() + this.interval;
+    if (this.timer) {
+      if (this.timerDue <= due) return;
+      clearTimeout(this.timer);
+    }
+    this.timerDue = due;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.ticking) return;
@@ -217,7 +262,7 @@ export class CompletionFollower {
         this.ticking = false;
         this.schedule();
       });
-    }, this.pollMs);
+    }, this.interval);
   }
 
   private async tick(): Promise<void> {

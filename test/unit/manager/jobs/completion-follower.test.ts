@@ -142,6 +142,83 @@ describe('following completion notices (manager/jobs/completion-follower)', () =
     assert.equal(f.waiting, 0);
   });
 
+  it('when only relaxed waits wait, then the tallies are read at the relaxed pace', async () => {
+    const board = noticeBoard();
+    board.seal('w#1', 0);
+    const f = new CompletionFollower({
+      store: board.store,
+      log: silentLogger(),
+      pollMs: 5,
+      relaxedPollMs: 300,
+      listMs: 20,
+      maxWaiters: 10,
+    });
+    const parent = await f.register('parent', 10_000, undefined, 'relaxed');
+    assert.ok(parent);
+    assert.equal(f.waiting, 0, 'a relaxed wait is not a waiting request');
+    assert.equal(f.waitingRelaxed, 1);
+    const before = board.reads();
+    const started = Date.now();
+    await waitFor('two reads of the tally', () => board.reads() >= before + 2, 3000, 1);
+    assert.ok(
+      Date.now() - started >= 500,
+      `two relaxed reads took ${Date.now() - started} ms (300 ms apart)`,
+    );
+    board.write('w#1', 1, ['parent']);
+    assert.equal(await parent.until, 'ended');
+    assert.equal(f.waitingRelaxed, 0);
+    assert.equal(f.following, false);
+  });
+
+  it('when a request registers while only relaxed waits wait, then it is read at the prompt pace, not at the relaxed timer', async () => {
+    const board = noticeBoard();
+    board.seal('w#1', 0);
+    const f = new CompletionFollower({
+      store: board.store,
+      log: silentLogger(),
+      pollMs: 5,
+      relaxedPollMs: 20_000,
+      maxWaiters: 10,
+    });
+    const parent = await f.register('parent', 30_000, undefined, 'relaxed');
+    const request = await f.register('job-r', 30_000);
+    const written = Date.now();
+    board.write('w#1', 1, ['job-r']);
+    assert.equal(await request?.until, 'ended');
+    assert.ok(
+      Date.now() - written < 10_000,
+      `woke ${Date.now() - written} ms after its notice (relaxed: 20 s)`,
+    );
+    parent?.cancel();
+    assert.equal(f.following, false);
+  });
+
+  it('when relaxed waits are full, then a relaxed registration is refused while requests still register, and the other way round', async () => {
+    const board = noticeBoard();
+    board.seal('w#1', 0);
+    const f = new CompletionFollower({
+      store: board.store,
+      log: silentLogger(),
+      pollMs: 5,
+      maxWaiters: 1,
+      maxRelaxed: 2,
+    });
+    const relaxed = [
+      await f.register('a', 5000, undefined, 'relaxed'),
+      await f.register('b', 5000, undefined, 'relaxed'),
+    ];
+    assert.equal(await f.register('c', 5000, undefined, 'relaxed'), null, 'past maxRelaxed');
+    const request = await f.register('d', 5000);
+    assert.ok(request, 'requests have their own bound');
+    assert.equal(await f.register('e', 5000), null, 'past MAX_WAITERS');
+    relaxed[0]?.cancel();
+    const again = await f.register('c', 5000, undefined, 'relaxed');
+    assert.ok(again, 'a relaxed wait registers while requests are full');
+    for (const wait of [again, relaxed[1], request]) wait?.cancel();
+    assert.equal(f.waiting + f.waitingRelaxed, 0);
+    assert.equal(f.following, false);
+  });
+
   it('when someone listens, then it hears accepts from the job log and the starts and progress before its ends, in order', async () => {
     const board = noticeBoard();
     board.seal('w#1', 0);
