@@ -71,8 +71,20 @@ function noticeBoard() {
   };
 }
 
-const follower = (board: ReturnType<typeof noticeBoard>, maxWaiters = 10) =>
-  new CompletionFollower({ store: board.store, log: silentLogger(), pollMs: 5, listMs: 20, maxWaiters });
+/** A follower over `board`, reading every 5 ms, with `options` beside. */
+const follower = (
+  board: ReturnType<typeof noticeBoard>,
+  maxWaiters = 10,
+  options: Pick<FollowerOptions, 'relaxedPollMs' | 'maxRelaxed'> = {},
+) =>
+  new CompletionFollower({
+    store: board.store,
+    log: silentLogger(),
+    pollMs: 5,
+    listMs: 20,
+    maxWaiters,
+    ...options,
+  });
 
 describe('following completion notices (manager/jobs/completion-follower)', () => {
   it('when a sealed notice names the job, then its waiter wakes; one written but not yet sealed does not wake it', async () => {
@@ -145,14 +157,7 @@ describe('following completion notices (manager/jobs/completion-follower)', () =
   it('when only relaxed waits wait, then the tallies are read at the relaxed pace', async () => {
     const board = noticeBoard();
     board.seal('w#1', 0);
-    const f = new CompletionFollower({
-      store: board.store,
-      log: silentLogger(),
-      pollMs: 5,
-      relaxedPollMs: 300,
-      listMs: 20,
-      maxWaiters: 10,
-    });
+    const f = follower(board, 10, { relaxedPollMs: 300 });
     const parent = await f.register('parent', 10_000, undefined, 'relaxed');
     assert.ok(parent);
     assert.equal(f.waiting, 0, 'a relaxed wait is not a waiting request');
@@ -173,13 +178,7 @@ describe('following completion notices (manager/jobs/completion-follower)', () =
   it('when a request registers while only relaxed waits wait, then it is read at the prompt pace, not at the relaxed timer', async () => {
     const board = noticeBoard();
     board.seal('w#1', 0);
-    const f = new CompletionFollower({
-      store: board.store,
-      log: silentLogger(),
-      pollMs: 5,
-      relaxedPollMs: 20_000,
-      maxWaiters: 10,
-    });
+    const f = follower(board, 10, { relaxedPollMs: 20_000 });
     const parent = await f.register('parent', 30_000, undefined, 'relaxed');
     const request = await f.register('job-r', 30_000);
     const written = Date.now();
@@ -196,13 +195,7 @@ describe('following completion notices (manager/jobs/completion-follower)', () =
   it('when relaxed waits are full, then a relaxed registration is refused while requests still register, and the other way round', async () => {
     const board = noticeBoard();
     board.seal('w#1', 0);
-    const f = new CompletionFollower({
-      store: board.store,
-      log: silentLogger(),
-      pollMs: 5,
-      maxWaiters: 1,
-      maxRelaxed: 2,
-    });
+    const f = follower(board, 1, { maxRelaxed: 2 });
     const relaxed = [
       await f.register('a', 5000, undefined, 'relaxed'),
       await f.register('b', 5000, undefined, 'relaxed'),
