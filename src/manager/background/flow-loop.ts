@@ -51,6 +51,7 @@ import { groupVerdict } from '../groups/on-complete.js';
 import type { CompletionFollower } from '../jobs/completion-follower.js';
 import { createManagerOutcomes, type ManagerEnding } from '../jobs/manager-outcome.js';
 import { findLiveCopy } from '../jobs/read/queue-location.js';
+import { createParentWakes } from './parent-wakes.js';
 
 export interface FlowLoopDeps {
   /** Timeouts for the lanes' connections (each server's host and port come from `queue`). */
@@ -115,6 +116,14 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
   let stopping = false;
   const consumers: Consumer[] = [];
   const naps = createNaps();
+  const wakes = deps.follower
+    ? createParentWakes({
+        queue,
+        follower: deps.follower,
+        tubePrefix: deps.tubePrefix,
+        stopping: () => stopping,
+      })
+    : undefined;
 
   const quietly = (what: string, action: () => Promise<unknown>, jobLog: Logger) =>
     action().catch((error: unknown) => jobLog.warn({ err: error }, `could not ${what}`));
@@ -218,51 +227,8 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
     }
     const delay = await lookLater(consumer, waiter);
     const pending = parents.filter((_, i) => found[i] === null);
-    void wakeOnEnd(id, server, waiter.beanstalkId, pending, delay, jobLog);
+    void wakes?.wakeOnEnd(id, { server, beanstalkId: waiter.beanstalkId }, pending, delay, jobLog);
     return 'waiting';
-  }
-
-  /**
-   * Until the waiter's next look, follows the ends of the parents it waits for; at the first,
-   * kicks the waiter (delayed → ready) so that a lane looks at it now. Best effort: a waiter
-   * another lane holds, or one gone, is not kicked, and nothing here fails its look.
-   */
-  async function wakeOnEnd(
-    id: string,
-    server: string,
-    beanstalkId: string,
-    parents: readonly string[],
-    delaySeconds: number,
-    jobLog: Logger,
-  ): Promise<void> {
-    const follower = deps.follower;
-    if (!follower || parents.length === 0 || stopping) return;
-    const waits: Array<{ until: Promise<string>; cancel: () => void }> = [];
-    try {
-      for (const parent of parents) {
-        const wait = await follower.register(parent, delaySeconds * 1000, undefined, 'relaxed');
-        // Full: the next look is soon enough.
-        if (!wait) break;
-        waits.push(wait);
-      }
-    } catch (error: unknown) {
-      jobLog.debug({ err: error }, "could not follow a waiting job's parents; looking at its next turn");
-    }
-    if (waits.length === 0) return;
-    const end = await Promise.race(waits.map((wait) => wait.until));
-    for (const wait of waits) wait.cancel();
-    if (end !== 'ended' || stopping) return;
-    try {
-      // Still this job's waiter, and waiting out its delay: beanstalkd ids repeat after a
-      // restart, and a kick of another job's id could start a delayed or buried job early.
-      const live = await findLiveCopy(queue, id, { server, beanstalkId, tube: flowTube(deps.tubePrefix) });
-      if (!live?.envelope.waiting || live.stats.state !== 'delayed') return;
-      await live.queue.kickJob(beanstalkId);
-    } catch (error: unknown) {
-      // Reserved by a lane meanwhile, or gone: its look is under way or over.
-      if (!isQueueError(error, QueueErrorCode.NOT_FOUND))
-        jobLog.debug({ err: error }, 'could not kick a waiter whose parent ended');
-    }
   }
 
   /** A group's completion job: released once every member has an outcome (its marks say so). */

@@ -16,21 +16,11 @@ import {
   type Completions,
   type JobLogReader,
   mapConcurrently,
-  type NoticeDocument,
   POINT_READS_IN_FLIGHT,
 } from '../../store/index.js';
+import { type FollowedEvent, noticeEvents } from './notice-events.js';
 
-/** One thing that happened to a job, as the event stream tells it. */
-export interface FollowedEvent {
-  kind: 'accepted' | 'started' | 'progress' | 'completed' | 'failed' | 'cancelled';
-  id: string;
-  at: Date;
-  type?: string;
-  group?: string;
-  attempt?: number;
-  percent?: number;
-  data?: unknown;
-}
+export { type FollowedEvent, noticeEvents } from './notice-events.js';
 
 /** Told what the follower reads, in order, while subscribed. */
 export interface NoticeListener {
@@ -342,28 +332,4 @@ export class CompletionFollower {
       }
     }
   }
-}
-
-/** A notice's events in order: its starts and progress, then its ends. */
-export function noticeEvents(notice: NoticeDocument): FollowedEvent[] {
-  const events: FollowedEvent[] = (notice.events ?? []).map((event) => ({
-    kind: event.kind,
-    id: event.id,
-    at: event.at,
-    type: event.type,
-    ...(event.group !== undefined ? { group: event.group } : {}),
-    attempt: event.attempt,
-    ...(event.percent !== undefined ? { percent: event.percent } : {}),
-    ...(event.data !== undefined ? { data: event.data } : {}),
-  }));
-  for (const entry of notice.entries) {
-    events.push({
-      kind: entry.state,
-      id: entry.id,
-      at: entry.at,
-      ...(entry.type !== undefined ? { type: entry.type } : {}),
-      ...(entry.group !== undefined ? { group: entry.group } : {}),
-    });
-  }
-  return events;
 }
