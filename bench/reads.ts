@@ -8,7 +8,8 @@
  * 1 % failed (marked among the failed, as a worker does; not counted in any tally). The bench then writes those outcomes into the log's segments itself, as the
  * reconciler's settle step would after its passes (a few hundred jobs a second, back to back
  * while behind: `npm run bench:maintenance`); the newest 10,000 loaded jobs are left
- * unsettled, like the head of a live log. On top, each size gets jobs that are really queued
+ * unsettled, like the head of a live log, and builds the type directory with the maintenance
+ * pass's own step (manager/background/type-index.ts). On top, each size gets jobs that are really queued
  * and running (posted through the manager to a type no worker serves, some reserved by the
  * bench) and, once, a 10,000-job matrix group run to completion by real workers.
  */
@@ -17,6 +18,7 @@ import { Agent, request } from 'node:http';
 import { decodeEnvelope } from '../src/jobs/envelope.js';
 import { jobIdTime, newJobId } from '../src/jobs/job-id.js';
 import { freePort, waitForPort } from '../src/local/servers.js';
+import { indexLogTypes } from '../src/manager/background/type-index.js';
 import { type Consumer, createConsumer } from '../src/queue/index.js';
 import {
   createStore,
@@ -293,6 +295,16 @@ export async function measureReads(ctx: ReadsContext): Promise<void> {
       completed.push(...loaded.sample.filter((id) => outcomes.get(id)?.outcome === 'completed'));
       stored = size;
       await settle(store, outcomes, 10_000);
+      // The type directory, built by the maintenance pass's own step (ten blocks a pass) until
+      // every complete block has one.
+      const indexStarted = performance.now();
+      let blocks = 0;
+      for (let behind = true; behind; ) {
+        const report = await indexLogTypes(store.log);
+        blocks += report.blocks;
+        behind = report.behind;
+      }
+      ctx.say(`     type directory: ${blocks} blocks built in ${fmt(performance.now() - indexStarted)} ms`);
       // Running: 20 of the queued ones, reserved on connections the bench holds.
       const running = await reserveSome(20);
       const total = size + 10_000 + queued.length;

@@ -19,6 +19,13 @@ export {
   SEGMENT_KEEP_MS,
   type SettledEntry,
 } from './log/job-log.js';
+export {
+  blockOf,
+  blockSpan,
+  DIRECTORY_FANOUT,
+  DIRECTORY_LEVELS,
+  type TypeDirectory,
+} from './log/type-directory.js';
 export type { DeliveryDocument } from './records/deliveries.js';
 export type { ProgressDocument } from './records/progress.js';
 export type {

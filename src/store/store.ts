@@ -22,6 +22,7 @@ import { groupQueries } from './groups/groups.js';
 import { stateMarkMethods } from './groups/state-marks.js';
 import { segmentPerBatch } from './log/batch-segments.js';
 import { jobLog, type LogMeta, type StoredSegment } from './log/job-log.js';
+import type { StoredDirectory } from './log/type-directory.js';
 import { backgroundWrites } from './records/background-writes.js';
 import { type DeliveryDocument, deliveryQueries } from './records/deliveries.js';
 import { type ProgressDocument, progressQueries } from './records/progress.js';
@@ -82,6 +83,7 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
   const log = jobLog(
     db.collection<StoredSegment>(COLLECTIONS.jobLog),
     db.collection<LogMeta>(COLLECTIONS.jobLog),
+    db.collection<StoredDirectory>(COLLECTIONS.jobLog),
   );
   // A second batch goes out beside the one in flight only when a batch's chunk of records
   // waits (125: BULK_CHUNK in manager/jobs/accept/accept.ts): single POSTs then share one

@@ -2,7 +2,7 @@
  * The background passes, on one manager at a time: a lease in MongoDB (terms of 30 s, each
  * taken by an insert; the holder takes the next one ahead) says which. Each pass makes the limited types' tokens match
  * their limits (jobs/limit-tokens.ts), runs the reconciler (which also settles the job log),
- * retention and the idempotency-key sweep.
+ * retention and the idempotency-key sweep, and builds the job log's type directory (type-index.ts).
  */
 
 import { reconcileAllTokens } from '../../jobs/limit-tokens.js';
@@ -10,6 +10,7 @@ import { foldTallies } from '../stats/totals.js';
 import { createReconciler, type PassReport, type ReconcilerDeps } from './reconciler.js';
 import { startRepeatingPass } from './repeating-pass.js';
 import { createRetention } from './retention.js';
+import { indexLogTypes } from './type-index.js';
 
 export interface BackgroundPassDeps extends ReconcilerDeps {
   /** Who we are in the lease (host:pid:random). */
@@ -75,10 +76,11 @@ export function startBackgroundPasses(deps: BackgroundPassDeps): {
     await reconcileAllTokens({ ...deps, queue: deps.queue.home });
     const report = await reconciler.pass(now);
     await retention.pass(now);
+    const types = await indexLogTypes(store.log);
     await foldTallies(store, now);
     // Not for a walk that only found jobs still queued: checking a long queue again at once
     // would cost reads and peeks and settle nothing.
-    catchingUp = (reconciler.behind && report.settled > 0) || retention.behind;
+    catchingUp = (reconciler.behind && report.settled > 0) || retention.behind || types.behind;
     return report;
   }
 

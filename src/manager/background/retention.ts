@@ -10,6 +10,7 @@
  */
 import type { Logger } from '../../log.js';
 import {
+  blockSpan,
   type LogEntry,
   type LogMeta,
   SEGMENT_KEEP_MS,
@@ -77,7 +78,15 @@ export function createRetention(deps: RetentionDeps) {
       behind = false;
       const meta: LogMeta = await store.log.readLogMeta();
       // Segments below the floor a previous pass raised: no reader still walks them.
-      for (let n = meta.deletedBelow; n < meta.floor; n += 1) await store.log.deleteSegment(n);
+      // And a type directory once its block's last segment goes.
+      const directories = meta.typeIndex;
+      for (let n = meta.deletedBelow; n < meta.floor; n += 1) {
+        await store.log.deleteSegment(n);
+        for (let level = 1; directories && level <= directories.through.length; level += 1) {
+          const span = blockSpan(directories.fanout, level);
+          if (n % span === 0) await store.log.deleteTypeDirectory(level, n / span - 1);
+        }
+      }
       let { floor, retainedThrough } = meta;
       const deletedBelow = meta.floor;
       let removed = 0;

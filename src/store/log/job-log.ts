@@ -30,6 +30,7 @@ import { guard } from '../driver/guard.js';
 import { findLast } from '../driver/sequence.js';
 import { isDuplicateKey } from '../errors.js';
 import { fromStored, type LogEntry, type LogSegment, type StoredSegment, toStored } from './segments.js';
+import { type StoredDirectory, type TypeDirectory, typeDirectories } from './type-directory.js';
 
 export type { LogEntry, LogSegment, SettledEntry, StoredSegment } from './segments.js';
 
@@ -45,6 +46,11 @@ export interface LogMeta {
   retainedThrough: number;
   /** Idempotency keys of jobs in segments up to this number are swept. */
   keysSweptThrough: number;
+  /**
+   * The type directory (type-directory.ts): its fanout, and per level (index 0: level 1) the
+   * segment number every block up to which has its directory. Absent until first built.
+   */
+  typeIndex?: { fanout: number; through: number[] };
 }
 
 const META_ID = 'meta';
@@ -77,6 +83,8 @@ export interface JobLogReader {
   logHead(meta: LogMeta): Promise<number>;
   /** Binary search: the highest segment number in [low, high] whose `first` is before `time`, or low - 1. */
   segmentStartingBefore(time: Date, low: number, high: number): Promise<number>;
+  /** Type directory (level, k) (type-directory.ts); null when never written or gone. */
+  readTypeDirectory(level: number, k: number): Promise<TypeDirectory | null>;
 }
 
 /** The whole log: the readers' part, the managers' append, and the maintenance pass's rewrites. */
@@ -96,9 +104,19 @@ export interface JobLog extends JobLogReader {
   deleteSegment(n: number): Promise<void>;
   /** Writes the log's meta (maintenance only: one writer at a time under its lease). */
   saveLogMeta(meta: LogMeta): Promise<void>;
+  /** The types of the jobs in segment `n`; null when it is not there. */
+  segmentTypes(n: number): Promise<Set<string> | null>;
+  /** Writes type directory (level, k) whole (maintenance only). */
+  saveTypeDirectory(level: number, k: number, directory: TypeDirectory): Promise<void>;
+  /** Deletes type directory (level, k) (retention). */
+  deleteTypeDirectory(level: number, k: number): Promise<void>;
 }
 
-export function jobLog(segments: Collection<StoredSegment>, metaDocs: Collection<LogMeta>): JobLog {
+export function jobLog(
+  segments: Collection<StoredSegment>,
+  metaDocs: Collection<LogMeta>,
+  directories: Collection<StoredDirectory>,
+): JobLog {
   /** The highest number known to exist (a lower bound on the head); numbers start at 1. */
   let knownHead = 0;
 
@@ -146,9 +164,25 @@ export function jobLog(segments: Collection<StoredSegment>, metaDocs: Collection
   }
 
   return {
+    ...typeDirectories(directories),
     segmentId,
     readSegment: read,
     readLogMeta: readMeta,
+
+    async segmentTypes(n: number): Promise<Set<string> | null> {
+      const stored = await guard('read log segment', () =>
+        segments.findOne({ _id: segmentId(n) }, { projection: { jobs: 1 } }),
+      );
+      if (!stored) return null;
+      const types = new Set<string>();
+      if (stored.jobs === '') return types;
+      // Each line is `id type at …`: the second field.
+      for (const line of stored.jobs.split('\n')) {
+        const start = line.indexOf(' ') + 1;
+        types.add(line.slice(start, line.indexOf(' ', start)));
+      }
+      return types;
+    },
 
     /** The number of the newest segment (0 when the log is empty), from a fresh `meta`. */
     async logHead(meta: LogMeta): Promise<number> {

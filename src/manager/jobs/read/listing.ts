@@ -11,8 +11,8 @@
  * A job's state is derived: from its settled segment when the maintenance pass has settled it
  * (a failed job is read again: a retry or cancel changes it), else from a point read of its
  * outcome, else from beanstalkd. Filters keep the matching jobs; one request makes at most
- * ten point reads per job asked for (segments and outcomes), and answers with the cursor to
- * go on from when it stopped early. The query itself is read and checked in list-query.ts.
+ * ten point reads per job asked for (segments, type directories and outcomes) and one chunk of
+ * candidates more, and answers with the cursor to go on from when it stopped early. The query itself is read and checked in list-query.ts.
  */
 import { jobIdTime } from '../../../jobs/job-id.js';
 import type { QueueSet } from '../../../queue/index.js';
@@ -205,6 +205,8 @@ export function createJobListing(deps: { queue: QueueSet; store: Store }) {
         (query.createdBefore === undefined || entry.at < query.createdBefore);
       /** Candidates read but not yet resolved, newest first. */
       const pending: LogCandidate[] = [];
+      /** Whether this page has resolved a chunk of candidates yet. */
+      let resolved = false;
       for (;;) {
         const wanted: number =
           query.state === undefined
@@ -218,11 +220,14 @@ export function createJobListing(deps: { queue: QueueSet; store: Store }) {
           // The log ends here, or this request's reads do: then go on from the segments not read.
           return { jobs, nextCursor: walk.ended ? null : formatCursor(walk.resume()) };
         }
-        if (reads() >= maxReads) {
-          // Out of reads: go on next time from the first candidate not yet resolved.
+        if (reads() >= maxReads && resolved) {
+          // Out of reads: go on next time from the first candidate not yet resolved. Not before
+          // one chunk is: a walk for a type may spend a page's reads on directories before its
+          // first candidate, and a page that resolves none would hand out its own cursor again.
           const next = pending[0] as (typeof pending)[number];
           return { jobs, nextCursor: formatCursor({ n: next.n, index: next.index + 1 }) };
         }
+        resolved = true;
         const chunk: typeof pending = pending.splice(0, wanted);
         const states = await statesOf(
           chunk.map((c) => ({ id: c.entry.id, settled: c.settled })),

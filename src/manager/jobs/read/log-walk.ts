@@ -8,6 +8,7 @@
  */
 import type { JobLogReader, LogEntry, SettledEntry } from '../../../store/index.js';
 import type { LogPosition } from './list-query.js';
+import { typeSkipper } from './type-skip.js';
 
 /** Segments read at once while walking down the log. */
 const SEGMENTS_AHEAD = 8;
@@ -31,6 +32,8 @@ export interface WalkStart {
   createdBefore?: Date;
   /** Only jobs created at or after this: the walk ends at a segment older than that. */
   createdAfter?: Date;
+  /** Only jobs of this type: the walk skips the segments the type directory rules out. */
+  type?: string;
 }
 
 export interface LogWalk {
@@ -63,6 +66,24 @@ export async function walkLog(log: JobLogReader, start: WalkStart): Promise<LogW
   } else n = head;
   let reads = 0;
   let ended = false;
+  const skip =
+    start.type !== undefined && meta.typeIndex !== undefined
+      ? typeSkipper(log, start.type, meta.typeIndex, floor, () => {
+          reads += 1;
+        })
+      : undefined;
+
+  /** The next few segment numbers to read, newest first, from n down (none: the floor is passed). */
+  async function ahead(): Promise<number[]> {
+    if (!skip)
+      return Array.from({ length: Math.max(0, Math.min(SEGMENTS_AHEAD, n - floor + 1)) }, (_, k) => n - k);
+    const numbers: number[] = [];
+    for (let m = await skip(n); m >= floor; m = await skip(m - 1)) {
+      numbers.push(m);
+      if (numbers.length === SEGMENTS_AHEAD) break;
+    }
+    return numbers;
+  }
 
   return {
     get reads() {
@@ -79,22 +100,28 @@ export async function walkLog(log: JobLogReader, start: WalkStart): Promise<LogW
         return found;
       }
       // A few at a time: small segments are common at the head (one per lone POST).
-      const numbers = Array.from({ length: Math.min(SEGMENTS_AHEAD, n - floor + 1) }, (_, k) => n - k);
+      const numbers = await ahead();
       const segments = await Promise.all(numbers.map((m) => log.readSegment(m)));
       reads += numbers.length;
-      for (const segment of segments) {
+      if (numbers.length === 0) n = floor - 1;
+      for (const [k, segment] of segments.entries()) {
+        const m = numbers[k] as number;
         if (segment && after !== undefined && segment.last.getTime() < after.getTime() - CLOCK_SKEW_MS) {
           ended = true;
           break;
         }
+        // A cursor's index bounds its own segment only (a skip may have passed it).
+        const from = m === n ? below : Number.MAX_SAFE_INTEGER;
         const jobsIn = segment?.jobs ?? [];
-        for (let index = Math.min(below, jobsIn.length) - 1; index >= 0; index -= 1) {
+        for (let index = Math.min(from, jobsIn.length) - 1; index >= 0; index -= 1) {
           const entry = jobsIn[index] as LogEntry;
-          if (keep(entry)) found.push({ n, index, entry, settled: segment?.settled?.[index] });
+          if (keep(entry)) found.push({ n: m, index, entry, settled: segment?.settled?.[index] });
         }
-        n -= 1;
+        n = m - 1;
         below = Number.MAX_SAFE_INTEGER;
       }
+      // Fewer than a full read ahead: nothing that may hold the type is left below.
+      if (skip && numbers.length < SEGMENTS_AHEAD) n = floor - 1;
       if (n < floor) ended = true;
       return found;
     },
