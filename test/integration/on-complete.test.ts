@@ -57,8 +57,11 @@ describe('on_complete: a group completion job on real servers', function () {
       return summary(payload, context);
     });
     // Fails when its payload says so: the group then has failures to sum up.
+    // And runs `ms` first when its payload says so.
     handlers.set('simulate', async (payload) => {
-      if ((payload as { fail?: boolean }).fail) throw new Error('failing on purpose');
+      const { fail, ms } = payload as { fail?: boolean; ms?: number };
+      if (ms !== undefined) await new Promise((resolve) => setTimeout(resolve, ms));
+      if (fail) throw new Error('failing on purpose');
       return { ok: true };
     });
     const worker: RunningWorker = await startWorker(
@@ -72,9 +75,9 @@ describe('on_complete: a group completion job on real servers', function () {
     stops.push(() => worker.stop(2000));
   }
 
-  /** A flow loop as a manager runs it; answers its stop. */
-  function startLoop(): () => Promise<void> {
-    const stop = startFixtureFlowLoop(f);
+  /** A flow loop as a manager runs it (`follower: false`: woken by nothing but its looks); answers its stop. */
+  function startLoop(options: { follower?: boolean } = {}): () => Promise<void> {
+    const stop = startFixtureFlowLoop(f, options);
     stops.push(stop);
     return stop;
   }
@@ -178,6 +181,33 @@ describe('on_complete: a group completion job on real servers', function () {
       { item: 20 },
       "a batch item's combination is its index",
     );
+  });
+
+  it('when a group’s last member ends between two looks, then its completion job starts within about a second, not at its next look', async () => {
+    await startWorkerWith(4);
+    startLoop();
+    // Looks at about 0, 1, 3, 7 and 12 s: a member ending at about 7.6 s would leave the
+    // completion job waiting until the look at 12 s without the follower.
+    const posted = await postJson('/jobs/batch', {
+      jobs: [
+        { payload: { ms: 0 }, type: 'simulate' },
+        { payload: { ms: 7_500 }, type: 'simulate' },
+      ],
+      on_complete: {},
+    });
+    assert.equal(posted.status, 202, JSON.stringify(posted.body).slice(0, 500));
+    const completion = (posted.body.onComplete as { id: string }).id;
+    assert.equal((await ended(completion)).state, 'completed');
+    const last = (await storedResults()).get((posted.body.jobs as Array<{ id: string }>)[1]?.id ?? '');
+    assert.ok(last, 'the long member has an outcome');
+    const started = summaryRuns.find((run) => run.id === completion)?.at ?? 0;
+    const gap = started - last.finishedAt.getTime();
+    assert.ok(gap >= 0, 'the completion job started after the last member ended');
+    assert.ok(
+      gap < 2_000,
+      `the completion job started ${gap} ms after the last member ended (next look: about 4 s later)`,
+    );
+    assert.equal(summaryRuns.length, 1);
   });
 
   it('when the flow loop holding a completion job stops and another takes over, then the job still runs exactly once', async () => {

@@ -21,7 +21,8 @@
  * gets it when its hold ends).
  *
  * A group's completion job (`on_complete`) waits the same way; its one condition is its group's
- * end, read from the group's marks (groups/on-complete.ts), looked at every 5 s at most.
+ * end, read from the group's marks (groups/on-complete.ts), looked at every 5 s at most, and
+ * sooner once its last open members end (parent-wakes.ts).
  */
 import { decodeEnvelope, type Envelope } from '../../jobs/envelope.js';
 import { createNaps } from '../../jobs/naps.js';
@@ -120,6 +121,7 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
     ? createParentWakes({
         queue,
         follower: deps.follower,
+        store,
         tubePrefix: deps.tubePrefix,
         stopping: () => stopping,
       })
@@ -203,7 +205,7 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
     const job = await store.findJob(id);
     if (!job) return await drop('dropping a waiter with no job record (its POST failed)');
     if (job.flow?.afterGroup !== undefined)
-      return await judgeCompletion(consumer, waiter, job, job.flow.afterGroup, envelope, jobLog);
+      return await judgeCompletion(consumer, server, waiter, job, job.flow.afterGroup, envelope, jobLog);
     const parents = job.flow?.dependsOn ?? [];
     const found = await mapConcurrently(parents, POINT_READS_IN_FLIGHT, (parent) => store.findResult(parent));
     const verdict = parentsVerdict(job.flow, found);
@@ -234,6 +236,7 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
   /** A group's completion job: released once every member has an outcome (its marks say so). */
   async function judgeCompletion(
     consumer: Consumer,
+    server: string,
     waiter: ReservedJob,
     job: JobDocument,
     group: string,
@@ -257,7 +260,18 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
       await quietly('delete the waiter', () => consumer.delete(waiter.beanstalkId), jobLog);
       return 'ended';
     }
-    await lookLater(consumer, waiter, undefined, GROUP_LOOK_SECONDS);
+    const delay = await lookLater(consumer, waiter, undefined, GROUP_LOOK_SECONDS);
+    const open = verdict.wait.jobs
+      .filter((member) => member.state === 'unfinished')
+      .map((member) => member.id);
+    void wakes?.wakeOnGroupEnd(
+      job._id,
+      { server, beanstalkId: waiter.beanstalkId },
+      group,
+      open,
+      delay,
+      jobLog,
+    );
     return 'waiting';
   }
 
