@@ -40,18 +40,17 @@ import {
   type ReservedJob,
 } from '../../queue/index.js';
 import {
-  type FlowSpec,
   type JobDocument,
   mapConcurrently,
   Outcome,
   POINT_READS_IN_FLIGHT,
-  type ResultDocument,
   type Store,
 } from '../../store/index.js';
 import { groupVerdict } from '../groups/on-complete.js';
 import type { CompletionFollower } from '../jobs/completion-follower.js';
-import { createManagerOutcomes, type ManagerEnding } from '../jobs/manager-outcome.js';
+import { createManagerOutcomes } from '../jobs/manager-outcome.js';
 import { findLiveCopy } from '../jobs/read/queue-location.js';
+import { parentsVerdict, waiterDelaySeconds } from './flow-rules.js';
 import { createParentWakes } from './parent-wakes.js';
 
 export interface FlowLoopDeps {
@@ -74,11 +73,6 @@ export interface FlowLoopDeps {
 /** What the loop did with one waiter (tests and logs). */
 export type WaiterFate = 'released' | 'ended' | 'waiting' | 'dropped';
 
-/** The waiter's next look: 1 s after its first, doubling to 30 s (beanstalkd counts its releases). */
-export function waiterDelaySeconds(releases: number): number {
-  return Math.min(30, 2 ** Math.min(releases, 5));
-}
-
 /** A waiter released after trouble (its own priority unread): beanstalkd's usual default. */
 const WAITER_PRIORITY = 1024;
 /**
@@ -88,26 +82,6 @@ const WAITER_PRIORITY = 1024;
 const GROUP_LOOK_SECONDS = 5;
 /** Seconds a waiter whose store or beanstalkd failed waits before the next look. */
 const TROUBLE_DELAY_SECONDS = 5;
-
-/** What the parents' outcomes say the job does now. */
-export function parentsVerdict(
-  flow: FlowSpec | undefined,
-  outcomes: readonly (ResultDocument | null)[],
-): { release: true } | { end: ManagerEnding } | { wait: true } {
-  if (flow === undefined) return { release: true };
-  if (flow.onParentFailure === 'run')
-    return outcomes.every((o) => o !== null) ? { release: true } : { wait: true };
-  for (const [i, outcome] of outcomes.entries()) {
-    if (outcome === null || outcome.outcome === Outcome.COMPLETED) continue;
-    const parent = flow.dependsOn[i];
-    const ending =
-      flow.onParentFailure === 'fail' && outcome.outcome === Outcome.FAILED
-        ? Outcome.FAILED
-        : Outcome.CANCELLED;
-    return { end: { outcome: ending, error: { message: `parent ${parent} ${outcome.outcome}` } } };
-  }
-  return outcomes.every((o) => o?.outcome === Outcome.COMPLETED) ? { release: true } : { wait: true };
-}
 
 export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
   const { queue, store } = deps;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { ErrorCode } from '../../../../src/errors.js';
 import { newJobId } from '../../../../src/jobs/job-id.js';
-import { parentsVerdict, waiterDelaySeconds } from '../../../../src/manager/background/flow-loop.js';
+import { parentsVerdict, waiterDelaySeconds } from '../../../../src/manager/background/flow-rules.js';
 import { parseFlow } from '../../../../src/manager/jobs/accept/options.js';
 import type { FlowSpec, ParentFailurePolicy, ResultDocument } from '../../../../src/store/index.js';
 

@@ -17,7 +17,13 @@ import type { GroupMark, Groups } from '../../../../src/store/index.js';
 type End = 'ended' | 'timeout';
 
 /** Stand-ins: `ends` the follower answers per member (absent: refused, the follower is full). */
-function setup(options: { members: string[]; ends: Map<string, End>; marksDoneAtRead: number }) {
+function setup(options: {
+  members: string[];
+  ends: Map<string, End>;
+  marksDoneAtRead: number;
+  /** What beanstalkd holds under the waiter's id (default: the completion job's waiter, delayed). */
+  held?: { id: string; waiting: boolean; state: string };
+}) {
   const { members, ends } = options;
   let marksRead = 0;
   const kicked: string[] = [];
@@ -50,16 +56,17 @@ function setup(options: { members: string[]; ends: Map<string, End>; marksDoneAt
       return marks;
     },
   };
+  const held = options.held ?? { id: 'completion', waiting: true, state: 'delayed' };
   const client = {
     inspectJob: async (beanstalkId: string) => ({
       body: encodeEnvelope({
-        id: 'completion',
+        id: held.id,
         type: 'summary',
         payload: '{}',
         maxAttempts: 1,
-        waiting: true,
+        ...(held.waiting ? { waiting: true } : {}),
       }),
-      stats: { id: beanstalkId, state: 'delayed' },
+      stats: { id: beanstalkId, state: held.state },
     }),
     kickJob: async (beanstalkId: string) => {
       kicked.push(beanstalkId);
@@ -142,5 +149,25 @@ describe("a group's completion job woken near its group's end (parent-wakes.ts)"
     await s.wake(open);
     assert.deepEqual(s.registered, []);
     assert.deepEqual(s.kicked, []);
+  });
+
+  it('when the waiter’s beanstalkd id now names another job, or a copy not waiting out its delay, then nothing is kicked', async () => {
+    // Ids repeat after beanstalkd restarts without its binlog: a kick could start another job early.
+    for (const held of [
+      { id: 'another-job', waiting: true, state: 'delayed' },
+      { id: 'completion', waiting: false, state: 'delayed' },
+      { id: 'completion', waiting: true, state: 'reserved' },
+      { id: 'completion', waiting: true, state: 'buried' },
+    ]) {
+      const s = setup({
+        members: ['a', 'b'],
+        ends: new Map<string, End>([['b', 'ended']]),
+        marksDoneAtRead: 1,
+        held,
+      });
+      await s.wake(['b']);
+      assert.equal(s.marksRead(), 1, 'the group was done');
+      assert.deepEqual(s.kicked, [], JSON.stringify(held));
+    }
   });
 });
