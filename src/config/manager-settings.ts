@@ -168,7 +168,8 @@ export const MANAGER_SETTINGS = declareSettings(['manager'], {
       default: 10,
       min: 0,
       max: 86_400,
-      description: 'seconds between passes that re-queue jobs whose beanstalkd copy was lost (0: off)',
+      description:
+        'seconds between maintenance passes: re-queue jobs whose beanstalkd copy was lost, settle the job log, remove expired jobs, build its type directory (0: off)',
     }),
     RECONCILE_GRACE_SECONDS: int({
       flag: 'reconcile-grace',
