@@ -57,6 +57,30 @@ export function createParentWakes(deps: ParentWakesDeps) {
     }
   }
 
+  /**
+   * Registers a relaxed wait for the end of each of `jobs`, for `delaySeconds`; stops at the
+   * first the follower refuses (full: the next look is soon enough) or at an error. The waits
+   * registered, in order; the caller decides what fewer than all of them mean.
+   */
+  async function followEnds(
+    jobs: readonly string[],
+    delaySeconds: number,
+    log: Logger,
+    what: string,
+  ): Promise<Array<{ until: Promise<string>; cancel: () => void }>> {
+    const waits: Array<{ until: Promise<string>; cancel: () => void }> = [];
+    try {
+      for (const job of jobs) {
+        const wait = await follower.register(job, delaySeconds * 1000, undefined, 'relaxed');
+        if (!wait) break;
+        waits.push(wait);
+      }
+    } catch (error: unknown) {
+      log.debug({ err: error }, `could not follow ${what}; looking at the next turn`);
+    }
+    return waits;
+  }
+
   return {
     /**
      * Follows the ends of `parents` for `delaySeconds` (the waiter's delay); at the first,
@@ -71,17 +95,7 @@ export function createParentWakes(deps: ParentWakesDeps) {
       log: Logger,
     ): Promise<void> {
       if (parents.length === 0 || deps.stopping()) return;
-      const waits: Array<{ until: Promise<string>; cancel: () => void }> = [];
-      try {
-        for (const parent of parents) {
-          const wait = await follower.register(parent, delaySeconds * 1000, undefined, 'relaxed');
-          // Full: the next look is soon enough.
-          if (!wait) break;
-          waits.push(wait);
-        }
-      } catch (error: unknown) {
-        log.debug({ err: error }, "could not follow a waiting job's parents; looking at its next turn");
-      }
+      const waits = await followEnds(parents, delaySeconds, log, "a waiting job's parents");
       if (waits.length === 0) return;
       const end = await Promise.race(waits.map((wait) => wait.until));
       for (const wait of waits) wait.cancel();
@@ -103,16 +117,7 @@ export function createParentWakes(deps: ParentWakesDeps) {
       log: Logger,
     ): Promise<void> {
       if (members.length === 0 || members.length > GROUP_WAKE_OPEN_AT_MOST || deps.stopping()) return;
-      const waits: Array<{ until: Promise<string>; cancel: () => void }> = [];
-      try {
-        for (const member of members) {
-          const wait = await follower.register(member, delaySeconds * 1000, undefined, 'relaxed');
-          if (!wait) break;
-          waits.push(wait);
-        }
-      } catch (error: unknown) {
-        log.debug({ err: error }, "could not follow a group's last members; looking at the next turn");
-      }
+      const waits = await followEnds(members, delaySeconds, log, "a group's last members");
       if (waits.length < members.length) {
         // Not every member followed: the next look is soon enough.
         for (const wait of waits) wait.cancel();
