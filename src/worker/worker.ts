@@ -11,15 +11,9 @@ import type { HandlerRegistry } from '../handlers/index.js';
 import { readGroupResults } from '../jobs/group-results.js';
 import { tubeName } from '../jobs/queue-copy.js';
 import type { Logger } from '../log.js';
-import {
-  type Consumer,
-  createConsumer,
-  createJobStatsLane,
-  createQueueClient,
-  isQueueError,
-  QueueErrorCode,
-} from '../queue/index.js';
+import { type Consumer, createConsumer, createJobStatsLane } from '../queue/index.js';
 import { createStore, type Store } from '../store/index.js';
+import { watchForDrain } from './drain-watch.js';
 import { createLimitGate } from './limits/limit-gate.js';
 import { startLimitsCache } from './limits/limits-cache.js';
 import { SlotTubes } from './limits/slot-tubes.js';
@@ -256,43 +250,9 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       log.error({ slot, err: error }, 'worker slot ended unexpectedly');
     });
   });
-  const drained = config.exitWhenDrained ? watchForDrain() : new Promise<void>(() => undefined);
-
-  /** Batch mode: polls the tubes while idle; resolves once all stayed empty for the idle time. */
-  function watchForDrain(): Promise<void> {
-    const queues = config.beanstalk.servers.map((server) =>
-      createQueueClient({ ...queueConnection(config), ...server, inspectors: 1 }),
-    );
-    const isEmpty = async () => {
-      for (const queue of queues) {
-        for (const tube of tubes) {
-          try {
-            const stats = await queue.statsTube(tube);
-            if (stats.currentJobsReady + stats.currentJobsDelayed + stats.currentJobsReserved > 0)
-              return false;
-          } catch (error: unknown) {
-            if (!isQueueError(error, QueueErrorCode.NOT_FOUND)) return false;
-          }
-        }
-      }
-      return true;
-    };
-    return new Promise<void>((resolve) => {
-      const timer = setInterval(
-        () => {
-          if (stopping || busy > 0 || Date.now() - lastBusyAt < config.drainIdleMs) return;
-          void isEmpty().then((empty) => {
-            if (!empty || busy > 0 || stopping) return;
-            clearInterval(timer);
-            log.info({ idleMs: config.drainIdleMs }, 'queue drained');
-            void Promise.all(queues.map((queue) => queue.close())).finally(resolve);
-          });
-        },
-        Math.max(100, Math.min(500, config.drainIdleMs / 2)),
-      );
-      timer.unref();
-    });
-  }
+  const drained = config.exitWhenDrained
+    ? watchForDrain(config, tubes, log, () => ({ stopping, busy, lastBusyAt }))
+    : new Promise<void>(() => undefined);
 
   log.info(
     {

@@ -36,6 +36,7 @@ import { toAppError } from '../error-answers.js';
 import type { JobService } from '../jobs/accept/accept.js';
 import { decideTick, nextTickOf, type TickLimits, tickLimits } from '../schedules/catch-up.js';
 import { MAX_SCHEDULES } from '../schedules/schedule-service.js';
+import { lastOf, parseTickKey, tickKey } from '../schedules/tick-keys.js';
 import { type TickSeries, ticksOf } from '../schedules/ticks.js';
 import { startRepeatingPass } from './repeating-pass.js';
 
@@ -70,34 +71,6 @@ export interface SchedulerReport {
   refused: number;
   /** Schedules left for this pass: a backend failed, or another manager holds a claim. */
   deferred: number;
-}
-
-/** The Idempotency-Key of a schedule's tick: a space is in no client's key (1-255 visible ASCII). */
-export function tickKey(doc: Pick<ScheduleDocument, '_id' | 'gen'>, tick: Date): string {
-  return `schedule ${doc._id} ${doc.gen} ${tick.toISOString()}`;
-}
-
-/** The schedule and tick a tick's key (its claim's `_id`) names, or null for another string. */
-export function parseTickKey(key: string): { name: string; gen: string; tick: Date } | null {
-  const [word, name, gen, iso, ...rest] = key.split(' ');
-  if (word !== 'schedule' || !name || !gen || !iso || rest.length > 0) return null;
-  const tick = new Date(iso);
-  return Number.isNaN(tick.getTime()) ? null : { name, gen, tick };
-}
-
-/** What a progress keeps of the latest tick enqueued, skipped or refused. */
-function lastOf(
-  progress: ScheduleProgressDocument | null,
-): Pick<ScheduleProgressDocument, 'lastTick' | 'lastJobId' | 'lastRunAt' | 'lastSkip' | 'lastError'> {
-  if (!progress) return {};
-  const { lastTick, lastJobId, lastRunAt, lastSkip, lastError } = progress;
-  return {
-    ...(lastTick ? { lastTick } : {}),
-    ...(lastJobId !== undefined ? { lastJobId } : {}),
-    ...(lastRunAt ? { lastRunAt } : {}),
-    ...(lastSkip ? { lastSkip } : {}),
-    ...(lastError ? { lastError } : {}),
-  };
 }
 
 export function startScheduler(deps: SchedulerDeps): {
