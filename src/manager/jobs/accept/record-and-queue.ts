@@ -24,13 +24,14 @@
  * Duplicate deliveries that either order may cause are harmless: one outcome per job.
  */
 import { AppError, ErrorCode } from '../../../errors.js';
-import { jobIdTime, newJobId } from '../../../jobs/job-id.js';
+import { newJobId } from '../../../jobs/job-id.js';
 import { firstCopy, isPutInDoubt, kickHeld, putCopy, type QueueCopy } from '../../../jobs/queue-copy.js';
 import type { Logger } from '../../../log.js';
 import type { Placed, QueueSet } from '../../../queue/index.js';
 import type { JobDocument, QueueRefDocument, Store } from '../../../store/index.js';
-import { resolveCallback, type WebhookPolicy } from './callback.js';
+import type { WebhookPolicy } from './callback.js';
 import type { AcceptResult } from './idempotency.js';
+import { acceptedOf, jobRecord } from './job-record.js';
 import type { RequestedJob } from './options.js';
 
 /** Queue refs a manager lets go unawaited before its answers wait for them again. */
@@ -241,38 +242,13 @@ export function createRecorder(deps: RecorderDeps) {
     return holdSeconds > 0 && job.options.delay === 0 && job.flow === undefined;
   }
 
-  /** The job's record as accept stores it (`createdAt`: its id's own time); a bad callback URL throws. */
+  /** The job's record as accept stores it; a bad callback URL throws. */
   function recordOf(
     id: string,
     request: RequestedJob,
     payload: { text: string; bytes: number },
   ): JobDocument {
-    const { type, options, params } = request;
-    const callback = resolveCallback(type, request.callbackUrl, deps.webhooks);
-    return {
-      _id: id,
-      type,
-      payload: payload.text,
-      bytes: payload.bytes,
-      options,
-      ...(Object.keys(params).length > 0 ? { params: { ...params } } : {}),
-      ...(request.matrix
-        ? { group: request.matrix.group, combination: { ...request.matrix.combination } }
-        : {}),
-      ...(callback !== undefined ? { callback } : {}),
-      ...(request.schedule ? { schedule: { name: request.schedule.name, tick: request.schedule.tick } } : {}),
-      ...(request.flow
-        ? {
-            flow: {
-              dependsOn: [...request.flow.dependsOn],
-              onParentFailure: request.flow.onParentFailure,
-              ...(request.flow.afterGroup !== undefined ? { afterGroup: request.flow.afterGroup } : {}),
-            },
-          }
-        : {}),
-      // The id's own time: a GET that reads no record shows the same createdAt.
-      createdAt: jobIdTime(id),
-    };
+    return jobRecord(id, request, payload, deps.webhooks);
   }
 
   /** PAYLOAD_TOO_LARGE unless every copy of the job (its largest: `size` bytes) fits beanstalkd's max-job-size. */
@@ -314,13 +290,6 @@ export function createRecorder(deps: RecorderDeps) {
     if (held) await putThenRecord(record, copy);
     else recordedElsewhere = (await recordThenPut(record, copy, finishing)) === 'recorded elsewhere';
     return { accepted: acceptedOf(record), recordedElsewhere };
-  }
-
-  /** The answer for a job this request recorded and queued. */
-  function acceptedOf(record: JobDocument): AcceptResult {
-    const { _id: id, type, options, createdAt } = record;
-    const state = record.flow !== undefined ? 'waiting' : options.delay > 0 ? 'delayed' : 'queued';
-    return { id, state, type, createdAt: createdAt.toISOString(), replayed: false };
   }
 
   return { recordOf, checkFits, isHeld, recordAndQueue, recordAndQueueMany };
