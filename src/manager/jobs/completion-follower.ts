@@ -18,8 +18,10 @@ import {
   mapConcurrently,
   POINT_READS_IN_FLIGHT,
 } from '../../store/index.js';
+import { JobWaiters, type WaitEnd, type WaitPace } from './job-waiters.js';
 import { type FollowedEvent, noticeEvents } from './notice-events.js';
 
+export type { WaitEnd, WaitPace } from './job-waiters.js';
 export { type FollowedEvent, noticeEvents } from './notice-events.js';
 
 /** Told what the follower reads, in order, while subscribed. */
@@ -47,15 +49,10 @@ export interface FollowerOptions {
   maxRelaxed?: number;
 }
 
-/** A request's wait (answered within `pollMs` of the end), or the flow loop's (`relaxedPollMs`). */
-export type WaitPace = 'prompt' | 'relaxed';
-
 /** The follower's relaxed pace by default: a waiting child starts within about this of its parents' end. */
 export const RELAXED_POLL_MS = 500;
 /** Relaxed waits one manager holds by default: a child's registration per parent it waits for. */
 export const MAX_RELAXED_WAITS = 10_000;
-
-export type WaitEnd = 'ended' | 'timeout' | 'aborted';
 
 export class CompletionFollower {
   private readonly store: FollowerOptions['store'];
@@ -65,11 +62,9 @@ export class CompletionFollower {
   private readonly listMs: number;
   readonly maxWaiters: number;
   private readonly maxRelaxed: number;
-  private readonly waiters = new Map<string, Set<() => void>>();
-  /** Every waiter's end, for close(). */
-  private readonly ends = new Set<(end: WaitEnd) => void>();
-  private count = 0;
-  private relaxed = 0;
+  private readonly waiters = new JobWaiters(() => {
+    if (this.busy === 0) this.idle();
+  });
   private stopped = false;
   private readonly listeners = new Set<NoticeListener>();
   /** The last job-log segment read, while anyone listens. */
@@ -96,12 +91,12 @@ export class CompletionFollower {
 
   /** How many requests wait now (relaxed waits not counted). */
   get waiting(): number {
-    return this.count;
+    return this.waiters.count('prompt');
   }
 
   /** How many relaxed waits wait now. */
   get waitingRelaxed(): number {
-    return this.relaxed;
+    return this.waiters.count('relaxed');
   }
 
   /** True once close() was called: the manager is stopping. */
@@ -115,7 +110,7 @@ export class CompletionFollower {
    */
   close(): void {
     this.stopped = true;
-    for (const end of [...this.ends]) end('timeout');
+    this.waiters.endAll('timeout');
   }
 
   /**
@@ -146,12 +141,12 @@ export class CompletionFollower {
 
   /** Waits plus listeners: the follower runs while this is above 0. */
   private get busy(): number {
-    return this.count + this.relaxed + this.listeners.size;
+    return this.waiters.count('prompt') + this.waiters.count('relaxed') + this.listeners.size;
   }
 
   /** The time between reads now: prompt while a request waits or someone listens. */
   private get interval(): number {
-    return this.count + this.listeners.size > 0 ? this.pollMs : this.relaxedPollMs;
+    return this.waiters.count('prompt') + this.listeners.size > 0 ? this.pollMs : this.relaxedPollMs;
   }
 
   /** Whether it is following the tallies now (someone waits). */
@@ -171,46 +166,19 @@ export class CompletionFollower {
     pace: WaitPace = 'prompt',
   ): Promise<{ until: Promise<WaitEnd>; cancel: () => void } | null> {
     const prompt = pace === 'prompt';
-    if (prompt ? this.count >= this.maxWaiters : this.relaxed >= this.maxRelaxed) return null;
+    if (this.waiters.count(pace) >= (prompt ? this.maxWaiters : this.maxRelaxed)) return null;
     if (signal?.aborted) return { until: Promise.resolve('aborted'), cancel: () => undefined };
     if (this.stopped) return { until: Promise.resolve('timeout'), cancel: () => undefined };
-    let finish: (end: WaitEnd) => void = () => undefined;
-    const until = new Promise<WaitEnd>((resolve) => {
-      finish = resolve;
-    });
-    const wake = () => done('ended');
-    const onAbort = () => done('aborted');
-    const timer = setTimeout(() => done('timeout'), ms);
-    const set = this.waiters.get(id) ?? new Set();
-    set.add(wake);
-    this.waiters.set(id, set);
-    if (prompt) this.count += 1;
-    else this.relaxed += 1;
-    signal?.addEventListener('abort', onAbort, { once: true });
-    let settled = false;
-    const done = (end: WaitEnd) => {
-      if (settled) return;
-      settled = true;
-      this.ends.delete(done);
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      set.delete(wake);
-      if (set.size === 0 && this.waiters.get(id) === set) this.waiters.delete(id);
-      if (prompt) this.count -= 1;
-      else this.relaxed -= 1;
-      if (this.busy === 0) this.idle();
-      finish(end);
-    };
-    this.ends.add(done);
+    const { until, end } = this.waiters.add(id, ms, pace, signal);
     try {
       await this.start();
     } catch (error: unknown) {
-      done('aborted');
+      end('aborted');
       throw error;
     }
     // A request arriving while only relaxed waits wait: its first read within pollMs.
     if (prompt) this.schedule();
-    return { until, cancel: () => done('aborted') };
+    return { until, cancel: () => end('aborted') };
   }
 
   /** Reads where each live tally's notices stand, once per busy spell. */
@@ -295,10 +263,7 @@ export class CompletionFollower {
         continue;
       }
       if (this.listeners.size > 0) this.tell(noticeEvents(notice));
-      for (const entry of notice.entries) {
-        const set = this.waiters.get(entry.id);
-        if (set) for (const wake of [...set]) wake();
-      }
+      for (const entry of notice.entries) this.waiters.wake(entry.id);
       positions.set(tally, n);
     }
     positions.set(tally, sealed);
