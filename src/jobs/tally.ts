@@ -24,6 +24,7 @@ import {
 } from '../store/index.js';
 import { commitDelayMs, KEEP_ALIVE_MS, soonGapMs } from './commit-pace.js';
 import { CommitWaiters } from './commit-waiters.js';
+import { TaggedOutcomes } from './tagged-outcomes.js';
 
 /** After this long without a commit (an outage), look whether the tally was retired meanwhile. */
 const RETIRED_CHECK_AFTER_MS = 4 * 60_000;
@@ -48,12 +49,9 @@ export class Tally {
   private readonly store: TallyCommits;
   private readonly log: Logger;
   private readonly role: TallyDocument['role'];
-  private open = 1;
   private committedSeq = 0;
-  private readonly inFlight = new Map<number, number>();
-  private readonly pending = new Map<number, Record<string, OutcomeCounts>>();
-  /** Jobs seen ending, by tag, not yet in a commit. */
-  private readonly pendingEnds = new Map<number, CompletionEntry[]>();
+  /** The outcome inserts tagged and not yet committed. */
+  private readonly tagged = new TaggedOutcomes();
   /** Ends taken by a commit whose notice is not sealed yet. */
   private unnoticed: CompletionEntry[] = [];
   /** Starts and progress not in a sealed notice yet (they need no outcome insert). */
@@ -65,7 +63,6 @@ export class Tally {
   private unsure: Array<{ job: string; k: number; at: Date }> = [];
   /** Who waits for a tag's commit. */
   private readonly waiters = new CommitWaiters();
-  private readonly settled: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private timerFast = false;
   private lastCommitEndedAt = 0;
@@ -91,9 +88,7 @@ export class Tally {
 
   /** The sequence number the next outcome is stored under. */
   tag(): number {
-    const k = this.open;
-    this.inFlight.set(k, (this.inFlight.get(k) ?? 0) + 1);
-    return k;
+    return this.tagged.tag();
   }
 
   /**
@@ -109,17 +104,9 @@ export class Tally {
   ): void {
     if (unsureJob !== undefined) this.unsure.push({ job: unsureJob, k, at: new Date() });
     if (counted) {
-      let byType = this.pending.get(k);
-      if (byType === undefined) {
-        byType = {};
-        this.pending.set(k, byType);
-      }
-      // Counted in place (every outcome comes here): no counts object built to be added.
-      const counts = byType[counted.type] ?? emptyCounts();
-      byType[counted.type] = counts;
-      counts[counted.outcome] += 1;
+      this.tagged.count(k, counted);
       if (counted._id !== undefined)
-        this.noteEnd(k, {
+        this.tagged.noteEnd(k, {
           id: counted._id,
           state: counted.outcome,
           at: counted.finishedAt ?? new Date(),
@@ -131,12 +118,9 @@ export class Tally {
     if (maybe) {
       this.maybes.push(maybe);
       // Found ended already: its first process may have died before its notice went out.
-      this.noteEnd(k, { id: maybe.job, state: maybe.outcome, at: maybe.at, type: maybe.type });
+      this.tagged.noteEnd(k, { id: maybe.job, state: maybe.outcome, at: maybe.at, type: maybe.type });
     }
-    const left = (this.inFlight.get(k) ?? 1) - 1;
-    if (left > 0) this.inFlight.set(k, left);
-    else this.inFlight.delete(k);
-    for (const wake of this.settled.splice(0)) wake();
+    this.tagged.release(k);
     this.schedule();
   }
 
@@ -177,12 +161,6 @@ export class Tally {
     if (this.stopped || this.events.length >= MAX_NOTICE_ENTRIES) return;
     this.events.push(event);
     this.schedule();
-  }
-
-  private noteEnd(k: number, entry: CompletionEntry): void {
-    const ends = this.pendingEnds.get(k) ?? [];
-    ends.push(entry);
-    this.pendingEnds.set(k, ends);
   }
 
   /** Commits what is counted, marked final. Idempotent. */
@@ -234,14 +212,7 @@ export class Tally {
   private schedule(): void {
     if (this.committing || this.stopped) return;
     // Nothing new to write and nobody waiting: no commit.
-    if (
-      this.pending.size === 0 &&
-      this.waiters.size === 0 &&
-      this.inFlight.size === 0 &&
-      this.events.length === 0 &&
-      !this.due
-    )
-      return;
+    if (this.tagged.idle && this.waiters.size === 0 && this.events.length === 0 && !this.due) return;
     // Someone waits: commit now (after this turn, so that its neighbours join); else soon. While
     // the store fails, retry at the slow pace.
     const fast = this.waiters.size > 0 && !this.failing;
@@ -267,21 +238,10 @@ export class Tally {
   }
 
   private async commit(final: boolean): Promise<void> {
-    const k = this.open;
-    this.open += 1;
     // Inserts tagged k or lower still on their way: their counts belong in this commit.
-    const busy = () => [...this.inFlight.keys()].some((tag) => tag <= k);
-    while (busy()) await new Promise<void>((wake) => this.settled.push(wake));
-    for (const [tag, byType] of this.pending) {
-      if (tag > k) continue;
-      addCounts(this.counts, byType);
-      this.pending.delete(tag);
-    }
-    for (const [tag, ends] of this.pendingEnds) {
-      if (tag > k) continue;
-      this.unnoticed.push(...ends);
-      this.pendingEnds.delete(tag);
-    }
+    const { k, counts, ends: tagEnds } = await this.tagged.close();
+    for (const byType of counts) addCounts(this.counts, byType);
+    for (const entry of tagEnds) this.unnoticed.push(entry);
     if (this.unnoticed.length > MAX_NOTICE_ENTRIES)
       this.unnoticed = this.unnoticed.slice(-MAX_NOTICE_ENTRIES);
     const now = Date.now();
