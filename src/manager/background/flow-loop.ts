@@ -26,7 +26,7 @@
  */
 import { decodeEnvelope, type Envelope } from '../../jobs/envelope.js';
 import { createNaps } from '../../jobs/naps.js';
-import { flowTube, putCopy, queueCopy } from '../../jobs/queue-copy.js';
+import { flowTube } from '../../jobs/queue-copy.js';
 import type { Tally } from '../../jobs/tally.js';
 import type { Logger } from '../../log.js';
 import {
@@ -34,8 +34,6 @@ import {
   type Consumer,
   connectionTo,
   createConsumer,
-  isQueueError,
-  QueueErrorCode,
   type QueueSet,
   type ReservedJob,
 } from '../../queue/index.js';
@@ -49,7 +47,7 @@ import {
 import { groupVerdict } from '../groups/on-complete.js';
 import type { CompletionFollower } from '../jobs/completion-follower.js';
 import { createManagerOutcomes } from '../jobs/manager-outcome.js';
-import { findLiveCopy } from '../jobs/read/queue-location.js';
+import { createFlowCopies, quietly } from './flow-copies.js';
 import { parentsVerdict, waiterDelaySeconds } from './flow-rules.js';
 import { createParentWakes } from './parent-wakes.js';
 
@@ -101,50 +99,7 @@ export function startFlowLoop(deps: FlowLoopDeps): { stop(): Promise<void> } {
       })
     : undefined;
 
-  const quietly = (what: string, action: () => Promise<unknown>, jobLog: Logger) =>
-    action().catch((error: unknown) => jobLog.warn({ err: error }, `could not ${what}`));
-
-  /** Puts the job's real copy on hold, names it in the queue ref, kicks it. */
-  async function releaseJob(job: JobDocument, envelope: Envelope, jobLog: Logger): Promise<void> {
-    const copy = queueCopy(job, deps.tubePrefix, { released: true, requeued: envelope.requeued === true });
-    const { server, beanstalkId } = await putCopy(queue, copy);
-    const holder = queue.holder({ server, beanstalkId });
-    try {
-      await store.replaceQueueRef({
-        _id: job._id,
-        server,
-        beanstalkId,
-        tube: copy.tube,
-        putAt: new Date(),
-      });
-    } catch (error: unknown) {
-      // Unnamed, it must not run: removed now, or by the worker that gets it when its hold ends.
-      await quietly('delete an unnamed released copy', () => holder.deleteJob(beanstalkId), jobLog);
-      throw error;
-    }
-    // Named: from here it is the job's one copy, kicked or not (a worker runs it at the hold's end).
-    await quietly('kick the released copy', () => holder.kickJob(beanstalkId), jobLog);
-  }
-
-  /** The job's copy the queue ref names, when it is another live one than this waiter. */
-  async function namedElsewhere(
-    id: string,
-    waiter: ReservedJob,
-    server: string,
-  ): Promise<'this waiter' | 'another live copy' | 'nothing live'> {
-    const ref = await store.findQueueRef(id);
-    if (ref === null) return 'nothing live';
-    if (ref.server === server && ref.beanstalkId === waiter.beanstalkId) return 'this waiter';
-    const live = await findLiveCopy(queue, id, ref);
-    if (!live) return 'nothing live';
-    // A released copy its loop died before kicking: kick it now rather than wait out its hold.
-    if (live.envelope.released && live.stats.state === 'delayed' && live.stats.kicks === 0) {
-      await live.queue.kickJob(live.stats.id).catch((error: unknown) => {
-        if (!isQueueError(error, QueueErrorCode.NOT_FOUND)) throw error;
-      });
-    }
-    return 'another live copy';
-  }
+  const { releaseJob, namedElsewhere } = createFlowCopies({ queue, store, tubePrefix: deps.tubePrefix });
 
   /** One waiter's look; throws when a backend failed (the caller releases it for later). */
   async function judgeOne(consumer: Consumer, server: string, waiter: ReservedJob): Promise<WaiterFate> {
