@@ -32,13 +32,13 @@ import {
   type ScheduleProgressDocument,
   type Schedules,
 } from '../../store/index.js';
-import { toAppError } from '../error-answers.js';
 import type { JobService } from '../jobs/accept/accept.js';
 import { decideTick, nextTickOf, type TickLimits, tickLimits } from '../schedules/catch-up.js';
 import { MAX_SCHEDULES } from '../schedules/schedule-service.js';
 import { lastOf, parseTickKey, tickKey } from '../schedules/tick-keys.js';
 import { type TickSeries, ticksOf } from '../schedules/ticks.js';
 import { startRepeatingPass } from './repeating-pass.js';
+import { enqueueTick } from './tick-enqueue.js';
 
 /** How long a manager's claim on a tick keeps other managers off it. */
 export const CLAIM_MS = 5_000;
@@ -82,6 +82,7 @@ export function startScheduler(deps: SchedulerDeps): {
   const limits: TickLimits = tickLimits(deps.idempotencyTtlMs, deps.retentionMs);
   /** Schedules whose tick failed for a transient reason: logged once until one succeeds. */
   const failing = new Set<string>();
+  const enqueueing = { ...deps, log, failing };
 
   /**
    * Enqueues `tick` of `schedule` and moves its progress past it (the claim on the tick held,
@@ -95,7 +96,7 @@ export function startScheduler(deps: SchedulerDeps): {
     ticks: TickSeries,
     report: SchedulerReport,
   ): Promise<ScheduleProgressDocument | 'later'> {
-    const outcome = await enqueue(schedule, tick, late);
+    const outcome = await enqueueTick(enqueueing, schedule, tick, late);
     if (outcome === 'later') {
       report.deferred += 1;
       return 'later';
@@ -228,50 +229,6 @@ export function startScheduler(deps: SchedulerDeps): {
       } finally {
         await store.releaseTick(claim._id, holder).catch(() => undefined);
       }
-    }
-  }
-
-  /** Accepts a tick's job: its id, a refusal for good, or `later` (a backend failed). */
-  async function enqueue(
-    doc: ScheduleDocument,
-    tick: Date,
-    late: boolean,
-  ): Promise<{ jobId: string } | { refused: { code: string; message: string } } | 'later'> {
-    const name = doc._id;
-    try {
-      const accepted = await deps.jobs.accept(
-        {
-          type: doc.type,
-          options: doc.options,
-          params: doc.params ?? {},
-          ...(doc.callbackUrl !== undefined ? { callbackUrl: doc.callbackUrl } : {}),
-          schedule: { name, tick: tick.toISOString() },
-        },
-        { text: doc.payload, bytes: doc.bytes },
-        tickKey(doc, tick),
-      );
-      if (!accepted.replayed) deps.onAccepted?.(doc.type);
-      if (failing.delete(name)) log.info({ schedule: name }, 'schedule enqueues again');
-      log.debug(
-        { schedule: name, tick: tick.toISOString(), jobId: accepted.id, replayed: accepted.replayed, late },
-        'tick enqueued',
-      );
-      return { jobId: accepted.id };
-    } catch (error: unknown) {
-      const answer = toAppError(error);
-      if (answer.status >= 500) {
-        // A backend is down or slow: the tick stays due (and claimed by us) for the next pass.
-        if (!failing.has(name)) log.warn({ schedule: name, err: error }, 'tick not enqueued; will retry');
-        failing.add(name);
-        return 'later';
-      }
-      // The job itself is refused (beanstalkd's max-job-size lowered, webhooks turned off):
-      // retrying would not help, and the schedule must not stall on it.
-      log.error(
-        { schedule: name, tick: tick.toISOString(), code: answer.code, err: error },
-        'tick refused; going on to the next',
-      );
-      return { refused: { code: answer.code, message: answer.message } };
     }
   }
 
