@@ -15,6 +15,7 @@ import { createApp, createEventHub, createFollower } from './http/app.js';
 import { createHttpServer } from './http/http-server.js';
 import { RequestsInHand } from './http/requests-in-hand.js';
 import { createJobService } from './jobs/accept/accept.js';
+import { keepTrying, settlesWithin } from './keep-trying.js';
 
 /** beanstalkd's default -z, used until the server has told us its own. */
 export const DEFAULT_MAX_JOB_SIZE = 65_535;
@@ -26,55 +27,10 @@ export const DEFAULT_MAX_JOB_SIZE = 65_535;
  */
 const REQUESTS_GRACE_MS = 8_000;
 
-/** True if `promise` settles within `ms`, false otherwise. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, ms));
-  });
-  try {
-    return await Promise.race([promise.then(() => true as const), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export interface RunningManager {
   url: string;
   port: number;
   stop(): Promise<void>;
-}
-
-/** Calls `fn` until it succeeds, then every `everyMs`; logs only when the outcome changes. */
-function keepTrying(
-  fn: () => Promise<void>,
-  retryMs: number,
-  everyMs: number | null,
-  onChange: (ok: boolean, error?: unknown) => void,
-) {
-  let timer: NodeJS.Timeout | undefined;
-  let last: boolean | undefined;
-  let stopped = false;
-  const run = async () => {
-    let ok = true;
-    let failure: unknown;
-    try {
-      await fn();
-    } catch (error: unknown) {
-      ok = false;
-      failure = error;
-    }
-    if (ok !== last) onChange(ok, failure);
-    last = ok;
-    if (stopped) return;
-    const wait = ok ? everyMs : retryMs;
-    if (wait !== null) timer = setTimeout(run, wait).unref();
-  };
-  void run();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
 }
 
 export async function startManager(config: Readonly<ManagerConfig>, log: Logger): Promise<RunningManager> {
