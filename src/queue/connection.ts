@@ -10,6 +10,7 @@
  *   callers open a new one.
  */
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import type { JackdClient } from 'jackd';
 import { normaliseQueueError, QueueError, QueueErrorCode } from './errors.js';
 
@@ -41,7 +42,69 @@ interface Task {
   start: () => void;
 }
 
-export class BeanstalkConnection {
+/** The error a connection that did not open within `connectTimeoutMs` fails with. */
+export function connectTimedOut(options: ConnectionOptions): QueueError {
+  return new QueueError(
+    QueueErrorCode.UNAVAILABLE,
+    `beanstalkd at ${options.host}:${options.port} did not accept a connection within ${options.connectTimeoutMs} ms`,
+  );
+}
+
+/**
+ * What both connections (this jackd one and wire-connection.ts) share: a close that happens
+ * once, for the first reason, from the socket's error or close or from us, and tells its
+ * listeners after every command has failed.
+ */
+export abstract class ClosingConnection {
+  protected closeReason: QueueError | undefined;
+  private readonly closeListeners: Array<(reason: QueueError) => void> = [];
+
+  get isOpen(): boolean {
+    return this.closeReason === undefined;
+  }
+
+  /** Calls back once when the connection closes, for whatever reason. */
+  onClose(listener: (reason: QueueError) => void): void {
+    if (this.closeReason) listener(this.closeReason);
+    else this.closeListeners.push(listener);
+  }
+
+  /** Closes the socket at once and fails every command still waiting or in flight. */
+  destroy(
+    reason: QueueError = new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed'),
+  ): void {
+    if (this.closeReason) return;
+    this.closeReason = reason;
+    this.failAll(reason);
+    for (const listener of this.closeListeners.splice(0)) listener(reason);
+  }
+
+  /** Says `quit` politely when idle, then closes. */
+  async close(): Promise<void> {
+    if (this.closeReason) return;
+    if (this.isIdle()) this.socketOf().end('quit\r\n');
+    this.destroy(new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed by us'));
+  }
+
+  /** Closes this connection when its socket fails or closes. */
+  protected watch(socket: Socket): void {
+    // Without our own listener a second socket error is an uncaught 'error' event.
+    socket.on('error', (error: Error) => {
+      this.destroy(normaliseQueueError(error, 'connection'));
+    });
+    socket.on('close', () => {
+      this.destroy(new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed'));
+    });
+  }
+
+  /** Destroys the socket and fails every command waiting or sent: the close's own part. */
+  protected abstract failAll(reason: QueueError): void;
+  /** No command waiting or unanswered. */
+  protected abstract isIdle(): boolean;
+  protected abstract socketOf(): Socket;
+}
+
+export class BeanstalkConnection extends ClosingConnection {
   /** The tube this connection `use`s for puts; kept in enqueue order by the producer. */
   usedTube = 'default';
 
@@ -52,20 +115,12 @@ export class BeanstalkConnection {
   private active = 0;
   private exclusiveActive = false;
   private corked = false;
-  private closeReason: QueueError | undefined;
-  private readonly closeListeners: Array<(reason: QueueError) => void> = [];
 
   private constructor(options: ConnectionOptions) {
+    super();
     this.options = options;
     this.client = new Jackd();
-    const socket = this.client.socket;
-    // Without our own listener a second socket error is an uncaught 'error' event.
-    socket.on('error', (error: Error) => {
-      this.destroy(normaliseQueueError(error, 'connection'));
-    });
-    socket.on('close', () => {
-      this.destroy(new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed'));
-    });
+    this.watch(this.client.socket);
   }
 
   /** Connects a fresh client, or rejects with UNAVAILABLE within connectTimeoutMs. */
@@ -79,14 +134,7 @@ export class BeanstalkConnection {
       await Promise.race([
         connection.client.connect({ host: options.host, port: options.port }),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            reject(
-              new QueueError(
-                QueueErrorCode.UNAVAILABLE,
-                `beanstalkd at ${options.host}:${options.port} did not accept a connection within ${options.connectTimeoutMs} ms`,
-              ),
-            );
-          }, options.connectTimeoutMs);
+          timer = setTimeout(() => reject(connectTimedOut(options)), options.connectTimeoutMs);
         }),
       ]);
     } catch (error: unknown) {
@@ -98,16 +146,6 @@ export class BeanstalkConnection {
     }
     if (connection.closeReason) throw connection.closeReason;
     return connection;
-  }
-
-  get isOpen(): boolean {
-    return this.closeReason === undefined;
-  }
-
-  /** Calls back once when the connection closes, for whatever reason. */
-  onClose(listener: (reason: QueueError) => void): void {
-    if (this.closeReason) listener(this.closeReason);
-    else this.closeListeners.push(listener);
   }
 
   /**
@@ -130,26 +168,19 @@ export class BeanstalkConnection {
     });
   }
 
-  /** Closes the socket at once and fails every command still waiting or in flight. */
-  destroy(
-    reason: QueueError = new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed'),
-  ): void {
-    if (this.closeReason) return;
-    this.closeReason = reason;
+  protected override failAll(reason: QueueError): void {
     this.client.socket.destroy();
     for (const fail of [...this.inFlight]) fail(reason);
     this.inFlight.clear();
     for (const task of this.waiting.splice(0)) task.start();
-    for (const listener of this.closeListeners.splice(0)) listener(reason);
   }
 
-  /** Says `quit` politely when idle, then closes. */
-  async close(): Promise<void> {
-    if (this.closeReason) return;
-    if (this.active === 0 && this.waiting.length === 0) {
-      this.client.socket.end('quit\r\n');
-    }
-    this.destroy(new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed by us'));
+  protected override isIdle(): boolean {
+    return this.active === 0 && this.waiting.length === 0;
+  }
+
+  protected override socketOf(): Socket {
+    return this.client.socket;
   }
 
   /**

@@ -14,7 +14,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { CommandMode, ConnectionOptions } from './connection.js';
-import { MAX_IN_FLIGHT } from './connection.js';
+import { ClosingConnection, connectTimedOut, MAX_IN_FLIGHT } from './connection.js';
 import { normaliseQueueError, QueueError, QueueErrorCode } from './errors.js';
 
 /** A reply: its first line, and the body that RESERVED, FOUND and OK carry. */
@@ -40,7 +40,7 @@ const CRLF = Buffer.from('\r\n');
 const NOTHING = Buffer.alloc(0);
 const BODY_REPLY = /^(?:RESERVED \d+ |FOUND \d+ |OK )(\d+)$/;
 
-export class WireConnection {
+export class WireConnection extends ClosingConnection {
   private readonly socket: Socket;
   private readonly options: ConnectionOptions;
   private readonly waiting: Task[] = [];
@@ -51,21 +51,15 @@ export class WireConnection {
   private received: Buffer = Buffer.alloc(0);
   private timer: NodeJS.Timeout | undefined;
   private timerDue = 0;
-  private closeReason: QueueError | undefined;
-  private readonly closeListeners: Array<(reason: QueueError) => void> = [];
 
   private constructor(options: ConnectionOptions, socket: Socket) {
+    super();
     this.options = options;
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     socket.on('data', (chunk: Buffer) => this.read(chunk));
-    socket.on('error', (error: Error) => {
-      this.destroy(normaliseQueueError(error, 'connection'));
-    });
-    socket.on('close', () => {
-      this.destroy(new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed'));
-    });
+    this.watch(socket);
   }
 
   /** Connects, or rejects with UNAVAILABLE within connectTimeoutMs. */
@@ -73,14 +67,7 @@ export class WireConnection {
     return new Promise<WireConnection>((resolve, reject) => {
       const socket = connect({ host: options.host, port: options.port });
       const connection = new WireConnection(options, socket);
-      const timer = setTimeout(() => {
-        connection.destroy(
-          new QueueError(
-            QueueErrorCode.UNAVAILABLE,
-            `beanstalkd at ${options.host}:${options.port} did not accept a connection within ${options.connectTimeoutMs} ms`,
-          ),
-        );
-      }, options.connectTimeoutMs);
+      const timer = setTimeout(() => connection.destroy(connectTimedOut(options)), options.connectTimeoutMs);
       connection.onClose((reason) => {
         clearTimeout(timer);
         reject(reason);
@@ -90,16 +77,6 @@ export class WireConnection {
         resolve(connection);
       });
     });
-  }
-
-  get isOpen(): boolean {
-    return this.closeReason === undefined;
-  }
-
-  /** Calls back once when the connection closes, for whatever reason. */
-  onClose(listener: (reason: QueueError) => void): void {
-    if (this.closeReason) listener(this.closeReason);
-    else this.closeListeners.push(listener);
   }
 
   /**
@@ -131,26 +108,21 @@ export class WireConnection {
     });
   }
 
-  /** Closes the socket at once and fails every command still waiting or in flight. */
-  destroy(
-    reason: QueueError = new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed'),
-  ): void {
-    if (this.closeReason) return;
-    this.closeReason = reason;
+  protected override failAll(reason: QueueError): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.socket.destroy();
     const doubtful = this.sent.length > 0 ? reason.inDoubtCopy() : reason;
     for (const task of this.sent.splice(0)) task.reject(doubtful);
     for (const task of this.waiting.splice(0)) task.reject(reason);
-    for (const listener of this.closeListeners.splice(0)) listener(reason);
   }
 
-  /** Says `quit` politely when idle, then closes. */
-  async close(): Promise<void> {
-    if (this.closeReason) return;
-    if (this.sent.length === 0 && this.waiting.length === 0) this.socket.end('quit\r\n');
-    this.destroy(new QueueError(QueueErrorCode.UNAVAILABLE, 'beanstalkd connection closed by us'));
+  protected override isIdle(): boolean {
+    return this.sent.length === 0 && this.waiting.length === 0;
+  }
+
+  protected override socketOf(): Socket {
+    return this.socket;
   }
 
   private pump(): void {
