@@ -10,6 +10,8 @@
  * `waiting` and `released` mark a flow's copies (docs/flows-design.md).
  * This is the body's format; a body is built from a job's record only by jobs/queue-copy.ts.
  */
+
+import { parseJsonObject } from '../json-object.js';
 import { type FlowSpec, PARENT_FAILURE_POLICIES, type ParentFailurePolicy } from '../store/index.js';
 
 export interface Envelope {
@@ -73,13 +75,8 @@ export function encodeEnvelope(envelope: Envelope): string {
 
 /** The envelope in a job body, or null when the body is not one of ours. */
 export function decodeEnvelope(body: string): Envelope | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    return null;
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  const value = parseJsonObject(body);
+  if (value === null) return null;
   const {
     id,
     type,
@@ -94,7 +91,7 @@ export function decodeEnvelope(body: string): Envelope | null {
     flow,
     waiting,
     released,
-  } = value as Record<string, unknown>;
+  } = value;
   if (typeof id !== 'string' || typeof type !== 'string' || typeof payload !== 'string') return null;
   const attempts =
     typeof maxAttempts === 'number' && Number.isInteger(maxAttempts) && maxAttempts > 0 ? maxAttempts : 1;

@@ -4,6 +4,7 @@
  * checks of `PUT /types/<type>/limits` and the token arithmetic both sides share. The tokens
  * themselves (beanstalkd jobs in two tubes per type) are in limit-tokens.ts.
  */
+import { isJsonObject } from '../json-object.js';
 
 /** What is stored for a type (`type_limits`, by `_id`) and what workers read. */
 export interface TypeLimits {
@@ -30,10 +31,10 @@ const isWhole = (value: unknown, min: number, max: number): value is number =>
  * comes back after burst / rate seconds, and beanstalkd delays are whole seconds.
  */
 export function parseLimits(body: unknown): TypeLimits | { error: string } {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+  if (!isJsonObject(body)) {
     return { error: 'send a JSON object: {"rate_per_second"?: n, "burst"?: n, "concurrency"?: n}' };
   }
-  const record = body as Record<string, unknown>;
+  const record = body;
   const unknown = Object.keys(record).filter((key) => !(FIELDS as readonly string[]).includes(key));
   if (unknown.length > 0) {
     return {

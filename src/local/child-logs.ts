@@ -4,6 +4,7 @@
  * Lines that are not JSON pass through as they are, prefixed the same way.
  */
 import type { Readable } from 'node:stream';
+import { parseJsonObject } from '../json-object.js';
 
 const LEVELS: Readonly<Record<number, string>> = {
   10: 'TRACE',
@@ -32,14 +33,8 @@ function fieldValue(value: unknown): string {
 /** One pino JSON line as `HH:MM:SS.mmm LEVEL message key=value …`; other text unchanged. */
 export function formatLogLine(line: string): string {
   if (!line.startsWith('{')) return line;
-  let record: unknown;
-  try {
-    record = JSON.parse(line);
-  } catch {
-    return line;
-  }
-  if (record === null || typeof record !== 'object' || Array.isArray(record)) return line;
-  const fields = record as Record<string, unknown>;
+  const fields = parseJsonObject(line);
+  if (fields === null) return line;
   const level = typeof fields.level === 'number' ? (LEVELS[fields.level] ?? String(fields.level)) : '';
   const message = typeof fields.msg === 'string' ? fields.msg : '';
   const rest = Object.entries(fields)

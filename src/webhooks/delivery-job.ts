@@ -3,6 +3,8 @@
  * the delivery id and the event, built once from the stored outcome so every attempt sends the
  * same bytes), and the delivery id itself. The event names the job, never its payload.
  */
+
+import { isJsonObject, parseJsonObject } from '../json-object.js';
 import type { ResultDocument } from '../store/index.js';
 
 /**
@@ -95,24 +97,19 @@ export function encodeDeliveryJob(job: DeliveryJob): string {
 
 /** The delivery in a body from the webhook tube, or null when the body is not one. */
 export function decodeDeliveryJob(body: string): DeliveryJob | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    return null;
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
-  const { v, jobId, deliveryId, url, event, confirm } = value as Record<string, unknown>;
+  const value = parseJsonObject(body);
+  if (value === null) return null;
+  const { v, jobId, deliveryId, url, event, confirm } = value;
   if (v !== 1 || typeof jobId !== 'string' || typeof deliveryId !== 'string' || typeof url !== 'string')
     return null;
-  if (event === null || typeof event !== 'object' || Array.isArray(event)) return null;
-  const { id, state } = event as Record<string, unknown>;
+  if (!isJsonObject(event)) return null;
+  const { id, state } = event;
   if (id !== jobId || typeof state !== 'string') return null;
   return {
     jobId,
     deliveryId,
     url,
-    event: event as WebhookEvent,
+    event: value.event as WebhookEvent,
     ...(confirm === true ? { confirm: true } : {}),
   };
 }

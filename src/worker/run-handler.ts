@@ -7,6 +7,7 @@
 import { errorMessage } from '../errors.js';
 import type { Handler, HandlerContext } from '../handlers/index.js';
 import type { Envelope, JobParams } from '../jobs/envelope.js';
+import { isJsonObject } from '../json-object.js';
 import type { Logger } from '../log.js';
 
 export type HandlerRun =
@@ -144,7 +145,7 @@ export async function runHandler(options: RunHandlerOptions): Promise<HandlerRun
         ...(options.group !== undefined ? { group: options.group } : {}),
       }),
     );
-    if (result === null || typeof result !== 'object' || Array.isArray(result)) {
+    if (!isJsonObject(result)) {
       return { kind: 'failed', message: 'the handler returned something other than an object' };
     }
     return { kind: 'completed', result };

@@ -4,6 +4,7 @@
  * the combinations no rule excludes, with every cost bounded before anything is built.
  */
 import { AppError, ErrorCode } from '../../errors.js';
+import { isJsonObject } from '../../json-object.js';
 import { forbiddenKey, prototypeKeyPath } from '../http/read-json-body.js';
 
 export type Value = string | number | boolean;
@@ -96,18 +97,11 @@ export function parseMatrixSpec(
   text: string | undefined,
   payloadRules: { forbidPrototypeKeys: boolean },
 ): MatrixSpec {
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw invalid('send {"template", "axes", "exclude"?, "on_complete"?}');
+  if (!isJsonObject(value)) throw invalid('send {"template", "axes", "exclude"?, "on_complete"?}');
   const repeated = text === undefined ? undefined : repeatedKey(text);
   if (repeated !== undefined)
     throw invalid(`the key ${JSON.stringify(repeated)} appears twice in one object`);
-  const {
-    template = {},
-    axes,
-    exclude = [],
-    on_complete: onComplete,
-    ...rest
-  } = value as Record<string, unknown>;
+  const { template = {}, axes, exclude = [], on_complete: onComplete, ...rest } = value;
   if (Object.keys(rest).length > 0) throw invalid(`unknown field(s): ${Object.keys(rest).join(', ')}`);
   if (template === null || typeof template !== 'object' || Array.isArray(template))
     throw invalid('template must be an object');

@@ -10,6 +10,7 @@
 import { AppError, ErrorCode, isAppError } from '../../errors.js';
 import { DEFAULT_ON_COMPLETE_TYPE } from '../../handlers/index.js';
 import { type GroupResults, readGroupResults } from '../../jobs/group-results.js';
+import { isJsonObject } from '../../json-object.js';
 import type { Groups, JobOptions } from '../../store/index.js';
 import { toAppError } from '../error-answers.js';
 import { parsePayload } from '../http/read-json-body.js';
@@ -41,9 +42,8 @@ function invalid(message: string): AppError {
  * job, `type` by default `summary`, `payload` by default `{}` — before anything is stored.
  */
 export function parseOnComplete(value: unknown, rules: OnCompleteRules): OnCompleteSpec {
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw invalid('an object such as {"type": "summary", "payload": {…}}');
-  const fields = value as Record<string, unknown>;
+  if (!isJsonObject(value)) throw invalid('an object such as {"type": "summary", "payload": {…}}');
+  const fields = value;
   const unknown = Object.keys(fields).filter((key) => !FIELDS.has(key));
   if (unknown.length > 0) throw invalid(`unknown field(s): ${unknown.join(', ')}`);
   try {

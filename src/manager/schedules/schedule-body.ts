@@ -7,6 +7,7 @@
  * this manager's defaults, so every manager enqueues the same job for a tick.
  */
 import { AppError, ErrorCode } from '../../errors.js';
+import { isJsonObject } from '../../json-object.js';
 import type { JobOptions } from '../../store/index.js';
 import { type JsonBody, parsePayload } from '../http/read-json-body.js';
 import { resolveCallback, type WebhookPolicy } from '../jobs/accept/callback.js';
@@ -61,7 +62,7 @@ export function parseScheduleBody(
   now = new Date(),
 ): ScheduleRequest {
   const { value, text } = body;
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
+  if (!isJsonObject(value))
     throw invalid('the body must be a JSON object: {name, cron or every_seconds, payload, …}');
   const members = topLevelMembers(text);
   for (const [key, spans] of members) {
@@ -69,7 +70,7 @@ export function parseScheduleBody(
       throw invalid(`unknown field ${JSON.stringify(key)}; fields: ${FIELDS.join(', ')}`);
     if (spans.length > 1) throw invalid(`${key} is given more than once`);
   }
-  const fields = value as Record<string, unknown>;
+  const fields = value;
   const name = checkScheduleName(fields.name);
   const { cron, everySeconds, timezone } = checkWhen(fields, now);
   const catchUp = fields.catch_up ?? 'once';

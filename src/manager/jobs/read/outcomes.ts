@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { MANAGER_SETTINGS } from '../../../config/manager-settings.js';
 import { AppError, ErrorCode } from '../../../errors.js';
 import { parseJobId } from '../../../jobs/job-id.js';
+import { isJsonObject } from '../../../json-object.js';
 import type { OutcomeSummary, Store } from '../../../store/index.js';
 import { readJsonBody } from '../../http/read-json-body.js';
 import { MAX_LOOKUP_IDS } from '../../http/schemas/schemas.js';
@@ -28,7 +29,7 @@ export interface OutcomesView {
 
 /** The ids of a lookup request, canonical and without repeats; 400 for anything else. */
 export function parseLookup(value: unknown): string[] {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+  if (!isJsonObject(value)) {
     throw new AppError(ErrorCode.INVALID_REQUEST, 'send {"ids": [job ids]}');
   }
   const extra = Object.keys(value).filter((key) => key !== 'ids');
