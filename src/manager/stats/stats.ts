@@ -15,6 +15,7 @@ import { MINUTES_WINDOW } from '../../jobs/rate-buckets.js';
 import { type LimitsAnswer, limitsAnswer } from '../../jobs/type-limits.js';
 import type { QueueSet } from '../../queue/index.js';
 import type { ManagerDocument, Store, WorkerDocument } from '../../store/index.js';
+import { coalesceReads } from './coalesce.js';
 import { readQueueDepth } from './queue-depth.js';
 import { readOutcomeCounts } from './totals.js';
 import { isLive } from './workers.js';
@@ -114,94 +115,96 @@ const zero = (): TypeCounts => ({
 });
 
 export function createStatsService(deps: StatsServiceDeps) {
-  return {
-    async stats(): Promise<StatsView> {
-      const now = Date.now();
-      // Processes heard from within the hour: a stopped one's last heartbeat still counts.
-      const hourAgo = new Date(now - MINUTES_WINDOW * 60_000);
-      const [depth, outcomes, workers, managers, limitDocs] = await Promise.all([
-        readQueueDepth(deps.queue, deps.tubePrefix),
-        readOutcomeCounts(deps.store),
-        deps.store.listWorkers(hourAgo),
-        deps.store.listManagers(hourAgo),
-        // A handful of documents: one per limited type (PUT /types/<type>/limits).
-        deps.store.listTypeLimits(),
-      ]);
+  // Requests that come at once share one read (coalesce.ts): each answer is still read after
+  // its request came, so none is older than an unshared one.
+  return { stats: coalesceReads(() => readStats(deps)) };
+}
 
-      const byType = new Map<string, TypeCounts>();
-      const pausedSeconds = new Map<string, number>();
-      const of = (type: string) => {
-        let counts = byType.get(type);
-        if (!counts) {
-          counts = zero();
-          byType.set(type, counts);
-        }
-        return counts;
-      };
-      for (const d of depth) {
-        const counts = of(d.type);
-        counts.queued += d.ready;
-        counts.delayed += d.delayed;
-        counts.running += d.reserved;
-        counts.buried += d.buried;
-        pausedSeconds.set(d.type, d.pausedSeconds);
-      }
-      for (const [type, counts] of Object.entries(outcomes)) {
-        const c = of(type);
-        c.completed += counts.completed;
-        c.failed += counts.failed;
-        c.cancelled += counts.cancelled;
-      }
-      const limits = new Map<string, LimitsAnswer>();
-      for (const doc of limitDocs) {
-        const found = limitsOf(doc);
-        if (found === null) continue;
-        of(doc._id);
-        limits.set(doc._id, limitsAnswer(found));
-      }
-      const types = [...byType]
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([type, counts]) => {
-          const limited = limits.get(type);
-          return {
-            type,
-            ...counts,
-            pausedSeconds: pausedSeconds.get(type) ?? 0,
-            ...(limited ? { limits: limited } : {}),
-          };
-        });
-      const totals = zero();
-      for (const counts of byType.values()) {
-        for (const key of Object.keys(totals) as Array<keyof TypeCounts>) totals[key] += counts[key];
-      }
+async function readStats(deps: StatsServiceDeps): Promise<StatsView> {
+  const now = Date.now();
+  // Processes heard from within the hour: a stopped one's last heartbeat still counts.
+  const hourAgo = new Date(now - MINUTES_WINDOW * 60_000);
+  const [depth, outcomes, workers, managers, limitDocs] = await Promise.all([
+    readQueueDepth(deps.queue, deps.tubePrefix),
+    readOutcomeCounts(deps.store),
+    deps.store.listWorkers(hourAgo),
+    deps.store.listManagers(hourAgo),
+    // A handful of documents: one per limited type (PUT /types/<type>/limits).
+    deps.store.listTypeLimits(),
+  ]);
 
-      const nowSecond = Math.floor(now / 1000);
-      const perSecond = sumBuckets(workers, managers, 'recent', 1, THROUGHPUT_WINDOW_SECONDS, nowSecond);
-      const lastHour = sumBuckets(workers, managers, 'minutes', 60, MINUTES_WINDOW, nowSecond);
-      const lastSixty = (list: number[]) => list.slice(-60).reduce((a, b) => a + b, 0);
-      const minute = {
-        accepted: lastSixty(perSecond.accepted),
-        completed: lastSixty(perSecond.completed),
-        failed: lastSixty(perSecond.failed),
-      };
-
+  const byType = new Map<string, TypeCounts>();
+  const pausedSeconds = new Map<string, number>();
+  const of = (type: string) => {
+    let counts = byType.get(type);
+    if (!counts) {
+      counts = zero();
+      byType.set(type, counts);
+    }
+    return counts;
+  };
+  for (const d of depth) {
+    const counts = of(d.type);
+    counts.queued += d.ready;
+    counts.delayed += d.delayed;
+    counts.running += d.reserved;
+    counts.buried += d.buried;
+    pausedSeconds.set(d.type, d.pausedSeconds);
+  }
+  for (const [type, counts] of Object.entries(outcomes)) {
+    const c = of(type);
+    c.completed += counts.completed;
+    c.failed += counts.failed;
+    c.cancelled += counts.cancelled;
+  }
+  const limits = new Map<string, LimitsAnswer>();
+  for (const doc of limitDocs) {
+    const found = limitsOf(doc);
+    if (found === null) continue;
+    of(doc._id);
+    limits.set(doc._id, limitsAnswer(found));
+  }
+  const types = [...byType]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([type, counts]) => {
+      const limited = limits.get(type);
       return {
-        at: new Date(now).toISOString(),
-        types,
-        totals,
-        outcomesCountedAt: new Date(now).toISOString(),
-        throughput: {
-          bucketSeconds: 1,
-          ...perSecond,
-          lastMinute: {
-            ...minute,
-            perSecond: Math.round(((minute.completed + minute.failed) / 60) * 100) / 100,
-          },
-        },
-        lastHour: { bucketSeconds: 60, ...lastHour },
-        workers: { live: workers.filter((doc) => isLive(doc, deps.workerGoneAfterMs, now)).length },
-        managers: { live: managers.filter((doc) => isLive(doc, deps.workerGoneAfterMs, now)).length },
+        type,
+        ...counts,
+        pausedSeconds: pausedSeconds.get(type) ?? 0,
+        ...(limited ? { limits: limited } : {}),
       };
+    });
+  const totals = zero();
+  for (const counts of byType.values()) {
+    for (const key of Object.keys(totals) as Array<keyof TypeCounts>) totals[key] += counts[key];
+  }
+
+  const nowSecond = Math.floor(now / 1000);
+  const perSecond = sumBuckets(workers, managers, 'recent', 1, THROUGHPUT_WINDOW_SECONDS, nowSecond);
+  const lastHour = sumBuckets(workers, managers, 'minutes', 60, MINUTES_WINDOW, nowSecond);
+  const lastSixty = (list: number[]) => list.slice(-60).reduce((a, b) => a + b, 0);
+  const minute = {
+    accepted: lastSixty(perSecond.accepted),
+    completed: lastSixty(perSecond.completed),
+    failed: lastSixty(perSecond.failed),
+  };
+
+  return {
+    at: new Date(now).toISOString(),
+    types,
+    totals,
+    outcomesCountedAt: new Date(now).toISOString(),
+    throughput: {
+      bucketSeconds: 1,
+      ...perSecond,
+      lastMinute: {
+        ...minute,
+        perSecond: Math.round(((minute.completed + minute.failed) / 60) * 100) / 100,
+      },
     },
+    lastHour: { bucketSeconds: 60, ...lastHour },
+    workers: { live: workers.filter((doc) => isLive(doc, deps.workerGoneAfterMs, now)).length },
+    managers: { live: managers.filter((doc) => isLive(doc, deps.workerGoneAfterMs, now)).length },
   };
 }

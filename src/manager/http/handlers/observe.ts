@@ -2,6 +2,7 @@
 import type { Context } from 'koa';
 import type { QueueSet } from '../../../queue/index.js';
 import type { Store } from '../../../store/index.js';
+import { coalesceReads } from '../../stats/coalesce.js';
 import type { createStatsService } from '../../stats/stats.js';
 import { listLiveWorkers } from '../../stats/workers.js';
 import type { ManagerMetrics } from '../prometheus.js';
@@ -20,6 +21,8 @@ export interface ObserveHandlerDeps {
 /** healthz, readyz, metrics, openapi, listWorkers and stats, by their route-table names. */
 export function observeHandlers(deps: ObserveHandlerDeps) {
   const { metrics, workerGoneAfterMs } = deps;
+  // Requests that come at once share one read of the heartbeats, as GET /stats does.
+  const liveWorkers = coalesceReads(() => listLiveWorkers(deps.store, workerGoneAfterMs));
   return {
     healthz: (ctx: Context) => {
       ctx.body = { status: 'ok' };
@@ -58,7 +61,7 @@ export function observeHandlers(deps: ObserveHandlerDeps) {
       ctx.body = deps.openapi;
     },
     listWorkers: async (ctx: Context) => {
-      const workers = await listLiveWorkers(deps.store, workerGoneAfterMs);
+      const workers = await liveWorkers();
       ctx.set('Cache-Control', 'no-store');
       ctx.body = { workers, goneAfterMs: workerGoneAfterMs };
     },
