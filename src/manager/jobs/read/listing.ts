@@ -1,7 +1,7 @@
 /**
  * `GET /jobs`: jobs newest first, filtered by state, type, group and creation time, in pages
  * joined by a cursor. It walks the job log (store/job-log.ts) down from its newest segment
- * (log-walk.ts, shared with GET /groups): every job is in exactly one segment, segments are
+ * (log-walk.ts): every job is in exactly one segment, segments are
  * numbered in the order they were appended, and a cursor names a position in that order
  * ("segment.index"), so jobs added while a client pages through land above its cursor and
  * never shift the pages: no job is shown twice, none recorded before the walk is skipped.
@@ -214,7 +214,7 @@ export function createJobListing(deps: { queue: QueueSet; store: Store }) {
             : Math.max(query.limit - jobs.length, STATE_READS_IN_FLIGHT * 2);
         // Candidates: entries that pass the filters, newest first.
         while (!walk.ended && pending.length < wanted && reads() < maxReads) {
-          pending.push(...(await walk.next(matches)));
+          pending.push(...(await walk.next(matches, wanted - pending.length)));
         }
         if (pending.length === 0) {
           // The log ends here, or this request's reads do: then go on from the segments not read.

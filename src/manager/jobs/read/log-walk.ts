@@ -1,6 +1,6 @@
 /**
  * Walking the job log down, newest first, a few segments at a time: the access path of every
- * page that lists from the log (GET /jobs: listing.ts; GET /groups: groups/group-list.ts).
+ * page that lists from the log (GET /jobs: listing.ts; GET /groups reads its own group index).
  * It starts at the head, at a cursor's position, or at the last segment that may hold a job
  * created before a time; it ends at the log's floor, or at a segment whose jobs are all older
  * than a time. Point reads by `_id` only, counted, so each page can bound what it reads and
@@ -10,8 +10,8 @@ import type { JobLogReader, LogEntry, SettledEntry } from '../../../store/index.
 import type { LogPosition } from './list-query.js';
 import { typeSkipper } from './type-skip.js';
 
-/** Segments read at once while walking down the log. */
-const SEGMENTS_AHEAD = 8;
+/** Segments read at once at most while walking down the log. */
+export const SEGMENTS_AHEAD = 8;
 /** How far a job's creation time may run ahead of its segment's place in the log. */
 const CLOCK_SKEW_MS = 5_000;
 
@@ -43,9 +43,11 @@ export interface LogWalk {
   readonly ended: boolean;
   /**
    * Reads the next few segments and answers their entries that `keep` accepts, newest first
-   * (none is fine: the segments held no such entry). Once `ended`, answers none.
+   * (none is fine: the segments held no such entry). Once `ended`, answers none. With `want`
+   * (how many more entries the caller is after), as many segments as the walk's entries so far
+   * say will hold them: one first, up to SEGMENTS_AHEAD; without it, SEGMENTS_AHEAD.
    */
-  next(keep: (entry: LogEntry) => boolean): Promise<LogCandidate[]>;
+  next(keep: (entry: LogEntry) => boolean, want?: number): Promise<LogCandidate[]>;
   /** Where to go on from once every entry answered so far is dealt with: the segments not yet read. */
   resume(): LogPosition;
 }
@@ -73,14 +75,29 @@ export async function walkLog(log: JobLogReader, start: WalkStart): Promise<LogW
         })
       : undefined;
 
-  /** The next few segment numbers to read, newest first, from n down (none: the floor is passed). */
-  async function ahead(): Promise<number[]> {
-    if (!skip)
-      return Array.from({ length: Math.max(0, Math.min(SEGMENTS_AHEAD, n - floor + 1)) }, (_, k) => n - k);
+  /** Segments read and the entries they gave, for how many the next `want` needs. */
+  let segmentsRead = 0;
+  let kept = 0;
+  /**
+   * How many segments to read for `want` more entries. A batch's segment holds up to 500 jobs,
+   * a lone POST's one: reading eight of the first kind for a page of 50 decoded 1,000 entries
+   * and held them while the page's outcomes were read (32 pages at once took the manager past
+   * 150 MB in the bench; docs/performance-journal.md, "Reads beside BullMQ's").
+   */
+  function howMany(want: number | undefined): number {
+    if (want === undefined) return SEGMENTS_AHEAD;
+    if (segmentsRead === 0) return 1;
+    if (kept === 0) return SEGMENTS_AHEAD;
+    return Math.min(SEGMENTS_AHEAD, Math.max(1, Math.ceil(want / (kept / segmentsRead))));
+  }
+
+  /** The next `count` segment numbers to read, newest first, from n down (none: the floor is passed). */
+  async function ahead(count: number): Promise<number[]> {
+    if (!skip) return Array.from({ length: Math.max(0, Math.min(count, n - floor + 1)) }, (_, k) => n - k);
     const numbers: number[] = [];
     for (let m = await skip(n); m >= floor; m = await skip(m - 1)) {
       numbers.push(m);
-      if (numbers.length === SEGMENTS_AHEAD) break;
+      if (numbers.length === count) break;
     }
     return numbers;
   }
@@ -92,7 +109,7 @@ export async function walkLog(log: JobLogReader, start: WalkStart): Promise<LogW
     get ended() {
       return ended;
     },
-    async next(keep) {
+    async next(keep, want) {
       const found: LogCandidate[] = [];
       if (ended) return found;
       if (n < floor) {
@@ -100,9 +117,11 @@ export async function walkLog(log: JobLogReader, start: WalkStart): Promise<LogW
         return found;
       }
       // A few at a time: small segments are common at the head (one per lone POST).
-      const numbers = await ahead();
+      const count = howMany(want);
+      const numbers = await ahead(count);
       const segments = await Promise.all(numbers.map((m) => log.readSegment(m)));
       reads += numbers.length;
+      segmentsRead += numbers.length;
       if (numbers.length === 0) n = floor - 1;
       for (const [k, segment] of segments.entries()) {
         const m = numbers[k] as number;
@@ -120,9 +139,10 @@ export async function walkLog(log: JobLogReader, start: WalkStart): Promise<LogW
         n = m - 1;
         below = Number.MAX_SAFE_INTEGER;
       }
-      // Fewer than a full read ahead: nothing that may hold the type is left below.
-      if (skip && numbers.length < SEGMENTS_AHEAD) n = floor - 1;
+      // Fewer than asked for: nothing that may hold the type is left below.
+      if (skip && numbers.length < count) n = floor - 1;
       if (n < floor) ended = true;
+      kept += found.length;
       return found;
     },
     resume: () => ({ n: n + 1, index: 0 }),

@@ -7,87 +7,15 @@ import assert from 'node:assert/strict';
 import { indexLogTypes } from '../../../../../src/manager/background/type-index.js';
 import type { LogPosition } from '../../../../../src/manager/jobs/read/list-query.js';
 import { walkLog } from '../../../../../src/manager/jobs/read/log-walk.js';
-import type { JobLog, LogEntry, LogMeta, LogSegment, TypeDirectory } from '../../../../../src/store/index.js';
-
-/** A job log in memory: segments 1…count, `typeOf(n, i)` the type of job i of segment n. */
-function memoryLog(count: number, typeOf: (n: number, i: number) => string, perSegment = 3) {
-  const segments = new Map<number, LogSegment>();
-  const directories = new Map<string, TypeDirectory>();
-  let meta: LogMeta = {
-    _id: 'meta',
-    floor: 1,
-    deletedBelow: 1,
-    settledThrough: 0,
-    retainedThrough: 0,
-    keysSweptThrough: 0,
-  };
-  const reads = { segments: 0, directories: 0 };
-  const append = (n: number) => {
-    const jobs: LogEntry[] = Array.from({ length: perSegment }, (_, i) => ({
-      id: `job-${String(n).padStart(6, '0')}-${i}`,
-      type: typeOf(n, i),
-      at: new Date(1_800_000_000_000 + n * 1000 + i),
-    }));
-    segments.set(n, {
-      _id: String(n),
-      n,
-      jobs,
-      first: jobs[0]?.at ?? new Date(0),
-      last: new Date(0),
-      token: '',
-      appendedAt: new Date(0),
-    });
-  };
-  for (let n = 1; n <= count; n += 1) append(n);
-  const log = {
-    readLogMeta: async () => ({ ...meta }),
-    saveLogMeta: async (next: LogMeta) => {
-      meta = { ...next };
-    },
-    logHead: async () => Math.max(0, ...segments.keys()),
-    readSegment: async (n: number) => {
-      reads.segments += 1;
-      return segments.get(n) ?? null;
-    },
-    segmentTypes: async (n: number) => {
-      const segment = segments.get(n);
-      return segment ? new Set(segment.jobs.map((job) => job.type)) : null;
-    },
-    readTypeDirectory: async (level: number, k: number) => {
-      reads.directories += 1;
-      return directories.get(`${level}:${k}`) ?? null;
-    },
-    saveTypeDirectory: async (level: number, k: number, directory: TypeDirectory) => {
-      directories.set(`${level}:${k}`, directory);
-    },
-    deleteTypeDirectory: async (level: number, k: number) => {
-      directories.delete(`${level}:${k}`);
-    },
-  };
-  return {
-    log: log as unknown as JobLog,
-    reads,
-    directories,
-    append,
-    /** Retention's effect: segments below `floor` and the directories of blocks wholly below it gone. */
-    raiseFloor(floor: number) {
-      for (let n = 1; n < floor; n += 1) segments.delete(n);
-      for (const [key] of directories) {
-        const [level, k] = key.split(':').map(Number) as [number, number];
-        const span = (meta.typeIndex?.fanout ?? 0) ** level;
-        if ((k + 1) * span < floor) directories.delete(key);
-      }
-      meta = { ...meta, floor, deletedBelow: floor };
-    },
-  };
-}
+import type { JobLog } from '../../../../../src/store/index.js';
+import { memoryLog } from './memory-log.js';
 
 /** Every entry a walk meets, as `n.index id`, and the documents it read. */
 async function walkAll(
   log: JobLog,
   reads: { segments: number; directories: number },
   type: string,
-  options: { useDirectory: boolean; cursor?: LogPosition },
+  options: { useDirectory: boolean; cursor?: LogPosition; want?: number },
 ) {
   const before = reads.segments + reads.directories;
   const walk = await walkLog(log, {
@@ -97,7 +25,7 @@ async function walkAll(
   const met: string[] = [];
   for (let rounds = 0; !walk.ended; rounds += 1) {
     assert.ok(rounds < 10_000, 'the walk ends');
-    for (const c of await walk.next((entry) => entry.type === type))
+    for (const c of await walk.next((entry) => entry.type === type, options.want))
       met.push(`${c.n}.${c.index} ${c.entry.id}`);
   }
   return { met, read: reads.segments + reads.directories - before, counted: walk.reads };
@@ -125,6 +53,10 @@ describe('the type directory of the job log (type-index.ts, type-skip.ts)', () =
       const skipping = await walkAll(m.log, m.reads, type, { useDirectory: true });
       assert.deepEqual(skipping.met, plain.met, `${type}: the same entries in the same order`);
       assert.equal(skipping.counted, skipping.read, `${type}: the walk counts every document it read`);
+      // A walk that says how many entries it wants reads fewer segments at a time, not others.
+      const wanting = await walkAll(m.log, m.reads, type, { useDirectory: true, want: 5 });
+      assert.deepEqual(wanting.met, plain.met, `${type} (want 5): the same entries in the same order`);
+      assert.equal(wanting.counted, wanting.read, `${type} (want 5): every document read is counted`);
     }
     const rare = await walkAll(m.log, m.reads, 'rare', { useDirectory: true });
     assert.equal(rare.met.length, 3);
