@@ -3,7 +3,7 @@
  * ours, in the same run, and adds its row to the table with the ratio ours ÷ BullMQ, then
  * the CPU each process spent per job and the peak RSS of both systems.
  */
-import { BULLMQ_VERSION, BullmqPeer } from './bullmq-peer.js';
+import { BULLMQ_VERSION, BullmqPeer, type PeerRead } from './bullmq-peer.js';
 import { measureCpu, type Processes } from './cpu.js';
 import { type CpuUsed, countCpu, msPerJob, totalMsPerJob } from './cpu-per-job.js';
 import { fmt } from './format.js';
@@ -92,16 +92,23 @@ export class BesideBullmq {
     this.cpuRows.push({ what: 'POST', ours, used: run.used, jobs: run.rps * seconds });
   }
 
-  async get(seconds: number, ours: OurFigure): Promise<void> {
-    const run = await this.peer.get(seconds);
+  /** The peer's version of one of our read rows (bench/read-rows.ts), after ours. */
+  async read(kind: PeerRead, seconds: number, ours: OurFigure): Promise<void> {
+    const run = await this.peer.read(kind, seconds);
+    const what = {
+      job: 'GET /jobs/:id req/s (p50/p99 ms), %s completed jobs kept: Koa route calling queue.getJob + job.getState',
+      page: 'GET /jobs?state=completed&limit=50 req/s (p50/p99 ms), %s completed jobs kept: Koa route calling queue.getJobs',
+      counts: 'GET /stats req/s (p50/p99 ms), %s completed jobs kept: Koa route calling queue.getJobCounts',
+    }[kind].replace('%s', fmt(run.stored));
     this.add(
-      `GET /jobs/:id req/s (p50/p99 ms), ${fmt(run.stored)} completed jobs kept: Koa route calling queue.getJob + job.getState`,
+      what,
       `${fmt(run.rps)} (${run.p50}/${run.p99})${run.non2xx ? `, ${run.non2xx} non-2xx` : ''}`,
       `ours ${ours.text}`,
       ratio(ours.rate, run.rps),
       run.cpu,
     );
-    this.cpuRows.push({ what: 'GET /jobs/:id', ours, used: run.used, jobs: run.rps * seconds });
+    const cpuWhat = { job: 'GET /jobs/:id', page: 'GET /jobs?state=completed', counts: 'GET /stats' }[kind];
+    this.cpuRows.push({ what: cpuWhat, ours, used: run.used, jobs: run.rps * seconds });
   }
 
   async batch(lines: string[], inFlight: number, ours: OurFigure): Promise<void> {

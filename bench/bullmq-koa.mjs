@@ -1,7 +1,9 @@
 // The REST wrapper a BullMQ user would write instead of our manager: a bare Koa route (as in
 // bench/bare-koa.mjs) that reads and parses the body and calls `queue.add`, answering 202
-// with the job's id; and `GET /jobs/:id`, answering what our GET answers of a finished job
-// (its state and result) with `queue.getJob` and `job.getState`.
+// with the job's id; `GET /jobs/:id`, answering what our GET answers of a finished job
+// (its state and result) with `queue.getJob` and `job.getState`; `GET /jobs?state=S&limit=N`,
+// a page of the newest jobs in a state (their ids, states and results) with `queue.getJobs`;
+// and `GET /stats`, the jobs counted by state with `queue.getJobCounts`.
 // Run: node bench/bullmq-koa.mjs PORT REDIS_PORT QUEUE
 import { createServer } from 'node:http';
 import { Queue } from 'bullmq';
@@ -12,6 +14,17 @@ const [port, redisPort, name] = process.argv.slice(2);
 const queue = new Queue(name, { connection: { host: '127.0.0.1', port: Number(redisPort) } });
 const app = new Koa();
 app.use(async (ctx) => {
+  if (ctx.method === 'GET' && ctx.path === '/jobs') {
+    const state = String(ctx.query.state ?? 'completed');
+    const limit = Math.min(500, Math.max(1, Number(ctx.query.limit ?? 50)));
+    const jobs = await queue.getJobs([state], 0, limit - 1);
+    ctx.body = { jobs: jobs.map((job) => ({ id: job.id, state, result: job.returnvalue })) };
+    return;
+  }
+  if (ctx.method === 'GET' && ctx.path === '/stats') {
+    ctx.body = { counts: await queue.getJobCounts() };
+    return;
+  }
   if (ctx.method === 'GET' && ctx.path.startsWith('/jobs/')) {
     const job = await queue.getJob(ctx.path.slice('/jobs/'.length));
     if (!job) {
@@ -29,10 +42,15 @@ app.use(async (ctx) => {
   ctx.body = { id: job.id };
 });
 await queue.waitUntilReady();
-createServer(app.callback()).listen(Number(port), '127.0.0.1');
+const server = createServer(app.callback()).listen(Number(port), '127.0.0.1');
+// Requests still in hand when the load stops (a page of getJobs takes tens of ms) finish before
+// the queue's connection closes, instead of failing with "Connection is closed".
 process.once('SIGTERM', () => {
-  queue.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
+  server.close(() => {
+    queue.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+  server.closeIdleConnections();
 });

@@ -30,6 +30,9 @@ export interface PeerCpu {
 
 const JOB_NAME = 'hash';
 
+/** What the peer's reads read: one completed job, a page of 50 completed ones, the counts. */
+export type PeerRead = 'job' | 'page' | 'counts';
+
 export class BullmqPeer {
   readonly processes: Processes = { bench: process.pid };
   /** Peak RSS in MB of the processes measured so far (read before each one stops). */
@@ -114,11 +117,12 @@ export class BullmqPeer {
   }
 
   /**
-   * GET of one completed job (state and result) under autocannon's load, through a Koa route
-   * calling `queue.getJob` and `job.getState`, with every job completed so far kept. Runs 1,000
-   * jobs first if none has completed yet (`--only get`).
+   * A read under autocannon's load through the Koa wrapper, with every job completed so far
+   * kept: one completed job (`queue.getJob` + `job.getState`), a page of the 50 newest
+   * completed (`queue.getJobs`) or the counts by state (`queue.getJobCounts`). Runs 1,000 jobs
+   * first if none has completed yet (`--only get`).
    */
-  async get(seconds: number) {
+  async read(kind: PeerRead, seconds: number) {
     const queue = this.queue(JOB_NAME);
     if ((await queue.getCompletedCount()) === 0) {
       await this.startWorkers(queue);
@@ -132,7 +136,9 @@ export class BullmqPeer {
     const [job] = await queue.getCompleted(0, 0);
     if (!job?.id) throw new Error('no completed BullMQ job to read');
     const stored = await queue.getCompletedCount();
-    return { stored, ...(await this.underCannon(JOB_NAME, `/jobs/${job.id}`, 'GET', seconds)) };
+    const path =
+      kind === 'job' ? `/jobs/${job.id}` : kind === 'page' ? '/jobs?state=completed&limit=50' : '/stats';
+    return { stored, ...(await this.underCannon(JOB_NAME, path, 'GET', seconds)) };
   }
 
   /** `addBulk` of `lines` (JSON) 1,000 per call, `inFlight` calls at a time, to a queue no worker reads. */

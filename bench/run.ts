@@ -6,8 +6,10 @@
  * npm script does). Not a test: it only reports (it does check that every job got its one
  * outcome before it reports a rate). Beside each figure: the CPU share each process used.
  *
- *   --only post,batch,e2e,pickup,get,reads   run only these measures (reads: bench/reads.ts,
- *                                      every read at 1,000, 100,000 and 1,000,000 jobs stored)
+ *   --only post,batch,e2e,pickup,get,reads   run only these measures (get: GET /jobs/:id, a page
+ *                                      of completed jobs and GET /stats under load, bench/read-rows.ts,
+ *                                      after a measure that runs jobs; reads: bench/reads.ts, every read
+ *                                      at 1,000, 100,000 and 1,000,000 jobs stored)
  *   --reads-sizes 1000,100000,...      the history sizes the reads are measured at
  *   --binlog none,sync,fsync           run only these beanstalkd modes (no binlog, -b, -b -f 0)
  *   --cpu-prof DIR                     manager and workers write V8 CPU profiles to DIR
@@ -53,9 +55,7 @@ import { badArgs, benchArgs } from './args.js';
 import { rawInsertMany, rawPuts } from './baselines.js';
 import { BesideBullmq, captureEndToEnd, type OurFigure } from './beside-bullmq.js';
 import {
-  anyResultId,
   cannon,
-  countResults,
   keepAlive,
   peakRssMb,
   pickupsOf,
@@ -71,6 +71,7 @@ import { countCpu } from './cpu-per-job.js';
 import { measureEndToEnd } from './end-to-end.js';
 import { fmt, pct } from './format.js';
 import { removeOnExit } from './no-orphans.js';
+import { measureReadRows } from './read-rows.js';
 import { measureReads } from './reads.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -377,27 +378,8 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
     }
 
     if (runs('get')) {
-      // 4. GET /jobs/:id with the collection as it now is.
-      someId ??= await anyResultId(mongo.url);
-      const stored = await countResults(mongo.url, 'bench');
-      await cannon(`${base}/jobs/${someId}`, 'GET', WARM_UP_SECONDS);
-      cpu = measureCpu(() => processes);
-      const getUsed = countCpu(() => processes);
-      const getRun = await cannon(`${base}/jobs/${someId}`, 'GET', SECONDS);
-      const getCpu = cpu();
-      add(
-        `GET /jobs/:id req/s (p50/p99 ms), ${fmt(stored)} jobs stored`,
-        `${fmt(getRun.rps)} (${getRun.p50}/${getRun.p99})${getRun.non2xx ? `, ${getRun.non2xx} non-2xx` : ''}`,
-        `${mongo.name}: reads by _id from its index`,
-        '',
-        getCpu,
-      );
-      await peer?.get(SECONDS, {
-        rate: getRun.rps,
-        text: `${fmt(getRun.rps)} (${getRun.p50}/${getRun.p99})`,
-        used: getUsed(),
-        jobs: getRun.rps * SECONDS,
-      });
+      // 4. Reads with the collections as they now are: a job by id, a page, the counts.
+      await measureReadRows({ base, mongo, processes, add, peer, seconds: SECONDS, someId });
     }
 
     if (runs('reads') && mode === firstMode) {
