@@ -260,6 +260,42 @@ describe('observing the system on real servers', function () {
     assert.equal(await storedResults(), 2);
   });
 
+  it('when many read /stats at once, then they share reads, and every answer was read after its request came and counts a job posted before it', async () => {
+    // A fixture whose store counts the reads of the managers' heartbeats: one per /stats read.
+    await f.close();
+    let statsReads = 0;
+    f = await appFixture({
+      label: 'observe',
+      wrapStore: (store) =>
+        new Proxy(store, {
+          get(target, name, receiver) {
+            const value = Reflect.get(target, name, receiver);
+            if (name !== 'listManagers' || typeof value !== 'function') return value;
+            return (...args: unknown[]) => {
+              statsReads += 1;
+              return value.apply(target, args);
+            };
+          },
+        }),
+    });
+    const app = f.app.callback();
+    const ask = async () => {
+      const sentAt = Date.now();
+      const res = await request(app).get('/stats');
+      assert.equal(res.status, 200);
+      return { sentAt, at: Date.parse(res.body.at), queued: res.body.totals.queued as number };
+    };
+    const first = Promise.all(Array.from({ length: 10 }, ask));
+    // Posted while the first wave is being read: every later answer must count it.
+    await post('{"coalesce":1}');
+    const second = await Promise.all(Array.from({ length: 10 }, ask));
+    const answers = [...(await first), ...second];
+    for (const answer of answers) assert.ok(answer.at >= answer.sentAt, 'read after the request came');
+    for (const answer of second) assert.equal(answer.queued, 1, 'the job posted before is counted');
+    assert.ok(statsReads >= 2 && statsReads < answers.length, `20 requests made ${statsReads} reads`);
+    assert.equal((await tubeCounts(port, f.tube)).ready, 1);
+  });
+
   it('when jobs are accepted and completed, then /stats counts them per second and per minute of the last hour, accepted from the manager heartbeat', async () => {
     await f.close();
     const counts = new AcceptCounts();
