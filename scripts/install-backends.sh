@@ -2,7 +2,8 @@
 # Installs what the test harness and the local stack need when it is missing:
 # beanstalkd (Debian package) and FerretDB v1.24.2 with SQLite (built from the Go module
 # proxy, recipe in docs/facts.md, "FerretDB", with scripts/ferretdb/*.patch applied so that reads by
-# `_id` use the index, writes queue in Go, one at a time, no command pays for leak tracking,
+# `_id` use the index, writes queue in Go, one at a time, and those that waited commit together,
+# no command pays for leak tracking,
 # a crash cannot leave a collection half created, SQLite is the C library, not its
 # translation to Go, and a delete command's deletes by `_id` are one transaction; cached
 # under $DW_CACHE_DIR).
@@ -18,7 +19,7 @@ cache_dir=${DW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/distributed-workers}
 # The build's name changes with its patches: a binary cached by an earlier, unpatched build
 # (ferretdb-v1.24.2) must not be picked up: one name part per patch. Keep in step with
 # src/local/servers.ts (test/unit/local/ferretdb-build.test.ts checks).
-FERRETDB_BUILD=$FERRETDB_VERSION-atomic-deletes-idpath-native-onewriter-notrack
+FERRETDB_BUILD=$FERRETDB_VERSION-atomic-deletes-idpath-native-onewriter-group-notrack
 ferretdb_bin="$cache_dir/ferretdb-$FERRETDB_BUILD"
 patch_dir="$(cd "$(dirname "$0")" && pwd)/ferretdb"
 

@@ -14,11 +14,12 @@ import { MAX_INSERT_BATCH } from '../store/index.js';
 export const FERRETDB_VERSION = 'v1.24.2';
 /**
  * Our build of it: with scripts/ferretdb/*.patch (collections created atomically; reads by `_id`
- * use the index; SQLite compiled from C; writes queue in Go, one at a time; no leak tracking),
+ * use the index; SQLite compiled from C; writes queue in Go, one at a time, and those that waited
+ * commit together; no leak tracking),
  * one name part per patch. Same name in
  * install-backends.sh, which the swarm images ask for the path (test/unit/local/ferretdb-build.test.ts checks).
  */
-export const FERRETDB_BUILD = `${FERRETDB_VERSION}-atomic-deletes-idpath-native-onewriter-notrack`;
+export const FERRETDB_BUILD = `${FERRETDB_VERSION}-atomic-deletes-idpath-native-onewriter-group-notrack`;
 
 // src/local/ when run from source, dist/src/local/ when built.
 const here = dirname(fileURLToPath(import.meta.url));
