@@ -6,38 +6,20 @@
  * deletes grew it by 3.9 MB unpatched and by 49 KB patched. The counts must not change.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Db, MongoClient, ObjectId } from 'mongodb';
-import { ferretdbBinary, type LocalServer, startMongoServer, whichSync } from '../../src/local/servers.js';
+import { ObjectId } from 'mongodb';
+import { ownFerretdb } from '../support/own-ferretdb.js';
 
 describe('bulk deletes by _id on the MongoDB-wire server', function () {
   this.timeout(60_000);
-  let dataDir: string;
-  let server: (LocalServer & { url: string }) | undefined;
-  let client: MongoClient | undefined;
-
-  before(async function () {
-    // Needs our FerretDB build, on a data directory of its own (its files are what is read).
-    if (whichSync('mongod') || !existsSync(ferretdbBinary())) this.skip();
-    dataDir = mkdtempSync(join(tmpdir(), 'dw-deletes-'));
-    server = await startMongoServer({ dataDir });
-    client = await MongoClient.connect(server.url, { serverSelectionTimeoutMS: 5000 });
-  });
-
-  after(async () => {
-    await client?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  const db = (name: string): Db => (client as MongoClient).db(name);
+  // Its own server: the test reads the write-ahead log's size.
+  const { db, dataDir } = ownFerretdb('dw-deletes-');
 
   it('when 500 documents are deleted by _id in one bulk write, then they go in one transaction, not a commit each', async () => {
     const collection = db('deletes_wal').collection<{ _id: string; n: number }>('jobs');
     await collection.insertMany(Array.from({ length: 500 }, (_, n) => ({ _id: `job-${n}`, n })));
-    const wal = join(dataDir, 'deletes_wal.sqlite-wal');
+    const wal = join(dataDir(), 'deletes_wal.sqlite-wal');
     const before = statSync(wal).size;
     const result = await collection.bulkWrite(
       Array.from({ length: 500 }, (_, n) => ({ deleteOne: { filter: { _id: `job-${n}` } } })),

@@ -9,33 +9,15 @@
  * is there for a write of several statements.)
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Collection, type Db, MongoBulkWriteError, MongoClient } from 'mongodb';
-import { ferretdbBinary, type LocalServer, startMongoServer, whichSync } from '../../src/local/servers.js';
+import { type Collection, MongoBulkWriteError } from 'mongodb';
+import { ownFerretdb } from '../support/own-ferretdb.js';
 
 describe('write transactions committed together on the MongoDB-wire server', function () {
   this.timeout(60_000);
-  let dataDir: string;
-  let server: (LocalServer & { url: string }) | undefined;
-  let client: MongoClient | undefined;
-
-  before(async function () {
-    // Needs our FerretDB build, on a data directory of its own (its files are what is read).
-    if (whichSync('mongod') || !existsSync(ferretdbBinary())) this.skip();
-    dataDir = mkdtempSync(join(tmpdir(), 'dw-group-commit-'));
-    server = await startMongoServer({ dataDir });
-    client = await MongoClient.connect(server.url, { serverSelectionTimeoutMS: 5000, maxPoolSize: 64 });
-  });
-
-  after(async () => {
-    await client?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  const db = (name: string): Db => (client as MongoClient).db(name);
+  // Its own server: the test reads the write-ahead log's size.
+  const { db, dataDir } = ownFerretdb('dw-group-commit-', { maxPoolSize: 64 });
 
   it('when 300 single inserts come at once, then they share commits instead of one each', async () => {
     const insertAtOnce = (collection: Collection<{ _id: string; n: number }>) =>
@@ -44,7 +26,7 @@ describe('write transactions committed together on the MongoDB-wire server', fun
     await insertAtOnce(db('group_warm').collection('jobs'));
     const collection = db('group_wal').collection<{ _id: string; n: number }>('jobs');
     await collection.insertOne({ _id: 'first', n: -1 });
-    const wal = join(dataDir, 'group_wal.sqlite-wal');
+    const wal = join(dataDir(), 'group_wal.sqlite-wal');
     const before = statSync(wal).size;
     await insertAtOnce(collection);
     const grew = statSync(wal).size - before;
