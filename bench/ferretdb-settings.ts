@@ -6,7 +6,10 @@
  * transactions of 100 documents, GOGC 100; docs/facts.md, "An insert is cut into transactions
  * of 100" and "Go's collector"). Records go in as a manager writes them (`insertMany` of 500, two
  * in flight), outcomes as workers do (30 at a time, two in flight), N seconds each (default 6);
- * then 32 readers read random outcomes by `_id` for N seconds. Each run is on a fresh server and
+ * then 32 readers read random outcomes by `_id` for N seconds; then 32 small writers, each
+ * looping `insertOne` of a record into one of four collections, for N seconds (what many
+ * processes' small writes — records, segments, refs, outcomes, tallies — ask at once: the
+ * writes that wait for SQLite's one writer, which our build commits together). Each run is on a fresh server and
  * data directory, alternating ROUNDS times (default 3). The CPU is FerretDB's own, from /proc.
  * Needs our FerretDB build (scripts/install-backends.sh).
  *
@@ -128,13 +131,39 @@ async function read(client: MongoClient, pid: number, ids: string[]): Promise<nu
   return ((cpuSeconds(pid) - before) * 1e6) / reads;
 }
 
+/** Many small writers at once: 32 loops, each `insertOne` of a record into one of four collections. */
+async function smallWrites(client: MongoClient, pid: number): Promise<{ cpu: number; rate: number }> {
+  const collections = [1, 2, 3, 4].map((n) => collectionOf(client, n));
+  for (const collection of collections) await collection.insertOne({ _id: randomUUID() });
+  let writes = 0;
+  const started = Date.now();
+  const end = started + seconds * 1000;
+  const before = cpuSeconds(pid);
+  const loop = async (collection: (typeof collections)[number]) => {
+    while (Date.now() < end) {
+      await collection.insertOne(record());
+      writes++;
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, () => collections.map(loop)).flat());
+  const cpu = ((cpuSeconds(pid) - before) * 1e6) / writes;
+  return { cpu, rate: writes / ((Date.now() - started) / 1000) };
+}
+
 /** The process's peak RSS in MB (VmHWM). */
 function peakRssMb(pid: number): number {
   const found = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(found?.[1]) / 1024;
 }
 
-type Figures = { records: number; outcomes: number; reads: number; rss: number };
+type Figures = {
+  records: number;
+  outcomes: number;
+  reads: number;
+  smallWrites: number;
+  smallWriteRate: number;
+  rss: number;
+};
 
 async function measure(settings: Settings): Promise<Figures> {
   const port = await freePort();
@@ -157,7 +186,15 @@ async function measure(settings: Settings): Promise<Figures> {
     const records = await insert(client, pid, record, 500, []);
     const outcomeCpu = await insert(client, pid, outcome, 30, outcomes);
     const reads = await read(client, pid, outcomes);
-    return { records, outcomes: outcomeCpu, reads, rss: peakRssMb(pid) };
+    const small = await smallWrites(client, pid);
+    return {
+      records,
+      outcomes: outcomeCpu,
+      reads,
+      smallWrites: small.cpu,
+      smallWriteRate: small.rate,
+      rss: peakRssMb(pid),
+    };
   } finally {
     await client.close();
     await server.stop();
@@ -173,7 +210,7 @@ for (let round = 1; round <= rounds; round++) {
     const figures = await measure(settings);
     runs[label].push(figures);
     say(
-      `round ${round} ${label}: ${fmt(figures.records)} µs a record, ${fmt(figures.outcomes)} µs an outcome, ${fmt(figures.reads)} µs a read, peak RSS ${fmt(figures.rss)} MB`,
+      `round ${round} ${label}: ${fmt(figures.records)} µs a record, ${fmt(figures.outcomes)} µs an outcome, ${fmt(figures.reads)} µs a read, ${fmt(figures.smallWrites)} µs a small write (${fmt(figures.smallWriteRate)}/s), peak RSS ${fmt(figures.rss)} MB`,
     );
   }
 }
@@ -184,7 +221,7 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 };
 console.log(
-  `\nFerretDB's CPU µs per document, and its peak RSS; ${rounds} alternating runs of ${seconds} s each`,
+  `\nFerretDB's CPU µs per document, the small writers' rate, and FerretDB's peak RSS; ${rounds} alternating runs of ${seconds} s each`,
 );
 console.log(
   `| measure | ${baselineName} (median) | ours (median) | ours ÷ baseline | every run (baseline; ours) |`,
@@ -194,6 +231,8 @@ for (const [name, key] of [
   ['µs a record, insertMany of 500', 'records'],
   ['µs an outcome, insertMany of 30', 'outcomes'],
   ['µs an outcome read by _id, 32 in flight', 'reads'],
+  ['µs a small write, 32 writers each insertOne', 'smallWrites'],
+  ['small writes a second, 32 writers', 'smallWriteRate'],
   ['peak RSS MB', 'rss'],
 ] as const) {
   const before = runs.baseline.map((run) => run[key]);
