@@ -96,7 +96,7 @@ export class BesideBullmq {
   async read(kind: PeerRead, seconds: number, ours: OurFigure): Promise<void> {
     const run = await this.peer.read(kind, seconds);
     const what = {
-      job: 'GET /jobs/:id req/s (p50/p99 ms), %s completed jobs kept: Koa route calling queue.getJob + job.getState',
+      job: 'GET /jobs/:id req/s (p50/p99 ms), %s completed jobs kept, 1,000 different ones read in turn: Koa route calling queue.getJob + job.getState',
       page: 'GET /jobs?state=completed&limit=50 req/s (p50/p99 ms), %s completed jobs kept: Koa route calling queue.getJobs',
       counts: 'GET /stats req/s (p50/p99 ms), %s completed jobs kept: Koa route calling queue.getJobCounts',
     }[kind].replace('%s', fmt(run.stored));

@@ -13,7 +13,16 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { freePort, type LocalServer, waitForPort } from '../src/local/servers.js';
-import { cannon, peakRssMb, sendSteadily, spawnNode, stop, WARM_UP_SECONDS, warmUp } from './clients.js';
+import {
+  cannon,
+  JOBS_READ,
+  peakRssMb,
+  sendSteadily,
+  spawnNode,
+  stop,
+  WARM_UP_SECONDS,
+  warmUp,
+} from './clients.js';
 import { measureCpu, type Processes } from './cpu.js';
 import { type CpuUsed, countCpu, restShare } from './cpu-per-job.js';
 import { pct } from './format.js';
@@ -89,6 +98,7 @@ export class BullmqPeer {
     method: 'GET' | 'POST',
     seconds: number,
     body?: string,
+    paths?: readonly string[],
   ) {
     const port = await freePort();
     const koa = spawnNode(
@@ -99,9 +109,9 @@ export class BullmqPeer {
     try {
       await waitForPort(port, 10_000, koa);
       const url = `http://127.0.0.1:${port}${path}`;
-      await cannon(url, method, WARM_UP_SECONDS, body);
+      await cannon(url, method, WARM_UP_SECONDS, body, paths);
       const done = this.measure();
-      const run = await cannon(url, method, seconds, body);
+      const run = await cannon(url, method, seconds, body, paths);
       const cpu = done();
       this.rssMb['bull-koa'] = Math.max(this.rssMb['bull-koa'] ?? 0, peakRssMb(koa.pid));
       return { ...run, ...cpu };
@@ -118,7 +128,7 @@ export class BullmqPeer {
 
   /**
    * A read under autocannon's load through the Koa wrapper, with every job completed so far
-   * kept: one completed job (`queue.getJob` + `job.getState`), a page of the 50 newest
+   * kept: completed jobs by id, 1,000 different ones in turn (`queue.getJob` + `job.getState`), a page of the 50 newest
    * completed (`queue.getJobs`) or the counts by state (`queue.getJobCounts`). Runs 1,000 jobs
    * first if none has completed yet (`--only get`).
    */
@@ -133,11 +143,14 @@ export class BullmqPeer {
       );
       await this.completed(queue, 0, 1000);
     }
-    const [job] = await queue.getCompleted(0, 0);
-    if (!job?.id) throw new Error('no completed BullMQ job to read');
+    const jobs = await queue.getCompleted(0, JOBS_READ - 1);
+    const paths = jobs.flatMap((job) => (job.id ? [`/jobs/${job.id}`] : []));
+    if (paths.length === 0) throw new Error('no completed BullMQ job to read');
     const stored = await queue.getCompletedCount();
-    const path =
-      kind === 'job' ? `/jobs/${job.id}` : kind === 'page' ? '/jobs?state=completed&limit=50' : '/stats';
+    // As ours: different completed jobs in turn.
+    if (kind === 'job')
+      return { stored, ...(await this.underCannon(JOB_NAME, '/jobs', 'GET', seconds, undefined, paths)) };
+    const path = kind === 'page' ? '/jobs?state=completed&limit=50' : '/stats';
     return { stored, ...(await this.underCannon(JOB_NAME, path, 'GET', seconds)) };
   }
 

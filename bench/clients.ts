@@ -88,13 +88,36 @@ export async function warmUp(seconds: number, round: () => Promise<unknown>): Pr
   while (performance.now() < until);
 }
 
-export async function cannon(url: string, method: 'GET' | 'POST', seconds: number, body?: string) {
+/**
+ * autocannon's load on `url` for `seconds`, 32 connections; with `paths`, the requests take them
+ * in turn (the same host), e.g. different jobs, so that no answer is one read shared by many.
+ */
+export async function cannon(
+  url: string,
+  method: 'GET' | 'POST',
+  seconds: number,
+  body?: string,
+  paths?: readonly string[],
+) {
+  let turn = 0;
   const result = await autocannon({
     url,
     method,
     connections: 32,
     duration: seconds,
     ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}),
+    ...(paths && paths.length > 0
+      ? {
+          requests: [
+            {
+              setupRequest: (request: autocannon.Request) => {
+                turn = (turn + 1) % paths.length;
+                return { ...request, path: paths[turn] ?? '/' };
+              },
+            },
+          ],
+        }
+      : {}),
   });
   return {
     rps: result.requests.average,
@@ -210,11 +233,20 @@ export async function postBatches(url: string, lines: string[], inFlight: number
   );
 }
 
-export async function anyResultId(url: string): Promise<string | undefined> {
+/** The different finished jobs the GET row reads in turn (ours and BullMQ's). */
+export const JOBS_READ = 1000;
+
+/** Up to `count` ids of stored outcomes (bench's database). */
+export async function someResultIds(url: string, count: number): Promise<string[]> {
   const client = new MongoClient(url);
   try {
-    const doc = await client.db('bench').collection<{ _id: string }>('results').findOne({});
-    return doc?._id;
+    const docs = await client
+      .db('bench')
+      .collection<{ _id: string }>('results')
+      .find({}, { projection: { _id: 1 } })
+      .limit(count)
+      .toArray();
+    return docs.map((doc) => doc._id);
   } finally {
     await client.close();
   }

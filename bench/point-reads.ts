@@ -1,11 +1,12 @@
 /**
  * `npm run bench:point-reads [-- --reads N --rounds N]`: the caller's CPU per point read by
- * `_id`, the driver's `findOne` (the baseline) against the store's own `find` command
- * (src/store/driver/point-reads.ts), 32 reads in flight on one client, on the MongoDB-wire server
+ * `_id`, the driver's `findOne` (the baseline) against the store's reader
+ * (src/store/driver/point-reads.ts: its own `find` command, and the reads asked in one turn sent
+ * together as one `{_id: {$in: ids}}`), 32 reads in flight on one client, on the MongoDB-wire server
  * the tests use (FerretDB, or mongod on the PATH) holding 5,000 outcome-sized documents.
  * Alternates the two ROUNDS times (default 5) after a round of warm-up, N reads each (default
- * 20,000). The CPU is this process's own (user + system): the server's share is the same for
- * both, one command each.
+ * 20,000). The CPU is this process's own (user + system); the baseline sends one command a
+ * read, the reader one for the reads that came together, so the server's share differs too.
  */
 import './no-orphans.js';
 import { MongoClient } from 'mongodb';
@@ -42,7 +43,7 @@ try {
   const ids = Array.from({ length: reads }, (_, i) => `job-${(i * 7919) % STORED}`);
   const ways: Record<string, (id: string) => Promise<unknown>> = {
     'findOne (baseline)': (id) => results.findOne({ _id: id }),
-    'find command (ours)': pointReader(db, 'results'),
+    'the store reader (ours)': pointReader(db, 'results'),
   };
   const figures = new Map<string, number[]>();
   // Round 0 warms both up (V8 compiles the hot paths) and is not counted.
@@ -72,7 +73,7 @@ try {
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
   const base = median(figures.get('findOne (baseline)') ?? []);
-  const ours = median(figures.get('find command (ours)') ?? []);
+  const ours = median(figures.get('the store reader (ours)') ?? []);
   process.stdout.write(
     `median caller CPU per read: findOne ${base.toFixed(1)} µs, ours ${ours.toFixed(1)} µs (${(ours / base).toFixed(2)}×)\n`,
   );

@@ -452,7 +452,7 @@ export async function measureReads(ctx: ReadsContext): Promise<void> {
       ctx.add(
         `${fmt(total)} jobs: POST /jobs/outcomes of ${fmt(Math.min(1000, completed.length))} ids ms p50/p99`,
         `${ms(outcomesRun.p50)}/${ms(outcomesRun.p99)}${outcomesRun.bad ? `, ${outcomesRun.bad} not 200` : ''}`,
-        'one point read per id, 16 in flight',
+        '$in reads of 100 ids, 4 in flight',
         '',
         cpu(),
       );

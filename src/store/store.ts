@@ -67,7 +67,8 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
   const refs = db.collection<QueueRefDocument>('queue_refs');
   const results = db.collection<ResultDocument>('results');
   const attempts = db.collection<AttemptDocument>('attempts');
-  const readJob = pointReader<JobDocument>(db, jobs.collectionName);
+  // A record holds its payload (up to beanstalkd's max-job-size): 16 at a time.
+  const readJob = pointReader<JobDocument>(db, jobs.collectionName, { idsPerRead: 16 });
   const readRef = pointReader<QueueRefDocument>(db, refs.collectionName);
   const readResult = pointReader<ResultDocument>(db, results.collectionName);
   const batcherOptions = {

@@ -8,7 +8,7 @@
  */
 import type { Collection, Db } from 'mongodb';
 import type { ResultDocument } from '../documents.js';
-import { mapConcurrently, POINT_READS_IN_FLIGHT } from '../driver/point-reads.js';
+import { IDS_PER_READ, mapConcurrently } from '../driver/point-reads.js';
 
 /** Upper bounds (seconds) of the processing-duration histogram, on workers and the manager alike. */
 export const DURATION_BUCKETS_SECONDS: readonly number[] = Object.freeze([
@@ -95,11 +95,18 @@ export function workerReportQueries(db: Db, guard: Guard) {
     },
     async findOutcomes(ids: readonly string[]): Promise<OutcomeSummary[]> {
       const projection = { type: 1, outcome: 1, worker: 1, startedAt: 1, finishedAt: 1, durationMs: 1 };
-      // One point read per id, a few at a time: `$in` is not an index read on FerretDB.
-      const found = await mapConcurrently(ids, POINT_READS_IN_FLIGHT, (id) =>
-        guard('find outcome', () => results.findOne<OutcomeSummary>({ _id: id }, { projection })),
+      // `$in` reads of IDS_PER_READ ids, a few at a time: index reads on MongoDB and on our
+      // FerretDB build (scripts/ferretdb/pushdown-id-in.patch).
+      const chunks: string[][] = [];
+      for (let at = 0; at < ids.length; at += IDS_PER_READ) chunks.push(ids.slice(at, at + IDS_PER_READ));
+      const found = await mapConcurrently(chunks, 4, (chunk) =>
+        guard('find outcomes', () =>
+          results
+            .find<OutcomeSummary>({ _id: { $in: chunk } }, { projection, batchSize: chunk.length + 1 })
+            .toArray(),
+        ),
       );
-      return found.filter((doc): doc is OutcomeSummary => doc !== null);
+      return found.flat();
     },
   };
 }

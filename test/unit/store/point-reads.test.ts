@@ -28,10 +28,76 @@ describe('point reads (store/driver/point-reads)', () => {
     assert.deepEqual(commands[0], {
       find: 'results',
       filter: { _id: 'a' },
+      batchSize: 2,
       limit: 1,
-      batchSize: 1,
       singleBatch: true,
     });
+  });
+
+  it('when reads are asked in one turn, then one $in find asks for each id once, and every caller gets its document or null', async () => {
+    const { db, commands } = scriptedDb([
+      {
+        ok: 1,
+        cursor: {
+          id: 0,
+          firstBatch: [
+            { _id: 'b', n: 2 },
+            { _id: 'a', n: 1 },
+          ],
+        },
+      },
+    ]);
+    const read = pointReader<{ _id: string; n: number }>(db, 'results');
+    const answers = await Promise.all([read('a'), read('b'), read('c'), read('a')]);
+    assert.deepEqual(answers, [{ _id: 'a', n: 1 }, { _id: 'b', n: 2 }, null, { _id: 'a', n: 1 }]);
+    assert.deepEqual(commands, [
+      { find: 'results', filter: { _id: { $in: ['a', 'b', 'c'] } }, batchSize: 4 },
+    ]);
+  });
+
+  it('when more ids are asked than one read names, then they go out in several reads', async () => {
+    const { db, commands } = scriptedDb([
+      { ok: 1, cursor: { id: 0, firstBatch: [{ _id: 'a' }, { _id: 'b' }] } },
+      { ok: 1, cursor: { id: 0, firstBatch: [{ _id: 'c' }] } },
+      found({ _id: 'e' }),
+    ]);
+    const read = pointReader(db, 'jobs', { idsPerRead: 2 });
+    const answers = await Promise.all(['a', 'b', 'c', 'd', 'e'].map(read));
+    assert.deepEqual(answers, [{ _id: 'a' }, { _id: 'b' }, { _id: 'c' }, null, { _id: 'e' }]);
+    assert.deepEqual(
+      commands.map((command) => (command as { filter: unknown }).filter),
+      [{ _id: { $in: ['a', 'b'] } }, { _id: { $in: ['c', 'd'] } }, { _id: 'e' }],
+    );
+  });
+
+  it('when a read of several fails, then every caller of it gets the error, and the next reads go on', async () => {
+    const { db } = scriptedDb([
+      new MongoServerError({ code: 2, errmsg: 'bad value' }),
+      { ok: 1, cursor: { id: 0, firstBatch: [{ _id: 'a' }] } },
+    ]);
+    const read = pointReader(db, 'results');
+    const failed = await Promise.allSettled([read('a'), read('b')]);
+    assert.deepEqual(
+      failed.map((one) => one.status === 'rejected' && /bad value/.test(String(one.reason))),
+      [true, true],
+    );
+    assert.deepEqual(await Promise.all([read('a'), read('b')]), [{ _id: 'a' }, null]);
+  });
+
+  it('when the server cuts the batch by size (its cursor left open), then the cursor is killed and the rest read one at a time', async () => {
+    const { db, commands } = scriptedDb([
+      { ok: 1, cursor: { id: 77, firstBatch: [{ _id: 'a' }] } },
+      { ok: 1 },
+      found({ _id: 'b' }),
+      found(undefined),
+    ]);
+    const answers = await Promise.all(['a', 'b', 'c'].map(pointReader(db, 'results')));
+    assert.deepEqual(answers, [{ _id: 'a' }, { _id: 'b' }, null]);
+    assert.deepEqual(commands.slice(1), [
+      { killCursors: 'results', cursors: [77] },
+      { find: 'results', filter: { _id: 'b' }, batchSize: 2, limit: 1, singleBatch: true },
+      { find: 'results', filter: { _id: 'c' }, batchSize: 2, limit: 1, singleBatch: true },
+    ]);
   });
 
   it('when the network fails once, then the read is tried again and answers, as the driver retries a read', async () => {
