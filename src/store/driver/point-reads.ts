@@ -84,8 +84,8 @@ export function pointReader<T extends Document>(
         find: collectionName,
         filter,
         // One more than can match: the cursor is then exhausted, and closed, by the first batch
-        // unless the batch was cut by size (an open cursor holds one of FerretDB's SQLite
-        // connections until it is killed or times out).
+        // unless the batch was cut by size. FerretDB leaves a cursor open when the first batch is
+        // exactly full, and with such cursors open every later read waited (docs/facts.md).
         batchSize: batchSize + 1,
         ...(batchSize === 1 ? { limit: 1, singleBatch: true } : {}),
         ...(level !== undefined ? { readConcern: { level } } : {}),
