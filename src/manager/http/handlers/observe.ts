@@ -66,8 +66,10 @@ export function observeHandlers(deps: ObserveHandlerDeps) {
       ctx.body = { workers, goneAfterMs: workerGoneAfterMs };
     },
     stats: async (ctx: Context) => {
+      const text = await deps.stats.statsJson();
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = await deps.stats.stats();
+      ctx.type = 'application/json';
+      ctx.body = text;
     },
   };
 }
