@@ -1,6 +1,7 @@
 /** Parses beanstalkd's YAML stats answers into typed objects with camelCase keys. */
 import { parse } from 'yaml';
 import { QueueError, QueueErrorCode } from './errors.js';
+import { isTubeName } from './validate.js';
 
 export type JobQueueState = 'ready' | 'delayed' | 'reserved' | 'buried';
 
@@ -279,8 +280,29 @@ export function parseServerStats(yaml: string): ServerStats {
   };
 }
 
+/**
+ * beanstalkd writes `list-tubes` as `---` and one `- name` line per tube, each name as it is
+ * (tube-name characters only, never quoted). Read so directly: the YAML parser was a twentieth
+ * of the manager's CPU under GET /stats load, and it reads a name such as `1.0`, `0x10` or
+ * `null` as a number or null, so such a tube came back under another name. Any other line
+ * sends the whole answer to the parser.
+ */
+function readPlainList(yaml: string): string[] | undefined {
+  const names: string[] = [];
+  for (const raw of yaml.split('\n')) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line === '---' || line === '') continue;
+    const name = line.slice(2);
+    if (!line.startsWith('- ') || !isTubeName(name)) return undefined;
+    names.push(name);
+  }
+  return names.length > 0 ? names : undefined;
+}
+
 /** Parses `list-tubes` / `list-tubes-watched`: a YAML sequence of names. */
 export function parseTubeList(yaml: string): string[] {
+  const plain = readPlainList(yaml);
+  if (plain !== undefined) return plain;
   let doc: unknown;
   try {
     doc = parse(yaml);

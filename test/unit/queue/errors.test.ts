@@ -5,6 +5,7 @@ import {
   parseJobStats,
   parsePlainMapping,
   parseServerStats,
+  parseTubeList,
   readJobStats,
 } from '../../../src/queue/stats.js';
 import { assertBeanstalkId, assertTubeName, isBeanstalkId } from '../../../src/queue/validate.js';
@@ -151,6 +152,23 @@ describe('queue adapter: error normalisation, stats parsing, validation', () => 
     );
     assert.equal(server.version, '1.12');
     assert.equal(server.maxJobSize, 10);
+  });
+
+  it('when list-tubes answers plain names, then each comes back as beanstalkd wrote it', () => {
+    // As beanstalkd 1.12 writes it; the YAML parser agrees on ordinary names...
+    const answer = '---\n- default\n- dw_hash\n- dw_tokens.run.a(b)\n';
+    assert.deepEqual(parseTubeList(answer), ['default', 'dw_hash', 'dw_tokens.run.a(b)']);
+    assert.deepEqual(parseTubeList(answer), parseYaml(answer));
+    assert.deepEqual(parseTubeList(answer.replaceAll('\n', '\r\n')), parseTubeList(answer));
+    // ...but reads these as numbers or null: the names stay names.
+    assert.deepEqual(parseTubeList('---\n- 1.0\n- 0x10\n- null\n- 1e3\n'), ['1.0', '0x10', 'null', '1e3']);
+  });
+
+  it('when a list-tubes line is not a plain tube name, then the YAML parser decides', () => {
+    assert.deepEqual(parseTubeList('---\n- default\n- "quoted"\n'), ['default', 'quoted']);
+    assert.deepEqual(parseTubeList('---\n-  spaced\n'), ['spaced']);
+    assert.throws(() => parseTubeList('---\nname: default\n'), /expected a sequence/);
+    assert.throws(() => parseTubeList('---\n'), /expected a sequence/);
   });
 
   it('when server stats come back, then max-job-size is a number', () => {
