@@ -44,7 +44,7 @@ const { loadWorkerConfig } = await built<typeof import('../src/config/config.js'
 const { builtinHandlers } = await built<typeof import('../src/handlers/index.js')>('handlers/index.js');
 const { encodeEnvelope } = await built<typeof import('../src/jobs/envelope.js')>('jobs/envelope.js');
 const { silentLogger } = await built<typeof import('../src/log.js')>('log.js');
-const { parseJobStats } = await built<typeof import('../src/queue/stats.js')>('queue/stats.js');
+const { parseJobStats } = await built<typeof import('../src/queue/job-stats.js')>('queue/job-stats.js');
 const { InsertBatcher } = await built<typeof import('../src/store/driver/insert-batcher.js')>(
   'store/driver/insert-batcher.js',
 );

@@ -10,7 +10,7 @@
 import type { ConnectionOptions } from './connection.js';
 import { ConnectionSlot } from './connection-slot.js';
 import type { QueueError } from './errors.js';
-import { type JobStats, parseJobStats } from './stats.js';
+import { type JobStats, parseJobStats } from './job-stats.js';
 import { assertBeanstalkId, assertTubeName, assertUint32 } from './validate.js';
 import { type Reply, replyError, WireConnection } from './wire-connection.js';
 

@@ -17,7 +17,7 @@
 import { connect, type Socket } from 'node:net';
 import type { ConnectionOptions } from './connection.js';
 import { QueueError, QueueErrorCode } from './errors.js';
-import { type JobStats, parseJobStats } from './stats.js';
+import { type JobStats, parseJobStats } from './job-stats.js';
 import { assertBeanstalkId } from './validate.js';
 
 /** Questions written and not yet answered, at most; the rest wait for the next write. */

@@ -7,9 +7,8 @@ import type { JackdClient } from 'jackd';
 import type { BeanstalkConnection, ConnectionOptions } from './connection.js';
 import { ConnectionSlot } from './connection-slot.js';
 import { isQueueError, QueueError, QueueErrorCode } from './errors.js';
+import { type JobStats, parseJobStats } from './job-stats.js';
 import {
-  type JobStats,
-  parseJobStats,
   parseServerStats,
   parseTubeList,
   parseTubeStats,

@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
 import { parse as parseYaml } from 'yaml';
 import { normaliseQueueError, QueueErrorCode } from '../../../src/queue/errors.js';
-import {
-  parseJobStats,
-  parsePlainMapping,
-  parseServerStats,
-  parseTubeList,
-  readJobStats,
-} from '../../../src/queue/stats.js';
+import { parseJobStats, readJobStats } from '../../../src/queue/job-stats.js';
+import { parsePlainMapping, parseServerStats, parseTubeList } from '../../../src/queue/stats.js';
 import { assertBeanstalkId, assertTubeName, isBeanstalkId } from '../../../src/queue/validate.js';
 
 class InvalidResponseError extends Error {}
