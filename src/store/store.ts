@@ -85,6 +85,8 @@ function createCoreStore(db: Db, options: StoreOptions, close: () => Promise<voi
     db.collection<StoredSegment>(COLLECTIONS.jobLog),
     db.collection<LogMeta>(COLLECTIONS.jobLog),
     db.collection<StoredDirectory>(COLLECTIONS.jobLog),
+    // A segment holds a line per job of its insert: 8 at a time, the walk's segments ahead.
+    pointReader<StoredSegment>(db, COLLECTIONS.jobLog, { idsPerRead: 8 }),
   );
   // A second batch goes out beside the one in flight only when a batch's chunk of records
   // waits (125: BULK_CHUNK in manager/jobs/accept/accept.ts): single POSTs then share one

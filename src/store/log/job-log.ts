@@ -112,16 +112,21 @@ export interface JobLog extends JobLogReader {
   deleteTypeDirectory(level: number, k: number): Promise<void>;
 }
 
+/**
+ * `readStored` reads one segment by `_id` (the store's point reader: the reads asked together,
+ * such as a listing's segments ahead, go out as one command).
+ */
 export function jobLog(
   segments: Collection<StoredSegment>,
   metaDocs: Collection<LogMeta>,
   directories: Collection<StoredDirectory>,
+  readStored: (id: string) => Promise<StoredSegment | null>,
 ): JobLog {
   /** The highest number known to exist (a lower bound on the head); numbers start at 1. */
   let knownHead = 0;
 
   const read = async (n: number): Promise<LogSegment | null> => {
-    const stored = await guard('read log segment', () => segments.findOne({ _id: segmentId(n) }));
+    const stored = await guard('read log segment', () => readStored(segmentId(n)));
     return stored && fromStored(stored);
   };
   const exists = async (n: number) =>
