@@ -13,6 +13,18 @@ import getRawBody from 'raw-body';
 const [port, redisPort, name] = process.argv.slice(2);
 const queue = new Queue(name, { connection: { host: '127.0.0.1', port: Number(redisPort) } });
 const app = new Koa();
+/** Requests whose handler still runs: the queue closes only once none does (SIGTERM below). */
+let inHand = 0;
+let allAnswered = () => {};
+app.use(async (_ctx, next) => {
+  inHand += 1;
+  try {
+    await next();
+  } finally {
+    inHand -= 1;
+    if (inHand === 0) allAnswered();
+  }
+});
 app.use(async (ctx) => {
   if (ctx.method === 'GET' && ctx.path === '/jobs') {
     const state = String(ctx.query.state ?? 'completed');
@@ -44,13 +56,16 @@ app.use(async (ctx) => {
 await queue.waitUntilReady();
 const server = createServer(app.callback()).listen(Number(port), '127.0.0.1');
 // Requests still in hand when the load stops (a page of getJobs takes tens of ms) finish before
-// the queue's connection closes, instead of failing with "Connection is closed".
+// the queue's connection closes, instead of failing with "Connection is closed": the server's
+// close alone does not wait for them once the load's clients have hung up.
 process.once('SIGTERM', () => {
-  server.close(() => {
-    queue.close().then(
+  server.close();
+  server.closeIdleConnections();
+  const answered = inHand === 0 ? Promise.resolve() : new Promise((resolve) => (allAnswered = resolve));
+  answered
+    .then(() => queue.close())
+    .then(
       () => process.exit(0),
       () => process.exit(1),
     );
-  });
-  server.closeIdleConnections();
 });

@@ -71,6 +71,7 @@ import { countCpu } from './cpu-per-job.js';
 import { measureEndToEnd } from './end-to-end.js';
 import { fmt, pct } from './format.js';
 import { removeOnExit } from './no-orphans.js';
+import { describeSplit, pickupSplit } from './pickup-split.js';
 import { measureReadRows } from './read-rows.js';
 import { measureReads } from './reads.js';
 
@@ -361,10 +362,11 @@ async function benchMode(mode: 'no binlog' | '-b (50 ms sync)' | '-b -f 0'): Pro
       const steadyCpu = cpu();
       const ids = [...sent.keys()];
       const pickups = await pickupsOf(mongo.url, 'bench', sent);
+      const split = describeSplit(await pickupSplit(mongo.url, 'bench', sent));
       add(
         `pickup latency ms at 500 jobs/s (${fmt(ids.length)} jobs)`,
         `p50 ${pct(pickups, 50)}, p99 ${pct(pickups, 99)}`,
-        `goal p50 < 3, p99 < 15; the POST itself answered in p50 ${pct(answered, 50)}, p99 ${pct(answered, 99)}`,
+        `goal p50 < 3, p99 < 15; the POST itself answered in p50 ${pct(answered, 50)}, p99 ${pct(answered, 99)}; ${split}`,
         '',
         steadyCpu,
       );

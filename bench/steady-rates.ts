@@ -1,10 +1,12 @@
 /**
  * `npm run bench:steady`: the POST's answer and the pickup (POST sent → handler start) at
- * several steady rates, with the CPU share of each process at each rate — where the bench's
- * pickup row (500 jobs/s) comes from. A built manager and 2 workers (64 slots each) on their own
- * beanstalkd and FerretDB; 16 clients post `{"steady":i}` evenly spaced for `--seconds` (4) at
- * each of `--rates` (20,100,250,500; 0 measures the processes idle for the same time).
- * `--store-sync normal` as in bench/run.ts. Not a test: it prints figures.
+ * several steady rates, with the CPU share of each process at each rate and its CPU ms per job —
+ * where the bench's pickup row (500 jobs/s) comes from. A built manager and 2 workers (64 slots
+ * each) on their own beanstalkd and FerretDB; 16 clients post `{"steady":i}` evenly spaced for
+ * `--seconds` (4) at each of `--rates` (20,100,250,500; 0 measures the processes idle for the
+ * same time). Each rate's pickup is split into its parts (bench/pickup-split.ts): sent → record
+ * made, → put answered, → handler start. `--store-sync normal` as in bench/run.ts. Not a test:
+ * it prints figures.
  */
 import './no-orphans.js';
 import type { ChildProcess } from 'node:child_process';
@@ -21,7 +23,9 @@ import {
 import { badArgs, benchArgs } from './args.js';
 import { pickupsOf, postSteadily, spawnNode, stop } from './clients.js';
 import { measureCpu } from './cpu.js';
+import { countCpu, msPerJob } from './cpu-per-job.js';
 import { pct } from './format.js';
+import { describeSplit, pickupSplit } from './pickup-split.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'dist', 'index.js');
@@ -76,6 +80,7 @@ try {
   await pickupsOf(mongo.url, 'steady', warmUp.sent);
   for (const rate of rates) {
     const cpu = measureCpu(() => processes);
+    const perJob = countCpu(() => processes);
     if (rate === 0) {
       await new Promise((r) => setTimeout(r, seconds * 1000));
       process.stdout.write(`idle ${seconds} s: CPU ${cpu()}\n`);
@@ -83,9 +88,11 @@ try {
     }
     const { sent, answered } = await postSteadily(`http://127.0.0.1:${port}/jobs`, rate, seconds);
     const used = cpu();
+    const usedPerJob = msPerJob(perJob(), sent.size);
     const pickups = await pickupsOf(mongo.url, 'steady', sent);
+    const split = describeSplit(await pickupSplit(mongo.url, 'steady', sent));
     process.stdout.write(
-      `${rate} jobs/s (${sent.size} jobs): POST answered p50 ${pct(answered, 50)}, p99 ${pct(answered, 99)} ms; pickup p50 ${pct(pickups, 50)}, p99 ${pct(pickups, 99)} ms; CPU ${used}\n`,
+      `${rate} jobs/s (${sent.size} jobs): POST answered p50 ${pct(answered, 50)}, p99 ${pct(answered, 99)} ms; pickup p50 ${pct(pickups, 50)}, p99 ${pct(pickups, 99)} ms (${split}); CPU ${used}; CPU ms per job ${usedPerJob}\n`,
     );
   }
 } finally {
