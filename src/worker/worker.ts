@@ -18,6 +18,7 @@ import { createLimitGate } from './limits/limit-gate.js';
 import { startLimitsCache } from './limits/limits-cache.js';
 import { SlotTubes } from './limits/slot-tubes.js';
 import { outcomeDeadlineMs, startReporting } from './observe/reporting.js';
+import { ReserveWaiters } from './reserve-waiters.js';
 import { type RunJobDeps, runJob } from './run-job.js';
 import { startWorkerWebhooks } from './webhooks.js';
 
@@ -110,20 +111,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
   let busy = 0;
   let lastBusyAt = Date.now();
   /** The slots waiting in a reserve, each with the tubes it watches. */
-  const inReserve = new Map<number, readonly string[]>();
-  /**
-   * Whether another slot waits in a reserve on `server` watching every one of `tubes` (none
-   * given: any slot there). Such a slot takes a job that becomes ready in them at once, so this
-   * slot's poll (reserve-with-timeout 0) would find none, and its deletes may wait for a commit
-   * shared with the jobs ending next to it.
-   */
-  function waiterBeside(slot: number, server: string, tubes: readonly string[] = []): boolean {
-    for (const [other, watched] of inReserve) {
-      if (other === slot || consumers[other]?.server !== server) continue;
-      if (tubes.every((tube) => watched.includes(tube))) return true;
-    }
-    return false;
-  }
+  const inReserve = new ReserveWaiters((slot) => consumers[slot]?.server);
 
   async function runSlot(slot: number, consumer: Consumer, stopSignal: AbortSignal): Promise<void> {
     const slotLog = log.child({ slot });
@@ -168,7 +156,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         const watch = slotTubes.plan(slot);
         if (watch.length === 0) {
           // Only limited types, and none this slot may try now: wait for one (or a change).
-          if (unsent) reporting.commitSoon(waiterBeside(slot, consumer.server));
+          if (unsent) reporting.commitSoon(inReserve.beside(slot, consumer.server));
           await unsent;
           unsent = undefined;
           const wait = slotTubes.waitForChange(250);
@@ -178,15 +166,15 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
           continue;
         }
         await consumer.setTubes(watch);
-        job = unsent && !waiterBeside(slot, consumer.server, watch) ? await consumer.reserve(0) : null;
+        job = unsent && !inReserve.beside(slot, consumer.server, watch) ? await consumer.reserve(0) : null;
         if (!job) {
           // Nothing ready now: a run token kept for a next job of its type goes back first.
           gate.idle(slot);
-          if (unsent) reporting.commitSoon(waiterBeside(slot, consumer.server));
+          if (unsent) reporting.commitSoon(inReserve.beside(slot, consumer.server));
           await unsent;
           unsent = undefined;
           if (stopping) break;
-          inReserve.set(slot, watch);
+          inReserve.enter(slot, watch);
           job = await consumer.reserve(config.reserveTimeoutSeconds);
         }
         failures = 0;
@@ -206,7 +194,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         });
         continue;
       } finally {
-        inReserve.delete(slot);
+        inReserve.leave(slot);
       }
       if (!job) continue;
       slotTubes.busy(slot);
@@ -274,7 +262,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         log.info({ graceMs }, 'worker stopping');
         for (const wake of idleWakers) wake();
         // Slots waiting in reserve hold no job: closing their connection ends the wait now.
-        for (const slot of inReserve.keys()) void consumers[slot]?.close();
+        for (const slot of inReserve.slots()) void consumers[slot]?.close();
         const delivering = webhooks.stopDelivering(graceMs);
         const all = Promise.all(slots);
         const settled = await Promise.race([
