@@ -14,7 +14,10 @@ export interface PickupSplit {
   request: number[];
   /** Record made → put answered: the record's insert (and log segment), then the put. */
   recordAndPut: number[];
-  /** Put answered → handler start: beanstalkd to a worker's slot, its stats-job, the handler. */
+  /**
+   * Put answered → handler start: beanstalkd to a worker's slot, its stats-job, the handler (below
+   * 0 when the worker starts before the manager reads the put's answer).
+   */
   toHandler: number[];
 }
 
@@ -30,7 +33,7 @@ export async function pickupSplit(
   const client = new MongoClient(mongoUrl);
   try {
     const ids = [...sent.keys()];
-    const stamps = async <T>(collection: string, field: string) =>
+    const stamps = async (collection: string, field: string): Promise<Map<string, number>> =>
       new Map(
         (
           await client
@@ -41,11 +44,11 @@ export async function pickupSplit(
         ).flatMap((doc) =>
           doc[field] instanceof Date ? [[doc._id, (doc[field] as Date).getTime()] as const] : [],
         ),
-      ) as Map<string, T>;
+      );
     const [made, put, started] = await Promise.all([
-      stamps<number>('jobs', 'createdAt'),
-      stamps<number>('queue_refs', 'putAt'),
-      stamps<number>('results', 'startedAt'),
+      stamps('jobs', 'createdAt'),
+      stamps('queue_refs', 'putAt'),
+      stamps('results', 'startedAt'),
     ]);
     const split: PickupSplit = { request: [], recordAndPut: [], toHandler: [] };
     for (const [id, at] of sent) {
@@ -65,7 +68,7 @@ export async function pickupSplit(
   }
 }
 
-/** `sent → record made p50 …/p99 …, → put answered …, → handler start … ms (n jobs)`. */
+/** `sent → record made p50 …/p99 …, → put answered p50 …/p99 …, → handler start p50 …/p99 … ms`. */
 export function describeSplit(split: PickupSplit | null): string {
   if (split === null) return 'no split (no queue references: accept hold)';
   const part = (ms: number[]) => `p50 ${fmt(pct(ms, 50))}/p99 ${fmt(pct(ms, 99))}`;
