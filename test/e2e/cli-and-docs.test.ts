@@ -77,6 +77,46 @@ describe('CLI and docs', function () {
     );
   });
 
+  it('when a worker and a manager run, then only the manager has loaded the HTTP stack (Koa and its parts)', async () => {
+    // Each role imports its own code (index.ts): the manager's HTTP stack kept about 17 MB more
+    // resident in every worker replica. Unreachable backends: both start and retry.
+    const loaded = async (role: 'manager' | 'worker', started: string) => {
+      const cli = spawnCli([role], {
+        NODE_OPTIONS: `--require ${join(projectRoot, 'test', 'support', 'report-packages.cjs')}`,
+        BEANSTALK_PORT: '1',
+        MONGO_URL: 'mongodb://127.0.0.1:1/dw-loaded-packages',
+        MANAGER_LISTEN_PORT: '0',
+        WORKER_SHUTDOWN_GRACE_MS: '0',
+      });
+      await waitFor(
+        `the ${role} to log "${started}"`,
+        () => cli.records().some((line) => line.msg === started),
+        20_000,
+      );
+      await cli.stop();
+      const report = cli.lines.find((line) => line.startsWith('loaded packages: '));
+      assert.ok(report, `the ${role} reported its packages: ${cli.lines.join('\n')}`);
+      return report.slice('loaded packages: '.length).split(',');
+    };
+    const [manager, worker] = await Promise.all([
+      loaded('manager', 'manager listening'),
+      loaded('worker', 'worker started'),
+    ]);
+    for (const name of ['koa', 'raw-body', 'mongodb', 'jackd'])
+      assert.ok(manager.includes(name), `the manager loaded ${name}: ${manager.join(',')}`);
+    for (const name of ['mongodb', 'jackd'])
+      assert.ok(worker.includes(name), `the worker loaded ${name}: ${worker.join(',')}`);
+    for (const name of [
+      'koa',
+      '@koa/router',
+      '@koa/cors',
+      'raw-body',
+      'rate-limiter-flexible',
+      'cli-progress',
+    ])
+      assert.ok(!worker.includes(name), `the worker did not load ${name}: ${worker.join(',')}`);
+  });
+
   it('when the stack runs by its old name demo with --exit-when-done, then it completes its sample jobs and stops', async () => {
     const cache: Record<string, string> = process.env.DW_CACHE_DIR
       ? { DW_CACHE_DIR: process.env.DW_CACHE_DIR }
