@@ -106,14 +106,8 @@ describe('CLI and docs', function () {
       assert.ok(manager.includes(name), `the manager loaded ${name}: ${manager.join(',')}`);
     for (const name of ['mongodb', 'jackd'])
       assert.ok(worker.includes(name), `the worker loaded ${name}: ${worker.join(',')}`);
-    for (const name of [
-      'koa',
-      '@koa/router',
-      '@koa/cors',
-      'raw-body',
-      'rate-limiter-flexible',
-      'cli-progress',
-    ])
+    // Packages loaded as ES modules (@koa/router) are not in the report: those named here show when loaded.
+    for (const name of ['koa', '@koa/cors', 'raw-body', 'rate-limiter-flexible', 'cli-progress'])
       assert.ok(!worker.includes(name), `the worker did not load ${name}: ${worker.join(',')}`);
   });
 
