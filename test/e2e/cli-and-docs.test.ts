@@ -77,9 +77,10 @@ describe('CLI and docs', function () {
     );
   });
 
-  it('when a worker and a manager run, then only the manager has loaded the HTTP stack (Koa and its parts)', async () => {
+  it('when a worker and a manager run, then only the manager has loaded the HTTP stack, and neither what is off', async () => {
     // Each role imports its own code (index.ts): the manager's HTTP stack kept about 17 MB more
-    // resident in every worker replica. Unreachable backends: both start and retry.
+    // resident in every worker replica. The rate limiter and the pretty printer load only when
+    // a limit or --pretty is set (neither is here). Unreachable backends: both start and retry.
     const loaded = async (role: 'manager' | 'worker', started: string) => {
       const cli = spawnCli([role], {
         NODE_OPTIONS: `--require ${join(projectRoot, 'test', 'support', 'report-packages.cjs')}`,
@@ -107,8 +108,17 @@ describe('CLI and docs', function () {
     for (const name of ['mongodb', 'jackd'])
       assert.ok(worker.includes(name), `the worker loaded ${name}: ${worker.join(',')}`);
     // Packages loaded as ES modules (@koa/router) are not in the report: those named here show when loaded.
-    for (const name of ['koa', '@koa/cors', 'raw-body', 'rate-limiter-flexible', 'cli-progress'])
+    for (const name of [
+      'koa',
+      '@koa/cors',
+      'raw-body',
+      'rate-limiter-flexible',
+      'cli-progress',
+      'pino-pretty',
+    ])
       assert.ok(!worker.includes(name), `the worker did not load ${name}: ${worker.join(',')}`);
+    for (const name of ['rate-limiter-flexible', 'pino-pretty', 'cli-progress'])
+      assert.ok(!manager.includes(name), `the manager did not load ${name}: ${manager.join(',')}`);
   });
 
   it('when the stack runs by its old name demo with --exit-when-done, then it completes its sample jobs and stops', async () => {
