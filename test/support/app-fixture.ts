@@ -88,7 +88,9 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
     insertRetryMs: 1000,
   });
   const maxJobSize = options.maxJobSize ?? 65_535;
-  const events = options.events ? eventDeps(store, options.events) : undefined;
+  // The fixture makes and closes the follower and the hub: the app's own would keep polling the
+  // closed store after the test for as long as a wait it registered lasts.
+  const events = eventDeps(store, options.events ?? {}, options.maxWaiters);
   const more = (options.moreBeanstalkPorts ?? []).map((port) =>
     createQueueClient({
       host: servers.beanstalk.host,
@@ -122,7 +124,7 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
     ...(options.webhooks !== undefined ? { webhooks: options.webhooks } : {}),
     ...(options.uiDir !== undefined ? { uiDir: options.uiDir } : {}),
     ...(options.acceptCounts !== undefined ? { acceptCounts: options.acceptCounts } : {}),
-    ...(events ?? {}),
+    ...events,
   });
   return {
     app,
@@ -133,7 +135,8 @@ export async function appFixture(options: AppFixtureOptions): Promise<AppFixture
     dbName,
     tube: `${tubePrefix}hash`,
     async close() {
-      events?.eventHub.close();
+      events.eventHub.close();
+      events.follower.close();
       await Promise.all([queues.close(), store.close()]);
       if (!options.share) await dropDatabase(dbName);
     },
@@ -146,9 +149,9 @@ export function workerEnvFor(f: Pick<AppFixture, 'dbName' | 'tubePrefix'>): Reco
 }
 
 /** An event hub and stream settings from the fixture's options, the app's defaults elsewhere. */
-function eventDeps(store: Store, events: NonNullable<AppFixtureOptions['events']>) {
+function eventDeps(store: Store, events: NonNullable<AppFixtureOptions['events']>, maxWaiters?: number) {
   const log = silentLogger();
-  const follower = createFollower({ store, log });
+  const follower = createFollower({ store, log, ...(maxWaiters !== undefined ? { maxWaiters } : {}) });
   return {
     follower,
     eventHub: createEventHub(follower, log, events),
