@@ -17,7 +17,8 @@ export const WORKER_SETTINGS = declareSettings(['worker'], {
       default: 1,
       min: 0,
       max: 60,
-      description: 'reserve-with-timeout seconds (how fast shutdown and dead connections are noticed)',
+      description:
+        'reserve-with-timeout seconds: how often an idle slot asks beanstalkd again, so how soon it notices a dead connection or a limited type it may watch again (stopping does not wait for it)',
     }),
     WORKER_NAME: text({
       flag: 'name',
