@@ -18,7 +18,7 @@ export const WORKER_SETTINGS = declareSettings(['worker'], {
       min: 0,
       max: 60,
       description:
-        'reserve-with-timeout seconds: how often an idle slot asks beanstalkd again, so how soon it notices a dead connection or a limited type it may watch again (stopping does not wait for it)',
+        'reserve-with-timeout seconds: how often a slot waiting for jobs asks beanstalkd again (two a worker per tubes and server; its other idle slots wait in the worker), so how soon it notices a dead connection or a limited type it may watch again (stopping does not wait for it)',
     }),
     WORKER_NAME: text({
       flag: 'name',

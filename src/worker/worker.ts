@@ -4,7 +4,8 @@
  * capped backoff; the loop itself never dies. stop() stops reserving, lets jobs in hand
  * finish within the grace period, then closes (beanstalkd puts unfinished jobs back). Types
  * with rate or concurrency limits are watched by some slots only (slot-tubes.ts), and their
- * jobs start with their tokens (limit-gate.ts).
+ * jobs start with their tokens (limit-gate.ts). Idle slots past two per tubes wait in the
+ * worker, not in beanstalkd (parked-slots.ts).
  */
 import { queueConnection, type WorkerConfig } from '../config/config.js';
 import type { HandlerRegistry } from '../handlers/index.js';
@@ -18,6 +19,7 @@ import { createLimitGate } from './limits/limit-gate.js';
 import { startLimitsCache } from './limits/limits-cache.js';
 import { SlotTubes } from './limits/slot-tubes.js';
 import { outcomeDeadlineMs, startReporting } from './observe/reporting.js';
+import { IDLE_RESERVES, ParkedSlots } from './parked-slots.js';
 import { ReserveWaiters } from './reserve-waiters.js';
 import { type RunJobDeps, runJob } from './run-job.js';
 import { startWorkerWebhooks } from './webhooks.js';
@@ -112,6 +114,8 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
   let lastBusyAt = Date.now();
   /** The slots waiting in a reserve, each with the tubes it watches. */
   const inReserve = new ReserveWaiters((slot) => consumers[slot]?.server);
+  /** Idle slots waiting in the worker while IDLE_RESERVES others wait in a reserve for them. */
+  const parked = new ParkedSlots((ms) => slotTubes.waitForChange(ms));
 
   async function runSlot(slot: number, consumer: Consumer, stopSignal: AbortSignal): Promise<void> {
     const slotLog = log.child({ slot });
@@ -170,12 +174,23 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         if (!job) {
           // Nothing ready now: a run token kept for a next job of its type goes back first.
           gate.idle(slot);
+          // A delete to send leaves with the next reserve, in one write: such a slot waits in
+          // beanstalkd even beside others, and parks once that reserve times out.
+          const deleting = unsent !== undefined;
           if (unsent) reporting.commitSoon(inReserve.beside(slot, consumer.server));
           await unsent;
           unsent = undefined;
           if (stopping) break;
+          if (!deleting && inReserve.beside(slot, consumer.server, watch, IDLE_RESERVES)) {
+            await parked.park();
+            continue;
+          }
           inReserve.enter(slot, watch);
           job = await consumer.reserve(config.reserveTimeoutSeconds);
+        }
+        // Fewer than IDLE_RESERVES left waiting beside the slot that took a job: a parked one joins.
+        if (job && parked.size > 0 && !inReserve.beside(slot, consumer.server, watch, IDLE_RESERVES)) {
+          parked.wakeOne();
         }
         failures = 0;
         noteQueue(false);
@@ -261,6 +276,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         stopping = true;
         log.info({ graceMs }, 'worker stopping');
         for (const wake of idleWakers) wake();
+        parked.wakeAll();
         // Slots waiting in reserve hold no job: closing their connection ends the wait now.
         for (const slot of inReserve.slots()) void consumers[slot]?.close();
         const delivering = webhooks.stopDelivering(graceMs);

@@ -379,6 +379,53 @@ describe('worker on real servers', function () {
     );
   });
 
+  it('when idle, then two slots wait in beanstalkd and the rest in the worker, and a burst still runs on every slot', async () => {
+    const { log } = capturingLogger();
+    const slots = 8;
+    let running = 0;
+    let most = 0;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const held: Handler = async (_payload, context) => {
+      running += 1;
+      most = Math.max(most, running);
+      await gate;
+      running -= 1;
+      return { hash: hashPayload(context.rawPayload) };
+    };
+    // Slots that finish a job reserve again (their delete goes with it): once that reserve
+    // times out, all but two park again.
+    worker = await startWorker(
+      configFor({ WORKER_CONCURRENCY: String(slots), WORKER_RESERVE_TIMEOUT_SECONDS: '2' }),
+      { handlers: new Map([['hash', held]]), log },
+    );
+    const tubeStat = async (name: string) =>
+      Number(
+        new RegExp(`^${name}: (\\d+)$`, 'm').exec(
+          (await beanstalkRaw(port, `stats-tube ${f.tube}`)).body ?? '',
+        )?.[1],
+      );
+    const settled = async () =>
+      (await tubeStat('current-watching')) === slots && (await tubeStat('current-waiting')) === 2;
+    await waitFor('every slot to watch the tube, two of them in a reserve', settled);
+    // Sampled across a reserve timeout and a half: the two time out and reserve again, the
+    // other six never come (all eight wait in beanstalkd when every slot reserves).
+    const until = Date.now() + 3_000;
+    while (Date.now() < until) {
+      assert.ok((await tubeStat('current-waiting')) <= 2, 'the other six slots do not reserve while idle');
+    }
+    const ids = await Promise.all(Array.from({ length: slots }, (_, i) => post(`{"burst":${i}}`)));
+    await waitFor('every slot to run a job of the burst at once', () => running === slots);
+    assert.equal(most, slots);
+    release();
+    for (const id of ids) {
+      await waitFor(`job ${id} to complete`, async () => (await view(id)).state === 'completed');
+    }
+    await waitFor('two slots to wait in beanstalkd again', settled);
+  });
+
   it('when stopped with a job in hand, then the job finishes and is stored before the worker stops', async () => {
     const { log, records } = capturingLogger();
     let release: () => void = () => undefined;

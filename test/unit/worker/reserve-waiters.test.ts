@@ -29,6 +29,18 @@ describe('the slots waiting in a reserve (worker/reserve-waiters)', () => {
     assert.equal(waiters.beside(0, 'c'), false);
   });
 
+  it('when asked for at least n others, then only slots on the server watching every tube count', () => {
+    const waiters = new ReserveWaiters(serverOf);
+    waiters.enter(0, ['t1']);
+    waiters.enter(2, ['t1', 't2']);
+    waiters.enter(1, ['t1', 't2']);
+    waiters.enter(4, ['t2']);
+    assert.equal(waiters.beside(6, 'a', ['t1'], 2), true);
+    assert.equal(waiters.beside(6, 'a', ['t1'], 3), false, 'slot 4 does not watch t1; slot 1 is on b');
+    assert.equal(waiters.beside(0, 'a', ['t1'], 2), false, 'a slot does not count itself');
+    assert.equal(waiters.beside(6, 'a', [], 3), true);
+  });
+
   it('when a slot leaves its reserve, then it is neither beside nor listed', () => {
     const waiters = new ReserveWaiters(serverOf);
     waiters.enter(2, ['t1']);

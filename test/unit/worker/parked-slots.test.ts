@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { SlotTubes } from '../../../src/worker/limits/slot-tubes.js';
+import { ParkedSlots } from '../../../src/worker/parked-slots.js';
+
+describe('idle slots parked in the worker (worker/parked-slots)', () => {
+  const tubes = () => new SlotTubes({ types: ['t'], tubeOf: (type) => type, limits: { get: () => null } });
+  const settledOf = (promise: Promise<void>) => {
+    const state = { done: false };
+    void promise.then(() => {
+      state.done = true;
+    });
+    return state;
+  };
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('when one is woken, then the slot parked longest resumes and the others stay parked', async () => {
+    const parked = new ParkedSlots((ms) => tubes().waitForChange(ms));
+    const first = settledOf(parked.park());
+    const second = settledOf(parked.park());
+    assert.equal(parked.size, 2);
+    parked.wakeOne();
+    parked.wakeOne();
+    await turn();
+    assert.deepEqual(
+      [first.done, second.done],
+      [true, true],
+      'two wakes before either resumed wake two slots',
+    );
+    assert.equal(parked.size, 0);
+    const third = settledOf(parked.park());
+    const fourth = settledOf(parked.park());
+    parked.wakeOne();
+    await turn();
+    assert.deepEqual([third.done, fourth.done], [true, false]);
+    parked.wakeAll();
+    await turn();
+    assert.equal(fourth.done, true);
+  });
+
+  it('when what the slots may watch changes, then the parked ones look again', async () => {
+    const slotTubes = tubes();
+    const parked = new ParkedSlots((ms) => slotTubes.waitForChange(ms));
+    const slot = settledOf(parked.park());
+    await turn();
+    assert.equal(slot.done, false);
+    slotTubes.notify();
+    await turn();
+    assert.equal(slot.done, true);
+    assert.equal(parked.size, 0);
+  });
+
+  it('when nothing wakes a parked slot, then it looks again after the recheck time', async () => {
+    const parked = new ParkedSlots((ms) => tubes().waitForChange(ms), 20);
+    const started = Date.now();
+    await parked.park();
+    assert.ok(Date.now() - started >= 15, 'not before its time');
+    assert.equal(parked.size, 0);
+  });
+
+  it('when nothing is parked, then waking does nothing', () => {
+    const parked = new ParkedSlots((ms) => tubes().waitForChange(ms));
+    parked.wakeOne();
+    parked.wakeAll();
+    assert.equal(parked.size, 0);
+  });
+});
