@@ -9,13 +9,14 @@
 /** How many idle slots of a worker wait in a reserve on the same tubes of a server. */
 export const IDLE_RESERVES = 2;
 
-/** A parked slot looks again after this long (ms) even if nothing woke it. */
+/** Parked slots look again this often (ms) even if nothing woke them: all at once, one timer. */
 export const PARKED_RECHECK_MS = 10_000;
 
-type WaitForChange = (ms: number) => { done: Promise<void>; wake: () => void };
+type WaitForChange = () => { done: Promise<void>; wake: () => void };
 
 export class ParkedSlots {
   private readonly waiting = new Set<() => void>();
+  private recheck: NodeJS.Timeout | undefined;
 
   /**
    * `waitForChange`: the slots' tubes' own wait (limits/slot-tubes.ts), so that a parked slot
@@ -30,12 +31,21 @@ export class ParkedSlots {
     return this.waiting.size;
   }
 
-  /** Resolves when woken (wakeOne, wakeAll, a change of tubes) or after the recheck time. */
+  /** Resolves when woken (wakeOne, wakeAll, a change of tubes) or at the next recheck. */
   async park(): Promise<void> {
-    const wait = this.waitForChange(this.recheckMs);
+    const wait = this.waitForChange();
     this.waiting.add(wait.wake);
+    // One timer for every parked slot: a timer each would wake the process once per slot.
+    this.recheck ??= setTimeout(() => {
+      this.recheck = undefined;
+      this.wakeAll();
+    }, this.recheckMs).unref();
     await wait.done;
     this.waiting.delete(wait.wake);
+    if (this.waiting.size === 0 && this.recheck !== undefined) {
+      clearTimeout(this.recheck);
+      this.recheck = undefined;
+    }
   }
 
   /** Wakes the slot parked longest, if any. */

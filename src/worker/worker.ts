@@ -115,7 +115,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
   /** The slots waiting in a reserve, each with the tubes it watches. */
   const inReserve = new ReserveWaiters((slot) => consumers[slot]?.server);
   /** Idle slots waiting in the worker while IDLE_RESERVES others wait in a reserve for them. */
-  const parked = new ParkedSlots((ms) => slotTubes.waitForChange(ms));
+  const parked = new ParkedSlots(() => slotTubes.waitForChange());
 
   async function runSlot(slot: number, consumer: Consumer, stopSignal: AbortSignal): Promise<void> {
     const slotLog = log.child({ slot });

@@ -105,11 +105,11 @@ export class SlotTubes {
     this.stateOf(type).dryUntil = this.now() + (this.options.dryMs ?? DRY_MS)[reason];
   }
 
-  /** Resolves when a slot may have something new to watch, or after `ms`. */
-  waitForChange(ms: number): { done: Promise<void>; wake: () => void } {
+  /** Resolves when a slot may have something new to watch, or after `ms` (if given). */
+  waitForChange(ms?: number): { done: Promise<void>; wake: () => void } {
     let wake: () => void = () => undefined;
     const done = new Promise<void>((resolve) => {
-      const timer = setTimeout(() => wake(), ms);
+      const timer = ms === undefined ? undefined : setTimeout(() => wake(), ms);
       wake = () => {
         clearTimeout(timer);
         this.waiters.delete(wake);

@@ -14,7 +14,7 @@ describe('idle slots parked in the worker (worker/parked-slots)', () => {
   const turn = () => new Promise((resolve) => setImmediate(resolve));
 
   it('when one is woken, then the slot parked longest resumes and the others stay parked', async () => {
-    const parked = new ParkedSlots((ms) => tubes().waitForChange(ms));
+    const parked = new ParkedSlots(() => tubes().waitForChange());
     const first = settledOf(parked.park());
     const second = settledOf(parked.park());
     assert.equal(parked.size, 2);
@@ -39,7 +39,7 @@ describe('idle slots parked in the worker (worker/parked-slots)', () => {
 
   it('when what the slots may watch changes, then the parked ones look again', async () => {
     const slotTubes = tubes();
-    const parked = new ParkedSlots((ms) => slotTubes.waitForChange(ms));
+    const parked = new ParkedSlots(() => slotTubes.waitForChange());
     const slot = settledOf(parked.park());
     await turn();
     assert.equal(slot.done, false);
@@ -49,16 +49,22 @@ describe('idle slots parked in the worker (worker/parked-slots)', () => {
     assert.equal(parked.size, 0);
   });
 
-  it('when nothing wakes a parked slot, then it looks again after the recheck time', async () => {
-    const parked = new ParkedSlots((ms) => tubes().waitForChange(ms), 20);
+  it('when nothing wakes parked slots, then they look again at the recheck time, the later ones with the first', async () => {
+    const parked = new ParkedSlots(() => tubes().waitForChange(), 200);
     const started = Date.now();
-    await parked.park();
-    assert.ok(Date.now() - started >= 15, 'not before its time');
+    const first = parked.park();
+    // Parked 20 ms later: a timer of its own would wake it 20 ms after the first.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = settledOf(parked.park());
+    await first;
+    assert.ok(Date.now() - started >= 190, 'not before its time');
+    await turn();
+    assert.equal(second.done, true, 'one timer for every parked slot, not one each');
     assert.equal(parked.size, 0);
   });
 
   it('when nothing is parked, then waking does nothing', () => {
-    const parked = new ParkedSlots((ms) => tubes().waitForChange(ms));
+    const parked = new ParkedSlots(() => tubes().waitForChange());
     parked.wakeOne();
     parked.wakeAll();
     assert.equal(parked.size, 0);
