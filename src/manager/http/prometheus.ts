@@ -10,9 +10,10 @@
  * Reading heartbeats costs one query on the small `workers` collection per scrape.
  */
 import type { Context, Next } from 'koa';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Metric, Registry } from 'prom-client';
 import { DEFAULT_JOB_TYPE } from '../../handlers/index.js';
 import type { Logger } from '../../log.js';
+import { collectProcessMetrics } from '../../process-metrics.js';
 import type { QueueSet } from '../../queue/index.js';
 import { DURATION_BUCKETS_SECONDS, type Store, type WorkerDocument } from '../../store/index.js';
 import { readQueueDepth, type TypeDepth } from '../stats/queue-depth.js';
@@ -57,7 +58,7 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
 
 export function createManagerMetrics(deps: ManagerMetricsDeps): ManagerMetrics {
   const registry = new Registry();
-  if (deps.processMetrics) collectDefaultMetrics({ register: registry });
+  if (deps.processMetrics) collectProcessMetrics(registry);
   const accepted = new Counter({
     name: 'dw_jobs_accepted_total',
     help: "Jobs accepted (recorded and queued: answered 202, or a schedule tick's), by type",

@@ -6,8 +6,9 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../../log.js';
+import { collectProcessMetrics } from '../../process-metrics.js';
 import { DURATION_BUCKETS_SECONDS, Outcome } from '../../store/index.js';
 import type { DeliveryMetrics } from '../../webhooks/delivery-loop.js';
 import type { StoredOutcome } from './worker-stats.js';
@@ -33,7 +34,7 @@ export function createWorkerMetrics(options: {
   types: readonly string[];
 }): WorkerMetrics {
   const registry = new Registry();
-  if (options.processMetrics) collectDefaultMetrics({ register: registry });
+  if (options.processMetrics) collectProcessMetrics(registry);
   const completed = new Counter({
     name: 'dw_worker_jobs_completed_total',
     help: 'Jobs this worker process completed (outcome stored), by type',
