@@ -14,6 +14,7 @@ import { tubeName } from '../jobs/queue-copy.js';
 import type { Logger } from '../log.js';
 import { type Consumer, createConsumer, createJobStatsLane } from '../queue/index.js';
 import { createStore, type Store } from '../store/index.js';
+import { createBackendNotes } from './backend-notes.js';
 import { watchForDrain } from './drain-watch.js';
 import { createLimitGate } from './limits/limit-gate.js';
 import { startLimitsCache } from './limits/limits-cache.js';
@@ -91,23 +92,10 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
   // print a MaxListenersExceededWarning. A slot runs one job at a time: one listener each.
   const slotStops: AbortController[] = [];
   let stopping = false;
-  let queueDown = false;
   const { min, max } = config.workDelayMs;
   const pickWorkDelayMs = () => (max === 0 ? 0 : min + Math.floor(Math.random() * (max - min + 1)));
 
-  const noteQueue = (down: boolean, error?: unknown) => {
-    if (down === queueDown) return;
-    queueDown = down;
-    if (down) log.warn({ err: error }, 'beanstalkd unavailable; retrying with backoff');
-    else log.info('beanstalkd reachable again');
-  };
-  let storeDown = false;
-  const noteStore = (ok: boolean, error?: unknown) => {
-    if (ok !== storeDown) return;
-    storeDown = !ok;
-    if (storeDown) log.warn({ err: error }, 'MongoDB unavailable; outcomes wait in beanstalkd');
-    else log.info('MongoDB reachable again');
-  };
+  const notes = createBackendNotes(log);
 
   const idleWakers = new Set<() => void>();
   let busy = 0;
@@ -144,7 +132,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
       jobTimeoutMs: config.jobTimeoutMs,
       outcomeDeadlineMs: outcomeDeadlineMs(config),
       signal: stopSignal,
-      noteStore,
+      noteStore: notes.store,
       counted: reporting.counted,
       events: reporting.events,
       enqueueDelivery: webhooks.enqueueDelivery,
@@ -193,11 +181,11 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
           parked.wakeOne();
         }
         failures = 0;
-        noteQueue(false);
+        notes.queue(false);
       } catch (error: unknown) {
         if (stopping) break;
         failures += 1;
-        noteQueue(true, error);
+        notes.queue(true, error);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(wake, backoffMs(failures));
           function wake() {
