@@ -163,13 +163,15 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
           // Nothing ready now: a run token kept for a next job of its type goes back first.
           gate.idle(slot);
           // A delete to send leaves with the next reserve, in one write: such a slot waits in
-          // beanstalkd even beside others, and parks once that reserve times out.
+          // beanstalkd even beside others, and parks once that reserve times out. A slot
+          // watching a limited type never parks (slot-tubes.ts).
           const deleting = unsent !== undefined;
           if (unsent) reporting.commitSoon(inReserve.beside(slot, consumer.server));
           await unsent;
           unsent = undefined;
           if (stopping) break;
-          if (!deleting && inReserve.beside(slot, consumer.server, watch, IDLE_RESERVES)) {
+          const mayPark = !deleting && !slotTubes.watchesLimited(watch);
+          if (mayPark && inReserve.beside(slot, consumer.server, watch, IDLE_RESERVES)) {
             await parked.park();
             continue;
           }
@@ -281,6 +283,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         await Promise.all(consumers.map((consumer) => consumer.close()));
         for (const lane of statsLanes.values()) lane.close();
         limits.stop();
+        slotTubes.close();
         await gate.close();
         await delivering;
         await webhooks.close();

@@ -33,6 +33,8 @@ interface TypeState {
   continuing: Set<number>;
   /** No new probes before this (ms): a slot here just waited for tokens in vain. */
   dryUntil: number;
+  /** Wakes the waiting slots when the dry time ends: one of them may become a probe then. */
+  dryEnd?: NodeJS.Timeout;
 }
 
 /** Probes per limited type per worker: how many of its idle slots try the type's jobs. */
@@ -78,6 +80,19 @@ export class SlotTubes {
     return tubes;
   }
 
+  /**
+   * Whether a plan of this worker's includes a limited type's tube. Such a slot (a probe, or one
+   * that kept a run token) waits in beanstalkd, never parked in the worker: parked it would hold
+   * its place as a probe and take none of the type's jobs.
+   */
+  watchesLimited(tubes: readonly string[]): boolean {
+    for (const type of this.options.types) {
+      const limits = this.options.limits.get(type);
+      if (limits !== null && limits !== 'unknown' && tubes.includes(this.options.tubeOf(type))) return true;
+    }
+    return false;
+  }
+
   /** The slot reserved a job: a probe's place stays taken until the job starts or goes back. */
   busy(slot: number): void {
     for (const state of this.states.values()) {
@@ -102,7 +117,18 @@ export class SlotTubes {
 
   /** The slot waited for `type`'s tokens in vain: the worker's idle slots leave it alone a while. */
   missed(type: string, reason: 'rate' | 'concurrency'): void {
-    this.stateOf(type).dryUntil = this.now() + (this.options.dryMs ?? DRY_MS)[reason];
+    const state = this.stateOf(type);
+    const ms = (this.options.dryMs ?? DRY_MS)[reason];
+    state.dryUntil = this.now() + ms;
+    // Slots parked in the worker re-plan only when woken (worker.ts): the end of the dry
+    // time is a change of what they may watch.
+    clearTimeout(state.dryEnd);
+    state.dryEnd = setTimeout(() => this.notify(), ms).unref();
+  }
+
+  /** Clears the dry times' timers (the worker stops). */
+  close(): void {
+    for (const state of this.states.values()) clearTimeout(state.dryEnd);
   }
 
   /** Resolves when a slot may have something new to watch, or after `ms` (if given). */

@@ -45,6 +45,37 @@ describe('slot tubes (which slots take a limited type)', () => {
     assert.ok(!tubes.plan(3).includes('p.capped'), 'two probes already');
   });
 
+  it("when a plan includes a limited type's tube, then it watches a limited type (such slots do not park); unread limits do not count", () => {
+    const { tubes, known } = setup({ hash: null, capped: { concurrency: 3 }, later: null });
+    known.delete('later');
+    assert.equal(tubes.watchesLimited(['p.hash']), false);
+    assert.equal(tubes.watchesLimited(['p.hash', 'p.capped']), true);
+    assert.equal(
+      tubes.watchesLimited(['p.later']),
+      false,
+      'limits not read yet: watched by every slot, as unlimited',
+    );
+    assert.equal(tubes.watchesLimited([]), false);
+  });
+
+  it('when the dry time after a missed token ends, then the slots waiting for a change are woken to look again', async () => {
+    const tubes = new SlotTubes({
+      types: ['rated'],
+      tubeOf: (type) => `p.${type}`,
+      limits: { get: () => ({ ratePerSecond: 1, burst: 1 }) },
+      dryMs: { concurrency: 1000, rate: 30 },
+    });
+    const started = Date.now();
+    const wait = tubes.waitForChange();
+    tubes.missed('rated', 'rate');
+    tubes.missed('rated', 'rate');
+    await wait.done;
+    assert.ok(Date.now() - started >= 25, 'at the end of the dry time, not before');
+    assert.deepEqual(tubes.plan(0), ['p.rated'], 'and then a slot may probe the type');
+    tubes.missed('rated', 'rate');
+    tubes.close();
+  });
+
   it('when a slot waited for tokens in vain, then no slot starts probing the type for a while (a second for run tokens, a quarter for rate)', () => {
     const { tubes, advance } = setup({ rated: { ratePerSecond: 1, burst: 1 }, capped: { concurrency: 1 } });
     assert.deepEqual(tubes.plan(0), ['p.rated', 'p.capped']);
