@@ -3,7 +3,7 @@
  * times out is a round trip waking both ends, and 64 idle slots made 64 of them a second per
  * worker; so once IDLE_RESERVES slots wait in a reserve on a slot's tubes, the slot parks here
  * until one of them takes a job (worker.ts). A burst wakes them all within a few round trips:
- * each slot that takes a job wakes the longest parked one.
+ * each slot that takes a job wakes the longest parked one of its server.
  */
 
 /** How many idle slots of a worker wait in a reserve on the same tubes of a server. */
@@ -15,7 +15,8 @@ export const PARKED_RECHECK_MS = 10_000;
 type WaitForChange = () => { done: Promise<void>; wake: () => void };
 
 export class ParkedSlots {
-  private readonly waiting = new Set<() => void>();
+  /** Each parked slot's wake, with the server it reserves from, longest parked first. */
+  private readonly waiting = new Map<() => void, string>();
   private recheck: NodeJS.Timeout | undefined;
 
   /**
@@ -31,10 +32,13 @@ export class ParkedSlots {
     return this.waiting.size;
   }
 
-  /** Resolves when woken (wakeOne, wakeAll, a change of tubes) or at the next recheck. */
-  async park(): Promise<void> {
+  /**
+   * Parks a slot that reserves from `server` (`host:port`); resolves when woken (wakeOne,
+   * wakeAll, a change of tubes) or at the next recheck.
+   */
+  async park(server: string): Promise<void> {
     const wait = this.waitForChange();
-    this.waiting.add(wait.wake);
+    this.waiting.set(wait.wake, server);
     // One timer for every parked slot: a timer each would wake the process once per slot.
     this.recheck ??= setTimeout(() => {
       this.recheck = undefined;
@@ -48,9 +52,10 @@ export class ParkedSlots {
     }
   }
 
-  /** Wakes the slot parked longest, if any. */
-  wakeOne(): void {
-    for (const wake of this.waiting) {
+  /** Wakes the slot parked longest among those reserving from `server`, if any. */
+  wakeOne(server: string): void {
+    for (const [wake, parkedOn] of this.waiting) {
+      if (parkedOn !== server) continue;
       // Taken out now, not when its await resumes: a second wakeOne before then wakes another.
       this.waiting.delete(wake);
       wake();
@@ -60,7 +65,7 @@ export class ParkedSlots {
 
   /** Wakes every parked slot (the worker stops). */
   wakeAll(): void {
-    for (const wake of [...this.waiting]) {
+    for (const wake of [...this.waiting.keys()]) {
       this.waiting.delete(wake);
       wake();
     }

@@ -172,7 +172,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
           if (stopping) break;
           const mayPark = !deleting && !slotTubes.watchesLimited(watch);
           if (mayPark && inReserve.beside(slot, consumer.server, watch, IDLE_RESERVES)) {
-            await parked.park();
+            await parked.park(consumer.server);
             continue;
           }
           inReserve.enter(slot, watch);
@@ -180,7 +180,7 @@ export async function startWorker(config: Readonly<WorkerConfig>, deps: WorkerDe
         }
         // Fewer than IDLE_RESERVES left waiting beside the slot that took a job: a parked one joins.
         if (job && parked.size > 0 && !inReserve.beside(slot, consumer.server, watch, IDLE_RESERVES)) {
-          parked.wakeOne();
+          parked.wakeOne(consumer.server);
         }
         failures = 0;
         notes.queue(false);
