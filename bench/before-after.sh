@@ -5,7 +5,11 @@
 # name it) and runs `npm run bench -- --only post,batch,e2e,pickup --binlog none` for it and for this
 # tree, alternating, ROUNDS times each (default 3), then prints every figure and the median
 # of each. Alternating spreads the machine's drift (seen here: ceilings moving 25 % between
-# runs minutes apart) over both sides.
+# runs minutes apart) over both sides, and the order turns each round (before first in odd
+# rounds, after first in even ones): in an A/A set of three pairs, the same code on both sides,
+# the first run of each pair drained faster every time, by 12 to 40 % (docs/performance-journal.md,
+# "What stats-job costs the drain"). `bash bench/before-after.sh HEAD` is such an A/A set: the
+# spread of this machine with nothing changed.
 set -euo pipefail
 before=${1:?usage: bash bench/before-after.sh COMMIT [ROUNDS]}
 rounds=${2:-3}
@@ -34,14 +38,19 @@ run() { # $1: tree, $2: label, $3: round
 }
 
 for round in $(seq 1 "$rounds"); do
-  run "$work/before" before "$round"
-  run "$root" after "$round"
+  if ((round % 2 == 1)); then
+    run "$work/before" before "$round"
+    run "$root" after "$round"
+  else
+    run "$root" after "$round"
+    run "$work/before" before "$round"
+  fi
 done
 
 python3 - "$work/figures" "$before" <<'EOF'
 import statistics, sys
 rows = [line.split() for line in open(sys.argv[1])]
-print(f"\nwrite side, {len(rows)//2} alternating rounds each; before = {sys.argv[2]}, after = this tree")
+print(f"\nwrite side, {len(rows)//2} rounds each, the order turning each round; before = {sys.argv[2]}, after = this tree")
 print("| measure | before (median) | after (median) | after / before | every run (before; after) |")
 print("| --- | --- | --- | --- | --- |")
 for i, name in [(5, "POST /jobs req/s"), (2, "POST /jobs/batch jobs/s"), (3, "end to end jobs/s"), (4, "drain only jobs/s"), (6, "pickup p50 ms (lower is better)")]:
