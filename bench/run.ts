@@ -34,6 +34,9 @@
  *   BENCH_STDOUT_DIR=DIR               keep the manager's and workers' stdout (their logs, --trace-gc
  *                                      lines) in DIR/<role>-<ms>.log instead of dropping it
  *   BENCH_ACCEPT_HOLD_SECONDS=N        the manager's ACCEPT_HOLD_SECONDS (default: record first)
+ * Nothing else of the bench's environment reaches the processes it starts: they get PATH, HOME,
+ * NODE_OPTIONS and their own settings. A switch of a scratch build, read from process.env, goes
+ * in a preload: BENCH_NODE_OPTIONS="--require FILE", FILE setting it.
  */
 import './no-orphans.js';
 import { type ChildProcess, execFileSync } from 'node:child_process';
