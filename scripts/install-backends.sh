@@ -19,7 +19,7 @@ cache_dir=${DW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/distributed-workers}
 # The build's name changes with its patches: a binary cached by an earlier, unpatched build
 # (ferretdb-v1.24.2) must not be picked up: one name part per patch. Keep in step with
 # src/local/servers.ts (test/unit/local/ferretdb-build.test.ts checks).
-FERRETDB_BUILD=$FERRETDB_VERSION-atomic-deletes-idpath-native-onewriter-group-notrack-idin
+FERRETDB_BUILD=$FERRETDB_VERSION-atomic-deletes-idpath-native-onewriter-groupwait-notrack-idin
 ferretdb_bin="$cache_dir/ferretdb-$FERRETDB_BUILD"
 patch_dir="$(cd "$(dirname "$0")" && pwd)/ferretdb"
 

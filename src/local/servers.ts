@@ -19,7 +19,7 @@ export const FERRETDB_VERSION = 'v1.24.2';
  * one name part per patch. Same name in
  * install-backends.sh, which the swarm images ask for the path (test/unit/local/ferretdb-build.test.ts checks).
  */
-export const FERRETDB_BUILD = `${FERRETDB_VERSION}-atomic-deletes-idpath-native-onewriter-group-notrack-idin`;
+export const FERRETDB_BUILD = `${FERRETDB_VERSION}-atomic-deletes-idpath-native-onewriter-groupwait-notrack-idin`;
 
 // src/local/ when run from source, dist/src/local/ when built.
 const here = dirname(fileURLToPath(import.meta.url));

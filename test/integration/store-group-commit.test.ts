@@ -2,9 +2,9 @@
  * Our FerretDB build commits the write transactions that wait for its one writer together, each
  * in a savepoint of its own (scripts/ferretdb/one-writer-group-commit.patch): one SQLite commit,
  * and one sync, for many small writes. What must hold: writes that come at once share commits
- * (the write-ahead log shows it: each commit writes its pages anew), and a write of a group that
+ * (the write-ahead log shows it: each commit writes its pages anew), a write of a group that
  * fails changes nothing while the others of its group are stored, exactly as if each had been
- * committed alone. (Each failing write of FerretDB's reaches SQLite as one statement, which SQLite
+ * committed alone, and its error comes back only once what it names is readable. (Each failing write of FerretDB's reaches SQLite as one statement, which SQLite
  * undoes itself, so the rollback to a savepoint is not something a client can provoke today: it
  * is there for a write of several statements.)
  */
@@ -74,5 +74,52 @@ describe('write transactions committed together on the MongoDB-wire server', fun
     assert.equal(stored.length, expected.size, 'no document twice');
     // The taken ids still hold their first documents.
     assert.equal(await collection.countDocuments({ call: -1 }), 10);
+  });
+
+  it('when a write of a group fails on a duplicate _id, then the document it met is readable by the time the error comes back', async () => {
+    const refs = db('group_seen').collection<{ _id: string; by: string }>('refs');
+    const filler = db('group_seen').collection<{ _id: string }>('filler');
+    // Other writes all along keep the groups open to their bounds, as on a busy store.
+    let racing = true;
+    const lanes = Array.from({ length: 24 }, async (_, lane) => {
+      for (let n = 0; racing; n += 1) {
+        await filler.insertMany(Array.from({ length: 20 }, (_, k) => ({ _id: `${lane}-${n}-${k}` })));
+      }
+    });
+    // An insert and an upsert of one new _id at once, as the queue ref writer and the
+    // reconciler's replaceQueueRef do: the upsert finds nothing, its insert half meets the other
+    // insert (11000). On that error it reads the _id, then upserts again, as replaceQueueRef
+    // does; both must find the document the error named. Before the fix, FerretDB answered the
+    // 11000 before that document's group had committed: 6 upserts in 2,400 failed again and 15
+    // reads found nothing (CI failed on it in reliability.test.ts).
+    const upsert = (id: string) => refs.replaceOne({ _id: id }, { by: 'upsert' }, { upsert: true });
+    const met = { clashes: 0, unseen: [] as string[], failedAgain: [] as string[] };
+    const race = async (id: string) => {
+      const insert = refs.insertMany([{ _id: id, by: 'insert' }], { ordered: false }).catch(() => undefined);
+      try {
+        await upsert(id);
+      } catch (error: unknown) {
+        assert.equal((error as { code?: unknown }).code, 11000, String(error));
+        met.clashes += 1;
+        if ((await refs.findOne({ _id: id })) === null) met.unseen.push(id);
+        await upsert(id).catch(() => met.failedAgain.push(id));
+      }
+      await insert;
+    };
+    try {
+      for (let round = 0; round < 300; round += 1) {
+        await Promise.all(Array.from({ length: 8 }, (_, k) => race(`ref-${round}-${k}`)));
+      }
+    } finally {
+      racing = false;
+      await Promise.all(lanes);
+    }
+    assert.ok(met.clashes >= 20, `only ${met.clashes} upserts met an insert: the race did not happen`);
+    assert.deepEqual(
+      { unseen: met.unseen, failedAgain: met.failedAgain },
+      { unseen: [], failedAgain: [] },
+      `of ${met.clashes} upserts that met an insert`,
+    );
+    assert.equal(await refs.countDocuments({ by: 'upsert' }), 2400, 'every upsert stored at last');
   });
 });
