@@ -8,7 +8,9 @@
  * window against N + B, the sustained rate, the most running at once against K, and the churn
  * (jobs released for a limit, the workers' `dw_limit_waits_total`). The baseline, in the same run
  * and on the same processes, is the same types without limits.
- * Options: `--quick`, `--wait-ms=N` (WORKER_LIMIT_WAIT_MS), `--cli=PATH` (default dist/index.js).
+ * Options: `--quick`, `--wait-ms=N` (WORKER_LIMIT_WAIT_MS), `--rate=N` and `--burst=B` (`rated`'s
+ * limit; default 50, and a burst of twice the rate: burst / rate = 2 s; B must be a whole multiple of N, as the API
+ * asks), `--cli=PATH` (default dist/index.js).
  * Not a test: it prints figures.
  */
 import './no-orphans.js';
@@ -23,7 +25,7 @@ import {
   startMongoServer,
   waitForPort,
 } from '../src/local/servers.js';
-import { benchArgs } from './args.js';
+import { badArgs, benchArgs, wholeNumber } from './args.js';
 import { postBatches, spawnNode, stop } from './clients.js';
 import { fmt } from './format.js';
 
@@ -31,6 +33,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: flags } = benchArgs(import.meta.url, {
   quick: { type: 'boolean' },
   'wait-ms': { type: 'string' },
+  rate: { type: 'string' },
+  burst: { type: 'string' },
   cli: { type: 'string' },
 });
 const cli = flags.cli ?? join(root, 'dist', 'index.js');
@@ -41,8 +45,10 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 const SECONDS = quick ? 15 : 60;
 const WORKERS = 3;
 const SLOTS = 64;
-const RATE = 50;
-const BURST = 100;
+const RATE = wholeNumber(import.meta.url, 'rate', flags.rate, 50);
+const BURST = wholeNumber(import.meta.url, 'burst', flags.burst, flags.rate === undefined ? 100 : RATE * 2);
+if (BURST % RATE !== 0)
+  badArgs(import.meta.url, `--burst (${BURST}) must be a whole multiple of --rate (${RATE})`);
 const CAP = 20;
 const CAPPED_MS = 200;
 const DB = 'bench-limits';
