@@ -9,8 +9,8 @@
  * (jobs released for a limit, the workers' `dw_limit_waits_total`). The baseline, in the same run
  * and on the same processes, is the same types without limits.
  * Options: `--quick`, `--wait-ms=N` (WORKER_LIMIT_WAIT_MS), `--rate=N` and `--burst=B` (`rated`'s
- * limit; default 50, and a burst of twice the rate: burst / rate = 2 s; B must be a whole multiple of N, as the API
- * asks), `--cli=PATH` (default dist/index.js).
+ * limit; default 50, and a burst of twice the rate: burst / rate = 2 s; B must be a whole
+ * multiple of N, as the API asks), `--cli=PATH` (default dist/index.js).
  * Not a test: it prints figures.
  */
 import './no-orphans.js';
