@@ -12,16 +12,16 @@
 #   scripts/install-backends.sh                  beanstalkd and (unless MONGO_URL or mongod) FerretDB
 #   scripts/install-backends.sh --ferretdb-path  only FerretDB; prints the binary's path (the
 #                                                swarm images take it from here)
+#   scripts/install-backends.sh --ferretdb-name  prints where that binary is cached, building
+#                                                nothing (src/local/servers.ts runs it from there)
 set -euo pipefail
 
 FERRETDB_VERSION=v1.24.2
 cache_dir=${DW_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/distributed-workers}
-# The build's name changes with its patches: a binary cached by an earlier, unpatched build
-# (ferretdb-v1.24.2) must not be picked up: one name part per patch. Keep in step with
-# src/local/servers.ts (test/unit/local/ferretdb-build.test.ts checks).
-FERRETDB_BUILD=$FERRETDB_VERSION-atomic-deletes-idpath-native-onewriter-groupwait-notrack-idin
-ferretdb_bin="$cache_dir/ferretdb-$FERRETDB_BUILD"
 patch_dir="$(cd "$(dirname "$0")" && pwd)/ferretdb"
+# In code-point order whatever the locale, as src/local/servers.ts and the name below see them.
+LC_COLLATE=C
+patches=("$patch_dir"/*.patch)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -60,7 +60,7 @@ build_ferretdb() {
   chmod -R u+w "$work/src"
   echo "$FERRETDB_VERSION" > "$work/src/build/version/version.txt"
   local patch
-  for patch in "$patch_dir"/*.patch; do
+  for patch in "${patches[@]}"; do
     ( cd "$work/src" && git apply --whitespace=nowarn "$patch" ) \
       || { echo "install-backends: $patch does not apply to FerretDB $FERRETDB_VERSION" >&2; exit 1; }
   done
@@ -73,12 +73,41 @@ build_ferretdb() {
   mv "$ferretdb_bin.tmp" "$ferretdb_bin"
 }
 
-if [ "${1:-}" = --ferretdb-path ]; then
-  build_ferretdb
-  echo "$ferretdb_bin"
-  exit 0
-fi
-[ $# = 0 ] || { echo "usage: install-backends.sh [--ferretdb-path]" >&2; exit 2; }
+# The build is named by what makes it: the version, this recipe (build_ferretdb's own text,
+# as bash prints it) and each patch's name and content. A binary cached by any other build
+# (unpatched, an earlier patch, other build flags) is never picked up under this name, and
+# nobody has to remember to rename it (a stale binary under a hand-kept name once failed CI).
+ferretdb_build_name() {
+  local sum
+  sum=$({
+    echo "$FERRETDB_VERSION"
+    declare -f build_ferretdb
+    local patch
+    for patch in "${patches[@]}"; do
+      basename "$patch"
+      cat "$patch"
+    done
+  } | sha256sum | cut -c1-12)
+  echo "$FERRETDB_VERSION-$sum"
+}
+FERRETDB_BUILD=$(ferretdb_build_name)
+ferretdb_bin="$cache_dir/ferretdb-$FERRETDB_BUILD"
+
+[ $# -le 1 ] || { echo "usage: install-backends.sh [--ferretdb-path | --ferretdb-name]" >&2; exit 2; }
+case "${1:-}" in
+  --ferretdb-path)
+    build_ferretdb
+    echo "$ferretdb_bin"
+    exit 0
+    ;;
+  --ferretdb-name)
+    # Where the build is cached, built or not: what src/local/servers.ts runs.
+    echo "$ferretdb_bin"
+    exit 0
+    ;;
+  "") ;;
+  *) echo "usage: install-backends.sh [--ferretdb-path | --ferretdb-name]" >&2; exit 2 ;;
+esac
 
 install_beanstalkd
 if [ -z "${MONGO_URL:-}" ] && ! command -v mongod >/dev/null 2>&1; then build_ferretdb; fi

@@ -11,16 +11,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAX_INSERT_BATCH } from '../store/index.js';
 
-export const FERRETDB_VERSION = 'v1.24.2';
-/**
- * Our build of it: with scripts/ferretdb/*.patch (collections created atomically; reads by `_id`
- * use the index; SQLite compiled from C; writes queue in Go, one at a time, and those that waited
- * commit together; no leak tracking),
- * one name part per patch. Same name in
- * install-backends.sh, which the swarm images ask for the path (test/unit/local/ferretdb-build.test.ts checks).
- */
-export const FERRETDB_BUILD = `${FERRETDB_VERSION}-atomic-deletes-idpath-native-onewriter-groupwait-notrack-idin`;
-
 // src/local/ when run from source, dist/src/local/ when built.
 const here = dirname(fileURLToPath(import.meta.url));
 const projectRoots = [resolve(here, '..', '..'), resolve(here, '..', '..', '..')];
@@ -42,8 +32,27 @@ export function cacheDir(): string {
   );
 }
 
+/** ferretdbBinary's answer per cache dir: asking the script costs a bash process. */
+const binaries = new Map<string, string>();
+
+/**
+ * Where our build of FerretDB is cached: with scripts/ferretdb/*.patch (collections created
+ * atomically; reads by `_id` use the index; SQLite compiled from C; writes queue in Go, one at a
+ * time, and those that waited commit together; no leak tracking; deletes by `_id` together).
+ * install-backends.sh names it by what makes it (version, recipe, patches) and is asked here,
+ * so that the two never disagree and a binary of another build is never run. Builds nothing.
+ */
 export function ferretdbBinary(): string {
-  return join(cacheDir(), `ferretdb-${FERRETDB_BUILD}`);
+  const dir = cacheDir();
+  let binary = binaries.get(dir);
+  if (binary === undefined) {
+    binary = execFileSync('bash', [findScript(), '--ferretdb-name'], {
+      encoding: 'utf8',
+      env: { ...process.env, DW_CACHE_DIR: dir },
+    }).trim();
+    binaries.set(dir, binary);
+  }
+  return binary;
 }
 
 function findScript(): string {
