@@ -82,7 +82,8 @@ export const MANAGER_SETTINGS = declareSettings(['manager'], {
       default: 3,
       min: 1,
       max: 1000,
-      description: 'deliveries of a job before a failing one is buried with a failed outcome',
+      description:
+        'deliveries of a job before a failing one (or one whose workers keep dying with it) is buried with a failed outcome',
     }),
     MAX_WAITERS: int({
       flag: 'max-waiters',

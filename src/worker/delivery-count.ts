@@ -1,7 +1,7 @@
 /**
  * How often a job just reserved was delivered and run before: beanstalkd's stats of the
- * delivery (asked over the worker's shared lane, else the slot's own connection), and, for a
- * limited type, the runs among those deliveries.
+ * delivery (asked over the worker's shared lane, else the slot's own connection); for a
+ * limited type, the runs among those deliveries; and those lost with their workers.
  */
 import type { Logger } from '../log.js';
 import {
@@ -49,4 +49,16 @@ export function statsOf(
     // The lane's connection failed: the slot's own tells whether the job is still ours.
     return deps.consumer.statsJob(job.beanstalkId);
   });
+}
+
+/**
+ * The earlier deliveries of this copy that ended with no word from their worker (no release,
+ * no bury, no delete): it died or lost its connection holding the job, or let its TTR pass.
+ * beanstalkd counts every reserve but puts such a job back without counting anything else. A
+ * worker's own releases (a failed run with attempts left, a stop, a store outage, a limit) are
+ * counted, so an outage never spends a job's attempts here. Counters that a beanstalkd restart
+ * left behind (it does not write every reserve and release to its binlog) may be off by one.
+ */
+export function deliveriesLost(stats: Pick<JobStats, 'reserves' | 'releases' | 'buries'>): number {
+  return Math.max(0, stats.reserves - 1 - stats.releases - stats.buries);
 }

@@ -15,7 +15,7 @@ import { type Logger, lazyChild } from '../log.js';
 import type { JobStats, ReservedJob } from '../queue/index.js';
 import { type JobRecords, type Listing, Outcome, type Outcomes } from '../store/index.js';
 import { deleteWhenCounted, type PendingDelete } from './delete-when-counted.js';
-import { runsSoFar, statsOf } from './delivery-count.js';
+import { deliveriesLost, runsSoFar, statsOf } from './delivery-count.js';
 import type { LimitGate } from './limits/limit-gate.js';
 import type { JobEvents } from './observe/job-events.js';
 import { quietly } from './quietly.js';
@@ -108,7 +108,14 @@ async function finishAsFailed(
   ttr: number,
 ): Promise<void> {
   const doc = outcomeDoc(deps, envelope, attempt, startedAt, { outcome: Outcome.FAILED, error: { message } });
-  if (!(await storeOutcome(deps, job, envelope, doc, log, ttr))) return;
+  const written = await storeOutcome(deps, job, envelope, doc, log, ttr);
+  if (!written) return;
+  if (written === 'found') {
+    // An earlier delivery ended the job (its worker died before deleting it): that outcome
+    // stands, and a buried copy would only linger, as no retry takes a job that did not fail.
+    await quietly(log, 'delete the copy of a job already ended', () => deps.consumer.delete(job.beanstalkId));
+    return;
+  }
   // Kept buried, not deleted: POST /jobs/:id/retry brings it back.
   await quietly(log, 'bury the failed job', async () => {
     await deps.counted?.(envelope.id);
@@ -139,6 +146,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
   let kicks = 0;
   let priority = 0;
   let releases = 0;
+  let lost = 0;
   try {
     const stats = await statsOf(deps, job);
     attempt = Math.max(1, stats.reserves);
@@ -146,6 +154,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
     kicks = stats.kicks;
     priority = stats.priority;
     releases = stats.releases;
+    lost = deliveriesLost(stats);
   } catch (error: unknown) {
     // The connection went away: beanstalkd has already put the job back for another worker.
     jobLog.warn({ err: error }, 'lost the job before starting it');
@@ -157,6 +166,19 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
   if (!handler) {
     const reason = `no handler for type ${envelope.type}`;
     jobLog.warn({ reason }, 'burying a job that cannot run');
+    await recordFailure(deps, envelope, attempt, reason, jobLog);
+    await finishAsFailed(deps, job, envelope, attempt, reason, new Date(), jobLog, ttr);
+    return DONE;
+  }
+
+  if (lost >= envelope.maxAttempts) {
+    // A job that kills its worker (memory, a native crash, an exit) would otherwise come back
+    // after every death and take the next worker with it: each such delivery is an attempt.
+    const reason = `${lost} deliveries ended without an outcome or a release: each worker that took the job died or lost it (${envelope.maxAttempts} attempts allowed)`;
+    jobLog.warn(
+      { attempt, lost, maxAttempts: envelope.maxAttempts },
+      'job failed for good without running again: its earlier deliveries were killed or lost with their workers',
+    );
     await recordFailure(deps, envelope, attempt, reason, jobLog);
     await finishAsFailed(deps, job, envelope, attempt, reason, new Date(), jobLog, ttr);
     return DONE;

@@ -67,13 +67,13 @@ async function markEnded(
   return stored;
 }
 
-/** The outcome's insert, its marks, and its webhook's delivery queued. */
+/** The outcome's insert, its marks, and its webhook's delivery queued: `found` when one was stored before. */
 async function writeOutcome(
   deps: OutcomeWriteDeps,
   envelope: Envelope,
   doc: ResultDocument,
   log: Logger,
-): Promise<void> {
+): Promise<'stored' | 'found'> {
   const stored = await deps.store.saveResult(doc);
   deps.noteStore?.(true);
   if (stored === 'duplicate')
@@ -84,10 +84,12 @@ async function writeOutcome(
   // The outcome this run stored, or the one stored before (its worker may have died before
   // queueing the delivery): a duplicate enqueue carries the same delivery id.
   if (ended && envelope.callback !== undefined) await deps.enqueueDelivery?.(ended, envelope.callback);
+  return stored === 'duplicate' ? 'found' : 'stored';
 }
 
 /**
- * Stores an outcome (and marks it in its group, or among the failed); false (job released for later) when
+ * Stores an outcome (and marks it in its group, or among the failed): `stored`, or `found` when
+ * the job already had one (an earlier delivery's, which stands); false (job released for later) when
  * MongoDB would not take it, or did not answer within `outcomeDeadlineMs`. The job is touched
  * while it waits: beanstalkd 1.12 may never time out a job whose connection stays quiet
  * (docs/facts.md), so a job must never sit reserved and silent on an answer that may not come.
@@ -99,7 +101,7 @@ export async function storeOutcome(
   doc: ResultDocument,
   log: Logger,
   ttrSeconds: number,
-): Promise<boolean> {
+): Promise<'stored' | 'found' | false> {
   const toucher = setInterval(() => {
     deps.consumer.touch(job.beanstalkId).catch(() => undefined);
   }, touchIntervalMs(ttrSeconds));
@@ -108,12 +110,13 @@ export async function storeOutcome(
   // after the deadline settles nothing and goes unobserved, never unhandled. The write starts
   // first, so that the tally's own deadline for its insert (as long as this one) comes first
   // and names what did not answer.
-  const settled = new Promise<'stored' | 'late'>((resolve, reject) => {
-    writeOutcome(deps, envelope, doc, log).then(() => resolve('stored'), reject);
+  const settled = new Promise<'stored' | 'found' | 'late'>((resolve, reject) => {
+    writeOutcome(deps, envelope, doc, log).then(resolve, reject);
     timer = setTimeout(() => resolve('late'), deps.outcomeDeadlineMs);
   });
   try {
-    if ((await settled) === 'late') {
+    const written = await settled;
+    if (written === 'late') {
       log.error(
         { attempt: doc.attempt, waitedMs: deps.outcomeDeadlineMs },
         'the outcome write did not settle in time; releasing the job for later',
@@ -121,7 +124,7 @@ export async function storeOutcome(
       await releaseForLater(deps, job);
       return false;
     }
-    return true;
+    return written;
   } catch (error: unknown) {
     // Only the webhook's put talks to beanstalkd here; everything else is the store.
     if (isQueueError(error)) {

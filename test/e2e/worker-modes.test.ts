@@ -3,6 +3,8 @@
  * the most slots a worker may run without a warning.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadWorkerConfig } from '../../src/config/config.js';
 import { freePort, waitForPort } from '../../src/local/servers.js';
@@ -34,8 +36,9 @@ describe('worker modes (processes)', function () {
       ...env,
       MANAGER_LISTEN_PORT: String(port),
       MANAGER_LISTEN_HOST: '127.0.0.1',
-      // The example module's types, beside the built-in one the batch-mode test posts.
-      JOB_TYPES: 'hash,wordcount,reverse',
+      // The example module's types, beside the built-in one the batch-mode test posts, and
+      // one that kills its worker.
+      JOB_TYPES: 'hash,wordcount,reverse,fatal',
     });
     await waitForPort(port, 15_000, manager.child);
     base = `http://127.0.0.1:${port}`;
@@ -77,6 +80,33 @@ describe('worker modes (processes)', function () {
         .records()
         .some((r) => r.msg === 'worker started' && JSON.stringify(r.types) === '["wordcount","reverse"]'),
     );
+  });
+
+  it('when a job kills every worker that runs it, then after its attempts a worker fails it without running it, and lives', async () => {
+    // A handler that takes its process down, as a native crash or running out of memory would.
+    const dir = mkdtempSync(join(tmpdir(), 'dw-fatal-'));
+    const module = join(dir, 'fatal.mjs');
+    writeFileSync(module, "export async function fatal() { process.kill(process.pid, 'SIGKILL'); }\n");
+    try {
+      const id = await post('?type=fatal&attempts=2', '{"kills":"its worker"}');
+      const worker = () => spawnCli(['worker', '--handlers', module, '--types', 'fatal'], env);
+      for (const death of [1, 2]) {
+        const { signal } = await worker().exited;
+        assert.equal(signal, 'SIGKILL', `death ${death}: the job killed its worker`);
+      }
+      const third = worker();
+      await waitFor('the job to fail', async () => ((await get(id)).state === 'failed' ? true : undefined));
+      const job = await get(id);
+      assert.match(
+        String((job.error as { message?: string } | undefined)?.message),
+        /^2 deliveries ended without an outcome or a release/,
+      );
+      assert.equal(job.attempts, 3);
+      assert.equal(third.child.exitCode, null, 'the third worker did not run it, and still runs');
+      assert.equal(third.child.signalCode, null);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('when a handler module is broken or a type is unknown, then the worker says why and exits 1', async () => {

@@ -1,5 +1,6 @@
 /** The worker loop in-process against real servers: outcomes, deletes, burials, redelivery. */
 import assert from 'node:assert/strict';
+import { Socket } from 'node:net';
 import { pino } from 'pino';
 import request from 'supertest';
 import { loadWorkerConfig } from '../../src/config/config.js';
@@ -15,6 +16,34 @@ function capturingLogger() {
   const records: Array<Record<string, unknown>> = [];
   const log = pino({ level: 'debug' }, { write: (line: string) => records.push(JSON.parse(line)) });
   return { log, records };
+}
+
+/**
+ * What a worker that dies holding a job leaves behind: a connection that reserved the job from
+ * `tube` and then went away without a word (no release, no bury, no delete). beanstalkd cannot
+ * tell it from a SIGKILLed worker: it puts the job back, ready, and counts nothing but the reserve.
+ */
+function reserveAndDie(port: number, tube: string): Promise<string> {
+  return new Promise((done, fail) => {
+    const socket = new Socket();
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      fail(new Error(`nothing to reserve in ${tube}`));
+    }, 5000);
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      const reserved = /RESERVED (\d+) \d+\r\n/.exec(text);
+      if (!reserved) return;
+      clearTimeout(timer);
+      socket.destroy();
+      done(reserved[1] as string);
+    });
+    socket.once('error', fail);
+    socket.connect(port, '127.0.0.1', () =>
+      socket.write(`watch ${tube}\r\nignore default\r\nreserve-with-timeout 3\r\n`),
+    );
+  });
 }
 
 describe('worker on real servers', function () {
@@ -188,6 +217,85 @@ describe('worker on real servers', function () {
     await waitFor('the job to be buried', async () => (await tubeCounts(port, f.tube)).buried === 1);
     const counts = await tubeCounts(port, f.tube);
     assert.equal(counts.ready + counts.reserved + counts.delayed, 0);
+  });
+
+  it('when every delivery of a job so far died with its worker, then past its attempts it fails without running again', async () => {
+    const { log, records } = capturingLogger();
+    const res = await request(f.app.callback())
+      .post('/jobs?attempts=2')
+      .set('Content-Type', 'application/json')
+      .send('{"kills":"its worker"}');
+    assert.equal(res.status, 202);
+    const id = res.body.id as string;
+    // Two workers took it and died with it: its two attempts are spent.
+    const first = await reserveAndDie(port, f.tube);
+    await waitFor('the job ready again', async () => (await tubeCounts(port, f.tube)).ready === 1);
+    assert.equal(await reserveAndDie(port, f.tube), first, 'the same copy, delivered again');
+    await waitFor('the job ready again', async () => (await tubeCounts(port, f.tube)).ready === 1);
+    let runs = 0;
+    const counting: Handler = async () => {
+      runs += 1;
+      return { ran: true };
+    };
+    worker = await startWorker(configFor(), { handlers: new Map([['hash', counting]]), log });
+    const failed = await waitFor('the failed outcome', async () => {
+      const v = await view(id);
+      return v.state === 'failed' ? v : undefined;
+    });
+    assert.equal(runs, 0, 'the handler never ran a third time');
+    assert.equal(failed.attempts, 3, 'the delivery that ended it is the third');
+    assert.match(failed.error.message, /2 deliveries ended without an outcome or a release/);
+    await waitFor('the job to be buried', async () => (await tubeCounts(port, f.tube)).buried === 1);
+    assert.ok(records.some((r) => r.jobId === id && /killed or lost/.test(String(r.msg))));
+  });
+
+  it('when deliveries died with their worker but fewer than its attempts, then the job runs and completes', async () => {
+    const { log } = capturingLogger();
+    const res = await request(f.app.callback())
+      .post('/jobs?attempts=2')
+      .set('Content-Type', 'application/json')
+      .send('{"survives":1}');
+    assert.equal(res.status, 202);
+    await reserveAndDie(port, f.tube);
+    await waitFor('the job ready again', async () => (await tubeCounts(port, f.tube)).ready === 1);
+    worker = await startWorker(configFor(), { handlers: builtinHandlers(), log });
+    const done = await waitFor('completion', async () => {
+      const v = await view(res.body.id);
+      return v.state === 'completed' ? v : undefined;
+    });
+    assert.equal(done.attempts, 2);
+    assert.equal(done.result.hash, hashPayload('{"survives":1}'));
+  });
+
+  it('when a job past its lost deliveries already has an outcome (its last worker died before deleting it), then that outcome stands and the copy is deleted, not buried', async () => {
+    const { log } = capturingLogger();
+    const res = await request(f.app.callback())
+      .post('/jobs?attempts=1')
+      .set('Content-Type', 'application/json')
+      .send('{"ended":"before"}');
+    assert.equal(res.status, 202);
+    const id = res.body.id as string;
+    await reserveAndDie(port, f.tube);
+    const now = new Date();
+    await f.store.saveResult({
+      _id: id,
+      type: 'hash',
+      outcome: 'completed',
+      result: { algorithm: 'md5', hash: hashPayload('{"ended":"before"}') },
+      worker: 'died-after-storing',
+      attempt: 1,
+      startedAt: now,
+      finishedAt: now,
+      durationMs: 1,
+    });
+    await waitFor('the job ready again', async () => (await tubeCounts(port, f.tube)).ready === 1);
+    worker = await startWorker(configFor(), { handlers: builtinHandlers(), log });
+    await waitFor('the copy to leave beanstalkd', async () => (await tubeCounts(port, f.tube)).current === 0);
+    const counts = await tubeCounts(port, f.tube);
+    assert.equal(counts.buried, 0);
+    const v = await view(id);
+    assert.equal(v.state, 'completed');
+    assert.equal(v.worker, 'died-after-storing');
   });
 
   it('when a job whose outcome is already stored is delivered again, then it is deleted with no failure logged', async () => {
