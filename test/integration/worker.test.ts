@@ -59,15 +59,36 @@ describe('worker on real servers', function () {
       WORKER_NAME: 'itest',
       ...extra,
     });
-  const post = async (body: string) => {
+  const post = async (body: string, query = '') => {
     const res = await request(f.app.callback())
-      .post('/jobs')
+      .post(`/jobs${query}`)
       .set('Content-Type', 'application/json')
       .send(body);
     assert.equal(res.status, 202);
     return res.body.id as string;
   };
+  /** One delivery of the tube's job lost with its worker; the job's beanstalkd id. */
+  const loseDelivery = async () => {
+    const beanstalkId = await reserveAndDie(port, f.tube);
+    await waitFor('the job ready again', async () => (await tubeCounts(port, f.tube)).ready === 1);
+    return beanstalkId;
+  };
   const view = async (id: string) => (await request(f.app.callback()).get(`/jobs/${id}`)).body;
+  /** A completed outcome of `payload`'s job stored by `worker`, as a run before this one left it. */
+  const storeCompleted = (id: string, payload: string, worker: string) => {
+    const now = new Date();
+    return f.store.saveResult({
+      _id: id,
+      type: 'hash',
+      outcome: 'completed',
+      result: { algorithm: 'md5', hash: hashPayload(payload) },
+      worker,
+      attempt: 1,
+      startedAt: now,
+      finishedAt: now,
+      durationMs: 1,
+    });
+  };
 
   before(() => {
     port = backends().beanstalk.port;
@@ -221,17 +242,10 @@ describe('worker on real servers', function () {
 
   it('when every delivery of a job so far died with its worker, then past its attempts it fails without running again', async () => {
     const { log, records } = capturingLogger();
-    const res = await request(f.app.callback())
-      .post('/jobs?attempts=2')
-      .set('Content-Type', 'application/json')
-      .send('{"kills":"its worker"}');
-    assert.equal(res.status, 202);
-    const id = res.body.id as string;
+    const id = await post('{"kills":"its worker"}', '?attempts=2');
     // Two workers took it and died with it: its two attempts are spent.
-    const first = await reserveAndDie(port, f.tube);
-    await waitFor('the job ready again', async () => (await tubeCounts(port, f.tube)).ready === 1);
-    assert.equal(await reserveAndDie(port, f.tube), first, 'the same copy, delivered again');
-    await waitFor('the job ready again', async () => (await tubeCounts(port, f.tube)).ready === 1);
+    const first = await loseDelivery();
+    assert.equal(await loseDelivery(), first, 'the same copy, delivered again');
     let runs = 0;
     const counting: Handler = async () => {
       runs += 1;
@@ -251,16 +265,11 @@ describe('worker on real servers', function () {
 
   it('when deliveries died with their worker but fewer than its attempts, then the job runs and completes', async () => {
     const { log } = capturingLogger();
-    const res = await request(f.app.callback())
-      .post('/jobs?attempts=2')
-      .set('Content-Type', 'application/json')
-      .send('{"survives":1}');
-    assert.equal(res.status, 202);
-    await reserveAndDie(port, f.tube);
-    await waitFor('the job ready again', async () => (await tubeCounts(port, f.tube)).ready === 1);
+    const id = await post('{"survives":1}', '?attempts=2');
+    await loseDelivery();
     worker = await startWorker(configFor(), { handlers: builtinHandlers(), log });
     const done = await waitFor('completion', async () => {
-      const v = await view(res.body.id);
+      const v = await view(id);
       return v.state === 'completed' ? v : undefined;
     });
     assert.equal(done.attempts, 2);
@@ -269,26 +278,9 @@ describe('worker on real servers', function () {
 
   it('when a job past its lost deliveries already has an outcome (its last worker died before deleting it), then that outcome stands and the copy is deleted, not buried', async () => {
     const { log } = capturingLogger();
-    const res = await request(f.app.callback())
-      .post('/jobs?attempts=1')
-      .set('Content-Type', 'application/json')
-      .send('{"ended":"before"}');
-    assert.equal(res.status, 202);
-    const id = res.body.id as string;
-    await reserveAndDie(port, f.tube);
-    const now = new Date();
-    await f.store.saveResult({
-      _id: id,
-      type: 'hash',
-      outcome: 'completed',
-      result: { algorithm: 'md5', hash: hashPayload('{"ended":"before"}') },
-      worker: 'died-after-storing',
-      attempt: 1,
-      startedAt: now,
-      finishedAt: now,
-      durationMs: 1,
-    });
-    await waitFor('the job ready again', async () => (await tubeCounts(port, f.tube)).ready === 1);
+    const id = await post('{"ended":"before"}', '?attempts=1');
+    await loseDelivery();
+    await storeCompleted(id, '{"ended":"before"}', 'died-after-storing');
     worker = await startWorker(configFor(), { handlers: builtinHandlers(), log });
     await waitFor('the copy to leave beanstalkd', async () => (await tubeCounts(port, f.tube)).current === 0);
     const counts = await tubeCounts(port, f.tube);
@@ -301,18 +293,7 @@ describe('worker on real servers', function () {
   it('when a job whose outcome is already stored is delivered again, then it is deleted with no failure logged', async () => {
     const { log, records } = capturingLogger();
     const id = await post('{"twice":1}');
-    const now = new Date();
-    await f.store.saveResult({
-      _id: id,
-      type: 'hash',
-      outcome: 'completed',
-      result: { algorithm: 'md5', hash: hashPayload('{"twice":1}') },
-      worker: 'earlier',
-      attempt: 1,
-      startedAt: now,
-      finishedAt: now,
-      durationMs: 1,
-    });
+    await storeCompleted(id, '{"twice":1}', 'earlier');
     worker = await startWorker(configFor(), { handlers: builtinHandlers(), log });
     await waitFor('the redelivered job to be deleted', async () => {
       const counts = await tubeCounts(port, f.tube);
