@@ -133,11 +133,21 @@ async function main(): Promise<void> {
         }
         const log = createLogger(config.logLevel, { role: 'worker' }, { pretty: config.logPretty });
         const { startWorker } = await import('./src/worker/worker.js');
+        const { startStallWatchdog } = await import('./src/worker/stall-watchdog.js');
         const worker = await startWorker(config, { handlers, log });
-        onSignals(() => worker.stop());
+        const watchdog = startStallWatchdog({
+          limitMs: config.stallExitMs,
+          logFields: { role: 'worker', worker: config.workerName },
+          onError: (error) => log.warn({ err: error }, 'the stall watchdog failed; it watches no more'),
+        });
+        const stop = async () => {
+          await worker.stop();
+          await watchdog.stop();
+        };
+        onSignals(stop);
         settleHeap();
         void worker.drained.then(async () => {
-          await worker.stop();
+          await stop();
           process.exit(0);
         });
       },

@@ -82,6 +82,8 @@ export interface WorkerConfig extends CommonConfig {
   retryCapMs: number;
   jobTimeoutMs: number;
   shutdownGraceMs: number;
+  /** The event loop blocked this long kills the worker process (stall-watchdog.ts); 0: never. */
+  stallExitMs: number;
   /** How long a slot waits for a limited type's tokens before releasing its job. */
   limitWaitMs: number;
   handlersModule: string;

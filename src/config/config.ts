@@ -186,6 +186,7 @@ export function loadWorkerConfig(
     retryCapMs: r.read(w.WORKER_RETRY_CAP_MS),
     jobTimeoutMs: r.read(w.WORKER_JOB_TIMEOUT_MS),
     shutdownGraceMs: r.read(w.WORKER_SHUTDOWN_GRACE_MS),
+    stallExitMs: r.read(w.WORKER_STALL_EXIT_MS),
     limitWaitMs: r.read(w.WORKER_LIMIT_WAIT_MS),
     handlersModule: r.read(w.WORKER_HANDLERS),
     types: r.read(w.WORKER_TYPES),

@@ -117,6 +117,14 @@ export const WORKER_SETTINGS = declareSettings(['worker'], {
       max: 600_000,
       description: 'on SIGTERM, how long jobs in hand may finish before they are released',
     }),
+    WORKER_STALL_EXIT_MS: int({
+      flag: 'stall-exit-ms',
+      default: 120_000,
+      min: 0,
+      max: 86_400_000,
+      description:
+        "a worker whose event loop has not turned for this long (a handler stuck in synchronous code) kills itself so that beanstalkd hands its jobs to other workers; each such death counts as one of those jobs' attempts (0: never)",
+    }),
     WORKER_LIMIT_WAIT_MS: int({
       flag: 'limit-wait-ms',
       default: 150,

@@ -82,31 +82,78 @@ describe('worker modes (processes)', function () {
     );
   });
 
-  it('when a job kills every worker that runs it, then after its attempts a worker fails it without running it, and lives', async () => {
-    // A handler that takes its process down, as a native crash or running out of memory would.
+  /** A handler module in a temp dir exporting `fatal` (its body given), removed after `use`. */
+  async function withFatalModule(body: string, use: (module: string) => Promise<unknown>): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'dw-fatal-'));
     const module = join(dir, 'fatal.mjs');
-    writeFileSync(module, "export async function fatal() { process.kill(process.pid, 'SIGKILL'); }\n");
+    writeFileSync(module, `export async function fatal() { ${body} }\n`);
     try {
-      const id = await post('?type=fatal&attempts=2', '{"kills":"its worker"}');
-      const worker = () => spawnCli(['worker', '--handlers', module, '--types', 'fatal'], env);
-      for (const death of [1, 2]) {
-        const { signal } = await worker().exited;
-        assert.equal(signal, 'SIGKILL', `death ${death}: the job killed its worker`);
-      }
-      const third = worker();
-      await waitFor('the job to fail', async () => ((await get(id)).state === 'failed' ? true : undefined));
-      const job = await get(id);
-      assert.match(
-        String((job.error as { message?: string } | undefined)?.message),
-        /^2 deliveries ended without an outcome or a release/,
-      );
-      assert.equal(job.attempts, 3);
-      assert.equal(third.child.exitCode, null, 'the third worker did not run it, and still runs');
-      assert.equal(third.child.signalCode, null);
+      await use(module);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  /** Workers of `module` one after the other: the first two die with the job, the third fails it and lives. */
+  async function twoDeathsThenFailed(module: string, extraEnv: Record<string, string> = {}) {
+    const id = await post('?type=fatal&attempts=2', '{"kills":"its worker"}');
+    const worker = () =>
+      spawnCli(['worker', '--handlers', module, '--types', 'fatal'], { ...env, ...extraEnv });
+    const dead = [];
+    for (const death of [1, 2]) {
+      const dying = worker();
+      const { signal } = await dying.exited;
+      assert.equal(signal, 'SIGKILL', `death ${death}: the job took its worker down`);
+      dead.push(dying);
+    }
+    const third = worker();
+    await waitFor('the job to fail', async () => ((await get(id)).state === 'failed' ? true : undefined));
+    const job = await get(id);
+    assert.match(
+      String((job.error as { message?: string } | undefined)?.message),
+      /^2 deliveries ended without an outcome or a release/,
+    );
+    assert.equal(job.attempts, 3);
+    assert.equal(third.child.exitCode, null, 'the third worker did not run it, and still runs');
+    assert.equal(third.child.signalCode, null);
+    return dead;
+  }
+
+  it('when a job kills every worker that runs it, then after its attempts a worker fails it without running it, and lives', async () => {
+    // As a native crash or running out of memory would.
+    await withFatalModule("process.kill(process.pid, 'SIGKILL');", (module) => twoDeathsThenFailed(module));
+  });
+
+  it('when a handler never gives the event loop back, then the worker kills itself past WORKER_STALL_EXIT_MS, and after its attempts the job fails', async () => {
+    await withFatalModule('for (;;) {}', async (module) => {
+      const dead = await twoDeathsThenFailed(module, { WORKER_STALL_EXIT_MS: '1500' });
+      for (const worker of dead) {
+        const line = worker.records().find((r) => /event loop has not turned/.test(String(r.msg)));
+        assert.ok(line, 'the worker said why it died');
+        assert.equal(line.level, 60);
+        assert.ok(Number(line.blockedMs) >= 1500, String(line.blockedMs));
+      }
+    });
+  });
+
+  it('when the whole worker process is frozen longer than WORKER_STALL_EXIT_MS (SIGSTOP, a paused VM), then it is not killed once it runs again', async () => {
+    const worker = spawnCli(['worker'], { ...env, WORKER_STALL_EXIT_MS: '1000' });
+    await waitFor('the worker to start', async () =>
+      worker.records().some((r) => r.msg === 'worker started') ? true : undefined,
+    );
+    worker.child.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // the freeze itself is the condition
+    worker.child.kill('SIGCONT');
+    // It posts and completes a job after the freeze: its loop turns, and its watchdog let it be.
+    const id = await post('', '{"after":"the freeze"}');
+    await waitFor('the job to complete', async () =>
+      (await get(id)).state === 'completed' ? true : undefined,
+    );
+    // An observation window: a kill would come within a check or two (250 ms each) of the resume.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(worker.child.exitCode, null);
+    assert.equal(worker.child.signalCode, null);
+    assert.ok(!worker.records().some((r) => /event loop has not turned/.test(String(r.msg))));
   });
 
   it('when a handler module is broken or a type is unknown, then the worker says why and exits 1', async () => {
