@@ -106,10 +106,14 @@ async function finishAsFailed(
   startedAt: Date,
   log: Logger,
   ttr: number,
+  recordIt = false,
 ): Promise<void> {
   const doc = outcomeDoc(deps, envelope, attempt, startedAt, { outcome: Outcome.FAILED, error: { message } });
   const written = await storeOutcome(deps, job, envelope, doc, log, ttr);
   if (!written) return;
+  // A failure found before running (no handler, deliveries lost) joins the job's errors only
+  // when it ended the job: an outcome stored earlier stands, and so does its history.
+  if (recordIt && written === 'stored') await recordFailure(deps, envelope, attempt, message, log);
   if (written === 'found') {
     // An earlier delivery ended the job (its worker died before deleting it): that outcome
     // stands, and a buried copy would only linger, as no retry takes a job that did not fail.
@@ -166,8 +170,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
   if (!handler) {
     const reason = `no handler for type ${envelope.type}`;
     jobLog.warn({ reason }, 'burying a job that cannot run');
-    await recordFailure(deps, envelope, attempt, reason, jobLog);
-    await finishAsFailed(deps, job, envelope, attempt, reason, new Date(), jobLog, ttr);
+    await finishAsFailed(deps, job, envelope, attempt, reason, new Date(), jobLog, ttr, true);
     return DONE;
   }
 
@@ -179,8 +182,7 @@ export async function runJob(job: ReservedJob, deps: RunJobDeps): Promise<RunJob
       { attempt, lost, maxAttempts: envelope.maxAttempts },
       'job failed for good without running again: its earlier deliveries were killed or lost with their workers',
     );
-    await recordFailure(deps, envelope, attempt, reason, jobLog);
-    await finishAsFailed(deps, job, envelope, attempt, reason, new Date(), jobLog, ttr);
+    await finishAsFailed(deps, job, envelope, attempt, reason, new Date(), jobLog, ttr, true);
     return DONE;
   }
 

@@ -261,6 +261,9 @@ describe('worker on real servers', function () {
     assert.match(failed.error.message, /2 deliveries ended without an outcome or a release/);
     await waitFor('the job to be buried', async () => (await tubeCounts(port, f.tube)).buried === 1);
     assert.ok(records.some((r) => r.jobId === id && /killed or lost/.test(String(r.msg))));
+    const history = await f.store.findAttempts(id);
+    assert.equal(history.length, 1);
+    assert.match(history[0]?.error ?? '', /2 deliveries ended without an outcome/);
   });
 
   it('when deliveries died with their worker but fewer than its attempts, then the job runs and completes', async () => {
@@ -288,6 +291,7 @@ describe('worker on real servers', function () {
     const v = await view(id);
     assert.equal(v.state, 'completed');
     assert.equal(v.worker, 'died-after-storing');
+    assert.deepEqual(await f.store.findAttempts(id), [], 'a completed job keeps no failure of its copy');
   });
 
   it('when a job whose outcome is already stored is delivered again, then it is deleted with no failure logged', async () => {
