@@ -8,7 +8,8 @@
  *
  * Every child runs in its own process group, so a terminal's Ctrl-C reaches only this
  * process, which then stops the others in order: workers still finishing a job need MongoDB
- * and beanstalkd until they are done.
+ * and beanstalkd until they are done. A manager or worker that exits on its own is started
+ * again, as an orchestrator would (restart-delay.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +26,7 @@ import {
   startMongoExpress,
 } from './mongo-express.js';
 import { nodeFlagsFor } from './node-flags.js';
+import { nextRestartDelayMs, type RestartHistory } from './restart-delay.js';
 import { type PostedJob, postSampleJobs, sampleProgress } from './sample-jobs.js';
 import {
   freePort,
@@ -75,8 +77,12 @@ const say = (line = '') => write(`${line}\n`);
 
 interface NodeChild {
   name: string;
+  /** The current process: a restart replaces it. */
   process: ChildProcess;
+  /** Settles when the current process has exited and its output is read. */
   exited: Promise<void>;
+  /** Set while a restart waits. */
+  restartTimer?: NodeJS.Timeout;
 }
 
 async function ensurePortFree(port: number): Promise<void> {
@@ -90,6 +96,7 @@ async function ensurePortFree(port: number): Promise<void> {
 }
 
 async function stopChild(child: NodeChild): Promise<void> {
+  clearTimeout(child.restartTimer);
   const { process: proc } = child;
   if (proc.exitCode === null && proc.signalCode === null) {
     proc.kill('SIGTERM');
@@ -122,22 +129,43 @@ export async function runStack(options: StackOptions): Promise<void> {
   };
   process.on('exit', killLeftovers);
 
-  const startChild = (name: string, args: string[], env: NodeJS.ProcessEnv): NodeChild => {
+  /** Spawns one run of a child; `onExit` hears of its end unless the stack is stopping. */
+  const spawnChild = (
+    name: string,
+    args: string[],
+    env: NodeJS.ProcessEnv,
+    onExit: (ranMs: number, how: string) => void,
+  ): Pick<NodeChild, 'process' | 'exited'> => {
     const proc = spawn(process.execPath, [...nodeFlagsFor(args[0]), options.cliPath, ...args], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
+    const startedAt = Date.now();
     pipePrefixed(proc.stdout, name, write);
     pipePrefixed(proc.stderr, name, write);
     // 'close', not 'exit': the child's last log lines are printed before the next one stops.
     const exited = new Promise<void>((resolve) =>
       proc.once('close', (code, signal) => {
-        if (!stopping) say(`[${name}] exited unexpectedly (${signal ?? `code ${code}`})`);
         resolve();
+        if (!stopping) onExit(Date.now() - startedAt, signal ?? `code ${code}`);
       }),
     );
-    const child = { name, process: proc, exited };
+    return { process: proc, exited };
+  };
+  const startChild = (name: string, args: string[], env: NodeJS.ProcessEnv): NodeChild => {
+    const restarts: RestartHistory = { shortRunsInARow: 0 };
+    const onExit = (ranMs: number, how: string) => {
+      const waitMs = nextRestartDelayMs(restarts, ranMs);
+      say(`[${name}] exited unexpectedly (${how}); starting it again in ${waitMs / 1000} s`);
+      child.restartTimer = setTimeout(() => {
+        child.restartTimer = undefined;
+        if (stopping) return;
+        Object.assign(child, spawnChild(name, args, env, onExit));
+        say(`[${name}] started again as process ${child.process.pid}`);
+      }, waitMs);
+    };
+    const child: NodeChild = { name, ...spawnChild(name, args, env, onExit) };
     children.push(child);
     return child;
   };

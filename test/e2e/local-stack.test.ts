@@ -109,6 +109,28 @@ describe('the local stack (npm run stack)', function () {
 
     await assertMongoExpressShowsAJob(output);
 
+    // A worker killed from outside (as the stall watchdog or the kernel's OOM killer does) is
+    // started again, as an orchestrator would.
+    const killed = has(/index\.js worker --name worker-1$/)[0];
+    assert.ok(killed);
+    process.kill(killed.pid, 'SIGKILL');
+    await waitFor(
+      'worker-1 started again',
+      () => /\[worker-1\] started again as process \d+/.test(output),
+      20_000,
+    );
+    assert.match(output, /\[worker-1\] exited unexpectedly \(SIGKILL\); starting it again in 1 s/);
+    const again = descendants(pid).filter((info) => /index\.js worker --name worker-1$/.test(info.command));
+    assert.equal(again.length, 1, 'one worker-1 again');
+    assert.notEqual(again[0]?.pid, killed.pid);
+    assert.match(output, new RegExp(`started again as process ${again[0]?.pid}\\b`));
+    await waitFor(
+      'the new worker-1 to log its start',
+      () => output.match(/\[worker-1\] \S+ INFO {2}worker started/g)?.length === 2,
+      20_000,
+    );
+    const running = descendants(pid);
+
     process.kill(-pid, 'SIGINT');
     const code = await Promise.race([
       exited,
@@ -116,7 +138,7 @@ describe('the local stack (npm run stack)', function () {
     ]);
     assert.equal(code, 0, output);
 
-    const left = started.filter(stillRunning);
+    const left = [...started, ...running].filter(stillRunning);
     assert.deepEqual(left, [], 'no process the stack started is still running');
     assert.equal(existsSync(dataDir), false, 'the data directory is removed');
     assert.match(output, /SIGINT: stopping/);
