@@ -178,6 +178,19 @@ describe('the dashboard in a real browser (end to end)', function () {
       new RegExp(`curl -s '${base}/jobs/${ids[0]}'`),
     );
 
+    // Go to a job by its id: a text that is not one is refused on the page, an id (any case,
+    // spaces around) opens its page.
+    await page.goto(`${base}/ui/#/jobs`);
+    const second = ids[1] ?? '';
+    await page.getByLabel('Job id').fill('not-a-job-id');
+    await page.getByRole('button', { name: 'Go to job' }).click();
+    await waitForText(page, 'form[aria-label="Go to a job"] [role="alert"]', /^not a job id/);
+    assert.ok(page.url().endsWith('#/jobs'), `a refused id leaves the page where it was: ${page.url()}`);
+    await page.getByLabel('Job id').fill(` ${second.toUpperCase()} `);
+    await page.getByRole('button', { name: 'Go to job' }).click();
+    await waitFor('the page of the job typed in', () => page.url().endsWith(`#/jobs/${second}`));
+    await waitForText(page, 'h1', new RegExp(`${second}.*completed`));
+
     await page.goto(`${base}/ui/#/workers`);
     const workers = await api<{ workers: Array<{ name: string; completed: number }> }>('/workers');
     assert.ok(workers.body.workers.some((w) => w.name === 'dash-w1'));
@@ -205,6 +218,15 @@ describe('the dashboard in a real browser (end to end)', function () {
     await waitForText(page, 'h1', new RegExp(`${completion}.*completed`));
     await waitForText(page, 'main', /runs after group/);
     await page.locator(`main a[href="#/groups/${group}"]`).first().waitFor();
+    // Find a group by its id, as a job by its id above.
+    await page.goto(`${base}/ui/#/groups`);
+    await page.getByLabel('Group id').fill(completion.slice(0, 20));
+    await page.getByRole('button', { name: 'Show group' }).click();
+    await waitForText(page, 'form[aria-label="Find a group"] [role="alert"]', /^not a group id/);
+    await page.getByLabel('Group id').fill(group.toUpperCase());
+    await page.getByRole('button', { name: 'Show group' }).click();
+    await waitFor('the page of the group typed in', () => page.url().endsWith(`#/groups/${group}`));
+    await waitForText(page, 'label[for="group-progress"]', /2 of 2 finished \(done\)/);
 
     await page.goto(`${base}/ui/#/failed`);
     await waitForText(page, 'section[aria-labelledby="list-title"]', /None on this page/);

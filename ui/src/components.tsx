@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, describeError } from './api';
 import { formatAbsolute, formatNumber, formatRelative } from './format';
 import type { ActionState } from './hooks';
+import { ID_PATTERN } from './routes';
 
 /** "3 minutes ago", with the exact ISO time on hover and in the markup. */
 export function Time({ iso, absolute = false }: { iso: string | undefined; absolute?: boolean }) {
@@ -29,6 +30,45 @@ export function IdLink({ page, id }: { page: 'jobs' | 'groups'; id: string }) {
     <a class="id" href={`#/${page}/${id}`}>
       {id}
     </a>
+  );
+}
+
+/** A form that opens a job's or a group's page by its id, or says why the text is not one. */
+export function GoToId(props: {
+  page: 'jobs' | 'groups';
+  /** The form's accessible name. */
+  title: string;
+  inputId: string;
+  label: string;
+  button: string;
+  /** What to say when the text is not an id. */
+  notAnId: string;
+}) {
+  const [problem, setProblem] = useState<string | undefined>(undefined);
+  return (
+    <form
+      class="inline-form"
+      aria-label={props.title}
+      onSubmit={(event) => {
+        event.preventDefault();
+        const id = String(new FormData(event.currentTarget).get('id') ?? '').trim();
+        if (!ID_PATTERN.test(id)) {
+          setProblem(props.notAnId);
+          return;
+        }
+        setProblem(undefined);
+        location.hash = `#/${props.page}/${id.toLowerCase()}`;
+      }}
+    >
+      <label for={props.inputId}>{props.label}</label>
+      <input id={props.inputId} name="id" type="search" autocomplete="off" spellcheck={false} size={38} />
+      <button type="submit">{props.button}</button>
+      {problem ? (
+        <span class="error" role="alert">
+          {problem}
+        </span>
+      ) : null}
+    </form>
   );
 }
 

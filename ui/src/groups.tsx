@@ -4,38 +4,22 @@
  * once done).
  */
 import { useEffect, useState } from 'preact/hooks';
-import { ColumnHeads, IdLink, JsonBlock, Num, ReadError, StateBadge, Time } from './components';
+import { ColumnHeads, GoToId, IdLink, JsonBlock, Num, ReadError, StateBadge, Time } from './components';
 import { formatNumber } from './format';
 import { useNow, useRead } from './hooks';
-import { ID_PATTERN, pageHref } from './routes';
+import { pageHref } from './routes';
 import type { GroupAnswer, GroupListAnswer, GroupListItem } from './types';
 
 function FindGroup() {
-  const [problem, setProblem] = useState<string | undefined>(undefined);
   return (
-    <form
-      class="inline-form"
-      aria-label="Find a group"
-      onSubmit={(event) => {
-        event.preventDefault();
-        const id = String(new FormData(event.currentTarget).get('group') ?? '').trim();
-        if (!ID_PATTERN.test(id)) {
-          setProblem('not a group id (the `group` a POST /jobs/matrix answered)');
-          return;
-        }
-        setProblem(undefined);
-        location.hash = `#/groups/${id.toLowerCase()}`;
-      }}
-    >
-      <label for="group-id">Group id</label>
-      <input id="group-id" name="group" type="search" autocomplete="off" spellcheck={false} size={38} />
-      <button type="submit">Show group</button>
-      {problem ? (
-        <span class="error" role="alert">
-          {problem}
-        </span>
-      ) : null}
-    </form>
+    <GoToId
+      page="groups"
+      title="Find a group"
+      inputId="group-id"
+      label="Group id"
+      button="Show group"
+      notAnId="not a group id (the `group` a POST /jobs/matrix answered)"
+    />
   );
 }
 

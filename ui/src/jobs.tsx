@@ -1,8 +1,7 @@
 /** The job list: GET /jobs newest first, with its filters, going to a job by id, and cursor pages. */
-import { useState } from 'preact/hooks';
-import { ReadError, StateBadge, Time } from './components';
+import { GoToId, ReadError, StateBadge, Time } from './components';
 import { useNow, useRead } from './hooks';
-import { ID_PATTERN, pageHref } from './routes';
+import { pageHref } from './routes';
 import { JOB_STATES, type JobListAnswer } from './types';
 
 const FILTERS = ['state', 'type', 'group', 'created_after', 'created_before'] as const;
@@ -25,31 +24,15 @@ function fromLocalInput(value: string): string | undefined {
 }
 
 function GoToJob() {
-  const [problem, setProblem] = useState<string | undefined>(undefined);
   return (
-    <form
-      class="inline-form"
-      aria-label="Go to a job"
-      onSubmit={(event) => {
-        event.preventDefault();
-        const id = String(new FormData(event.currentTarget).get('id') ?? '').trim();
-        if (!ID_PATTERN.test(id)) {
-          setProblem('not a job id (a UUID such as 01a22e54-41d1-74f5-9538-6fa7291a9750)');
-          return;
-        }
-        setProblem(undefined);
-        location.hash = `#/jobs/${id.toLowerCase()}`;
-      }}
-    >
-      <label for="job-id">Job id</label>
-      <input id="job-id" name="id" type="search" autocomplete="off" spellcheck={false} size={38} />
-      <button type="submit">Go to job</button>
-      {problem ? (
-        <span class="error" role="alert">
-          {problem}
-        </span>
-      ) : null}
-    </form>
+    <GoToId
+      page="jobs"
+      title="Go to a job"
+      inputId="job-id"
+      label="Job id"
+      button="Go to job"
+      notAnId="not a job id (a UUID such as 01a22e54-41d1-74f5-9538-6fa7291a9750)"
+    />
   );
 }
 
