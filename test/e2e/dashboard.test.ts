@@ -139,11 +139,15 @@ describe('the dashboard in a real browser (end to end)', function () {
     await startManager();
     startWorker('dash-w1');
     const ids = [await postJob({ page: 1 }), await postJob({ page: 2 }), await postJob({ page: 3 })];
-    const matrix = await api<{ group: string; onComplete: { id: string } }>('/jobs/matrix', 'POST', {
-      template: { m: 1 },
-      axes: { color: ['red', 'blue'] },
-      on_complete: {},
-    });
+    const matrix = await api<{ group: string; onComplete: { id: string }; jobs: Array<{ id: string }> }>(
+      '/jobs/matrix',
+      'POST',
+      {
+        template: { m: 1 },
+        axes: { color: ['red', 'blue'] },
+        on_complete: {},
+      },
+    );
     assert.equal(matrix.status, 202);
     const group = matrix.body.group;
     const completion = matrix.body.onComplete.id;
@@ -218,6 +222,12 @@ describe('the dashboard in a real browser (end to end)', function () {
     await waitForText(page, 'h1', new RegExp(`${completion}.*completed`));
     await waitForText(page, 'main', /runs after group/);
     await page.locator(`main a[href="#/groups/${group}"]`).first().waitFor();
+    // A member's page names its group and links to it.
+    const member = matrix.body.jobs[0]?.id ?? 'no member in the matrix answer';
+    await page.goto(`${base}/ui/#/jobs/${member}`);
+    await waitForText(page, 'h1', new RegExp(`${member}.*completed`));
+    await page.locator(`main a[href="#/groups/${group}"]`).click();
+    await waitForText(page, 'label[for="group-progress"]', /2 of 2 finished \(done\)/);
     // Find a group by its id, as a job by its id above.
     await page.goto(`${base}/ui/#/groups`);
     await page.getByLabel('Group id').fill(completion.slice(0, 20));

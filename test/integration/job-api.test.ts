@@ -66,6 +66,25 @@ describe('job API on real servers', function () {
     assert.deepEqual([h.queue.priority, h.queue.ttr, h.state], [7, 45, 'queued']);
   });
 
+  it("when a matrix's job is read, then its view names its group while queued and once completed; a plain job names none", async () => {
+    const matrix = await request(f.app.callback())
+      .post('/jobs/matrix')
+      .set('Content-Type', 'application/json')
+      .send('{"axes":{"n":[1,2]}}');
+    assert.equal(matrix.status, 202);
+    const group = matrix.body.group as string;
+    const member = (matrix.body.jobs as Array<{ id: string }>)[0]?.id ?? '';
+    const plain = (await post()).body.id as string;
+    const queued = await view(member);
+    assert.deepEqual([queued.state, queued.group], ['queued', group]);
+    assert.equal('group' in (await view(plain)), false);
+    await startWorkers();
+    const done = await waitFor('the member to complete', finished(member));
+    assert.deepEqual([done.state, done.group], ['completed', group]);
+    const plainDone = await waitFor('the plain job to complete', finished(plain));
+    assert.equal('group' in plainDone, false);
+  });
+
   it('when an option is out of range, malformed or contradictory, then 400 INVALID_OPTION and nothing is stored', async () => {
     const bad = [
       '?priority=-1',

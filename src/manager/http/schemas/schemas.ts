@@ -182,6 +182,10 @@ export const JobViewSchema: JsonSchema = {
       description:
         "A group's completion job (on_complete): the group whose end it runs after; `waiting` until every job of the group has ended.",
     },
+    group: {
+      ...JobIdSchema,
+      description: "A matrix's job (POST /jobs/matrix): its group, as GET /groups/{id} shows it.",
+    },
     onParentFailure: {
       type: 'string',
       description:

@@ -108,6 +108,7 @@ export function createJobInspector(deps: JobInspectorDeps) {
         queue: { ...liveView(stats), ...(envelope.held ? { delay: 0 } : {}) },
         ...(envelope.callback !== undefined ? { webhook: webhookView(envelope.callback) } : {}),
         ...(envelope.schedule !== undefined ? { schedule: envelope.schedule } : {}),
+        ...(envelope.group !== undefined ? { group: envelope.group } : {}),
         ...(progress
           ? {
               progress: {
@@ -146,6 +147,7 @@ export function createJobInspector(deps: JobInspectorDeps) {
       queue: null,
       ...(job.callback !== undefined ? { webhook: webhookView(job.callback) } : {}),
       ...(job.schedule !== undefined ? { schedule: job.schedule } : {}),
+      ...(job.group !== undefined ? { group: job.group } : {}),
     };
     return { view, live: null, text: job.payload, flow: job.flow };
   }

@@ -77,6 +77,8 @@ export interface JobView {
   onParentFailure?: ParentFailurePolicy;
   /** A group's completion job (`on_complete`): the group whose end it runs after. */
   onCompleteOf?: string;
+  /** A matrix's job: its group (`GET /groups/<id>`). */
+  group?: string;
 }
 
 /** A parent of a flow's job, and its state when read. */
@@ -154,6 +156,7 @@ export function resultView(
 ): JobView {
   const maxAttempts = result.maxAttempts ?? job?.options.maxAttempts;
   const schedule = result.schedule ?? job?.schedule;
+  const group = result.group ?? job?.group;
   return {
     id: result._id,
     type: result.type,
@@ -169,6 +172,7 @@ export function resultView(
     finishedAt: result.finishedAt.toISOString(),
     durationMs: result.durationMs,
     ...(schedule !== undefined ? { schedule: { name: schedule.name, tick: schedule.tick } } : {}),
+    ...(group !== undefined ? { group } : {}),
   };
 }
 
