@@ -1,8 +1,8 @@
 /**
  * When the local stack starts again a manager or worker that exited on its own (a crash, the
  * stall watchdog's kill, an out-of-memory kill), as Swarm's `restart_policy: any` and a
- * Kubernetes Deployment do: at once the first time, then waiting twice as long after each exit
- * that follows a short run, so a process that cannot start does not spin.
+ * Kubernetes Deployment do: a second after it exits, then twice as long after each exit that
+ * follows a short run, so a process that cannot start does not spin.
  */
 
 /** The first wait before a restart. */
